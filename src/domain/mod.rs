@@ -1,0 +1,5 @@
+//! The pure domain core: no I/O, no clock, no database. Everything here is tested with plain
+//! unit and property tests.
+
+pub mod reference;
+pub mod role;
