@@ -1,0 +1,169 @@
+//! Storage: one code base for PostgreSQL (production, several instances share one database)
+//! and SQLite (the embedded default). Backend-specific work is a `match` on [`DbConnection`]
+//! in this module and nowhere else.
+
+pub mod id;
+pub mod models;
+pub mod schema;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use id::Id;
+
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// Serialises schema migrations across service instances that start at the same time.
+const MIGRATION_LOCK_KEY: i64 = 0x706f_7374_616d_6174; // "postamat"
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+pub type DbPool = r2d2::Pool<ConnectionManager>;
+pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
+
+/// Where the database lives, parsed from `POSTAMAT_DATABASE_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseLocation {
+    /// `postgres://…` or `postgresql://…`, passed to libpq as it is.
+    Postgres(String),
+    /// `sqlite://relative/path.db` or `sqlite:///absolute/path.db`.
+    Sqlite(PathBuf),
+}
+
+impl DatabaseLocation {
+    pub fn parse(url: &str) -> Result<Self, String> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DatabaseLocation::Postgres(url.to_owned()))
+        } else if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(
+                    "a sqlite URL needs a file path, e.g. sqlite://data/postamat.db".into(),
+                );
+            }
+            Ok(DatabaseLocation::Sqlite(PathBuf::from(path)))
+        } else {
+            Err("must start with postgres://, postgresql:// or sqlite://".into())
+        }
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            DatabaseLocation::Postgres(_) => "postgres",
+            DatabaseLocation::Sqlite(_) => "sqlite",
+        }
+    }
+}
+
+/// Opens connections of the backend the URL names, and sets SQLite up the way we need it.
+#[derive(Debug, Clone)]
+pub struct ConnectionManager {
+    location: DatabaseLocation,
+}
+
+impl ConnectionManager {
+    pub fn new(location: DatabaseLocation) -> Self {
+        ConnectionManager { location }
+    }
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        match &self.location {
+            DatabaseLocation::Postgres(url) => diesel::PgConnection::establish(url)
+                .map(DbConnection::Postgres)
+                .map_err(r2d2::Error::ConnectionError),
+            DatabaseLocation::Sqlite(path) => {
+                let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())
+                    .map_err(r2d2::Error::ConnectionError)?;
+                // WAL lets readers run beside the one writer; the busy timeout makes a writer
+                // wait for the lock instead of failing; foreign keys are off by default in SQLite.
+                // The busy timeout comes first: switching to WAL needs a lock that the pool's
+                // other connections, opening at the same moment, may hold.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 10000; \
+                     PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; \
+                     PRAGMA foreign_keys = ON;",
+                )
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+/// Builds the pool. For SQLite the file's folder is created first, so a fresh checkout works.
+pub fn connect(location: &DatabaseLocation, pool_size: u32) -> anyhow::Result<DbPool> {
+    if let DatabaseLocation::Sqlite(path) = location
+        && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            anyhow::anyhow!("cannot create the database folder {}: {e}", dir.display())
+        })?;
+    }
+    let pool = r2d2::Pool::builder()
+        .max_size(pool_size)
+        .connection_timeout(Duration::from_secs(5))
+        .test_on_check_out(false)
+        .build(ConnectionManager::new(location.clone()))
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot connect to the {} database: {e}",
+                location.backend_name()
+            )
+        })?;
+    Ok(pool)
+}
+
+/// Applies pending migrations of the connection's backend; returns how many ran.
+pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<usize> {
+    let applied = match conn {
+        DbConnection::Postgres(pg) => {
+            // Several instances may start at once against one database.
+            diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
+                .execute(pg)?;
+            let result = pg
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.len());
+            diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
+                .execute(pg)?;
+            result
+        }
+        DbConnection::Sqlite(sqlite) => sqlite
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map(|v| v.len()),
+    };
+    applied.map_err(|e| anyhow::anyhow!("migrations failed: {e}"))
+}
+
+/// True when every embedded migration has been applied (readiness).
+pub fn migrations_current(conn: &mut DbConnection) -> anyhow::Result<bool> {
+    let pending = match conn {
+        DbConnection::Postgres(pg) => pg.has_pending_migration(POSTGRES_MIGRATIONS),
+        DbConnection::Sqlite(sqlite) => sqlite.has_pending_migration(SQLITE_MIGRATIONS),
+    };
+    pending
+        .map(|p| !p)
+        .map_err(|e| anyhow::anyhow!("cannot read migration state: {e}"))
+}

@@ -1,0 +1,288 @@
+//! API keys: random bearer tokens shown once and stored only as a SHA-256 hash. The tokens are
+//! 256-bit random values, so a fast hash is enough (a slow password hash protects guessable
+//! secrets, which these are not) and lets every request find its key through a unique index.
+
+use super::{from_db_time, to_db_time};
+use crate::db::models::branch::BranchScope;
+use crate::db::schema::{api_keys, branches, service_bootstrap};
+use crate::db::{DbConnection, Id};
+use crate::domain::reference::{BranchCode, Text};
+use crate::domain::role::{Role, RoleBranchMismatch};
+use base64::Engine;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use rand::RngCore;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+/// Every token starts with this, so a leaked one is recognisable (and redacted from logs).
+pub const TOKEN_PREFIX: &str = "pst_";
+/// How much of a token is kept in clear to tell keys apart in listings.
+const SHOWN_PREFIX_LEN: usize = TOKEN_PREFIX.len() + 6;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = api_keys)]
+struct ApiKeyRow {
+    id: Id,
+    name: String,
+    role: String,
+    branch_id: Option<Id>,
+    token_prefix: String,
+    token_hash: String,
+    created_at: NaiveDateTime,
+    revoked_at: Option<NaiveDateTime>,
+}
+
+/// A key as listed to operators: never its token.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ApiKey {
+    pub id: Id,
+    pub name: String,
+    pub role: Role,
+    /// Branch code for branch staff and branch supervisors.
+    pub branch: Option<String>,
+    /// The first characters of the token, to recognise it.
+    #[schema(example = "pst_Xk3f9Q")]
+    pub token_prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub key_id: Id,
+    pub name: String,
+    pub role: Role,
+    pub scope: BranchScope,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateKeyError {
+    #[error(transparent)]
+    RoleBranch(#[from] RoleBranchMismatch),
+    #[error("branch {0} does not exist")]
+    UnknownBranch(BranchCode),
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+}
+
+pub struct NewKey<'a> {
+    pub name: &'a Text,
+    pub role: Role,
+    pub branch: Option<&'a BranchCode>,
+}
+
+fn hash_token(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn generate_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!(
+        "{TOKEN_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
+}
+
+fn parse_role(stored: &str) -> QueryResult<Role> {
+    stored
+        .parse()
+        .map_err(|e: crate::domain::role::UnknownRole| {
+            diesel::result::Error::DeserializationError(e.to_string().into())
+        })
+}
+
+/// Creates a key and returns it with its token: the only time the token exists in clear.
+pub fn create(
+    conn: &mut DbConnection,
+    new: NewKey<'_>,
+    now: DateTime<Utc>,
+) -> Result<(ApiKey, String), CreateKeyError> {
+    new.role.check_branch(new.branch.is_some())?;
+    let branch_id = match new.branch {
+        Some(code) => Some(
+            branches::table
+                .filter(branches::code.eq(code.as_str()))
+                .select(branches::id)
+                .first::<Id>(conn)
+                .optional()?
+                .ok_or_else(|| CreateKeyError::UnknownBranch(code.clone()))?,
+        ),
+        None => None,
+    };
+    let token = generate_token();
+    let row = ApiKeyRow {
+        id: Id::new(),
+        name: new.name.to_string(),
+        role: new.role.as_str().to_owned(),
+        branch_id,
+        token_prefix: token[..SHOWN_PREFIX_LEN].to_owned(),
+        token_hash: hash_token(&token),
+        created_at: to_db_time(now),
+        revoked_at: None,
+    };
+    diesel::insert_into(api_keys::table)
+        .values(&row)
+        .execute(conn)?;
+    let key = ApiKey {
+        id: row.id,
+        name: row.name,
+        role: new.role,
+        branch: new.branch.map(|b| b.to_string()),
+        token_prefix: row.token_prefix,
+        created_at: now,
+        revoked_at: None,
+    };
+    Ok((key, token))
+}
+
+fn to_view(row: ApiKeyRow, branch: Option<String>) -> QueryResult<ApiKey> {
+    Ok(ApiKey {
+        id: row.id,
+        name: row.name,
+        role: parse_role(&row.role)?,
+        branch,
+        token_prefix: row.token_prefix,
+        created_at: from_db_time(row.created_at),
+        revoked_at: row.revoked_at.map(from_db_time),
+    })
+}
+
+pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<ApiKey>> {
+    api_keys::table
+        .left_join(branches::table)
+        .select((ApiKeyRow::as_select(), branches::code.nullable()))
+        .order(api_keys::id)
+        .load::<(ApiKeyRow, Option<String>)>(conn)?
+        .into_iter()
+        .map(|(row, branch)| to_view(row, branch))
+        .collect()
+}
+
+pub fn find(conn: &mut DbConnection, id: Id) -> QueryResult<Option<ApiKey>> {
+    api_keys::table
+        .left_join(branches::table)
+        .filter(api_keys::id.eq(id))
+        .select((ApiKeyRow::as_select(), branches::code.nullable()))
+        .first::<(ApiKeyRow, Option<String>)>(conn)
+        .optional()?
+        .map(|(row, branch)| to_view(row, branch))
+        .transpose()
+}
+
+/// Revokes a key at once; revoking a revoked key keeps its first revocation time.
+pub fn revoke(conn: &mut DbConnection, id: Id, now: DateTime<Utc>) -> QueryResult<Option<ApiKey>> {
+    diesel::update(
+        api_keys::table
+            .filter(api_keys::id.eq(id))
+            .filter(api_keys::revoked_at.is_null()),
+    )
+    .set(api_keys::revoked_at.eq(to_db_time(now)))
+    .execute(conn)?;
+    find(conn, id)
+}
+
+/// Finds the live key a bearer token belongs to.
+pub fn authenticate(conn: &mut DbConnection, token: &str) -> QueryResult<Option<Principal>> {
+    let found = api_keys::table
+        .left_join(branches::table)
+        .filter(api_keys::token_hash.eq(hash_token(token)))
+        .filter(api_keys::revoked_at.is_null())
+        .select((
+            api_keys::id,
+            api_keys::name,
+            api_keys::role,
+            branches::id.nullable(),
+            branches::code.nullable(),
+        ))
+        .first::<(Id, String, String, Option<Id>, Option<String>)>(conn)
+        .optional()?;
+    let Some((key_id, name, role, branch_id, branch_code)) = found else {
+        return Ok(None);
+    };
+    let scope = match (branch_id, branch_code) {
+        (Some(id), Some(code)) => BranchScope::Only {
+            id,
+            code: code
+                .parse()
+                .map_err(|e: crate::domain::reference::InvalidValue| {
+                    diesel::result::Error::DeserializationError(e.to_string().into())
+                })?,
+        },
+        _ => BranchScope::All,
+    };
+    Ok(Some(Principal {
+        key_id,
+        name,
+        role: parse_role(&role)?,
+        scope,
+    }))
+}
+
+/// On the very first start (no key at all, never bootstrapped) creates one `admin` key and
+/// returns its token. Runs in one transaction; the single-row `service_bootstrap` table makes
+/// it happen once even when several instances start together.
+pub fn bootstrap_admin(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<(ApiKey, String)>> {
+    let outcome = conn.transaction(|conn| {
+        let keys: i64 = api_keys::table.count().get_result(conn)?;
+        let done: i64 = service_bootstrap::table.count().get_result(conn)?;
+        if keys > 0 || done > 0 {
+            return Ok(None);
+        }
+        let name = Text::try_from("bootstrap admin".to_owned()).expect("static name is valid");
+        let created = create(
+            conn,
+            NewKey {
+                name: &name,
+                role: Role::Admin,
+                branch: None,
+            },
+            now,
+        );
+        let (key, token) = match created {
+            Ok(created) => created,
+            Err(CreateKeyError::Database(e)) => return Err(e),
+            Err(other) => unreachable!("an admin key without branch is always valid: {other}"),
+        };
+        diesel::insert_into(service_bootstrap::table)
+            .values((
+                service_bootstrap::id.eq(1),
+                service_bootstrap::admin_key_id.eq(key.id),
+                service_bootstrap::created_at.eq(to_db_time(now)),
+            ))
+            .execute(conn)?;
+        Ok(Some((key, token)))
+    });
+    match outcome {
+        // Another instance bootstrapped between our count and our insert; its key stands.
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Ok(None),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_prefixed_and_hashed_deterministically() {
+        let a = generate_token();
+        let b = generate_token();
+        assert_ne!(a, b);
+        assert!(a.starts_with(TOKEN_PREFIX));
+        assert_eq!(a.len(), TOKEN_PREFIX.len() + 43);
+        assert_eq!(hash_token(&a), hash_token(&a));
+        assert_ne!(hash_token(&a), hash_token(&b));
+        assert_eq!(hash_token(&a).len(), 64);
+    }
+}

@@ -1,0 +1,16 @@
+//! One file per stored entity: its rows and the few queries the rest of the service needs.
+
+pub mod api_key;
+pub mod branch;
+pub mod postamat;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+/// Timestamps are stored as UTC without a zone (the one type both backends share).
+pub fn to_db_time(t: DateTime<Utc>) -> NaiveDateTime {
+    t.naive_utc()
+}
+
+pub fn from_db_time(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}
