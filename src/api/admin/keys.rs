@@ -1,0 +1,125 @@
+//! API keys over HTTP (the same operations as `postamat keys …`).
+
+use crate::api::AppState;
+use crate::api::auth::{Admins, Authorized};
+use crate::api::extract::ApiJson;
+use crate::api::found;
+use crate::db::Id;
+use crate::db::models::api_key::{self, ApiKey, CreateKeyError, NewKey};
+use crate::domain::reference::{BranchCode, Text};
+use crate::domain::role::Role;
+use crate::error::{ApiError, ApiResult};
+use actix_web::{HttpResponse, get, post, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+pub fn routes(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(create_key)
+        .service(list_keys)
+        .service(revoke_key);
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    /// Who or what uses the key, e.g. "Kaspi production" or "Айгерим, ЦОН №1".
+    #[schema(example = "Kaspi production")]
+    pub name: Text,
+    pub role: Role,
+    /// Required for branch staff (clerks, couriers); optional for supervisors; not allowed
+    /// otherwise.
+    pub branch: Option<BranchCode>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedKey {
+    pub key: ApiKey,
+    /// The bearer token. Shown this once and never again: only its hash is stored.
+    #[schema(example = "pst_Xk3f9Q…")]
+    pub token: String,
+}
+
+impl From<CreateKeyError> for ApiError {
+    fn from(err: CreateKeyError) -> Self {
+        match err {
+            CreateKeyError::RoleBranch(e) => ApiError::validation(e.to_string()),
+            CreateKeyError::UnknownBranch(code) => {
+                ApiError::validation(format!("branch {code} does not exist"))
+            }
+            CreateKeyError::Database(e) => e.into(),
+        }
+    }
+}
+
+/// Create an API key; its token is in the response and nowhere else.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    request_body = CreateKey,
+    responses(
+        (status = 201, body = CreatedKey),
+        (status = 422, description = "Role and branch do not fit, or the branch does not exist (`validation_failed`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/admin/keys")]
+async fn create_key(
+    _auth: Authorized<Admins>,
+    state: web::Data<AppState>,
+    body: ApiJson<CreateKey>,
+) -> ApiResult<HttpResponse> {
+    let now = state.clock.now();
+    let body = body.into_inner()?;
+    let (key, token) = state
+        .db(move |conn| {
+            let new = NewKey {
+                name: &body.name,
+                role: body.role,
+                branch: body.branch.as_ref(),
+            };
+            Ok(api_key::create(conn, new, now)?)
+        })
+        .await?;
+    tracing::info!(key_id = %key.id, role = key.role.as_str(), "API key created");
+    Ok(HttpResponse::Created().json(CreatedKey { key, token }))
+}
+
+/// Every API key, revoked ones included.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<ApiKey>))
+)]
+#[get("/api/v1/admin/keys")]
+async fn list_keys(
+    _auth: Authorized<Admins>,
+    state: web::Data<AppState>,
+) -> ApiResult<web::Json<Vec<ApiKey>>> {
+    Ok(web::Json(state.db(|conn| Ok(api_key::list(conn)?)).await?))
+}
+
+/// Revoke a key: it stops working with the next request.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = Id, Path, description = "Key id")),
+    responses(
+        (status = 200, body = ApiKey),
+        (status = 404, description = "No such key (`not_found`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/admin/keys/{id}/revoke")]
+async fn revoke_key(
+    _auth: Authorized<Admins>,
+    state: web::Data<AppState>,
+    id: web::Path<Id>,
+) -> ApiResult<web::Json<ApiKey>> {
+    let id = id.into_inner();
+    let now = state.clock.now();
+    let key = state
+        .db(move |conn| Ok(api_key::revoke(conn, id, now)?))
+        .await?;
+    let key = found(key, || format!("API key {id}"))?;
+    tracing::info!(key_id = %key.id, "API key revoked");
+    Ok(web::Json(key))
+}

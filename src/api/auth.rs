@@ -1,0 +1,110 @@
+//! `Authorization: Bearer <token>` and "which roles may call this endpoint", in one extractor:
+//! a handler takes `Authorized<Admins>` (or another policy) and never checks roles itself.
+
+use super::AppState;
+use crate::db::models::api_key::{self, Principal};
+use crate::db::models::branch::BranchScope;
+use crate::domain::role::Role;
+use crate::error::{ApiError, ErrorCode};
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+use std::marker::PhantomData;
+
+/// Which roles may call an endpoint.
+pub trait Policy {
+    const ROLES: &'static [Role];
+}
+
+/// Every authenticated caller.
+pub struct AnyRole;
+impl Policy for AnyRole {
+    const ROLES: &'static [Role] = &Role::ALL;
+}
+
+/// Operators: keys and reference data.
+pub struct Admins;
+impl Policy for Admins {
+    const ROLES: &'static [Role] = &[Role::Admin];
+}
+
+/// The caller, known to hold one of `P`'s roles.
+pub struct Authorized<P> {
+    pub principal: Principal,
+    _policy: PhantomData<P>,
+}
+
+impl<P> Authorized<P> {
+    /// Which branches' records this caller may read and change.
+    pub fn scope(&self) -> &BranchScope {
+        &self.principal.scope
+    }
+}
+
+fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
+    let value = req.headers().get(header::AUTHORIZATION).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::MissingToken,
+            "send an API key as 'Authorization: Bearer <token>'",
+        )
+    })?;
+    let invalid = || {
+        ApiError::new(
+            ErrorCode::InvalidToken,
+            "the API key is malformed, unknown or revoked",
+        )
+    };
+    let value = value.to_str().map_err(|_| invalid())?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or_else(invalid)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.len() > 256 {
+        return Err(invalid());
+    }
+    Ok(token.to_owned())
+}
+
+impl<P: Policy + 'static> FromRequest for Authorized<P> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = bearer_token(req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let token = token?;
+            let state = state
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("application state missing")))?;
+            let principal = state
+                .db(move |conn| Ok(api_key::authenticate(conn, &token)?))
+                .await?
+                .ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::InvalidToken,
+                        "the API key is malformed, unknown or revoked",
+                    )
+                })?;
+            let span = tracing::Span::current();
+            span.record("key_id", tracing::field::display(principal.key_id));
+            span.record("role", principal.role.as_str());
+            if !P::ROLES.contains(&principal.role) {
+                return Err(ApiError::new(
+                    ErrorCode::RoleForbidden,
+                    format!(
+                        "role {} may not call this endpoint; allowed: {}",
+                        principal.role,
+                        P::ROLES
+                            .iter()
+                            .map(|r| r.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+            Ok(Authorized {
+                principal,
+                _policy: PhantomData,
+            })
+        })
+    }
+}

@@ -1,0 +1,179 @@
+//! Request extractors whose failures are problem documents: JSON bodies with the path of the
+//! offending field, and the handlers for actix's own path and query errors.
+
+use crate::error::{ApiError, ErrorCode};
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::StreamExt;
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+
+/// The largest body a route accepts (from `POSTAMAT_MAX_BODY_BYTES`).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+/// A JSON body. Errors: 415 if not JSON, 413 if over the limit, 400 `malformed_json` if not
+/// well-formed, 400 `invalid_body` naming the field otherwise.
+///
+/// The error is held until the handler asks for the body with [`ApiJson::into_inner`]: actix
+/// runs extractors side by side, and a caller without a valid key must get 401, not a verdict
+/// on its body.
+#[derive(Debug)]
+pub struct ApiJson<T>(Result<T, ApiError>);
+
+impl<T> ApiJson<T> {
+    pub fn into_inner(self) -> Result<T, ApiError> {
+        self.0
+    }
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+        return false;
+    };
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        format!("the request body is larger than the limit of {limit} bytes"),
+    )
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<BodyLimit>()
+            .copied()
+            .unwrap_or(BodyLimit(1024 * 1024))
+            .0;
+        let json = is_json(req);
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            Ok(ApiJson(
+                read_json(json, declared, limit, &mut payload).await,
+            ))
+        })
+    }
+}
+
+async fn read_json<T: DeserializeOwned>(
+    json: bool,
+    declared: Option<usize>,
+    limit: usize,
+    payload: &mut Payload,
+) -> Result<T, ApiError> {
+    if !json {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "send the body as application/json",
+        ));
+    }
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large(limit));
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::new(ErrorCode::InvalidBody, format!("cannot read the body: {e}"))
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    parse_json(&body)
+}
+
+/// Parses a JSON document, naming the field that failed.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        json_error(&path, &inner)
+    })?;
+    de.end().map_err(|e| json_error(".", &e))?;
+    Ok(value)
+}
+
+fn json_error(path: &str, err: &serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    match err.classify() {
+        Category::Syntax | Category::Eof | Category::Io => ApiError::new(
+            ErrorCode::MalformedJson,
+            format!("the body is not valid JSON: {err}"),
+        ),
+        Category::Data if path == "." => ApiError::invalid_body(err.to_string()),
+        Category::Data => ApiError::invalid_body(format!("{path}: {err}")),
+    }
+}
+
+pub fn path_error(err: actix_web::error::PathError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::new(ErrorCode::InvalidPath, err.to_string()).into()
+}
+
+pub fn query_error(
+    err: actix_web::error::QueryPayloadError,
+    _req: &HttpRequest,
+) -> actix_web::Error {
+    ApiError::new(ErrorCode::InvalidQuery, err.to_string()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        name: crate::domain::reference::Text,
+        nested: Nested,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Nested {
+        count: u32,
+    }
+
+    #[test]
+    fn json_errors_name_the_field_and_tell_syntax_from_data() {
+        let err = parse_json::<Body>(br#"{"name":"x","nested":{"count":"many"}}"#).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidBody);
+        assert!(
+            err.detail().starts_with("nested.count:"),
+            "{}",
+            err.detail()
+        );
+
+        let err = parse_json::<Body>(br#"{"name":"  ","nested":{"count":1}}"#).unwrap_err();
+        assert!(err.detail().starts_with("name:"), "{}", err.detail());
+
+        let err = parse_json::<Body>(br#"{"name": "x""#).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::MalformedJson);
+
+        let err = parse_json::<Body>(br#"{"name":"x","nested":{"count":1}} trailing"#).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::MalformedJson);
+    }
+}

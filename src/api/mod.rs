@@ -1,0 +1,249 @@
+//! The HTTP API, grouped by audience. Handlers parse, call the domain and the database in one
+//! blocking task, and map the result; they decide no rules.
+//!
+//! - [`admin`]: operators — API keys and reference data (branches, postamats);
+//! - [`system`]: health, readiness, metrics and "who am I".
+
+pub mod admin;
+pub mod auth;
+pub mod extract;
+pub mod middleware;
+pub mod system;
+
+use crate::clock::Clock;
+use crate::db::{DbConnection, DbPool};
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::observability::Metrics;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, web};
+use std::collections::BTreeMap;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi as OpenApiDoc, RefOr, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::AppExt;
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_swagger_ui::SwaggerUi;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub pool: DbPool,
+    pub clock: Clock,
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    /// Runs database work on the blocking thread pool, never on the async executor.
+    pub async fn db<T, F>(&self, work: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> ApiResult<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        web::block(move || {
+            let mut conn = pool.get()?;
+            work(&mut conn)
+        })
+        .await?
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "postamat",
+        description = "State Corporation side of the pilot delivering birth certificates through \
+                       Kaspi postamats: applications, documents, registries, deadlines and \
+                       notifications. Every error is `application/problem+json` with a stable `code`.",
+    ),
+    components(schemas(Problem)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "admin", description = "Operators: API keys and reference data"),
+        (name = "reference", description = "Reference data every role reads"),
+        (name = "system", description = "Health, readiness, metrics, identity"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut OpenApiDoc) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// Every route of the service.
+fn routes(cfg: &mut ServiceConfig<'_>) {
+    system::routes(cfg);
+    admin::routes(cfg);
+}
+
+/// Documents the problem responses every operation can give, in one place: 401/403 where a key
+/// is required, 400/413/415 where a body is read, 400 where there are parameters, 500/503
+/// everywhere.
+fn add_problem_responses(api: &mut OpenApiDoc) {
+    let problem = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    crate::error::PROBLEM_CONTENT_TYPE,
+                    ContentBuilder::new()
+                        .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
+                            "Problem",
+                        ))))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for item in api.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+            let has_body = operation.request_body.is_some();
+            let has_params = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let mut add = |status: &str, description: &str| {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| problem(description));
+            };
+            if has_body || has_params {
+                add(
+                    "400",
+                    "Malformed JSON, or an invalid field, path or query parameter (`malformed_json`, `invalid_body`, `invalid_path`, `invalid_query`)",
+                );
+            }
+            if secured {
+                add(
+                    "401",
+                    "No API key (`missing_token`) or an unknown or revoked one (`invalid_token`)",
+                );
+                add(
+                    "403",
+                    "The key's role may not call this endpoint (`role_forbidden`) or the record belongs to another branch (`branch_forbidden`)",
+                );
+            }
+            if has_body {
+                add(
+                    "413",
+                    "Body larger than the configured limit (`payload_too_large`)",
+                );
+                add(
+                    "415",
+                    "Body is not application/json (`unsupported_media_type`)",
+                );
+            }
+            add("500", "Unexpected failure (`internal`); quote X-Request-Id");
+            add("503", "Database unreachable (`database_unavailable`)");
+        }
+    }
+}
+
+/// The OpenAPI document, exactly as served at `/api-docs/openapi.json`.
+pub fn openapi() -> OpenApiDoc {
+    let (_, api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes)
+        .split_for_parts();
+    finish(api)
+}
+
+fn finish(mut api: OpenApiDoc) -> OpenApiDoc {
+    api.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    add_problem_responses(&mut api);
+    api
+}
+
+/// Path templates and their methods, read from the OpenAPI document, to answer 405 rather than
+/// 404 for a known path.
+#[derive(Debug, Default)]
+pub struct RouteTable(BTreeMap<String, Vec<&'static str>>);
+
+impl RouteTable {
+    pub fn from_openapi(api: &OpenApiDoc) -> Self {
+        let table = api
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(m, present)| present.then_some(m))
+                .collect();
+                (path.clone(), methods)
+            })
+            .collect();
+        RouteTable(table)
+    }
+
+    pub fn methods_for(&self, path: &str) -> Option<Vec<&'static str>> {
+        let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+        self.0.iter().find_map(|(template, methods)| {
+            let parts: Vec<&str> = template.split('/').collect();
+            let matches = parts.len() == segments.len()
+                && parts
+                    .iter()
+                    .zip(&segments)
+                    .all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()));
+            matches.then(|| methods.clone())
+        })
+    }
+}
+
+/// The whole application: routes, middleware, API docs and Swagger UI.
+pub fn app(
+    state: web::Data<AppState>,
+    body_limit: usize,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let (app, api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes)
+        .split_for_parts();
+    let api = finish(api);
+    let route_table = web::Data::new(RouteTable::from_openapi(&api));
+    app.app_data(state)
+        .app_data(route_table)
+        .app_data(extract::BodyLimit(body_limit))
+        .app_data(web::PayloadConfig::new(body_limit))
+        .app_data(web::PathConfig::default().error_handler(extract::path_error))
+        .app_data(web::QueryConfig::default().error_handler(extract::query_error))
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", api))
+        .default_service(web::to(middleware::no_route))
+        .wrap(actix_web::middleware::from_fn(middleware::observe))
+}
+
+/// Maps "not there" to a 404 naming what was looked for.
+pub fn found<T>(value: Option<T>, what: impl FnOnce() -> String) -> ApiResult<T> {
+    value.ok_or_else(|| ApiError::not_found(format!("{} not found", what())))
+}

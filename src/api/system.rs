@@ -1,0 +1,112 @@
+//! Health, readiness, metrics and "who am I".
+
+use super::AppState;
+use super::auth::{AnyRole, Authorized};
+use crate::db;
+use crate::domain::role::Role;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use actix_web::{HttpResponse, get, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+pub fn routes(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(healthz)
+        .service(readyz)
+        .service(metrics)
+        .service(me);
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
+/// The process is alive.
+#[utoipa::path(tag = "system", responses((status = 200, body = Health)))]
+#[get("/healthz")]
+async fn healthz() -> web::Json<Health> {
+    web::Json(Health { status: "ok" })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    #[schema(example = "ready")]
+    pub status: &'static str,
+    /// `postgres` or `sqlite`.
+    pub database: &'static str,
+}
+
+/// The database answers and its schema is current.
+#[utoipa::path(
+    tag = "system",
+    responses(
+        (status = 200, body = Readiness),
+        (status = 503, description = "Database unreachable or migrations pending (`database_unavailable`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/readyz")]
+async fn readyz(state: web::Data<AppState>) -> ApiResult<web::Json<Readiness>> {
+    let (database, current) = state
+        .db(|conn| {
+            let backend = match conn {
+                db::DbConnection::Postgres(_) => "postgres",
+                db::DbConnection::Sqlite(_) => "sqlite",
+            };
+            let current = db::migrations_current(conn).map_err(ApiError::internal)?;
+            Ok((backend, current))
+        })
+        .await?;
+    if !current {
+        return Err(ApiError::new(
+            ErrorCode::DatabaseUnavailable,
+            "database migrations are pending; run `postamat migrate`",
+        ));
+    }
+    Ok(web::Json(Readiness {
+        status: "ready",
+        database,
+    }))
+}
+
+/// Prometheus metrics (text exposition format).
+#[utoipa::path(
+    tag = "system",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4"))
+)]
+#[get("/metrics")]
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render(&state.pool))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    pub key_id: crate::db::Id,
+    pub name: String,
+    pub role: Role,
+    /// The caller's branch, if the key is bound to one.
+    pub branch: Option<String>,
+}
+
+/// The API key the request was made with.
+#[utoipa::path(
+    tag = "system",
+    security(("bearer" = [])),
+    responses((status = 200, body = Me))
+)]
+#[get("/api/v1/me")]
+async fn me(auth: Authorized<AnyRole>) -> web::Json<Me> {
+    let p = auth.principal;
+    web::Json(Me {
+        key_id: p.key_id,
+        name: p.name,
+        role: p.role,
+        branch: match p.scope {
+            crate::db::models::branch::BranchScope::All => None,
+            crate::db::models::branch::BranchScope::Only { code, .. } => Some(code.to_string()),
+        },
+    })
+}

@@ -1,0 +1,214 @@
+//! The `postamat` command: `serve` (default), `migrate`, `keys …`, `openapi`.
+
+use crate::api::{self, AppState};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::models::api_key::{self, NewKey};
+use crate::db::{self, DbPool, Id};
+use crate::domain::reference::{BranchCode, Text};
+use crate::domain::role::Role;
+use crate::observability::{self, Metrics};
+use actix_web::{HttpServer, web};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "postamat",
+    version,
+    about = "Birth certificates through Kaspi postamats: the State Corporation service"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP service (the default): applies migrations first.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysCommand,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create a key; its token is printed once, as the last line of standard output.
+    Create {
+        /// kaspi, registry_office, accumulation_clerk, issuance_clerk, state_courier,
+        /// supervisor or admin.
+        #[arg(long)]
+        role: Role,
+        /// The branch code, for branch staff and branch supervisors.
+        #[arg(long)]
+        branch: Option<BranchCode>,
+        /// Who or what uses the key.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List keys (never their tokens).
+    List,
+    /// Revoke a key: it stops working at once.
+    Revoke { id: Id },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Openapi = command {
+        println!(
+            "{}",
+            api::openapi().to_pretty_json().expect("OpenAPI serialises")
+        );
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(2);
+        }
+    };
+    observability::init_logging(&config);
+    let result = match command {
+        Command::Serve => serve(config),
+        Command::Migrate => migrate(&config),
+        Command::Keys { action } => keys(&config, action),
+        Command::Openapi => unreachable!("handled above"),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Connects and brings the schema up to date.
+fn open_database(config: &Config) -> anyhow::Result<DbPool> {
+    let pool = db::connect(&config.database, config.pool_size)?;
+    let mut conn = pool.get().context("cannot get a database connection")?;
+    let applied = db::run_migrations(&mut conn)?;
+    if applied > 0 {
+        tracing::info!(applied, "database migrations applied");
+    }
+    Ok(pool)
+}
+
+fn migrate(config: &Config) -> anyhow::Result<()> {
+    let pool = db::connect(&config.database, config.pool_size)?;
+    let mut conn = pool.get().context("cannot get a database connection")?;
+    let applied = db::run_migrations(&mut conn)?;
+    println!("{applied} migration(s) applied; the database is current");
+    Ok(())
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    let pool = open_database(&config)?;
+    let clock = Clock::System;
+    let mut conn = pool.get().context("cannot get a database connection")?;
+    if let Some((key, token)) = api_key::bootstrap_admin(&mut conn, clock.now())? {
+        // Printed, not logged: the token must never reach a log line.
+        println!(
+            "\n================================================================\n\
+             FIRST START: an admin API key was created. It is shown only now.\n\
+             key id: {}\n\
+             token:  {token}\n\
+             Use it as 'Authorization: Bearer <token>'; create other keys with\n\
+             POST /api/v1/admin/keys or `postamat keys create`.\n\
+             ================================================================\n",
+            key.id
+        );
+    }
+    drop(conn);
+    let state = web::Data::new(AppState {
+        pool,
+        clock,
+        metrics: Metrics::new(),
+    });
+    let body_limit = config.max_body_bytes;
+    tracing::info!(
+        bind = %config.bind,
+        database = config.database.backend_name(),
+        "postamat listening; API docs at /docs"
+    );
+    actix_web::rt::System::new().block_on(async move {
+        HttpServer::new(move || api::app(state.clone(), body_limit))
+            .bind(config.bind)
+            .with_context(|| format!("cannot listen on {} (POSTAMAT_BIND)", config.bind))?
+            .run()
+            .await
+            .context("the HTTP server failed")
+    })
+}
+
+fn keys(config: &Config, action: KeysCommand) -> anyhow::Result<()> {
+    let pool = open_database(config)?;
+    let mut conn = pool.get().context("cannot get a database connection")?;
+    let now = Clock::System.now();
+    match action {
+        KeysCommand::Create { role, branch, name } => {
+            let name = name.unwrap_or_else(|| format!("{role} key"));
+            let name = Text::try_from(name).map_err(|e| anyhow::anyhow!("--name {e}"))?;
+            let (key, token) = api_key::create(
+                &mut conn,
+                NewKey {
+                    name: &name,
+                    role,
+                    branch: branch.as_ref(),
+                },
+                now,
+            )?;
+            println!(
+                "created key {} ({}, role {}{})",
+                key.id,
+                key.name,
+                key.role,
+                key.branch
+                    .map(|b| format!(", branch {b}"))
+                    .unwrap_or_default()
+            );
+            println!("{token}");
+        }
+        KeysCommand::List => {
+            println!(
+                "{:<36}  {:<18}  {:<8}  {:<10}  {:<20}  {:<20}  NAME",
+                "ID", "ROLE", "BRANCH", "PREFIX", "CREATED", "REVOKED"
+            );
+            for key in api_key::list(&mut conn)? {
+                println!(
+                    "{:<36}  {:<18}  {:<8}  {:<10}  {:<20}  {:<20}  {}",
+                    key.id,
+                    key.role,
+                    key.branch.as_deref().unwrap_or("-"),
+                    key.token_prefix,
+                    key.created_at.format("%Y-%m-%d %H:%M:%S"),
+                    key.revoked_at
+                        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    key.name
+                );
+            }
+        }
+        KeysCommand::Revoke { id } => match api_key::revoke(&mut conn, id, now)? {
+            Some(key) => println!(
+                "key {} revoked at {}",
+                key.id,
+                key.revoked_at
+                    .unwrap_or(now)
+                    .format("%Y-%m-%d %H:%M:%S UTC")
+            ),
+            None => anyhow::bail!("no API key with id {id}"),
+        },
+    }
+    Ok(())
+}

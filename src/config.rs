@@ -1,0 +1,256 @@
+//! Configuration from environment variables, optionally over a TOML file named by
+//! `POSTAMAT_CONFIG` (environment wins). Invalid configuration stops start-up with one message
+//! naming the setting.
+
+use crate::db::DatabaseLocation;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable, for a terminal.
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database: DatabaseLocation,
+    pub bind: SocketAddr,
+    /// `None`: pretty on a terminal, JSON otherwise.
+    pub log_format: Option<LogFormat>,
+    /// A `tracing` filter directive, e.g. `info` or `postamat=debug,actix_web=info`.
+    pub log_filter: String,
+    pub pool_size: u32,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {setting}: {message}")]
+pub struct ConfigError {
+    pub setting: String,
+    pub message: String,
+}
+
+/// One setting: its environment variable, its key in the TOML file and its default.
+struct Setting {
+    env: &'static str,
+    key: &'static str,
+    default: &'static str,
+}
+
+const DATABASE_URL: Setting = Setting {
+    env: "POSTAMAT_DATABASE_URL",
+    key: "database_url",
+    default: "sqlite://data/postamat.db",
+};
+const BIND: Setting = Setting {
+    env: "POSTAMAT_BIND",
+    key: "bind",
+    default: "127.0.0.1:8080",
+};
+const LOG_FORMAT: Setting = Setting {
+    env: "POSTAMAT_LOG_FORMAT",
+    key: "log_format",
+    default: "auto",
+};
+const LOG_FILTER: Setting = Setting {
+    env: "POSTAMAT_LOG",
+    key: "log",
+    default: "info",
+};
+const POOL_SIZE: Setting = Setting {
+    env: "POSTAMAT_POOL_SIZE",
+    key: "pool_size",
+    default: "10",
+};
+const MAX_BODY_BYTES: Setting = Setting {
+    env: "POSTAMAT_MAX_BODY_BYTES",
+    key: "max_body_bytes",
+    default: "1048576",
+};
+
+pub const CONFIG_FILE_ENV: &str = "POSTAMAT_CONFIG";
+
+/// Where each value came from, so an error names the right place.
+struct Sources {
+    env: HashMap<String, String>,
+    file: HashMap<String, String>,
+    file_name: Option<String>,
+}
+
+impl Sources {
+    /// The value and a name for the place it came from.
+    fn get(&self, s: &Setting) -> (String, String) {
+        if let Some(v) = self.env.get(s.env) {
+            return (v.clone(), s.env.to_owned());
+        }
+        if let (Some(v), Some(file)) = (self.file.get(s.key), &self.file_name) {
+            return (v.clone(), format!("{} in {file}", s.key));
+        }
+        (s.default.to_owned(), s.env.to_owned())
+    }
+
+    fn parse<T>(
+        &self,
+        s: &Setting,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        let (value, setting) = self.get(s);
+        parse(value.trim()).map_err(|message| ConfigError { setting, message })
+    }
+}
+
+impl Config {
+    /// Reads the process environment (and the file it names).
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Self::from_vars(std::env::vars().collect())
+    }
+
+    pub fn from_vars(env: HashMap<String, String>) -> Result<Config, ConfigError> {
+        let (file, file_name) = match env.get(CONFIG_FILE_ENV) {
+            Some(path) => (read_file(Path::new(path))?, Some(path.clone())),
+            None => (HashMap::new(), None),
+        };
+        let sources = Sources {
+            env,
+            file,
+            file_name,
+        };
+        Ok(Config {
+            database: sources.parse(&DATABASE_URL, DatabaseLocation::parse)?,
+            bind: sources.parse(&BIND, |v| {
+                v.parse().map_err(|_| {
+                    format!("must be an address and port such as 127.0.0.1:8080, got '{v}'")
+                })
+            })?,
+            log_format: sources.parse(&LOG_FORMAT, |v| match v {
+                "auto" => Ok(None),
+                "pretty" => Ok(Some(LogFormat::Pretty)),
+                "json" => Ok(Some(LogFormat::Json)),
+                other => Err(format!("must be auto, pretty or json, got '{other}'")),
+            })?,
+            log_filter: sources.parse(&LOG_FILTER, |v| {
+                tracing_subscriber::EnvFilter::try_new(v)
+                    .map(|_| v.to_owned())
+                    .map_err(|e| format!("not a valid log filter ({e}), got '{v}'"))
+            })?,
+            pool_size: sources.parse(&POOL_SIZE, |v| {
+                v.parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=256).contains(n))
+                    .ok_or_else(|| format!("must be a whole number from 1 to 256, got '{v}'"))
+            })?,
+            max_body_bytes: sources.parse(&MAX_BODY_BYTES, |v| {
+                v.parse::<usize>()
+                    .ok()
+                    .filter(|n| (1024..=64 * 1024 * 1024).contains(n))
+                    .ok_or_else(|| {
+                        format!("must be a number of bytes from 1024 to 67108864, got '{v}'")
+                    })
+            })?,
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
+    let error = |message: String| ConfigError {
+        setting: CONFIG_FILE_ENV.to_owned(),
+        message,
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| error(format!("cannot read {}: {e}", path.display())))?;
+    let table: toml::Table = toml::from_str(&text)
+        .map_err(|e| error(format!("{} is not valid TOML: {e}", path.display())))?;
+    table
+        .into_iter()
+        .map(|(key, value)| {
+            let known = [
+                &DATABASE_URL,
+                &BIND,
+                &LOG_FORMAT,
+                &LOG_FILTER,
+                &POOL_SIZE,
+                &MAX_BODY_BYTES,
+            ]
+            .iter()
+            .any(|s| s.key == key);
+            if !known {
+                return Err(error(format!(
+                    "{} has an unknown key '{key}'",
+                    path.display()
+                )));
+            }
+            let value = match value {
+                toml::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            Ok((key, value))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_start_an_embedded_sqlite_service_on_localhost() {
+        let config = Config::from_vars(HashMap::new()).unwrap();
+        assert_eq!(
+            config.database,
+            DatabaseLocation::Sqlite("data/postamat.db".into())
+        );
+        assert_eq!(config.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.pool_size, 10);
+        assert_eq!(config.log_format, None);
+    }
+
+    #[test]
+    fn an_invalid_value_names_its_variable() {
+        let err = Config::from_vars(vars(&[("POSTAMAT_POOL_SIZE", "lots")])).unwrap_err();
+        assert_eq!(err.setting, "POSTAMAT_POOL_SIZE");
+        assert!(err.to_string().contains("POSTAMAT_POOL_SIZE"));
+
+        let err = Config::from_vars(vars(&[("POSTAMAT_DATABASE_URL", "mysql://x")])).unwrap_err();
+        assert_eq!(err.setting, "POSTAMAT_DATABASE_URL");
+
+        let err = Config::from_vars(vars(&[("POSTAMAT_BIND", "localhost")])).unwrap_err();
+        assert_eq!(err.setting, "POSTAMAT_BIND");
+    }
+
+    #[test]
+    fn the_environment_wins_over_the_file() {
+        let dir = std::env::temp_dir().join(format!("postamat-config-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("postamat.toml");
+        std::fs::write(&file, "pool_size = 3\nbind = \"0.0.0.0:9000\"\n").unwrap();
+        let path = file.to_string_lossy().to_string();
+        let config = Config::from_vars(vars(&[
+            ("POSTAMAT_CONFIG", &path),
+            ("POSTAMAT_BIND", "127.0.0.1:9001"),
+        ]))
+        .unwrap();
+        assert_eq!(config.pool_size, 3);
+        assert_eq!(config.bind.to_string(), "127.0.0.1:9001");
+
+        std::fs::write(&file, "pool_size = 0\n").unwrap();
+        let err = Config::from_vars(vars(&[("POSTAMAT_CONFIG", &path)])).unwrap_err();
+        assert!(err.setting.starts_with("pool_size in "), "{err}");
+
+        std::fs::write(&file, "colour = \"red\"\n").unwrap();
+        let err = Config::from_vars(vars(&[("POSTAMAT_CONFIG", &path)])).unwrap_err();
+        assert_eq!(err.setting, "POSTAMAT_CONFIG");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

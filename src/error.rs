@@ -1,0 +1,331 @@
+//! One error type for the whole API, mapped in one place to `application/problem+json`
+//! (RFC 9457) with a stable machine `code`.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use utoipa::ToSchema;
+
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// Stable error codes: clients switch on these, so a code is never renamed or reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The body is not well-formed JSON.
+    MalformedJson,
+    /// The JSON is well-formed but a field is missing, of the wrong type or has an invalid value.
+    InvalidBody,
+    /// A query-string parameter is missing or invalid.
+    InvalidQuery,
+    /// A path segment is invalid.
+    InvalidPath,
+    /// The request is understood but breaks a rule (e.g. a branch clerk key without a branch).
+    ValidationFailed,
+    /// No `Authorization: Bearer` header.
+    MissingToken,
+    /// The token is unknown, malformed or revoked.
+    InvalidToken,
+    /// The caller's role may not call this endpoint.
+    RoleForbidden,
+    /// The record belongs to another branch than the caller's.
+    BranchForbidden,
+    /// The addressed record does not exist (or is not visible to the caller).
+    NotFound,
+    /// No such route.
+    RouteNotFound,
+    /// The route exists but not with this method.
+    MethodNotAllowed,
+    /// A record with the same unique key already exists.
+    AlreadyExists,
+    /// The record is still referenced by other records.
+    InUse,
+    /// Another request changed the same data at the same time; retry.
+    ConcurrentUpdate,
+    /// The body is larger than the configured limit.
+    PayloadTooLarge,
+    /// The body is not `application/json`.
+    UnsupportedMediaType,
+    /// The database cannot be reached right now.
+    DatabaseUnavailable,
+    /// An unexpected failure on our side; the request id in the response finds it in the log.
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn status(self) -> StatusCode {
+        use ErrorCode::*;
+        match self {
+            MalformedJson | InvalidBody | InvalidQuery | InvalidPath => StatusCode::BAD_REQUEST,
+            ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            MissingToken | InvalidToken => StatusCode::UNAUTHORIZED,
+            RoleForbidden | BranchForbidden => StatusCode::FORBIDDEN,
+            NotFound | RouteNotFound => StatusCode::NOT_FOUND,
+            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            AlreadyExists | InUse | ConcurrentUpdate => StatusCode::CONFLICT,
+            PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            MalformedJson => "malformed_json",
+            InvalidBody => "invalid_body",
+            InvalidQuery => "invalid_query",
+            InvalidPath => "invalid_path",
+            ValidationFailed => "validation_failed",
+            MissingToken => "missing_token",
+            InvalidToken => "invalid_token",
+            RoleForbidden => "role_forbidden",
+            BranchForbidden => "branch_forbidden",
+            NotFound => "not_found",
+            RouteNotFound => "route_not_found",
+            MethodNotAllowed => "method_not_allowed",
+            AlreadyExists => "already_exists",
+            InUse => "in_use",
+            ConcurrentUpdate => "concurrent_update",
+            PayloadTooLarge => "payload_too_large",
+            UnsupportedMediaType => "unsupported_media_type",
+            DatabaseUnavailable => "database_unavailable",
+            Internal => "internal",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            MalformedJson => "Malformed JSON",
+            InvalidBody => "Invalid request body",
+            InvalidQuery => "Invalid query parameter",
+            InvalidPath => "Invalid path parameter",
+            ValidationFailed => "Request breaks a rule",
+            MissingToken => "Authentication required",
+            InvalidToken => "Invalid or revoked API key",
+            RoleForbidden => "Role not allowed",
+            BranchForbidden => "Another branch's record",
+            NotFound => "Not found",
+            RouteNotFound => "No such route",
+            MethodNotAllowed => "Method not allowed",
+            AlreadyExists => "Already exists",
+            InUse => "Still in use",
+            ConcurrentUpdate => "Concurrent update",
+            PayloadTooLarge => "Payload too large",
+            UnsupportedMediaType => "Unsupported media type",
+            DatabaseUnavailable => "Database unavailable",
+            Internal => "Internal error",
+        }
+    }
+
+    /// The problem `type` URI: a stable name, not a page that has to exist.
+    pub fn type_uri(self) -> String {
+        format!("urn:postamat:problem:{}", self.as_str())
+    }
+}
+
+/// The wire shape of every error (`application/problem+json`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Problem {
+    /// `urn:postamat:problem:<code>`.
+    #[serde(rename = "type")]
+    #[schema(example = "urn:postamat:problem:not_found")]
+    pub problem_type: String,
+    #[schema(example = "Not found")]
+    pub title: String,
+    #[schema(example = 404)]
+    pub status: u16,
+    /// What went wrong with this request, for a person.
+    #[schema(example = "branch ALM01 not found")]
+    pub detail: String,
+    /// The stable machine code.
+    pub code: ErrorCode,
+}
+
+/// An API error: a code, a detail for the caller, and (for our own failures) a cause kept for
+/// the log only.
+pub struct ApiError {
+    code: ErrorCode,
+    detail: String,
+    cause: Option<anyhow::Error>,
+    allow: Option<String>,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            detail: detail.into(),
+            cause: None,
+            allow: None,
+        }
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, detail)
+    }
+
+    pub fn invalid_body(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidBody, detail)
+    }
+
+    pub fn validation(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::ValidationFailed, detail)
+    }
+
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        ApiError {
+            cause: Some(cause.into()),
+            ..Self::new(
+                ErrorCode::Internal,
+                "an unexpected error occurred; quote the X-Request-Id header when reporting it",
+            )
+        }
+    }
+
+    pub fn method_not_allowed(allowed: &[&str]) -> Self {
+        ApiError {
+            allow: Some(allowed.join(", ")),
+            ..Self::new(
+                ErrorCode::MethodNotAllowed,
+                format!("this route accepts only {}", allowed.join(", ")),
+            )
+        }
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
+    pub fn problem(&self) -> Problem {
+        Problem {
+            problem_type: self.code.type_uri(),
+            title: self.code.title().to_owned(),
+            status: self.code.status().as_u16(),
+            detail: self.detail.clone(),
+            code: self.code,
+        }
+    }
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiError")
+            .field("code", &self.code)
+            .field("detail", &self.detail)
+            .field("cause", &self.cause)
+            .finish()
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.detail)
+    }
+}
+
+/// Marks a response as already being a problem document, so the fallback middleware leaves it
+/// alone and the request log can name the code.
+#[derive(Debug, Clone, Copy)]
+pub struct ProblemCode(pub ErrorCode);
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Some(cause) = &self.cause {
+            // Only our own failures are logged with their cause; a client's bad input is
+            // logged by code alone (its detail may quote what the client sent).
+            tracing::error!(
+                code = self.code.as_str(),
+                cause = format!("{cause:#}"),
+                "request failed"
+            );
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
+        ));
+        if let Some(allow) = &self.allow {
+            response.insert_header((header::ALLOW, allow.as_str()));
+        }
+        let mut response = response.json(self.problem());
+        response.extensions_mut().insert(ProblemCode(self.code));
+        response
+    }
+}
+
+impl From<DieselError> for ApiError {
+    fn from(err: DieselError) -> Self {
+        match &err {
+            DieselError::NotFound => ApiError::not_found("record not found"),
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => ApiError::new(
+                ErrorCode::AlreadyExists,
+                match info.constraint_name() {
+                    Some(constraint) => {
+                        format!("a record with the same unique key already exists ({constraint})")
+                    }
+                    None => "a record with the same unique key already exists".to_owned(),
+                },
+            ),
+            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => ApiError::new(
+                ErrorCode::InUse,
+                "the record is referenced by other records",
+            ),
+            DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+                ApiError::new(
+                    ErrorCode::ConcurrentUpdate,
+                    "another request changed the same data at the same time; retry",
+                )
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => ApiError::new(
+                ErrorCode::DatabaseUnavailable,
+                "the database connection was lost; retry",
+            ),
+            // The message of a database error is the engine's primary message; its details
+            // (which can quote row values) are never kept.
+            DieselError::DatabaseError(kind, info) => ApiError::internal(anyhow::anyhow!(
+                "database error {kind:?}: {} (table {:?}, constraint {:?})",
+                info.message(),
+                info.table_name(),
+                info.constraint_name()
+            )),
+            other => ApiError::internal(anyhow::anyhow!("database error: {other}")),
+        }
+    }
+}
+
+impl From<r2d2_error::PoolError> for ApiError {
+    fn from(err: r2d2_error::PoolError) -> Self {
+        tracing::warn!(error = %err, "no database connection available");
+        ApiError::new(
+            ErrorCode::DatabaseUnavailable,
+            "the database is not reachable right now; retry later",
+        )
+    }
+}
+
+/// r2d2's error type, re-exported through diesel so we do not depend on r2d2 twice.
+mod r2d2_error {
+    pub use diesel::r2d2::PoolError;
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(err: actix_web::error::BlockingError) -> Self {
+        ApiError::internal(anyhow::anyhow!("blocking task failed: {err}"))
+    }
+}

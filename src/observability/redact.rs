@@ -1,0 +1,91 @@
+//! Nothing in a log line may reveal an IIN, a full phone number or an API token (DOMAIN.md §7,
+//! issue 2). Call sites avoid logging them; this scrubber is the backstop that every log line
+//! passes through before it is written.
+
+use regex::{Captures, Regex};
+use std::io::{self, Write};
+use std::sync::LazyLock;
+use tracing_subscriber::fmt::MakeWriter;
+
+static SENSITIVE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        // API tokens (see db::models::api_key::TOKEN_PREFIX).
+        r"(?P<token>pst_[A-Za-z0-9_\-]{4,})",
+        // A bearer credential of any shape.
+        r"|(?P<bearer>(?i:bearer)\s+[A-Za-z0-9._~+/=\-]+)",
+        // Kazakhstan mobile numbers as people write them: +7 7XX…, 8 7XX…, 7 7XX…, with
+        // optional spaces, dashes and brackets.
+        r"|(?P<phone>(?:\+7|\b[78])[\s\-]?\(?7\d{2}\)?[\s\-]?\d{3}[\s\-]?\d{2}[\s\-]?\d{2}\b)",
+        // IINs and any other run of 10 or more digits.
+        r"|(?P<digits>\b\d{10,}\b)",
+    ))
+    .expect("redaction pattern compiles")
+});
+
+/// Masks every token, phone number and long digit run in `line`, keeping the last two digits
+/// of numbers so that two log lines can still be told apart.
+pub fn redact(line: &str) -> std::borrow::Cow<'_, str> {
+    SENSITIVE.replace_all(line, |caps: &Captures<'_>| {
+        if caps.name("token").is_some() {
+            "pst_[redacted]".to_owned()
+        } else if caps.name("bearer").is_some() {
+            "Bearer [redacted]".to_owned()
+        } else {
+            let digits: Vec<char> = caps[0].chars().filter(char::is_ascii_digit).collect();
+            let tail: String = digits[digits.len() - 2..].iter().collect();
+            format!("{}{tail}", "*".repeat(digits.len() - 2))
+        }
+    })
+}
+
+/// Wraps a writer maker so that everything written through it is redacted.
+#[derive(Debug, Clone)]
+pub struct Redacting<M>(pub M);
+
+pub struct RedactingWriter<W>(W);
+
+impl<W: Write> Write for RedactingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // The fmt layer writes each event in one call, so a buffer is one whole line.
+        let text = String::from_utf8_lossy(buf);
+        self.0.write_all(redact(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for Redacting<M> {
+    type Writer = RedactingWriter<M::Writer>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        RedactingWriter(self.0.make_writer())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iins_phones_and_tokens_are_masked() {
+        let line = "iin=870412300129 phone=+77011234567 alt=8 (701) 123-45-67 \
+                    auth=Bearer abc.def token=pst_AbCdEf123_-x";
+        let out = redact(line);
+        assert!(!out.contains("870412300129"), "{out}");
+        assert!(out.contains("**********29"), "{out}");
+        assert!(!out.contains("7011234567"), "{out}");
+        assert!(!out.contains("123-45-67"), "{out}");
+        assert!(!out.contains("abc.def"), "{out}");
+        assert!(!out.contains("AbCdEf123"), "{out}");
+    }
+
+    #[test]
+    fn ordinary_log_content_is_left_alone() {
+        let line = "2026-11-23T10:15:00.123456Z INFO request{request_id=0193a0b4-7c1e-7d2a-9f00-1a2b3c4d5e6f} \
+                    status=200 elapsed_ms=12 route=/api/v1/branches/{code}";
+        assert_eq!(redact(line), line);
+    }
+}
