@@ -1,0 +1,208 @@
+//! API keys, roles and branch scoping.
+
+use crate::common::TestApp;
+use actix_web::web;
+use postamat::db::models::api_key;
+use postamat::domain::role::Role;
+use serde_json::json;
+
+#[actix_web::test]
+async fn an_admin_creates_a_branch_clerk_key_whose_token_is_shown_once() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    app.branch(&admin, "ALM01", "Алматы").await;
+
+    let created = app
+        .post(
+            "/api/v1/admin/keys",
+            Some(&admin),
+            &json!({"name": "Айгерим, сектор накопления", "role": "accumulation_clerk", "branch": "alm01"}),
+        )
+        .await
+        .assert_status(201);
+    let token = created["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("pst_"));
+    assert_eq!(created["key"]["branch"], "ALM01");
+
+    let me = app.get("/api/v1/me", Some(&token)).await.assert_status(200);
+    assert_eq!(me["role"], "accumulation_clerk");
+    assert_eq!(me["branch"], "ALM01");
+    assert_eq!(me["key_id"], created["key"]["id"]);
+
+    let listed = app.get("/api/v1/admin/keys", Some(&admin)).await;
+    listed.assert_status(200);
+    assert!(
+        !listed.text.contains(&token),
+        "a listing never shows a token"
+    );
+    assert!(!listed.text.contains("token_hash"));
+}
+
+#[actix_web::test]
+async fn a_revoked_key_stops_working_at_once() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let created = app
+        .post(
+            "/api/v1/admin/keys",
+            Some(&admin),
+            &json!({"name": "Kaspi", "role": "kaspi"}),
+        )
+        .await
+        .assert_status(201);
+    let token = created["token"].as_str().unwrap();
+    let id = created["key"]["id"].as_str().unwrap();
+    app.get("/api/v1/me", Some(token)).await.assert_status(200);
+
+    let revoked = app
+        .post(
+            &format!("/api/v1/admin/keys/{id}/revoke"),
+            Some(&admin),
+            &json!({}),
+        )
+        .await
+        .assert_status(200);
+    assert!(revoked["revoked_at"].is_string());
+    app.get("/api/v1/me", Some(token))
+        .await
+        .assert_problem(401, "invalid_token");
+
+    // Revoking again keeps the first revocation time.
+    let again = app
+        .post(
+            &format!("/api/v1/admin/keys/{id}/revoke"),
+            Some(&admin),
+            &json!({}),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(again["revoked_at"], revoked["revoked_at"]);
+    app.post(
+        &format!("/api/v1/admin/keys/{}/revoke", uuid::Uuid::now_v7()),
+        Some(&admin),
+        &json!({}),
+    )
+    .await
+    .assert_problem(404, "not_found");
+}
+
+#[actix_web::test]
+async fn keys_must_fit_their_role_and_name_an_existing_branch() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    app.branch(&admin, "ALM01", "Алматы").await;
+    for body in [
+        json!({"name": "clerk", "role": "issuance_clerk"}),
+        json!({"name": "kaspi", "role": "kaspi", "branch": "ALM01"}),
+        json!({"name": "courier", "role": "state_courier", "branch": "KRG01"}),
+    ] {
+        app.post("/api/v1/admin/keys", Some(&admin), &body)
+            .await
+            .assert_problem(422, "validation_failed");
+    }
+    app.post(
+        "/api/v1/admin/keys",
+        Some(&admin),
+        &json!({"name": "x", "role": "root"}),
+    )
+    .await
+    .assert_problem(400, "invalid_body");
+    let keys = app
+        .get("/api/v1/admin/keys", Some(&admin))
+        .await
+        .assert_status(200);
+    assert_eq!(
+        keys.as_array().unwrap().len(),
+        1,
+        "only the admin key exists"
+    );
+}
+
+#[actix_web::test]
+async fn branch_staff_see_only_their_own_branch() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    app.branch(&admin, "ALM01", "Алматы").await;
+    app.branch(&admin, "AST01", "Астана").await;
+    let clerk = app.token(Role::IssuanceClerk, Some("ALM01")).await;
+    let national = app.token(Role::Supervisor, None).await;
+    let branch_supervisor = app.token(Role::Supervisor, Some("AST01")).await;
+
+    let seen = app
+        .get("/api/v1/branches", Some(&clerk))
+        .await
+        .assert_status(200);
+    let codes: Vec<&str> = seen
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["ALM01"]);
+    app.get("/api/v1/branches/ALM01", Some(&clerk))
+        .await
+        .assert_status(200);
+    app.get("/api/v1/branches/AST01", Some(&clerk))
+        .await
+        .assert_problem(403, "branch_forbidden");
+
+    let seen = app
+        .get("/api/v1/branches", Some(&national))
+        .await
+        .assert_status(200);
+    assert_eq!(seen.as_array().unwrap().len(), 2);
+    let seen = app
+        .get("/api/v1/branches", Some(&branch_supervisor))
+        .await
+        .assert_status(200);
+    assert_eq!(seen[0]["code"], "AST01");
+    assert_eq!(seen.as_array().unwrap().len(), 1);
+}
+
+#[actix_web::test]
+async fn the_first_start_creates_one_admin_key_and_never_again() {
+    let app = TestApp::new().await;
+    let pool = app.pool.clone();
+    let now = app.clock.now();
+    let (first, second) = web::block(move || {
+        let mut conn = pool.get().unwrap();
+        let first = api_key::bootstrap_admin(&mut conn, now).unwrap();
+        let second = api_key::bootstrap_admin(&mut conn, now).unwrap();
+        (first, second)
+    })
+    .await
+    .unwrap();
+    let (key, token) = first.expect("an empty database gets an admin key");
+    assert_eq!(key.role, Role::Admin);
+    assert!(second.is_none());
+    let me = app.get("/api/v1/me", Some(&token)).await.assert_status(200);
+    assert_eq!(me["role"], "admin");
+
+    // Revoking every key does not bring the bootstrap back.
+    app.post(
+        &format!("/api/v1/admin/keys/{}/revoke", key.id),
+        Some(&token),
+        &json!({}),
+    )
+    .await
+    .assert_status(200);
+    let pool = app.pool.clone();
+    let again =
+        web::block(move || api_key::bootstrap_admin(&mut pool.get().unwrap(), now).unwrap())
+            .await
+            .unwrap();
+    assert!(again.is_none());
+}
+
+#[actix_web::test]
+async fn no_bootstrap_key_when_keys_already_exist() {
+    let app = TestApp::new().await;
+    app.token(Role::Kaspi, None).await;
+    let pool = app.pool.clone();
+    let now = app.clock.now();
+    let created =
+        web::block(move || api_key::bootstrap_admin(&mut pool.get().unwrap(), now).unwrap())
+            .await
+            .unwrap();
+    assert!(created.is_none());
+}

@@ -1,0 +1,200 @@
+//! The `postamat` command as an operator runs it.
+
+use crate::common::TestDatabase;
+use std::process::{Command, Output};
+
+fn postamat(database_url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_postamat"))
+        .args(args)
+        .env_clear()
+        .env("POSTAMAT_DATABASE_URL", database_url)
+        .env("POSTAMAT_LOG_FORMAT", "json")
+        .output()
+        .expect("run postamat")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn keys_are_created_listed_and_revoked_from_the_command_line() {
+    let (_db, url) = TestDatabase::create_url();
+    let out = postamat(
+        &url,
+        &["keys", "create", "--role", "admin", "--name", "ops"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    let token = text.lines().last().unwrap();
+    assert!(token.starts_with("pst_") && !token.contains(' '), "{text}");
+    let id = text.split_whitespace().nth(2).unwrap().to_owned();
+
+    let out = postamat(&url, &["keys", "list"]);
+    assert!(out.status.success());
+    let listing = stdout(&out);
+    assert!(
+        listing.contains(&id) && listing.contains("admin"),
+        "{listing}"
+    );
+    assert!(!listing.contains(token));
+
+    let out = postamat(&url, &["keys", "revoke", &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = postamat(&url, &["keys", "revoke", &uuid::Uuid::now_v7().to_string()]);
+    assert!(!out.status.success());
+}
+
+#[test]
+fn a_clerk_key_without_a_branch_is_refused() {
+    let (_db, url) = TestDatabase::create_url();
+    let out = postamat(&url, &["keys", "create", "--role", "accumulation_clerk"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("must name its branch"), "{err}");
+    let out = postamat(&url, &["keys", "create", "--role", "overlord"]);
+    assert!(!out.status.success());
+}
+
+#[test]
+fn invalid_configuration_names_the_variable() {
+    let out = Command::new(env!("CARGO_BIN_EXE_postamat"))
+        .args(["migrate"])
+        .env_clear()
+        .env("POSTAMAT_POOL_SIZE", "many")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("POSTAMAT_POOL_SIZE"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one clear message: {err}");
+}
+
+#[test]
+fn the_openapi_command_prints_the_generated_document() {
+    let out = Command::new(env!("CARGO_BIN_EXE_postamat"))
+        .arg("openapi")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let generated = postamat::api::openapi().to_pretty_json().unwrap() + "\n";
+    assert_eq!(stdout(&out), generated);
+}
+
+#[test]
+fn serve_prints_the_first_admin_key_once_and_answers_health_checks() {
+    let (_db, url) = TestDatabase::create_url();
+    let first = Server::start(&url);
+    let banner = first.stdout_so_far();
+    assert!(banner.contains("FIRST START"), "{banner}");
+    let token = banner
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("token:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert_eq!(first.get("/healthz", None).0, 200);
+    assert_eq!(first.get("/readyz", None).0, 200);
+    assert_eq!(first.get("/api/v1/me", Some(&token)).0, 200);
+    let (status, body) = first.get("/metrics", None);
+    assert_eq!(status, 200);
+    assert!(body.contains("postamat_http_requests_total"), "{body}");
+    assert!(body.contains("postamat_db_pool_connections"), "{body}");
+    drop(first);
+
+    let second = Server::start(&url);
+    assert!(!second.stdout_so_far().contains("FIRST START"));
+    assert_eq!(second.get("/api/v1/me", Some(&token)).0, 200);
+}
+
+/// A `postamat serve` child process on a free port, killed on drop.
+struct Server {
+    child: std::process::Child,
+    port: u16,
+    stdout: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Server {
+    fn start(url: &str) -> Server {
+        use std::io::BufRead;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_postamat"))
+            .arg("serve")
+            .env_clear()
+            .env("POSTAMAT_DATABASE_URL", url)
+            .env("POSTAMAT_BIND", format!("127.0.0.1:{port}"))
+            .env("POSTAMAT_POOL_SIZE", "2")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let pipe = child.stdout.take().unwrap();
+        let sink = stdout.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        let server = Server {
+            child,
+            port,
+            stdout,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return server;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("postamat serve did not start listening");
+    }
+
+    fn stdout_so_far(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// A minimal HTTP/1.1 GET, so the test needs no HTTP client.
+    fn get(&self, path: &str, token: Option<&str>) -> (u16, String) {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        (status, body)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,314 @@
+//! `TestApp`: a fresh database per test (SQLite by default, PostgreSQL when
+//! `TEST_POSTGRES_URL` is set), the whole application in process, and requests in one line.
+
+use actix_web::body::MessageBody;
+use actix_web::http::StatusCode;
+use actix_web::http::header::HeaderMap;
+use actix_web::test::{self, TestRequest};
+use actix_web::web;
+use chrono::{DateTime, TimeZone, Utc};
+use diesel::Connection;
+use diesel::RunQueryDsl;
+use futures_util::future::LocalBoxFuture;
+use postamat::api::{self, AppState};
+use postamat::clock::Clock;
+use postamat::config::LogFormat;
+use postamat::db::models::api_key::{self, NewKey};
+use postamat::db::{self, DatabaseLocation, DbPool};
+use postamat::domain::reference::{BranchCode, Text};
+use postamat::domain::role::Role;
+use postamat::observability::{self, Metrics};
+use serde_json::{Value, json};
+use std::io::Write;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex, OnceLock};
+
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// Everything the test binary logged, after redaction: the log test reads it.
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&log_buffer().lock().unwrap()).into_owned()
+}
+
+fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
+    static BUFFER: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    BUFFER.get_or_init(|| Arc::new(Mutex::new(Vec::new())))
+}
+
+#[derive(Clone)]
+struct BufferWriter(Arc<Mutex<Vec<u8>>>);
+
+impl Write for BufferWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn install_log_capture() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let buffer = log_buffer().clone();
+        observability::init_with_writer("info", LogFormat::Json, move || {
+            BufferWriter(buffer.clone())
+        });
+    });
+}
+
+/// The database a test owns; removed when the test ends.
+pub enum TestDatabase {
+    Sqlite(PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDatabase {
+    fn create() -> (Self, DatabaseLocation) {
+        match std::env::var("TEST_POSTGRES_URL") {
+            Ok(admin_url) => {
+                let name = format!("postamat_test_{}", uuid::Uuid::now_v7().simple());
+                let mut admin = diesel::PgConnection::establish(&admin_url)
+                    .expect("TEST_POSTGRES_URL must point at a reachable PostgreSQL");
+                diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+                    .execute(&mut admin)
+                    .expect("create the test database");
+                let mut url = url::Url::parse(&admin_url).expect("TEST_POSTGRES_URL is a URL");
+                url.set_path(&name);
+                (
+                    TestDatabase::Postgres { admin_url, name },
+                    DatabaseLocation::Postgres(url.to_string()),
+                )
+            }
+            Err(_) => {
+                let dir = std::env::temp_dir()
+                    .join(format!("postamat-test-{}", uuid::Uuid::now_v7().simple()));
+                let file = dir.join("test.db");
+                (TestDatabase::Sqlite(dir), DatabaseLocation::Sqlite(file))
+            }
+        }
+    }
+}
+
+impl TestDatabase {
+    /// A database and its `POSTAMAT_DATABASE_URL`, for tests of the command.
+    pub fn create_url() -> (Self, String) {
+        let (db, location) = Self::create();
+        let url = match &location {
+            DatabaseLocation::Postgres(url) => url.clone(),
+            DatabaseLocation::Sqlite(path) => format!("sqlite://{}", path.display()),
+        };
+        (db, url)
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        match self {
+            TestDatabase::Sqlite(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            TestDatabase::Postgres { admin_url, name } => {
+                if let Ok(mut admin) = diesel::PgConnection::establish(admin_url) {
+                    let _ = diesel::sql_query(format!(
+                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                    ))
+                    .execute(&mut admin);
+                }
+            }
+        }
+    }
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl Response {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.text))
+    }
+
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// Asserts a problem document with this status and code, and returns it.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) -> Value {
+        assert_eq!(self.status.as_u16(), status, "status; body: {}", self.text);
+        assert_eq!(
+            self.content_type(),
+            "application/problem+json",
+            "body: {}",
+            self.text
+        );
+        let body = self.json();
+        assert_eq!(body["code"], code, "code; body: {}", self.text);
+        assert_eq!(body["status"], status);
+        assert_eq!(body["type"], format!("urn:postamat:problem:{code}"));
+        assert!(body["title"].is_string() && body["detail"].is_string());
+        body
+    }
+
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) -> Value {
+        assert_eq!(self.status.as_u16(), status, "status; body: {}", self.text);
+        if self.text.is_empty() {
+            Value::Null
+        } else {
+            self.json()
+        }
+    }
+}
+
+type Call = Box<dyn Fn(TestRequest) -> LocalBoxFuture<'static, Response>>;
+
+pub struct TestApp {
+    call: Call,
+    pub pool: DbPool,
+    pub clock: Clock,
+    // Dropped last: the database outlives the connections to it.
+    _database: TestDatabase,
+}
+
+/// 2026-11-23 10:00 in Almaty.
+pub fn default_now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 5, 0, 0).unwrap()
+}
+
+impl TestApp {
+    pub async fn new() -> TestApp {
+        install_log_capture();
+        let (database, location) = TestDatabase::create();
+        let pool = web::block(move || {
+            let pool = db::connect(&location, 4).expect("connect to the test database");
+            db::run_migrations(&mut pool.get().unwrap()).expect("migrate the test database");
+            pool
+        })
+        .await
+        .unwrap();
+        let clock = Clock::manual(default_now());
+        let state = web::Data::new(AppState {
+            pool: pool.clone(),
+            clock: clock.clone(),
+            metrics: Metrics::new(),
+        });
+        let service = Rc::new(test::init_service(api::app(state, BODY_LIMIT)).await);
+        let call: Call = Box::new(move |req: TestRequest| {
+            let service = service.clone();
+            Box::pin(async move {
+                let res = test::call_service(&*service, req.to_request()).await;
+                let status = res.status();
+                let headers = res.headers().clone();
+                let bytes = res
+                    .into_body()
+                    .try_into_bytes()
+                    .unwrap_or_else(|_| panic!("test bodies are complete"));
+                Response {
+                    status,
+                    headers,
+                    text: String::from_utf8(bytes.to_vec()).expect("UTF-8 body"),
+                }
+            })
+        });
+        TestApp {
+            call,
+            pool,
+            clock,
+            _database: database,
+        }
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match &self._database {
+            TestDatabase::Sqlite(_) => "sqlite",
+            TestDatabase::Postgres { .. } => "postgres",
+        }
+    }
+
+    pub async fn send(&self, req: TestRequest) -> Response {
+        (self.call)(req).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        self.send(with_token(TestRequest::get().uri(path), token))
+            .await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        self.send(with_token(TestRequest::put().uri(path), token).set_json(body))
+            .await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        self.send(with_token(TestRequest::post().uri(path), token).set_json(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Response {
+        self.send(with_token(TestRequest::delete().uri(path), token))
+            .await
+    }
+
+    /// Creates a key straight in the database and returns its token.
+    pub async fn token(&self, role: Role, branch: Option<&str>) -> String {
+        let pool = self.pool.clone();
+        let branch = branch.map(|b| b.parse::<BranchCode>().unwrap());
+        let now = self.clock.now();
+        web::block(move || {
+            let name = Text::try_from(format!("test {role}")).unwrap();
+            let new = NewKey {
+                name: &name,
+                role,
+                branch: branch.as_ref(),
+            };
+            api_key::create(&mut pool.get().unwrap(), new, now)
+                .map(|(_, token)| token)
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .unwrap()
+        .expect("create a test key")
+    }
+
+    pub async fn admin(&self) -> String {
+        self.token(Role::Admin, None).await
+    }
+
+    /// Creates a branch through the API.
+    pub async fn branch(&self, admin: &str, code: &str, city: &str) {
+        self.put(
+            &format!("/api/v1/branches/{code}"),
+            Some(admin),
+            &branch_body(city),
+        )
+        .await
+        .assert_status(201);
+    }
+}
+
+pub fn with_token(req: TestRequest, token: Option<&str>) -> TestRequest {
+    match token {
+        Some(token) => req.insert_header(("Authorization", format!("Bearer {token}"))),
+        None => req,
+    }
+}
+
+pub fn branch_body(city: &str) -> Value {
+    json!({
+        "name_kk": format!("{city} қаласы бойынша №1 ХҚКО"),
+        "name_ru": format!("ЦОН №1 города {city}"),
+        "city": city,
+        "address_kk": format!("{city} қ., Абай даңғ., 10"),
+        "address_ru": format!("г. {city}, пр. Абая, 10"),
+    })
+}

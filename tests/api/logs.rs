@@ -1,0 +1,51 @@
+//! No token, IIN or full phone number reaches a log line.
+
+use crate::common::{TestApp, captured_logs, with_token};
+use actix_web::test::TestRequest;
+use serde_json::json;
+
+const IIN: &str = "870412300129";
+const PHONE: &str = "+77011234567";
+
+#[actix_web::test]
+async fn logs_never_contain_tokens_iins_or_phone_numbers() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    // Sensitive values in a body the service refuses (its detail quotes the value back), in a
+    // query string, in a path and in headers.
+    let body = json!({"name": format!("{IIN} {PHONE}"), "role": IIN});
+    app.post("/api/v1/admin/keys", Some(&admin), &body)
+        .await
+        .assert_problem(400, "invalid_body");
+    app.get(
+        &format!("/api/v1/postamats?phone={PHONE}&iin={IIN}"),
+        Some(&admin),
+    )
+    .await
+    .assert_problem(400, "invalid_query");
+    app.get(&format!("/api/v1/branches/{IIN}"), Some(&admin))
+        .await;
+    app.send(
+        with_token(TestRequest::get().uri("/api/v1/me"), Some(&admin))
+            .insert_header(("X-Request-Id", IIN)),
+    )
+    .await;
+    app.get("/api/v1/me", Some("pst_forged-token-value")).await;
+    // And a careless log line of our own.
+    tracing::info!(iin = IIN, phone = PHONE, token = %admin, "careless line with 8 (701) 123-45-67");
+
+    let logs = captured_logs();
+    assert!(logs.contains("\"request\""), "requests are logged at all");
+    for secret in [
+        admin.as_str(),
+        &admin[4..],
+        IIN,
+        PHONE,
+        &PHONE[1..],
+        "7011234567",
+        "123-45-67",
+        "forged-token-value",
+    ] {
+        assert!(!logs.contains(secret), "the log contains {secret}");
+    }
+}

@@ -1,0 +1,10 @@
+//! HTTP and command-line tests. They run on SQLite by default and on PostgreSQL when
+//! `TEST_POSTGRES_URL` is set; every test has its own database.
+
+mod auth;
+mod cli;
+mod common;
+mod errors;
+mod logs;
+mod openapi;
+mod reference_data;
