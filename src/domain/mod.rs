@@ -1,5 +1,8 @@
 //! The pure domain core: no I/O, no clock, no database. Everything here is tested with plain
 //! unit and property tests.
 
+pub mod calendar;
+pub mod deadline;
+pub mod force_majeure;
 pub mod reference;
 pub mod role;

@@ -1,0 +1,388 @@
+//! Kazakhstan's working-day calendar (DOMAIN.md §6): per-year data — the weekdays that are not
+//! worked and the weekend days that are — generated from the rules ([`rules`]) and then amended
+//! by data (government decree swaps, corrections). Pure: no I/O, no clock.
+
+pub mod rules;
+
+use chrono::{Datelike, NaiveDate, Weekday};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// Why a day differs from the Monday–Friday week.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DayKind {
+    /// A state holiday (Law "On holidays", art. 1).
+    StateHoliday,
+    /// A national holiday (Republic Day).
+    NationalHoliday,
+    /// A religious day off (Labour Code): Orthodox Christmas, the first day of Kurban Ait.
+    ReligiousHoliday,
+    /// The day off of a state or national holiday that fell on a weekend (Law "On holidays",
+    /// art. 5).
+    TransferredDayOff,
+    /// A day moved by government decree: a weekday off or a weekend day worked.
+    GovernmentSwap,
+}
+
+impl DayKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DayKind::StateHoliday => "state_holiday",
+            DayKind::NationalHoliday => "national_holiday",
+            DayKind::ReligiousHoliday => "religious_holiday",
+            DayKind::TransferredDayOff => "transferred_day_off",
+            DayKind::GovernmentSwap => "government_swap",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DayKind> {
+        [
+            DayKind::StateHoliday,
+            DayKind::NationalHoliday,
+            DayKind::ReligiousHoliday,
+            DayKind::TransferredDayOff,
+            DayKind::GovernmentSwap,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// A named day in Kazakh and Russian.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DayName {
+    pub kk: String,
+    pub ru: String,
+}
+
+impl DayName {
+    pub fn new(kk: impl Into<String>, ru: impl Into<String>) -> Self {
+        DayName {
+            kk: kk.into(),
+            ru: ru.into(),
+        }
+    }
+}
+
+/// One exception to the Monday–Friday week.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecialDay {
+    pub kind: DayKind,
+    pub name: DayName,
+    /// Whether it came from the rules or from an edit.
+    pub edited: bool,
+}
+
+/// A change to a year after it was generated from the rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Amendment {
+    /// Makes a weekday a day off.
+    AddDayOff {
+        date: NaiveDate,
+        kind: DayKind,
+        name: DayName,
+    },
+    /// Makes a non-working weekday a working day again.
+    RemoveDayOff { date: NaiveDate },
+    /// Makes a Saturday or Sunday a working day (the other half of a decree swap).
+    AddWorkingDay { date: NaiveDate, name: DayName },
+    /// Makes a worked weekend day a day off again.
+    RemoveWorkingDay { date: NaiveDate },
+}
+
+impl Amendment {
+    pub fn date(&self) -> NaiveDate {
+        match self {
+            Amendment::AddDayOff { date, .. }
+            | Amendment::RemoveDayOff { date }
+            | Amendment::AddWorkingDay { date, .. }
+            | Amendment::RemoveWorkingDay { date } => *date,
+        }
+    }
+}
+
+/// Why an edit is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AmendmentError {
+    #[error("{date} is not in {year}")]
+    OutsideYear { date: NaiveDate, year: i32 },
+    #[error("{0} is a Saturday or Sunday, already a day off; only a weekday can be made a day off")]
+    NotAWeekday(NaiveDate),
+    #[error("{0} is a weekday; only a Saturday or Sunday can be made a working day")]
+    NotAWeekendDay(NaiveDate),
+    #[error("{0} is already a day off")]
+    AlreadyDayOff(NaiveDate),
+    #[error("{0} is already a working weekend day")]
+    AlreadyWorkingDay(NaiveDate),
+    #[error("{0} is not a day off in this calendar")]
+    NotADayOff(NaiveDate),
+    #[error("{0} is not a working weekend day in this calendar")]
+    NotAWorkingDay(NaiveDate),
+}
+
+/// The calendar data of one year.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YearCalendar {
+    pub year: i32,
+    /// The first day of Kurban Ait, once announced.
+    pub kurban_ait: Option<NaiveDate>,
+    /// Weekdays that are not worked.
+    days_off: BTreeMap<NaiveDate, SpecialDay>,
+    /// Saturdays and Sundays that are worked.
+    working_weekend_days: BTreeMap<NaiveDate, SpecialDay>,
+}
+
+pub fn is_weekend(date: NaiveDate) -> bool {
+    matches!(date.weekday(), Weekday::Sat | Weekday::Sun)
+}
+
+impl YearCalendar {
+    pub fn is_working_day(&self, date: NaiveDate) -> bool {
+        if is_weekend(date) {
+            self.working_weekend_days.contains_key(&date)
+        } else {
+            !self.days_off.contains_key(&date)
+        }
+    }
+
+    pub fn days_off(&self) -> impl Iterator<Item = (NaiveDate, &SpecialDay)> {
+        self.days_off.iter().map(|(d, s)| (*d, s))
+    }
+
+    pub fn working_weekend_days(&self) -> impl Iterator<Item = (NaiveDate, &SpecialDay)> {
+        self.working_weekend_days.iter().map(|(d, s)| (*d, s))
+    }
+
+    /// Applies one edit, or says why it makes no sense.
+    pub fn apply(&mut self, amendment: &Amendment) -> Result<(), AmendmentError> {
+        let date = amendment.date();
+        if date.year() != self.year {
+            return Err(AmendmentError::OutsideYear {
+                date,
+                year: self.year,
+            });
+        }
+        match amendment {
+            Amendment::AddDayOff { kind, name, .. } => {
+                if is_weekend(date) {
+                    return Err(AmendmentError::NotAWeekday(date));
+                }
+                if self.days_off.contains_key(&date) {
+                    return Err(AmendmentError::AlreadyDayOff(date));
+                }
+                self.days_off.insert(
+                    date,
+                    SpecialDay {
+                        kind: *kind,
+                        name: name.clone(),
+                        edited: true,
+                    },
+                );
+            }
+            Amendment::RemoveDayOff { .. } => {
+                self.days_off
+                    .remove(&date)
+                    .ok_or(AmendmentError::NotADayOff(date))?;
+            }
+            Amendment::AddWorkingDay { name, .. } => {
+                if !is_weekend(date) {
+                    return Err(AmendmentError::NotAWeekendDay(date));
+                }
+                if self.working_weekend_days.contains_key(&date) {
+                    return Err(AmendmentError::AlreadyWorkingDay(date));
+                }
+                self.working_weekend_days.insert(
+                    date,
+                    SpecialDay {
+                        kind: DayKind::GovernmentSwap,
+                        name: name.clone(),
+                        edited: true,
+                    },
+                );
+            }
+            Amendment::RemoveWorkingDay { .. } => {
+                self.working_weekend_days
+                    .remove(&date)
+                    .ok_or(AmendmentError::NotAWorkingDay(date))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The working-day calendar of every year we hold data for, at one version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Calendar {
+    version: i64,
+    years: BTreeMap<i32, YearCalendar>,
+}
+
+/// A date in a year the calendar holds no data for: never guessed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the working-day calendar has no data for {0}; a supervisor must add the year before deadlines in it can be computed"
+)]
+pub struct YearMissing(pub i32);
+
+impl Calendar {
+    pub fn new(version: i64, years: impl IntoIterator<Item = YearCalendar>) -> Self {
+        Calendar {
+            version,
+            years: years.into_iter().map(|y| (y.year, y)).collect(),
+        }
+    }
+
+    pub fn version(&self) -> i64 {
+        self.version
+    }
+
+    pub fn year(&self, year: i32) -> Option<&YearCalendar> {
+        self.years.get(&year)
+    }
+
+    pub fn years(&self) -> impl Iterator<Item = &YearCalendar> {
+        self.years.values()
+    }
+
+    pub fn is_working_day(&self, date: NaiveDate) -> Result<bool, YearMissing> {
+        self.years
+            .get(&date.year())
+            .map(|y| y.is_working_day(date))
+            .ok_or(YearMissing(date.year()))
+    }
+
+    /// The first working day strictly after `date`.
+    pub fn next_working_day(&self, date: NaiveDate) -> Result<NaiveDate, YearMissing> {
+        let mut day = date;
+        loop {
+            day = day.succ_opt().ok_or(YearMissing(date.year() + 1))?;
+            if self.is_working_day(day)? {
+                return Ok(day);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    fn year_2026() -> YearCalendar {
+        rules::generate(2026, Some(d(2026, 5, 27)))
+    }
+
+    fn swap_name() -> DayName {
+        DayName::new("Ауыстыру", "Перенос")
+    }
+
+    #[test]
+    fn edits_that_make_no_sense_are_refused() {
+        let mut year = year_2026();
+        let before = year.clone();
+        let cases = [
+            (
+                Amendment::AddWorkingDay {
+                    date: d(2026, 3, 18),
+                    name: swap_name(),
+                },
+                AmendmentError::NotAWeekendDay(d(2026, 3, 18)),
+            ),
+            (
+                Amendment::AddDayOff {
+                    date: d(2026, 3, 21),
+                    kind: DayKind::GovernmentSwap,
+                    name: swap_name(),
+                },
+                AmendmentError::NotAWeekday(d(2026, 3, 21)),
+            ),
+            (
+                Amendment::AddDayOff {
+                    date: d(2026, 3, 23),
+                    kind: DayKind::GovernmentSwap,
+                    name: swap_name(),
+                },
+                AmendmentError::AlreadyDayOff(d(2026, 3, 23)),
+            ),
+            (
+                Amendment::AddDayOff {
+                    date: d(2027, 1, 5),
+                    kind: DayKind::GovernmentSwap,
+                    name: swap_name(),
+                },
+                AmendmentError::OutsideYear {
+                    date: d(2027, 1, 5),
+                    year: 2026,
+                },
+            ),
+            (
+                Amendment::RemoveDayOff {
+                    date: d(2026, 3, 18),
+                },
+                AmendmentError::NotADayOff(d(2026, 3, 18)),
+            ),
+            (
+                Amendment::RemoveWorkingDay {
+                    date: d(2026, 3, 21),
+                },
+                AmendmentError::NotAWorkingDay(d(2026, 3, 21)),
+            ),
+        ];
+        for (amendment, error) in cases {
+            assert_eq!(year.apply(&amendment), Err(error));
+        }
+        assert_eq!(year, before, "a refused edit changes nothing");
+    }
+
+    #[test]
+    fn a_decree_swap_makes_a_saturday_worked_and_a_weekday_free() {
+        let mut year = year_2026();
+        year.apply(&Amendment::AddWorkingDay {
+            date: d(2026, 12, 19),
+            name: swap_name(),
+        })
+        .unwrap();
+        year.apply(&Amendment::AddDayOff {
+            date: d(2026, 12, 18),
+            kind: DayKind::GovernmentSwap,
+            name: swap_name(),
+        })
+        .unwrap();
+        assert!(year.is_working_day(d(2026, 12, 19)));
+        assert!(!year.is_working_day(d(2026, 12, 18)));
+        assert_eq!(
+            year.apply(&Amendment::AddWorkingDay {
+                date: d(2026, 12, 19),
+                name: swap_name()
+            }),
+            Err(AmendmentError::AlreadyWorkingDay(d(2026, 12, 19)))
+        );
+        year.apply(&Amendment::RemoveWorkingDay {
+            date: d(2026, 12, 19),
+        })
+        .unwrap();
+        assert!(!year.is_working_day(d(2026, 12, 19)));
+    }
+
+    #[test]
+    fn a_year_without_data_is_an_error_not_a_guess() {
+        let calendar = Calendar::new(0, [year_2026()]);
+        assert_eq!(
+            calendar.is_working_day(d(2028, 1, 4)),
+            Err(YearMissing(2028))
+        );
+        assert_eq!(
+            calendar.next_working_day(d(2026, 12, 31)),
+            Err(YearMissing(2027))
+        );
+        assert_eq!(
+            calendar.next_working_day(d(2026, 12, 30)),
+            Ok(d(2026, 12, 31))
+        );
+    }
+}

@@ -1,0 +1,214 @@
+//! Force majeure (п.37–38): obligations are suspended while the circumstances last and the
+//! deadlines are extended by the same period.
+//!
+//! Our reading, as a pure function of a deadline and the suspensions covering its branch:
+//! - a deadline still pending when a suspension starts is extended by the suspension's length
+//!   (the time left at its start resumes when it ends);
+//! - a deadline whose counting would start inside a suspension starts counting when it ends;
+//! - while a suspension is open-ended, a deadline it covers has no due instant yet.
+//!
+//! Overlapping suspensions (a national one and a branch one) are merged first, so the same
+//! hours never extend a deadline twice.
+
+use crate::domain::calendar::{Calendar, YearMissing};
+use crate::domain::deadline::{Due, Rule, due};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+/// A period of suspension: `end` is `None` while it lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Suspension {
+    pub start: DateTime<Utc>,
+    pub end: Option<DateTime<Utc>>,
+}
+
+/// A deadline after force majeure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extended {
+    /// Due at this instant (the original one if no suspension touched it).
+    Due(Due),
+    /// Covered by a suspension that has not ended: no due instant until it does.
+    Suspended { since: DateTime<Utc> },
+}
+
+/// Sorted, merged suspensions; an open-ended one absorbs everything after it.
+fn merge(suspensions: &[Suspension]) -> Vec<Suspension> {
+    let mut sorted: Vec<Suspension> = suspensions
+        .iter()
+        .copied()
+        .filter(|s| s.end.is_none_or(|end| end > s.start))
+        .collect();
+    sorted.sort_by_key(|s| s.start);
+    let mut merged: Vec<Suspension> = Vec::with_capacity(sorted.len());
+    for s in sorted {
+        match merged.last_mut() {
+            Some(last) if last.end.is_none_or(|end| s.start <= end) => {
+                last.end = match (last.end, s.end) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    _ => None,
+                };
+            }
+            _ => merged.push(s),
+        }
+    }
+    merged
+}
+
+/// The deadline of `rule` started at `start`, extended by the suspensions covering it.
+pub fn extended_due(
+    rule: Rule,
+    start: DateTime<Utc>,
+    tz: Tz,
+    calendar: &Calendar,
+    suspensions: &[Suspension],
+) -> Result<Extended, YearMissing> {
+    let mut current = due(rule, start, tz, calendar)?;
+    let mut counting_from = start;
+    for suspension in merge(suspensions) {
+        let ended_before_counting = suspension.end.is_some_and(|end| end <= counting_from);
+        if ended_before_counting {
+            continue;
+        }
+        if suspension.start >= current.at {
+            // The deadline had already fallen due: nothing pending to extend.
+            break;
+        }
+        let Some(end) = suspension.end else {
+            return Ok(Extended::Suspended {
+                since: suspension.start.max(counting_from),
+            });
+        };
+        if suspension.start <= counting_from {
+            // Counting would start inside the suspension: it starts when the suspension ends.
+            counting_from = end;
+            current = due(rule, end, tz, calendar)?;
+        } else {
+            current.at += end - suspension.start;
+        }
+    }
+    Ok(Extended::Due(current))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::calendar::rules::generate;
+    use crate::domain::deadline::DeadlineKind;
+    use chrono::{NaiveDate, NaiveDateTime, TimeZone};
+
+    const ALMATY: Tz = chrono_tz::Asia::Almaty;
+
+    fn calendar() -> Calendar {
+        Calendar::new(1, [generate(2026, NaiveDate::from_ymd_opt(2026, 5, 27))])
+    }
+
+    fn almaty(s: &str) -> DateTime<Utc> {
+        ALMATY
+            .from_local_datetime(&NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap())
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn local(e: Extended) -> String {
+        match e {
+            Extended::Due(d) => {
+                d.at.with_timezone(&ALMATY)
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string()
+            }
+            Extended::Suspended { since } => format!(
+                "suspended since {}",
+                since.with_timezone(&ALMATY).format("%Y-%m-%d %H:%M")
+            ),
+        }
+    }
+
+    fn period(start: &str, end: Option<&str>) -> Suspension {
+        Suspension {
+            start: almaty(start),
+            end: end.map(almaty),
+        }
+    }
+
+    fn handoff(start: &str, suspensions: &[Suspension]) -> String {
+        local(
+            extended_due(
+                DeadlineKind::Handoff.rule(),
+                almaty(start),
+                ALMATY,
+                &calendar(),
+                suspensions,
+            )
+            .unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_pending_deadline_is_extended_by_the_suspension_length() {
+        // Intake Mon 2 Nov 2026 10:00 → due Tue 3 Nov 12:00; a flood stops work Tue 08:00–14:00.
+        assert_eq!(handoff("2026-11-02 10:00", &[]), "2026-11-03 12:00");
+        assert_eq!(
+            handoff(
+                "2026-11-02 10:00",
+                &[period("2026-11-03 08:00", Some("2026-11-03 14:00"))]
+            ),
+            "2026-11-03 18:00"
+        );
+    }
+
+    #[test]
+    fn a_deadline_starting_inside_a_suspension_counts_from_its_end() {
+        // Intake during a suspension that ends Wed 4 Nov 09:00 → 12:00 of the next working day
+        // after Wed, Thu 5 Nov.
+        assert_eq!(
+            handoff(
+                "2026-11-02 10:00",
+                &[period("2026-11-02 09:00", Some("2026-11-04 09:00"))]
+            ),
+            "2026-11-05 12:00"
+        );
+    }
+
+    #[test]
+    fn suspensions_before_or_after_the_deadline_change_nothing() {
+        let before = period("2026-10-01 00:00", Some("2026-10-02 00:00"));
+        let after = period("2026-11-03 12:00", Some("2026-11-06 00:00"));
+        assert_eq!(
+            handoff("2026-11-02 10:00", &[before, after]),
+            "2026-11-03 12:00"
+        );
+    }
+
+    #[test]
+    fn overlapping_national_and_branch_suspensions_count_once() {
+        let national = period("2026-11-03 08:00", Some("2026-11-03 14:00"));
+        let branch = period("2026-11-03 10:00", Some("2026-11-03 16:00"));
+        // Merged: 08:00–16:00, 8 hours.
+        assert_eq!(
+            handoff("2026-11-02 10:00", &[branch, national]),
+            "2026-11-03 20:00"
+        );
+    }
+
+    #[test]
+    fn an_extension_that_reaches_a_later_suspension_is_extended_again() {
+        let first = period("2026-11-03 08:00", Some("2026-11-03 14:00")); // → 18:00
+        let second = period("2026-11-03 16:00", Some("2026-11-03 17:00")); // → 19:00
+        assert_eq!(
+            handoff("2026-11-02 10:00", &[second, first]),
+            "2026-11-03 19:00"
+        );
+    }
+
+    #[test]
+    fn an_open_ended_suspension_leaves_the_deadline_without_a_due_instant() {
+        assert_eq!(
+            handoff("2026-11-02 10:00", &[period("2026-11-03 08:00", None)]),
+            "suspended since 2026-11-03 08:00"
+        );
+        assert_eq!(
+            handoff("2026-11-02 10:00", &[period("2026-11-01 08:00", None)]),
+            "suspended since 2026-11-02 10:00"
+        );
+    }
+}
