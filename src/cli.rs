@@ -7,11 +7,13 @@ use crate::db::models::api_key::{self, NewKey};
 use crate::db::{self, DbPool, Id};
 use crate::domain::reference::{BranchCode, Text};
 use crate::domain::role::Role;
+use crate::jobs::calendar_refresh::{self, CalendarCache};
 use crate::observability::{self, Metrics};
 use actix_web::{HttpServer, web};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -129,11 +131,13 @@ fn serve(config: Config) -> anyhow::Result<()> {
             key.id
         );
     }
+    let calendar = Arc::new(CalendarCache::load(&mut conn).context("cannot load the calendar")?);
     drop(conn);
     let state = web::Data::new(AppState {
-        pool,
+        pool: pool.clone(),
         clock,
         metrics: Metrics::new(),
+        calendar: calendar.clone(),
     });
     let body_limit = config.max_body_bytes;
     tracing::info!(
@@ -141,7 +145,9 @@ fn serve(config: Config) -> anyhow::Result<()> {
         database = config.database.backend_name(),
         "postamat listening; API docs at /docs"
     );
+    let refresh = config.calendar_refresh;
     actix_web::rt::System::new().block_on(async move {
+        actix_web::rt::spawn(calendar_refresh::run(calendar, pool, refresh));
         HttpServer::new(move || api::app(state.clone(), body_limit))
             .bind(config.bind)
             .with_context(|| format!("cannot listen on {} (POSTAMAT_BIND)", config.bind))?

@@ -26,6 +26,8 @@ pub struct Config {
     pub pool_size: u32,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// How often the in-memory calendar is reloaded (edits through other instances).
+    pub calendar_refresh: std::time::Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -71,6 +73,12 @@ const MAX_BODY_BYTES: Setting = Setting {
     env: "POSTAMAT_MAX_BODY_BYTES",
     key: "max_body_bytes",
     default: "1048576",
+};
+
+const CALENDAR_REFRESH_SECS: Setting = Setting {
+    env: "POSTAMAT_CALENDAR_REFRESH_SECS",
+    key: "calendar_refresh_secs",
+    default: "30",
 };
 
 pub const CONFIG_FILE_ENV: &str = "POSTAMAT_CONFIG";
@@ -151,6 +159,13 @@ impl Config {
                     .ok_or_else(|| {
                         format!("must be a number of bytes from 1024 to 67108864, got '{v}'")
                     })
+            })?,
+            calendar_refresh: sources.parse(&CALENDAR_REFRESH_SECS, |v| {
+                v.parse::<u64>()
+                    .ok()
+                    .filter(|n| (1..=3600).contains(n))
+                    .map(std::time::Duration::from_secs)
+                    .ok_or_else(|| format!("must be a number of seconds from 1 to 3600, got '{v}'"))
             })?,
         })
     }

@@ -49,6 +49,20 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// The body is not `application/json`.
     UnsupportedMediaType,
+    /// A calendar date outside the year being edited.
+    DateOutsideYear,
+    /// A day off can only be added on a weekday (weekends are off already).
+    NotAWeekday,
+    /// A working day can only be added on a Saturday or Sunday.
+    NotAWeekendDay,
+    /// The day is already a day off (or already a working weekend day, or already the date set).
+    DuplicateDay,
+    /// The day to remove is not in the calendar.
+    NoSuchDay,
+    /// The working-day calendar holds no data for the year a deadline falls in.
+    CalendarYearMissing,
+    /// The force-majeure period has already ended.
+    AlreadyEnded,
     /// The database cannot be reached right now.
     DatabaseUnavailable,
     /// An unexpected failure on our side; the request id in the response finds it in the log.
@@ -60,7 +74,9 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             MalformedJson | InvalidBody | InvalidQuery | InvalidPath => StatusCode::BAD_REQUEST,
-            ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            ValidationFailed | DateOutsideYear | NotAWeekday | NotAWeekendDay | NoSuchDay
+            | CalendarYearMissing => StatusCode::UNPROCESSABLE_ENTITY,
+            DuplicateDay | AlreadyEnded => StatusCode::CONFLICT,
             MissingToken | InvalidToken => StatusCode::UNAUTHORIZED,
             RoleForbidden | BranchForbidden => StatusCode::FORBIDDEN,
             NotFound | RouteNotFound => StatusCode::NOT_FOUND,
@@ -93,6 +109,13 @@ impl ErrorCode {
             ConcurrentUpdate => "concurrent_update",
             PayloadTooLarge => "payload_too_large",
             UnsupportedMediaType => "unsupported_media_type",
+            DateOutsideYear => "date_outside_year",
+            NotAWeekday => "not_a_weekday",
+            NotAWeekendDay => "not_a_weekend_day",
+            DuplicateDay => "duplicate_day",
+            NoSuchDay => "no_such_day",
+            CalendarYearMissing => "calendar_year_missing",
+            AlreadyEnded => "already_ended",
             DatabaseUnavailable => "database_unavailable",
             Internal => "internal",
         }
@@ -118,6 +141,13 @@ impl ErrorCode {
             ConcurrentUpdate => "Concurrent update",
             PayloadTooLarge => "Payload too large",
             UnsupportedMediaType => "Unsupported media type",
+            DateOutsideYear => "Date outside the year",
+            NotAWeekday => "Not a weekday",
+            NotAWeekendDay => "Not a weekend day",
+            DuplicateDay => "Day already set",
+            NoSuchDay => "No such day",
+            CalendarYearMissing => "No calendar data for the year",
+            AlreadyEnded => "Already ended",
             DatabaseUnavailable => "Database unavailable",
             Internal => "Internal error",
         }

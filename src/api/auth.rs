@@ -29,6 +29,12 @@ impl Policy for Admins {
     const ROLES: &'static [Role] = &[Role::Admin];
 }
 
+/// Branch and national supervisors.
+pub struct Supervisors;
+impl Policy for Supervisors {
+    const ROLES: &'static [Role] = &[Role::Supervisor];
+}
+
 /// The caller, known to hold one of `P`'s roles.
 pub struct Authorized<P> {
     pub principal: Principal,
@@ -39,6 +45,32 @@ impl<P> Authorized<P> {
     /// Which branches' records this caller may read and change.
     pub fn scope(&self) -> &BranchScope {
         &self.principal.scope
+    }
+
+    /// For what concerns the whole country (the national calendar, national force majeure):
+    /// a key bound to a branch may not.
+    pub fn require_national(&self, what: &str) -> Result<(), ApiError> {
+        match &self.principal.scope {
+            BranchScope::All => Ok(()),
+            BranchScope::Only { code, .. } => Err(ApiError::new(
+                ErrorCode::BranchForbidden,
+                format!(
+                    "{what} concerns the whole country; a key bound to branch {code} may not change it"
+                ),
+            )),
+        }
+    }
+
+    /// For a record of one branch.
+    pub fn require_branch(&self, branch_id: crate::db::Id, code: &str) -> Result<(), ApiError> {
+        if self.principal.scope.allows(branch_id) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                ErrorCode::BranchForbidden,
+                format!("branch {code} is not your branch"),
+            ))
+        }
     }
 }
 

@@ -2,22 +2,28 @@
 //! blocking task, and map the result; they decide no rules.
 //!
 //! - [`admin`]: operators — API keys and reference data (branches, postamats);
+//! - [`clerks`]: branch staff (and every role) — the calendar and deadline previews;
+//! - [`supervisors`]: calendar edits and force-majeure periods;
 //! - [`system`]: health, readiness, metrics and "who am I".
 
 pub mod admin;
 pub mod auth;
+pub mod clerks;
 pub mod extract;
 pub mod middleware;
+pub mod supervisors;
 pub mod system;
 
 use crate::clock::Clock;
 use crate::db::{DbConnection, DbPool};
 use crate::error::{ApiError, ApiResult, Problem};
+use crate::jobs::calendar_refresh::CalendarCache;
 use crate::observability::Metrics;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, web};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as OpenApiDoc, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
@@ -30,6 +36,8 @@ pub struct AppState {
     pub pool: DbPool,
     pub clock: Clock,
     pub metrics: Metrics,
+    /// The working-day calendar in memory (reloaded on edits and by a job).
+    pub calendar: Arc<CalendarCache>,
 }
 
 impl AppState {
@@ -60,6 +68,8 @@ impl AppState {
     modifiers(&BearerAuth),
     tags(
         (name = "admin", description = "Operators: API keys and reference data"),
+        (name = "calendar", description = "The working-day calendar and deadline previews"),
+        (name = "supervisors", description = "Calendar edits and force-majeure periods"),
         (name = "reference", description = "Reference data every role reads"),
         (name = "system", description = "Health, readiness, metrics, identity"),
     )
@@ -82,6 +92,8 @@ impl Modify for BearerAuth {
 fn routes(cfg: &mut ServiceConfig<'_>) {
     system::routes(cfg);
     admin::routes(cfg);
+    clerks::routes(cfg);
+    supervisors::routes(cfg);
 }
 
 /// Documents the problem responses every operation can give, in one place: 401/403 where a key

@@ -136,6 +136,37 @@ pub fn connect(location: &DatabaseLocation, pool_size: u32) -> anyhow::Result<Db
     Ok(pool)
 }
 
+/// A transaction that reads and then writes. On SQLite it begins `IMMEDIATE`, taking the write
+/// lock up front: a deferred transaction that read first would fail with "database is locked"
+/// when another writer got in between, instead of waiting for the busy timeout.
+pub fn write_transaction<T, E>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let DbConnection::Sqlite(sqlite) = conn else {
+        return conn.transaction(work);
+    };
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    let result = work(conn);
+    let DbConnection::Sqlite(sqlite) = conn else {
+        unreachable!("the connection does not change backend")
+    };
+    match result {
+        Ok(value) => {
+            AnsiTransactionManager::commit_transaction(sqlite)?;
+            Ok(value)
+        }
+        Err(err) => {
+            AnsiTransactionManager::rollback_transaction(sqlite)?;
+            Err(err)
+        }
+    }
+}
+
 /// Applies pending migrations of the connection's backend; returns how many ran.
 pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<usize> {
     let applied = match conn {

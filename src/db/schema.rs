@@ -62,6 +62,61 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(api_keys -> branches (branch_id));
+diesel::table! {
+    calendar_years (year) {
+        year -> Integer,
+        kurban_ait -> Nullable<Date>,
+        created_at -> Timestamp,
+    }
+}
 
-diesel::allow_tables_to_appear_in_same_query!(api_keys, branches, postamats, service_bootstrap);
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::id::Uuid;
+
+    calendar_edits (version) {
+        version -> BigInt,
+        year -> Integer,
+        action -> Text,
+        date -> Nullable<Date>,
+        kind -> Nullable<Text>,
+        name_kk -> Nullable<Text>,
+        name_ru -> Nullable<Text>,
+        reason -> Text,
+        key_id -> Uuid,
+        actor_name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::id::Uuid;
+
+    force_majeure_periods (id) {
+        id -> Uuid,
+        branch_id -> Nullable<Uuid>,
+        starts_at -> Timestamp,
+        ends_at -> Nullable<Timestamp>,
+        reason -> Text,
+        document_ref -> Nullable<Text>,
+        created_by -> Uuid,
+        created_at -> Timestamp,
+        ended_by -> Nullable<Uuid>,
+        end_recorded_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(api_keys -> branches (branch_id));
+diesel::joinable!(calendar_edits -> calendar_years (year));
+diesel::joinable!(force_majeure_periods -> branches (branch_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    api_keys,
+    branches,
+    calendar_edits,
+    calendar_years,
+    force_majeure_periods,
+    postamats,
+    service_bootstrap,
+);

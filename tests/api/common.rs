@@ -17,6 +17,7 @@ use postamat::db::models::api_key::{self, NewKey};
 use postamat::db::{self, DatabaseLocation, DbPool};
 use postamat::domain::reference::{BranchCode, Text};
 use postamat::domain::role::Role;
+use postamat::jobs::calendar_refresh::CalendarCache;
 use postamat::observability::{self, Metrics};
 use serde_json::{Value, json};
 use std::io::Write;
@@ -176,6 +177,7 @@ pub struct TestApp {
     call: Call,
     pub pool: DbPool,
     pub clock: Clock,
+    pub calendar: Arc<CalendarCache>,
     // Dropped last: the database outlives the connections to it.
     _database: TestDatabase,
 }
@@ -189,10 +191,13 @@ impl TestApp {
     pub async fn new() -> TestApp {
         install_log_capture();
         let (database, location) = TestDatabase::create();
-        let pool = web::block(move || {
+        let (pool, calendar) = web::block(move || {
             let pool = db::connect(&location, 4).expect("connect to the test database");
-            db::run_migrations(&mut pool.get().unwrap()).expect("migrate the test database");
-            pool
+            let mut conn = pool.get().unwrap();
+            db::run_migrations(&mut conn).expect("migrate the test database");
+            let calendar = CalendarCache::load(&mut conn).expect("load the calendar");
+            drop(conn);
+            (pool, Arc::new(calendar))
         })
         .await
         .unwrap();
@@ -201,6 +206,7 @@ impl TestApp {
             pool: pool.clone(),
             clock: clock.clone(),
             metrics: Metrics::new(),
+            calendar: calendar.clone(),
         });
         let service = Rc::new(test::init_service(api::app(state, BODY_LIMIT)).await);
         let call: Call = Box::new(move |req: TestRequest| {
@@ -224,6 +230,7 @@ impl TestApp {
             call,
             pool,
             clock,
+            calendar,
             _database: database,
         }
     }

@@ -2,6 +2,7 @@
 //! `TEST_POSTGRES_URL` is set; every test has its own database.
 
 mod auth;
+mod calendar;
 mod cli;
 mod common;
 mod errors;

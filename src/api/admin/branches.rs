@@ -7,7 +7,7 @@ use crate::api::extract::ApiJson;
 use crate::api::found;
 use crate::db::models::branch::{self, Branch, BranchDetails};
 use crate::domain::reference::BranchCode;
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::ApiResult;
 use actix_web::{HttpResponse, delete, get, put, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -59,12 +59,7 @@ async fn get_branch(
         .db(move |conn| Ok(branch::find_by_code(conn, &lookup)?))
         .await?;
     let found_branch = found(found_branch, || format!("branch {code}"))?;
-    if !auth.scope().allows(found_branch.id) {
-        return Err(ApiError::new(
-            ErrorCode::BranchForbidden,
-            format!("branch {code} is not your branch"),
-        ));
-    }
+    auth.require_branch(found_branch.id, found_branch.code.as_str())?;
     Ok(web::Json(found_branch))
 }
 

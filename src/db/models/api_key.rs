@@ -230,7 +230,7 @@ pub fn bootstrap_admin(
     conn: &mut DbConnection,
     now: DateTime<Utc>,
 ) -> QueryResult<Option<(ApiKey, String)>> {
-    let outcome = conn.transaction(|conn| {
+    let outcome = crate::db::write_transaction(conn, |conn| {
         let keys: i64 = api_keys::table.count().get_result(conn)?;
         let done: i64 = service_bootstrap::table.count().get_result(conn)?;
         if keys > 0 || done > 0 {

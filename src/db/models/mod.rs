@@ -2,6 +2,8 @@
 
 pub mod api_key;
 pub mod branch;
+pub mod calendar;
+pub mod force_majeure;
 pub mod postamat;
 
 use chrono::{DateTime, NaiveDateTime, Utc};

@@ -132,6 +132,8 @@ pub struct YearCalendar {
     days_off: BTreeMap<NaiveDate, SpecialDay>,
     /// Saturdays and Sundays that are worked.
     working_weekend_days: BTreeMap<NaiveDate, SpecialDay>,
+    /// The edits applied on top of the rules, in order.
+    amendments: Vec<Amendment>,
 }
 
 pub fn is_weekend(date: NaiveDate) -> bool {
@@ -139,6 +141,26 @@ pub fn is_weekend(date: NaiveDate) -> bool {
 }
 
 impl YearCalendar {
+    /// The year from the rules with `amendments` applied in order. An amendment that no longer
+    /// makes sense (the rules changed under a stored edit) is skipped and returned, so stored
+    /// data can always be loaded.
+    pub fn build(
+        year: i32,
+        kurban_ait: Option<NaiveDate>,
+        amendments: &[Amendment],
+    ) -> (YearCalendar, Vec<(Amendment, AmendmentError)>) {
+        let mut calendar = rules::generate(year, kurban_ait);
+        let skipped = amendments
+            .iter()
+            .filter_map(|a| calendar.apply(a).err().map(|e| (a.clone(), e)))
+            .collect();
+        (calendar, skipped)
+    }
+
+    pub fn amendments(&self) -> &[Amendment] {
+        &self.amendments
+    }
+
     pub fn is_working_day(&self, date: NaiveDate) -> bool {
         if is_weekend(date) {
             self.working_weekend_days.contains_key(&date)
@@ -208,7 +230,70 @@ impl YearCalendar {
                     .ok_or(AmendmentError::NotAWorkingDay(date))?;
             }
         }
+        self.amendments.push(amendment.clone());
         Ok(())
+    }
+}
+
+/// A supervisor's edit of one year.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum YearEdit {
+    /// Adds a year generated from the rules.
+    AddYear { kurban_ait: Option<NaiveDate> },
+    /// Sets (or corrects) the first day of Kurban Ait, announced yearly.
+    SetKurbanAit { date: NaiveDate },
+    /// A day off or a working weekend day added or removed.
+    Amend(Amendment),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EditError {
+    #[error(transparent)]
+    Amendment(#[from] AmendmentError),
+    #[error(transparent)]
+    YearMissing(#[from] YearMissing),
+    #[error("the calendar already has data for {0}")]
+    YearExists(i32),
+    #[error("Kurban Ait of {year} is already {date}")]
+    KurbanAitUnchanged { year: i32, date: NaiveDate },
+}
+
+impl Calendar {
+    /// The year as it would be after `edit`, or why the edit is refused.
+    pub fn edited(&self, year: i32, edit: &YearEdit) -> Result<YearCalendar, EditError> {
+        let in_year = |date: NaiveDate| {
+            if date.year() == year {
+                Ok(date)
+            } else {
+                Err(AmendmentError::OutsideYear { date, year })
+            }
+        };
+        match edit {
+            YearEdit::AddYear { kurban_ait } => {
+                if self.years.contains_key(&year) {
+                    return Err(EditError::YearExists(year));
+                }
+                let kurban_ait = kurban_ait.map(in_year).transpose()?;
+                Ok(rules::generate(year, kurban_ait))
+            }
+            YearEdit::SetKurbanAit { date } => {
+                let current = self.years.get(&year).ok_or(YearMissing(year))?;
+                let date = in_year(*date)?;
+                if current.kurban_ait == Some(date) {
+                    return Err(EditError::KurbanAitUnchanged { year, date });
+                }
+                let (rebuilt, skipped) = YearCalendar::build(year, Some(date), &current.amendments);
+                match skipped.into_iter().next() {
+                    Some((_, conflict)) => Err(conflict.into()),
+                    None => Ok(rebuilt),
+                }
+            }
+            YearEdit::Amend(amendment) => {
+                let mut edited = self.years.get(&year).ok_or(YearMissing(year))?.clone();
+                edited.apply(amendment)?;
+                Ok(edited)
+            }
+        }
     }
 }
 
@@ -367,6 +452,87 @@ mod tests {
         })
         .unwrap();
         assert!(!year.is_working_day(d(2026, 12, 19)));
+    }
+
+    #[test]
+    fn setting_kurban_ait_regenerates_the_year_and_keeps_its_edits() {
+        let mut year = year_2026();
+        year.apply(&Amendment::AddWorkingDay {
+            date: d(2026, 12, 19),
+            name: swap_name(),
+        })
+        .unwrap();
+        let calendar = Calendar::new(3, [year]);
+        let edited = calendar
+            .edited(
+                2026,
+                &YearEdit::SetKurbanAit {
+                    date: d(2026, 5, 26),
+                },
+            )
+            .unwrap();
+        assert!(!edited.is_working_day(d(2026, 5, 26)));
+        assert!(edited.is_working_day(d(2026, 5, 27)));
+        assert!(edited.is_working_day(d(2026, 12, 19)), "the swap survives");
+        assert_eq!(
+            calendar.edited(
+                2026,
+                &YearEdit::SetKurbanAit {
+                    date: d(2026, 5, 27)
+                }
+            ),
+            Err(EditError::KurbanAitUnchanged {
+                year: 2026,
+                date: d(2026, 5, 27)
+            })
+        );
+        assert_eq!(
+            calendar.edited(
+                2026,
+                &YearEdit::SetKurbanAit {
+                    date: d(2025, 5, 27)
+                }
+            ),
+            Err(EditError::Amendment(AmendmentError::OutsideYear {
+                date: d(2025, 5, 27),
+                year: 2026
+            }))
+        );
+        assert_eq!(
+            calendar.edited(2026, &YearEdit::AddYear { kurban_ait: None }),
+            Err(EditError::YearExists(2026))
+        );
+        assert_eq!(
+            calendar.edited(
+                2031,
+                &YearEdit::SetKurbanAit {
+                    date: d(2031, 3, 28)
+                }
+            ),
+            Err(EditError::YearMissing(YearMissing(2031)))
+        );
+        let added = calendar
+            .edited(2028, &YearEdit::AddYear { kurban_ait: None })
+            .unwrap();
+        assert!(
+            !added.is_working_day(d(2028, 1, 3)),
+            "2 Jan 2028 is a Sunday → Monday 3 Jan"
+        );
+    }
+
+    #[test]
+    fn stored_edits_that_no_longer_apply_are_skipped_when_loading() {
+        let stale = Amendment::AddDayOff {
+            date: d(2026, 3, 23),
+            kind: DayKind::GovernmentSwap,
+            name: swap_name(),
+        };
+        let (year, skipped) = YearCalendar::build(2026, None, std::slice::from_ref(&stale));
+        assert_eq!(
+            skipped,
+            vec![(stale, AmendmentError::AlreadyDayOff(d(2026, 3, 23)))]
+        );
+        assert!(!year.is_working_day(d(2026, 3, 23)));
     }
 
     #[test]

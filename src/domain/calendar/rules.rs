@@ -169,6 +169,7 @@ pub fn generate(year: i32, kurban_ait_date: Option<NaiveDate>) -> YearCalendar {
         kurban_ait: kurban_ait_date,
         days_off,
         working_weekend_days: BTreeMap::new(),
+        amendments: Vec::new(),
     }
 }
 

@@ -1,0 +1,45 @@
+-- The working-day calendar (issue 3): which years hold data and their Kurban Ait date, every
+-- supervisor edit (its version is the calendar version it created), and force-majeure periods.
+
+CREATE TABLE calendar_years (
+    year        integer PRIMARY KEY,
+    kurban_ait  date,            -- first day of Kurban Ait; NULL until announced
+    created_at  timestamp NOT NULL
+);
+
+-- Seed (DOMAIN.md §6): 2025–2027 generated from the rules; Kurban Ait 2027 not yet announced.
+INSERT INTO calendar_years (year, kurban_ait, created_at) VALUES
+    (2025, DATE '2025-06-06', TIMESTAMP '2026-11-23 00:00:00'),
+    (2026, DATE '2026-05-27', TIMESTAMP '2026-11-23 00:00:00'),
+    (2027, NULL,              TIMESTAMP '2026-11-23 00:00:00');
+
+CREATE TABLE calendar_edits (
+    version     bigint PRIMARY KEY,  -- the calendar version this edit created: 1, 2, 3, …
+    year        integer NOT NULL REFERENCES calendar_years (year),
+    action      text NOT NULL CHECK (action IN ('add_year', 'set_kurban_ait', 'add_day_off',
+                                                'remove_day_off', 'add_working_day', 'remove_working_day')),
+    date        date,
+    kind        text,
+    name_kk     text,
+    name_ru     text,
+    reason      text NOT NULL,
+    key_id      uuid NOT NULL REFERENCES api_keys (id),
+    actor_name  text NOT NULL,
+    created_at  timestamp NOT NULL
+);
+CREATE INDEX calendar_edits_year_idx ON calendar_edits (year, version);
+
+CREATE TABLE force_majeure_periods (
+    id              uuid PRIMARY KEY,
+    branch_id       uuid REFERENCES branches (id),  -- NULL: the whole country
+    starts_at       timestamp NOT NULL,
+    ends_at         timestamp,                      -- NULL while it lasts
+    reason          text NOT NULL,
+    document_ref    text,
+    created_by      uuid NOT NULL REFERENCES api_keys (id),
+    created_at      timestamp NOT NULL,
+    ended_by        uuid REFERENCES api_keys (id),
+    end_recorded_at timestamp,
+    CHECK (ends_at IS NULL OR ends_at > starts_at)
+);
+CREATE INDEX force_majeure_periods_branch_idx ON force_majeure_periods (branch_id);

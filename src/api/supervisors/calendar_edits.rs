@@ -1,0 +1,218 @@
+//! Supervisors' edits of the national calendar, each a new version with an audit record.
+
+use crate::api::AppState;
+use crate::api::auth::{Authorized, Supervisors};
+use crate::api::clerks::calendar::{CalendarYear, year_view};
+use crate::api::extract::ApiJson;
+use crate::db::models::calendar::{self, CalendarEditRecord, EditFailure};
+use crate::domain::calendar::{Amendment, AmendmentError, DayKind, DayName, EditError, YearEdit};
+use crate::domain::reference::Text;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use actix_web::{HttpResponse, get, post, web};
+use chrono::NaiveDate;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+pub fn routes(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(edit_year).service(list_edits);
+}
+
+/// One edit. `reason` names the decree or correction; it is kept with who made the edit.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum CalendarEditRequest {
+    /// Add a year generated from the rules (Kurban Ait if announced).
+    AddYear {
+        kurban_ait: Option<NaiveDate>,
+        reason: Text,
+    },
+    /// Set or correct the first day of Kurban Ait.
+    SetKurbanAit { date: NaiveDate, reason: Text },
+    /// Make a weekday a day off (by default a government swap).
+    AddDayOff {
+        date: NaiveDate,
+        kind: Option<DayKind>,
+        name_kk: Option<Text>,
+        name_ru: Option<Text>,
+        reason: Text,
+    },
+    /// Make a non-working weekday a working day again.
+    RemoveDayOff { date: NaiveDate, reason: Text },
+    /// Make a Saturday or Sunday a working day (the other half of a decree swap).
+    AddWorkingDay {
+        date: NaiveDate,
+        name_kk: Option<Text>,
+        name_ru: Option<Text>,
+        reason: Text,
+    },
+    /// Make a worked weekend day a day off again.
+    RemoveWorkingDay { date: NaiveDate, reason: Text },
+}
+
+fn name(kk: Option<Text>, ru: Option<Text>, default_kk: &str, default_ru: &str) -> DayName {
+    DayName::new(
+        kk.map_or_else(|| default_kk.to_owned(), String::from),
+        ru.map_or_else(|| default_ru.to_owned(), String::from),
+    )
+}
+
+impl CalendarEditRequest {
+    fn into_edit(self) -> (YearEdit, Text) {
+        use CalendarEditRequest::*;
+        match self {
+            AddYear { kurban_ait, reason } => (YearEdit::AddYear { kurban_ait }, reason),
+            SetKurbanAit { date, reason } => (YearEdit::SetKurbanAit { date }, reason),
+            AddDayOff {
+                date,
+                kind,
+                name_kk,
+                name_ru,
+                reason,
+            } => (
+                YearEdit::Amend(Amendment::AddDayOff {
+                    date,
+                    kind: kind.unwrap_or(DayKind::GovernmentSwap),
+                    name: name(
+                        name_kk,
+                        name_ru,
+                        "Демалыс күні (Үкімет қаулысы)",
+                        "Выходной день (постановление Правительства)",
+                    ),
+                }),
+                reason,
+            ),
+            RemoveDayOff { date, reason } => {
+                (YearEdit::Amend(Amendment::RemoveDayOff { date }), reason)
+            }
+            AddWorkingDay {
+                date,
+                name_kk,
+                name_ru,
+                reason,
+            } => (
+                YearEdit::Amend(Amendment::AddWorkingDay {
+                    date,
+                    name: name(
+                        name_kk,
+                        name_ru,
+                        "Жұмыс күні (Үкімет қаулысы)",
+                        "Рабочий день (постановление Правительства)",
+                    ),
+                }),
+                reason,
+            ),
+            RemoveWorkingDay { date, reason } => (
+                YearEdit::Amend(Amendment::RemoveWorkingDay { date }),
+                reason,
+            ),
+        }
+    }
+}
+
+impl From<EditFailure> for ApiError {
+    fn from(err: EditFailure) -> Self {
+        let refusal = match err {
+            EditFailure::Refused(refusal) => refusal,
+            // Two supervisors editing at the same moment took the same version number.
+            EditFailure::Database(DieselError::DatabaseError(
+                DatabaseErrorKind::UniqueViolation,
+                _,
+            )) => {
+                return ApiError::new(
+                    ErrorCode::ConcurrentUpdate,
+                    "another edit of the calendar was recorded at the same moment; retry",
+                );
+            }
+            EditFailure::Database(e) => return e.into(),
+        };
+        let code = match &refusal {
+            EditError::Amendment(AmendmentError::OutsideYear { .. }) => ErrorCode::DateOutsideYear,
+            EditError::Amendment(AmendmentError::NotAWeekday(_)) => ErrorCode::NotAWeekday,
+            EditError::Amendment(AmendmentError::NotAWeekendDay(_)) => ErrorCode::NotAWeekendDay,
+            EditError::Amendment(
+                AmendmentError::AlreadyDayOff(_) | AmendmentError::AlreadyWorkingDay(_),
+            )
+            | EditError::KurbanAitUnchanged { .. } => ErrorCode::DuplicateDay,
+            EditError::Amendment(
+                AmendmentError::NotADayOff(_) | AmendmentError::NotAWorkingDay(_),
+            ) => ErrorCode::NoSuchDay,
+            EditError::YearMissing(_) => ErrorCode::CalendarYearMissing,
+            EditError::YearExists(_) => ErrorCode::AlreadyExists,
+        };
+        ApiError::new(code, refusal.to_string())
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CalendarEdited {
+    pub edit: CalendarEditRecord,
+    /// The year as it is now.
+    pub calendar: CalendarYear,
+}
+
+/// Edit a year of the national calendar (national supervisors only). The change applies to
+/// deadline previews at once and to other instances within the refresh interval.
+#[utoipa::path(
+    tag = "supervisors",
+    security(("bearer" = [])),
+    params(("year" = i32, Path, description = "Year, e.g. 2026")),
+    request_body = CalendarEditRequest,
+    responses(
+        (status = 201, body = CalendarEdited),
+        (status = 409, description = "The day is already set (`duplicate_day`), the year exists (`already_exists`), or a concurrent edit took the version (`concurrent_update`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The edit makes no sense: `date_outside_year`, `not_a_weekday`, `not_a_weekend_day`, `no_such_day`, `calendar_year_missing`", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/calendar/{year}/edits")]
+async fn edit_year(
+    auth: Authorized<Supervisors>,
+    state: web::Data<AppState>,
+    year: web::Path<i32>,
+    body: ApiJson<CalendarEditRequest>,
+) -> ApiResult<HttpResponse> {
+    auth.require_national("the working-day calendar")?;
+    let (edit, reason) = body.into_inner()?.into_edit();
+    let year = year.into_inner();
+    let now = state.clock.now();
+    let actor = auth.principal;
+    let cache = state.calendar.clone();
+    let record = state
+        .db(move |conn| {
+            let record = calendar::apply_edit(conn, year, edit, &reason, &actor, now)?;
+            cache.reload(conn)?;
+            Ok(record)
+        })
+        .await?;
+    tracing::info!(version = record.version, year, action = ?record.action, "calendar edited");
+    let snapshot = state.calendar.current();
+    let edited_year = snapshot.calendar.year(year).ok_or_else(|| {
+        ApiError::internal(anyhow::anyhow!("edited year {year} missing after reload"))
+    })?;
+    Ok(HttpResponse::Created().json(CalendarEdited {
+        calendar: year_view(edited_year, snapshot.calendar.version()),
+        edit: record,
+    }))
+}
+
+/// Every edit of a year, oldest first: who, when, why.
+#[utoipa::path(
+    tag = "supervisors",
+    security(("bearer" = [])),
+    params(("year" = i32, Path, description = "Year, e.g. 2026")),
+    responses((status = 200, body = Vec<CalendarEditRecord>))
+)]
+#[get("/api/v1/calendar/{year}/edits")]
+async fn list_edits(
+    _auth: Authorized<Supervisors>,
+    state: web::Data<AppState>,
+    year: web::Path<i32>,
+) -> ApiResult<web::Json<Vec<CalendarEditRecord>>> {
+    let year = year.into_inner();
+    Ok(web::Json(
+        state
+            .db(move |conn| Ok(calendar::edits(conn, year)?))
+            .await?,
+    ))
+}

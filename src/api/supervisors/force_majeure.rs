@@ -1,0 +1,174 @@
+//! Force-majeure periods (п.37–38): while one lasts, the deadlines it covers are extended.
+
+use crate::api::AppState;
+use crate::api::auth::{Authorized, Supervisors};
+use crate::api::extract::ApiJson;
+use crate::db::Id;
+use crate::db::models::branch;
+use crate::db::models::force_majeure::{self, EndFailure, ForceMajeurePeriod, NewPeriod};
+use crate::domain::reference::{BranchCode, Text};
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+pub fn routes(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(create_period)
+        .service(end_period)
+        .service(list_periods);
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePeriod {
+    /// The branch it covers; omit for the whole country (national supervisors only).
+    #[schema(value_type = Option<String>, example = "ALM01")]
+    pub branch: Option<BranchCode>,
+    #[schema(value_type = String, example = "2026-11-24T08:00:00+05:00")]
+    pub starts_at: DateTime<FixedOffset>,
+    /// Omit while the circumstances last.
+    #[schema(value_type = Option<String>)]
+    pub ends_at: Option<DateTime<FixedOffset>>,
+    /// What happened (natural disaster, state of emergency, restrictive measures, …; п.37).
+    #[schema(example = "Паводок: ЦОН закрыт по решению акимата")]
+    pub reason: Text,
+    /// The document that confirms it (п.38).
+    pub document_ref: Option<Text>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndPeriod {
+    #[schema(value_type = String, example = "2026-11-25T18:00:00+05:00")]
+    pub ends_at: DateTime<FixedOffset>,
+}
+
+/// Record a force-majeure period. Branch supervisors record them for their own branch.
+#[utoipa::path(
+    tag = "supervisors",
+    security(("bearer" = [])),
+    request_body = CreatePeriod,
+    responses(
+        (status = 201, body = ForceMajeurePeriod),
+        (status = 422, description = "The end is not after the start, or the branch does not exist (`validation_failed`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/force-majeure")]
+async fn create_period(
+    auth: Authorized<Supervisors>,
+    state: web::Data<AppState>,
+    body: ApiJson<CreatePeriod>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner()?;
+    let starts_at = body.starts_at.with_timezone(&Utc);
+    let ends_at = body.ends_at.map(|t| t.with_timezone(&Utc));
+    if ends_at.is_some_and(|end| end <= starts_at) {
+        return Err(ApiError::validation("ends_at must be after starts_at"));
+    }
+    let branch_id = match body.branch {
+        None => {
+            auth.require_national("a national force-majeure period")?;
+            None
+        }
+        Some(code) => {
+            let lookup = code.clone();
+            let found = state
+                .db(move |conn| Ok(branch::find_by_code(conn, &lookup)?))
+                .await?
+                .ok_or_else(|| ApiError::validation(format!("branch {code} does not exist")))?;
+            auth.require_branch(found.id, &found.code)?;
+            Some(found.id)
+        }
+    };
+    let new = NewPeriod {
+        branch_id,
+        starts_at,
+        ends_at,
+        reason: body.reason.into(),
+        document_ref: body.document_ref.map(String::from),
+    };
+    let now = state.clock.now();
+    let actor = auth.principal;
+    let cache = state.calendar.clone();
+    let period = state
+        .db(move |conn| {
+            let period = force_majeure::create(conn, new, &actor, now)?;
+            cache.reload(conn)?;
+            Ok(period)
+        })
+        .await?;
+    tracing::info!(id = %period.id, branch = ?period.branch, "force-majeure period recorded");
+    Ok(HttpResponse::Created().json(period))
+}
+
+impl From<EndFailure> for ApiError {
+    fn from(err: EndFailure) -> Self {
+        let code = match &err {
+            EndFailure::Database(_) => ErrorCode::Internal,
+            EndFailure::NotFound(_) => ErrorCode::NotFound,
+            EndFailure::AlreadyEnded(_) => ErrorCode::AlreadyEnded,
+            EndFailure::EndsBeforeStart(_) => ErrorCode::ValidationFailed,
+            EndFailure::OtherBranch(_) => ErrorCode::BranchForbidden,
+        };
+        match err {
+            EndFailure::Database(e) => e.into(),
+            refusal => ApiError::new(code, refusal.to_string()),
+        }
+    }
+}
+
+/// Record the end of a period; the deadlines it covered keep their extension.
+#[utoipa::path(
+    tag = "supervisors",
+    security(("bearer" = [])),
+    params(("id" = Id, Path, description = "Period id")),
+    request_body = EndPeriod,
+    responses(
+        (status = 200, body = ForceMajeurePeriod),
+        (status = 404, description = "No such period (`not_found`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already ended (`already_ended`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The end is not after the start (`validation_failed`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/force-majeure/{id}/end")]
+async fn end_period(
+    auth: Authorized<Supervisors>,
+    state: web::Data<AppState>,
+    id: web::Path<Id>,
+    body: ApiJson<EndPeriod>,
+) -> ApiResult<web::Json<ForceMajeurePeriod>> {
+    let ends_at = body.into_inner()?.ends_at.with_timezone(&Utc);
+    let id = id.into_inner();
+    let now = state.clock.now();
+    let actor = auth.principal;
+    let cache = state.calendar.clone();
+    let period = state
+        .db(move |conn| {
+            let period = force_majeure::end(conn, id, ends_at, &actor, now)?;
+            cache.reload(conn)?;
+            Ok(period)
+        })
+        .await?;
+    Ok(web::Json(period))
+}
+
+/// Periods a supervisor may see: national ones and, for a branch supervisor, their branch's.
+#[utoipa::path(
+    tag = "supervisors",
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<ForceMajeurePeriod>))
+)]
+#[get("/api/v1/force-majeure")]
+async fn list_periods(
+    auth: Authorized<Supervisors>,
+    state: web::Data<AppState>,
+) -> ApiResult<web::Json<Vec<ForceMajeurePeriod>>> {
+    let scope = auth.scope().clone();
+    Ok(web::Json(
+        state
+            .db(move |conn| Ok(force_majeure::list(conn, &scope)?))
+            .await?,
+    ))
+}

@@ -1,0 +1,3 @@
+//! Work the service does on its own, beside requests.
+
+pub mod calendar_refresh;
