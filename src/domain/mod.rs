@@ -4,5 +4,7 @@
 pub mod calendar;
 pub mod deadline;
 pub mod force_majeure;
+pub mod identifiers;
 pub mod reference;
 pub mod role;
+pub mod shipment;

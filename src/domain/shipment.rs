@@ -1,0 +1,858 @@
+//! The shipment state machine (DOMAIN.md §4): every state, every event, which actor may cause
+//! it, which deadlines it starts and meets, and which notifications it causes. Handlers never
+//! decide transitions; they ask [`transition`].
+
+use crate::domain::deadline::DeadlineKind;
+use crate::domain::role::Role;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use utoipa::ToSchema;
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ShipmentState {
+    /// Executed by the registry office, waiting for the State courier (п.6, 8).
+    ReadyAtRegistryOffice,
+    /// Registered by the accumulation sector (п.7, 12).
+    AtAccumulationSector,
+    /// Packed and labelled with its waybill (п.13, 15, 16).
+    Packed,
+    /// Handed to the State courier with a sealed registry (п.17).
+    HandedToCourier,
+    /// Accepted at the Kaspi point (п.18).
+    AcceptedAtKaspiPoint,
+    /// With the Kaspi courier (п.19).
+    OutForDelivery,
+    /// In the postamat cell (п.19, 21, 28).
+    PlacedInCell,
+    /// Collected by the citizen (п.29).
+    Collected,
+    /// Not collected in time (п.30).
+    StorageExpired,
+    /// Back at the Kaspi point (п.31).
+    ReturnedToKaspiPoint,
+    /// On a return pickup registry (п.32, 33).
+    InReturnRegistry,
+    /// At the issuance sector of the State Corporation (п.14, 34, 35).
+    AtIssuanceSector,
+    /// Issued at the ЦОН.
+    IssuedAtCon,
+    /// Handed over after 1 month of storage (п.35).
+    TransferredAfterStorage,
+    /// Lost (п.22–24).
+    Lost,
+    /// Cancelled by the registry office after a loss (п.24).
+    Cancelled,
+}
+
+impl ShipmentState {
+    pub const ALL: [ShipmentState; 16] = [
+        ShipmentState::ReadyAtRegistryOffice,
+        ShipmentState::AtAccumulationSector,
+        ShipmentState::Packed,
+        ShipmentState::HandedToCourier,
+        ShipmentState::AcceptedAtKaspiPoint,
+        ShipmentState::OutForDelivery,
+        ShipmentState::PlacedInCell,
+        ShipmentState::Collected,
+        ShipmentState::StorageExpired,
+        ShipmentState::ReturnedToKaspiPoint,
+        ShipmentState::InReturnRegistry,
+        ShipmentState::AtIssuanceSector,
+        ShipmentState::IssuedAtCon,
+        ShipmentState::TransferredAfterStorage,
+        ShipmentState::Lost,
+        ShipmentState::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShipmentState::ReadyAtRegistryOffice => "ready_at_registry_office",
+            ShipmentState::AtAccumulationSector => "at_accumulation_sector",
+            ShipmentState::Packed => "packed",
+            ShipmentState::HandedToCourier => "handed_to_courier",
+            ShipmentState::AcceptedAtKaspiPoint => "accepted_at_kaspi_point",
+            ShipmentState::OutForDelivery => "out_for_delivery",
+            ShipmentState::PlacedInCell => "placed_in_cell",
+            ShipmentState::Collected => "collected",
+            ShipmentState::StorageExpired => "storage_expired",
+            ShipmentState::ReturnedToKaspiPoint => "returned_to_kaspi_point",
+            ShipmentState::InReturnRegistry => "in_return_registry",
+            ShipmentState::AtIssuanceSector => "at_issuance_sector",
+            ShipmentState::IssuedAtCon => "issued_at_con",
+            ShipmentState::TransferredAfterStorage => "transferred_after_storage",
+            ShipmentState::Lost => "lost",
+            ShipmentState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ShipmentState> {
+        Self::ALL.into_iter().find(|state| state.as_str() == s)
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            ShipmentState::Collected
+                | ShipmentState::IssuedAtCon
+                | ShipmentState::TransferredAfterStorage
+                | ShipmentState::Cancelled
+        )
+    }
+}
+
+impl fmt::Display for ShipmentState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How the citizen chose to receive the certificate (п.3–4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryMethod {
+    /// A Kaspi postamat.
+    Postamat,
+    /// A ЦОН (State Corporation service centre).
+    Con,
+}
+
+impl DeliveryMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryMethod::Postamat => "postamat",
+            DeliveryMethod::Con => "con",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DeliveryMethod> {
+        [DeliveryMethod::Postamat, DeliveryMethod::Con]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+    }
+}
+
+/// What happens to a shipment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ShipmentEvent {
+    /// Kaspi created the delivery order (п.8–10).
+    KaspiOrderCreated,
+    /// The accumulation sector registered the document (п.7).
+    Intake,
+    /// A ЦОН-route document goes to the issuance sector (п.14).
+    RouteToIssuance,
+    /// The envelope was labelled with its waybill (п.15–16).
+    Label,
+    /// The State courier took the sealed registry's envelopes (п.17).
+    HandOverToCourier,
+    /// The Kaspi point accepted the envelope (п.18).
+    AcceptedAtKaspiPoint,
+    /// The Kaspi courier set off (п.19).
+    OutForDelivery,
+    /// Placed in the postamat cell (п.19, 21).
+    PlacedInCell,
+    /// The citizen collected it (п.29).
+    Collected,
+    /// Three calendar days passed without collection (п.29–30), noticed by the sweeper.
+    StorageExpired,
+    /// Kaspi removed the uncollected document from the cell (п.30).
+    RemovedFromCell,
+    /// Back at the Kaspi point (п.31).
+    ReturnedToKaspiPoint,
+    /// Put on a return pickup registry (п.32).
+    AddedToReturnRegistry,
+    /// The State courier brought it back to the State Corporation (п.33).
+    ReturnPickedUp,
+    /// Issued at the ЦОН.
+    Issued,
+    /// Handed over after 1 month of storage (п.35).
+    TransferredAfterStorage,
+    /// Reported delayed, with a new expected date (п.27): not a state.
+    Delayed,
+    /// Lost, with a loss act (п.22–23).
+    Lost,
+    /// The registry office cancelled the application after the loss (п.24).
+    Cancelled,
+}
+
+impl ShipmentEvent {
+    pub const ALL: [ShipmentEvent; 19] = [
+        ShipmentEvent::KaspiOrderCreated,
+        ShipmentEvent::Intake,
+        ShipmentEvent::RouteToIssuance,
+        ShipmentEvent::Label,
+        ShipmentEvent::HandOverToCourier,
+        ShipmentEvent::AcceptedAtKaspiPoint,
+        ShipmentEvent::OutForDelivery,
+        ShipmentEvent::PlacedInCell,
+        ShipmentEvent::Collected,
+        ShipmentEvent::StorageExpired,
+        ShipmentEvent::RemovedFromCell,
+        ShipmentEvent::ReturnedToKaspiPoint,
+        ShipmentEvent::AddedToReturnRegistry,
+        ShipmentEvent::ReturnPickedUp,
+        ShipmentEvent::Issued,
+        ShipmentEvent::TransferredAfterStorage,
+        ShipmentEvent::Delayed,
+        ShipmentEvent::Lost,
+        ShipmentEvent::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShipmentEvent::KaspiOrderCreated => "kaspi_order_created",
+            ShipmentEvent::Intake => "intake",
+            ShipmentEvent::RouteToIssuance => "route_to_issuance",
+            ShipmentEvent::Label => "label",
+            ShipmentEvent::HandOverToCourier => "hand_over_to_courier",
+            ShipmentEvent::AcceptedAtKaspiPoint => "accepted_at_kaspi_point",
+            ShipmentEvent::OutForDelivery => "out_for_delivery",
+            ShipmentEvent::PlacedInCell => "placed_in_cell",
+            ShipmentEvent::Collected => "collected",
+            ShipmentEvent::StorageExpired => "storage_expired",
+            ShipmentEvent::RemovedFromCell => "removed_from_cell",
+            ShipmentEvent::ReturnedToKaspiPoint => "returned_to_kaspi_point",
+            ShipmentEvent::AddedToReturnRegistry => "added_to_return_registry",
+            ShipmentEvent::ReturnPickedUp => "return_picked_up",
+            ShipmentEvent::Issued => "issued",
+            ShipmentEvent::TransferredAfterStorage => "transferred_after_storage",
+            ShipmentEvent::Delayed => "delayed",
+            ShipmentEvent::Lost => "lost",
+            ShipmentEvent::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ShipmentEvent> {
+        Self::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+
+    /// Who may cause it. `None` in the list stands for the sweeper (no API role).
+    pub fn actors(self) -> &'static [Actor] {
+        use Actor::{Role as R, Sweeper};
+        match self {
+            ShipmentEvent::KaspiOrderCreated
+            | ShipmentEvent::AcceptedAtKaspiPoint
+            | ShipmentEvent::OutForDelivery
+            | ShipmentEvent::PlacedInCell
+            | ShipmentEvent::Collected
+            | ShipmentEvent::RemovedFromCell
+            | ShipmentEvent::ReturnedToKaspiPoint
+            | ShipmentEvent::Delayed => &[R(Role::Kaspi)],
+            ShipmentEvent::Intake
+            | ShipmentEvent::RouteToIssuance
+            | ShipmentEvent::Label
+            | ShipmentEvent::AddedToReturnRegistry => &[R(Role::AccumulationClerk)],
+            // п.17, 33: the courier signs for the envelopes; the clerk may record it for them.
+            ShipmentEvent::HandOverToCourier | ShipmentEvent::ReturnPickedUp => {
+                &[R(Role::StateCourier), R(Role::AccumulationClerk)]
+            }
+            ShipmentEvent::Issued | ShipmentEvent::TransferredAfterStorage => {
+                &[R(Role::IssuanceClerk)]
+            }
+            ShipmentEvent::StorageExpired => &[Sweeper],
+            // п.22: Kaspi's side; п.23: the State Corporation's side.
+            ShipmentEvent::Lost => &[
+                R(Role::Kaspi),
+                R(Role::AccumulationClerk),
+                R(Role::IssuanceClerk),
+                R(Role::StateCourier),
+            ],
+            ShipmentEvent::Cancelled => &[R(Role::RegistryOffice)],
+        }
+    }
+}
+
+impl fmt::Display for ShipmentEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who causes an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    Role(Role),
+    /// The scheduled sweeper enforcing deadlines.
+    Sweeper,
+}
+
+/// Messages to the citizen (DOMAIN.md §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationKind {
+    /// п.28: in postamat X, collect by D (Kaspi app).
+    PlacedInCell,
+    /// п.27: delayed, new date (Kaspi app).
+    DeliveryLate,
+    /// п.25: cancelled, how to get a free duplicate (Kaspi app + SMS 1414).
+    CancelledAfterLoss,
+    /// п.34: moved to the State Corporation, where to collect (Kaspi app + SMS 1414).
+    ReturnedToStateCorporation,
+}
+
+/// What an allowed event does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transition {
+    pub event: ShipmentEvent,
+    pub from: ShipmentState,
+    /// Equal to `from` for events that are recorded without moving the shipment.
+    pub to: ShipmentState,
+    pub starts: &'static [DeadlineKind],
+    pub meets: &'static [DeadlineKind],
+    /// Every pending deadline is cancelled (the shipment left the normal path).
+    pub cancels_pending: bool,
+    pub notifies: &'static [NotificationKind],
+}
+
+/// Why an event is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("cannot apply '{event}' to a shipment in state '{state}'")]
+    NotInState {
+        event: ShipmentEvent,
+        state: ShipmentState,
+    },
+    #[error("'{event}' does not apply to {method} shipments (the shipment is in state '{state}')", method = .method.as_str())]
+    WrongRoute {
+        event: ShipmentEvent,
+        method: DeliveryMethod,
+        state: ShipmentState,
+    },
+    #[error("{actor:?} may not cause '{event}' (the shipment is in state '{state}')")]
+    NotAllowedActor {
+        event: ShipmentEvent,
+        actor: Actor,
+        state: ShipmentState,
+    },
+}
+
+/// One row of the table: an event from some states to one state on some routes.
+struct Row {
+    event: ShipmentEvent,
+    from: &'static [ShipmentState],
+    to: Option<ShipmentState>,
+    routes: &'static [DeliveryMethod],
+    starts: &'static [DeadlineKind],
+    meets: &'static [DeadlineKind],
+    cancels_pending: bool,
+    notifies: &'static [NotificationKind],
+}
+
+use DeadlineKind as D;
+use DeliveryMethod::{Con, Postamat};
+use ShipmentState as S;
+
+const POSTAMAT: &[DeliveryMethod] = &[Postamat];
+const CON: &[DeliveryMethod] = &[Con];
+const BOTH: &[DeliveryMethod] = &[Postamat, Con];
+
+const fn row(
+    event: ShipmentEvent,
+    from: &'static [ShipmentState],
+    to: Option<ShipmentState>,
+    routes: &'static [DeliveryMethod],
+) -> Row {
+    Row {
+        event,
+        from,
+        to,
+        routes,
+        starts: &[],
+        meets: &[],
+        cancels_pending: false,
+        notifies: &[],
+    }
+}
+
+/// States a document can be lost in: everything before it reaches the citizen.
+const LOSABLE: &[ShipmentState] = &[
+    S::ReadyAtRegistryOffice,
+    S::AtAccumulationSector,
+    S::Packed,
+    S::HandedToCourier,
+    S::AcceptedAtKaspiPoint,
+    S::OutForDelivery,
+    S::PlacedInCell,
+    S::StorageExpired,
+    S::ReturnedToKaspiPoint,
+    S::InReturnRegistry,
+    S::AtIssuanceSector,
+];
+
+/// The whole table. `to: None` records the event without moving the shipment.
+const TABLE: &[Row] = &[
+    // п.8–10: Kaspi's order may come at any point before the envelope leaves.
+    Row {
+        starts: &[D::KaspiArrival],
+        ..row(
+            ShipmentEvent::KaspiOrderCreated,
+            &[S::ReadyAtRegistryOffice, S::AtAccumulationSector, S::Packed],
+            None,
+            POSTAMAT,
+        )
+    },
+    // п.7, 17: intake starts the courier's 12:00-next-working-day handoff.
+    Row {
+        starts: &[D::Handoff],
+        ..row(
+            ShipmentEvent::Intake,
+            &[S::ReadyAtRegistryOffice],
+            Some(S::AtAccumulationSector),
+            POSTAMAT,
+        )
+    },
+    row(
+        ShipmentEvent::Intake,
+        &[S::ReadyAtRegistryOffice],
+        Some(S::AtAccumulationSector),
+        CON,
+    ),
+    // п.14, 35: the ЦОН route; the issuance sector keeps the document 1 month.
+    Row {
+        starts: &[D::IssuanceStorage],
+        ..row(
+            ShipmentEvent::RouteToIssuance,
+            &[S::AtAccumulationSector],
+            Some(S::AtIssuanceSector),
+            CON,
+        )
+    },
+    row(
+        ShipmentEvent::Label,
+        &[S::AtAccumulationSector],
+        Some(S::Packed),
+        POSTAMAT,
+    ),
+    Row {
+        meets: &[D::Handoff],
+        ..row(
+            ShipmentEvent::HandOverToCourier,
+            &[S::Packed],
+            Some(S::HandedToCourier),
+            POSTAMAT,
+        )
+    },
+    // п.10, 11, 18.
+    Row {
+        starts: &[D::PointWait],
+        meets: &[D::KaspiArrival],
+        ..row(
+            ShipmentEvent::AcceptedAtKaspiPoint,
+            &[S::HandedToCourier],
+            Some(S::AcceptedAtKaspiPoint),
+            POSTAMAT,
+        )
+    },
+    row(
+        ShipmentEvent::OutForDelivery,
+        &[S::AcceptedAtKaspiPoint],
+        Some(S::OutForDelivery),
+        POSTAMAT,
+    ),
+    // п.19, 21, 28.
+    Row {
+        starts: &[D::Storage],
+        meets: &[D::PointWait],
+        notifies: &[NotificationKind::PlacedInCell],
+        ..row(
+            ShipmentEvent::PlacedInCell,
+            &[S::AcceptedAtKaspiPoint, S::OutForDelivery],
+            Some(S::PlacedInCell),
+            POSTAMAT,
+        )
+    },
+    Row {
+        meets: &[D::Storage],
+        ..row(
+            ShipmentEvent::Collected,
+            &[S::PlacedInCell],
+            Some(S::Collected),
+            POSTAMAT,
+        )
+    },
+    // п.29–30: expiry (by the sweeper, or Kaspi's removal if it comes first) starts the return.
+    Row {
+        starts: &[D::Return],
+        ..row(
+            ShipmentEvent::StorageExpired,
+            &[S::PlacedInCell],
+            Some(S::StorageExpired),
+            POSTAMAT,
+        )
+    },
+    Row {
+        starts: &[D::Return],
+        ..row(
+            ShipmentEvent::RemovedFromCell,
+            &[S::PlacedInCell],
+            Some(S::StorageExpired),
+            POSTAMAT,
+        )
+    },
+    row(
+        ShipmentEvent::RemovedFromCell,
+        &[S::StorageExpired],
+        None,
+        POSTAMAT,
+    ),
+    Row {
+        meets: &[D::Return],
+        ..row(
+            ShipmentEvent::ReturnedToKaspiPoint,
+            &[S::StorageExpired],
+            Some(S::ReturnedToKaspiPoint),
+            POSTAMAT,
+        )
+    },
+    // п.32–34.
+    Row {
+        starts: &[D::ReturnPickup],
+        ..row(
+            ShipmentEvent::AddedToReturnRegistry,
+            &[S::ReturnedToKaspiPoint],
+            Some(S::InReturnRegistry),
+            POSTAMAT,
+        )
+    },
+    Row {
+        starts: &[D::IssuanceStorage],
+        meets: &[D::ReturnPickup],
+        notifies: &[NotificationKind::ReturnedToStateCorporation],
+        ..row(
+            ShipmentEvent::ReturnPickedUp,
+            &[S::InReturnRegistry],
+            Some(S::AtIssuanceSector),
+            POSTAMAT,
+        )
+    },
+    Row {
+        meets: &[D::IssuanceStorage],
+        ..row(
+            ShipmentEvent::Issued,
+            &[S::AtIssuanceSector],
+            Some(S::IssuedAtCon),
+            BOTH,
+        )
+    },
+    Row {
+        meets: &[D::IssuanceStorage],
+        ..row(
+            ShipmentEvent::TransferredAfterStorage,
+            &[S::AtIssuanceSector],
+            Some(S::TransferredAfterStorage),
+            BOTH,
+        )
+    },
+    // п.27: a delay changes no state.
+    Row {
+        notifies: &[NotificationKind::DeliveryLate],
+        ..row(
+            ShipmentEvent::Delayed,
+            &[
+                S::HandedToCourier,
+                S::AcceptedAtKaspiPoint,
+                S::OutForDelivery,
+            ],
+            None,
+            POSTAMAT,
+        )
+    },
+    // п.22–25.
+    Row {
+        cancels_pending: true,
+        ..row(ShipmentEvent::Lost, LOSABLE, Some(S::Lost), BOTH)
+    },
+    Row {
+        notifies: &[NotificationKind::CancelledAfterLoss],
+        ..row(
+            ShipmentEvent::Cancelled,
+            &[S::Lost],
+            Some(S::Cancelled),
+            BOTH,
+        )
+    },
+];
+
+/// What `event`, caused by `actor`, does to a shipment in `state` on route `method`.
+pub fn transition(
+    state: ShipmentState,
+    event: ShipmentEvent,
+    method: DeliveryMethod,
+    actor: Actor,
+) -> Result<Transition, Refusal> {
+    if !event.actors().contains(&actor) {
+        return Err(Refusal::NotAllowedActor {
+            event,
+            actor,
+            state,
+        });
+    }
+    let rows = || {
+        TABLE
+            .iter()
+            .filter(|r| r.event == event && r.from.contains(&state))
+    };
+    let Some(row) = rows().find(|r| r.routes.contains(&method)) else {
+        return Err(match rows().next() {
+            Some(_) => Refusal::WrongRoute {
+                event,
+                method,
+                state,
+            },
+            None => Refusal::NotInState { event, state },
+        });
+    };
+    Ok(Transition {
+        event,
+        from: state,
+        to: row.to.unwrap_or(state),
+        starts: row.starts,
+        meets: row.meets,
+        cancels_pending: row.cancels_pending,
+        notifies: row.notifies,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn first_actor(event: ShipmentEvent) -> Actor {
+        event.actors()[0]
+    }
+
+    #[test]
+    fn every_state_and_event_pair_is_a_listed_transition_or_a_refusal_naming_the_state() {
+        let mut allowed = 0;
+        for state in ShipmentState::ALL {
+            for event in ShipmentEvent::ALL {
+                for method in [Postamat, Con] {
+                    match transition(state, event, method, first_actor(event)) {
+                        Ok(t) => {
+                            allowed += 1;
+                            let listed = TABLE.iter().any(|r| {
+                                r.event == event
+                                    && r.from.contains(&state)
+                                    && r.routes.contains(&method)
+                                    && r.to.unwrap_or(state) == t.to
+                            });
+                            assert!(
+                                listed,
+                                "{event} from {state} ({method:?}) is not in the table"
+                            );
+                            assert!(
+                                !state.is_terminal(),
+                                "{event} leaves terminal state {state}"
+                            );
+                        }
+                        Err(refusal) => {
+                            let message = refusal.to_string();
+                            assert!(message.contains(state.as_str()), "{message}");
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            allowed, 50,
+            "the number of allowed (state, event, route) triples changed"
+        );
+    }
+
+    #[test]
+    fn terminal_states_accept_nothing() {
+        for state in ShipmentState::ALL.into_iter().filter(|s| s.is_terminal()) {
+            for event in ShipmentEvent::ALL {
+                assert!(transition(state, event, Postamat, first_actor(event)).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn only_the_listed_actors_may_cause_an_event() {
+        let t = transition(
+            S::Packed,
+            ShipmentEvent::HandOverToCourier,
+            Postamat,
+            Actor::Role(Role::StateCourier),
+        );
+        assert!(t.is_ok());
+        let refused = transition(
+            S::Packed,
+            ShipmentEvent::HandOverToCourier,
+            Postamat,
+            Actor::Role(Role::Kaspi),
+        );
+        assert!(matches!(refused, Err(Refusal::NotAllowedActor { .. })));
+        let sweeper = transition(
+            S::PlacedInCell,
+            ShipmentEvent::StorageExpired,
+            Postamat,
+            Actor::Sweeper,
+        );
+        assert_eq!(sweeper.unwrap().starts, &[DeadlineKind::Return]);
+        assert!(
+            transition(
+                S::PlacedInCell,
+                ShipmentEvent::StorageExpired,
+                Postamat,
+                Actor::Role(Role::Supervisor)
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn the_postamat_path_starts_and_meets_its_deadlines() {
+        let path = [
+            (
+                S::ReadyAtRegistryOffice,
+                ShipmentEvent::KaspiOrderCreated,
+                S::ReadyAtRegistryOffice,
+            ),
+            (
+                S::ReadyAtRegistryOffice,
+                ShipmentEvent::Intake,
+                S::AtAccumulationSector,
+            ),
+            (S::AtAccumulationSector, ShipmentEvent::Label, S::Packed),
+            (
+                S::Packed,
+                ShipmentEvent::HandOverToCourier,
+                S::HandedToCourier,
+            ),
+            (
+                S::HandedToCourier,
+                ShipmentEvent::AcceptedAtKaspiPoint,
+                S::AcceptedAtKaspiPoint,
+            ),
+            (
+                S::AcceptedAtKaspiPoint,
+                ShipmentEvent::OutForDelivery,
+                S::OutForDelivery,
+            ),
+            (
+                S::OutForDelivery,
+                ShipmentEvent::PlacedInCell,
+                S::PlacedInCell,
+            ),
+            (S::PlacedInCell, ShipmentEvent::Collected, S::Collected),
+        ];
+        let mut started = Vec::new();
+        for (from, event, to) in path {
+            let t = transition(from, event, Postamat, first_actor(event)).unwrap();
+            assert_eq!(t.to, to);
+            started.extend_from_slice(t.starts);
+            for met in t.meets {
+                assert!(
+                    started.contains(met),
+                    "{event} meets {met:?} that never started"
+                );
+            }
+        }
+        assert_eq!(
+            started,
+            [D::KaspiArrival, D::Handoff, D::PointWait, D::Storage]
+        );
+        let placed = transition(
+            S::OutForDelivery,
+            ShipmentEvent::PlacedInCell,
+            Postamat,
+            Actor::Role(Role::Kaspi),
+        )
+        .unwrap();
+        assert_eq!(placed.notifies, &[NotificationKind::PlacedInCell]);
+    }
+
+    #[test]
+    fn the_con_route_skips_the_envelope_and_the_courier() {
+        let intake = transition(
+            S::ReadyAtRegistryOffice,
+            ShipmentEvent::Intake,
+            Con,
+            Actor::Role(Role::AccumulationClerk),
+        )
+        .unwrap();
+        assert_eq!(
+            intake.starts,
+            &[] as &[DeadlineKind],
+            "no Kaspi handoff on the ЦОН route"
+        );
+        let routed = transition(
+            S::AtAccumulationSector,
+            ShipmentEvent::RouteToIssuance,
+            Con,
+            Actor::Role(Role::AccumulationClerk),
+        )
+        .unwrap();
+        assert_eq!(routed.to, S::AtIssuanceSector);
+        let label = transition(
+            S::AtAccumulationSector,
+            ShipmentEvent::Label,
+            Con,
+            Actor::Role(Role::AccumulationClerk),
+        );
+        assert!(matches!(label, Err(Refusal::WrongRoute { .. })));
+        assert!(
+            label
+                .unwrap_err()
+                .to_string()
+                .contains("at_accumulation_sector")
+        );
+    }
+
+    #[test]
+    fn a_delay_and_a_kaspi_order_are_recorded_without_moving_the_shipment() {
+        let delay = transition(
+            S::OutForDelivery,
+            ShipmentEvent::Delayed,
+            Postamat,
+            Actor::Role(Role::Kaspi),
+        )
+        .unwrap();
+        assert_eq!(delay.to, S::OutForDelivery);
+        let order = transition(
+            S::Packed,
+            ShipmentEvent::KaspiOrderCreated,
+            Postamat,
+            Actor::Role(Role::Kaspi),
+        )
+        .unwrap();
+        assert_eq!(
+            (order.to, order.starts),
+            (S::Packed, &[D::KaspiArrival][..])
+        );
+    }
+
+    #[test]
+    fn a_loss_cancels_every_pending_deadline_and_only_the_registry_office_cancels() {
+        let lost = transition(
+            S::PlacedInCell,
+            ShipmentEvent::Lost,
+            Postamat,
+            Actor::Role(Role::Kaspi),
+        )
+        .unwrap();
+        assert!(lost.cancels_pending);
+        assert!(
+            transition(
+                S::Collected,
+                ShipmentEvent::Lost,
+                Postamat,
+                Actor::Role(Role::Kaspi)
+            )
+            .is_err()
+        );
+        let cancelled = transition(
+            S::Lost,
+            ShipmentEvent::Cancelled,
+            Con,
+            Actor::Role(Role::RegistryOffice),
+        )
+        .unwrap();
+        assert_eq!(cancelled.notifies, &[NotificationKind::CancelledAfterLoss]);
+    }
+}
