@@ -81,6 +81,17 @@ const CALENDAR_REFRESH_SECS: Setting = Setting {
     default: "30",
 };
 
+/// Every setting, for checking the keys of a configuration file.
+const SETTINGS: [&Setting; 7] = [
+    &DATABASE_URL,
+    &BIND,
+    &LOG_FORMAT,
+    &LOG_FILTER,
+    &POOL_SIZE,
+    &MAX_BODY_BYTES,
+    &CALENDAR_REFRESH_SECS,
+];
+
 pub const CONFIG_FILE_ENV: &str = "POSTAMAT_CONFIG";
 
 /// Where each value came from, so an error names the right place.
@@ -183,16 +194,7 @@ fn read_file(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
     table
         .into_iter()
         .map(|(key, value)| {
-            let known = [
-                &DATABASE_URL,
-                &BIND,
-                &LOG_FORMAT,
-                &LOG_FILTER,
-                &POOL_SIZE,
-                &MAX_BODY_BYTES,
-            ]
-            .iter()
-            .any(|s| s.key == key);
+            let known = SETTINGS.iter().any(|s| s.key == key);
             if !known {
                 return Err(error(format!(
                     "{} has an unknown key '{key}'",
@@ -249,7 +251,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("postamat-config-{}", uuid::Uuid::now_v7()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("postamat.toml");
-        std::fs::write(&file, "pool_size = 3\nbind = \"0.0.0.0:9000\"\n").unwrap();
+        std::fs::write(
+            &file,
+            "pool_size = 3\nbind = \"0.0.0.0:9000\"\ncalendar_refresh_secs = 5\n",
+        )
+        .unwrap();
         let path = file.to_string_lossy().to_string();
         let config = Config::from_vars(vars(&[
             ("POSTAMAT_CONFIG", &path),
@@ -257,6 +263,7 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(config.pool_size, 3);
+        assert_eq!(config.calendar_refresh, std::time::Duration::from_secs(5));
         assert_eq!(config.bind.to_string(), "127.0.0.1:9001");
 
         std::fs::write(&file, "pool_size = 0\n").unwrap();

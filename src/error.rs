@@ -322,6 +322,19 @@ impl From<DieselError> for ApiError {
                     "another request changed the same data at the same time; retry",
                 )
             }
+            // A CHECK constraint caught a value the boundary let through.
+            DieselError::DatabaseError(DatabaseErrorKind::CheckViolation, info) => {
+                ApiError::validation(format!(
+                    "a value is out of its allowed range ({})",
+                    info.constraint_name().unwrap_or("check")
+                ))
+            }
+            // SQLite's writer lock still held after the busy timeout: retryable, not a bug.
+            DieselError::DatabaseError(_, info)
+                if info.message().contains("database is locked") =>
+            {
+                ApiError::new(ErrorCode::ConcurrentUpdate, "the database is busy; retry")
+            }
             DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => ApiError::new(
                 ErrorCode::DatabaseUnavailable,
                 "the database connection was lost; retry",

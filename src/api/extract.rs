@@ -129,6 +129,44 @@ fn json_error(path: &str, err: &serde_json::Error) -> ApiError {
     }
 }
 
+/// Any extractor whose failure waits, like [`ApiJson`]'s, until the handler asks: path and
+/// query errors must not answer before authentication does.
+pub struct Deferred<T>(Result<T, ApiError>);
+
+impl<T> Deferred<T> {
+    pub fn into_inner(self) -> Result<T, ApiError> {
+        self.0
+    }
+}
+
+/// A path parameter whose error is deferred.
+pub type ApiPath<T> = Deferred<web::Path<T>>;
+/// Query parameters whose error is deferred.
+pub type ApiQuery<T> = Deferred<web::Query<T>>;
+
+impl<T> FromRequest for Deferred<T>
+where
+    T: FromRequest + 'static,
+    T::Error: Into<actix_web::Error>,
+{
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let extraction = T::from_request(req, payload);
+        Box::pin(async move {
+            Ok(Deferred(extraction.await.map_err(|e| {
+                let e: actix_web::Error = e.into();
+                // Our path and query error handlers (below) already made a problem of it.
+                match e.as_error::<ApiError>() {
+                    Some(api) => ApiError::new(api.code(), api.detail()),
+                    None => ApiError::new(ErrorCode::InvalidPath, e.to_string()),
+                }
+            })))
+        })
+    }
+}
+
 pub fn path_error(err: actix_web::error::PathError, _req: &HttpRequest) -> actix_web::Error {
     ApiError::new(ErrorCode::InvalidPath, err.to_string()).into()
 }

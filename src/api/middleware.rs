@@ -35,6 +35,11 @@ pub async fn observe(
     let started = Instant::now();
     let id = request_id(&req);
     let method = req.method().to_string();
+    // Metric labels take known methods only, so made-up ones cannot multiply time series.
+    let method_label = match req.method().as_str() {
+        m @ ("GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS") => m.to_owned(),
+        _ => "OTHER".to_owned(),
+    };
     // The span carries no path or query: those may hold identifiers of citizens.
     let span = tracing::info_span!(
         "request",
@@ -69,7 +74,7 @@ pub async fn observe(
     if let Some(state) = response.request().app_data::<web::Data<AppState>>() {
         state
             .metrics
-            .observe_request(&method, &route, status.as_u16(), started.elapsed());
+            .observe_request(&method_label, &route, status.as_u16(), started.elapsed());
     }
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);

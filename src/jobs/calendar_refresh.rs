@@ -9,7 +9,7 @@ use crate::db::{DbConnection, DbPool, Id};
 use crate::domain::calendar::Calendar;
 use crate::domain::force_majeure::Suspension;
 use diesel::QueryResult;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 /// The calendar and force-majeure periods at one moment.
@@ -37,22 +37,32 @@ impl CalendarSnapshot {
     }
 }
 
-pub struct CalendarCache(RwLock<Arc<CalendarSnapshot>>);
+pub struct CalendarCache {
+    snapshot: RwLock<Arc<CalendarSnapshot>>,
+    /// Serialises reloads: a reload that read before an edit committed must not replace one
+    /// that read after it.
+    reloading: Mutex<()>,
+}
 
 impl CalendarCache {
     pub fn load(conn: &mut DbConnection) -> QueryResult<Self> {
-        Ok(CalendarCache(RwLock::new(Arc::new(
-            CalendarSnapshot::load(conn)?,
-        ))))
+        Ok(CalendarCache {
+            snapshot: RwLock::new(Arc::new(CalendarSnapshot::load(conn)?)),
+            reloading: Mutex::new(()),
+        })
     }
 
     pub fn current(&self) -> Arc<CalendarSnapshot> {
-        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.snapshot
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn reload(&self, conn: &mut DbConnection) -> QueryResult<()> {
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
         let fresh = Arc::new(CalendarSnapshot::load(conn)?);
-        let mut current = self.0.write().unwrap_or_else(|p| p.into_inner());
+        let mut current = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
         if current.calendar.version() != fresh.calendar.version() {
             tracing::info!(
                 from = current.calendar.version(),
@@ -62,6 +72,15 @@ impl CalendarCache {
         }
         *current = fresh;
         Ok(())
+    }
+}
+
+/// Reloads after a committed change. The change stands whatever happens here, so a failure is
+/// logged (the periodic refresh picks the change up) rather than reported as the request's
+/// failure.
+pub fn reload_after_commit(cache: &CalendarCache, conn: &mut DbConnection) {
+    if let Err(e) = cache.reload(conn) {
+        tracing::warn!(error = %e, "calendar reload after an edit failed; the next refresh retries");
     }
 }
 

@@ -499,6 +499,7 @@ async fn a_branch_force_majeure_period_extends_only_that_branchs_deadlines() {
     app.branch(&admin, "AST01", "Астана").await;
     let national = app.token(Role::Supervisor, None).await;
     let astana_supervisor = app.token(Role::Supervisor, Some("AST01")).await;
+    app.clock.set("2026-11-02T07:00:00Z".parse().unwrap());
 
     let period = app
         .post(
@@ -626,4 +627,61 @@ async fn a_branch_force_majeure_period_extends_only_that_branchs_deadlines() {
     )
     .await
     .assert_problem(422, "validation_failed");
+}
+
+#[actix_web::test]
+async fn late_or_implausible_force_majeure_records_are_refused() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    app.branch(&admin, "ALM01", "Алматы").await;
+    let branch_supervisor = app.token(Role::Supervisor, Some("ALM01")).await;
+    let national = app.token(Role::Supervisor, None).await;
+    // The clock stands at Monday 23 Nov 2026; a start on Tue 17 Nov had its notice due by
+    // 24:00 of Fri 20 Nov (п.38).
+    let late =
+        json!({"branch": "ALM01", "starts_at": "2026-11-17T09:00:00+05:00", "reason": "Паводок"});
+    app.post("/api/v1/force-majeure", Some(&branch_supervisor), &late)
+        .await
+        .assert_problem(422, "validation_failed");
+    app.post("/api/v1/force-majeure", Some(&national), &late)
+        .await
+        .assert_status(201);
+    let in_time =
+        json!({"branch": "ALM01", "starts_at": "2026-11-19T09:00:00+05:00", "reason": "Буран"});
+    app.post("/api/v1/force-majeure", Some(&branch_supervisor), &in_time)
+        .await
+        .assert_status(201);
+    let far = json!({"starts_at": "2026-11-23T09:00:00+05:00", "ends_at": "9999-12-31T23:59:59-23:59", "reason": "x"});
+    app.post("/api/v1/force-majeure", Some(&national), &far)
+        .await
+        .assert_problem(422, "validation_failed");
+}
+
+#[actix_web::test]
+async fn branch_staff_preview_only_their_own_branch() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    app.branch(&admin, "ALM01", "Алматы").await;
+    app.branch(&admin, "AST01", "Астана").await;
+    let clerk = app.token(Role::AccumulationClerk, Some("ALM01")).await;
+    app.get(
+        &preview_url("handoff", "2026-03-20T10:00:00Z", Some("AST01")),
+        Some(&clerk),
+    )
+    .await
+    .assert_problem(403, "branch_forbidden");
+    // A bad path or query from a caller without a valid key is a 401 first.
+    app.get(
+        "/api/v1/calendar/deadline?rule=handoff&from=yesterday",
+        Some("pst_forged"),
+    )
+    .await
+    .assert_problem(401, "invalid_token");
+    app.post(
+        "/api/v1/force-majeure/not-a-uuid/end",
+        None,
+        &json!({"ends_at": "2026-11-23T00:00:00Z"}),
+    )
+    .await
+    .assert_problem(401, "missing_token");
 }

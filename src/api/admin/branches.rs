@@ -3,7 +3,7 @@
 use super::put_status;
 use crate::api::AppState;
 use crate::api::auth::{Admins, AnyRole, Authorized};
-use crate::api::extract::ApiJson;
+use crate::api::extract::{ApiJson, ApiPath};
 use crate::api::found;
 use crate::db::models::branch::{self, Branch, BranchDetails};
 use crate::domain::reference::BranchCode;
@@ -51,9 +51,9 @@ async fn list_branches(
 async fn get_branch(
     auth: Authorized<AnyRole>,
     state: web::Data<AppState>,
-    code: web::Path<BranchCode>,
+    code: ApiPath<BranchCode>,
 ) -> ApiResult<web::Json<Branch>> {
-    let code = code.into_inner();
+    let code = code.into_inner()?.into_inner();
     let lookup = code.clone();
     let found_branch = state
         .db(move |conn| Ok(branch::find_by_code(conn, &lookup)?))
@@ -78,10 +78,10 @@ async fn get_branch(
 async fn put_branch(
     _auth: Authorized<Admins>,
     state: web::Data<AppState>,
-    code: web::Path<BranchCode>,
+    code: ApiPath<BranchCode>,
     body: ApiJson<BranchDetails>,
 ) -> ApiResult<HttpResponse> {
-    let code = code.into_inner();
+    let code = code.into_inner()?.into_inner();
     let body = body.into_inner()?;
     let now = state.clock.now();
     let (saved, created) = state
@@ -105,9 +105,9 @@ async fn put_branch(
 async fn delete_branch(
     _auth: Authorized<Admins>,
     state: web::Data<AppState>,
-    code: web::Path<BranchCode>,
+    code: ApiPath<BranchCode>,
 ) -> ApiResult<HttpResponse> {
-    let code = code.into_inner();
+    let code = code.into_inner()?.into_inner();
     let target = code.clone();
     let deleted = state
         .db(move |conn| Ok(branch::delete(conn, &target)?))

@@ -2,7 +2,7 @@
 
 use crate::api::AppState;
 use crate::api::auth::{Admins, Authorized};
-use crate::api::extract::ApiJson;
+use crate::api::extract::{ApiJson, ApiPath};
 use crate::api::found;
 use crate::db::Id;
 use crate::db::models::api_key::{self, ApiKey, CreateKeyError, NewKey};
@@ -112,9 +112,9 @@ async fn list_keys(
 async fn revoke_key(
     _auth: Authorized<Admins>,
     state: web::Data<AppState>,
-    id: web::Path<Id>,
+    id: ApiPath<Id>,
 ) -> ApiResult<web::Json<ApiKey>> {
-    let id = id.into_inner();
+    let id = id.into_inner()?.into_inner();
     let now = state.clock.now();
     let key = state
         .db(move |conn| Ok(api_key::revoke(conn, id, now)?))

@@ -3,7 +3,7 @@
 use super::put_status;
 use crate::api::AppState;
 use crate::api::auth::{Admins, AnyRole, Authorized};
-use crate::api::extract::ApiJson;
+use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::found;
 use crate::db::models::postamat::{self, Postamat, PostamatDetails};
 use crate::domain::reference::{KaspiPostamatId, Text};
@@ -39,9 +39,9 @@ pub struct PostamatFilter {
 async fn list_postamats(
     _auth: Authorized<AnyRole>,
     state: web::Data<AppState>,
-    filter: web::Query<PostamatFilter>,
+    filter: ApiQuery<PostamatFilter>,
 ) -> ApiResult<web::Json<Vec<Postamat>>> {
-    let city = filter.into_inner().city;
+    let city = filter.into_inner()?.into_inner().city;
     Ok(web::Json(
         state
             .db(move |conn| Ok(postamat::list(conn, city.as_ref())?))
@@ -63,9 +63,9 @@ async fn list_postamats(
 async fn get_postamat(
     _auth: Authorized<AnyRole>,
     state: web::Data<AppState>,
-    kaspi_id: web::Path<KaspiPostamatId>,
+    kaspi_id: ApiPath<KaspiPostamatId>,
 ) -> ApiResult<web::Json<Postamat>> {
-    let kaspi_id = kaspi_id.into_inner();
+    let kaspi_id = kaspi_id.into_inner()?.into_inner();
     let lookup = kaspi_id.clone();
     let found_postamat = state
         .db(move |conn| Ok(postamat::find(conn, &lookup)?))
@@ -90,10 +90,10 @@ async fn get_postamat(
 async fn put_postamat(
     _auth: Authorized<Admins>,
     state: web::Data<AppState>,
-    kaspi_id: web::Path<KaspiPostamatId>,
+    kaspi_id: ApiPath<KaspiPostamatId>,
     body: ApiJson<PostamatDetails>,
 ) -> ApiResult<HttpResponse> {
-    let kaspi_id = kaspi_id.into_inner();
+    let kaspi_id = kaspi_id.into_inner()?.into_inner();
     let body = body.into_inner()?;
     let now = state.clock.now();
     let (saved, created) = state
@@ -117,9 +117,9 @@ async fn put_postamat(
 async fn delete_postamat(
     _auth: Authorized<Admins>,
     state: web::Data<AppState>,
-    kaspi_id: web::Path<KaspiPostamatId>,
+    kaspi_id: ApiPath<KaspiPostamatId>,
 ) -> ApiResult<HttpResponse> {
-    let kaspi_id = kaspi_id.into_inner();
+    let kaspi_id = kaspi_id.into_inner()?.into_inner();
     let target = kaspi_id.clone();
     let deleted = state
         .db(move |conn| Ok(postamat::delete(conn, &target)?))

@@ -3,6 +3,7 @@
 
 use crate::api::AppState;
 use crate::api::auth::{AnyRole, Authorized};
+use crate::api::extract::{ApiPath, ApiQuery};
 use crate::db::models::branch;
 use crate::domain::calendar::{DayKind, YearCalendar, YearMissing};
 use crate::domain::deadline::{self, DeadlineKind, Rule};
@@ -101,9 +102,9 @@ impl From<YearMissing> for ApiError {
 async fn get_year(
     _auth: Authorized<AnyRole>,
     state: web::Data<AppState>,
-    year: web::Path<i32>,
+    year: ApiPath<i32>,
 ) -> ApiResult<web::Json<CalendarYear>> {
-    let year = year.into_inner();
+    let year = year.into_inner()?.into_inner();
     let snapshot = state.calendar.current();
     let data = snapshot
         .calendar
@@ -183,11 +184,11 @@ fn local(t: DateTime<Utc>, tz: Tz) -> String {
 )]
 #[get("/api/v1/calendar/deadline")]
 async fn preview_deadline(
-    _auth: Authorized<AnyRole>,
+    auth: Authorized<AnyRole>,
     state: web::Data<AppState>,
-    query: web::Query<DeadlineQuery>,
+    query: ApiQuery<DeadlineQuery>,
 ) -> ApiResult<web::Json<DeadlinePreview>> {
-    let query = query.into_inner();
+    let query = query.into_inner()?.into_inner();
     let rule: Rule = query.rule.parse().map_err(|e: deadline::UnknownRule| {
         ApiError::new(ErrorCode::InvalidQuery, e.to_string())
     })?;
@@ -204,6 +205,7 @@ async fn preview_deadline(
                 .db(move |conn| Ok(branch::find_by_code(conn, &lookup)?))
                 .await?
                 .ok_or_else(|| ApiError::not_found(format!("branch {code} not found")))?;
+            auth.require_branch(found.id, &found.code)?;
             let tz = BranchTimeZone::try_from(found.time_zone).map_err(ApiError::internal)?;
             (Some(found.id), tz.tz())
         }

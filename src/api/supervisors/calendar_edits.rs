@@ -3,11 +3,12 @@
 use crate::api::AppState;
 use crate::api::auth::{Authorized, Supervisors};
 use crate::api::clerks::calendar::{CalendarYear, year_view};
-use crate::api::extract::ApiJson;
+use crate::api::extract::{ApiJson, ApiPath};
 use crate::db::models::calendar::{self, CalendarEditRecord, EditFailure};
 use crate::domain::calendar::{Amendment, AmendmentError, DayKind, DayName, EditError, YearEdit};
 use crate::domain::reference::Text;
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::jobs::calendar_refresh::reload_after_commit;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::NaiveDate;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -149,7 +150,7 @@ impl From<EditFailure> for ApiError {
 pub struct CalendarEdited {
     pub edit: CalendarEditRecord,
     /// The year as it is now.
-    pub calendar: CalendarYear,
+    pub calendar: Option<CalendarYear>,
 }
 
 /// Edit a year of the national calendar (national supervisors only). The change applies to
@@ -169,29 +170,32 @@ pub struct CalendarEdited {
 async fn edit_year(
     auth: Authorized<Supervisors>,
     state: web::Data<AppState>,
-    year: web::Path<i32>,
+    year: ApiPath<i32>,
     body: ApiJson<CalendarEditRequest>,
 ) -> ApiResult<HttpResponse> {
     auth.require_national("the working-day calendar")?;
     let (edit, reason) = body.into_inner()?.into_edit();
-    let year = year.into_inner();
+    let year = year.into_inner()?.into_inner();
     let now = state.clock.now();
     let actor = auth.principal;
     let cache = state.calendar.clone();
     let record = state
         .db(move |conn| {
             let record = calendar::apply_edit(conn, year, edit, &reason, &actor, now)?;
-            cache.reload(conn)?;
+            reload_after_commit(&cache, conn);
             Ok(record)
         })
         .await?;
     tracing::info!(version = record.version, year, action = ?record.action, "calendar edited");
     let snapshot = state.calendar.current();
-    let edited_year = snapshot.calendar.year(year).ok_or_else(|| {
-        ApiError::internal(anyhow::anyhow!("edited year {year} missing after reload"))
-    })?;
+    // The year as this instance now knows it; absent only if the reload after the commit
+    // failed (logged; the periodic refresh catches up).
+    let calendar = snapshot
+        .calendar
+        .year(year)
+        .map(|y| year_view(y, snapshot.calendar.version()));
     Ok(HttpResponse::Created().json(CalendarEdited {
-        calendar: year_view(edited_year, snapshot.calendar.version()),
+        calendar,
         edit: record,
     }))
 }
@@ -207,9 +211,9 @@ async fn edit_year(
 async fn list_edits(
     _auth: Authorized<Supervisors>,
     state: web::Data<AppState>,
-    year: web::Path<i32>,
+    year: ApiPath<i32>,
 ) -> ApiResult<web::Json<Vec<CalendarEditRecord>>> {
-    let year = year.into_inner();
+    let year = year.into_inner()?.into_inner();
     Ok(web::Json(
         state
             .db(move |conn| Ok(calendar::edits(conn, year)?))

@@ -2,14 +2,18 @@
 
 use crate::api::AppState;
 use crate::api::auth::{Authorized, Supervisors};
-use crate::api::extract::ApiJson;
+use crate::api::extract::{ApiJson, ApiPath};
 use crate::db::Id;
 use crate::db::models::branch;
+use crate::db::models::branch::BranchScope;
 use crate::db::models::force_majeure::{self, EndFailure, ForceMajeurePeriod, NewPeriod};
+use crate::domain::deadline::{self, DeadlineKind};
+use crate::domain::reference::BranchTimeZone;
 use crate::domain::reference::{BranchCode, Text};
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::jobs::calendar_refresh::reload_after_commit;
 use actix_web::{HttpResponse, get, post, web};
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -62,8 +66,8 @@ async fn create_period(
     body: ApiJson<CreatePeriod>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner()?;
-    let starts_at = body.starts_at.with_timezone(&Utc);
-    let ends_at = body.ends_at.map(|t| t.with_timezone(&Utc));
+    let starts_at = plausible(body.starts_at, "starts_at")?;
+    let ends_at = body.ends_at.map(|t| plausible(t, "ends_at")).transpose()?;
     if ends_at.is_some_and(|end| end <= starts_at) {
         return Err(ApiError::validation("ends_at must be after starts_at"));
     }
@@ -82,6 +86,23 @@ async fn create_period(
             Some(found.id)
         }
     };
+    // п.38–39: notice is due within 3 working days of the start; a period recorded later would
+    // extend deadlines already missed, so only a national supervisor may record it late.
+    if auth.scope() != &BranchScope::All {
+        let snapshot = state.calendar.current();
+        let notice = deadline::due(
+            DeadlineKind::ForceMajeureNotice.rule(),
+            starts_at,
+            BranchTimeZone::default().tz(),
+            &snapshot.calendar,
+        )?;
+        if state.clock.now() > notice.at {
+            return Err(ApiError::validation(format!(
+                "force majeure must be recorded within 3 working days of its start (п.38–39), by {}; a national supervisor can record it later",
+                notice.last_day
+            )));
+        }
+    }
     let new = NewPeriod {
         branch_id,
         starts_at,
@@ -95,12 +116,25 @@ async fn create_period(
     let period = state
         .db(move |conn| {
             let period = force_majeure::create(conn, new, &actor, now)?;
-            cache.reload(conn)?;
+            reload_after_commit(&cache, conn);
             Ok(period)
         })
         .await?;
     tracing::info!(id = %period.id, branch = ?period.branch, "force-majeure period recorded");
     Ok(HttpResponse::Created().json(period))
+}
+
+/// An instant within the years the service can reason about (a typo like year 9999 would
+/// otherwise sort wrongly as text on SQLite).
+fn plausible(t: DateTime<FixedOffset>, field: &str) -> ApiResult<DateTime<Utc>> {
+    let t = t.with_timezone(&Utc);
+    if (2020..=2100).contains(&t.year()) {
+        Ok(t)
+    } else {
+        Err(ApiError::validation(format!(
+            "{field} must be between the years 2020 and 2100"
+        )))
+    }
 }
 
 impl From<EndFailure> for ApiError {
@@ -136,18 +170,18 @@ impl From<EndFailure> for ApiError {
 async fn end_period(
     auth: Authorized<Supervisors>,
     state: web::Data<AppState>,
-    id: web::Path<Id>,
+    id: ApiPath<Id>,
     body: ApiJson<EndPeriod>,
 ) -> ApiResult<web::Json<ForceMajeurePeriod>> {
-    let ends_at = body.into_inner()?.ends_at.with_timezone(&Utc);
-    let id = id.into_inner();
+    let ends_at = plausible(body.into_inner()?.ends_at, "ends_at")?;
+    let id = id.into_inner()?.into_inner();
     let now = state.clock.now();
     let actor = auth.principal;
     let cache = state.calendar.clone();
     let period = state
         .db(move |conn| {
             let period = force_majeure::end(conn, id, ends_at, &actor, now)?;
-            cache.reload(conn)?;
+            reload_after_commit(&cache, conn);
             Ok(period)
         })
         .await?;

@@ -196,7 +196,7 @@ pub fn authenticate(conn: &mut DbConnection, token: &str) -> QueryResult<Option<
             api_keys::id,
             api_keys::name,
             api_keys::role,
-            branches::id.nullable(),
+            api_keys::branch_id,
             branches::code.nullable(),
         ))
         .first::<(Id, String, String, Option<Id>, Option<String>)>(conn)
@@ -213,7 +213,9 @@ pub fn authenticate(conn: &mut DbConnection, token: &str) -> QueryResult<Option<
                     diesel::result::Error::DeserializationError(e.to_string().into())
                 })?,
         },
-        _ => BranchScope::All,
+        (None, _) => BranchScope::All,
+        // A key bound to a branch that cannot be read authenticates nobody (fail closed).
+        (Some(_), None) => return Ok(None),
     };
     Ok(Some(Principal {
         key_id,

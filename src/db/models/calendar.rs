@@ -154,13 +154,15 @@ impl EditRow {
 /// Loads the whole calendar. Stored edits that the current rules make meaningless are skipped
 /// with a warning rather than keeping the service from starting.
 pub fn load(conn: &mut DbConnection) -> QueryResult<Calendar> {
-    let years: Vec<(i32, Option<NaiveDate>)> = calendar_years::table
-        .select((calendar_years::year, calendar_years::kurban_ait))
-        .order(calendar_years::year)
-        .load(conn)?;
+    // Edits first: every year an edit refers to was committed before it, so the years read
+    // next include it even if another edit commits in between.
     let edits: Vec<EditRow> = calendar_edits::table
         .select(EditRow::as_select())
         .order(calendar_edits::version)
+        .load(conn)?;
+    let years: Vec<(i32, Option<NaiveDate>)> = calendar_years::table
+        .select((calendar_years::year, calendar_years::kurban_ait))
+        .order(calendar_years::year)
         .load(conn)?;
     let version = edits.last().map_or(0, |e| e.version);
     let mut amendments: BTreeMap<i32, Vec<Amendment>> = BTreeMap::new();

@@ -178,13 +178,21 @@ pub fn end(
         if ends_at <= period.starts_at {
             return Err(EndFailure::EndsBeforeStart(period.starts_at));
         }
-        diesel::update(force_majeure_periods::table.find(id))
-            .set((
-                force_majeure_periods::ends_at.eq(Some(to_db_time(ends_at))),
-                force_majeure_periods::ended_by.eq(Some(actor.key_id)),
-                force_majeure_periods::end_recorded_at.eq(Some(to_db_time(now))),
-            ))
-            .execute(conn)?;
+        let ended = diesel::update(
+            force_majeure_periods::table
+                .find(id)
+                .filter(force_majeure_periods::ends_at.is_null()),
+        )
+        .set((
+            force_majeure_periods::ends_at.eq(Some(to_db_time(ends_at))),
+            force_majeure_periods::ended_by.eq(Some(actor.key_id)),
+            force_majeure_periods::end_recorded_at.eq(Some(to_db_time(now))),
+        ))
+        .execute(conn)?;
+        // Another request ended it between our read and this update.
+        if ended == 0 {
+            return Err(EndFailure::AlreadyEnded(id));
+        }
         find(conn, id)?.ok_or(EndFailure::NotFound(id))
     })
 }
