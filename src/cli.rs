@@ -138,6 +138,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
         clock,
         metrics: Metrics::new(),
         calendar: calendar.clone(),
+        pilot_ends_on: config.pilot_ends_on,
     });
     let body_limit = config.max_body_bytes;
     tracing::info!(

@@ -28,6 +28,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// How often the in-memory calendar is reloaded (edits through other instances).
     pub calendar_refresh: std::time::Duration,
+    /// The last day (Almaty time) on which postamat delivery may be chosen (order п.6).
+    pub pilot_ends_on: chrono::NaiveDate,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,8 +83,15 @@ const CALENDAR_REFRESH_SECS: Setting = Setting {
     default: "30",
 };
 
+const PILOT_ENDS_ON: Setting = Setting {
+    env: "POSTAMAT_PILOT_ENDS_ON",
+    key: "pilot_ends_on",
+    default: "2026-12-31",
+};
+
 /// Every setting, for checking the keys of a configuration file.
-const SETTINGS: [&Setting; 7] = [
+const SETTINGS: [&Setting; 8] = [
+    &PILOT_ENDS_ON,
     &DATABASE_URL,
     &BIND,
     &LOG_FORMAT,
@@ -177,6 +186,10 @@ impl Config {
                     .filter(|n| (1..=3600).contains(n))
                     .map(std::time::Duration::from_secs)
                     .ok_or_else(|| format!("must be a number of seconds from 1 to 3600, got '{v}'"))
+            })?,
+            pilot_ends_on: sources.parse(&PILOT_ENDS_ON, |v| {
+                chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                    .map_err(|_| format!("must be a date such as 2026-12-31, got '{v}'"))
             })?,
         })
     }

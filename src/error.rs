@@ -63,6 +63,30 @@ pub enum ErrorCode {
     CalendarYearMissing,
     /// The force-majeure period has already ended.
     AlreadyEnded,
+    /// The event is not allowed in the shipment's current state (the detail names it).
+    InvalidTransition,
+    /// An application with this number exists with different data.
+    ApplicationConflict,
+    /// The same event id was sent before with a different payload.
+    EventIdReused,
+    /// Postamat delivery is offered only inside the pilot window.
+    OutsidePilotWindow,
+    /// The chosen postamat is not in the Kaspi postamat list.
+    UnknownPostamat,
+    /// The chosen postamat is not in the city of the applicant's branch (п.4).
+    PostamatNotInCity,
+    /// The shipment has no Kaspi order (and so no waybill) yet.
+    NoKaspiOrder,
+    /// The scanned waybill is not the waybill of the shipment's Kaspi order (п.16).
+    WaybillMismatch,
+    /// A different Kaspi order was already reported for this shipment.
+    OrderConflict,
+    /// The registry is sealed (or handed over) and never changes.
+    RegistrySealed,
+    /// The shipment is already on a registry of this kind.
+    AlreadyInRegistry,
+    /// The person receiving the document is not the applicant named.
+    RecipientMismatch,
     /// The database cannot be reached right now.
     DatabaseUnavailable,
     /// An unexpected failure on our side; the request id in the response finds it in the log.
@@ -76,7 +100,12 @@ impl ErrorCode {
             MalformedJson | InvalidBody | InvalidQuery | InvalidPath => StatusCode::BAD_REQUEST,
             ValidationFailed | DateOutsideYear | NotAWeekday | NotAWeekendDay | NoSuchDay
             | CalendarYearMissing => StatusCode::UNPROCESSABLE_ENTITY,
-            DuplicateDay | AlreadyEnded => StatusCode::CONFLICT,
+            DuplicateDay | AlreadyEnded | InvalidTransition | ApplicationConflict
+            | EventIdReused | NoKaspiOrder | OrderConflict | RegistrySealed | AlreadyInRegistry => {
+                StatusCode::CONFLICT
+            }
+            OutsidePilotWindow | UnknownPostamat | PostamatNotInCity | WaybillMismatch
+            | RecipientMismatch => StatusCode::UNPROCESSABLE_ENTITY,
             MissingToken | InvalidToken => StatusCode::UNAUTHORIZED,
             RoleForbidden | BranchForbidden => StatusCode::FORBIDDEN,
             NotFound | RouteNotFound => StatusCode::NOT_FOUND,
@@ -116,6 +145,18 @@ impl ErrorCode {
             NoSuchDay => "no_such_day",
             CalendarYearMissing => "calendar_year_missing",
             AlreadyEnded => "already_ended",
+            InvalidTransition => "invalid_transition",
+            ApplicationConflict => "application_conflict",
+            EventIdReused => "event_id_reused",
+            OutsidePilotWindow => "outside_pilot_window",
+            UnknownPostamat => "unknown_postamat",
+            PostamatNotInCity => "postamat_not_in_city",
+            NoKaspiOrder => "no_kaspi_order",
+            WaybillMismatch => "waybill_mismatch",
+            OrderConflict => "order_conflict",
+            RegistrySealed => "registry_sealed",
+            AlreadyInRegistry => "already_in_registry",
+            RecipientMismatch => "recipient_mismatch",
             DatabaseUnavailable => "database_unavailable",
             Internal => "internal",
         }
@@ -148,6 +189,18 @@ impl ErrorCode {
             NoSuchDay => "No such day",
             CalendarYearMissing => "No calendar data for the year",
             AlreadyEnded => "Already ended",
+            InvalidTransition => "Not allowed in the current state",
+            ApplicationConflict => "Application exists with other data",
+            EventIdReused => "Event id reused",
+            OutsidePilotWindow => "Outside the pilot window",
+            UnknownPostamat => "Unknown postamat",
+            PostamatNotInCity => "Postamat in another city",
+            NoKaspiOrder => "No Kaspi order yet",
+            WaybillMismatch => "Waybill does not match",
+            OrderConflict => "Another Kaspi order",
+            RegistrySealed => "Registry sealed",
+            AlreadyInRegistry => "Already on a registry",
+            RecipientMismatch => "Recipient does not match",
             DatabaseUnavailable => "Database unavailable",
             Internal => "Internal error",
         }
@@ -370,5 +423,27 @@ mod r2d2_error {
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(err: actix_web::error::BlockingError) -> Self {
         ApiError::internal(anyhow::anyhow!("blocking task failed: {err}"))
+    }
+}
+
+impl From<crate::db::models::shipment::CommandError> for ApiError {
+    fn from(err: crate::db::models::shipment::CommandError) -> Self {
+        use crate::db::models::shipment::CommandError;
+        use crate::domain::shipment::Refusal;
+        match err {
+            CommandError::Refused(refusal @ Refusal::NotAllowedActor { .. }) => {
+                ApiError::new(ErrorCode::RoleForbidden, refusal.to_string())
+            }
+            CommandError::Refused(refusal) => {
+                ApiError::new(ErrorCode::InvalidTransition, refusal.to_string())
+            }
+            CommandError::Stale => ApiError::new(ErrorCode::ConcurrentUpdate, err.to_string()),
+            CommandError::Calendar(missing) => {
+                ApiError::new(ErrorCode::CalendarYearMissing, missing.to_string())
+            }
+            CommandError::NotFound(what) => ApiError::not_found(what),
+            CommandError::Rule(code, detail) => ApiError::new(code, detail),
+            CommandError::Database(e) => e.into(),
+        }
     }
 }

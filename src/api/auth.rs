@@ -35,6 +35,47 @@ impl Policy for Supervisors {
     const ROLES: &'static [Role] = &[Role::Supervisor];
 }
 
+/// Kaspi's integration.
+pub struct KaspiIntegration;
+impl Policy for KaspiIntegration {
+    const ROLES: &'static [Role] = &[Role::Kaspi];
+}
+
+/// The registry office's integration (ИС ЗАГС).
+pub struct RegistryOffice;
+impl Policy for RegistryOffice {
+    const ROLES: &'static [Role] = &[Role::RegistryOffice];
+}
+
+/// The accumulation sector.
+pub struct AccumulationClerks;
+impl Policy for AccumulationClerks {
+    const ROLES: &'static [Role] = &[Role::AccumulationClerk];
+}
+
+/// The issuance sector.
+pub struct IssuanceClerks;
+impl Policy for IssuanceClerks {
+    const ROLES: &'static [Role] = &[Role::IssuanceClerk];
+}
+
+/// Who signs for envelopes: the State courier, or the clerk recording it for them (п.17, 33).
+pub struct Couriers;
+impl Policy for Couriers {
+    const ROLES: &'static [Role] = &[Role::StateCourier, Role::AccumulationClerk];
+}
+
+/// Everyone who works with a branch's documents.
+pub struct BranchStaff;
+impl Policy for BranchStaff {
+    const ROLES: &'static [Role] = &[
+        Role::AccumulationClerk,
+        Role::IssuanceClerk,
+        Role::StateCourier,
+        Role::Supervisor,
+    ];
+}
+
 /// The caller, known to hold one of `P`'s roles.
 pub struct Authorized<P> {
     pub principal: Principal,
@@ -57,6 +98,17 @@ impl<P> Authorized<P> {
                 format!(
                     "{what} concerns the whole country; a key bound to branch {code} may not change it"
                 ),
+            )),
+        }
+    }
+
+    /// The caller's own branch (branch staff always have one).
+    pub fn own_branch(&self) -> Result<crate::db::Id, ApiError> {
+        match &self.principal.scope {
+            BranchScope::Only { id, .. } => Ok(*id),
+            BranchScope::All => Err(ApiError::new(
+                ErrorCode::BranchForbidden,
+                "this action is done by staff of a branch; the key is not bound to one",
             )),
         }
     }

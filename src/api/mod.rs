@@ -2,6 +2,7 @@
 //! blocking task, and map the result; they decide no rules.
 //!
 //! - [`admin`]: operators — API keys and reference data (branches, postamats);
+//! - [`integrations`]: Kaspi and the registry office (machines);
 //! - [`clerks`]: branch staff (and every role) — the calendar and deadline previews;
 //! - [`supervisors`]: calendar edits and force-majeure periods;
 //! - [`system`]: health, readiness, metrics and "who am I".
@@ -10,6 +11,7 @@ pub mod admin;
 pub mod auth;
 pub mod clerks;
 pub mod extract;
+pub mod integrations;
 pub mod middleware;
 pub mod supervisors;
 pub mod system;
@@ -38,6 +40,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The working-day calendar in memory (reloaded on edits and by a job).
     pub calendar: Arc<CalendarCache>,
+    /// The last day postamat delivery may be chosen.
+    pub pilot_ends_on: chrono::NaiveDate,
 }
 
 impl AppState {
@@ -68,6 +72,8 @@ impl AppState {
     modifiers(&BearerAuth),
     tags(
         (name = "admin", description = "Operators: API keys and reference data"),
+        (name = "integrations", description = "Kaspi and the registry office"),
+        (name = "clerks", description = "Branch staff: lookup, intake, envelopes, registries, issue"),
         (name = "calendar", description = "The working-day calendar and deadline previews"),
         (name = "supervisors", description = "Calendar edits and force-majeure periods"),
         (name = "reference", description = "Reference data every role reads"),
@@ -93,6 +99,7 @@ fn routes(cfg: &mut ServiceConfig<'_>) {
     system::routes(cfg);
     admin::routes(cfg);
     clerks::routes(cfg);
+    integrations::routes(cfg);
     supervisors::routes(cfg);
 }
 

@@ -107,16 +107,178 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::id::Uuid;
+
+    applications (id) {
+        id -> Uuid,
+        number -> Text,
+        registry_office_code -> Text,
+        applicant_iin -> Text,
+        applicant_name -> Text,
+        phone -> Text,
+        language -> Text,
+        delivery_method -> Text,
+        postamat_id -> Nullable<Uuid>,
+        branch_id -> Uuid,
+        status -> Text,
+        submitted_at -> Timestamp,
+        payload_hash -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> Integer,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::id::Uuid;
+
+    shipments (id) {
+        id -> Uuid,
+        application_id -> Uuid,
+        kind -> Text,
+        branch_id -> Uuid,
+        delivery_method -> Text,
+        status -> Text,
+        kaspi_order_id -> Nullable<Text>,
+        waybill -> Nullable<Text>,
+        registry_office_registry -> Nullable<Text>,
+        issued_to -> Nullable<Text>,
+        recipient_iin -> Nullable<Text>,
+        recipient_name -> Nullable<Text>,
+        power_of_attorney -> Nullable<Text>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::id::Uuid;
+
+    status_events (id) {
+        id -> Uuid,
+        application_id -> Uuid,
+        shipment_id -> Nullable<Uuid>,
+        event -> Text,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        actor_role -> Nullable<Text>,
+        actor_key_id -> Nullable<Uuid>,
+        actor_name -> Text,
+        source -> Text,
+        external_event_id -> Nullable<Text>,
+        details -> Nullable<Text>,
+        occurred_at -> Timestamp,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::id::Uuid;
+
+    deadlines (id) {
+        id -> Uuid,
+        shipment_id -> Uuid,
+        kind -> Text,
+        started_at -> Timestamp,
+        due_at -> Timestamp,
+        calendar_version -> BigInt,
+        state -> Text,
+        resolved_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    integration_events (source, event_id) {
+        source -> Text,
+        event_id -> Text,
+        kind -> Text,
+        application_number -> Text,
+        payload_hash -> Text,
+        response_status -> Integer,
+        response -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::id::Uuid;
+
+    registries (id) {
+        id -> Uuid,
+        branch_id -> Uuid,
+        kind -> Text,
+        state -> Text,
+        number -> Nullable<Text>,
+        created_by -> Uuid,
+        created_at -> Timestamp,
+        sealed_by -> Nullable<Uuid>,
+        sealed_at -> Nullable<Timestamp>,
+        handed_over_by -> Nullable<Uuid>,
+        handed_over_at -> Nullable<Timestamp>,
+        courier_name -> Nullable<Text>,
+        version -> Integer,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::id::Uuid;
+
+    registry_items (registry_id, shipment_id) {
+        registry_id -> Uuid,
+        shipment_id -> Uuid,
+        registry_kind -> Text,
+        application_number -> Text,
+        waybill -> Text,
+        added_by -> Uuid,
+        added_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::id::Uuid;
+
+    number_sequences (branch_id, year, series) {
+        branch_id -> Uuid,
+        year -> Integer,
+        series -> Text,
+        last_value -> BigInt,
+    }
+}
+
 diesel::joinable!(api_keys -> branches (branch_id));
+diesel::joinable!(applications -> branches (branch_id));
+diesel::joinable!(applications -> postamats (postamat_id));
+diesel::joinable!(shipments -> applications (application_id));
+diesel::joinable!(deadlines -> shipments (shipment_id));
+diesel::joinable!(registry_items -> registries (registry_id));
+diesel::joinable!(registry_items -> shipments (shipment_id));
 diesel::joinable!(calendar_edits -> calendar_years (year));
 diesel::joinable!(force_majeure_periods -> branches (branch_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
+    applications,
     branches,
     calendar_edits,
     calendar_years,
+    deadlines,
     force_majeure_periods,
+    integration_events,
+    number_sequences,
     postamats,
+    registries,
+    registry_items,
     service_bootstrap,
+    shipments,
+    status_events,
 );

@@ -207,6 +207,7 @@ impl TestApp {
             clock: clock.clone(),
             metrics: Metrics::new(),
             calendar: calendar.clone(),
+            pilot_ends_on: chrono::NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
         });
         let service = Rc::new(test::init_service(api::app(state, BODY_LIMIT)).await);
         let call: Call = Box::new(move |req: TestRequest| {

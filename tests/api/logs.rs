@@ -6,6 +6,8 @@ use serde_json::json;
 
 const IIN: &str = "870412300129";
 const PHONE: &str = "+77011234567";
+static REAL_IIN: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| crate::lifecycle::iin(77));
 
 #[actix_web::test]
 async fn logs_never_contain_tokens_iins_or_phone_numbers() {
@@ -31,12 +33,27 @@ async fn logs_never_contain_tokens_iins_or_phone_numbers() {
     )
     .await;
     app.get("/api/v1/me", Some("pst_forged-token-value")).await;
+    // A real registration carrying an IIN and a phone number through the whole service.
+    let pilot = crate::lifecycle::Pilot::new().await;
+    let mut application = crate::lifecycle::Pilot::application("LOG-1", "postamat");
+    application["applicant_iin"] = json!(REAL_IIN.as_str());
+    application["phone"] = json!(PHONE);
+    pilot
+        .app
+        .post(
+            "/api/v1/integrations/kaspi/applications",
+            Some(&pilot.kaspi),
+            &application,
+        )
+        .await
+        .assert_status(201);
     // And a careless log line of our own.
     tracing::info!(iin = IIN, phone = PHONE, token = %admin, "careless line with 8 (701) 123-45-67");
 
     let logs = captured_logs();
     assert!(logs.contains("\"request\""), "requests are logged at all");
     for secret in [
+        REAL_IIN.as_str(),
         admin.as_str(),
         &admin[4..],
         IIN,

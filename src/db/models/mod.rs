@@ -1,10 +1,14 @@
 //! One file per stored entity: its rows and the few queries the rest of the service needs.
 
 pub mod api_key;
+pub mod application;
 pub mod branch;
 pub mod calendar;
 pub mod force_majeure;
+pub mod integration_event;
 pub mod postamat;
+pub mod registry;
+pub mod shipment;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 

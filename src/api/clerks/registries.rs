@@ -1,0 +1,437 @@
+//! Handoff registries (п.13, 16, 17): drafted and sealed by the accumulation sector, printed,
+//! and signed for by the State courier.
+
+use super::documents::clerk_context;
+use crate::api::AppState;
+use crate::api::auth::{AccumulationClerks, Authorized, BranchStaff, Couriers};
+use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::db::models::branch::BranchScope;
+use crate::db::models::registry::{self, Registry, RegistryRow, RegistryState};
+use crate::db::models::{application, shipment};
+use crate::db::schema::branches;
+use crate::db::{DbConnection, Id, write_transaction};
+use crate::domain::identifiers::ApplicationNumber;
+use crate::domain::reference::{BranchTimeZone, Text};
+use crate::error::{ApiError, ApiResult};
+use actix_web::{HttpResponse, delete, get, post, web};
+use diesel::prelude::*;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+pub fn routes(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(create_registry)
+        .service(list_registries)
+        .service(get_registry)
+        .service(print_registry)
+        .service(add_item)
+        .service(remove_item)
+        .service(seal_registry)
+        .service(hand_over);
+}
+
+fn found(row: Option<RegistryRow>, id: Id) -> ApiResult<RegistryRow> {
+    row.ok_or_else(|| ApiError::not_found(format!("registry {id} not found")))
+}
+
+/// The packed shipment of an application in the caller's branch.
+fn packed_shipment(
+    conn: &mut DbConnection,
+    number: &ApplicationNumber,
+    scope: &BranchScope,
+) -> ApiResult<shipment::ShipmentRow> {
+    let app = application::find_scoped(conn, number.as_str(), scope)?
+        .ok_or_else(|| ApiError::not_found(format!("application {number} not found")))?;
+    shipment::find_original(conn, app.id)?
+        .ok_or_else(|| ApiError::not_found(format!("application {number} has no document yet")))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRegistry {
+    /// Envelopes to put on it straight away (packed postamat shipments of your branch).
+    #[serde(default)]
+    pub application_numbers: Vec<ApplicationNumber>,
+}
+
+/// Draft a handoff registry for the caller's branch.
+#[utoipa::path(
+    tag = "clerks",
+    security(("bearer" = [])),
+    request_body = CreateRegistry,
+    responses(
+        (status = 201, body = Registry),
+        (status = 409, description = "An envelope is not packed (`invalid_transition`) or already on a registry (`already_in_registry`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/registries")]
+async fn create_registry(
+    auth: Authorized<AccumulationClerks>,
+    state: web::Data<AppState>,
+    body: ApiJson<CreateRegistry>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner()?;
+    let branch_id = auth.own_branch()?;
+    let scope = auth.scope().clone();
+    let key_id = auth.principal.key_id;
+    let now = state.clock.now();
+    let view = state
+        .db(move |conn| {
+            let row = write_transaction(conn, |conn| {
+                let row = registry::create_draft(conn, branch_id, key_id, now)?;
+                for number in &body.application_numbers {
+                    let shipment = packed_shipment(conn, number, &scope)?;
+                    registry::add_item(conn, &row, &shipment, number.as_str(), key_id, now)?;
+                }
+                Ok::<_, ApiError>(row)
+            })?;
+            Ok(registry::view(conn, row)?)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryFilter {
+    #[param(inline)]
+    pub state: Option<RegistryState>,
+}
+
+/// The branch's registries, newest first (at most 200).
+#[utoipa::path(
+    tag = "clerks",
+    security(("bearer" = [])),
+    params(RegistryFilter),
+    responses((status = 200, body = Vec<Registry>))
+)]
+#[get("/api/v1/registries")]
+async fn list_registries(
+    auth: Authorized<BranchStaff>,
+    state: web::Data<AppState>,
+    filter: ApiQuery<RegistryFilter>,
+) -> ApiResult<web::Json<Vec<Registry>>> {
+    let filter = filter.into_inner()?.into_inner();
+    let scope = auth.scope().clone();
+    Ok(web::Json(
+        state
+            .db(move |conn| Ok(registry::list(conn, &scope, filter.state)?))
+            .await?,
+    ))
+}
+
+/// One registry with its envelopes.
+#[utoipa::path(
+    tag = "clerks",
+    security(("bearer" = [])),
+    params(("id" = Id, Path, description = "Registry id")),
+    responses(
+        (status = 200, body = Registry),
+        (status = 404, description = "No such registry in your branch (`not_found`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/registries/{id}")]
+async fn get_registry(
+    auth: Authorized<BranchStaff>,
+    state: web::Data<AppState>,
+    id: ApiPath<Id>,
+) -> ApiResult<web::Json<Registry>> {
+    let id = id.into_inner()?.into_inner();
+    let scope = auth.scope().clone();
+    Ok(web::Json(
+        state
+            .db(move |conn| {
+                let row = found(registry::find_scoped(conn, id, &scope)?, id)?;
+                Ok(registry::view(conn, row)?)
+            })
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddItem {
+    pub application_number: ApplicationNumber,
+}
+
+/// Put a packed envelope on a draft registry. Two clerks adding the same envelope to two
+/// drafts: one wins, the other gets 409 `already_in_registry`.
+#[utoipa::path(
+    tag = "clerks",
+    security(("bearer" = [])),
+    params(("id" = Id, Path, description = "Registry id")),
+    request_body = AddItem,
+    responses(
+        (status = 200, body = Registry),
+        (status = 409, description = "Sealed (`registry_sealed`), already on a registry (`already_in_registry`) or not packed (`invalid_transition`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/registries/{id}/items")]
+async fn add_item(
+    auth: Authorized<AccumulationClerks>,
+    state: web::Data<AppState>,
+    id: ApiPath<Id>,
+    body: ApiJson<AddItem>,
+) -> ApiResult<web::Json<Registry>> {
+    let id = id.into_inner()?.into_inner();
+    let body = body.into_inner()?;
+    let scope = auth.scope().clone();
+    let key_id = auth.principal.key_id;
+    let now = state.clock.now();
+    Ok(web::Json(
+        state
+            .db(move |conn| {
+                let row = write_transaction(conn, |conn| {
+                    let row = found(registry::find_scoped(conn, id, &scope)?, id)?;
+                    let shipment = packed_shipment(conn, &body.application_number, &scope)?;
+                    registry::add_item(
+                        conn,
+                        &row,
+                        &shipment,
+                        body.application_number.as_str(),
+                        key_id,
+                        now,
+                    )?;
+                    Ok::<_, ApiError>(row)
+                })?;
+                Ok(registry::view(conn, row)?)
+            })
+            .await?,
+    ))
+}
+
+/// Take an envelope off a draft registry.
+#[utoipa::path(
+    tag = "clerks",
+    security(("bearer" = [])),
+    params(
+        ("id" = Id, Path, description = "Registry id"),
+        ("shipment_id" = Id, Path, description = "Shipment id"),
+    ),
+    responses(
+        (status = 200, body = Registry),
+        (status = 409, description = "Sealed (`registry_sealed`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/api/v1/registries/{id}/items/{shipment_id}")]
+async fn remove_item(
+    auth: Authorized<AccumulationClerks>,
+    state: web::Data<AppState>,
+    path: ApiPath<(Id, Id)>,
+) -> ApiResult<web::Json<Registry>> {
+    let (id, shipment_id) = path.into_inner()?.into_inner();
+    let scope = auth.scope().clone();
+    Ok(web::Json(
+        state
+            .db(move |conn| {
+                let row = write_transaction(conn, |conn| {
+                    let row = found(registry::find_scoped(conn, id, &scope)?, id)?;
+                    registry::remove_item(conn, &row, shipment_id)?;
+                    Ok::<_, ApiError>(row)
+                })?;
+                Ok(registry::view(conn, row)?)
+            })
+            .await?,
+    ))
+}
+
+/// Seal a draft: it gets the next number of its branch and year and never changes again.
+#[utoipa::path(
+    tag = "clerks",
+    security(("bearer" = [])),
+    params(("id" = Id, Path, description = "Registry id")),
+    responses(
+        (status = 200, body = Registry),
+        (status = 409, description = "Already sealed (`registry_sealed`) or an envelope no longer packed (`invalid_transition`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Empty (`validation_failed`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/registries/{id}/seal")]
+async fn seal_registry(
+    auth: Authorized<AccumulationClerks>,
+    state: web::Data<AppState>,
+    id: ApiPath<Id>,
+) -> ApiResult<web::Json<Registry>> {
+    let id = id.into_inner()?.into_inner();
+    let scope = auth.scope().clone();
+    let key_id = auth.principal.key_id;
+    let now = state.clock.now();
+    let view = state
+        .db(move |conn| {
+            let sealed = write_transaction(conn, |conn| {
+                let row = found(registry::find_scoped(conn, id, &scope)?, id)?;
+                Ok::<_, ApiError>(registry::seal(conn, &row, key_id, now)?)
+            })?;
+            Ok(registry::view(conn, sealed)?)
+        })
+        .await?;
+    tracing::info!(registry = ?view.number, items = view.items.len(), "registry sealed");
+    Ok(web::Json(view))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandOver {
+    /// The State courier who signs for the envelopes.
+    pub courier_name: Text,
+}
+
+/// The State courier signs for a sealed registry (п.17): every envelope on it is handed to
+/// the courier and its handoff deadline met (or met late).
+#[utoipa::path(
+    tag = "clerks",
+    security(("bearer" = [])),
+    params(("id" = Id, Path, description = "Registry id")),
+    request_body = HandOver,
+    responses(
+        (status = 200, body = Registry),
+        (status = 409, description = "Not sealed, or already handed over (`invalid_transition`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/registries/{id}/handover")]
+async fn hand_over(
+    auth: Authorized<Couriers>,
+    state: web::Data<AppState>,
+    id: ApiPath<Id>,
+    body: ApiJson<HandOver>,
+) -> ApiResult<web::Json<Registry>> {
+    let id = id.into_inner()?.into_inner();
+    let body = body.into_inner()?;
+    auth.own_branch()?;
+    let scope = auth.scope().clone();
+    let now = state.clock.now();
+    let snapshot = state.calendar.current();
+    let actor = shipment::ActorRef::from(&auth.principal);
+    let view = state
+        .db(move |conn| {
+            let handed = write_transaction(conn, |conn| {
+                let row = found(registry::find_scoped(conn, id, &scope)?, id)?;
+                let ctx = clerk_context(actor, now, &snapshot.calendar);
+                Ok::<_, ApiError>(registry::hand_over(
+                    conn,
+                    &row,
+                    body.courier_name.as_str(),
+                    &ctx,
+                )?)
+            })?;
+            Ok(registry::view(conn, handed)?)
+        })
+        .await?;
+    tracing::info!(registry = ?view.number, items = view.items.len(), "registry handed over");
+    Ok(web::Json(view))
+}
+
+fn escape(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_owned(),
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            '\'' => "&#39;".to_owned(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// The printable registry: what the clerk and the courier sign (п.13, 17).
+fn render(
+    registry: &Registry,
+    branch_name: &str,
+    branch_address: &str,
+    tz: chrono_tz::Tz,
+) -> String {
+    let local = |t: chrono::DateTime<chrono::Utc>| {
+        t.with_timezone(&tz).format("%d.%m.%Y %H:%M").to_string()
+    };
+    let rows: String = registry
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                i + 1,
+                escape(&item.application_number),
+                escape(&item.waybill)
+            )
+        })
+        .collect();
+    let number = registry
+        .number
+        .as_deref()
+        .unwrap_or("ЧЕРНОВИК — не опечатан");
+    let dated = registry
+        .sealed_at
+        .map(local)
+        .unwrap_or_else(|| local(registry.created_at));
+    format!(
+        r#"<!DOCTYPE html>
+<html lang="ru"><head><meta charset="utf-8"><title>Реестр {number}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; }} table {{ border-collapse: collapse; width: 100%; }}
+td, th {{ border: 1px solid #000; padding: 4px 8px; text-align: left; }}
+.signatures td {{ border: none; padding-top: 3em; }}
+@media print {{ body {{ margin: 0; }} }}
+</style></head>
+<body>
+<h1>Реестр передачи документов в пункт приема Kaspi № {number}</h1>
+<p>Дата: {dated}<br>Филиал: {branch} — {branch_name}<br>Адрес: {branch_address}</p>
+<table>
+<thead><tr><th>№</th><th>Номер заявки</th><th>Накладная</th></tr></thead>
+<tbody>
+{rows}</tbody>
+</table>
+<p>Всего конвертов: {count}</p>
+<table class="signatures">
+<tr><td>Работник накопительного сектора: ____________________ / {sealed_by} /</td></tr>
+<tr><td>Курьер Госкорпорации: ____________________ / {courier} /</td></tr>
+</table>
+</body></html>
+"#,
+        number = escape(number),
+        dated = dated,
+        branch = escape(&registry.branch),
+        branch_name = escape(branch_name),
+        branch_address = escape(branch_address),
+        rows = rows,
+        count = registry.items.len(),
+        sealed_by = escape(registry.sealed_by.as_deref().unwrap_or("")),
+        courier = escape(registry.courier_name.as_deref().unwrap_or("")),
+    )
+}
+
+/// The registry as a printable HTML page with both signature lines.
+#[utoipa::path(
+    tag = "clerks",
+    security(("bearer" = [])),
+    params(("id" = Id, Path, description = "Registry id")),
+    responses(
+        (status = 200, description = "Printable page", body = String, content_type = "text/html"),
+        (status = 404, description = "No such registry in your branch (`not_found`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/registries/{id}/print")]
+async fn print_registry(
+    auth: Authorized<BranchStaff>,
+    state: web::Data<AppState>,
+    id: ApiPath<Id>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner()?.into_inner();
+    let scope = auth.scope().clone();
+    let page = state
+        .db(move |conn| {
+            let row = found(registry::find_scoped(conn, id, &scope)?, id)?;
+            let (name, address, zone): (String, String, String) = branches::table
+                .find(row.branch_id)
+                .select((branches::name_ru, branches::address_ru, branches::time_zone))
+                .first(conn)?;
+            let tz = BranchTimeZone::try_from(zone).unwrap_or_default().tz();
+            let view = registry::view(conn, row)?;
+            Ok(render(&view, &name, &address, tz))
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(page))
+}

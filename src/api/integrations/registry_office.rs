@@ -1,0 +1,162 @@
+//! The registry office (РАГС, ИС ЗАГС): an application's final status (п.5, 8).
+
+use super::{EventKey, once};
+use crate::api::AppState;
+use crate::api::auth::{Authorized, RegistryOffice};
+use crate::api::extract::ApiJson;
+use crate::db::Id;
+use crate::db::models::application::{self, ApplicationStatus};
+use crate::db::models::integration_event::fingerprint;
+use crate::db::models::shipment::{self, ActorRef, EventContext};
+use crate::domain::identifiers::{ApplicationNumber, ExternalId};
+use crate::domain::shipment::{DeliveryMethod, ShipmentState};
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+pub fn routes(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(registry_office_event);
+}
+
+/// The final status the registry office gives an application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FinalStatus {
+    /// Executed: the certificate exists and waits for the State courier (п.6, 8).
+    Executed,
+    /// Refused: no document will be delivered.
+    Refused,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryOfficeEvent {
+    /// The registry office's id of this event: a repeat changes nothing.
+    pub event_id: ExternalId,
+    pub application_number: ApplicationNumber,
+    pub status: FinalStatus,
+    /// When the status was given.
+    pub occurred_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventApplied {
+    pub application_number: String,
+    pub application_status: ApplicationStatus,
+    /// The document created by `executed`.
+    pub shipment_id: Option<Id>,
+    pub shipment_state: Option<ShipmentState>,
+}
+
+/// Report an application executed (its document is ready at the registry office) or refused.
+#[utoipa::path(
+    tag = "integrations",
+    security(("bearer" = [])),
+    request_body = RegistryOfficeEvent,
+    responses(
+        (status = 200, body = EventApplied),
+        (status = 404, description = "Unknown application (`not_found`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The application already has a final status (`invalid_transition`), or the event id was reused (`event_id_reused`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/integrations/registry-office/events")]
+async fn registry_office_event(
+    auth: Authorized<RegistryOffice>,
+    state: web::Data<AppState>,
+    body: ApiJson<RegistryOfficeEvent>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner()?;
+    let key = EventKey {
+        source: "registry_office",
+        event_id: body.event_id.to_string(),
+        kind: match body.status {
+            FinalStatus::Executed => "executed",
+            FinalStatus::Refused => "refused",
+        },
+        application_number: body.application_number.to_string(),
+        payload_hash: fingerprint(&body),
+    };
+    let now = state.clock.now();
+    let snapshot = state.calendar.current();
+    let actor = ActorRef::from(&auth.principal);
+    once(&state, key, move |conn| {
+        let app = application::find_by_number(conn, body.application_number.as_str())?.ok_or_else(
+            || ApiError::not_found(format!("application {} not found", body.application_number)),
+        )?;
+        let current = app.status()?;
+        if current != ApplicationStatus::AwaitingExecution {
+            return Err(ApiError::new(
+                ErrorCode::InvalidTransition,
+                format!(
+                    "application {} is already '{}'",
+                    app.number,
+                    current.as_str()
+                ),
+            ));
+        }
+        let to = match body.status {
+            FinalStatus::Executed => ApplicationStatus::Executed,
+            FinalStatus::Refused => ApplicationStatus::Refused,
+        };
+        if !application::set_status(conn, &app, to, now)? {
+            return Err(ApiError::new(
+                ErrorCode::ConcurrentUpdate,
+                "the application changed meanwhile; retry",
+            ));
+        }
+        let ctx = EventContext {
+            actor,
+            source: "registry_office",
+            external_event_id: Some(body.event_id.to_string()),
+            occurred_at: body.occurred_at,
+            recorded_at: now,
+            calendar: &snapshot.calendar,
+        };
+        let created = match to {
+            ApplicationStatus::Executed => {
+                let method = DeliveryMethod::parse(&app.delivery_method).ok_or_else(|| {
+                    ApiError::internal(anyhow::anyhow!(
+                        "stored delivery method {}",
+                        app.delivery_method
+                    ))
+                })?;
+                Some(shipment::create_original(
+                    conn,
+                    app.id,
+                    app.branch_id,
+                    method,
+                    &ctx,
+                )?)
+            }
+            _ => {
+                let change = shipment::Change {
+                    application_id: app.id,
+                    shipment_id: None,
+                    event: "refused",
+                    from: Some(current.as_str()),
+                    to: to.as_str(),
+                    details: None,
+                };
+                shipment::record_history(conn, change, &ctx)?;
+                None
+            }
+        };
+        let applied = EventApplied {
+            application_number: app.number,
+            application_status: to,
+            shipment_id: created.as_ref().map(|s| s.id),
+            shipment_state: created
+                .as_ref()
+                .map(|_| ShipmentState::ReadyAtRegistryOffice),
+        };
+        Ok((
+            StatusCode::OK,
+            serde_json::to_value(applied).map_err(ApiError::internal)?,
+        ))
+    })
+    .await
+}

@@ -1,0 +1,883 @@
+//! The shipment lifecycle over HTTP: registration, finalisation, intake, labelling, registries,
+//! handover, the ЦОН route and issue.
+
+use crate::common::TestApp;
+use postamat::domain::identifiers::iin_check_digit;
+use postamat::domain::role::Role;
+use serde_json::{Value, json};
+
+/// A valid IIN for a serial number (born 1987-04-12).
+pub fn iin(serial: u32) -> String {
+    (serial..serial + 20)
+        .find_map(|n| {
+            let first11 = format!("8704123{n:04}");
+            let digits: Vec<u32> = first11.chars().map(|c| c.to_digit(10).unwrap()).collect();
+            iin_check_digit(&digits).map(|check| format!("{first11}{check}"))
+        })
+        .unwrap()
+}
+
+pub struct Pilot {
+    pub app: TestApp,
+    pub kaspi: String,
+    pub registry_office: String,
+    pub clerk: String,
+    pub courier: String,
+    pub issuance: String,
+    pub other_clerk: String,
+}
+
+impl Pilot {
+    pub async fn new() -> Pilot {
+        let app = TestApp::new().await;
+        let admin = app.admin().await;
+        app.branch(&admin, "ALM01", "Алматы").await;
+        app.branch(&admin, "AST01", "Астана").await;
+        for (id, city) in [("PST-ALA-1", "Алматы"), ("PST-AST-1", "Астана")] {
+            app.put(
+                &format!("/api/v1/postamats/{id}"),
+                Some(&admin),
+                &json!({"city": city, "address_kk": "Абай даңғ., 1", "address_ru": "пр. Абая, 1"}),
+            )
+            .await
+            .assert_status(201);
+        }
+        Pilot {
+            kaspi: app.token(Role::Kaspi, None).await,
+            registry_office: app.token(Role::RegistryOffice, None).await,
+            clerk: app.token(Role::AccumulationClerk, Some("ALM01")).await,
+            courier: app.token(Role::StateCourier, Some("ALM01")).await,
+            issuance: app.token(Role::IssuanceClerk, Some("ALM01")).await,
+            other_clerk: app.token(Role::AccumulationClerk, Some("AST01")).await,
+            app,
+        }
+    }
+
+    pub fn application(number: &str, method: &str) -> Value {
+        let mut body = json!({
+            "application_number": number,
+            "applicant_iin": iin(12),
+            "applicant_name": "Нұрланова Айгерім",
+            "phone": "8 (701) 123-45-67",
+            "language": "kk",
+            "delivery_method": method,
+            "registry_office_code": "RAGS-ALM-3",
+            "branch": "ALM01",
+            "submitted_at": "2026-03-16T10:00:00+05:00",
+        });
+        if method == "postamat" {
+            body["postamat_id"] = json!("PST-ALA-1");
+        }
+        body
+    }
+
+    pub async fn register(&self, number: &str, method: &str) -> Value {
+        self.app
+            .post(
+                "/api/v1/integrations/kaspi/applications",
+                Some(&self.kaspi),
+                &Self::application(number, method),
+            )
+            .await
+            .assert_status(201)
+    }
+
+    pub async fn execute(&self, number: &str) -> Value {
+        self.app
+            .post(
+                "/api/v1/integrations/registry-office/events",
+                Some(&self.registry_office),
+                &json!({"event_id": format!("ro-{number}"), "application_number": number, "status": "executed", "occurred_at": "2026-03-18T15:00:00+05:00"}),
+            )
+            .await
+            .assert_status(200)
+    }
+
+    pub async fn order(&self, number: &str, occurred_at: &str) -> Value {
+        self.app
+            .post(
+                "/api/v1/integrations/kaspi/orders",
+                Some(&self.kaspi),
+                &json!({"event_id": format!("ord-{number}"), "application_number": number, "kaspi_order_id": format!("K-{number}"), "waybill": format!("WB-{number}"), "occurred_at": occurred_at}),
+            )
+            .await
+            .assert_status(200)
+    }
+
+    pub async fn intake(&self, numbers: &[&str], registry: Option<&str>) -> Value {
+        let mut body = json!({"application_numbers": numbers});
+        if let Some(r) = registry {
+            body["registry_office_registry"] = json!(r);
+        }
+        self.app
+            .post("/api/v1/intake", Some(&self.clerk), &body)
+            .await
+            .assert_status(200)
+    }
+
+    /// Registered, executed, ordered, taken in and labelled: a packed envelope.
+    pub async fn packed(&self, number: &str) -> String {
+        self.register(number, "postamat").await;
+        self.execute(number).await;
+        self.order(number, "2026-03-19T10:00:00+05:00").await;
+        let taken = self.intake(&[number], None).await;
+        let id = taken["items"][0]["shipment_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        self.app
+            .post(
+                &format!("/api/v1/shipments/{id}/label"),
+                Some(&self.clerk),
+                &json!({"waybill": format!("WB-{number}")}),
+            )
+            .await
+            .assert_status(200);
+        id
+    }
+
+    pub fn set_clock(&self, rfc3339: &str) {
+        self.app.clock.set(rfc3339.parse().unwrap());
+    }
+}
+
+fn deadline<'a>(shipment: &'a Value, kind: &str) -> &'a Value {
+    shipment["deadlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} deadline in {shipment}"))
+}
+
+#[actix_web::test]
+async fn a_postamat_document_goes_from_registration_to_the_state_courier() {
+    let p = Pilot::new().await;
+    let registered = p.register("APP-1", "postamat").await;
+    assert_eq!(registered["status"], "awaiting_execution");
+    assert_eq!(registered["phone"], "+77011234567");
+    assert_eq!(registered["postamat"]["kaspi_id"], "PST-ALA-1");
+
+    let executed = p.execute("APP-1").await;
+    assert_eq!(executed["shipment_state"], "ready_at_registry_office");
+
+    // Ordered on Thursday 19 Mar: Kaspi's arrival deadline is 13:00 on Friday 20 Mar (п.10).
+    let ordered = p.order("APP-1", "2026-03-19T10:00:00+05:00").await;
+    assert_eq!(
+        deadline(&ordered, "kaspi_arrival")["due_at"],
+        "2026-03-20T08:00:00Z"
+    );
+
+    // Taken in on Friday 20 Mar at 17:00: 21–22 weekend, 23–25 off → Thursday 26 Mar 12:00 (п.17).
+    p.set_clock("2026-03-20T12:00:00Z");
+    let taken = p.intake(&["APP-1"], None).await;
+    assert_eq!(taken["taken_in"], 1);
+    assert_eq!(taken["items"][0]["state"], "at_accumulation_sector");
+    let id = taken["items"][0]["shipment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let lookup = p
+        .app
+        .get("/api/v1/applications/APP-1", Some(&p.clerk))
+        .await
+        .assert_status(200);
+    assert_eq!(lookup["delivery_method"], "postamat");
+    let handoff = deadline(&lookup["shipments"][0], "handoff");
+    assert_eq!(handoff["due_at"], "2026-03-26T07:00:00Z");
+    assert_eq!(handoff["state"], "pending");
+    assert_eq!(handoff["clause"], "п.17");
+
+    let labelled = p
+        .app
+        .post(
+            &format!("/api/v1/shipments/{id}/label"),
+            Some(&p.clerk),
+            &json!({"waybill": "WB-APP-1"}),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(labelled["state"], "packed");
+
+    let draft = p
+        .app
+        .post(
+            "/api/v1/registries",
+            Some(&p.clerk),
+            &json!({"application_numbers": ["APP-1"]}),
+        )
+        .await
+        .assert_status(201);
+    assert_eq!(draft["state"], "draft");
+    let registry = draft["id"].as_str().unwrap().to_owned();
+    let sealed = p
+        .app
+        .post(
+            &format!("/api/v1/registries/{registry}/seal"),
+            Some(&p.clerk),
+            &json!({}),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(sealed["number"], "ALM01-2026-000001");
+
+    let print = p
+        .app
+        .get(
+            &format!("/api/v1/registries/{registry}/print"),
+            Some(&p.courier),
+        )
+        .await;
+    assert_eq!(print.status.as_u16(), 200);
+    assert!(print.content_type().starts_with("text/html"));
+    for text in [
+        "ALM01-2026-000001",
+        "APP-1",
+        "WB-APP-1",
+        "Курьер Госкорпорации",
+        "Всего конвертов: 1",
+    ] {
+        assert!(
+            print.text.contains(text),
+            "{text} missing from the printed registry"
+        );
+    }
+
+    p.set_clock("2026-03-26T05:30:00Z");
+    let handed = p
+        .app
+        .post(
+            &format!("/api/v1/registries/{registry}/handover"),
+            Some(&p.courier),
+            &json!({"courier_name": "Ерлан Б."}),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(handed["state"], "handed_over");
+    assert_eq!(handed["items"][0]["state"], "handed_to_courier");
+
+    let shipment = p
+        .app
+        .get(&format!("/api/v1/shipments/{id}"), Some(&p.clerk))
+        .await
+        .assert_status(200);
+    assert_eq!(shipment["state"], "handed_to_courier");
+    assert_eq!(deadline(&shipment, "handoff")["state"], "met");
+    assert_eq!(deadline(&shipment, "kaspi_arrival")["state"], "pending");
+    let events: Vec<&str> = shipment["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "executed",
+            "kaspi_order_created",
+            "intake",
+            "label",
+            "hand_over_to_courier"
+        ]
+    );
+    let handover = shipment["timeline"].as_array().unwrap().last().unwrap();
+    assert_eq!(handover["actor_role"], "state_courier");
+    assert_eq!(handover["from"], "packed");
+    assert_eq!(handover["details"]["registry"], "ALM01-2026-000001");
+}
+
+#[actix_web::test]
+async fn a_handover_after_noon_meets_the_handoff_deadline_late() {
+    let p = Pilot::new().await;
+    p.set_clock("2026-03-20T12:00:00Z");
+    let id = p.packed("APP-2").await;
+    let draft = p
+        .app
+        .post(
+            "/api/v1/registries",
+            Some(&p.clerk),
+            &json!({"application_numbers": ["APP-2"]}),
+        )
+        .await
+        .assert_status(201);
+    let registry = draft["id"].as_str().unwrap();
+    p.app
+        .post(
+            &format!("/api/v1/registries/{registry}/seal"),
+            Some(&p.clerk),
+            &json!({}),
+        )
+        .await
+        .assert_status(200);
+    p.set_clock("2026-03-26T08:00:00Z"); // 13:00 local
+    p.app
+        .post(
+            &format!("/api/v1/registries/{registry}/handover"),
+            Some(&p.clerk),
+            &json!({"courier_name": "Ерлан Б."}),
+        )
+        .await
+        .assert_status(200);
+    let shipment = p
+        .app
+        .get(&format!("/api/v1/shipments/{id}"), Some(&p.clerk))
+        .await
+        .assert_status(200);
+    assert_eq!(deadline(&shipment, "handoff")["state"], "met_late");
+}
+
+#[actix_web::test]
+async fn a_con_document_goes_to_the_issuance_sector_and_is_issued() {
+    let p = Pilot::new().await;
+    p.register("CON-1", "con").await;
+    p.execute("CON-1").await;
+    // Without the registry office's registry the ЦОН route cannot be taken in (п.14).
+    let refused = p.intake(&["CON-1"], None).await;
+    assert_eq!(refused["items"][0]["outcome"], "refused");
+    assert_eq!(refused["items"][0]["code"], "validation_failed");
+
+    let taken = p.intake(&["CON-1"], Some("РАГС-реестр 17/2026")).await;
+    assert_eq!(taken["items"][0]["state"], "at_issuance_sector");
+    let id = taken["items"][0]["shipment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let shipment = p
+        .app
+        .get(&format!("/api/v1/shipments/{id}"), Some(&p.issuance))
+        .await
+        .assert_status(200);
+    assert_eq!(shipment["registry_office_registry"], "РАГС-реестр 17/2026");
+    assert_eq!(deadline(&shipment, "issuance_storage")["state"], "pending");
+
+    let url = format!("/api/v1/shipments/{id}/issue");
+    p.app
+        .post(
+            &url,
+            Some(&p.issuance),
+            &json!({"recipient": {"type": "applicant", "iin": iin(40)}}),
+        )
+        .await
+        .assert_problem(422, "recipient_mismatch");
+    let issued = p
+        .app
+        .post(
+            &url,
+            Some(&p.issuance),
+            &json!({"recipient": {"type": "applicant", "iin": iin(12)}}),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(issued["state"], "issued_at_con");
+    assert_eq!(issued["issued_to"], "applicant");
+    assert_eq!(deadline(&issued, "issuance_storage")["state"], "met");
+    let again = p
+        .app
+        .post(&url, Some(&p.issuance), &json!({"recipient": {"type": "representative", "iin": iin(40), "name": "Нұрлан", "power_of_attorney": "Доверенность №5"}}))
+        .await
+        .assert_problem(409, "invalid_transition");
+    assert!(
+        again["detail"].as_str().unwrap().contains("issued_at_con"),
+        "{again}"
+    );
+    // The envelope route does not apply to a ЦОН document.
+    p.app
+        .post(
+            &format!("/api/v1/shipments/{id}/label"),
+            Some(&p.clerk),
+            &json!({"waybill": "WB-1"}),
+        )
+        .await
+        .assert_problem(409, "no_kaspi_order");
+}
+
+#[actix_web::test]
+async fn repeated_registrations_and_events_change_nothing() {
+    let p = Pilot::new().await;
+    p.register("APP-3", "postamat").await;
+    let again = p
+        .app
+        .post(
+            "/api/v1/integrations/kaspi/applications",
+            Some(&p.kaspi),
+            &Pilot::application("APP-3", "postamat"),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(again["application_number"], "APP-3");
+    let mut changed = Pilot::application("APP-3", "postamat");
+    changed["phone"] = json!("+7 777 000 00 00");
+    p.app
+        .post(
+            "/api/v1/integrations/kaspi/applications",
+            Some(&p.kaspi),
+            &changed,
+        )
+        .await
+        .assert_problem(409, "application_conflict");
+
+    let first = p.execute("APP-3").await;
+    let repeat = p.execute("APP-3").await;
+    assert_eq!(
+        first, repeat,
+        "a repeated event id returns the original result"
+    );
+    let reused = json!({"event_id": "ro-APP-3", "application_number": "APP-3", "status": "refused", "occurred_at": "2026-03-18T15:00:00+05:00"});
+    p.app
+        .post(
+            "/api/v1/integrations/registry-office/events",
+            Some(&p.registry_office),
+            &reused,
+        )
+        .await
+        .assert_problem(409, "event_id_reused");
+    let second = json!({"event_id": "ro-APP-3-b", "application_number": "APP-3", "status": "refused", "occurred_at": "2026-03-18T16:00:00+05:00"});
+    let refused = p
+        .app
+        .post(
+            "/api/v1/integrations/registry-office/events",
+            Some(&p.registry_office),
+            &second,
+        )
+        .await
+        .assert_problem(409, "invalid_transition");
+    assert!(refused["detail"].as_str().unwrap().contains("executed"));
+
+    let ordered = p.order("APP-3", "2026-03-19T10:00:00+05:00").await;
+    assert_eq!(ordered, p.order("APP-3", "2026-03-19T10:00:00+05:00").await);
+    let other = json!({"event_id": "ord-other", "application_number": "APP-3", "kaspi_order_id": "K-OTHER", "waybill": "WB-OTHER", "occurred_at": "2026-03-19T11:00:00+05:00"});
+    p.app
+        .post("/api/v1/integrations/kaspi/orders", Some(&p.kaspi), &other)
+        .await
+        .assert_problem(409, "order_conflict");
+
+    let lookup = p
+        .app
+        .get("/api/v1/applications/APP-3", Some(&p.clerk))
+        .await
+        .assert_status(200);
+    assert_eq!(lookup["shipments"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        lookup["shipments"][0]["deadlines"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[actix_web::test]
+async fn refusals_name_the_current_state_and_change_nothing() {
+    let p = Pilot::new().await;
+    p.register("APP-4", "postamat").await;
+    let refused = p.intake(&["APP-4", "NOPE-1"], None).await;
+    assert_eq!(refused["refused"], 2);
+    assert_eq!(refused["items"][0]["code"], "invalid_transition");
+    assert_eq!(refused["items"][1]["code"], "not_found");
+
+    p.execute("APP-4").await;
+    let lookup = p
+        .app
+        .get("/api/v1/applications/APP-4", Some(&p.clerk))
+        .await
+        .assert_status(200);
+    let id = lookup["shipments"][0]["id"].as_str().unwrap().to_owned();
+    let label = format!("/api/v1/shipments/{id}/label");
+    p.app
+        .post(&label, Some(&p.clerk), &json!({"waybill": "WB-APP-4"}))
+        .await
+        .assert_problem(409, "no_kaspi_order");
+    p.order("APP-4", "2026-03-19T10:00:00+05:00").await;
+    let early = p
+        .app
+        .post(&label, Some(&p.clerk), &json!({"waybill": "WB-APP-4"}))
+        .await
+        .assert_problem(409, "invalid_transition");
+    assert!(
+        early["detail"]
+            .as_str()
+            .unwrap()
+            .contains("ready_at_registry_office"),
+        "{early}"
+    );
+    p.intake(&["APP-4"], None).await;
+    p.app
+        .post(&label, Some(&p.clerk), &json!({"waybill": "WB-WRONG"}))
+        .await
+        .assert_problem(422, "waybill_mismatch");
+    let twice = p.intake(&["APP-4"], None).await;
+    assert!(
+        twice["items"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("at_accumulation_sector")
+    );
+    let shipment = p
+        .app
+        .get(&format!("/api/v1/shipments/{id}"), Some(&p.clerk))
+        .await
+        .assert_status(200);
+    assert_eq!(shipment["state"], "at_accumulation_sector");
+    assert_eq!(shipment["timeline"].as_array().unwrap().len(), 3);
+    // Roles: Kaspi cannot take documents in; a courier cannot label.
+    p.app
+        .post(
+            "/api/v1/intake",
+            Some(&p.kaspi),
+            &json!({"application_numbers": ["APP-4"]}),
+        )
+        .await
+        .assert_problem(403, "role_forbidden");
+    p.app
+        .post(&label, Some(&p.courier), &json!({"waybill": "WB-APP-4"}))
+        .await
+        .assert_problem(403, "role_forbidden");
+}
+
+#[actix_web::test]
+async fn another_branchs_clerk_can_neither_see_nor_move_the_document() {
+    let p = Pilot::new().await;
+    p.register("APP-5", "postamat").await;
+    p.execute("APP-5").await;
+    p.app
+        .get("/api/v1/applications/APP-5", Some(&p.other_clerk))
+        .await
+        .assert_problem(404, "not_found");
+    let refused = p
+        .app
+        .post(
+            "/api/v1/intake",
+            Some(&p.other_clerk),
+            &json!({"application_numbers": ["APP-5"]}),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(refused["items"][0]["code"], "branch_forbidden");
+    let lookup = p
+        .app
+        .get("/api/v1/applications/APP-5", Some(&p.clerk))
+        .await
+        .assert_status(200);
+    let id = lookup["shipments"][0]["id"].as_str().unwrap();
+    p.app
+        .get(&format!("/api/v1/shipments/{id}"), Some(&p.other_clerk))
+        .await
+        .assert_problem(404, "not_found");
+    let listed = p
+        .app
+        .get("/api/v1/shipments", Some(&p.other_clerk))
+        .await
+        .assert_status(200);
+    assert_eq!(listed["total"], 0);
+}
+
+#[actix_web::test]
+async fn a_sealed_registry_never_changes_and_an_envelope_is_on_one_registry() {
+    let p = Pilot::new().await;
+    let a = p.packed("APP-6").await;
+    p.packed("APP-7").await;
+    let first = p
+        .app
+        .post("/api/v1/registries", Some(&p.clerk), &json!({}))
+        .await
+        .assert_status(201);
+    let second = p
+        .app
+        .post("/api/v1/registries", Some(&p.clerk), &json!({}))
+        .await
+        .assert_status(201);
+    let (first, second) = (
+        first["id"].as_str().unwrap().to_owned(),
+        second["id"].as_str().unwrap().to_owned(),
+    );
+
+    // Two clerks race to add the same envelope to two drafts: one wins.
+    let add = json!({"application_number": "APP-6"});
+    let url_a = format!("/api/v1/registries/{first}/items");
+    let url_b = format!("/api/v1/registries/{second}/items");
+    let (ra, rb) = futures_util::future::join(
+        p.app.post(&url_a, Some(&p.clerk), &add),
+        p.app.post(&url_b, Some(&p.clerk), &add),
+    )
+    .await;
+    let mut statuses = [ra.status.as_u16(), rb.status.as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409]);
+    let loser = if ra.status.as_u16() == 409 { ra } else { rb };
+    loser.assert_problem(409, "already_in_registry");
+
+    let winner = if statuses[0] == 200
+        && p.app
+            .get(&format!("/api/v1/registries/{first}"), Some(&p.clerk))
+            .await
+            .json()["items"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 1
+    {
+        first.clone()
+    } else {
+        second.clone()
+    };
+    p.app
+        .post(
+            &format!("/api/v1/registries/{winner}/seal"),
+            Some(&p.clerk),
+            &json!({}),
+        )
+        .await
+        .assert_status(200);
+    p.app
+        .post(
+            &format!("/api/v1/registries/{winner}/items"),
+            Some(&p.clerk),
+            &json!({"application_number": "APP-7"}),
+        )
+        .await
+        .assert_problem(409, "registry_sealed");
+    p.app
+        .delete(
+            &format!("/api/v1/registries/{winner}/items/{a}"),
+            Some(&p.clerk),
+        )
+        .await
+        .assert_problem(409, "registry_sealed");
+    p.app
+        .post(
+            &format!("/api/v1/registries/{winner}/seal"),
+            Some(&p.clerk),
+            &json!({}),
+        )
+        .await
+        .assert_problem(409, "registry_sealed");
+    let view = p
+        .app
+        .get(&format!("/api/v1/registries/{winner}"), Some(&p.clerk))
+        .await
+        .assert_status(200);
+    assert_eq!(view["items"].as_array().unwrap().len(), 1);
+
+    // The other draft: empty cannot be sealed; a handover needs a sealed registry.
+    let other = if winner == first { second } else { first };
+    p.app
+        .post(
+            &format!("/api/v1/registries/{other}/seal"),
+            Some(&p.clerk),
+            &json!({}),
+        )
+        .await
+        .assert_problem(422, "validation_failed");
+    p.app
+        .post(
+            &format!("/api/v1/registries/{other}/handover"),
+            Some(&p.courier),
+            &json!({"courier_name": "Ерлан"}),
+        )
+        .await
+        .assert_problem(409, "invalid_transition");
+    p.app
+        .post(
+            &format!("/api/v1/registries/{other}/items"),
+            Some(&p.clerk),
+            &json!({"application_number": "APP-7"}),
+        )
+        .await
+        .assert_status(200);
+    let sealed = p
+        .app
+        .post(
+            &format!("/api/v1/registries/{other}/seal"),
+            Some(&p.clerk),
+            &json!({}),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(
+        sealed["number"], "ALM01-2026-000002",
+        "numbers are gapless per branch and year"
+    );
+}
+
+#[actix_web::test]
+async fn bad_applications_are_refused_and_nothing_is_stored() {
+    let p = Pilot::new().await;
+    let url = "/api/v1/integrations/kaspi/applications";
+    let cases = [
+        ("applicant_iin", json!("870412300120"), 400, "invalid_body"),
+        ("phone", json!("+7 727 250 00 00"), 400, "invalid_body"),
+        ("postamat_id", json!("PST-NOWHERE"), 422, "unknown_postamat"),
+        (
+            "postamat_id",
+            json!("PST-AST-1"),
+            422,
+            "postamat_not_in_city",
+        ),
+        (
+            "submitted_at",
+            json!("2027-01-05T10:00:00+05:00"),
+            422,
+            "outside_pilot_window",
+        ),
+        ("branch", json!("KRG01"), 422, "validation_failed"),
+        ("language", json!("en"), 400, "invalid_body"),
+    ];
+    for (field, value, status, code) in cases {
+        let mut body = Pilot::application("BAD-1", "postamat");
+        body[field] = value;
+        let problem = p
+            .app
+            .post(url, Some(&p.kaspi), &body)
+            .await
+            .assert_problem(status, code);
+        if status == 400 {
+            assert!(
+                problem["detail"].as_str().unwrap().starts_with(field),
+                "{problem}"
+            );
+        }
+    }
+    let mut con = Pilot::application("BAD-1", "con");
+    con["postamat_id"] = json!("PST-ALA-1");
+    p.app
+        .post(url, Some(&p.kaspi), &con)
+        .await
+        .assert_problem(422, "validation_failed");
+    // The ЦОН route is not limited to the pilot window.
+    let mut late_con = Pilot::application("CON-LATE", "con");
+    late_con["submitted_at"] = json!("2027-01-05T10:00:00+05:00");
+    p.app
+        .post(url, Some(&p.kaspi), &late_con)
+        .await
+        .assert_status(201);
+
+    p.app
+        .get("/api/v1/applications/BAD-1", Some(&p.clerk))
+        .await
+        .assert_problem(404, "not_found");
+}
+
+#[actix_web::test]
+async fn shipments_are_listed_by_state_and_deadline_with_pages() {
+    let p = Pilot::new().await;
+    p.set_clock("2026-03-20T12:00:00Z");
+    for n in 1..=3 {
+        p.packed(&format!("LIST-{n}")).await;
+    }
+    p.register("LIST-4", "postamat").await;
+    p.execute("LIST-4").await;
+    let packed = p
+        .app
+        .get("/api/v1/shipments?state=packed&limit=2", Some(&p.clerk))
+        .await
+        .assert_status(200);
+    assert_eq!(packed["total"], 3);
+    assert_eq!(packed["items"].as_array().unwrap().len(), 2);
+    let rest = p
+        .app
+        .get(
+            "/api/v1/shipments?state=packed&limit=2&offset=2",
+            Some(&p.clerk),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(rest["items"].as_array().unwrap().len(), 1);
+    let due = p
+        .app
+        .get(
+            "/api/v1/shipments?deadline_kind=handoff&due_before=2026-03-27T00:00:00Z",
+            Some(&p.clerk),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(due["total"], 3);
+    let none = p
+        .app
+        .get(
+            "/api/v1/shipments?deadline_kind=handoff&due_before=2026-03-26T00:00:00Z",
+            Some(&p.clerk),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(none["total"], 0);
+    let one = p
+        .app
+        .get(
+            "/api/v1/shipments?application_number=LIST-4",
+            Some(&p.clerk),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(one["items"][0]["state"], "ready_at_registry_office");
+    p.app
+        .get("/api/v1/shipments?state=flying", Some(&p.clerk))
+        .await
+        .assert_problem(400, "invalid_query");
+    let national = p.app.token(Role::Supervisor, None).await;
+    let all = p
+        .app
+        .get("/api/v1/shipments", Some(&national))
+        .await
+        .assert_status(200);
+    assert_eq!(all["total"], 4);
+}
+
+#[actix_web::test]
+async fn two_changes_of_one_shipment_from_the_same_version_cannot_both_win() {
+    use postamat::db::models::{api_key, shipment};
+    use postamat::domain::shipment::ShipmentEvent;
+    let p = Pilot::new().await;
+    p.register("LOCK-1", "postamat").await;
+    p.execute("LOCK-1").await;
+    p.order("LOCK-1", "2026-03-19T10:00:00+05:00").await;
+    let lookup = p
+        .app
+        .get("/api/v1/applications/LOCK-1", Some(&p.clerk))
+        .await
+        .assert_status(200);
+    let id: postamat::db::Id = lookup["shipments"][0]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (pool, clock, cache, token) = (
+        p.app.pool.clone(),
+        p.app.clock.clone(),
+        p.app.calendar.clone(),
+        p.clerk.clone(),
+    );
+    let outcome = actix_web::web::block(move || {
+        let mut conn = pool.get().unwrap();
+        let clerk = api_key::authenticate(&mut conn, &token).unwrap().unwrap();
+        let stale = shipment::find(&mut conn, id).unwrap().unwrap();
+        let snapshot = cache.current();
+        let ctx = shipment::EventContext {
+            actor: shipment::ActorRef::from(&clerk),
+            source: "api",
+            external_event_id: None,
+            occurred_at: clock.now(),
+            recorded_at: clock.now(),
+            calendar: &snapshot.calendar,
+        };
+        shipment::apply_event(&mut conn, &stale, ShipmentEvent::Intake, &ctx, None).unwrap();
+        // A second request that read the shipment before the first one wrote it.
+        shipment::apply_event(&mut conn, &stale, ShipmentEvent::Intake, &ctx, None)
+            .err()
+            .map(|e| e.to_string())
+    })
+    .await
+    .unwrap();
+    assert!(outcome.unwrap().contains("changed by another request"));
+    let shipment = p
+        .app
+        .get(&format!("/api/v1/shipments/{id}"), Some(&p.clerk))
+        .await
+        .assert_status(200);
+    assert_eq!(shipment["version"], 2);
+    assert_eq!(
+        shipment["timeline"].as_array().unwrap().len(),
+        3,
+        "the losing change wrote no history"
+    );
+}
