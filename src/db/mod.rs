@@ -162,7 +162,11 @@ where
             Ok(value)
         }
         Err(err) => {
-            AnsiTransactionManager::rollback_transaction(sqlite)?;
+            // The original error is the one worth reporting; a failed rollback is logged (the
+            // transaction manager then marks the connection broken and the pool drops it).
+            if let Err(rollback) = AnsiTransactionManager::rollback_transaction(sqlite) {
+                tracing::error!(error = %rollback, "rollback failed");
+            }
             Err(err)
         }
     }

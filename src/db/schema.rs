@@ -149,6 +149,7 @@ diesel::table! {
         recipient_iin -> Nullable<Text>,
         recipient_name -> Nullable<Text>,
         power_of_attorney -> Nullable<Text>,
+        postamat_cell -> Nullable<Text>,
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
@@ -224,6 +225,8 @@ diesel::table! {
         handed_over_by -> Nullable<Uuid>,
         handed_over_at -> Nullable<Timestamp>,
         courier_name -> Nullable<Text>,
+        kaspi_registry_number -> Nullable<Text>,
+        accepted_at -> Nullable<Timestamp>,
         version -> Integer,
     }
 }
@@ -255,6 +258,101 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::id::Uuid;
+
+    kaspi_events (event_id) {
+        event_id -> Text,
+        event_type -> Text,
+        waybill -> Nullable<Text>,
+        occurred_at -> Timestamp,
+        payload -> Text,
+        payload_hash -> Text,
+        outcome -> Text,
+        reason_code -> Nullable<Text>,
+        detail -> Nullable<Text>,
+        shipment_id -> Nullable<Uuid>,
+        received_at -> Timestamp,
+        resolved_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::id::Uuid;
+
+    discrepancies (id) {
+        id -> Uuid,
+        branch_id -> Nullable<Uuid>,
+        registry_id -> Nullable<Uuid>,
+        shipment_id -> Nullable<Uuid>,
+        kind -> Text,
+        waybill -> Nullable<Text>,
+        detail -> Text,
+        kaspi_event_id -> Nullable<Text>,
+        detected_at -> Timestamp,
+        resolved_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::id::Uuid;
+
+    loss_acts (id) {
+        id -> Uuid,
+        shipment_id -> Uuid,
+        side -> Text,
+        number -> Text,
+        cause -> Text,
+        circumstances -> Text,
+        responsible_employee -> Text,
+        kaspi_event_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::id::Uuid;
+
+    notifications (id) {
+        id -> Uuid,
+        application_id -> Uuid,
+        shipment_id -> Nullable<Uuid>,
+        kind -> Text,
+        channel -> Text,
+        recipient -> Text,
+        language -> Text,
+        body -> Text,
+        dedup_key -> Text,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::id::Uuid;
+
+    outbound_messages (id) {
+        id -> Uuid,
+        destination -> Text,
+        kind -> Text,
+        payload -> Text,
+        dedup_key -> Text,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(api_keys -> branches (branch_id));
 diesel::joinable!(applications -> branches (branch_id));
 diesel::joinable!(applications -> postamats (postamat_id));
@@ -272,9 +370,14 @@ diesel::allow_tables_to_appear_in_same_query!(
     calendar_edits,
     calendar_years,
     deadlines,
+    discrepancies,
     force_majeure_periods,
     integration_events,
+    kaspi_events,
+    loss_acts,
+    notifications,
     number_sequences,
+    outbound_messages,
     postamats,
     registries,
     registry_items,

@@ -5,6 +5,7 @@ pub mod calendar;
 pub mod deadline;
 pub mod force_majeure;
 pub mod identifiers;
+pub mod notification;
 pub mod reference;
 pub mod role;
 pub mod shipment;

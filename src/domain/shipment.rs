@@ -339,6 +339,9 @@ struct Row {
     meets: &'static [DeadlineKind],
     cancels_pending: bool,
     notifies: &'static [NotificationKind],
+    /// Narrower than the event's actors for these states, where the order says who holds the
+    /// document (a loss is Kaspi's while Kaspi holds it, п.22, and ours otherwise, п.23).
+    actors: Option<&'static [Actor]>,
 }
 
 use DeadlineKind as D;
@@ -364,22 +367,33 @@ const fn row(
         meets: &[],
         cancels_pending: false,
         notifies: &[],
+        actors: None,
     }
 }
 
-/// States a document can be lost in: everything before it reaches the citizen.
-const LOSABLE: &[ShipmentState] = &[
-    S::ReadyAtRegistryOffice,
-    S::AtAccumulationSector,
-    S::Packed,
-    S::HandedToCourier,
+/// States in which Kaspi holds the document (п.22).
+const HELD_BY_KASPI: &[ShipmentState] = &[
     S::AcceptedAtKaspiPoint,
     S::OutForDelivery,
     S::PlacedInCell,
     S::StorageExpired,
     S::ReturnedToKaspiPoint,
+];
+
+/// States in which the State Corporation holds the document (п.23).
+const HELD_BY_STATE: &[ShipmentState] = &[
+    S::ReadyAtRegistryOffice,
+    S::AtAccumulationSector,
+    S::Packed,
+    S::HandedToCourier,
     S::InReturnRegistry,
     S::AtIssuanceSector,
+];
+
+const STATE_STAFF: &[Actor] = &[
+    Actor::Role(Role::AccumulationClerk),
+    Actor::Role(Role::IssuanceClerk),
+    Actor::Role(Role::StateCourier),
 ];
 
 /// The whole table. `to: None` records the event without moving the shipment.
@@ -563,7 +577,13 @@ const TABLE: &[Row] = &[
     // п.22–25.
     Row {
         cancels_pending: true,
-        ..row(ShipmentEvent::Lost, LOSABLE, Some(S::Lost), BOTH)
+        actors: Some(&[Actor::Role(Role::Kaspi)]),
+        ..row(ShipmentEvent::Lost, HELD_BY_KASPI, Some(S::Lost), BOTH)
+    },
+    Row {
+        cancels_pending: true,
+        actors: Some(STATE_STAFF),
+        ..row(ShipmentEvent::Lost, HELD_BY_STATE, Some(S::Lost), BOTH)
     },
     Row {
         notifies: &[NotificationKind::CancelledAfterLoss],
@@ -605,6 +625,13 @@ pub fn transition(
             None => Refusal::NotInState { event, state },
         });
     };
+    if row.actors.is_some_and(|allowed| !allowed.contains(&actor)) {
+        return Err(Refusal::NotAllowedActor {
+            event,
+            actor,
+            state,
+        });
+    }
     Ok(Transition {
         event,
         from: state,
@@ -614,6 +641,120 @@ pub fn transition(
         cancels_pending: row.cancels_pending,
         notifies: row.notifies,
     })
+}
+
+/// How a Kaspi status event fits the shipment (issue 5): Kaspi's events can arrive late, twice
+/// or out of order, and none of that may move a shipment backwards or lose the event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KaspiPlan {
+    /// Apply these transitions in order. All but the last are steps Kaspi has not reported yet
+    /// but that the event implies (placed in a cell implies accepted at the point).
+    Apply(Vec<Transition>),
+    /// The shipment is already past where this event would put it: record it in history with
+    /// its true time, change nothing.
+    Stale,
+    /// It does not fit at all.
+    Refused(Refusal),
+}
+
+/// Kaspi's steps that move a document forward, in the order they happen.
+const KASPI_FORWARD: [ShipmentEvent; 5] = [
+    ShipmentEvent::AcceptedAtKaspiPoint,
+    ShipmentEvent::OutForDelivery,
+    ShipmentEvent::PlacedInCell,
+    ShipmentEvent::RemovedFromCell,
+    ShipmentEvent::ReturnedToKaspiPoint,
+];
+
+/// The states reachable from `from` by Kaspi's forward steps, each with the steps taken.
+fn kaspi_reachable(
+    from: ShipmentState,
+    method: DeliveryMethod,
+) -> Vec<(ShipmentState, Vec<Transition>)> {
+    let kaspi = Actor::Role(Role::Kaspi);
+    let mut found: Vec<(ShipmentState, Vec<Transition>)> = vec![(from, Vec::new())];
+    let mut i = 0;
+    while i < found.len() {
+        let (state, path) = found[i].clone();
+        for event in KASPI_FORWARD {
+            if let Ok(t) = transition(state, event, method, kaspi)
+                && t.to != state
+                && !found.iter().any(|(s, _)| *s == t.to)
+            {
+                let mut next = path.clone();
+                next.push(t);
+                found.push((t.to, next));
+            }
+        }
+        i += 1;
+    }
+    found
+}
+
+/// Plans a Kaspi event for a shipment in `current`.
+pub fn kaspi_plan(
+    current: ShipmentState,
+    event: ShipmentEvent,
+    method: DeliveryMethod,
+) -> KaspiPlan {
+    let kaspi = Actor::Role(Role::Kaspi);
+    let refusal = match transition(current, event, method, kaspi) {
+        Ok(t) => return KaspiPlan::Apply(vec![t]),
+        Err(refusal) => refusal,
+    };
+    // Stale: from some state where the event applies, the shipment has already moved on.
+    let applies_in: Vec<ShipmentState> = ShipmentState::ALL
+        .into_iter()
+        .filter(|s| transition(*s, event, method, kaspi).is_ok())
+        .collect();
+    let stale = applies_in.iter().any(|s| {
+        kaspi_reachable(*s, method)
+            .iter()
+            .any(|(reached, path)| *reached == current && !path.is_empty())
+    }) || (current.is_terminal() || current == ShipmentState::Lost)
+        && applies_in.iter().any(|s| {
+            kaspi_reachable(*s, method)
+                .iter()
+                .any(|(r, _)| r.rank() <= current.rank())
+        });
+    if stale {
+        return KaspiPlan::Stale;
+    }
+    // Ahead: Kaspi's earlier steps have not arrived yet; the event implies them.
+    let ahead = kaspi_reachable(current, method)
+        .into_iter()
+        .filter(|(state, _)| applies_in.contains(state))
+        .min_by_key(|(_, path)| path.len());
+    match ahead {
+        Some((state, mut path)) => {
+            let last = transition(state, event, method, kaspi).expect("applies in this state");
+            path.push(last);
+            KaspiPlan::Apply(path)
+        }
+        None => KaspiPlan::Refused(refusal),
+    }
+}
+
+impl ShipmentState {
+    /// How far along the document is, for telling an old event from a new one.
+    fn rank(self) -> u8 {
+        match self {
+            ShipmentState::ReadyAtRegistryOffice => 0,
+            ShipmentState::AtAccumulationSector => 1,
+            ShipmentState::Packed => 2,
+            ShipmentState::HandedToCourier => 3,
+            ShipmentState::AcceptedAtKaspiPoint => 4,
+            ShipmentState::OutForDelivery => 5,
+            ShipmentState::PlacedInCell => 6,
+            ShipmentState::Collected | ShipmentState::StorageExpired => 7,
+            ShipmentState::ReturnedToKaspiPoint => 8,
+            ShipmentState::InReturnRegistry => 9,
+            ShipmentState::AtIssuanceSector => 10,
+            ShipmentState::IssuedAtCon | ShipmentState::TransferredAfterStorage => 11,
+            ShipmentState::Lost => 12,
+            ShipmentState::Cancelled => 13,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -626,39 +767,69 @@ mod tests {
 
     #[test]
     fn every_state_and_event_pair_is_a_listed_transition_or_a_refusal_naming_the_state() {
-        let mut allowed = 0;
+        let mut allowed = std::collections::BTreeSet::new();
         for state in ShipmentState::ALL {
             for event in ShipmentEvent::ALL {
                 for method in [Postamat, Con] {
-                    match transition(state, event, method, first_actor(event)) {
-                        Ok(t) => {
-                            allowed += 1;
-                            let listed = TABLE.iter().any(|r| {
-                                r.event == event
-                                    && r.from.contains(&state)
-                                    && r.routes.contains(&method)
-                                    && r.to.unwrap_or(state) == t.to
-                            });
-                            assert!(
-                                listed,
-                                "{event} from {state} ({method:?}) is not in the table"
-                            );
-                            assert!(
-                                !state.is_terminal(),
-                                "{event} leaves terminal state {state}"
-                            );
-                        }
-                        Err(refusal) => {
-                            let message = refusal.to_string();
-                            assert!(message.contains(state.as_str()), "{message}");
+                    for &actor in event.actors() {
+                        match transition(state, event, method, actor) {
+                            Ok(t) => {
+                                allowed.insert((state, event.as_str(), method.as_str()));
+                                let listed = TABLE.iter().any(|r| {
+                                    r.event == event
+                                        && r.from.contains(&state)
+                                        && r.routes.contains(&method)
+                                        && r.to.unwrap_or(state) == t.to
+                                        && r.actors.is_none_or(|a| a.contains(&actor))
+                                });
+                                assert!(
+                                    listed,
+                                    "{event} from {state} ({method:?}) is not in the table"
+                                );
+                                assert!(
+                                    !state.is_terminal(),
+                                    "{event} leaves terminal state {state}"
+                                );
+                            }
+                            Err(refusal) => {
+                                let message = refusal.to_string();
+                                assert!(message.contains(state.as_str()), "{message}");
+                            }
                         }
                     }
                 }
             }
         }
         assert_eq!(
-            allowed, 50,
+            allowed.len(),
+            50,
             "the number of allowed (state, event, route) triples changed"
+        );
+    }
+
+    #[test]
+    fn a_loss_is_declared_by_whoever_holds_the_document() {
+        let kaspi = Actor::Role(Role::Kaspi);
+        let clerk = Actor::Role(Role::AccumulationClerk);
+        assert!(transition(S::PlacedInCell, ShipmentEvent::Lost, Postamat, kaspi).is_ok());
+        assert!(transition(S::PlacedInCell, ShipmentEvent::Lost, Postamat, clerk).is_err());
+        assert!(
+            transition(
+                S::AtAccumulationSector,
+                ShipmentEvent::Lost,
+                Postamat,
+                clerk
+            )
+            .is_ok()
+        );
+        assert!(
+            transition(
+                S::AtAccumulationSector,
+                ShipmentEvent::Lost,
+                Postamat,
+                kaspi
+            )
+            .is_err()
         );
     }
 
@@ -825,6 +996,81 @@ mod tests {
             (order.to, order.starts),
             (S::Packed, &[D::KaspiArrival][..])
         );
+    }
+
+    fn plan_events(plan: KaspiPlan) -> Vec<ShipmentEvent> {
+        match plan {
+            KaspiPlan::Apply(steps) => steps.iter().map(|t| t.event).collect(),
+            other => panic!("expected steps, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_kaspi_event_that_arrives_first_implies_the_steps_before_it() {
+        use ShipmentEvent as E;
+        assert_eq!(
+            plan_events(kaspi_plan(S::HandedToCourier, E::PlacedInCell, Postamat)),
+            [E::AcceptedAtKaspiPoint, E::PlacedInCell]
+        );
+        assert_eq!(
+            plan_events(kaspi_plan(S::HandedToCourier, E::Collected, Postamat)),
+            [E::AcceptedAtKaspiPoint, E::PlacedInCell, E::Collected]
+        );
+        assert_eq!(
+            plan_events(kaspi_plan(
+                S::AcceptedAtKaspiPoint,
+                E::ReturnedToKaspiPoint,
+                Postamat
+            )),
+            [E::PlacedInCell, E::RemovedFromCell, E::ReturnedToKaspiPoint]
+        );
+        assert_eq!(
+            plan_events(kaspi_plan(S::OutForDelivery, E::PlacedInCell, Postamat)),
+            [E::PlacedInCell]
+        );
+    }
+
+    #[test]
+    fn a_kaspi_event_older_than_the_shipment_is_stale_and_never_moves_it_back() {
+        use ShipmentEvent as E;
+        assert_eq!(
+            kaspi_plan(S::Collected, E::AcceptedAtKaspiPoint, Postamat),
+            KaspiPlan::Stale
+        );
+        assert_eq!(
+            kaspi_plan(S::Collected, E::PlacedInCell, Postamat),
+            KaspiPlan::Stale
+        );
+        assert_eq!(
+            kaspi_plan(S::PlacedInCell, E::OutForDelivery, Postamat),
+            KaspiPlan::Stale
+        );
+        assert_eq!(
+            kaspi_plan(S::ReturnedToKaspiPoint, E::RemovedFromCell, Postamat),
+            KaspiPlan::Stale
+        );
+        assert_eq!(
+            kaspi_plan(S::PlacedInCell, E::Delayed, Postamat),
+            KaspiPlan::Stale
+        );
+        assert_eq!(
+            kaspi_plan(S::Lost, E::OutForDelivery, Postamat),
+            KaspiPlan::Stale
+        );
+    }
+
+    #[test]
+    fn a_kaspi_event_that_fits_nowhere_is_refused() {
+        use ShipmentEvent as E;
+        // Kaspi cannot imply the State courier's handover.
+        assert!(matches!(
+            kaspi_plan(S::Packed, E::AcceptedAtKaspiPoint, Postamat),
+            KaspiPlan::Refused(_)
+        ));
+        assert!(matches!(
+            kaspi_plan(S::AtIssuanceSector, E::PlacedInCell, Con),
+            KaspiPlan::Refused(_)
+        ));
     }
 
     #[test]

@@ -389,7 +389,7 @@ async fn a_con_document_goes_to_the_issuance_sector_and_is_issued() {
             &json!({"waybill": "WB-1"}),
         )
         .await
-        .assert_problem(409, "no_kaspi_order");
+        .assert_problem(409, "invalid_transition");
 }
 
 #[actix_web::test]
@@ -484,11 +484,6 @@ async fn refusals_name_the_current_state_and_change_nothing() {
         .assert_status(200);
     let id = lookup["shipments"][0]["id"].as_str().unwrap().to_owned();
     let label = format!("/api/v1/shipments/{id}/label");
-    p.app
-        .post(&label, Some(&p.clerk), &json!({"waybill": "WB-APP-4"}))
-        .await
-        .assert_problem(409, "no_kaspi_order");
-    p.order("APP-4", "2026-03-19T10:00:00+05:00").await;
     let early = p
         .app
         .post(&label, Some(&p.clerk), &json!({"waybill": "WB-APP-4"}))
@@ -502,6 +497,11 @@ async fn refusals_name_the_current_state_and_change_nothing() {
         "{early}"
     );
     p.intake(&["APP-4"], None).await;
+    p.app
+        .post(&label, Some(&p.clerk), &json!({"waybill": "WB-APP-4"}))
+        .await
+        .assert_problem(409, "no_kaspi_order");
+    p.order("APP-4", "2026-03-19T10:00:00+05:00").await;
     p.app
         .post(&label, Some(&p.clerk), &json!({"waybill": "WB-WRONG"}))
         .await
@@ -553,7 +553,7 @@ async fn another_branchs_clerk_can_neither_see_nor_move_the_document() {
         )
         .await
         .assert_status(200);
-    assert_eq!(refused["items"][0]["code"], "branch_forbidden");
+    assert_eq!(refused["items"][0]["code"], "not_found");
     let lookup = p
         .app
         .get("/api/v1/applications/APP-5", Some(&p.clerk))
@@ -714,14 +714,14 @@ async fn bad_applications_are_refused_and_nothing_is_stored() {
             422,
             "postamat_not_in_city",
         ),
-        (
-            "submitted_at",
-            json!("2027-01-05T10:00:00+05:00"),
-            422,
-            "outside_pilot_window",
-        ),
         ("branch", json!("KRG01"), 422, "validation_failed"),
         ("language", json!("en"), 400, "invalid_body"),
+        (
+            "submitted_at",
+            json!("2026-11-24T10:00:00+05:00"),
+            422,
+            "validation_failed",
+        ),
     ];
     for (field, value, status, code) in cases {
         let mut body = Pilot::application("BAD-1", "postamat");
@@ -744,7 +744,14 @@ async fn bad_applications_are_refused_and_nothing_is_stored() {
         .post(url, Some(&p.kaspi), &con)
         .await
         .assert_problem(422, "validation_failed");
-    // The ЦОН route is not limited to the pilot window.
+    // After the pilot, postamat delivery is refused; the ЦОН route is not limited to it.
+    p.set_clock("2027-01-05T06:00:00Z");
+    let mut late = Pilot::application("BAD-1", "postamat");
+    late["submitted_at"] = json!("2027-01-05T10:00:00+05:00");
+    p.app
+        .post(url, Some(&p.kaspi), &late)
+        .await
+        .assert_problem(422, "outside_pilot_window");
     let mut late_con = Pilot::application("CON-LATE", "con");
     late_con["submitted_at"] = json!("2027-01-05T10:00:00+05:00");
     p.app
@@ -858,7 +865,7 @@ async fn two_changes_of_one_shipment_from_the_same_version_cannot_both_win() {
             external_event_id: None,
             occurred_at: clock.now(),
             recorded_at: clock.now(),
-            calendar: &snapshot.calendar,
+            calendar: &snapshot,
         };
         shipment::apply_event(&mut conn, &stale, ShipmentEvent::Intake, &ctx, None).unwrap();
         // A second request that read the shipment before the first one wrote it.

@@ -37,6 +37,7 @@ CREATE TABLE shipments (
     recipient_iin             text,
     recipient_name            text,
     power_of_attorney         text,
+    postamat_cell             text,   -- п.19: the cell Kaspi placed it in
     version                   integer NOT NULL,  -- optimistic lock
     created_at                text NOT NULL,
     updated_at                text NOT NULL,
@@ -96,7 +97,8 @@ CREATE TABLE registries (
     id               text PRIMARY KEY NOT NULL,
     branch_id        text NOT NULL REFERENCES branches (id),
     kind             text NOT NULL CHECK (kind IN ('kaspi_handoff', 'return_pickup')),
-    state            text NOT NULL CHECK (state IN ('draft', 'sealed', 'handed_over')),
+    state            text NOT NULL CHECK (state IN ('draft', 'sealed', 'handed_over', 'accepted',
+                                                     'accepted_with_discrepancies')),
     number           text,
     created_by       text NOT NULL REFERENCES api_keys (id),
     created_at       text NOT NULL,
@@ -105,6 +107,8 @@ CREATE TABLE registries (
     handed_over_by   text REFERENCES api_keys (id),
     handed_over_at   text,
     courier_name     text,
+    kaspi_registry_number text,         -- п.18: Kaspi's registry of the envelopes it accepted
+    accepted_at      text,
     version          integer NOT NULL,
     CONSTRAINT registries_number_key UNIQUE (number)
 );

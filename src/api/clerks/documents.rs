@@ -6,15 +6,16 @@ use crate::api::auth::{AccumulationClerks, Authorized, BranchStaff, IssuanceCler
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::db::models::application::{self, ApplicationView, ChosenPostamat};
 use crate::db::models::shipment::{
-    self, ActorRef, DeadlineView, EventContext, ShipmentFilter, ShipmentPage, StatusEvent,
+    self, ActorRef, CommandError, DeadlineView, EventContext, ShipmentFilter, ShipmentPage,
+    StatusEvent,
 };
 use crate::db::schema::shipments;
 use crate::db::{DbConnection, Id, write_transaction};
-use crate::domain::calendar::Calendar;
 use crate::domain::identifiers::{ApplicationNumber, Iin, Waybill};
 use crate::domain::reference::Text;
-use crate::domain::shipment::{DeliveryMethod, ShipmentEvent, ShipmentState};
+use crate::domain::shipment::{DeliveryMethod, ShipmentEvent, ShipmentState, transition};
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::jobs::calendar_refresh::CalendarSnapshot;
 use actix_web::{get, post, web};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -106,11 +107,11 @@ fn take_in(
 ) -> Result<(Id, ShipmentState), ApiError> {
     let app = application::find_by_number(conn, number.as_str())?
         .ok_or_else(|| ApiError::not_found(format!("application {number} not found")))?;
+    // Another branch's application is "not found", as everywhere else.
     if app.branch_id != branch_id {
-        return Err(ApiError::new(
-            ErrorCode::BranchForbidden,
-            format!("application {number} belongs to another branch"),
-        ));
+        return Err(ApiError::not_found(format!(
+            "application {number} not found"
+        )));
     }
     let original = shipment::find_original(conn, app.id)?.ok_or_else(|| {
         ApiError::new(
@@ -170,7 +171,7 @@ async fn intake(
     let actor = ActorRef::from(&auth.principal);
     let items = state
         .db(move |conn| {
-            let ctx = clerk_context(actor, now, &snapshot.calendar);
+            let ctx = clerk_context(actor, now, &snapshot);
             let mut items = Vec::with_capacity(body.application_numbers.len());
             write_transaction(conn, |conn| {
                 for number in &body.application_numbers {
@@ -226,7 +227,11 @@ async fn intake(
 }
 
 /// The context of an action a person does now through the API.
-pub fn clerk_context(actor: ActorRef, now: DateTime<Utc>, calendar: &Calendar) -> EventContext<'_> {
+pub fn clerk_context(
+    actor: ActorRef,
+    now: DateTime<Utc>,
+    calendar: &CalendarSnapshot,
+) -> EventContext<'_> {
     EventContext {
         actor,
         source: "api",
@@ -389,6 +394,9 @@ async fn label_envelope(
     let snapshot = state.calendar.current();
     let actor = ActorRef::from(&auth.principal);
     let detail = on_shipment(&state, auth.scope().clone(), id, move |conn, row| {
+        // The state machine first: a ЦОН document or one in the wrong state is refused as such.
+        transition(row.state()?, ShipmentEvent::Label, row.method()?, actor.actor)
+            .map_err(CommandError::from)?;
         let Some(expected) = row.waybill.clone() else {
             return Err(ApiError::new(
                 ErrorCode::NoKaspiOrder,
@@ -401,7 +409,7 @@ async fn label_envelope(
                 format!("the scanned waybill {} is not this shipment's waybill", body.waybill),
             ));
         }
-        let ctx = clerk_context(actor, now, &snapshot.calendar);
+        let ctx = clerk_context(actor, now, &snapshot);
         let details = serde_json::json!({ "waybill": expected });
         shipment::apply_event(conn, &row, ShipmentEvent::Label, &ctx, Some(details))?;
         Ok(())
@@ -470,7 +478,7 @@ async fn issue_document(
                 ("representative", iin.as_str(), name.to_string(), Some(power_of_attorney.as_str()))
             }
         };
-        let ctx = clerk_context(actor, now, &snapshot.calendar);
+        let ctx = clerk_context(actor, now, &snapshot);
         let details = serde_json::json!({ "issued_to": issued_to, "power_of_attorney": poa });
         let (issued, _) = shipment::apply_event(conn, &row, ShipmentEvent::Issued, &ctx, Some(details))
             .map_err(ApiError::from)?;

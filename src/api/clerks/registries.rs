@@ -306,7 +306,7 @@ async fn hand_over(
         .db(move |conn| {
             let handed = write_transaction(conn, |conn| {
                 let row = found(registry::find_scoped(conn, id, &scope)?, id)?;
-                let ctx = clerk_context(actor, now, &snapshot.calendar);
+                let ctx = clerk_context(actor, now, &snapshot);
                 Ok::<_, ApiError>(registry::hand_over(
                     conn,
                     &row,

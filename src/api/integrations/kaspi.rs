@@ -77,9 +77,13 @@ fn register(
     payload_hash: String,
     pilot_ends_on: chrono::NaiveDate,
     actor: &crate::db::models::api_key::Principal,
-    calendar: &crate::domain::calendar::Calendar,
+    calendar: &crate::jobs::calendar_refresh::CalendarSnapshot,
     now: DateTime<Utc>,
 ) -> ApiResult<ApplicationRow> {
+    // A submission time in the future would open the pilot window to anyone who sets it.
+    if body.submitted_at > now + chrono::Duration::minutes(5) {
+        return Err(ApiError::validation("submitted_at is in the future"));
+    }
     let branch = branch::find_by_code(conn, &body.branch)?
         .ok_or_else(|| ApiError::validation(format!("branch {} does not exist", body.branch)))?;
     let postamat_id = match (body.delivery_method, &body.postamat_id) {
@@ -202,7 +206,7 @@ async fn register_application(
                     hash.clone(),
                     pilot_ends_on,
                     &actor,
-                    &snapshot.calendar,
+                    &snapshot,
                     now,
                 )?;
                 Ok::<_, ApiError>((true, row))
@@ -314,7 +318,7 @@ async fn order_created(
                     external_event_id: Some(body.event_id.to_string()),
                     occurred_at: body.occurred_at,
                     recorded_at: now,
-                    calendar: &snapshot.calendar,
+                    calendar: &snapshot,
                 };
                 let details = serde_json::json!({"kaspi_order_id": body.kaspi_order_id, "waybill": body.waybill});
                 shipment::apply_event(conn, &original, ShipmentEvent::KaspiOrderCreated, &ctx, Some(details))?;

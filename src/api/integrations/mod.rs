@@ -72,8 +72,9 @@ where
             });
             match result {
                 Ok(Ok(fresh)) | Ok(Err(fresh)) => Ok(fresh),
-                // The same event raced in on another connection and won: answer as it did.
-                Err(e) if e.code() == ErrorCode::AlreadyExists => {
+                // The same event may have raced in on another connection and won (we then
+                // failed on its lock or its key): answer as it did.
+                Err(e) if e.code() != ErrorCode::EventIdReused => {
                     match integration_event::find(conn, key.source, &key.event_id)? {
                         Some(stored) => replay(stored, &key),
                         None => Err(e),

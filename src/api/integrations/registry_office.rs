@@ -114,7 +114,7 @@ async fn registry_office_event(
             external_event_id: Some(body.event_id.to_string()),
             occurred_at: body.occurred_at,
             recorded_at: now,
-            calendar: &snapshot.calendar,
+            calendar: &snapshot,
         };
         let created = match to {
             ApplicationStatus::Executed => {

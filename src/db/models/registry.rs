@@ -5,9 +5,7 @@
 use super::{from_db_time, to_db_time};
 use crate::db::models::branch::BranchScope;
 use crate::db::models::shipment::{self, CommandError, EventContext, ShipmentRow};
-use crate::db::schema::{
-    api_keys, branches, number_sequences, registries, registry_items, shipments,
-};
+use crate::db::schema::{api_keys, branches, registries, registry_items, shipments};
 use crate::db::{DbConnection, Id};
 use crate::domain::identifiers::document_number;
 use crate::domain::shipment::{ShipmentEvent, ShipmentState};
@@ -26,6 +24,10 @@ pub enum RegistryState {
     Draft,
     Sealed,
     HandedOver,
+    /// Kaspi's point accepted every envelope on it (п.18).
+    Accepted,
+    /// Kaspi's registry differs from ours: see the discrepancies.
+    AcceptedWithDiscrepancies,
 }
 
 impl RegistryState {
@@ -34,6 +36,8 @@ impl RegistryState {
             RegistryState::Draft => "draft",
             RegistryState::Sealed => "sealed",
             RegistryState::HandedOver => "handed_over",
+            RegistryState::Accepted => "accepted",
+            RegistryState::AcceptedWithDiscrepancies => "accepted_with_discrepancies",
         }
     }
 
@@ -66,6 +70,8 @@ pub struct RegistryRow {
     pub handed_over_by: Option<Id>,
     pub handed_over_at: Option<NaiveDateTime>,
     pub courier_name: Option<String>,
+    pub kaspi_registry_number: Option<String>,
+    pub accepted_at: Option<NaiveDateTime>,
     pub version: i32,
 }
 
@@ -104,6 +110,9 @@ pub struct Registry {
     pub handed_over_at: Option<DateTime<Utc>>,
     /// The State courier who signed for the envelopes.
     pub courier_name: Option<String>,
+    /// Kaspi's registry of the envelopes its point accepted (п.18).
+    pub kaspi_registry_number: Option<String>,
+    pub accepted_at: Option<DateTime<Utc>>,
     pub items: Vec<RegistryItem>,
 }
 
@@ -161,6 +170,8 @@ pub fn view(conn: &mut DbConnection, row: RegistryRow) -> QueryResult<Registry> 
         handed_over_by: key_name(conn, row.handed_over_by)?,
         handed_over_at: row.handed_over_at.map(from_db_time),
         courier_name: row.courier_name.clone(),
+        kaspi_registry_number: row.kaspi_registry_number.clone(),
+        accepted_at: row.accepted_at.map(from_db_time),
         items,
     })
 }
@@ -218,12 +229,36 @@ pub fn create_draft(
         handed_over_by: None,
         handed_over_at: None,
         courier_name: None,
+        kaspi_registry_number: None,
+        accepted_at: None,
         version: 0,
     };
     diesel::insert_into(registries::table)
         .values(&row)
         .execute(conn)?;
     Ok(row)
+}
+
+/// Claims a draft for one edit: bumping its version takes the row's write lock, so an edit and
+/// a seal of the same registry cannot both pass their checks (PostgreSQL, READ COMMITTED).
+fn claim_draft(conn: &mut DbConnection, registry: &RegistryRow) -> Result<(), CommandError> {
+    require_draft(registry)?;
+    let claimed = diesel::update(
+        registries::table
+            .find(registry.id)
+            .filter(registries::state.eq(RegistryState::Draft.as_str())),
+    )
+    .set(registries::version.eq(registries::version + 1))
+    .execute(conn)?;
+    if claimed == 1 {
+        Ok(())
+    } else {
+        // Sealed by someone else since we read it.
+        Err(CommandError::Rule(
+            ErrorCode::RegistrySealed,
+            "the registry was sealed meanwhile; a sealed registry never changes".into(),
+        ))
+    }
 }
 
 fn require_draft(registry: &RegistryRow) -> Result<(), CommandError> {
@@ -249,7 +284,7 @@ pub fn add_item(
     added_by: Id,
     now: DateTime<Utc>,
 ) -> Result<(), CommandError> {
-    require_draft(registry)?;
+    claim_draft(conn, registry)?;
     if shipment.branch_id != registry.branch_id {
         return Err(CommandError::NotFound(format!(
             "no shipment of application {application_number} in this branch"
@@ -296,7 +331,7 @@ pub fn remove_item(
     registry: &RegistryRow,
     shipment_id: Id,
 ) -> Result<(), CommandError> {
-    require_draft(registry)?;
+    claim_draft(conn, registry)?;
     let removed = diesel::delete(
         registry_items::table
             .filter(registry_items::registry_id.eq(registry.id))
@@ -311,33 +346,31 @@ pub fn remove_item(
     Ok(())
 }
 
+#[derive(QueryableByName)]
+struct NextValue {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    last_value: i64,
+}
+
 /// The next number of a branch's series for a year: gapless, because it is taken in the same
-/// transaction as the document that uses it.
+/// transaction as the document that uses it, and one statement, so two first documents of a
+/// year cannot both insert the counter. (`$n` placeholders work on both backends.)
 pub fn next_number(
     conn: &mut DbConnection,
     branch_id: Id,
     year: i32,
     series: &str,
 ) -> QueryResult<i64> {
-    let key = number_sequences::table
-        .filter(number_sequences::branch_id.eq(branch_id))
-        .filter(number_sequences::year.eq(year))
-        .filter(number_sequences::series.eq(series));
-    let bumped = diesel::update(key)
-        .set(number_sequences::last_value.eq(number_sequences::last_value + 1))
-        .execute(conn)?;
-    if bumped == 0 {
-        diesel::insert_into(number_sequences::table)
-            .values((
-                number_sequences::branch_id.eq(branch_id),
-                number_sequences::year.eq(year),
-                number_sequences::series.eq(series),
-                number_sequences::last_value.eq(1i64),
-            ))
-            .execute(conn)?;
-        return Ok(1);
-    }
-    key.select(number_sequences::last_value).first(conn)
+    diesel::sql_query(
+        "INSERT INTO number_sequences (branch_id, year, series, last_value) VALUES ($1, $2, $3, 1) \
+         ON CONFLICT (branch_id, year, series) DO UPDATE SET last_value = number_sequences.last_value + 1 \
+         RETURNING last_value",
+    )
+    .bind::<crate::db::id::Uuid, _>(branch_id)
+    .bind::<diesel::sql_types::Integer, _>(year)
+    .bind::<diesel::sql_types::Text, _>(series)
+    .get_result::<NextValue>(conn)
+    .map(|next| next.last_value)
 }
 
 /// Seals a draft: it gets its number and never changes again.
@@ -384,7 +417,7 @@ pub fn seal(
         registries::number.eq(Some(&number)),
         registries::sealed_by.eq(Some(sealed_by)),
         registries::sealed_at.eq(Some(to_db_time(now))),
-        registries::version.eq(registry.version + 1),
+        registries::version.eq(registries::version + 1),
     ))
     .execute(conn)?;
     if sealed != 1 {
@@ -439,7 +472,7 @@ pub fn hand_over(
         registries::handed_over_by.eq(ctx.actor.key_id),
         registries::handed_over_at.eq(Some(to_db_time(ctx.occurred_at))),
         registries::courier_name.eq(Some(courier_name)),
-        registries::version.eq(registry.version + 1),
+        registries::version.eq(registries::version + 1),
     ))
     .execute(conn)?;
     if handed != 1 {

@@ -8,13 +8,15 @@ use crate::db::models::api_key::Principal;
 use crate::db::models::branch::BranchScope;
 use crate::db::schema::{applications, branches, deadlines, shipments, status_events};
 use crate::db::{DbConnection, Id};
-use crate::domain::calendar::{Calendar, YearMissing};
+use crate::domain::calendar::YearMissing;
 use crate::domain::deadline::{self, DeadlineKind};
+use crate::domain::force_majeure::{Extended, extended_due};
 use crate::domain::reference::BranchTimeZone;
 use crate::domain::role::Role;
 use crate::domain::shipment::{
     Actor, DeliveryMethod, Refusal, ShipmentEvent, ShipmentState, Transition, transition,
 };
+use crate::jobs::calendar_refresh::CalendarSnapshot;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -36,6 +38,7 @@ pub struct ShipmentRow {
     pub recipient_iin: Option<String>,
     pub recipient_name: Option<String>,
     pub power_of_attorney: Option<String>,
+    pub postamat_cell: Option<String>,
     pub version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -117,7 +120,8 @@ pub struct EventContext<'a> {
     /// When it happened (integrations say; for clerks it is now).
     pub occurred_at: DateTime<Utc>,
     pub recorded_at: DateTime<Utc>,
-    pub calendar: &'a Calendar,
+    /// The calendar and force-majeure periods deadlines are computed with.
+    pub calendar: &'a CalendarSnapshot,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -201,6 +205,7 @@ pub fn create_original(
         recipient_iin: None,
         recipient_name: None,
         power_of_attorney: None,
+        postamat_cell: None,
         version: 0,
         created_at: now,
         updated_at: now,
@@ -301,8 +306,21 @@ pub fn apply_event(
     }
     if !t.starts.is_empty() {
         let tz = branch_zone(conn, shipment.branch_id)?;
+        let suspensions = ctx.calendar.suspensions_for(Some(shipment.branch_id));
         for kind in t.starts {
-            let due = deadline::due(kind.rule(), ctx.occurred_at, tz, ctx.calendar)?;
+            let plain = deadline::due(kind.rule(), ctx.occurred_at, tz, &ctx.calendar.calendar)?;
+            // п.37: counting that would start inside a force-majeure period starts after it.
+            // While a period is open-ended the plain due instant stands until it is ended.
+            let due = match extended_due(
+                kind.rule(),
+                ctx.occurred_at,
+                tz,
+                &ctx.calendar.calendar,
+                &suspensions,
+            )? {
+                Extended::Due(extended) => extended,
+                Extended::Suspended { .. } => plain,
+            };
             diesel::insert_into(deadlines::table)
                 .values((
                     deadlines::id.eq(Id::new()),
@@ -474,7 +492,11 @@ pub struct StatusEvent {
 pub fn timeline(conn: &mut DbConnection, shipment_id: Id) -> QueryResult<Vec<StatusEvent>> {
     Ok(status_events::table
         .filter(status_events::shipment_id.eq(shipment_id))
-        .order((status_events::occurred_at, status_events::recorded_at))
+        .order((
+            status_events::occurred_at,
+            status_events::recorded_at,
+            status_events::id,
+        ))
         .select(StatusEventRow::as_select())
         .load(conn)?
         .into_iter()
