@@ -139,6 +139,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
         metrics: Metrics::new(),
         calendar: calendar.clone(),
         pilot_ends_on: config.pilot_ends_on,
+        kaspi_secrets: config.kaspi_secrets.clone(),
     });
     let body_limit = config.max_body_bytes;
     tracing::info!(

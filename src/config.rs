@@ -30,6 +30,8 @@ pub struct Config {
     pub calendar_refresh: std::time::Duration,
     /// The last day (Almaty time) on which postamat delivery may be chosen (order п.6).
     pub pilot_ends_on: chrono::NaiveDate,
+    /// Secrets Kaspi signs its webhook calls with; empty refuses every Kaspi event.
+    pub kaspi_secrets: Vec<crate::api::integrations::webhook::WebhookSecret>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -89,8 +91,15 @@ const PILOT_ENDS_ON: Setting = Setting {
     default: "2026-12-31",
 };
 
+const KASPI_SECRETS: Setting = Setting {
+    env: "POSTAMAT_KASPI_WEBHOOK_SECRETS",
+    key: "kaspi_webhook_secrets",
+    default: "",
+};
+
 /// Every setting, for checking the keys of a configuration file.
-const SETTINGS: [&Setting; 8] = [
+const SETTINGS: [&Setting; 9] = [
+    &KASPI_SECRETS,
     &PILOT_ENDS_ON,
     &DATABASE_URL,
     &BIND,
@@ -190,6 +199,14 @@ impl Config {
             pilot_ends_on: sources.parse(&PILOT_ENDS_ON, |v| {
                 chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
                     .map_err(|_| format!("must be a date such as 2026-12-31, got '{v}'"))
+            })?,
+            // Comma-separated `whsec_…` secrets; the values are never echoed in an error.
+            kaspi_secrets: sources.parse(&KASPI_SECRETS, |v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(crate::api::integrations::webhook::WebhookSecret::parse)
+                    .collect::<Result<Vec<_>, _>>()
             })?,
         })
     }

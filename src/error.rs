@@ -87,6 +87,10 @@ pub enum ErrorCode {
     AlreadyInRegistry,
     /// The person receiving the document is not the applicant named.
     RecipientMismatch,
+    /// A Kaspi call without a valid webhook signature.
+    InvalidSignature,
+    /// A Kaspi call signed more than 5 minutes away from our clock.
+    SignatureExpired,
     /// The database cannot be reached right now.
     DatabaseUnavailable,
     /// An unexpected failure on our side; the request id in the response finds it in the log.
@@ -106,7 +110,9 @@ impl ErrorCode {
             }
             OutsidePilotWindow | UnknownPostamat | PostamatNotInCity | WaybillMismatch
             | RecipientMismatch => StatusCode::UNPROCESSABLE_ENTITY,
-            MissingToken | InvalidToken => StatusCode::UNAUTHORIZED,
+            MissingToken | InvalidToken | InvalidSignature | SignatureExpired => {
+                StatusCode::UNAUTHORIZED
+            }
             RoleForbidden | BranchForbidden => StatusCode::FORBIDDEN,
             NotFound | RouteNotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -157,6 +163,8 @@ impl ErrorCode {
             RegistrySealed => "registry_sealed",
             AlreadyInRegistry => "already_in_registry",
             RecipientMismatch => "recipient_mismatch",
+            InvalidSignature => "invalid_signature",
+            SignatureExpired => "signature_expired",
             DatabaseUnavailable => "database_unavailable",
             Internal => "internal",
         }
@@ -201,6 +209,8 @@ impl ErrorCode {
             RegistrySealed => "Registry sealed",
             AlreadyInRegistry => "Already on a registry",
             RecipientMismatch => "Recipient does not match",
+            InvalidSignature => "Invalid webhook signature",
+            SignatureExpired => "Webhook signature expired",
             DatabaseUnavailable => "Database unavailable",
             Internal => "Internal error",
         }

@@ -42,6 +42,8 @@ pub struct AppState {
     pub calendar: Arc<CalendarCache>,
     /// The last day postamat delivery may be chosen.
     pub pilot_ends_on: chrono::NaiveDate,
+    /// Secrets Kaspi signs its webhook calls with (two while rotating).
+    pub kaspi_secrets: Vec<integrations::webhook::WebhookSecret>,
 }
 
 impl AppState {

@@ -10,6 +10,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use diesel::Connection;
 use diesel::RunQueryDsl;
 use futures_util::future::LocalBoxFuture;
+use postamat::api::integrations::webhook::WebhookSecret;
 use postamat::api::{self, AppState};
 use postamat::clock::Clock;
 use postamat::config::LogFormat;
@@ -26,6 +27,9 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex, OnceLock};
 
 pub const BODY_LIMIT: usize = 64 * 1024;
+/// The Kaspi webhook secret in force, and the one rotating in.
+pub const KASPI_SECRET: &str = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+pub const KASPI_NEXT_SECRET: &str = "whsec_bmV4dC1zZWNyZXQtbmV4dC1zZWNyZXQtbmV4dC0wMQ==";
 
 /// Everything the test binary logged, after redaction: the log test reads it.
 pub fn captured_logs() -> String {
@@ -208,6 +212,10 @@ impl TestApp {
             metrics: Metrics::new(),
             calendar: calendar.clone(),
             pilot_ends_on: chrono::NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
+            kaspi_secrets: vec![
+                WebhookSecret::parse(KASPI_SECRET).unwrap(),
+                WebhookSecret::parse(KASPI_NEXT_SECRET).unwrap(),
+            ],
         });
         let service = Rc::new(test::init_service(api::app(state, BODY_LIMIT)).await);
         let call: Call = Box::new(move |req: TestRequest| {

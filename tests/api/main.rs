@@ -6,6 +6,7 @@ mod calendar;
 mod cli;
 mod common;
 mod errors;
+mod kaspi_events;
 mod lifecycle;
 mod logs;
 mod openapi;

@@ -6,6 +6,7 @@ use crate::api::auth::{Authorized, KaspiIntegration};
 use crate::api::extract::ApiJson;
 use crate::db::models::application::{self, ApplicationRow, ApplicationStatus, ApplicationView};
 use crate::db::models::integration_event::fingerprint;
+use crate::db::models::kaspi_event;
 use crate::db::models::postamat::{self, city_key};
 use crate::db::models::shipment::{self, ActorRef, EventContext};
 use crate::db::models::{branch, to_db_time};
@@ -328,6 +329,11 @@ async fn order_created(
                         shipments::waybill.eq(Some(body.waybill.as_str())),
                     ))
                     .execute(conn)?;
+                // Kaspi's status events that came before the order now find their shipment.
+                let applied = kaspi_event::apply_unmatched(conn, body.waybill.as_str(), &ctx)?;
+                if applied > 0 {
+                    tracing::info!(applied, "waiting Kaspi events applied");
+                }
             }
         }
         let recorded = OrderRecorded {

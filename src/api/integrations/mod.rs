@@ -1,7 +1,9 @@
 //! Machine-to-machine API: Kaspi (п.3–4, 8–9) and the registry office (п.5, 8).
 
 pub mod kaspi;
+pub mod kaspi_events;
 pub mod registry_office;
+pub mod webhook;
 
 use crate::api::AppState;
 use crate::db::models::integration_event::{self, NewEvent};
@@ -13,6 +15,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn routes(cfg: &mut ServiceConfig<'_>) {
     kaspi::routes(cfg);
+    kaspi_events::routes(cfg);
     registry_office::routes(cfg);
 }
 

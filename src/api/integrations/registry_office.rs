@@ -7,6 +7,7 @@ use crate::api::extract::ApiJson;
 use crate::db::Id;
 use crate::db::models::application::{self, ApplicationStatus};
 use crate::db::models::integration_event::fingerprint;
+use crate::db::models::outbox;
 use crate::db::models::shipment::{self, ActorRef, EventContext};
 use crate::domain::identifiers::{ApplicationNumber, ExternalId};
 use crate::domain::shipment::{DeliveryMethod, ShipmentState};
@@ -124,13 +125,20 @@ async fn registry_office_event(
                         app.delivery_method
                     ))
                 })?;
-                Some(shipment::create_original(
-                    conn,
-                    app.id,
-                    app.branch_id,
-                    method,
-                    &ctx,
-                )?)
+                let created = shipment::create_original(conn, app.id, app.branch_id, method, &ctx)?;
+                // п.8: Kaspi creates the delivery order once the final status is known; the
+                // request is written with the change and delivered by the dispatcher.
+                if method == DeliveryMethod::Postamat {
+                    let postamat = application::chosen_postamat(conn, app.postamat_id)?;
+                    let payload = serde_json::json!({
+                        "application_number": app.number,
+                        "postamat_id": postamat.map(|p| p.kaspi_id),
+                        "executed_at": body.occurred_at,
+                    });
+                    let dedup = format!("create_order:{}", app.number);
+                    outbox::send_later(conn, "kaspi", "create_order", &payload, &dedup, now)?;
+                }
+                Some(created)
             }
             _ => {
                 let change = shipment::Change {

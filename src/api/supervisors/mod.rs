@@ -1,11 +1,14 @@
-//! Supervisors' API: the national calendar and force-majeure periods.
+//! Supervisors' API: the national calendar, force-majeure periods, and the exceptions of the
+//! Kaspi exchange.
 
 pub mod calendar_edits;
+pub mod exceptions;
 pub mod force_majeure;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn routes(cfg: &mut ServiceConfig<'_>) {
     calendar_edits::routes(cfg);
+    exceptions::routes(cfg);
     force_majeure::routes(cfg);
 }

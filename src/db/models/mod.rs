@@ -6,6 +6,7 @@ pub mod branch;
 pub mod calendar;
 pub mod force_majeure;
 pub mod integration_event;
+pub mod kaspi_event;
 pub mod outbox;
 pub mod postamat;
 pub mod registry;

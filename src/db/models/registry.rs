@@ -46,6 +46,8 @@ impl RegistryState {
             RegistryState::Draft,
             RegistryState::Sealed,
             RegistryState::HandedOver,
+            RegistryState::Accepted,
+            RegistryState::AcceptedWithDiscrepancies,
         ]
         .into_iter()
         .find(|r| r.as_str() == s)
@@ -133,7 +135,7 @@ pub fn view(conn: &mut DbConnection, row: RegistryRow) -> QueryResult<Registry> 
     let items = registry_items::table
         .inner_join(shipments::table)
         .filter(registry_items::registry_id.eq(row.id))
-        .order(registry_items::added_at)
+        .order((registry_items::added_at, registry_items::application_number))
         .select((
             registry_items::shipment_id,
             registry_items::application_number,
@@ -451,18 +453,20 @@ pub fn hand_over(
         .select(registry_items::shipment_id)
         .load(conn)?;
     let details = serde_json::json!({ "registry": registry.number, "courier": courier_name });
+    let mut handed = Vec::new();
     for id in ids {
         let row = shipment::find(conn, id)?
             .ok_or_else(|| CommandError::NotFound(format!("shipment {id}")))?;
-        shipment::apply_event(
+        let (row, _) = shipment::apply_event(
             conn,
             &row,
             ShipmentEvent::HandOverToCourier,
             ctx,
             Some(details.clone()),
         )?;
+        handed.extend(row.waybill);
     }
-    let handed = diesel::update(
+    let updated = diesel::update(
         registries::table
             .find(registry.id)
             .filter(registries::state.eq(RegistryState::Sealed.as_str())),
@@ -475,8 +479,13 @@ pub fn hand_over(
         registries::version.eq(registries::version + 1),
     ))
     .execute(conn)?;
-    if handed != 1 {
+    if updated != 1 {
         return Err(CommandError::Stale);
+    }
+    // Kaspi's events that came before our handover was recorded can apply now.
+    for waybill in &handed {
+        crate::db::models::kaspi_event::apply_unmatched(conn, waybill, ctx)
+            .map_err(|e| CommandError::Rule(e.code(), e.detail().to_owned()))?;
     }
     Ok(registries::table
         .find(registry.id)
