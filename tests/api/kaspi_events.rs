@@ -36,6 +36,16 @@ impl Pilot {
             .await
     }
 
+    /// Sends an event twice: the second time is a duplicate that changes nothing.
+    async fn twice(&self, body: Value) -> Value {
+        let first = self.kaspi_event(body.clone()).await;
+        let again = self.kaspi_event(body).await;
+        assert_eq!(again["outcome"], "duplicate", "{again}");
+        assert_eq!(again["first_outcome"], first["outcome"]);
+        assert_eq!(again["state"], first["state"], "a repeat changes nothing");
+        first
+    }
+
     async fn kaspi_event(&self, body: Value) -> Value {
         let response = self.signed(EVENTS, &body, KASPI_SECRET, 0).await;
         if response.status.as_u16() != 200 {
@@ -196,8 +206,8 @@ async fn a_document_goes_from_the_courier_to_the_citizen_and_every_repeat_is_a_d
 async fn an_uncollected_document_returns_to_the_point_and_a_lost_one_gets_its_act() {
     let p = Pilot::new().await;
     let (id, registry) = p.handed_over("R-1").await;
-    p.kaspi_event(accepted("r1", &registry, &["WB-R-1"])).await;
-    p.kaspi_event(placed("r2", "WB-R-1", "PST-ALA-1")).await;
+    p.twice(accepted("r1", &registry, &["WB-R-1"])).await;
+    p.twice(placed("r2", "WB-R-1", "PST-ALA-1")).await;
     let removed = p
         .kaspi_event(event(
             "r3",
@@ -220,8 +230,7 @@ async fn an_uncollected_document_returns_to_the_point_and_a_lost_one_gets_its_ac
     assert_eq!(deadline_state(&shipment, "return"), "met");
 
     let (lost_id, lost_registry) = p.handed_over("R-2").await;
-    p.kaspi_event(accepted("l1", &lost_registry, &["WB-R-2"]))
-        .await;
+    p.twice(accepted("l1", &lost_registry, &["WB-R-2"])).await;
     let lost = p
         .kaspi_event(json!({"event_id": "l2", "type": "lost", "waybill": "WB-R-2", "occurred_at": "2026-03-27T12:00:00+05:00",
             "loss_act": {"number": "KSP-LA-7", "cause": "Повреждение постамата", "circumstances": "Пожар в ТЦ", "responsible_employee": "Курьер Kaspi Б. Ахметов"}}))
@@ -245,13 +254,10 @@ async fn a_delay_tells_the_citizen_the_new_date_once() {
     let p = Pilot::new().await;
     let (id, _) = p.handed_over("D-1").await;
     let delay = json!({"event_id": "d1", "type": "delayed", "waybill": "WB-D-1", "occurred_at": "2026-03-20T12:00:00+05:00", "new_expected_date": "2026-03-30"});
-    assert_eq!(
-        p.kaspi_event(delay.clone()).await["state"],
-        "handed_to_courier"
-    );
+    assert_eq!(p.twice(delay.clone()).await["state"], "handed_to_courier");
     let mut same_date = delay.clone();
     same_date["event_id"] = json!("d2");
-    p.kaspi_event(same_date).await;
+    p.twice(same_date).await;
     let notes = p.notifications(&id).await;
     assert_eq!(notes.len(), 1);
     assert_eq!(notes[0].kind, "delivery_late");
@@ -263,22 +269,22 @@ async fn events_in_reverse_order_end_in_the_right_state_with_the_whole_history()
     let p = Pilot::new().await;
     let (id, registry) = p.handed_over("V-1").await;
     let outcomes = [
-        p.kaspi_event(event(
+        p.twice(event(
             "v4",
             "collected",
             "WB-V-1",
             "2026-03-28T18:00:00+05:00",
         ))
         .await,
-        p.kaspi_event(placed("v3", "WB-V-1", "PST-ALA-1")).await,
-        p.kaspi_event(event(
+        p.twice(placed("v3", "WB-V-1", "PST-ALA-1")).await,
+        p.twice(event(
             "v2",
             "out_for_delivery",
             "WB-V-1",
             "2026-03-27T09:00:00+05:00",
         ))
         .await,
-        p.kaspi_event(accepted("v1", &registry, &["WB-V-1"])).await,
+        p.twice(accepted("v1", &registry, &["WB-V-1"])).await,
     ];
     let names: Vec<&str> = outcomes
         .iter()
