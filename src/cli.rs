@@ -8,6 +8,7 @@ use crate::db::{self, DbPool, Id};
 use crate::domain::reference::{BranchCode, Text};
 use crate::domain::role::Role;
 use crate::jobs::calendar_refresh::{self, CalendarCache};
+use crate::jobs::sweeper;
 use crate::observability::{self, Metrics};
 use actix_web::{HttpServer, web};
 use anyhow::Context;
@@ -39,6 +40,13 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Apply every deadline due by now (or by --as-of) once, then exit (for cron, or to replay
+    /// a moment).
+    Sweep {
+        /// The instant to sweep as of, RFC 3339 (e.g. 2026-03-31T01:00:00+05:00).
+        #[arg(long)]
+        as_of: Option<chrono::DateTime<chrono::FixedOffset>>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,6 +92,7 @@ pub fn main() -> ExitCode {
         Command::Serve => serve(config),
         Command::Migrate => migrate(&config),
         Command::Keys { action } => keys(&config, action),
+        Command::Sweep { as_of } => sweep(&config, as_of),
         Command::Openapi => unreachable!("handled above"),
     };
     match result {
@@ -148,7 +157,16 @@ fn serve(config: Config) -> anyhow::Result<()> {
         "postamat listening; API docs at /docs"
     );
     let refresh = config.calendar_refresh;
+    let sweep_every = config.sweep_interval;
     actix_web::rt::System::new().block_on(async move {
+        if let Some(every) = sweep_every {
+            actix_web::rt::spawn(sweeper::run(
+                pool.clone(),
+                calendar.clone(),
+                Clock::System,
+                every,
+            ));
+        }
         actix_web::rt::spawn(calendar_refresh::run(calendar, pool, refresh));
         HttpServer::new(move || api::app(state.clone(), body_limit))
             .bind(config.bind)
@@ -157,6 +175,20 @@ fn serve(config: Config) -> anyhow::Result<()> {
             .await
             .context("the HTTP server failed")
     })
+}
+
+fn sweep(
+    config: &Config,
+    as_of: Option<chrono::DateTime<chrono::FixedOffset>>,
+) -> anyhow::Result<()> {
+    let pool = open_database(config)?;
+    let mut conn = pool.get().context("cannot get a database connection")?;
+    let calendar = CalendarCache::load(&mut conn).context("cannot load the calendar")?;
+    let as_of = as_of.map_or_else(|| Clock::System.now(), |t| t.with_timezone(&chrono::Utc));
+    let report = sweeper::sweep(&mut conn, as_of, &calendar.current())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
 }
 
 fn keys(config: &Config, action: KeysCommand) -> anyhow::Result<()> {

@@ -30,6 +30,8 @@ pub struct Config {
     pub calendar_refresh: std::time::Duration,
     /// The last day (Almaty time) on which postamat delivery may be chosen (order п.6).
     pub pilot_ends_on: chrono::NaiveDate,
+    /// How often `serve` sweeps due deadlines; `None` (0) leaves it to `postamat sweep`.
+    pub sweep_interval: Option<std::time::Duration>,
     /// Secrets Kaspi signs its webhook calls with; empty refuses every Kaspi event.
     pub kaspi_secrets: Vec<crate::api::integrations::webhook::WebhookSecret>,
 }
@@ -97,8 +99,15 @@ const KASPI_SECRETS: Setting = Setting {
     default: "",
 };
 
+const SWEEP_INTERVAL_SECS: Setting = Setting {
+    env: "POSTAMAT_SWEEP_INTERVAL_SECS",
+    key: "sweep_interval_secs",
+    default: "60",
+};
+
 /// Every setting, for checking the keys of a configuration file.
-const SETTINGS: [&Setting; 9] = [
+const SETTINGS: [&Setting; 10] = [
+    &SWEEP_INTERVAL_SECS,
     &KASPI_SECRETS,
     &PILOT_ENDS_ON,
     &DATABASE_URL,
@@ -199,6 +208,13 @@ impl Config {
             pilot_ends_on: sources.parse(&PILOT_ENDS_ON, |v| {
                 chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
                     .map_err(|_| format!("must be a date such as 2026-12-31, got '{v}'"))
+            })?,
+            sweep_interval: sources.parse(&SWEEP_INTERVAL_SECS, |v| match v.parse::<u64>() {
+                Ok(0) => Ok(None),
+                Ok(n) if n <= 3600 => Ok(Some(std::time::Duration::from_secs(n))),
+                _ => Err(format!(
+                    "must be a number of seconds from 0 (off) to 3600, got '{v}'"
+                )),
             })?,
             // Comma-separated `whsec_…` secrets; the values are never echoed in an error.
             kaspi_secrets: sources.parse(&KASPI_SECRETS, |v| {

@@ -172,6 +172,24 @@ where
     }
 }
 
+/// Serialises transactions that concern one key (a waybill, a registry) until the caller's
+/// transaction ends. PostgreSQL takes a transaction-scoped advisory lock; SQLite's IMMEDIATE
+/// transactions already run one writer at a time.
+pub fn lock_key(conn: &mut DbConnection, key: &str) -> QueryResult<()> {
+    use sha2::{Digest, Sha256};
+    match conn {
+        DbConnection::Postgres(pg) => {
+            let digest = Sha256::digest(key.as_bytes());
+            let id = i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
+            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                .bind::<diesel::sql_types::BigInt, _>(id)
+                .execute(pg)
+                .map(|_| ())
+        }
+        DbConnection::Sqlite(_) => Ok(()),
+    }
+}
+
 /// Applies pending migrations of the connection's backend; returns how many ran.
 pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<usize> {
     let applied = match conn {

@@ -109,6 +109,38 @@ impl DeadlineKind {
     }
 }
 
+/// What the sweeper does when a deadline passes unmet (DOMAIN.md §5, issue 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnBreach {
+    /// п.29–30: the document was not collected: `storage_expired`, Kaspi must remove it.
+    ExpireStorage,
+    /// п.27: the citizen is told of the delay with a new expected date.
+    NotifyDelay,
+    /// Overdue: escalated to the branch supervisor through the exception queue.
+    Escalate,
+    /// п.35: storage at the issuance sector is over: listed for transfer after storage.
+    ListForTransfer,
+}
+
+impl DeadlineKind {
+    pub fn on_breach(self) -> OnBreach {
+        match self {
+            DeadlineKind::Storage => OnBreach::ExpireStorage,
+            DeadlineKind::PointWait | DeadlineKind::KaspiArrival => OnBreach::NotifyDelay,
+            DeadlineKind::IssuanceStorage => OnBreach::ListForTransfer,
+            DeadlineKind::Handoff
+            | DeadlineKind::ReturnPickup
+            | DeadlineKind::Return
+            | DeadlineKind::Duplicate
+            | DeadlineKind::ForceMajeureNotice => OnBreach::Escalate,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DeadlineKind> {
+        DeadlineKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
 impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -428,10 +460,10 @@ mod tests {
     }
 
     fn instant_2025_to_2027() -> impl Strategy<Value = DateTime<Utc>> {
-        // 2025-01-01 .. 2027-12-15 local, to the second, leaving room for the rules to land
-        // inside the data.
+        // 2025-01-01 .. 2027-11-01 local, to the second, leaving room for a later start (up to
+        // 20 days) and the rules to land inside the seeded data.
         let from = almaty("2025-01-01 00:00:00").timestamp();
-        let to = almaty("2027-12-15 00:00:00").timestamp();
+        let to = almaty("2027-11-01 00:00:00").timestamp();
         (from..to).prop_map(|s| DateTime::from_timestamp(s, 0).unwrap())
     }
 

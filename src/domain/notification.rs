@@ -41,6 +41,11 @@ pub enum Facts<'a> {
         application_number: &'a str,
         new_date: NaiveDate,
     },
+    /// A day before storage ends (п.29): the last day to collect.
+    StorageReminder {
+        application_number: &'a str,
+        collect_by: NaiveDate,
+    },
 }
 
 impl Facts<'_> {
@@ -48,6 +53,7 @@ impl Facts<'_> {
         match self {
             Facts::PlacedInCell { .. } => NotificationKind::PlacedInCell,
             Facts::DeliveryLate { .. } => NotificationKind::DeliveryLate,
+            Facts::StorageReminder { .. } => NotificationKind::StorageReminder,
         }
     }
 }
@@ -97,6 +103,26 @@ pub fn render(facts: &Facts<'_>, language: Language) -> String {
         ) => format!(
             "{application_number} өтінім бойынша туу туралы куәлікті жеткізу кешіктірілуде. Жеткізудің жаңа күні: {}.",
             date(new_date)
+        ),
+        (
+            Facts::StorageReminder {
+                application_number,
+                collect_by,
+            },
+            Language::Ru,
+        ) => format!(
+            "Напоминаем: свидетельство о рождении по заявке {application_number} ждёт вас в постамате Kaspi до {} включительно.",
+            date(collect_by)
+        ),
+        (
+            Facts::StorageReminder {
+                application_number,
+                collect_by,
+            },
+            Language::Kk,
+        ) => format!(
+            "Еске саламыз: {application_number} өтінім бойынша туу туралы куәлік Kaspi постаматында {} қоса алғанда сақталады.",
+            date(collect_by)
         ),
     }
 }

@@ -291,6 +291,21 @@ pub enum NotificationKind {
     CancelledAfterLoss,
     /// п.34: moved to the State Corporation, where to collect (Kaspi app + SMS 1414).
     ReturnedToStateCorporation,
+    /// A day before storage ends: collect by D (Kaspi app; issue 6). Sent by the sweeper, not
+    /// by a transition.
+    StorageReminder,
+}
+
+impl NotificationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationKind::PlacedInCell => "placed_in_cell",
+            NotificationKind::DeliveryLate => "delivery_late",
+            NotificationKind::CancelledAfterLoss => "cancelled_after_loss",
+            NotificationKind::ReturnedToStateCorporation => "returned_to_state_corporation",
+            NotificationKind::StorageReminder => "storage_reminder",
+        }
+    }
 }
 
 /// What an allowed event does.
@@ -702,21 +717,13 @@ pub fn kaspi_plan(
         Ok(t) => return KaspiPlan::Apply(vec![t]),
         Err(refusal) => refusal,
     };
-    // Stale: from some state where the event applies, the shipment has already moved on.
+    // Stale: the shipment is already past some state where the event applies (further along
+    // Kaspi's path, back at the State Corporation, lost or done).
     let applies_in: Vec<ShipmentState> = ShipmentState::ALL
         .into_iter()
         .filter(|s| transition(*s, event, method, kaspi).is_ok())
         .collect();
-    let stale = applies_in.iter().any(|s| {
-        kaspi_reachable(*s, method)
-            .iter()
-            .any(|(reached, path)| *reached == current && !path.is_empty())
-    }) || (current.is_terminal() || current == ShipmentState::Lost)
-        && applies_in.iter().any(|s| {
-            kaspi_reachable(*s, method)
-                .iter()
-                .any(|(r, _)| r.rank() <= current.rank())
-        });
+    let stale = applies_in.iter().any(|s| s.rank() < current.rank());
     if stale {
         return KaspiPlan::Stale;
     }

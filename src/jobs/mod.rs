@@ -1,3 +1,4 @@
 //! Work the service does on its own, beside requests.
 
 pub mod calendar_refresh;
+pub mod sweeper;

@@ -16,7 +16,13 @@ const BATCH: &str = "/api/v1/integrations/kaspi/events/batch";
 
 impl Pilot {
     /// Posts a body signed the way Kaspi signs it.
-    async fn signed(&self, path: &str, body: &Value, secret: &str, seconds_off: i64) -> Response {
+    pub async fn signed(
+        &self,
+        path: &str,
+        body: &Value,
+        secret: &str,
+        seconds_off: i64,
+    ) -> Response {
         let bytes = serde_json::to_vec(body).unwrap();
         let timestamp = self.app.clock.now().timestamp() + seconds_off;
         let id = format!("msg_{}", uuid::Uuid::now_v7().simple());
@@ -37,7 +43,7 @@ impl Pilot {
     }
 
     /// Sends an event twice: the second time is a duplicate that changes nothing.
-    async fn twice(&self, body: Value) -> Value {
+    pub async fn twice(&self, body: Value) -> Value {
         let first = self.kaspi_event(body.clone()).await;
         let again = self.kaspi_event(body).await;
         assert_eq!(again["outcome"], "duplicate", "{again}");
@@ -46,7 +52,7 @@ impl Pilot {
         first
     }
 
-    async fn kaspi_event(&self, body: Value) -> Value {
+    pub async fn kaspi_event(&self, body: Value) -> Value {
         let response = self.signed(EVENTS, &body, KASPI_SECRET, 0).await;
         if response.status.as_u16() != 200 {
             for line in crate::common::captured_logs()
@@ -61,7 +67,7 @@ impl Pilot {
 
     /// A document handed to the State courier on a sealed registry; returns (shipment id,
     /// registry number).
-    async fn handed_over(&self, number: &str) -> (String, String) {
+    pub async fn handed_over(&self, number: &str) -> (String, String) {
         let id = self.packed(number).await;
         let draft = self
             .app
@@ -93,7 +99,7 @@ impl Pilot {
         (id, sealed["number"].as_str().unwrap().to_owned())
     }
 
-    async fn shipment(&self, id: &str) -> Value {
+    pub async fn shipment(&self, id: &str) -> Value {
         let response = self
             .app
             .get(&format!("/api/v1/shipments/{id}"), Some(&self.clerk))
@@ -109,7 +115,7 @@ impl Pilot {
         response.assert_status(200)
     }
 
-    async fn notifications(&self, id: &str) -> Vec<postamat::db::models::outbox::Notification> {
+    pub async fn notifications(&self, id: &str) -> Vec<postamat::db::models::outbox::Notification> {
         let pool = self.app.pool.clone();
         let id: postamat::db::Id = id.parse().unwrap();
         web::block(move || {
@@ -120,7 +126,7 @@ impl Pilot {
     }
 }
 
-fn accepted(id: &str, registry: &str, waybills: &[&str]) -> Value {
+pub fn accepted_event(id: &str, registry: &str, waybills: &[&str]) -> Value {
     json!({"event_id": id, "type": "accepted_at_point", "occurred_at": "2026-03-26T10:00:00+05:00",
            "handoff_registry": registry, "kaspi_registry_number": "KSP-R-1", "accepted_waybills": waybills})
 }
@@ -129,7 +135,7 @@ fn event(id: &str, kind: &str, waybill: &str, at: &str) -> Value {
     json!({"event_id": id, "type": kind, "waybill": waybill, "occurred_at": at})
 }
 
-fn placed(id: &str, waybill: &str, postamat: &str) -> Value {
+pub fn placed_event(id: &str, waybill: &str, postamat: &str) -> Value {
     json!({"event_id": id, "type": "placed_in_cell", "waybill": waybill, "occurred_at": "2026-03-27T15:00:00+05:00",
            "postamat_id": postamat, "cell": "B-17"})
 }
@@ -151,14 +157,14 @@ async fn a_document_goes_from_the_courier_to_the_citizen_and_every_repeat_is_a_d
     let (id, registry) = p.handed_over("K-1").await;
     p.set_clock("2026-03-26T06:00:00Z");
     let steps = [
-        accepted("e1", &registry, &["WB-K-1"]),
+        accepted_event("e1", &registry, &["WB-K-1"]),
         event(
             "e2",
             "out_for_delivery",
             "WB-K-1",
             "2026-03-27T09:00:00+05:00",
         ),
-        placed("e3", "WB-K-1", "PST-ALA-1"),
+        placed_event("e3", "WB-K-1", "PST-ALA-1"),
         event("e4", "collected", "WB-K-1", "2026-03-28T18:00:00+05:00"),
     ];
     let expected = [
@@ -206,8 +212,8 @@ async fn a_document_goes_from_the_courier_to_the_citizen_and_every_repeat_is_a_d
 async fn an_uncollected_document_returns_to_the_point_and_a_lost_one_gets_its_act() {
     let p = Pilot::new().await;
     let (id, registry) = p.handed_over("R-1").await;
-    p.twice(accepted("r1", &registry, &["WB-R-1"])).await;
-    p.twice(placed("r2", "WB-R-1", "PST-ALA-1")).await;
+    p.twice(accepted_event("r1", &registry, &["WB-R-1"])).await;
+    p.twice(placed_event("r2", "WB-R-1", "PST-ALA-1")).await;
     let removed = p
         .kaspi_event(event(
             "r3",
@@ -230,7 +236,8 @@ async fn an_uncollected_document_returns_to_the_point_and_a_lost_one_gets_its_ac
     assert_eq!(deadline_state(&shipment, "return"), "met");
 
     let (lost_id, lost_registry) = p.handed_over("R-2").await;
-    p.twice(accepted("l1", &lost_registry, &["WB-R-2"])).await;
+    p.twice(accepted_event("l1", &lost_registry, &["WB-R-2"]))
+        .await;
     let lost = p
         .kaspi_event(json!({"event_id": "l2", "type": "lost", "waybill": "WB-R-2", "occurred_at": "2026-03-27T12:00:00+05:00",
             "loss_act": {"number": "KSP-LA-7", "cause": "Повреждение постамата", "circumstances": "Пожар в ТЦ", "responsible_employee": "Курьер Kaspi Б. Ахметов"}}))
@@ -276,7 +283,7 @@ async fn events_in_reverse_order_end_in_the_right_state_with_the_whole_history()
             "2026-03-28T18:00:00+05:00",
         ))
         .await,
-        p.twice(placed("v3", "WB-V-1", "PST-ALA-1")).await,
+        p.twice(placed_event("v3", "WB-V-1", "PST-ALA-1")).await,
         p.twice(event(
             "v2",
             "out_for_delivery",
@@ -284,7 +291,7 @@ async fn events_in_reverse_order_end_in_the_right_state_with_the_whole_history()
             "2026-03-27T09:00:00+05:00",
         ))
         .await,
-        p.twice(accepted("v1", &registry, &["WB-V-1"])).await,
+        p.twice(accepted_event("v1", &registry, &["WB-V-1"])).await,
     ];
     let names: Vec<&str> = outcomes
         .iter()
@@ -411,13 +418,14 @@ async fn a_batch_is_answered_event_by_event() {
     let p = Pilot::new().await;
     let (_, registry) = p.handed_over("B-1").await;
     let batch = json!({"events": [
-        accepted("b1", &registry, &["WB-B-1"]),
-        accepted("b1", &registry, &["WB-B-1"]),
+        accepted_event("b1", &registry, &["WB-B-1"]),
+        accepted_event("b1", &registry, &["WB-B-1"]),
         {"event_id": "b2", "type": "out_for_delivery", "occurred_at": "2026-03-27T09:00:00+05:00"},
         {"event_id": "b3", "type": "teleported", "waybill": "WB-B-1", "occurred_at": "2026-03-27T09:00:00+05:00"},
-        accepted("b4", "ALM01-2026-999999", &["WB-B-1"]),
+        accepted_event("b4", "ALM01-2026-999999", &["WB-B-1"]),
         event("b5", "out_for_delivery", "WB-NOBODY", "2026-03-27T09:00:00+05:00"),
         event("b6", "out_for_delivery", "WB-B-1", "2026-03-27T09:00:00+05:00"),
+        accepted_event("b1", &registry, &["WB-SOMETHING-ELSE"]),
     ]});
     let answer = p
         .signed(BATCH, &batch, KASPI_SECRET, 0)
@@ -441,9 +449,10 @@ async fn a_batch_is_answered_event_by_event() {
             ("duplicate", ""),
             ("rejected", "invalid_body"),
             ("rejected", "invalid_body"),
-            ("rejected", "not_found"),
+            ("unmatched", ""),
             ("unmatched", ""),
             ("applied", ""),
+            ("rejected", "event_id_reused"),
         ]
     );
 }
@@ -481,7 +490,7 @@ async fn a_registry_accepted_with_a_missing_and_an_unexpected_envelope_shows_bot
         .await
         .assert_status(200);
     let number = sealed["number"].as_str().unwrap();
-    p.kaspi_event(accepted("m1", number, &["WB-M-1", "WB-STRANGER"]))
+    p.kaspi_event(accepted_event("m1", number, &["WB-M-1", "WB-STRANGER"]))
         .await;
     let view = p
         .app
@@ -519,7 +528,8 @@ async fn a_registry_accepted_with_a_missing_and_an_unexpected_envelope_shows_bot
     );
 
     // A postamat other than the citizen's is a discrepancy too.
-    p.kaspi_event(placed("m2", "WB-M-1", "PST-AST-1")).await;
+    p.kaspi_event(placed_event("m2", "WB-M-1", "PST-AST-1"))
+        .await;
     let found = p
         .app
         .get("/api/v1/discrepancies", Some(&supervisor))
@@ -538,7 +548,8 @@ async fn a_registry_accepted_with_a_missing_and_an_unexpected_envelope_shows_bot
 async fn an_event_whose_transaction_fails_leaves_nothing_and_can_be_sent_again() {
     let p = Pilot::new().await;
     let (id, registry) = p.handed_over("F-1").await;
-    p.kaspi_event(accepted("f1", &registry, &["WB-F-1"])).await;
+    p.kaspi_event(accepted_event("f1", &registry, &["WB-F-1"]))
+        .await;
     let rename = |from: &'static str, to: &'static str| {
         let pool = p.app.pool.clone();
         async move {
@@ -556,7 +567,7 @@ async fn an_event_whose_transaction_fails_leaves_nothing_and_can_be_sent_again()
     let failed = p
         .signed(
             EVENTS,
-            &placed("f2", "WB-F-1", "PST-ALA-1"),
+            &placed_event("f2", "WB-F-1", "PST-ALA-1"),
             KASPI_SECRET,
             0,
         )
@@ -568,7 +579,9 @@ async fn an_event_whose_transaction_fails_leaves_nothing_and_can_be_sent_again()
         "nothing half-applied"
     );
     rename("notifications_away", "notifications").await;
-    let resent = p.kaspi_event(placed("f2", "WB-F-1", "PST-ALA-1")).await;
+    let resent = p
+        .kaspi_event(placed_event("f2", "WB-F-1", "PST-ALA-1"))
+        .await;
     assert_eq!(
         resent["outcome"], "applied",
         "not a duplicate: the failed attempt stored nothing"
@@ -600,4 +613,49 @@ async fn an_executed_postamat_application_asks_kaspi_for_an_order_once() {
     let message: Value = serde_json::from_str(&rows[0].1).unwrap();
     assert_eq!(message["application_number"], "O-1");
     assert_eq!(message["postamat_id"], "PST-ALA-1");
+}
+
+#[actix_web::test]
+async fn an_acceptance_before_our_handover_waits_for_it() {
+    let p = Pilot::new().await;
+    p.packed("W-1").await;
+    let draft = p
+        .app
+        .post(
+            "/api/v1/registries",
+            Some(&p.clerk),
+            &json!({"application_numbers": ["W-1"]}),
+        )
+        .await
+        .assert_status(201);
+    let registry = draft["id"].as_str().unwrap();
+    let sealed = p
+        .app
+        .post(
+            &format!("/api/v1/registries/{registry}/seal"),
+            Some(&p.clerk),
+            &json!({}),
+        )
+        .await
+        .assert_status(200);
+    let number = sealed["number"].as_str().unwrap();
+    // Kaspi's point accepted the bag before the courier's handover reached our records.
+    let early = p.twice(accepted_event("w1", number, &["WB-W-1"])).await;
+    assert_eq!(early["outcome"], "unmatched");
+    let handed = p
+        .app
+        .post(
+            &format!("/api/v1/registries/{registry}/handover"),
+            Some(&p.courier),
+            &json!({"courier_name": "Ерлан"}),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(handed["items"][0]["state"], "accepted_at_kaspi_point");
+    let view = p
+        .app
+        .get(&format!("/api/v1/registries/{registry}"), Some(&p.clerk))
+        .await
+        .assert_status(200);
+    assert_eq!(view["state"], "accepted");
 }

@@ -11,3 +11,4 @@ mod lifecycle;
 mod logs;
 mod openapi;
 mod reference_data;
+mod sweeper;

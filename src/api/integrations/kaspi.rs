@@ -313,6 +313,8 @@ async fn order_created(
                 ));
             }
             (None, _) => {
+                // Serialised with Kaspi events waiting on this waybill (see kaspi_event::receive).
+                crate::db::lock_key(conn, body.waybill.as_str())?;
                 let ctx = EventContext {
                     actor,
                     source: "kaspi",

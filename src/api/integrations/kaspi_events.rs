@@ -45,12 +45,16 @@ async fn receive_all(
     let snapshot = state.calendar.current();
     state
         .db(move |conn| {
-            let mut results = Vec::with_capacity(events.len());
-            for event in events {
-                let event = match event {
+            // Applied in the order things happened (a batch may list them otherwise), answered
+            // in the order they were sent.
+            let mut order: Vec<usize> = (0..events.len()).collect();
+            order.sort_by_key(|&i| events[i].as_ref().ok().map(|e| e.occurred_at));
+            let mut results: Vec<Option<EventResult>> = vec![None; events.len()];
+            for i in order {
+                let event = match &events[i] {
                     Ok(event) => event,
                     Err(invalid) => {
-                        results.push(EventResult {
+                        results[i] = Some(EventResult {
                             event_id: None,
                             outcome: Outcome::Rejected,
                             first_outcome: None,
@@ -70,10 +74,25 @@ async fn receive_all(
                     recorded_at: now,
                     calendar: &snapshot,
                 };
-                let result =
-                    write_transaction(conn, |conn| kaspi_event::receive(conn, &event, &ctx))?;
-                results.push(result);
+                let receive = |conn: &mut crate::db::DbConnection| {
+                    write_transaction(conn, |conn| kaspi_event::receive(conn, event, &ctx))
+                };
+                // The same event (or another for the same shipment) committed first on another
+                // connection: once more, it is then a duplicate or applies on the new state.
+                let result = match receive(conn) {
+                    Err(e)
+                        if matches!(
+                            e.code(),
+                            ErrorCode::ConcurrentUpdate | ErrorCode::AlreadyExists
+                        ) =>
+                    {
+                        receive(conn)?
+                    }
+                    other => other?,
+                };
+                results[i] = Some(result);
             }
+            let results: Vec<EventResult> = results.into_iter().flatten().collect();
             Ok(results)
         })
         .await

@@ -99,7 +99,7 @@ pub fn verify(
             "webhook-timestamp must be Unix seconds",
         )
     })?;
-    if (now.timestamp() - sent_at).abs() > TOLERANCE_SECONDS {
+    if now.timestamp().abs_diff(sent_at) > TOLERANCE_SECONDS as u64 {
         return Err(refuse(
             ErrorCode::SignatureExpired,
             "webhook-timestamp is more than 5 minutes from our clock",

@@ -28,6 +28,11 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// The wait key of an acceptance event naming a handoff registry.
+pub fn registry_key(number: &str) -> String {
+    format!("registry:{number}")
+}
+
 /// Kaspi's loss act (п.22).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct KaspiLossAct {
@@ -136,6 +141,17 @@ impl KaspiEventBody {
         }
     }
 
+    /// What the event waits on while it cannot apply: its waybill, or for an acceptance the
+    /// handoff registry it names.
+    fn wait_key(&self) -> String {
+        match self {
+            KaspiEventBody::AcceptedAtPoint {
+                handoff_registry, ..
+            } => registry_key(handoff_registry.as_str()),
+            _ => self.waybill().map(|w| w.to_string()).unwrap_or_default(),
+        }
+    }
+
     fn shipment_event(&self) -> ShipmentEvent {
         match self {
             KaspiEventBody::AcceptedAtPoint { .. } => ShipmentEvent::AcceptedAtKaspiPoint,
@@ -210,6 +226,14 @@ struct Processed {
     detail: Option<String>,
 }
 
+fn waiting(detail: String) -> Processed {
+    Processed {
+        outcome: Outcome::Unmatched,
+        shipment_id: None,
+        detail: Some(detail),
+    }
+}
+
 fn applied(shipment_id: Option<Id>) -> Processed {
     Processed {
         outcome: Outcome::Applied,
@@ -223,7 +247,12 @@ fn applied(shipment_id: Option<Id>) -> Processed {
 fn is_ours(e: &ApiError) -> bool {
     matches!(
         e.code(),
-        ErrorCode::Internal | ErrorCode::DatabaseUnavailable | ErrorCode::ConcurrentUpdate
+        ErrorCode::Internal
+            | ErrorCode::DatabaseUnavailable
+            | ErrorCode::ConcurrentUpdate
+            | ErrorCode::AlreadyExists
+            // A calendar year a supervisor has not added yet: the event is fine, we are not.
+            | ErrorCode::CalendarYearMissing
     )
 }
 
@@ -439,12 +468,7 @@ fn effects(
             }
             _ => continue,
         };
-        let kind_name = match kind {
-            NotificationKind::PlacedInCell => "placed_in_cell",
-            NotificationKind::DeliveryLate => "delivery_late",
-            NotificationKind::CancelledAfterLoss => "cancelled_after_loss",
-            NotificationKind::ReturnedToStateCorporation => "returned_to_state_corporation",
-        };
+        let kind_name = kind.as_str();
         outbox::notify(
             conn,
             NewNotification {
@@ -482,12 +506,17 @@ fn accept_registry(
     body: &KaspiEventBody,
     ctx: &EventContext<'_>,
 ) -> Result<Processed, ApiError> {
-    let registry: RegistryRow = registries::table
+    let registry: Option<RegistryRow> = registries::table
         .filter(registries::number.eq(handoff_registry.as_str()))
         .select(RegistryRow::as_select())
         .first(conn)
-        .optional()?
-        .ok_or_else(|| ApiError::not_found(format!("no handoff registry {handoff_registry}")))?;
+        .optional()?;
+    let Some(registry) = registry.filter(|r| r.kind == crate::db::models::registry::KASPI_HANDOFF)
+    else {
+        return Ok(waiting(format!(
+            "no handoff registry {handoff_registry} yet"
+        )));
+    };
     match registry.state()? {
         RegistryState::HandedOver => {}
         RegistryState::Accepted | RegistryState::AcceptedWithDiscrepancies => {
@@ -497,14 +526,12 @@ fn accept_registry(
                 detail: Some(format!("registry {handoff_registry} was already accepted")),
             });
         }
+        // Kaspi can be ahead of our records: the acceptance waits for the handover.
         other => {
-            return Err(ApiError::new(
-                ErrorCode::InvalidTransition,
-                format!(
-                    "registry {handoff_registry} is '{}': the State courier has not handed it over",
-                    other.as_str()
-                ),
-            ));
+            return Ok(waiting(format!(
+                "registry {handoff_registry} is '{}' in our records: waiting for the State courier's handover",
+                other.as_str()
+            )));
         }
     }
     let items: Vec<(Id, String)> = registry_items::table
@@ -517,7 +544,28 @@ fn accept_registry(
         if accepted.contains(&waybill.as_str()) {
             let row = shipment::find(conn, *shipment_id)?
                 .ok_or_else(|| ApiError::not_found("shipment"))?;
-            apply_to_shipment(conn, &row, body, ctx)?;
+            // One envelope that cannot be accepted (lost meanwhile, say) is a discrepancy of
+            // its own; the rest of the registry is accepted.
+            match conn.transaction(|conn| apply_to_shipment(conn, &row, body, ctx)) {
+                Ok(_) => {}
+                Err(e) if is_ours(&e) => return Err(e),
+                Err(e) => {
+                    mismatches += 1;
+                    let detail = format!(
+                        "envelope {waybill} was accepted by Kaspi but cannot be: {}",
+                        e.detail()
+                    );
+                    let found = Found {
+                        branch_id: Some(registry.branch_id),
+                        registry_id: Some(registry.id),
+                        shipment_id: Some(*shipment_id),
+                        kind: "envelope_refused",
+                        waybill: Some(waybill),
+                        detail,
+                    };
+                    record_discrepancy(conn, found, ctx)?;
+                }
+            }
         } else {
             mismatches += 1;
             let detail = format!(
@@ -660,6 +708,9 @@ pub fn receive(
     ctx: &EventContext<'_>,
 ) -> Result<EventResult, ApiError> {
     let hash = fingerprint(event);
+    // Serialised with the order or handover that would make a waiting event applicable, so
+    // neither can miss the other.
+    crate::db::lock_key(conn, &event.body.wait_key())?;
     let stored: Option<StoredOutcome> = kaspi_events::table
         .find(event.event_id.as_str())
         .select((
@@ -698,7 +749,7 @@ pub fn receive(
         .values((
             kaspi_events::event_id.eq(event.event_id.as_str()),
             kaspi_events::event_type.eq(event.body.type_name()),
-            kaspi_events::waybill.eq(event.body.waybill().map(Waybill::as_str)),
+            kaspi_events::waybill.eq(Some(event.body.wait_key())),
             kaspi_events::occurred_at.eq(to_db_time(event.occurred_at)),
             kaspi_events::payload.eq(serde_json::to_string(event).map_err(ApiError::internal)?),
             kaspi_events::payload_hash.eq(&hash),

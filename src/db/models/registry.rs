@@ -482,8 +482,16 @@ pub fn hand_over(
     if updated != 1 {
         return Err(CommandError::Stale);
     }
-    // Kaspi's events that came before our handover was recorded can apply now.
+    // Kaspi's events that came before our handover was recorded can apply now: the point's
+    // acceptance of this registry, then each envelope's own events.
+    if let Some(number) = &registry.number {
+        let key = crate::db::models::kaspi_event::registry_key(number);
+        crate::db::lock_key(conn, &key)?;
+        crate::db::models::kaspi_event::apply_unmatched(conn, &key, ctx)
+            .map_err(|e| CommandError::Rule(e.code(), e.detail().to_owned()))?;
+    }
     for waybill in &handed {
+        crate::db::lock_key(conn, waybill)?;
         crate::db::models::kaspi_event::apply_unmatched(conn, waybill, ctx)
             .map_err(|e| CommandError::Rule(e.code(), e.detail().to_owned()))?;
     }

@@ -646,3 +646,87 @@ pub fn list(
         offset,
     })
 }
+
+/// A pending deadline whose due instant has passed, claimed by one sweeper.
+#[derive(Debug, Clone)]
+pub struct DueDeadline {
+    pub id: Id,
+    pub shipment_id: Id,
+    pub kind: DeadlineKind,
+    pub due_at: DateTime<Utc>,
+}
+
+/// Claims up to `limit` pending deadlines due at or before `as_of`, oldest first, through the
+/// `(state, due_at)` index. On PostgreSQL the rows are locked `FOR UPDATE SKIP LOCKED`, so
+/// sweepers on several instances each take different ones; on SQLite the caller's IMMEDIATE
+/// transaction already runs one writer at a time. Must be called inside a transaction.
+pub fn claim_due_deadlines(
+    conn: &mut DbConnection,
+    as_of: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<Vec<DueDeadline>> {
+    let query = deadlines::table
+        .filter(deadlines::state.eq(DeadlineState::Pending.as_str()))
+        .filter(deadlines::due_at.le(to_db_time(as_of)))
+        .order((deadlines::due_at, deadlines::id))
+        .limit(limit)
+        .select((
+            deadlines::id,
+            deadlines::shipment_id,
+            deadlines::kind,
+            deadlines::due_at,
+        ));
+    let rows: Vec<(Id, Id, String, NaiveDateTime)> = match conn {
+        DbConnection::Postgres(pg) => query.for_update().skip_locked().load(pg)?,
+        DbConnection::Sqlite(_) => query.load(conn)?,
+    };
+    rows.into_iter()
+        .map(|(id, shipment_id, kind, due_at)| {
+            Ok(DueDeadline {
+                id,
+                shipment_id,
+                kind: DeadlineKind::parse(&kind)
+                    .ok_or_else(|| corrupt(format!("unknown deadline kind {kind}")))?,
+                due_at: from_db_time(due_at),
+            })
+        })
+        .collect()
+}
+
+/// Marks a pending deadline; false if it was no longer pending.
+pub fn resolve_deadline(
+    conn: &mut DbConnection,
+    id: Id,
+    state: DeadlineState,
+    at: DateTime<Utc>,
+) -> QueryResult<bool> {
+    diesel::update(
+        deadlines::table
+            .find(id)
+            .filter(deadlines::state.eq(DeadlineState::Pending.as_str())),
+    )
+    .set((
+        deadlines::state.eq(state.as_str()),
+        deadlines::resolved_at.eq(Some(to_db_time(at))),
+    ))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// Pending storage deadlines ending within `window` of `as_of` (for the reminder a day before).
+pub fn storage_ending(
+    conn: &mut DbConnection,
+    as_of: DateTime<Utc>,
+    window: chrono::Duration,
+) -> QueryResult<Vec<(Id, DateTime<Utc>)>> {
+    Ok(deadlines::table
+        .filter(deadlines::state.eq(DeadlineState::Pending.as_str()))
+        .filter(deadlines::kind.eq(DeadlineKind::Storage.as_str()))
+        .filter(deadlines::due_at.gt(to_db_time(as_of)))
+        .filter(deadlines::due_at.le(to_db_time(as_of + window)))
+        .select((deadlines::shipment_id, deadlines::due_at))
+        .load::<(Id, NaiveDateTime)>(conn)?
+        .into_iter()
+        .map(|(id, due)| (id, from_db_time(due)))
+        .collect())
+}

@@ -1,0 +1,145 @@
+//! The sweeper: each due deadline's consequence applied once, on both backends, even with two
+//! sweepers at the same moment.
+
+use crate::kaspi_events::{accepted_event, placed_event};
+use crate::lifecycle::Pilot;
+use actix_web::web;
+use chrono::{DateTime, Utc};
+use postamat::jobs::sweeper::{self, SweepReport};
+
+impl Pilot {
+    async fn sweep(&self, as_of: &str) -> SweepReport {
+        let as_of: DateTime<Utc> = as_of.parse().unwrap();
+        let (pool, cache) = (self.app.pool.clone(), self.app.calendar.clone());
+        web::block(move || {
+            sweeper::sweep(&mut pool.get().unwrap(), as_of, &cache.current()).unwrap()
+        })
+        .await
+        .unwrap()
+    }
+}
+
+fn kinds(notes: &[postamat::db::models::outbox::Notification]) -> Vec<&str> {
+    notes.iter().map(|n| n.kind.as_str()).collect()
+}
+
+#[actix_web::test]
+async fn each_due_deadline_has_its_consequence_once() {
+    let p = Pilot::new().await;
+    p.set_clock("2026-03-20T12:00:00Z");
+    // A: packed on Friday 20 Mar and never handed over; Kaspi never accepted it.
+    let a = p.packed("SW-A").await;
+    // B: in a cell since Friday 27 Mar 15:00 → storage ends 24:00 of Monday 30 Mar.
+    let (b, registry_b) = p.handed_over("SW-B").await;
+    p.kaspi_event(accepted_event("b1", &registry_b, &["WB-SW-B"]))
+        .await;
+    p.kaspi_event(placed_event("b2", "WB-SW-B", "PST-ALA-1"))
+        .await;
+    // C: accepted at the point on 26 Mar 10:00 → waits until 24:00 of Tuesday 31 Mar (п.11).
+    let (c, registry_c) = p.handed_over("SW-C").await;
+    p.kaspi_event(accepted_event("c1", &registry_c, &["WB-SW-C"]))
+        .await;
+
+    let first = p.sweep("2026-03-30T10:00:00Z").await;
+    assert_eq!(
+        first,
+        SweepReport {
+            due: 2,
+            escalated: 1,
+            delay_notified: 1,
+            reminders: 1,
+            ..Default::default()
+        },
+        "A's handoff escalated and its Kaspi arrival late; B reminded a day before"
+    );
+    assert_eq!(
+        p.sweep("2026-03-30T10:00:00Z").await,
+        SweepReport::default(),
+        "a second run changes nothing"
+    );
+    assert_eq!(kinds(&p.notifications(&a).await), ["delivery_late"]);
+    assert_eq!(
+        kinds(&p.notifications(&b).await),
+        ["placed_in_cell", "storage_reminder"]
+    );
+
+    let second = p.sweep("2026-04-01T00:00:00Z").await;
+    assert_eq!(
+        second,
+        SweepReport {
+            due: 2,
+            storage_expired: 1,
+            delay_notified: 1,
+            ..Default::default()
+        }
+    );
+    assert_eq!(
+        p.sweep("2026-04-01T00:00:00Z").await,
+        SweepReport::default()
+    );
+    let b_now = p.shipment(&b).await;
+    assert_eq!(b_now["state"], "storage_expired");
+    let expiry = b_now["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"] == "storage_expired")
+        .unwrap()
+        .clone();
+    assert_eq!(expiry["source"], "sweeper");
+    assert_eq!(expiry["actor_role"], serde_json::Value::Null);
+    assert_eq!(
+        expiry["occurred_at"], "2026-03-30T19:00:00Z",
+        "storage ended at its due instant"
+    );
+    let states: Vec<(String, String)> = b_now["deadlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap().to_owned(),
+                d["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        states.contains(&("storage".into(), "breached".into())),
+        "{states:?}"
+    );
+    assert!(
+        states.contains(&("return".into(), "pending".into())),
+        "Kaspi must now remove it: {states:?}"
+    );
+    assert_eq!(kinds(&p.notifications(&c).await), ["delivery_late"]);
+    let c_note = &p.notifications(&c).await[0];
+    // Breached on 1 Apr (Wednesday, Almaty) → the next working day, Thursday 2 Apr.
+    assert!(c_note.body.contains("02.04.2026"), "{}", c_note.body);
+}
+
+#[actix_web::test]
+async fn two_sweepers_at_once_apply_each_consequence_once() {
+    let p = Pilot::new().await;
+    p.set_clock("2026-03-20T12:00:00Z");
+    for n in 0..6 {
+        p.packed(&format!("TWO-{n}")).await;
+    }
+    // Each packed document has a handoff and a Kaspi-arrival deadline due by 27 Mar.
+    let as_of: DateTime<Utc> = "2026-03-27T00:00:00Z".parse().unwrap();
+    let runs: Vec<std::thread::JoinHandle<SweepReport>> = (0..2)
+        .map(|_| {
+            let (pool, cache) = (p.app.pool.clone(), p.app.calendar.clone());
+            std::thread::spawn(move || {
+                sweeper::sweep(&mut pool.get().unwrap(), as_of, &cache.current()).unwrap()
+            })
+        })
+        .collect();
+    let reports: Vec<SweepReport> = runs.into_iter().map(|r| r.join().unwrap()).collect();
+    assert_eq!(reports.iter().map(|r| r.due).sum::<usize>(), 12);
+    assert_eq!(reports.iter().map(|r| r.escalated).sum::<usize>(), 6);
+    assert_eq!(reports.iter().map(|r| r.delay_notified).sum::<usize>(), 6);
+    assert_eq!(
+        p.sweep("2026-03-27T00:00:00Z").await,
+        SweepReport::default()
+    );
+}
