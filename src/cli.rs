@@ -8,6 +8,7 @@ use crate::db::{self, DbPool, Id};
 use crate::domain::reference::{BranchCode, Text};
 use crate::domain::role::Role;
 use crate::jobs::calendar_refresh::{self, CalendarCache};
+use crate::jobs::dispatcher::{self, Dispatcher};
 use crate::jobs::sweeper;
 use crate::observability::{self, Metrics};
 use actix_web::{HttpServer, web};
@@ -158,7 +159,18 @@ fn serve(config: Config) -> anyhow::Result<()> {
     );
     let refresh = config.calendar_refresh;
     let sweep_every = config.sweep_interval;
+    let dispatch = config.dispatch.clone();
+    let kaspi_secrets = config.kaspi_secrets.clone();
     actix_web::rt::System::new().block_on(async move {
+        if let Some(every) = dispatch.interval {
+            let dispatcher = Arc::new(Dispatcher::new(dispatch.clone(), &kaspi_secrets));
+            actix_web::rt::spawn(dispatcher::run(
+                pool.clone(),
+                dispatcher,
+                Clock::System,
+                every,
+            ));
+        }
         if let Some(every) = sweep_every {
             actix_web::rt::spawn(sweeper::run(
                 pool.clone(),

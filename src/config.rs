@@ -15,6 +15,33 @@ pub enum LogFormat {
     Json,
 }
 
+/// An HTTP endpoint messages are delivered to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gateway {
+    pub url: String,
+    /// Sent as `Authorization: Bearer …` when set.
+    pub token: Option<String>,
+}
+
+/// Where and how the dispatcher delivers the outboxes.
+#[derive(Debug, Clone)]
+pub struct DispatchConfig {
+    /// SMS through the 1414 gateway; `None`: the local sink (the log).
+    pub sms: Option<Gateway>,
+    /// Kaspi app push messages; `None`: the local sink.
+    pub kaspi_app: Option<Gateway>,
+    /// Kaspi's API for create-order requests (signed like Kaspi's webhooks).
+    pub kaspi_api: Option<Gateway>,
+    /// The registry office's API (loss acts, issue 7).
+    pub registry_office_api: Option<Gateway>,
+    /// Attempts before a message is dead-lettered.
+    pub max_attempts: u32,
+    /// SMS are not sent in these hours, branch local time (default 21:00–09:00).
+    pub quiet_hours: (chrono::NaiveTime, chrono::NaiveTime),
+    /// How often `serve` delivers; `None` (0) turns delivery off.
+    pub interval: Option<std::time::Duration>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database: DatabaseLocation,
@@ -30,6 +57,7 @@ pub struct Config {
     pub calendar_refresh: std::time::Duration,
     /// The last day (Almaty time) on which postamat delivery may be chosen (order п.6).
     pub pilot_ends_on: chrono::NaiveDate,
+    pub dispatch: DispatchConfig,
     /// How often `serve` sweeps due deadlines; `None` (0) leaves it to `postamat sweep`.
     pub sweep_interval: Option<std::time::Duration>,
     /// Secrets Kaspi signs its webhook calls with; empty refuses every Kaspi event.
@@ -105,8 +133,58 @@ const SWEEP_INTERVAL_SECS: Setting = Setting {
     default: "60",
 };
 
+const fn setting(env: &'static str, key: &'static str, default: &'static str) -> Setting {
+    Setting { env, key, default }
+}
+
+const SMS_GATEWAY_URL: Setting = setting("POSTAMAT_SMS_GATEWAY_URL", "sms_gateway_url", "");
+const SMS_GATEWAY_TOKEN: Setting = setting("POSTAMAT_SMS_GATEWAY_TOKEN", "sms_gateway_token", "");
+const KASPI_APP_GATEWAY_URL: Setting = setting(
+    "POSTAMAT_KASPI_APP_GATEWAY_URL",
+    "kaspi_app_gateway_url",
+    "",
+);
+const KASPI_APP_GATEWAY_TOKEN: Setting = setting(
+    "POSTAMAT_KASPI_APP_GATEWAY_TOKEN",
+    "kaspi_app_gateway_token",
+    "",
+);
+const KASPI_API_URL: Setting = setting("POSTAMAT_KASPI_API_URL", "kaspi_api_url", "");
+const REGISTRY_OFFICE_API_URL: Setting = setting(
+    "POSTAMAT_REGISTRY_OFFICE_API_URL",
+    "registry_office_api_url",
+    "",
+);
+const REGISTRY_OFFICE_API_TOKEN: Setting = setting(
+    "POSTAMAT_REGISTRY_OFFICE_API_TOKEN",
+    "registry_office_api_token",
+    "",
+);
+const DISPATCH_MAX_ATTEMPTS: Setting = setting(
+    "POSTAMAT_DISPATCH_MAX_ATTEMPTS",
+    "dispatch_max_attempts",
+    "8",
+);
+const SMS_QUIET_HOURS: Setting =
+    setting("POSTAMAT_SMS_QUIET_HOURS", "sms_quiet_hours", "21:00-09:00");
+const DISPATCH_INTERVAL_SECS: Setting = setting(
+    "POSTAMAT_DISPATCH_INTERVAL_SECS",
+    "dispatch_interval_secs",
+    "10",
+);
+
 /// Every setting, for checking the keys of a configuration file.
-const SETTINGS: [&Setting; 10] = [
+const SETTINGS: [&Setting; 20] = [
+    &SMS_GATEWAY_URL,
+    &SMS_GATEWAY_TOKEN,
+    &KASPI_APP_GATEWAY_URL,
+    &KASPI_APP_GATEWAY_TOKEN,
+    &KASPI_API_URL,
+    &REGISTRY_OFFICE_API_URL,
+    &REGISTRY_OFFICE_API_TOKEN,
+    &DISPATCH_MAX_ATTEMPTS,
+    &SMS_QUIET_HOURS,
+    &DISPATCH_INTERVAL_SECS,
     &SWEEP_INTERVAL_SECS,
     &KASPI_SECRETS,
     &PILOT_ENDS_ON,
@@ -209,6 +287,41 @@ impl Config {
                 chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
                     .map_err(|_| format!("must be a date such as 2026-12-31, got '{v}'"))
             })?,
+            dispatch: DispatchConfig {
+                sms: gateway(&sources, &SMS_GATEWAY_URL, Some(&SMS_GATEWAY_TOKEN))?,
+                kaspi_app: gateway(
+                    &sources,
+                    &KASPI_APP_GATEWAY_URL,
+                    Some(&KASPI_APP_GATEWAY_TOKEN),
+                )?,
+                kaspi_api: gateway(&sources, &KASPI_API_URL, None)?,
+                registry_office_api: gateway(
+                    &sources,
+                    &REGISTRY_OFFICE_API_URL,
+                    Some(&REGISTRY_OFFICE_API_TOKEN),
+                )?,
+                max_attempts: sources.parse(&DISPATCH_MAX_ATTEMPTS, |v| {
+                    v.parse::<u32>()
+                        .ok()
+                        .filter(|n| (1..=50).contains(n))
+                        .ok_or_else(|| format!("must be a whole number from 1 to 50, got '{v}'"))
+                })?,
+                quiet_hours: sources.parse(&SMS_QUIET_HOURS, |v| {
+                    let parse = |t: &str| chrono::NaiveTime::parse_from_str(t.trim(), "%H:%M");
+                    v.split_once('-')
+                        .and_then(|(a, b)| Some((parse(a).ok()?, parse(b).ok()?)))
+                        .ok_or_else(|| {
+                            format!("must be HH:MM-HH:MM such as 21:00-09:00, got '{v}'")
+                        })
+                })?,
+                interval: sources.parse(&DISPATCH_INTERVAL_SECS, |v| match v.parse::<u64>() {
+                    Ok(0) => Ok(None),
+                    Ok(n) if n <= 3600 => Ok(Some(std::time::Duration::from_secs(n))),
+                    _ => Err(format!(
+                        "must be a number of seconds from 0 (off) to 3600, got '{v}'"
+                    )),
+                })?,
+            },
             sweep_interval: sources.parse(&SWEEP_INTERVAL_SECS, |v| match v.parse::<u64>() {
                 Ok(0) => Ok(None),
                 Ok(n) if n <= 3600 => Ok(Some(std::time::Duration::from_secs(n))),
@@ -226,6 +339,33 @@ impl Config {
             })?,
         })
     }
+}
+
+/// An optional gateway: a URL (http or https) and, for some, a bearer token.
+fn gateway(
+    sources: &Sources,
+    url: &Setting,
+    token: Option<&Setting>,
+) -> Result<Option<Gateway>, ConfigError> {
+    let url = sources.parse(url, |v| {
+        if v.is_empty() {
+            Ok(None)
+        } else if url::Url::parse(v).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+            Ok(Some(v.to_owned()))
+        } else {
+            Err(format!("must be an http(s) URL, got '{v}'"))
+        }
+    })?;
+    let token = match token {
+        Some(setting) => {
+            sources.parse(
+                setting,
+                |v| Ok(Some(v.to_owned()).filter(|t| !t.is_empty())),
+            )?
+        }
+        None => None,
+    };
+    Ok(url.map(|url| Gateway { url, token }))
 }
 
 fn read_file(path: &Path) -> Result<HashMap<String, String>, ConfigError> {

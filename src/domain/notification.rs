@@ -127,6 +127,70 @@ pub fn render(facts: &Facts<'_>, language: Language) -> String {
     }
 }
 
+/// How an SMS is encoded and how many segments it takes: GSM-7 (160 septets, 153 per part) when
+/// every character is in the GSM alphabet, otherwise UCS-2 (70 UTF-16 units, 67 per part) —
+/// which is every Kazakh or Russian text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmsEncoding {
+    Gsm7,
+    Ucs2,
+}
+
+const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+const GSM7_EXTENDED: &str = "^{}\\[~]|€\x0c";
+
+pub fn sms_segments(text: &str) -> (SmsEncoding, usize) {
+    let gsm: Option<usize> = text.chars().try_fold(0usize, |septets, c| {
+        if GSM7_BASIC.contains(c) {
+            Some(septets + 1)
+        } else if GSM7_EXTENDED.contains(c) {
+            Some(septets + 2)
+        } else {
+            None
+        }
+    });
+    let (encoding, units, single, part) = match gsm {
+        Some(septets) => (SmsEncoding::Gsm7, septets, 160, 153),
+        None => (SmsEncoding::Ucs2, text.encode_utf16().count(), 70, 67),
+    };
+    let segments = if units <= single {
+        1
+    } else {
+        units.div_ceil(part)
+    };
+    (encoding, segments)
+}
+
+/// When a message may go out if `local` falls in the quiet hours `[start, end)` (which may wrap
+/// midnight, like 21:00–09:00); `None` if it may go now.
+pub fn quiet_until(
+    local: chrono::NaiveDateTime,
+    start: chrono::NaiveTime,
+    end: chrono::NaiveTime,
+) -> Option<chrono::NaiveDateTime> {
+    let time = local.time();
+    let today = local.date();
+    let tomorrow = today.succ_opt()?;
+    if start <= end {
+        (time >= start && time < end).then(|| today.and_time(end))
+    } else if time >= start {
+        Some(tomorrow.and_time(end))
+    } else if time < end {
+        Some(today.and_time(end))
+    } else {
+        None
+    }
+}
+
+/// The wait before retry `attempt` (1-based): 30 s doubling to at most an hour, scaled by
+/// `jitter` in [0.5, 1.0] so that retries of many messages spread out.
+pub fn backoff(attempt: u32, jitter: f64) -> std::time::Duration {
+    let base = 30u64
+        .saturating_mul(1u64 << attempt.saturating_sub(1).min(16))
+        .min(3600);
+    std::time::Duration::from_secs_f64(base as f64 * jitter.clamp(0.5, 1.0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +212,44 @@ mod tests {
             kk.contains("постаматында") && kk.contains("02.01.2027"),
             "{kk}"
         );
+    }
+
+    #[test]
+    fn sms_are_counted_in_gsm7_or_ucs2_segments() {
+        assert_eq!(sms_segments(&"a".repeat(160)), (SmsEncoding::Gsm7, 1));
+        assert_eq!(sms_segments(&"a".repeat(161)), (SmsEncoding::Gsm7, 2));
+        assert_eq!(sms_segments(&"{".repeat(80)), (SmsEncoding::Gsm7, 1));
+        assert_eq!(sms_segments(&"ә".repeat(70)), (SmsEncoding::Ucs2, 1));
+        assert_eq!(sms_segments(&"ә".repeat(71)), (SmsEncoding::Ucs2, 2));
+        assert_eq!(sms_segments(&"ж".repeat(135)), (SmsEncoding::Ucs2, 3));
+    }
+
+    #[test]
+    fn quiet_hours_wrap_midnight_and_end_at_nine() {
+        use chrono::NaiveTime;
+        let (start, end) = (
+            NaiveTime::from_hms_opt(21, 0, 0).unwrap(),
+            NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+        );
+        let at = |d: u32, h: u32, m: u32| {
+            NaiveDate::from_ymd_opt(2026, 3, d)
+                .unwrap()
+                .and_hms_opt(h, m, 0)
+                .unwrap()
+        };
+        assert_eq!(quiet_until(at(20, 22, 15), start, end), Some(at(21, 9, 0)));
+        assert_eq!(quiet_until(at(21, 3, 0), start, end), Some(at(21, 9, 0)));
+        assert_eq!(quiet_until(at(21, 9, 0), start, end), None);
+        assert_eq!(quiet_until(at(21, 20, 59), start, end), None);
+    }
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_an_hour() {
+        assert_eq!(backoff(1, 1.0).as_secs(), 30);
+        assert_eq!(backoff(2, 1.0).as_secs(), 60);
+        assert_eq!(backoff(4, 1.0).as_secs(), 240);
+        assert_eq!(backoff(20, 1.0).as_secs(), 3600);
+        assert_eq!(backoff(2, 0.5).as_secs(), 30);
     }
 
     #[test]

@@ -203,7 +203,11 @@ impl Drop for Server {
 fn sweep_prints_what_it_did() {
     let (_db, url) = TestDatabase::create_url();
     let out = postamat(&url, &["sweep", "--as-of", "2026-03-31T01:00:00+05:00"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert_eq!(report["due"], 0);
     assert_eq!(report["reminders"], 0);

@@ -5,6 +5,7 @@ mod auth;
 mod calendar;
 mod cli;
 mod common;
+mod dispatcher;
 mod errors;
 mod kaspi_events;
 mod lifecycle;

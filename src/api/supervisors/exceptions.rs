@@ -3,16 +3,22 @@
 
 use crate::api::AppState;
 use crate::api::auth::{Authorized, Supervisors};
-use crate::api::extract::ApiQuery;
+use crate::api::extract::{ApiPath, ApiQuery};
+use crate::db::Id;
 use crate::db::models::kaspi_event::{self, Discrepancy, Outcome, StoredEvent};
-use crate::error::ApiResult;
+use crate::db::models::outbox::{self, DeadLetter, Outbox};
+use crate::error::{ApiError, ApiResult};
+use actix_web::{HttpResponse, post};
 use actix_web::{get, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn routes(cfg: &mut ServiceConfig<'_>) {
-    cfg.service(kaspi_events).service(discrepancies);
+    cfg.service(kaspi_events)
+        .service(discrepancies)
+        .service(dead_letters)
+        .service(requeue);
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -63,4 +69,54 @@ async fn discrepancies(
             .db(move |conn| Ok(kaspi_event::discrepancies(conn, &scope)?))
             .await?,
     ))
+}
+
+/// Messages the dispatcher gave up on (a 4xx, or too many failed attempts).
+#[utoipa::path(
+    tag = "supervisors",
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<DeadLetter>))
+)]
+#[get("/api/v1/outbox/dead")]
+async fn dead_letters(
+    _auth: Authorized<Supervisors>,
+    state: web::Data<AppState>,
+) -> ApiResult<web::Json<Vec<DeadLetter>>> {
+    Ok(web::Json(
+        state.db(|conn| Ok(outbox::dead_letters(conn)?)).await?,
+    ))
+}
+
+/// Put a dead-lettered message back in the queue, to be tried again at once.
+#[utoipa::path(
+    tag = "supervisors",
+    security(("bearer" = [])),
+    params(
+        ("outbox" = Outbox, Path, description = "`notifications` or `outbound`"),
+        ("id" = Id, Path, description = "Message id"),
+    ),
+    responses(
+        (status = 204, description = "Queued again"),
+        (status = 404, description = "No such dead-lettered message (`not_found`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/outbox/{outbox}/{id}/requeue")]
+async fn requeue(
+    _auth: Authorized<Supervisors>,
+    state: web::Data<AppState>,
+    path: ApiPath<(Outbox, Id)>,
+) -> ApiResult<HttpResponse> {
+    let (which, id) = path.into_inner()?.into_inner();
+    let now = state.clock.now();
+    let requeued = state
+        .db(move |conn| Ok(outbox::requeue(conn, which, id, now)?))
+        .await?;
+    if requeued {
+        tracing::info!(message = %id, "dead-lettered message queued again");
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::not_found(format!(
+            "no dead-lettered message {id}"
+        )))
+    }
 }

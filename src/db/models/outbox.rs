@@ -133,3 +133,289 @@ pub fn notifications_of(
         )
         .collect())
 }
+
+/// The two outboxes the dispatcher delivers.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Outbox {
+    /// Messages to citizens (SMS 1414, Kaspi app).
+    Notifications,
+    /// Messages to other systems (Kaspi, the registry office).
+    Outbound,
+}
+
+/// A message claimed for delivery.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: Id,
+    /// `sms_1414` or `kaspi_app` for notifications; `kaspi` or `registry_office` otherwise.
+    pub channel: String,
+    pub kind: String,
+    /// The citizen's phone, for notifications.
+    pub recipient: Option<String>,
+    /// The text, or the JSON payload for other systems.
+    pub body: String,
+    pub dedup_key: String,
+    pub attempts: i32,
+    pub application_id: Option<Id>,
+}
+
+/// Claims up to `limit` pending messages due by `now`, leasing them until `lease_until` so that
+/// another dispatcher skips them (and takes them again if this one dies). PostgreSQL locks the
+/// rows `FOR UPDATE SKIP LOCKED`; SQLite's IMMEDIATE transaction runs one claimer at a time.
+/// Must be called inside a transaction.
+pub fn claim(
+    conn: &mut DbConnection,
+    outbox: Outbox,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<Vec<Claimed>> {
+    let claimed: Vec<Claimed> = match outbox {
+        Outbox::Notifications => {
+            let query = notifications::table
+                .filter(notifications::state.eq("pending"))
+                .filter(notifications::next_attempt_at.le(to_db_time(now)))
+                .order(notifications::next_attempt_at)
+                .limit(limit)
+                .select((
+                    notifications::id,
+                    notifications::channel,
+                    notifications::kind,
+                    notifications::recipient,
+                    notifications::body,
+                    notifications::dedup_key,
+                    notifications::attempts,
+                    notifications::application_id,
+                ));
+            type Row = (Id, String, String, String, String, String, i32, Id);
+            let rows: Vec<Row> = match conn {
+                DbConnection::Postgres(pg) => query.for_update().skip_locked().load(pg)?,
+                DbConnection::Sqlite(_) => query.load(conn)?,
+            };
+            rows.into_iter()
+                .map(
+                    |(id, channel, kind, recipient, body, dedup_key, attempts, app)| Claimed {
+                        id,
+                        channel,
+                        kind,
+                        recipient: Some(recipient),
+                        body,
+                        dedup_key,
+                        attempts,
+                        application_id: Some(app),
+                    },
+                )
+                .collect()
+        }
+        Outbox::Outbound => {
+            let query = outbound_messages::table
+                .filter(outbound_messages::state.eq("pending"))
+                .filter(outbound_messages::next_attempt_at.le(to_db_time(now)))
+                .order(outbound_messages::next_attempt_at)
+                .limit(limit)
+                .select((
+                    outbound_messages::id,
+                    outbound_messages::destination,
+                    outbound_messages::kind,
+                    outbound_messages::payload,
+                    outbound_messages::dedup_key,
+                    outbound_messages::attempts,
+                ));
+            type Row = (Id, String, String, String, String, i32);
+            let rows: Vec<Row> = match conn {
+                DbConnection::Postgres(pg) => query.for_update().skip_locked().load(pg)?,
+                DbConnection::Sqlite(_) => query.load(conn)?,
+            };
+            rows.into_iter()
+                .map(|(id, channel, kind, body, dedup_key, attempts)| Claimed {
+                    id,
+                    channel,
+                    kind,
+                    recipient: None,
+                    body,
+                    dedup_key,
+                    attempts,
+                    application_id: None,
+                })
+                .collect()
+        }
+    };
+    for message in &claimed {
+        reschedule(
+            conn,
+            outbox,
+            message.id,
+            message.attempts,
+            lease_until,
+            None,
+        )?;
+    }
+    Ok(claimed)
+}
+
+/// Sets when a message is next tried (and how many attempts it has had).
+pub fn reschedule(
+    conn: &mut DbConnection,
+    outbox: Outbox,
+    id: Id,
+    attempts: i32,
+    at: DateTime<Utc>,
+    last_error: Option<&str>,
+) -> QueryResult<()> {
+    match outbox {
+        Outbox::Notifications => diesel::update(notifications::table.find(id))
+            .set((
+                notifications::attempts.eq(attempts),
+                notifications::next_attempt_at.eq(to_db_time(at)),
+                notifications::last_error.eq(last_error),
+            ))
+            .execute(conn),
+        Outbox::Outbound => diesel::update(outbound_messages::table.find(id))
+            .set((
+                outbound_messages::attempts.eq(attempts),
+                outbound_messages::next_attempt_at.eq(to_db_time(at)),
+                outbound_messages::last_error.eq(last_error),
+            ))
+            .execute(conn),
+    }
+    .map(|_| ())
+}
+
+/// Settles a message: `sent`, or `dead` (dead-lettered, for a supervisor to look at).
+pub fn settle(
+    conn: &mut DbConnection,
+    outbox: Outbox,
+    id: Id,
+    state: &str,
+    attempts: i32,
+    last_error: Option<&str>,
+) -> QueryResult<()> {
+    match outbox {
+        Outbox::Notifications => diesel::update(notifications::table.find(id))
+            .set((
+                notifications::state.eq(state),
+                notifications::attempts.eq(attempts),
+                notifications::last_error.eq(last_error),
+            ))
+            .execute(conn),
+        Outbox::Outbound => diesel::update(outbound_messages::table.find(id))
+            .set((
+                outbound_messages::state.eq(state),
+                outbound_messages::attempts.eq(attempts),
+                outbound_messages::last_error.eq(last_error),
+            ))
+            .execute(conn),
+    }
+    .map(|_| ())
+}
+
+/// A dead-lettered message, for supervisors.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct DeadLetter {
+    pub outbox: Outbox,
+    pub id: Id,
+    pub channel: String,
+    pub kind: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub fn dead_letters(conn: &mut DbConnection) -> QueryResult<Vec<DeadLetter>> {
+    let notes = notifications::table
+        .filter(notifications::state.eq("dead"))
+        .select((
+            notifications::id,
+            notifications::channel,
+            notifications::kind,
+            notifications::attempts,
+            notifications::last_error,
+            notifications::created_at,
+        ))
+        .load::<(
+            Id,
+            String,
+            String,
+            i32,
+            Option<String>,
+            chrono::NaiveDateTime,
+        )>(conn)?;
+    let outbound = outbound_messages::table
+        .filter(outbound_messages::state.eq("dead"))
+        .select((
+            outbound_messages::id,
+            outbound_messages::destination,
+            outbound_messages::kind,
+            outbound_messages::attempts,
+            outbound_messages::last_error,
+            outbound_messages::created_at,
+        ))
+        .load::<(
+            Id,
+            String,
+            String,
+            i32,
+            Option<String>,
+            chrono::NaiveDateTime,
+        )>(conn)?;
+    let tag = |outbox: Outbox| {
+        move |(id, channel, kind, attempts, last_error, created_at): (
+            Id,
+            String,
+            String,
+            i32,
+            Option<String>,
+            chrono::NaiveDateTime,
+        )| DeadLetter {
+            outbox,
+            id,
+            channel,
+            kind,
+            attempts,
+            last_error,
+            created_at: super::from_db_time(created_at),
+        }
+    };
+    Ok(notes
+        .into_iter()
+        .map(tag(Outbox::Notifications))
+        .chain(outbound.into_iter().map(tag(Outbox::Outbound)))
+        .collect())
+}
+
+/// Puts a dead-lettered message back in the queue; false if it is not dead-lettered.
+pub fn requeue(
+    conn: &mut DbConnection,
+    outbox: Outbox,
+    id: Id,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let changed = match outbox {
+        Outbox::Notifications => diesel::update(
+            notifications::table
+                .find(id)
+                .filter(notifications::state.eq("dead")),
+        )
+        .set((
+            notifications::state.eq("pending"),
+            notifications::attempts.eq(0),
+            notifications::next_attempt_at.eq(to_db_time(now)),
+        ))
+        .execute(conn)?,
+        Outbox::Outbound => diesel::update(
+            outbound_messages::table
+                .find(id)
+                .filter(outbound_messages::state.eq("dead")),
+        )
+        .set((
+            outbound_messages::state.eq("pending"),
+            outbound_messages::attempts.eq(0),
+            outbound_messages::next_attempt_at.eq(to_db_time(now)),
+        ))
+        .execute(conn)?,
+    };
+    Ok(changed == 1)
+}

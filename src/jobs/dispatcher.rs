@@ -1,0 +1,250 @@
+//! The dispatcher (issue 6): delivers the outboxes over HTTP — SMS through the 1414 gateway,
+//! Kaspi-app messages, requests to Kaspi and the registry office. 5xx, 429 and network errors
+//! are retried with exponential backoff and jitter; any other 4xx is final; after the
+//! configured attempts a message is dead-lettered for a supervisor. SMS wait out the quiet
+//! hours (branch local time). Without a configured gateway, messages go to the log (the local
+//! sink), so the whole flow works on a fresh machine.
+//!
+//! Messages are claimed with a lease in a short transaction and sent outside it; a dispatcher
+//! that dies mid-send leaves the message to be sent again when the lease ends. Every request
+//! carries `Idempotency-Key: <dedup key>` so a gateway can drop such a repeat.
+
+use crate::api::integrations::webhook::WebhookSecret;
+use crate::config::{DispatchConfig, Gateway};
+use crate::db::models::application;
+use crate::db::models::outbox::{self, Claimed, Outbox};
+use crate::db::schema::branches;
+use crate::db::{DbConnection, DbPool, write_transaction};
+use crate::domain::notification::{backoff, quiet_until, sms_segments};
+use crate::domain::reference::BranchTimeZone;
+use crate::error::ApiError;
+use chrono::{DateTime, TimeZone, Utc};
+use diesel::prelude::*;
+use rand::Rng;
+use serde::Serialize;
+use std::time::Duration;
+
+/// Messages claimed per round.
+const BATCH: i64 = 50;
+/// How long a claimed message is held before another dispatcher may take it.
+const LEASE: chrono::Duration = chrono::Duration::minutes(5);
+
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct DispatchReport {
+    pub sent: usize,
+    pub retried: usize,
+    pub dead: usize,
+    /// SMS held back by the quiet hours.
+    pub deferred: usize,
+}
+
+/// The outcome of one delivery attempt.
+enum Delivery {
+    Sent,
+    /// Worth trying again (5xx, 429, timeout, connection).
+    Retry(String),
+    /// Never worth trying again (any other 4xx).
+    Permanent(String),
+}
+
+pub struct Dispatcher {
+    config: DispatchConfig,
+    agent: ureq::Agent,
+    /// Requests to Kaspi are signed like Kaspi's own webhooks.
+    kaspi_secret: Option<WebhookSecret>,
+}
+
+impl Dispatcher {
+    pub fn new(config: DispatchConfig, kaspi_secrets: &[WebhookSecret]) -> Self {
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(5))
+            .timeout(Duration::from_secs(15))
+            .build();
+        Dispatcher {
+            config,
+            agent,
+            kaspi_secret: kaspi_secrets.first().cloned(),
+        }
+    }
+
+    fn gateway(&self, outbox: Outbox, channel: &str) -> Option<&Gateway> {
+        match (outbox, channel) {
+            (Outbox::Notifications, "sms_1414") => self.config.sms.as_ref(),
+            (Outbox::Notifications, _) => self.config.kaspi_app.as_ref(),
+            (Outbox::Outbound, "kaspi") => self.config.kaspi_api.as_ref(),
+            (Outbox::Outbound, _) => self.config.registry_office_api.as_ref(),
+        }
+    }
+
+    fn send(&self, outbox: Outbox, message: &Claimed, now: DateTime<Utc>) -> Delivery {
+        let Some(gateway) = self.gateway(outbox, &message.channel) else {
+            // The local sink: the log (which masks phone numbers).
+            tracing::info!(
+                channel = %message.channel,
+                kind = %message.kind,
+                recipient = message.recipient.as_deref().unwrap_or("-"),
+                body = %message.body,
+                "outbox message delivered to the local sink (no gateway configured)"
+            );
+            return Delivery::Sent;
+        };
+        let body = match outbox {
+            Outbox::Notifications => serde_json::json!({
+                "message_id": message.dedup_key,
+                "channel": message.channel,
+                "recipient": message.recipient,
+                "text": message.body,
+            })
+            .to_string(),
+            Outbox::Outbound => message.body.clone(),
+        };
+        let mut request = self
+            .agent
+            .post(&gateway.url)
+            .set("Content-Type", "application/json")
+            .set("Idempotency-Key", &message.dedup_key);
+        if let Some(token) = &gateway.token {
+            request = request.set("Authorization", &format!("Bearer {token}"));
+        }
+        if let (Outbox::Outbound, "kaspi", Some(secret)) =
+            (outbox, message.channel.as_str(), &self.kaspi_secret)
+        {
+            let timestamp = now.timestamp();
+            request = request
+                .set("webhook-id", &message.dedup_key)
+                .set("webhook-timestamp", &timestamp.to_string())
+                .set(
+                    "webhook-signature",
+                    &secret.sign(&message.dedup_key, timestamp, body.as_bytes()),
+                );
+        }
+        match request.send_string(&body) {
+            Ok(_) => Delivery::Sent,
+            Err(ureq::Error::Status(code, _)) if code == 429 || code >= 500 => {
+                Delivery::Retry(format!("HTTP {code}"))
+            }
+            Err(ureq::Error::Status(code, _)) => Delivery::Permanent(format!("HTTP {code}")),
+            Err(ureq::Error::Transport(t)) => Delivery::Retry(format!("transport: {}", t.kind())),
+        }
+    }
+
+    /// When an SMS for this application may go, if now is in the quiet hours.
+    fn quiet(
+        &self,
+        conn: &mut DbConnection,
+        message: &Claimed,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, ApiError> {
+        let Some(application_id) = message
+            .application_id
+            .filter(|_| message.channel == "sms_1414")
+        else {
+            return Ok(None);
+        };
+        let app = application::find(conn, application_id)?;
+        let zone: String = branches::table
+            .find(app.branch_id)
+            .select(branches::time_zone)
+            .first(conn)?;
+        let tz = BranchTimeZone::try_from(zone).unwrap_or_default().tz();
+        let (start, end) = self.config.quiet_hours;
+        Ok(
+            quiet_until(now.with_timezone(&tz).naive_local(), start, end)
+                .and_then(|local| tz.from_local_datetime(&local).earliest())
+                .map(|t| t.with_timezone(&Utc)),
+        )
+    }
+
+    /// One round over both outboxes at `now`.
+    pub fn dispatch(
+        &self,
+        conn: &mut DbConnection,
+        now: DateTime<Utc>,
+    ) -> Result<DispatchReport, ApiError> {
+        let mut report = DispatchReport::default();
+        for outbox in [Outbox::Notifications, Outbox::Outbound] {
+            loop {
+                let claimed = write_transaction(conn, |conn| {
+                    outbox::claim(conn, outbox, now, now + LEASE, BATCH)
+                })?;
+                for message in &claimed {
+                    self.deliver(conn, outbox, message, now, &mut report)?;
+                }
+                if (claimed.len() as i64) < BATCH {
+                    break;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    fn deliver(
+        &self,
+        conn: &mut DbConnection,
+        outbox: Outbox,
+        message: &Claimed,
+        now: DateTime<Utc>,
+        report: &mut DispatchReport,
+    ) -> Result<(), ApiError> {
+        if let Some(until) = self.quiet(conn, message, now)? {
+            outbox::reschedule(conn, outbox, message.id, message.attempts, until, None)?;
+            report.deferred += 1;
+            return Ok(());
+        }
+        if message.channel == "sms_1414" {
+            let (_, segments) = sms_segments(&message.body);
+            if segments > 3 {
+                tracing::warn!(kind = %message.kind, segments, "SMS longer than 3 segments");
+            }
+        }
+        let attempts = message.attempts + 1;
+        match self.send(outbox, message, now) {
+            Delivery::Sent => {
+                outbox::settle(conn, outbox, message.id, "sent", attempts, None)?;
+                report.sent += 1;
+            }
+            Delivery::Permanent(error) => {
+                outbox::settle(conn, outbox, message.id, "dead", attempts, Some(&error))?;
+                report.dead += 1;
+            }
+            Delivery::Retry(error) if attempts as u32 >= self.config.max_attempts => {
+                outbox::settle(conn, outbox, message.id, "dead", attempts, Some(&error))?;
+                report.dead += 1;
+            }
+            Delivery::Retry(error) => {
+                let wait = backoff(attempts as u32, rand::rng().random_range(0.5..=1.0));
+                let at = now + chrono::Duration::from_std(wait).unwrap_or(LEASE);
+                outbox::reschedule(conn, outbox, message.id, attempts, at, Some(&error))?;
+                report.retried += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Delivers every `every` until the process ends.
+pub async fn run(
+    pool: DbPool,
+    dispatcher: std::sync::Arc<Dispatcher>,
+    clock: crate::clock::Clock,
+    every: Duration,
+) {
+    let mut ticks = actix_web::rt::time::interval(every);
+    loop {
+        ticks.tick().await;
+        let (pool, dispatcher, now) = (pool.clone(), dispatcher.clone(), clock.now());
+        let outcome = actix_web::web::block(move || -> Result<DispatchReport, ApiError> {
+            let mut conn = pool.get()?;
+            dispatcher.dispatch(&mut conn, now)
+        })
+        .await;
+        match outcome {
+            Ok(Ok(report)) if report != DispatchReport::default() => {
+                tracing::info!(?report, "dispatch")
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "dispatch failed; the next round retries"),
+            Err(e) => tracing::error!(error = %e, "dispatch task failed"),
+        }
+    }
+}

@@ -1,0 +1,463 @@
+//! The dispatcher against a real HTTP gateway on loopback: retries, permanent failures,
+//! dead letters, quiet hours, both languages and the signed request to Kaspi.
+
+use crate::common::KASPI_SECRET;
+use crate::kaspi_events::{accepted_event, placed_event};
+use crate::lifecycle::Pilot;
+use actix_web::web;
+use chrono::{DateTime, Utc};
+use postamat::api::integrations::webhook::WebhookSecret;
+use postamat::config::{DispatchConfig, Gateway};
+use postamat::db::models::outbox::{self, NewNotification};
+use postamat::domain::role::Role;
+use postamat::jobs::dispatcher::{DispatchReport, Dispatcher};
+use serde_json::json;
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::sync::{Arc, Mutex};
+
+/// A request the test gateway received.
+#[derive(Debug, Clone)]
+struct Hit {
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Hit {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// An HTTP server on loopback answering with scripted statuses (then 200).
+struct TestGateway {
+    url: String,
+    hits: Arc<Mutex<Vec<Hit>>>,
+    script: Arc<Mutex<VecDeque<u16>>>,
+}
+
+impl TestGateway {
+    fn start(script: &[u16]) -> TestGateway {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/send", listener.local_addr().unwrap());
+        let hits = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(Mutex::new(
+            script.iter().copied().collect::<VecDeque<u16>>(),
+        ));
+        let (h, s) = (hits.clone(), script.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { break };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut headers = Vec::new();
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                loop {
+                    line.clear();
+                    reader.read_line(&mut line).unwrap();
+                    let trimmed = line.trim_end();
+                    if trimmed.is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = trimmed.split_once(':') {
+                        headers.push((k.trim().to_owned(), v.trim().to_owned()));
+                    }
+                }
+                let length: usize = headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                    .and_then(|(_, v)| v.parse().ok())
+                    .unwrap_or(0);
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                h.lock().unwrap().push(Hit {
+                    headers,
+                    body: String::from_utf8_lossy(&body).into_owned(),
+                });
+                let status = s.lock().unwrap().pop_front().unwrap_or(200);
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+                );
+            }
+        });
+        TestGateway { url, hits, script }
+    }
+
+    fn gateway(&self) -> Option<Gateway> {
+        Some(Gateway {
+            url: self.url.clone(),
+            token: Some("gw-token".into()),
+        })
+    }
+
+    fn hits(&self) -> Vec<Hit> {
+        self.hits.lock().unwrap().clone()
+    }
+
+    fn then(&self, statuses: &[u16]) {
+        self.script.lock().unwrap().extend(statuses);
+    }
+}
+
+fn config(sms: Option<Gateway>, app: Option<Gateway>, kaspi: Option<Gateway>) -> DispatchConfig {
+    DispatchConfig {
+        sms,
+        kaspi_app: app,
+        kaspi_api: kaspi,
+        registry_office_api: None,
+        max_attempts: 4,
+        quiet_hours: (
+            chrono::NaiveTime::from_hms_opt(21, 0, 0).unwrap(),
+            chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+        ),
+        interval: None,
+    }
+}
+
+impl Pilot {
+    async fn dispatch(&self, dispatcher: &Arc<Dispatcher>, at: &str) -> DispatchReport {
+        let now: DateTime<Utc> = at.parse().unwrap();
+        let (pool, dispatcher) = (self.app.pool.clone(), dispatcher.clone());
+        web::block(move || dispatcher.dispatch(&mut pool.get().unwrap(), now).unwrap())
+            .await
+            .unwrap()
+    }
+
+    /// A document placed in a cell (one Kaspi-app message written).
+    async fn placed_shipment(&self, number: &str) -> String {
+        let (id, registry) = self.handed_over(number).await;
+        self.kaspi_event(accepted_event(
+            &format!("{number}-a"),
+            &registry,
+            &[&format!("WB-{number}")],
+        ))
+        .await;
+        self.kaspi_event(placed_event(
+            &format!("{number}-p"),
+            &format!("WB-{number}"),
+            "PST-ALA-1",
+        ))
+        .await;
+        id
+    }
+}
+
+#[actix_web::test]
+async fn a_gateway_that_fails_twice_receives_the_message_exactly_once() {
+    let p = Pilot::new().await;
+    p.placed_shipment("G-1").await;
+    let gateway = TestGateway::start(&[500, 503]);
+    let dispatcher = Arc::new(Dispatcher::new(config(None, gateway.gateway(), None), &[]));
+    // The create-order request to Kaspi goes to the local sink (no Kaspi API configured).
+    assert_eq!(
+        p.dispatch(&dispatcher, "2026-11-23T06:00:00Z").await,
+        DispatchReport {
+            sent: 1,
+            retried: 1,
+            ..Default::default()
+        }
+    );
+    assert_eq!(
+        p.dispatch(&dispatcher, "2026-11-23T06:00:01Z").await,
+        DispatchReport::default(),
+        "not due yet"
+    );
+    assert_eq!(
+        p.dispatch(&dispatcher, "2026-11-23T08:00:00Z").await,
+        DispatchReport {
+            retried: 1,
+            ..Default::default()
+        }
+    );
+    assert_eq!(
+        p.dispatch(&dispatcher, "2026-11-23T10:00:00Z").await,
+        DispatchReport {
+            sent: 1,
+            ..Default::default()
+        }
+    );
+    assert_eq!(
+        p.dispatch(&dispatcher, "2026-11-24T10:00:00Z").await,
+        DispatchReport::default()
+    );
+    let hits = gateway.hits();
+    assert_eq!(hits.len(), 3, "two failures and one success");
+    let key = hits[0].header("idempotency-key").unwrap().to_owned();
+    assert!(
+        hits.iter()
+            .all(|h| h.header("idempotency-key") == Some(key.as_str()))
+    );
+    assert_eq!(hits[2].header("authorization"), Some("Bearer gw-token"));
+    let body: serde_json::Value = serde_json::from_str(&hits[2].body).unwrap();
+    assert_eq!(body["channel"], "kaspi_app");
+    assert_eq!(body["recipient"], "+77011234567");
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap()
+            .contains("Kaspi постаматында"),
+        "{body}"
+    );
+}
+
+#[actix_web::test]
+async fn a_4xx_is_final_and_a_supervisor_can_queue_it_again() {
+    let p = Pilot::new().await;
+    p.placed_shipment("G-2").await;
+    let gateway = TestGateway::start(&[400]);
+    let dispatcher = Arc::new(Dispatcher::new(config(None, gateway.gateway(), None), &[]));
+    assert_eq!(
+        p.dispatch(&dispatcher, "2026-11-23T06:00:00Z").await,
+        DispatchReport {
+            sent: 1,
+            dead: 1,
+            ..Default::default()
+        }
+    );
+    assert_eq!(
+        p.dispatch(&dispatcher, "2026-11-24T06:00:00Z").await,
+        DispatchReport::default()
+    );
+    let supervisor = p.app.token(Role::Supervisor, None).await;
+    let dead = p
+        .app
+        .get("/api/v1/outbox/dead", Some(&supervisor))
+        .await
+        .assert_status(200);
+    assert_eq!(dead[0]["last_error"], "HTTP 400");
+    let id = dead[0]["id"].as_str().unwrap();
+    p.app
+        .post(
+            &format!("/api/v1/outbox/notifications/{id}/requeue"),
+            Some(&supervisor),
+            &json!({}),
+        )
+        .await
+        .assert_status(204);
+    p.app
+        .post(
+            &format!("/api/v1/outbox/notifications/{id}/requeue"),
+            Some(&supervisor),
+            &json!({}),
+        )
+        .await
+        .assert_problem(404, "not_found");
+    // Requeued at the test clock's now (2026-11-23 05:00Z).
+    assert_eq!(
+        p.dispatch(&dispatcher, "2026-11-23T06:00:00Z").await,
+        DispatchReport {
+            sent: 1,
+            ..Default::default()
+        }
+    );
+    assert_eq!(gateway.hits().len(), 2);
+}
+
+#[actix_web::test]
+async fn too_many_failures_dead_letter_a_message() {
+    let p = Pilot::new().await;
+    p.placed_shipment("G-3").await;
+    let gateway = TestGateway::start(&[502, 502, 502, 502]);
+    let dispatcher = Arc::new(Dispatcher::new(config(None, gateway.gateway(), None), &[]));
+    for hour in ["06", "08", "10"] {
+        assert_eq!(
+            p.dispatch(&dispatcher, &format!("2026-11-23T{hour}:00:00Z"))
+                .await
+                .retried,
+            1
+        );
+    }
+    assert_eq!(
+        p.dispatch(&dispatcher, "2026-11-23T12:00:00Z").await,
+        DispatchReport {
+            dead: 1,
+            ..Default::default()
+        }
+    );
+    gateway.then(&[200]);
+    assert_eq!(
+        p.dispatch(&dispatcher, "2026-11-24T12:00:00Z").await,
+        DispatchReport::default()
+    );
+}
+
+#[actix_web::test]
+async fn an_sms_in_the_quiet_hours_waits_until_nine_and_both_languages_are_sent() {
+    let p = Pilot::new().await;
+    let id = p.placed_shipment("Q-1").await;
+    let lookup = p
+        .app
+        .get("/api/v1/applications/Q-1", Some(&p.clerk))
+        .await
+        .assert_status(200);
+    let (pool, app_id) = (
+        p.app.pool.clone(),
+        lookup["id"].as_str().unwrap().parse().unwrap(),
+    );
+    let shipment_id = id.parse().unwrap();
+    web::block(move || {
+        let now: DateTime<Utc> = "2026-11-23T17:00:00Z".parse().unwrap();
+        let sms = NewNotification {
+            application_id: app_id,
+            shipment_id: Some(shipment_id),
+            kind: "returned_to_state_corporation",
+            channel: "sms_1414",
+            recipient: "+77011234567",
+            language: "ru",
+            body: "Свидетельство о рождении передано в ЦОН.",
+            dedup_key: "test-sms-1",
+        };
+        outbox::notify(&mut pool.get().unwrap(), sms, now).unwrap();
+    })
+    .await
+    .unwrap();
+    let sms_gateway = TestGateway::start(&[]);
+    let app_gateway = TestGateway::start(&[]);
+    let dispatcher = Arc::new(Dispatcher::new(
+        config(sms_gateway.gateway(), app_gateway.gateway(), None),
+        &[],
+    ));
+    // 22:00 in Almaty: the Kaspi-app message goes, the SMS waits.
+    let evening = p.dispatch(&dispatcher, "2026-11-23T17:00:00Z").await;
+    assert_eq!(
+        evening,
+        DispatchReport {
+            sent: 2,
+            deferred: 1,
+            ..Default::default()
+        },
+        "the app message and the sink's create-order"
+    );
+    assert!(sms_gateway.hits().is_empty());
+    assert_eq!(
+        p.dispatch(&dispatcher, "2026-11-24T03:59:00Z").await,
+        DispatchReport::default(),
+        "08:59 local"
+    );
+    assert_eq!(
+        p.dispatch(&dispatcher, "2026-11-24T04:00:00Z").await,
+        DispatchReport {
+            sent: 1,
+            ..Default::default()
+        }
+    );
+    let sms: serde_json::Value = serde_json::from_str(&sms_gateway.hits()[0].body).unwrap();
+    assert_eq!(sms["channel"], "sms_1414");
+    assert!(sms["text"].as_str().unwrap().contains("ЦОН"));
+
+    // A Russian-speaking applicant gets Russian.
+    let mut ru = Pilot::application("Q-2", "postamat");
+    ru["language"] = json!("ru");
+    p.app
+        .post(
+            "/api/v1/integrations/kaspi/applications",
+            Some(&p.kaspi),
+            &ru,
+        )
+        .await
+        .assert_status(201);
+    p.execute("Q-2").await;
+    p.order("Q-2", "2026-03-19T10:00:00+05:00").await;
+    let taken = p.intake(&["Q-2"], None).await;
+    let q2 = taken["items"][0]["shipment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    p.app
+        .post(
+            &format!("/api/v1/shipments/{q2}/label"),
+            Some(&p.clerk),
+            &json!({"waybill": "WB-Q-2"}),
+        )
+        .await
+        .assert_status(200);
+    let draft = p
+        .app
+        .post(
+            "/api/v1/registries",
+            Some(&p.clerk),
+            &json!({"application_numbers": ["Q-2"]}),
+        )
+        .await
+        .assert_status(201);
+    let registry = draft["id"].as_str().unwrap();
+    let sealed = p
+        .app
+        .post(
+            &format!("/api/v1/registries/{registry}/seal"),
+            Some(&p.clerk),
+            &json!({}),
+        )
+        .await
+        .assert_status(200);
+    p.app
+        .post(
+            &format!("/api/v1/registries/{registry}/handover"),
+            Some(&p.courier),
+            &json!({"courier_name": "Ерлан"}),
+        )
+        .await
+        .assert_status(200);
+    p.kaspi_event(accepted_event(
+        "q2-a",
+        sealed["number"].as_str().unwrap(),
+        &["WB-Q-2"],
+    ))
+    .await;
+    p.kaspi_event(placed_event("q2-p", "WB-Q-2", "PST-ALA-1"))
+        .await;
+    p.dispatch(&dispatcher, "2026-11-24T05:00:00Z").await;
+    let texts: Vec<String> = app_gateway
+        .hits()
+        .iter()
+        .map(|h| {
+            serde_json::from_str::<serde_json::Value>(&h.body).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert!(
+        texts.iter().any(|t| t.contains("постаматында")),
+        "{texts:?}"
+    );
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("ждёт вас в постамате Kaspi")),
+        "{texts:?}"
+    );
+}
+
+#[actix_web::test]
+async fn the_create_order_request_to_kaspi_is_signed_like_kaspis_webhooks() {
+    let p = Pilot::new().await;
+    p.register("KO-1", "postamat").await;
+    p.execute("KO-1").await;
+    let kaspi = TestGateway::start(&[]);
+    let secret = WebhookSecret::parse(KASPI_SECRET).unwrap();
+    let dispatcher = Arc::new(Dispatcher::new(
+        config(None, None, kaspi.gateway()),
+        std::slice::from_ref(&secret),
+    ));
+    assert_eq!(
+        p.dispatch(&dispatcher, "2026-11-23T06:00:00Z").await,
+        DispatchReport {
+            sent: 1,
+            ..Default::default()
+        }
+    );
+    let hit = &kaspi.hits()[0];
+    let id = hit.header("webhook-id").unwrap();
+    let timestamp: i64 = hit.header("webhook-timestamp").unwrap().parse().unwrap();
+    assert_eq!(
+        hit.header("webhook-signature").unwrap(),
+        secret.sign(id, timestamp, hit.body.as_bytes())
+    );
+    let body: serde_json::Value = serde_json::from_str(&hit.body).unwrap();
+    assert_eq!(body["application_number"], "KO-1");
+}
