@@ -143,10 +143,11 @@ fn serve(config: Config) -> anyhow::Result<()> {
     }
     let calendar = Arc::new(CalendarCache::load(&mut conn).context("cannot load the calendar")?);
     drop(conn);
+    let metrics = Metrics::new();
     let state = web::Data::new(AppState {
         pool: pool.clone(),
         clock,
-        metrics: Metrics::new(),
+        metrics: metrics.clone(),
         calendar: calendar.clone(),
         pilot_ends_on: config.pilot_ends_on,
         kaspi_secrets: config.kaspi_secrets.clone(),
@@ -163,7 +164,9 @@ fn serve(config: Config) -> anyhow::Result<()> {
     let kaspi_secrets = config.kaspi_secrets.clone();
     actix_web::rt::System::new().block_on(async move {
         if let Some(every) = dispatch.interval {
-            let dispatcher = Arc::new(Dispatcher::new(dispatch.clone(), &kaspi_secrets));
+            let dispatcher = Arc::new(
+                Dispatcher::new(dispatch.clone(), &kaspi_secrets).with_metrics(metrics.clone()),
+            );
             actix_web::rt::spawn(dispatcher::run(
                 pool.clone(),
                 dispatcher,
@@ -176,6 +179,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
                 pool.clone(),
                 calendar.clone(),
                 Clock::System,
+                metrics.clone(),
                 every,
             ));
         }

@@ -357,6 +357,8 @@ diesel::joinable!(api_keys -> branches (branch_id));
 diesel::joinable!(applications -> branches (branch_id));
 diesel::joinable!(applications -> postamats (postamat_id));
 diesel::joinable!(shipments -> applications (application_id));
+diesel::joinable!(shipments -> branches (branch_id));
+diesel::joinable!(notifications -> applications (application_id));
 diesel::joinable!(deadlines -> shipments (shipment_id));
 diesel::joinable!(registry_items -> registries (registry_id));
 diesel::joinable!(registry_items -> shipments (shipment_id));

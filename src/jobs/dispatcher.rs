@@ -18,6 +18,7 @@ use crate::db::{DbConnection, DbPool, write_transaction};
 use crate::domain::notification::{backoff, quiet_until, sms_segments};
 use crate::domain::reference::BranchTimeZone;
 use crate::error::ApiError;
+use crate::observability::Metrics;
 use chrono::{DateTime, TimeZone, Utc};
 use diesel::prelude::*;
 use rand::Rng;
@@ -52,6 +53,7 @@ pub struct Dispatcher {
     agent: ureq::Agent,
     /// Requests to Kaspi are signed like Kaspi's own webhooks.
     kaspi_secret: Option<WebhookSecret>,
+    metrics: Option<Metrics>,
 }
 
 impl Dispatcher {
@@ -64,6 +66,19 @@ impl Dispatcher {
             config,
             agent,
             kaspi_secret: kaspi_secrets.first().cloned(),
+            metrics: None,
+        }
+    }
+
+    /// Counts every attempt in `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn observe(&self, message: &Claimed, outcome: &str) {
+        if let Some(metrics) = &self.metrics {
+            metrics.observe_message(&message.channel, outcome);
         }
     }
 
@@ -189,6 +204,7 @@ impl Dispatcher {
         if let Some(until) = self.quiet(conn, message, now)? {
             outbox::reschedule(conn, outbox, message.id, message.attempts, until, None)?;
             report.deferred += 1;
+            self.observe(message, "deferred");
             return Ok(());
         }
         if message.channel == "sms_1414" {
@@ -202,20 +218,24 @@ impl Dispatcher {
             Delivery::Sent => {
                 outbox::settle(conn, outbox, message.id, "sent", attempts, None)?;
                 report.sent += 1;
+                self.observe(message, "sent");
             }
             Delivery::Permanent(error) => {
                 outbox::settle(conn, outbox, message.id, "dead", attempts, Some(&error))?;
                 report.dead += 1;
+                self.observe(message, "dead");
             }
             Delivery::Retry(error) if attempts as u32 >= self.config.max_attempts => {
                 outbox::settle(conn, outbox, message.id, "dead", attempts, Some(&error))?;
                 report.dead += 1;
+                self.observe(message, "dead");
             }
             Delivery::Retry(error) => {
                 let wait = backoff(attempts as u32, rand::rng().random_range(0.5..=1.0));
                 let at = now + chrono::Duration::from_std(wait).unwrap_or(LEASE);
                 outbox::reschedule(conn, outbox, message.id, attempts, at, Some(&error))?;
                 report.retried += 1;
+                self.observe(message, "retried");
             }
         }
         Ok(())

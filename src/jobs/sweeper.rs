@@ -15,6 +15,7 @@ use crate::domain::reference::BranchTimeZone;
 use crate::domain::shipment::{Actor, ShipmentEvent, ShipmentState};
 use crate::error::ApiError;
 use crate::jobs::calendar_refresh::{CalendarCache, CalendarSnapshot};
+use crate::observability::Metrics;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -151,6 +152,16 @@ pub fn sweep(
     as_of: DateTime<Utc>,
     calendar: &CalendarSnapshot,
 ) -> Result<SweepReport, ApiError> {
+    sweep_observed(conn, as_of, calendar, None)
+}
+
+/// [`sweep`], recording each applied deadline and its lag in `metrics`.
+pub fn sweep_observed(
+    conn: &mut DbConnection,
+    as_of: DateTime<Utc>,
+    calendar: &CalendarSnapshot,
+    metrics: Option<&Metrics>,
+) -> Result<SweepReport, ApiError> {
     let mut report = SweepReport::default();
     loop {
         let handled = write_transaction(conn, |conn| {
@@ -165,8 +176,17 @@ pub fn sweep(
                     report.failed += 1;
                 }
             }
-            Ok::<_, ApiError>(batch.len())
+            Ok::<_, ApiError>(batch)
         })?;
+        if let Some(metrics) = metrics {
+            for due in &handled {
+                metrics.observe_sweep(
+                    due.kind.as_str(),
+                    (as_of - due.due_at).to_std().unwrap_or_default(),
+                );
+            }
+        }
+        let handled = handled.len();
         report.due += handled;
         if handled < BATCH as usize {
             break;
@@ -195,15 +215,17 @@ pub async fn run(
     pool: DbPool,
     cache: Arc<CalendarCache>,
     clock: crate::clock::Clock,
+    metrics: Metrics,
     every: Duration,
 ) {
     let mut ticks = actix_web::rt::time::interval(every);
     loop {
         ticks.tick().await;
-        let (pool, cache, now) = (pool.clone(), cache.clone(), clock.now());
+        let (pool, cache, now, metrics) =
+            (pool.clone(), cache.clone(), clock.now(), metrics.clone());
         let outcome = actix_web::web::block(move || -> Result<SweepReport, ApiError> {
             let mut conn = pool.get()?;
-            sweep(&mut conn, now, &cache.current())
+            sweep_observed(&mut conn, now, &cache.current(), Some(&metrics))
         })
         .await;
         match outcome {

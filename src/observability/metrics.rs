@@ -12,6 +12,9 @@ pub struct Metrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     pool: IntGaugeVec,
+    swept: IntCounterVec,
+    sweep_lag: HistogramVec,
+    messages: IntCounterVec,
 }
 
 impl Metrics {
@@ -42,10 +45,40 @@ impl Metrics {
             &["state"],
         )
         .expect("metric definition is valid");
+        let swept = IntCounterVec::new(
+            Opts::new(
+                "sweep_deadlines_total",
+                "Due deadlines the sweeper applied, by deadline kind",
+            ),
+            &["kind"],
+        )
+        .expect("metric definition is valid");
+        let sweep_lag = HistogramVec::new(
+            HistogramOpts::new(
+                "sweep_lag_seconds",
+                "Time between a deadline falling due and the sweeper applying it",
+            )
+            .buckets(vec![
+                1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 14400.0, 86400.0,
+            ]),
+            &["kind"],
+        )
+        .expect("metric definition is valid");
+        let messages = IntCounterVec::new(
+            Opts::new(
+                "outbox_messages_total",
+                "Outbox delivery attempts by channel and outcome (sent, retried, dead, deferred)",
+            ),
+            &["channel", "outcome"],
+        )
+        .expect("metric definition is valid");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(pool.clone()),
+            Box::new(swept.clone()),
+            Box::new(sweep_lag.clone()),
+            Box::new(messages.clone()),
         ] {
             registry
                 .register(collector)
@@ -56,7 +89,23 @@ impl Metrics {
             requests,
             latency,
             pool,
+            swept,
+            sweep_lag,
+            messages,
         }
+    }
+
+    /// One due deadline applied `lag` after it fell due.
+    pub fn observe_sweep(&self, kind: &str, lag: Duration) {
+        self.swept.with_label_values(&[kind]).inc();
+        self.sweep_lag
+            .with_label_values(&[kind])
+            .observe(lag.as_secs_f64());
+    }
+
+    /// One outbox delivery attempt.
+    pub fn observe_message(&self, channel: &str, outcome: &str) {
+        self.messages.with_label_values(&[channel, outcome]).inc();
     }
 
     pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {

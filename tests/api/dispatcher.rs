@@ -151,7 +151,10 @@ async fn a_gateway_that_fails_twice_receives_the_message_exactly_once() {
     let p = Pilot::new().await;
     p.placed_shipment("G-1").await;
     let gateway = TestGateway::start(&[500, 503]);
-    let dispatcher = Arc::new(Dispatcher::new(config(None, gateway.gateway(), None), &[]));
+    let metrics = postamat::observability::Metrics::new();
+    let dispatcher = Arc::new(
+        Dispatcher::new(config(None, gateway.gateway(), None), &[]).with_metrics(metrics.clone()),
+    );
     // The create-order request to Kaspi goes to the local sink (no Kaspi API configured).
     assert_eq!(
         p.dispatch(&dispatcher, "2026-11-23T06:00:00Z").await,
@@ -201,6 +204,17 @@ async fn a_gateway_that_fails_twice_receives_the_message_exactly_once() {
             .unwrap()
             .contains("Kaspi постаматында"),
         "{body}"
+    );
+    let text = metrics.render(&p.app.pool);
+    assert!(
+        text.contains(
+            "postamat_outbox_messages_total{channel=\"kaspi_app\",outcome=\"retried\"} 2"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("postamat_outbox_messages_total{channel=\"kaspi_app\",outcome=\"sent\"} 1"),
+        "{text}"
     );
 }
 

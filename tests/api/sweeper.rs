@@ -5,6 +5,7 @@ use crate::kaspi_events::{accepted_event, placed_event};
 use crate::lifecycle::Pilot;
 use actix_web::web;
 use chrono::{DateTime, Utc};
+use postamat::domain::role::Role;
 use postamat::jobs::sweeper::{self, SweepReport};
 
 impl Pilot {
@@ -112,6 +113,88 @@ async fn each_due_deadline_has_its_consequence_once() {
         "Kaspi must now remove it: {states:?}"
     );
     assert_eq!(kinds(&p.notifications(&c).await), ["delivery_late"]);
+
+    // The exception queue and the SLA report see what happened.
+    let supervisor = p.app.token(Role::Supervisor, Some("ALM01")).await;
+    let queue = p
+        .app
+        .get("/api/v1/exceptions?kind=overdue", Some(&supervisor))
+        .await
+        .assert_status(200);
+    let overdue: Vec<(&str, &str)> = queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["application_number"].as_str().unwrap(),
+                e["reason"].as_str().unwrap().split(' ').next().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        overdue,
+        [
+            ("SW-A", "kaspi_arrival"),
+            ("SW-A", "handoff"),
+            ("SW-C", "point_wait")
+        ]
+    );
+    assert!(queue[0]["age_hours"].as_i64().unwrap() > 0);
+    let other = p.app.token(Role::Supervisor, Some("AST01")).await;
+    let none = p
+        .app
+        .get("/api/v1/exceptions", Some(&other))
+        .await
+        .assert_status(200);
+    assert_eq!(
+        none,
+        serde_json::json!([]),
+        "another branch's supervisor sees none of them"
+    );
+
+    let sla = p
+        .app
+        .get(
+            "/api/v1/reports/sla?from=2026-03-01&to=2026-04-30",
+            Some(&supervisor),
+        )
+        .await
+        .assert_status(200);
+    let handoff = sla
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["deadline"] == "handoff")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            handoff["met_on_time"].as_i64(),
+            handoff["breached_open"].as_i64()
+        ),
+        (Some(2), Some(1))
+    );
+    let csv = p
+        .app
+        .get(
+            "/api/v1/reports/sla?from=2026-03-01&to=2026-04-30&format=csv",
+            Some(&supervisor),
+        )
+        .await;
+    assert!(csv.content_type().starts_with("text/csv"));
+    assert!(
+        csv.text
+            .starts_with("branch,deadline,met_on_time,met_late,breached_open,pending,cancelled\n")
+    );
+    assert!(csv.text.contains("ALM01,handoff,2,0,1,0,0"), "{}", csv.text);
+    p.app
+        .get(
+            "/api/v1/reports/sla?from=2026-04-30&to=2026-03-01",
+            Some(&supervisor),
+        )
+        .await
+        .assert_problem(400, "invalid_query");
     let c_note = &p.notifications(&c).await[0];
     // Breached on 1 Apr (Wednesday, Almaty) → the next working day, Thursday 2 Apr.
     assert!(c_note.body.contains("02.04.2026"), "{}", c_note.body);
@@ -141,5 +224,30 @@ async fn two_sweepers_at_once_apply_each_consequence_once() {
     assert_eq!(
         p.sweep("2026-03-27T00:00:00Z").await,
         SweepReport::default()
+    );
+}
+
+#[actix_web::test]
+async fn sweeps_are_counted_in_the_metrics() {
+    let p = Pilot::new().await;
+    p.set_clock("2026-03-20T12:00:00Z");
+    p.packed("MET-1").await;
+    let metrics = postamat::observability::Metrics::new();
+    let (pool, cache, m) = (p.app.pool.clone(), p.app.calendar.clone(), metrics.clone());
+    let as_of: DateTime<Utc> = "2026-03-27T00:00:00Z".parse().unwrap();
+    web::block(move || {
+        sweeper::sweep_observed(&mut pool.get().unwrap(), as_of, &cache.current(), Some(&m))
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = metrics.render(&p.app.pool);
+    assert!(
+        text.contains("postamat_sweep_deadlines_total{kind=\"handoff\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("postamat_sweep_lag_seconds_count{kind=\"kaspi_arrival\"} 1"),
+        "{text}"
     );
 }

@@ -7,9 +7,12 @@ use crate::api::extract::{ApiPath, ApiQuery};
 use crate::db::Id;
 use crate::db::models::kaspi_event::{self, Discrepancy, Outcome, StoredEvent};
 use crate::db::models::outbox::{self, DeadLetter, Outbox};
+use crate::db::models::report::{self, Exception, ExceptionKind, SlaLine};
+use crate::domain::reference::{BranchCode, BranchTimeZone};
 use crate::error::{ApiError, ApiResult};
 use actix_web::{HttpResponse, post};
 use actix_web::{get, web};
+use chrono::{NaiveDate, TimeZone, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -18,7 +21,9 @@ pub fn routes(cfg: &mut ServiceConfig<'_>) {
     cfg.service(kaspi_events)
         .service(discrepancies)
         .service(dead_letters)
-        .service(requeue);
+        .service(requeue)
+        .service(exception_queue)
+        .service(sla_report);
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -119,4 +124,117 @@ async fn requeue(
             "no dead-lettered message {id}"
         )))
     }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ExceptionFilter {
+    /// Only this kind.
+    #[param(inline)]
+    pub kind: Option<ExceptionKind>,
+    /// Only this branch (national supervisors).
+    #[param(value_type = Option<String>)]
+    pub branch: Option<BranchCode>,
+    /// Only items at least this many hours old.
+    pub min_age_hours: Option<i64>,
+}
+
+/// The exception queue: breached deadlines of documents still on their way, discrepancies,
+/// Kaspi events waiting, dead-lettered messages — with branch, reason and age, oldest first.
+#[utoipa::path(
+    tag = "supervisors",
+    security(("bearer" = [])),
+    params(ExceptionFilter),
+    responses((status = 200, body = Vec<Exception>))
+)]
+#[get("/api/v1/exceptions")]
+async fn exception_queue(
+    auth: Authorized<Supervisors>,
+    state: web::Data<AppState>,
+    filter: ApiQuery<ExceptionFilter>,
+) -> ApiResult<web::Json<Vec<Exception>>> {
+    let filter = filter.into_inner()?.into_inner();
+    let scope = auth.scope().clone();
+    let now = state.clock.now();
+    let all = state
+        .db(move |conn| Ok(report::exceptions(conn, &scope, now)?))
+        .await?;
+    Ok(web::Json(
+        all.into_iter()
+            .filter(|e| filter.kind.is_none_or(|k| k == e.kind))
+            .filter(|e| {
+                filter
+                    .branch
+                    .as_ref()
+                    .is_none_or(|b| e.branch.as_deref() == Some(b.as_str()))
+            })
+            .filter(|e| filter.min_age_hours.is_none_or(|h| e.age_hours >= h))
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportFormat {
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SlaQuery {
+    /// First day (Almaty), inclusive.
+    #[param(value_type = String, example = "2026-03-01")]
+    pub from: NaiveDate,
+    /// Last day (Almaty), inclusive.
+    #[param(value_type = String, example = "2026-03-31")]
+    pub to: NaiveDate,
+    /// `json` (default) or `csv`.
+    #[param(inline)]
+    pub format: Option<ReportFormat>,
+}
+
+/// The SLA report: per branch and deadline kind, deadlines falling due in the period met on
+/// time, met late, breached and still open.
+#[utoipa::path(
+    tag = "supervisors",
+    security(("bearer" = [])),
+    params(SlaQuery),
+    responses(
+        (status = 200, body = Vec<SlaLine>),
+        (status = 200, description = "With format=csv", body = String, content_type = "text/csv"),
+    )
+)]
+#[get("/api/v1/reports/sla")]
+async fn sla_report(
+    auth: Authorized<Supervisors>,
+    state: web::Data<AppState>,
+    query: ApiQuery<SlaQuery>,
+) -> ApiResult<HttpResponse> {
+    let query = query.into_inner()?.into_inner();
+    if query.to < query.from || (query.to - query.from).num_days() > 366 {
+        return Err(ApiError::new(
+            crate::error::ErrorCode::InvalidQuery,
+            "from must not be after to, and the period at most a year",
+        ));
+    }
+    let tz = BranchTimeZone::default().tz();
+    let start = |d: NaiveDate| {
+        tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"))
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no local midnight on {d}")))
+    };
+    let (from, to) = (start(query.from)?, start(query.to + chrono::Days::new(1))?);
+    let scope = auth.scope().clone();
+    let lines = state
+        .db(move |conn| Ok(report::sla(conn, &scope, from, to)?))
+        .await?;
+    Ok(match query.format.unwrap_or(ReportFormat::Json) {
+        ReportFormat::Json => HttpResponse::Ok().json(lines),
+        ReportFormat::Csv => HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header(("Content-Disposition", "attachment; filename=\"sla.csv\""))
+            .body(report::sla_csv(&lines)),
+    })
 }

@@ -10,6 +10,7 @@ pub mod kaspi_event;
 pub mod outbox;
 pub mod postamat;
 pub mod registry;
+pub mod report;
 pub mod shipment;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
