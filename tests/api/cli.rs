@@ -214,3 +214,32 @@ fn sweep_prints_what_it_did() {
     let out = postamat(&url, &["sweep", "--as-of", "yesterday"]);
     assert!(!out.status.success());
 }
+
+#[actix_web::test]
+async fn sweep_on_a_prepared_database_applies_the_due_consequences_once() {
+    let p = crate::lifecycle::Pilot::new().await;
+    p.set_clock("2026-03-20T12:00:00Z");
+    p.packed("CLI-1").await;
+    let url = p.app.database_url.clone();
+    let run = move || {
+        let out = postamat(&url, &["sweep", "--as-of", "2026-03-27T06:00:00+05:00"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str::<serde_json::Value>(stdout(&out).trim()).unwrap()
+    };
+    let first = actix_web::web::block(run.clone()).await.unwrap();
+    assert_eq!(
+        (
+            first["due"].as_u64(),
+            first["escalated"].as_u64(),
+            first["delay_notified"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1))
+    );
+    let again = actix_web::web::block(run).await.unwrap();
+    assert_eq!(again["due"], 0, "a second run changes nothing");
+    assert_eq!(again["delay_notified"], 0);
+}

@@ -101,11 +101,15 @@ impl TestDatabase {
     /// A database and its `POSTAMAT_DATABASE_URL`, for tests of the command.
     pub fn create_url() -> (Self, String) {
         let (db, location) = Self::create();
-        let url = match &location {
-            DatabaseLocation::Postgres(url) => url.clone(),
-            DatabaseLocation::Sqlite(path) => format!("sqlite://{}", path.display()),
-        };
-        (db, url)
+        (db, url_of(&location))
+    }
+}
+
+/// The `POSTAMAT_DATABASE_URL` of a location.
+fn url_of(location: &DatabaseLocation) -> String {
+    match location {
+        DatabaseLocation::Postgres(url) => url.clone(),
+        DatabaseLocation::Sqlite(path) => format!("sqlite://{}", path.display()),
     }
 }
 
@@ -182,6 +186,8 @@ pub struct TestApp {
     pub pool: DbPool,
     pub clock: Clock,
     pub calendar: Arc<CalendarCache>,
+    /// For running the `postamat` command against the same database.
+    pub database_url: String,
     // Dropped last: the database outlives the connections to it.
     _database: TestDatabase,
 }
@@ -195,6 +201,7 @@ impl TestApp {
     pub async fn new() -> TestApp {
         install_log_capture();
         let (database, location) = TestDatabase::create();
+        let database_url = url_of(&location);
         let (pool, calendar) = web::block(move || {
             let pool = db::connect(&location, 4).expect("connect to the test database");
             let mut conn = pool.get().unwrap();
@@ -240,6 +247,7 @@ impl TestApp {
             pool,
             clock,
             calendar,
+            database_url,
             _database: database,
         }
     }
