@@ -36,6 +36,8 @@ pub struct DispatchConfig {
     pub registry_office_api: Option<Gateway>,
     /// Attempts before a message is dead-lettered.
     pub max_attempts: u32,
+    /// The most segments an SMS should take (a longer one is logged).
+    pub sms_max_segments: usize,
     /// SMS are not sent in these hours, branch local time (default 21:00–09:00).
     pub quiet_hours: (chrono::NaiveTime, chrono::NaiveTime),
     /// How often `serve` delivers; `None` (0) turns delivery off.
@@ -165,6 +167,7 @@ const DISPATCH_MAX_ATTEMPTS: Setting = setting(
     "dispatch_max_attempts",
     "8",
 );
+const SMS_MAX_SEGMENTS: Setting = setting("POSTAMAT_SMS_MAX_SEGMENTS", "sms_max_segments", "3");
 const SMS_QUIET_HOURS: Setting =
     setting("POSTAMAT_SMS_QUIET_HOURS", "sms_quiet_hours", "21:00-09:00");
 const DISPATCH_INTERVAL_SECS: Setting = setting(
@@ -174,7 +177,8 @@ const DISPATCH_INTERVAL_SECS: Setting = setting(
 );
 
 /// Every setting, for checking the keys of a configuration file.
-const SETTINGS: [&Setting; 20] = [
+const SETTINGS: [&Setting; 21] = [
+    &SMS_MAX_SEGMENTS,
     &SMS_GATEWAY_URL,
     &SMS_GATEWAY_TOKEN,
     &KASPI_APP_GATEWAY_URL,
@@ -305,6 +309,12 @@ impl Config {
                         .ok()
                         .filter(|n| (1..=50).contains(n))
                         .ok_or_else(|| format!("must be a whole number from 1 to 50, got '{v}'"))
+                })?,
+                sms_max_segments: sources.parse(&SMS_MAX_SEGMENTS, |v| {
+                    v.parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=10).contains(n))
+                        .ok_or_else(|| format!("must be a whole number from 1 to 10, got '{v}'"))
                 })?,
                 quiet_hours: sources.parse(&SMS_QUIET_HOURS, |v| {
                     let parse = |t: &str| chrono::NaiveTime::parse_from_str(t.trim(), "%H:%M");

@@ -191,6 +191,9 @@ diesel::table! {
         calendar_version -> BigInt,
         state -> Text,
         resolved_at -> Nullable<Timestamp>,
+        sweep_attempts -> Integer,
+        sweep_after -> Nullable<Timestamp>,
+        sweep_error -> Nullable<Text>,
         created_at -> Timestamp,
     }
 }
@@ -331,6 +334,7 @@ diesel::table! {
         attempts -> Integer,
         next_attempt_at -> Timestamp,
         last_error -> Nullable<Text>,
+        lease_token -> Nullable<Text>,
         created_at -> Timestamp,
     }
 }
@@ -349,6 +353,7 @@ diesel::table! {
         attempts -> Integer,
         next_attempt_at -> Timestamp,
         last_error -> Nullable<Text>,
+        lease_token -> Nullable<Text>,
         created_at -> Timestamp,
     }
 }

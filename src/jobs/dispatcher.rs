@@ -25,8 +25,9 @@ use rand::Rng;
 use serde::Serialize;
 use std::time::Duration;
 
-/// Messages claimed per round.
-const BATCH: i64 = 50;
+/// Messages claimed per round: few enough that all of them are sent (at most 15 s each) well
+/// within the lease.
+const BATCH: i64 = 10;
 /// How long a claimed message is held before another dispatcher may take it.
 const LEASE: chrono::Duration = chrono::Duration::minutes(5);
 
@@ -91,7 +92,7 @@ impl Dispatcher {
         }
     }
 
-    fn send(&self, outbox: Outbox, message: &Claimed, now: DateTime<Utc>) -> Delivery {
+    fn send(&self, outbox: Outbox, message: &Claimed) -> Delivery {
         let Some(gateway) = self.gateway(outbox, &message.channel) else {
             // The local sink: the log (which masks phone numbers).
             tracing::info!(
@@ -124,7 +125,8 @@ impl Dispatcher {
         if let (Outbox::Outbound, "kaspi", Some(secret)) =
             (outbox, message.channel.as_str(), &self.kaspi_secret)
         {
-            let timestamp = now.timestamp();
+            // The wall clock: Kaspi checks the signature's freshness against its own.
+            let timestamp = Utc::now().timestamp();
             request = request
                 .set("webhook-id", &message.dedup_key)
                 .set("webhook-timestamp", &timestamp.to_string())
@@ -183,7 +185,11 @@ impl Dispatcher {
                     outbox::claim(conn, outbox, now, now + LEASE, BATCH)
                 })?;
                 for message in &claimed {
-                    self.deliver(conn, outbox, message, now, &mut report)?;
+                    // One message's trouble (a database hiccup while settling it) does not hold
+                    // up the others; it is tried again when its lease ends.
+                    if let Err(e) = self.deliver(conn, outbox, message, now, &mut report) {
+                        tracing::error!(message = %message.id, error = %e, "delivery could not be recorded");
+                    }
                 }
                 if (claimed.len() as i64) < BATCH {
                     break;
@@ -202,41 +208,45 @@ impl Dispatcher {
         report: &mut DispatchReport,
     ) -> Result<(), ApiError> {
         if let Some(until) = self.quiet(conn, message, now)? {
-            outbox::reschedule(conn, outbox, message.id, message.attempts, until, None)?;
+            // Not an attempt: the claim's count is given back.
+            outbox::reschedule(conn, outbox, message, message.attempts - 1, until, None)?;
             report.deferred += 1;
             self.observe(message, "deferred");
             return Ok(());
         }
         if message.channel == "sms_1414" {
             let (_, segments) = sms_segments(&message.body);
-            if segments > 3 {
-                tracing::warn!(kind = %message.kind, segments, "SMS longer than 3 segments");
+            if segments > self.config.sms_max_segments {
+                tracing::warn!(kind = %message.kind, segments, "SMS longer than the configured maximum");
             }
         }
-        let attempts = message.attempts + 1;
-        match self.send(outbox, message, now) {
+        let outcome = self.send(outbox, message);
+        let recorded = match outcome {
             Delivery::Sent => {
-                outbox::settle(conn, outbox, message.id, "sent", attempts, None)?;
                 report.sent += 1;
                 self.observe(message, "sent");
+                outbox::settle(conn, outbox, message, "sent", None)?
             }
             Delivery::Permanent(error) => {
-                outbox::settle(conn, outbox, message.id, "dead", attempts, Some(&error))?;
                 report.dead += 1;
                 self.observe(message, "dead");
+                outbox::settle(conn, outbox, message, "dead", Some(&error))?
             }
-            Delivery::Retry(error) if attempts as u32 >= self.config.max_attempts => {
-                outbox::settle(conn, outbox, message.id, "dead", attempts, Some(&error))?;
+            Delivery::Retry(error) if message.attempts as u32 >= self.config.max_attempts => {
                 report.dead += 1;
                 self.observe(message, "dead");
+                outbox::settle(conn, outbox, message, "dead", Some(&error))?
             }
             Delivery::Retry(error) => {
-                let wait = backoff(attempts as u32, rand::rng().random_range(0.5..=1.0));
+                let wait = backoff(message.attempts as u32, rand::rng().random_range(0.5..=1.0));
                 let at = now + chrono::Duration::from_std(wait).unwrap_or(LEASE);
-                outbox::reschedule(conn, outbox, message.id, attempts, at, Some(&error))?;
                 report.retried += 1;
                 self.observe(message, "retried");
+                outbox::reschedule(conn, outbox, message, message.attempts, at, Some(&error))?
             }
+        };
+        if !recorded {
+            tracing::warn!(message = %message.id, "lease lost while sending: another dispatcher owns the message now");
         }
         Ok(())
     }

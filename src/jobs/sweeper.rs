@@ -10,6 +10,8 @@ use crate::db::models::shipment::{self, ActorRef, DeadlineState, DueDeadline, Ev
 use crate::db::schema::branches;
 use crate::db::{DbConnection, DbPool, write_transaction};
 use crate::domain::deadline::OnBreach;
+use crate::domain::force_majeure::{Extended, extended_due};
+use crate::domain::notification::backoff;
 use crate::domain::notification::{self, Facts, Language};
 use crate::domain::reference::BranchTimeZone;
 use crate::domain::shipment::{Actor, ShipmentEvent, ShipmentState};
@@ -34,8 +36,10 @@ pub struct SweepReport {
     pub delay_notified: usize,
     pub escalated: usize,
     pub listed_for_transfer: usize,
-    /// Consequences that failed (logged; the deadline is marked breached so it cannot block).
+    /// Consequences that failed this time (logged, tried again later).
     pub failed: usize,
+    /// Due deadlines left for later: extended by force majeure, or their shipment busy.
+    pub postponed: usize,
     pub reminders: usize,
 }
 
@@ -103,15 +107,63 @@ fn tell(
 }
 
 /// Applies the consequence of one due deadline (inside a savepoint).
+/// What became of a due deadline in this sweep.
+enum Fate {
+    Applied,
+    /// Left pending for a later sweep (force majeure, a busy shipment).
+    Postponed,
+}
+
+/// Applies the consequence of one due deadline (inside a savepoint).
 fn consequence(
     conn: &mut DbConnection,
     due: &DueDeadline,
     as_of: DateTime<Utc>,
     calendar: &CalendarSnapshot,
     report: &mut SweepReport,
-) -> Result<(), ApiError> {
-    let row =
-        shipment::find(conn, due.shipment_id)?.ok_or_else(|| ApiError::not_found("shipment"))?;
+) -> Result<Fate, ApiError> {
+    // The shipment first, as every other writer takes it first: a Kaspi event changing it right
+    // now means this deadline is looked at again shortly rather than a deadlock.
+    let Some(row) = shipment::lock_shipment(conn, due.shipment_id)? else {
+        shipment::postpone_deadline(
+            conn,
+            due.id,
+            as_of + chrono::Duration::minutes(1),
+            due.sweep_attempts,
+            None,
+        )?;
+        return Ok(Fate::Postponed);
+    };
+    let tz = zone(conn, row.branch_id)?;
+    // п.37: a force-majeure period of the branch extends the deadline; while one is open the
+    // deadline waits.
+    let suspensions = calendar.suspensions_for(Some(row.branch_id));
+    if !suspensions.is_empty() {
+        match extended_due(
+            due.kind.rule(),
+            due.started_at,
+            tz,
+            &calendar.calendar,
+            &suspensions,
+        )? {
+            Extended::Due(extended) if extended.at > as_of => {
+                shipment::move_due(conn, due.id, extended.at)?;
+                return Ok(Fate::Postponed);
+            }
+            Extended::Suspended { .. } => {
+                let note = Some("suspended by force majeure");
+                shipment::postpone_deadline(
+                    conn,
+                    due.id,
+                    as_of + chrono::Duration::hours(1),
+                    due.sweep_attempts,
+                    note,
+                )?;
+                return Ok(Fate::Postponed);
+            }
+            Extended::Due(_) => {}
+        }
+    }
     shipment::resolve_deadline(conn, due.id, DeadlineState::Breached, as_of)?;
     match due.kind.on_breach() {
         OnBreach::ExpireStorage => {
@@ -131,7 +183,6 @@ fn consequence(
         }
         OnBreach::NotifyDelay => {
             // п.27: the new expected date is the next working day after the breach.
-            let tz = zone(conn, row.branch_id)?;
             let new_date = calendar
                 .calendar
                 .next_working_day(as_of.with_timezone(&tz).date_naive())?;
@@ -143,8 +194,12 @@ fn consequence(
         OnBreach::Escalate => report.escalated += 1,
         OnBreach::ListForTransfer => report.listed_for_transfer += 1,
     }
-    Ok(())
+    Ok(Fate::Applied)
 }
+
+/// Sweeps before a consequence that keeps failing is given up (the deadline is then breached
+/// with the error, and shows in the exception queue).
+const MAX_SWEEP_ATTEMPTS: i32 = 10;
 
 /// One sweep at `as_of`: every due deadline, batch by batch, then the reminders.
 pub fn sweep(
@@ -166,18 +221,38 @@ pub fn sweep_observed(
     loop {
         let handled = write_transaction(conn, |conn| {
             let batch = shipment::claim_due_deadlines(conn, as_of, BATCH)?;
+            let mut applied = Vec::with_capacity(batch.len());
             for due in &batch {
-                let outcome =
-                    conn.transaction(|conn| consequence(conn, due, as_of, calendar, &mut report));
-                if let Err(e) = outcome {
-                    // Logged by kind and ids only; the deadline is closed so it cannot block the queue.
-                    tracing::error!(deadline = %due.id, kind = due.kind.as_str(), error = %e, "sweeper consequence failed");
-                    shipment::resolve_deadline(conn, due.id, DeadlineState::Breached, as_of)?;
-                    report.failed += 1;
+                match conn.transaction(|conn| consequence(conn, due, as_of, calendar, &mut report))
+                {
+                    Ok(Fate::Applied) => applied.push(due.clone()),
+                    Ok(Fate::Postponed) => report.postponed += 1,
+                    Err(e) => {
+                        // Logged by kind and ids only. Tried again later with a growing wait;
+                        // after MAX_SWEEP_ATTEMPTS it is closed with the error for a person.
+                        tracing::error!(deadline = %due.id, kind = due.kind.as_str(), error = %e, "sweeper consequence failed");
+                        let attempts = due.sweep_attempts + 1;
+                        let error = e.detail().to_owned();
+                        if attempts >= MAX_SWEEP_ATTEMPTS {
+                            shipment::resolve_deadline(
+                                conn,
+                                due.id,
+                                DeadlineState::Breached,
+                                as_of,
+                            )?;
+                        }
+                        let wait = backoff(attempts as u32, 1.0) * 30;
+                        let until = as_of
+                            + chrono::Duration::from_std(wait)
+                                .unwrap_or(chrono::Duration::hours(6));
+                        shipment::postpone_deadline(conn, due.id, until, attempts, Some(&error))?;
+                        report.failed += 1;
+                    }
                 }
             }
-            Ok::<_, ApiError>(batch)
+            Ok::<_, ApiError>((batch.len(), applied))
         })?;
+        let (claimed, handled) = handled;
         if let Some(metrics) = metrics {
             for due in &handled {
                 metrics.observe_sweep(
@@ -186,25 +261,33 @@ pub fn sweep_observed(
                 );
             }
         }
-        let handled = handled.len();
-        report.due += handled;
-        if handled < BATCH as usize {
+        report.due += handled.len();
+        if claimed < BATCH as usize {
             break;
         }
     }
-    // A day before storage ends, a reminder (once: the dedup key).
-    let ending = shipment::storage_ending(conn, as_of, chrono::Duration::days(1))?;
-    for (shipment_id, due_at) in ending {
-        let row =
-            shipment::find(conn, shipment_id)?.ok_or_else(|| ApiError::not_found("shipment"))?;
-        let tz = zone(conn, row.branch_id)?;
-        // The storage period ends at 24:00 of its last day, i.e. 00:00 of the next.
-        let collect_by = due_at.with_timezone(&tz).date_naive() - Days::new(1);
-        let dedup = format!("{shipment_id}:storage_reminder");
-        if write_transaction(conn, |conn| {
+    // A day before storage ends, a reminder (once: the dedup key) — only while the document
+    // is still in its cell.
+    for (shipment_id, due_at) in shipment::storage_ending(conn, as_of, chrono::Duration::days(1))? {
+        let reminded = write_transaction(conn, |conn| -> Result<bool, ApiError> {
+            let Some(row) = shipment::find(conn, shipment_id)? else {
+                return Ok(false);
+            };
+            if row.state()? != ShipmentState::PlacedInCell {
+                return Ok(false);
+            }
+            let tz = zone(conn, row.branch_id)?;
+            // The storage period ends at 24:00 of its last day, i.e. 00:00 of the next.
+            let collect_by = due_at.with_timezone(&tz).date_naive() - Days::new(1);
+            let dedup = format!("{shipment_id}:storage_reminder");
             tell(conn, &row, Message::Reminder(collect_by), &dedup, as_of)
-        })? {
-            report.reminders += 1;
+        });
+        match reminded {
+            Ok(true) => report.reminders += 1,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(shipment = %shipment_id, error = %e, "storage reminder failed; the next sweep retries")
+            }
         }
     }
     Ok(report)

@@ -15,9 +15,9 @@ static SENSITIVE: LazyLock<Regex> = LazyLock::new(|| {
         r"|(?P<bearer>(?i:bearer)\s+[A-Za-z0-9._~+/=\-]+)",
         // Kazakhstan mobile numbers as people write them: +7 7XX…, 8 7XX…, 7 7XX…, with
         // optional spaces, dashes and brackets.
-        r"|(?P<phone>(?:\+7|\b[78])[\s\-]?\(?7\d{2}\)?[\s\-]?\d{3}[\s\-]?\d{2}[\s\-]?\d{2}\b)",
+        r"|(?P<phone>(?:\+7|\b[78])[\s\-]?\(?7[0-9]{2}\)?[\s\-]?[0-9]{3}[\s\-]?[0-9]{2}[\s\-]?[0-9]{2}\b)",
         // IINs and any other run of 10 or more digits.
-        r"|(?P<digits>\d{10,})",
+        r"|(?P<digits>[0-9]{10,})",
     ))
     .expect("redaction pattern compiles")
 });

@@ -110,6 +110,7 @@ fn config(sms: Option<Gateway>, app: Option<Gateway>, kaspi: Option<Gateway>) ->
         kaspi_api: kaspi,
         registry_office_api: None,
         max_attempts: 4,
+        sms_max_segments: 3,
         quiet_hours: (
             chrono::NaiveTime::from_hms_opt(21, 0, 0).unwrap(),
             chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap(),

@@ -251,3 +251,40 @@ async fn sweeps_are_counted_in_the_metrics() {
         "{text}"
     );
 }
+
+#[actix_web::test]
+async fn a_force_majeure_period_postpones_what_it_covers() {
+    let p = Pilot::new().await;
+    p.set_clock("2026-03-20T12:00:00Z");
+    let a = p.packed("FM-1").await;
+    // A flood closes ALM01 from 25 Mar to 28 Mar while the handoff (due 26 Mar 12:00) is
+    // pending; Kaspi's arrival deadline (20 Mar 13:00) had already passed.
+    let national = p.app.token(Role::Supervisor, None).await;
+    p.app
+        .post(
+            "/api/v1/force-majeure",
+            Some(&national),
+            &serde_json::json!({"branch": "ALM01", "starts_at": "2026-03-25T00:00:00+05:00",
+                                "ends_at": "2026-03-28T00:00:00+05:00", "reason": "Паводок"}),
+        )
+        .await
+        .assert_status(201);
+    let report = p.sweep("2026-03-27T00:00:00Z").await;
+    assert_eq!(
+        (report.due, report.postponed, report.escalated),
+        (1, 1, 0),
+        "{report:?}"
+    );
+    let shipment = p.shipment(&a).await;
+    let handoff = shipment["deadlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "handoff")
+        .unwrap()
+        .clone();
+    assert_eq!(handoff["state"], "pending");
+    // Extended by the period's 3 days: 29 Mar 12:00 in Almaty.
+    assert_eq!(handoff["due_at"], "2026-03-29T07:00:00Z");
+    assert_eq!(p.sweep("2026-03-29T08:00:00Z").await.escalated, 1);
+}

@@ -61,6 +61,7 @@ CREATE TABLE notifications (
     attempts         integer NOT NULL,
     next_attempt_at  timestamp NOT NULL,
     last_error       text,
+    lease_token      text,     -- the dispatcher holding it; settles only under its own lease
     created_at       timestamp NOT NULL,
     CONSTRAINT notifications_dedup_key UNIQUE (dedup_key)
 );
@@ -77,6 +78,7 @@ CREATE TABLE outbound_messages (
     attempts         integer NOT NULL,
     next_attempt_at  timestamp NOT NULL,
     last_error       text,
+    lease_token      text,
     created_at       timestamp NOT NULL,
     CONSTRAINT outbound_messages_dedup_key UNIQUE (dedup_key)
 );

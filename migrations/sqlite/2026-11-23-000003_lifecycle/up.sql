@@ -75,6 +75,10 @@ CREATE TABLE deadlines (
     calendar_version  integer NOT NULL,
     state             text NOT NULL CHECK (state IN ('pending', 'met', 'met_late', 'breached', 'cancelled')),
     resolved_at       text,
+    -- The sweeper's retries when a consequence cannot be applied yet (issue 6).
+    sweep_attempts    integer NOT NULL DEFAULT 0,
+    sweep_after       text,
+    sweep_error       text,
     created_at        text NOT NULL
 );
 CREATE INDEX deadlines_due_idx ON deadlines (state, due_at);

@@ -84,11 +84,14 @@ async fn discrepancies(
 )]
 #[get("/api/v1/outbox/dead")]
 async fn dead_letters(
-    _auth: Authorized<Supervisors>,
+    auth: Authorized<Supervisors>,
     state: web::Data<AppState>,
 ) -> ApiResult<web::Json<Vec<DeadLetter>>> {
+    let scope = auth.scope().clone();
     Ok(web::Json(
-        state.db(|conn| Ok(outbox::dead_letters(conn)?)).await?,
+        state
+            .db(move |conn| Ok(outbox::dead_letters(conn, &scope)?))
+            .await?,
     ))
 }
 
@@ -107,14 +110,21 @@ async fn dead_letters(
 )]
 #[post("/api/v1/outbox/{outbox}/{id}/requeue")]
 async fn requeue(
-    _auth: Authorized<Supervisors>,
+    auth: Authorized<Supervisors>,
     state: web::Data<AppState>,
     path: ApiPath<(Outbox, Id)>,
 ) -> ApiResult<HttpResponse> {
     let (which, id) = path.into_inner()?.into_inner();
     let now = state.clock.now();
+    let scope = auth.scope().clone();
     let requeued = state
-        .db(move |conn| Ok(outbox::requeue(conn, which, id, now)?))
+        .db(move |conn| {
+            // Only what the supervisor may see can be queued again.
+            let visible = outbox::dead_letters(conn, &scope)?
+                .iter()
+                .any(|d| d.id == id && d.outbox == which);
+            Ok(visible && outbox::requeue(conn, which, id, now)?)
+        })
         .await?;
     if requeued {
         tracing::info!(message = %id, "dead-lettered message queued again");

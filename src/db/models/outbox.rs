@@ -35,24 +35,35 @@ pub fn notify(
     if exists > 0 {
         return Ok(false);
     }
-    diesel::insert_into(notifications::table)
-        .values((
-            notifications::id.eq(Id::new()),
-            notifications::application_id.eq(n.application_id),
-            notifications::shipment_id.eq(n.shipment_id),
-            notifications::kind.eq(n.kind),
-            notifications::channel.eq(n.channel),
-            notifications::recipient.eq(n.recipient),
-            notifications::language.eq(n.language),
-            notifications::body.eq(n.body),
-            notifications::dedup_key.eq(n.dedup_key),
-            notifications::state.eq("pending"),
-            notifications::attempts.eq(0),
-            notifications::next_attempt_at.eq(to_db_time(now)),
-            notifications::created_at.eq(to_db_time(now)),
-        ))
-        .execute(conn)?;
-    Ok(true)
+    // In a savepoint: a twin written at the same moment elsewhere wins the unique dedup key,
+    // and this one is simply not needed.
+    let inserted = conn.transaction(|conn| {
+        diesel::insert_into(notifications::table)
+            .values((
+                notifications::id.eq(Id::new()),
+                notifications::application_id.eq(n.application_id),
+                notifications::shipment_id.eq(n.shipment_id),
+                notifications::kind.eq(n.kind),
+                notifications::channel.eq(n.channel),
+                notifications::recipient.eq(n.recipient),
+                notifications::language.eq(n.language),
+                notifications::body.eq(n.body),
+                notifications::dedup_key.eq(n.dedup_key),
+                notifications::state.eq("pending"),
+                notifications::attempts.eq(0),
+                notifications::next_attempt_at.eq(to_db_time(now)),
+                notifications::created_at.eq(to_db_time(now)),
+            ))
+            .execute(conn)
+    });
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Writes a message for another system unless one with the same dedup key exists.
@@ -158,8 +169,12 @@ pub struct Claimed {
     /// The text, or the JSON payload for other systems.
     pub body: String,
     pub dedup_key: String,
+    /// Attempts including this one (counted when claimed, so a message that crashes the
+    /// dispatcher still reaches the dead letters).
     pub attempts: i32,
     pub application_id: Option<Id>,
+    /// This claim's lease: only its holder settles the message.
+    pub lease: String,
 }
 
 /// Claims up to `limit` pending messages due by `now`, leasing them until `lease_until` so that
@@ -204,8 +219,9 @@ pub fn claim(
                         recipient: Some(recipient),
                         body,
                         dedup_key,
-                        attempts,
+                        attempts: attempts + 1,
                         application_id: Some(app),
+                        lease: Id::new().to_string(),
                     },
                 )
                 .collect()
@@ -237,79 +253,107 @@ pub fn claim(
                     recipient: None,
                     body,
                     dedup_key,
-                    attempts,
+                    attempts: attempts + 1,
                     application_id: None,
+                    lease: Id::new().to_string(),
                 })
                 .collect()
         }
     };
     for message in &claimed {
-        reschedule(
-            conn,
-            outbox,
-            message.id,
-            message.attempts,
-            lease_until,
-            None,
-        )?;
+        match outbox {
+            Outbox::Notifications => diesel::update(notifications::table.find(message.id))
+                .set((
+                    notifications::attempts.eq(message.attempts),
+                    notifications::next_attempt_at.eq(to_db_time(lease_until)),
+                    notifications::lease_token.eq(Some(&message.lease)),
+                ))
+                .execute(conn)?,
+            Outbox::Outbound => diesel::update(outbound_messages::table.find(message.id))
+                .set((
+                    outbound_messages::attempts.eq(message.attempts),
+                    outbound_messages::next_attempt_at.eq(to_db_time(lease_until)),
+                    outbound_messages::lease_token.eq(Some(&message.lease)),
+                ))
+                .execute(conn)?,
+        };
     }
     Ok(claimed)
 }
 
-/// Sets when a message is next tried (and how many attempts it has had).
+/// Releases a claimed message to be tried again at `at`; false if the lease was lost (another
+/// dispatcher took the message over), in which case nothing is changed.
 pub fn reschedule(
     conn: &mut DbConnection,
     outbox: Outbox,
-    id: Id,
+    message: &Claimed,
     attempts: i32,
     at: DateTime<Utc>,
     last_error: Option<&str>,
-) -> QueryResult<()> {
-    match outbox {
-        Outbox::Notifications => diesel::update(notifications::table.find(id))
-            .set((
-                notifications::attempts.eq(attempts),
-                notifications::next_attempt_at.eq(to_db_time(at)),
-                notifications::last_error.eq(last_error),
-            ))
-            .execute(conn),
-        Outbox::Outbound => diesel::update(outbound_messages::table.find(id))
-            .set((
-                outbound_messages::attempts.eq(attempts),
-                outbound_messages::next_attempt_at.eq(to_db_time(at)),
-                outbound_messages::last_error.eq(last_error),
-            ))
-            .execute(conn),
-    }
-    .map(|_| ())
+) -> QueryResult<bool> {
+    let changed = match outbox {
+        Outbox::Notifications => diesel::update(
+            notifications::table
+                .find(message.id)
+                .filter(notifications::lease_token.eq(&message.lease)),
+        )
+        .set((
+            notifications::attempts.eq(attempts),
+            notifications::next_attempt_at.eq(to_db_time(at)),
+            notifications::last_error.eq(last_error),
+            notifications::lease_token.eq(None::<String>),
+        ))
+        .execute(conn)?,
+        Outbox::Outbound => diesel::update(
+            outbound_messages::table
+                .find(message.id)
+                .filter(outbound_messages::lease_token.eq(&message.lease)),
+        )
+        .set((
+            outbound_messages::attempts.eq(attempts),
+            outbound_messages::next_attempt_at.eq(to_db_time(at)),
+            outbound_messages::last_error.eq(last_error),
+            outbound_messages::lease_token.eq(None::<String>),
+        ))
+        .execute(conn)?,
+    };
+    Ok(changed == 1)
 }
 
-/// Settles a message: `sent`, or `dead` (dead-lettered, for a supervisor to look at).
+/// Settles a claimed message: `sent`, or `dead` (dead-lettered, for a supervisor to look at);
+/// false if the lease was lost.
 pub fn settle(
     conn: &mut DbConnection,
     outbox: Outbox,
-    id: Id,
+    message: &Claimed,
     state: &str,
-    attempts: i32,
     last_error: Option<&str>,
-) -> QueryResult<()> {
-    match outbox {
-        Outbox::Notifications => diesel::update(notifications::table.find(id))
-            .set((
-                notifications::state.eq(state),
-                notifications::attempts.eq(attempts),
-                notifications::last_error.eq(last_error),
-            ))
-            .execute(conn),
-        Outbox::Outbound => diesel::update(outbound_messages::table.find(id))
-            .set((
-                outbound_messages::state.eq(state),
-                outbound_messages::attempts.eq(attempts),
-                outbound_messages::last_error.eq(last_error),
-            ))
-            .execute(conn),
-    }
-    .map(|_| ())
+) -> QueryResult<bool> {
+    let changed = match outbox {
+        Outbox::Notifications => diesel::update(
+            notifications::table
+                .find(message.id)
+                .filter(notifications::lease_token.eq(&message.lease)),
+        )
+        .set((
+            notifications::state.eq(state),
+            notifications::last_error.eq(last_error),
+            notifications::lease_token.eq(None::<String>),
+        ))
+        .execute(conn)?,
+        Outbox::Outbound => diesel::update(
+            outbound_messages::table
+                .find(message.id)
+                .filter(outbound_messages::lease_token.eq(&message.lease)),
+        )
+        .set((
+            outbound_messages::state.eq(state),
+            outbound_messages::last_error.eq(last_error),
+            outbound_messages::lease_token.eq(None::<String>),
+        ))
+        .execute(conn)?,
+    };
+    Ok(changed == 1)
 }
 
 /// A dead-lettered message, for supervisors.
@@ -324,9 +368,22 @@ pub struct DeadLetter {
     pub created_at: DateTime<Utc>,
 }
 
-pub fn dead_letters(conn: &mut DbConnection) -> QueryResult<Vec<DeadLetter>> {
-    let notes = notifications::table
+/// Dead letters a supervisor may see: their branch's citizens' messages, and for national
+/// supervisors everything (messages to other systems have no branch).
+pub fn dead_letters(
+    conn: &mut DbConnection,
+    scope: &crate::db::models::branch::BranchScope,
+) -> QueryResult<Vec<DeadLetter>> {
+    use crate::db::models::branch::BranchScope;
+    use crate::db::schema::applications;
+    let mut notes_query = notifications::table
+        .inner_join(applications::table)
         .filter(notifications::state.eq("dead"))
+        .into_boxed();
+    if let BranchScope::Only { id, .. } = scope {
+        notes_query = notes_query.filter(applications::branch_id.eq(*id));
+    }
+    let notes = notes_query
         .select((
             notifications::id,
             notifications::channel,
@@ -343,24 +400,29 @@ pub fn dead_letters(conn: &mut DbConnection) -> QueryResult<Vec<DeadLetter>> {
             Option<String>,
             chrono::NaiveDateTime,
         )>(conn)?;
-    let outbound = outbound_messages::table
-        .filter(outbound_messages::state.eq("dead"))
-        .select((
-            outbound_messages::id,
-            outbound_messages::destination,
-            outbound_messages::kind,
-            outbound_messages::attempts,
-            outbound_messages::last_error,
-            outbound_messages::created_at,
-        ))
-        .load::<(
-            Id,
-            String,
-            String,
-            i32,
-            Option<String>,
-            chrono::NaiveDateTime,
-        )>(conn)?;
+    // Messages to other systems have no branch: national supervisors only.
+    let outbound = if !matches!(scope, BranchScope::All) {
+        Vec::new()
+    } else {
+        outbound_messages::table
+            .filter(outbound_messages::state.eq("dead"))
+            .select((
+                outbound_messages::id,
+                outbound_messages::destination,
+                outbound_messages::kind,
+                outbound_messages::attempts,
+                outbound_messages::last_error,
+                outbound_messages::created_at,
+            ))
+            .load::<(
+                Id,
+                String,
+                String,
+                i32,
+                Option<String>,
+                chrono::NaiveDateTime,
+            )>(conn)?
+    };
     let tag = |outbox: Outbox| {
         move |(id, channel, kind, attempts, last_error, created_at): (
             Id,

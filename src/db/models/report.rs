@@ -52,6 +52,35 @@ fn branch_allowed(scope: &BranchScope, branch_id: Option<Id>) -> bool {
     }
 }
 
+/// An overdue deadline: kind, due, shipment, branch, shipment state, application, sweep error.
+type OverdueRow = (
+    String,
+    NaiveDateTime,
+    Id,
+    Id,
+    String,
+    String,
+    Option<String>,
+);
+
+const OVERDUE_COLUMNS: (
+    deadlines::kind,
+    deadlines::due_at,
+    shipments::id,
+    shipments::branch_id,
+    shipments::status,
+    applications::number,
+    deadlines::sweep_error,
+) = (
+    deadlines::kind,
+    deadlines::due_at,
+    shipments::id,
+    shipments::branch_id,
+    shipments::status,
+    applications::number,
+    deadlines::sweep_error,
+);
+
 /// A dead-lettered notification: id, channel, kind, last error, created, branch, application.
 type DeadNote = (
     Id,
@@ -101,24 +130,34 @@ pub fn exceptions(
         .filter(|s| !s.is_terminal())
         .map(ShipmentState::as_str)
         .collect();
-    let overdue: Vec<(String, NaiveDateTime, Id, Id, String, String)> = deadlines::table
+    let overdue: Vec<OverdueRow> = deadlines::table
         .inner_join(shipments::table.inner_join(applications::table))
         .filter(deadlines::state.eq("breached"))
-        // An expired storage period is not anyone's fault to chase: the return deadline is.
-        .filter(deadlines::kind.ne(DeadlineKind::Storage.as_str()))
-        .filter(shipments::status.eq_any(active))
-        .select((
-            deadlines::kind,
-            deadlines::due_at,
-            shipments::id,
-            shipments::branch_id,
-            shipments::status,
-            applications::number,
-        ))
+        // An expired storage period is not anyone's fault to chase (the return deadline is),
+        // unless the sweeper could not apply its consequence.
+        .filter(
+            deadlines::kind
+                .ne(DeadlineKind::Storage.as_str())
+                .or(deadlines::sweep_error.is_not_null()),
+        )
+        .filter(shipments::status.eq_any(&active))
+        .select(OVERDUE_COLUMNS)
         .load(conn)?;
-    for (kind, due_at, shipment, branch, state, number) in overdue {
+    // Due deadlines the sweeper keeps failing to apply (force-majeure waits are not failures).
+    let failing: Vec<OverdueRow> = deadlines::table
+        .inner_join(shipments::table.inner_join(applications::table))
+        .filter(deadlines::state.eq("pending"))
+        .filter(deadlines::sweep_error.is_not_null())
+        .filter(deadlines::sweep_error.ne("suspended by force majeure"))
+        .select(OVERDUE_COLUMNS)
+        .load(conn)?;
+    for (kind, due_at, shipment, branch, state, number, error) in overdue.into_iter().chain(failing)
+    {
         let clause = DeadlineKind::parse(&kind).map_or("", DeadlineKind::clause);
-        let reason = format!("{kind} ({clause}) passed; the document is '{state}'");
+        let mut reason = format!("{kind} ({clause}) passed; the document is '{state}'");
+        if let Some(error) = error {
+            reason.push_str(&format!("; the sweeper could not apply it: {error}"));
+        }
         push(
             ExceptionKind::Overdue,
             Some(branch),

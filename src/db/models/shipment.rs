@@ -653,7 +653,10 @@ pub struct DueDeadline {
     pub id: Id,
     pub shipment_id: Id,
     pub kind: DeadlineKind,
+    pub started_at: DateTime<Utc>,
     pub due_at: DateTime<Utc>,
+    /// Earlier sweeps that could not apply it.
+    pub sweep_attempts: i32,
 }
 
 /// Claims up to `limit` pending deadlines due at or before `as_of`, oldest first, through the
@@ -668,29 +671,82 @@ pub fn claim_due_deadlines(
     let query = deadlines::table
         .filter(deadlines::state.eq(DeadlineState::Pending.as_str()))
         .filter(deadlines::due_at.le(to_db_time(as_of)))
+        .filter(
+            deadlines::sweep_after
+                .is_null()
+                .or(deadlines::sweep_after.le(to_db_time(as_of))),
+        )
         .order((deadlines::due_at, deadlines::id))
         .limit(limit)
         .select((
             deadlines::id,
             deadlines::shipment_id,
             deadlines::kind,
+            deadlines::started_at,
             deadlines::due_at,
+            deadlines::sweep_attempts,
         ));
-    let rows: Vec<(Id, Id, String, NaiveDateTime)> = match conn {
+    type Row = (Id, Id, String, NaiveDateTime, NaiveDateTime, i32);
+    let rows: Vec<Row> = match conn {
         DbConnection::Postgres(pg) => query.for_update().skip_locked().load(pg)?,
         DbConnection::Sqlite(_) => query.load(conn)?,
     };
     rows.into_iter()
-        .map(|(id, shipment_id, kind, due_at)| {
-            Ok(DueDeadline {
-                id,
-                shipment_id,
-                kind: DeadlineKind::parse(&kind)
-                    .ok_or_else(|| corrupt(format!("unknown deadline kind {kind}")))?,
-                due_at: from_db_time(due_at),
-            })
-        })
+        .map(
+            |(id, shipment_id, kind, started_at, due_at, sweep_attempts)| {
+                Ok(DueDeadline {
+                    id,
+                    shipment_id,
+                    kind: DeadlineKind::parse(&kind)
+                        .ok_or_else(|| corrupt(format!("unknown deadline kind {kind}")))?,
+                    started_at: from_db_time(started_at),
+                    due_at: from_db_time(due_at),
+                    sweep_attempts,
+                })
+            },
+        )
         .collect()
+}
+
+/// Leaves a due deadline pending for a later sweep (after `until`), noting why.
+pub fn postpone_deadline(
+    conn: &mut DbConnection,
+    id: Id,
+    until: DateTime<Utc>,
+    attempts: i32,
+    error: Option<&str>,
+) -> QueryResult<()> {
+    diesel::update(deadlines::table.find(id))
+        .set((
+            deadlines::sweep_after.eq(Some(to_db_time(until))),
+            deadlines::sweep_attempts.eq(attempts),
+            deadlines::sweep_error.eq(error),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Moves a pending deadline's due instant (force majeure, п.37).
+pub fn move_due(conn: &mut DbConnection, id: Id, due_at: DateTime<Utc>) -> QueryResult<()> {
+    diesel::update(deadlines::table.find(id))
+        .set(deadlines::due_at.eq(to_db_time(due_at)))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// The shipment, locked for this transaction; `None` if another transaction holds it
+/// (PostgreSQL `FOR UPDATE SKIP LOCKED`; SQLite's IMMEDIATE transaction already excludes others).
+pub fn lock_shipment(conn: &mut DbConnection, id: Id) -> QueryResult<Option<ShipmentRow>> {
+    match conn {
+        DbConnection::Postgres(pg) => shipments::table
+            .find(id)
+            .select(ShipmentRow::as_select())
+            .for_update()
+            .skip_locked()
+            .first(pg)
+            .optional(),
+        DbConnection::Sqlite(_) => find(conn, id),
+    }
 }
 
 /// Marks a pending deadline; false if it was no longer pending.
