@@ -7,5 +7,6 @@ pub mod force_majeure;
 pub mod identifiers;
 pub mod notification;
 pub mod reference;
+pub mod registry;
 pub mod role;
 pub mod shipment;

@@ -41,6 +41,11 @@ pub enum Facts<'a> {
         application_number: &'a str,
         new_date: NaiveDate,
     },
+    /// п.34: removed from the postamat and moved to the State Corporation; where to collect it.
+    ReturnedToStateCorporation {
+        application_number: &'a str,
+        branch_address: &'a str,
+    },
     /// A day before storage ends (п.29): the last day to collect.
     StorageReminder {
         application_number: &'a str,
@@ -54,6 +59,9 @@ impl Facts<'_> {
             Facts::PlacedInCell { .. } => NotificationKind::PlacedInCell,
             Facts::DeliveryLate { .. } => NotificationKind::DeliveryLate,
             Facts::StorageReminder { .. } => NotificationKind::StorageReminder,
+            Facts::ReturnedToStateCorporation { .. } => {
+                NotificationKind::ReturnedToStateCorporation
+            }
         }
     }
 }
@@ -103,6 +111,24 @@ pub fn render(facts: &Facts<'_>, language: Language) -> String {
         ) => format!(
             "{application_number} өтінім бойынша туу туралы куәлікті жеткізу кешіктірілуде. Жеткізудің жаңа күні: {}.",
             date(new_date)
+        ),
+        (
+            Facts::ReturnedToStateCorporation {
+                application_number,
+                branch_address,
+            },
+            Language::Ru,
+        ) => format!(
+            "Свидетельство о рождении по заявке {application_number} не было получено из постамата и передано в Госкорпорацию. Получите его в ЦОН: {branch_address}."
+        ),
+        (
+            Facts::ReturnedToStateCorporation {
+                application_number,
+                branch_address,
+            },
+            Language::Kk,
+        ) => format!(
+            "{application_number} өтінім бойынша туу туралы куәлік постаматтан алынбай, Мемлекеттік корпорацияға тапсырылды. Оны ХҚКО-дан алыңыз: {branch_address}."
         ),
         (
             Facts::StorageReminder {
@@ -250,6 +276,21 @@ mod tests {
         assert_eq!(backoff(4, 1.0).as_secs(), 240);
         assert_eq!(backoff(20, 1.0).as_secs(), 3600);
         assert_eq!(backoff(2, 0.5).as_secs(), 30);
+    }
+
+    #[test]
+    fn the_return_message_fits_an_sms_and_names_the_branch() {
+        let facts = Facts::ReturnedToStateCorporation {
+            application_number: "002641234567",
+            branch_address: "г. Алматы, пр. Абая, 10",
+        };
+        for language in [Language::Kk, Language::Ru] {
+            let text = render(&facts, language);
+            assert!(text.contains("Абая, 10"), "{text}");
+            let (encoding, segments) = sms_segments(&text);
+            assert_eq!(encoding, SmsEncoding::Ucs2);
+            assert!(segments <= 3, "{segments} segments: {text}");
+        }
     }
 
     #[test]

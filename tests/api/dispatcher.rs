@@ -129,7 +129,7 @@ impl Pilot {
     }
 
     /// A document placed in a cell (one Kaspi-app message written).
-    async fn placed_shipment(&self, number: &str) -> String {
+    pub async fn placed_shipment(&self, number: &str) -> String {
         let (id, registry) = self.handed_over(number).await;
         self.kaspi_event(accepted_event(
             &format!("{number}-a"),

@@ -131,7 +131,7 @@ pub fn accepted_event(id: &str, registry: &str, waybills: &[&str]) -> Value {
            "handoff_registry": registry, "kaspi_registry_number": "KSP-R-1", "accepted_waybills": waybills})
 }
 
-fn event(id: &str, kind: &str, waybill: &str, at: &str) -> Value {
+pub fn event(id: &str, kind: &str, waybill: &str, at: &str) -> Value {
     json!({"event_id": id, "type": kind, "waybill": waybill, "occurred_at": at})
 }
 

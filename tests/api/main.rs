@@ -12,4 +12,5 @@ mod lifecycle;
 mod logs;
 mod openapi;
 mod reference_data;
+mod returns;
 mod sweeper;

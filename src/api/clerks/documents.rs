@@ -29,7 +29,8 @@ pub fn routes(cfg: &mut ServiceConfig<'_>) {
         .service(list_shipments)
         .service(get_shipment)
         .service(label_envelope)
-        .service(issue_document);
+        .service(issue_document)
+        .service(transfer_after_storage);
 }
 
 /// Look up an application by its number (п.12): delivery method, chosen postamat, where the
@@ -490,6 +491,65 @@ async fn issue_document(
                 shipments::power_of_attorney.eq(poa),
             ))
             .execute(conn)?;
+        Ok(())
+    })
+    .await?;
+    Ok(web::Json(detail))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    /// To whom the document was handed for further storage (п.35).
+    pub to_whom: Text,
+    /// The act or letter recording it.
+    pub reference: Text,
+}
+
+/// Record the transfer of a document kept a month at the issuance sector (п.35).
+#[utoipa::path(
+    tag = "clerks",
+    security(("bearer" = [])),
+    params(("id" = Id, Path, description = "Shipment id")),
+    request_body = TransferRequest,
+    responses(
+        (status = 200, body = ShipmentDetail),
+        (status = 409, description = "Not at the issuance sector, or its month of storage is not over (`invalid_transition`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/shipments/{id}/transfer")]
+async fn transfer_after_storage(
+    auth: Authorized<IssuanceClerks>,
+    state: web::Data<AppState>,
+    id: ApiPath<Id>,
+    body: ApiJson<TransferRequest>,
+) -> ApiResult<web::Json<ShipmentDetail>> {
+    let id = id.into_inner()?.into_inner();
+    let body = body.into_inner()?;
+    let now = state.clock.now();
+    let snapshot = state.calendar.current();
+    let actor = ActorRef::from(&auth.principal);
+    let detail = on_shipment(&state, auth.scope().clone(), id, move |conn, row| {
+        // п.35: the sector keeps the document one month before handing it on.
+        let storage_ends = shipment::deadlines_of(conn, row.id)?
+            .into_iter()
+            .find(|d| d.kind == crate::domain::deadline::DeadlineKind::IssuanceStorage)
+            .map(|d| d.due_at);
+        if let Some(ends) = storage_ends.filter(|ends| *ends > now) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidTransition,
+                format!("the issuance sector keeps the document until {ends} (п.35)"),
+            ));
+        }
+        let ctx = clerk_context(actor, now, &snapshot);
+        let details = serde_json::json!({ "to_whom": body.to_whom, "reference": body.reference });
+        shipment::apply_event(
+            conn,
+            &row,
+            ShipmentEvent::TransferredAfterStorage,
+            &ctx,
+            Some(details),
+        )?;
         Ok(())
     })
     .await?;

@@ -12,6 +12,7 @@ use crate::db::schema::branches;
 use crate::db::{DbConnection, Id, write_transaction};
 use crate::domain::identifiers::ApplicationNumber;
 use crate::domain::reference::{BranchTimeZone, Text};
+use crate::domain::registry::RegistryKind;
 use crate::error::{ApiError, ApiResult};
 use actix_web::{HttpResponse, delete, get, post, web};
 use diesel::prelude::*;
@@ -34,8 +35,8 @@ fn found(row: Option<RegistryRow>, id: Id) -> ApiResult<RegistryRow> {
     row.ok_or_else(|| ApiError::not_found(format!("registry {id} not found")))
 }
 
-/// The packed shipment of an application in the caller's branch.
-fn packed_shipment(
+/// The document of an application in the caller's branch.
+fn shipment_of(
     conn: &mut DbConnection,
     number: &ApplicationNumber,
     scope: &BranchScope,
@@ -49,12 +50,15 @@ fn packed_shipment(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRegistry {
-    /// Envelopes to put on it straight away (packed postamat shipments of your branch).
+    /// `kaspi_handoff` (the default: packed envelopes for the Kaspi point, п.13) or
+    /// `return_pickup` (documents returned to the Kaspi point, to be taken back, п.32).
+    pub kind: Option<RegistryKind>,
+    /// Envelopes to put on it straight away (of your branch, in the state the kind needs).
     #[serde(default)]
     pub application_numbers: Vec<ApplicationNumber>,
 }
 
-/// Draft a handoff registry for the caller's branch.
+/// Draft a registry for the caller's branch: a handoff to Kaspi or a return pickup.
 #[utoipa::path(
     tag = "clerks",
     security(("bearer" = [])),
@@ -78,9 +82,10 @@ async fn create_registry(
     let view = state
         .db(move |conn| {
             let row = write_transaction(conn, |conn| {
-                let row = registry::create_draft(conn, branch_id, key_id, now)?;
+                let kind = body.kind.unwrap_or(RegistryKind::KaspiHandoff);
+                let row = registry::create_draft(conn, kind, branch_id, key_id, now)?;
                 for number in &body.application_numbers {
-                    let shipment = packed_shipment(conn, number, &scope)?;
+                    let shipment = shipment_of(conn, number, &scope)?;
                     registry::add_item(conn, &row, &shipment, number.as_str(), key_id, now)?;
                 }
                 Ok::<_, ApiError>(row)
@@ -183,7 +188,7 @@ async fn add_item(
             .db(move |conn| {
                 let row = write_transaction(conn, |conn| {
                     let row = found(registry::find_scoped(conn, id, &scope)?, id)?;
-                    let shipment = packed_shipment(conn, &body.application_number, &scope)?;
+                    let shipment = shipment_of(conn, &body.application_number, &scope)?;
                     registry::add_item(
                         conn,
                         &row,
@@ -254,13 +259,15 @@ async fn seal_registry(
 ) -> ApiResult<web::Json<Registry>> {
     let id = id.into_inner()?.into_inner();
     let scope = auth.scope().clone();
-    let key_id = auth.principal.key_id;
     let now = state.clock.now();
+    let snapshot = state.calendar.current();
+    let actor = shipment::ActorRef::from(&auth.principal);
     let view = state
         .db(move |conn| {
             let sealed = write_transaction(conn, |conn| {
                 let row = found(registry::find_scoped(conn, id, &scope)?, id)?;
-                Ok::<_, ApiError>(registry::seal(conn, &row, key_id, now)?)
+                let ctx = clerk_context(actor, now, &snapshot);
+                Ok::<_, ApiError>(registry::seal(conn, &row, &ctx)?)
             })?;
             Ok(registry::view(conn, sealed)?)
         })
@@ -367,7 +374,7 @@ fn render(
         .unwrap_or_else(|| local(registry.created_at));
     format!(
         r#"<!DOCTYPE html>
-<html lang="ru"><head><meta charset="utf-8"><title>Реестр {number}</title>
+<html lang="ru"><head><meta charset="utf-8"><title>{title} № {number}</title>
 <style>
 body {{ font-family: sans-serif; margin: 2em; }} table {{ border-collapse: collapse; width: 100%; }}
 td, th {{ border: 1px solid #000; padding: 4px 8px; text-align: left; }}
@@ -375,7 +382,7 @@ td, th {{ border: 1px solid #000; padding: 4px 8px; text-align: left; }}
 @media print {{ body {{ margin: 0; }} }}
 </style></head>
 <body>
-<h1>Реестр передачи документов в пункт приема Kaspi № {number}</h1>
+<h1>{title} № {number}</h1>
 <p>Дата: {dated}<br>Филиал: {branch} — {branch_name}<br>Адрес: {branch_address}</p>
 <table>
 <thead><tr><th>№</th><th>Номер заявки</th><th>Накладная</th></tr></thead>
@@ -390,6 +397,7 @@ td, th {{ border: 1px solid #000; padding: 4px 8px; text-align: left; }}
 </body></html>
 "#,
         number = escape(number),
+        title = RegistryKind::parse(&registry.kind).map_or("Реестр", RegistryKind::title),
         dated = dated,
         branch = escape(&registry.branch),
         branch_name = escape(branch_name),

@@ -66,6 +66,43 @@ pub fn notify(
     }
 }
 
+/// What a citizen is told: the notification kind, the text, and the dedup key of its cause.
+pub struct CitizenMessage<'a> {
+    pub kind: &'a str,
+    pub body: &'a str,
+    pub dedup: &'a str,
+}
+
+/// Tells the citizen of an application something on each of `channels` (one message per
+/// channel, each deduplicated by the cause's key and the channel).
+pub fn tell_citizen(
+    conn: &mut DbConnection,
+    application: &crate::db::models::application::ApplicationRow,
+    shipment_id: Id,
+    channels: &[&str],
+    message: CitizenMessage<'_>,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    for channel in channels {
+        let key = format!("{}:{channel}", message.dedup);
+        notify(
+            conn,
+            NewNotification {
+                application_id: application.id,
+                shipment_id: Some(shipment_id),
+                kind: message.kind,
+                channel,
+                recipient: &application.phone,
+                language: &application.language,
+                body: message.body,
+                dedup_key: &key,
+            },
+            now,
+        )?;
+    }
+    Ok(())
+}
+
 /// Writes a message for another system unless one with the same dedup key exists.
 pub fn send_later(
     conn: &mut DbConnection,

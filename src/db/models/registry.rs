@@ -4,11 +4,15 @@
 
 use super::{from_db_time, to_db_time};
 use crate::db::models::branch::BranchScope;
+use crate::db::models::outbox;
 use crate::db::models::shipment::{self, CommandError, EventContext, ShipmentRow};
 use crate::db::schema::{api_keys, branches, registries, registry_items, shipments};
 use crate::db::{DbConnection, Id};
 use crate::domain::identifiers::document_number;
-use crate::domain::shipment::{ShipmentEvent, ShipmentState};
+use crate::domain::notification::{self, Facts, Language};
+use crate::domain::registry::RegistryKind;
+use crate::domain::shipment::NotificationKind;
+use crate::domain::shipment::ShipmentState;
 use crate::error::ErrorCode;
 use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -80,6 +84,12 @@ pub struct RegistryRow {
 impl RegistryRow {
     pub fn state(&self) -> QueryResult<RegistryState> {
         RegistryState::parse(&self.state)
+    }
+
+    pub fn kind(&self) -> QueryResult<RegistryKind> {
+        RegistryKind::parse(&self.kind).ok_or_else(|| {
+            DieselError::DeserializationError(format!("unknown registry kind {}", self.kind).into())
+        })
     }
 }
 
@@ -214,6 +224,7 @@ pub fn list(
 
 pub fn create_draft(
     conn: &mut DbConnection,
+    kind: RegistryKind,
     branch_id: Id,
     created_by: Id,
     now: DateTime<Utc>,
@@ -221,7 +232,7 @@ pub fn create_draft(
     let row = RegistryRow {
         id: Id::new(),
         branch_id,
-        kind: KASPI_HANDOFF.to_owned(),
+        kind: kind.as_str().to_owned(),
         state: RegistryState::Draft.as_str().to_owned(),
         number: None,
         created_by,
@@ -293,15 +304,18 @@ pub fn add_item(
         )));
     }
     let state = shipment.state()?;
+    let kind = registry.kind()?;
     let Some(waybill) = shipment
         .waybill
         .clone()
-        .filter(|_| state == ShipmentState::Packed)
+        .filter(|_| state == kind.item_state())
     else {
         return Err(CommandError::Rule(
             ErrorCode::InvalidTransition,
             format!(
-                "only packed, labelled envelopes go on a handoff registry; application {application_number} is in state '{state}'"
+                "only envelopes in state '{}' go on a {} registry; application {application_number} is in state '{state}'",
+                kind.item_state(),
+                kind.as_str()
             ),
         ));
     };
@@ -321,7 +335,10 @@ pub fn add_item(
         Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
             Err(CommandError::Rule(
                 ErrorCode::AlreadyInRegistry,
-                format!("application {application_number} is already on a handoff registry"),
+                format!(
+                    "application {application_number} is already on a {} registry",
+                    registry.kind
+                ),
             ))
         }
         Err(e) => Err(e.into()),
@@ -379,14 +396,19 @@ pub fn next_number(
 pub fn seal(
     conn: &mut DbConnection,
     registry: &RegistryRow,
-    sealed_by: Id,
-    now: DateTime<Utc>,
+    ctx: &EventContext<'_>,
 ) -> Result<RegistryRow, CommandError> {
     require_draft(registry)?;
-    let items: Vec<String> = registry_items::table
+    let kind = registry.kind()?;
+    let sealed_by = ctx
+        .actor
+        .key_id
+        .ok_or_else(|| CommandError::NotFound("the sealing key".into()))?;
+    let now = ctx.recorded_at;
+    let items: Vec<(Id, String)> = registry_items::table
         .inner_join(shipments::table)
         .filter(registry_items::registry_id.eq(registry.id))
-        .select(shipments::status)
+        .select((shipments::id, shipments::status))
         .load(conn)?;
     if items.is_empty() {
         return Err(CommandError::Rule(
@@ -394,10 +416,13 @@ pub fn seal(
             "an empty registry cannot be sealed".into(),
         ));
     }
-    if items.iter().any(|s| s != ShipmentState::Packed.as_str()) {
+    if items.iter().any(|(_, s)| s != kind.item_state().as_str()) {
         return Err(CommandError::Rule(
             ErrorCode::InvalidTransition,
-            "every envelope on the registry must still be packed; remove the others first".into(),
+            format!(
+                "every envelope on the registry must still be '{}'; remove the others first",
+                kind.item_state()
+            ),
         ));
     }
     let (code, zone): (String, String) = branches::table
@@ -425,10 +450,52 @@ pub fn seal(
     if sealed != 1 {
         return Err(CommandError::Stale);
     }
+    // п.32: sealing the return registry puts its documents on it (and starts the courier's
+    // pickup deadline, п.33).
+    if let Some(event) = kind.on_seal() {
+        let details = serde_json::json!({ "registry": number });
+        for (id, _) in &items {
+            let row = shipment::find(conn, *id)?
+                .ok_or_else(|| CommandError::NotFound(format!("shipment {id}")))?;
+            shipment::apply_event(conn, &row, event, ctx, Some(details.clone()))?;
+        }
+    }
     Ok(registries::table
         .find(registry.id)
         .select(RegistryRow::as_select())
         .first(conn)?)
+}
+
+/// п.34: the citizen is told, in the Kaspi app and by SMS 1414, that the document was removed
+/// and moved to the State Corporation, with the branch's address in their language.
+fn tell_returned(
+    conn: &mut DbConnection,
+    row: &ShipmentRow,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    let app = crate::db::models::application::find(conn, row.application_id)?;
+    let (address_kk, address_ru): (String, String) = branches::table
+        .find(row.branch_id)
+        .select((branches::address_kk, branches::address_ru))
+        .first(conn)?;
+    let language = Language::parse(&app.language).unwrap_or(Language::Ru);
+    let address = if language == Language::Kk {
+        &address_kk
+    } else {
+        &address_ru
+    };
+    let facts = Facts::ReturnedToStateCorporation {
+        application_number: &app.number,
+        branch_address: address,
+    };
+    let body = notification::render(&facts, language);
+    let dedup = format!("{}:returned_to_state_corporation", row.id);
+    let message = outbox::CitizenMessage {
+        kind: facts.kind().as_str(),
+        body: &body,
+        dedup: &dedup,
+    };
+    outbox::tell_citizen(conn, &app, row.id, &["kaspi_app", "sms_1414"], message, now)
 }
 
 /// The State courier signs for a sealed registry: every envelope on it is handed over (п.17)
@@ -452,18 +519,20 @@ pub fn hand_over(
         .filter(registry_items::registry_id.eq(registry.id))
         .select(registry_items::shipment_id)
         .load(conn)?;
+    let kind = registry.kind()?;
     let details = serde_json::json!({ "registry": registry.number, "courier": courier_name });
     let mut handed = Vec::new();
     for id in ids {
         let row = shipment::find(conn, id)?
             .ok_or_else(|| CommandError::NotFound(format!("shipment {id}")))?;
-        let (row, _) = shipment::apply_event(
-            conn,
-            &row,
-            ShipmentEvent::HandOverToCourier,
-            ctx,
-            Some(details.clone()),
-        )?;
+        let (row, transition) =
+            shipment::apply_event(conn, &row, kind.on_handover(), ctx, Some(details.clone()))?;
+        if transition
+            .notifies
+            .contains(&NotificationKind::ReturnedToStateCorporation)
+        {
+            tell_returned(conn, &row, ctx.recorded_at)?;
+        }
         handed.extend(row.waybill);
     }
     let updated = diesel::update(
@@ -484,6 +553,12 @@ pub fn hand_over(
     }
     // Kaspi's events that came before our handover was recorded can apply now: the point's
     // acceptance of this registry, then each envelope's own events.
+    if kind != RegistryKind::KaspiHandoff {
+        return Ok(registries::table
+            .find(registry.id)
+            .select(RegistryRow::as_select())
+            .first(conn)?);
+    }
     if let Some(number) = &registry.number {
         let key = crate::db::models::kaspi_event::registry_key(number);
         crate::db::lock_key(conn, &key)?;

@@ -1,0 +1,64 @@
+//! The two kinds of registries the State Corporation draws (DOMAIN.md §3): what may go on them
+//! and what sealing and handing them over do to the envelopes.
+
+use crate::domain::shipment::{ShipmentEvent, ShipmentState};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistryKind {
+    /// п.13, 17: packed envelopes the State courier takes to the Kaspi point.
+    KaspiHandoff,
+    /// п.32–33: uncollected documents the State courier takes back from the Kaspi point.
+    ReturnPickup,
+}
+
+impl RegistryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegistryKind::KaspiHandoff => "kaspi_handoff",
+            RegistryKind::ReturnPickup => "return_pickup",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RegistryKind> {
+        [RegistryKind::KaspiHandoff, RegistryKind::ReturnPickup]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+
+    /// The state an envelope must be in to go on (and stay on) a draft.
+    pub fn item_state(self) -> ShipmentState {
+        match self {
+            RegistryKind::KaspiHandoff => ShipmentState::Packed,
+            RegistryKind::ReturnPickup => ShipmentState::ReturnedToKaspiPoint,
+        }
+    }
+
+    /// What sealing does to each envelope (п.32: the return registry is formed).
+    pub fn on_seal(self) -> Option<ShipmentEvent> {
+        match self {
+            RegistryKind::KaspiHandoff => None,
+            RegistryKind::ReturnPickup => Some(ShipmentEvent::AddedToReturnRegistry),
+        }
+    }
+
+    /// What the State courier's signature does to each envelope (п.17, 33).
+    pub fn on_handover(self) -> ShipmentEvent {
+        match self {
+            RegistryKind::KaspiHandoff => ShipmentEvent::HandOverToCourier,
+            RegistryKind::ReturnPickup => ShipmentEvent::ReturnPickedUp,
+        }
+    }
+
+    /// The printed title.
+    pub fn title(self) -> &'static str {
+        match self {
+            RegistryKind::KaspiHandoff => "Реестр передачи документов в пункт приема Kaspi",
+            RegistryKind::ReturnPickup => {
+                "Реестр изъятия невостребованных документов из пункта приема Kaspi"
+            }
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! The return path (п.30–35): an uncollected document back to the State Corporation on a
+//! return pickup registry, the п.34 messages, issue or transfer after a month.
+
+use crate::kaspi_events::event;
+use crate::lifecycle::Pilot;
+use serde_json::json;
+
+#[actix_web::test]
+async fn an_uncollected_document_comes_back_to_the_con_and_is_issued() {
+    let p = Pilot::new().await;
+    let id = p.placed_shipment("RT-1").await;
+    p.kaspi_event(event(
+        "rt-r",
+        "removed_from_cell",
+        "WB-RT-1",
+        "2026-03-31T09:00:00+05:00",
+    ))
+    .await;
+    p.kaspi_event(event(
+        "rt-b",
+        "returned_to_point",
+        "WB-RT-1",
+        "2026-03-31T16:00:00+05:00",
+    ))
+    .await;
+    assert_eq!(p.shipment(&id).await["state"], "returned_to_kaspi_point");
+
+    // A handoff registry does not take it; a return pickup registry does (п.32).
+    p.app
+        .post(
+            "/api/v1/registries",
+            Some(&p.clerk),
+            &json!({"application_numbers": ["RT-1"]}),
+        )
+        .await
+        .assert_problem(409, "invalid_transition");
+    let draft = p
+        .app
+        .post(
+            "/api/v1/registries",
+            Some(&p.clerk),
+            &json!({"kind": "return_pickup", "application_numbers": ["RT-1"]}),
+        )
+        .await
+        .assert_status(201);
+    assert_eq!(draft["kind"], "return_pickup");
+    let registry = draft["id"].as_str().unwrap();
+    let sealed = p
+        .app
+        .post(
+            &format!("/api/v1/registries/{registry}/seal"),
+            Some(&p.clerk),
+            &json!({}),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(sealed["items"][0]["state"], "in_return_registry");
+    let shipment = p.shipment(&id).await;
+    let pickup = shipment["deadlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "return_pickup")
+        .unwrap()
+        .clone();
+    // Sealed Monday 23 Nov 10:00 in Almaty → 12:00 on Tuesday 24 Nov (п.33).
+    assert_eq!(pickup["due_at"], "2026-11-24T07:00:00Z");
+    let print = p
+        .app
+        .get(
+            &format!("/api/v1/registries/{registry}/print"),
+            Some(&p.courier),
+        )
+        .await;
+    assert!(
+        print
+            .text
+            .contains("Реестр изъятия невостребованных документов"),
+        "{}",
+        &print.text[..300]
+    );
+
+    let picked = p
+        .app
+        .post(
+            &format!("/api/v1/registries/{registry}/handover"),
+            Some(&p.courier),
+            &json!({"courier_name": "Ерлан Б."}),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(picked["items"][0]["state"], "at_issuance_sector");
+    let shipment = p.shipment(&id).await;
+    let states: Vec<(String, String)> = shipment["deadlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap().to_owned(),
+                d["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        states.contains(&("return_pickup".into(), "met".into())),
+        "{states:?}"
+    );
+    assert!(
+        states.contains(&("issuance_storage".into(), "pending".into())),
+        "{states:?}"
+    );
+
+    // п.34: the Kaspi app and SMS 1414, in the applicant's language, with the branch address.
+    let notes = p.notifications(&id).await;
+    let returned: Vec<_> = notes
+        .iter()
+        .filter(|n| n.kind == "returned_to_state_corporation")
+        .collect();
+    let mut channels: Vec<&str> = returned.iter().map(|n| n.channel.as_str()).collect();
+    channels.sort();
+    assert_eq!(channels, ["kaspi_app", "sms_1414"]);
+    assert!(
+        returned
+            .iter()
+            .all(|n| n.language == "kk" && n.body.contains("Алматы қ., Абай даңғ., 10")),
+        "{returned:?}"
+    );
+
+    let issued = p
+        .app
+        .post(
+            &format!("/api/v1/shipments/{id}/issue"),
+            Some(&p.issuance),
+            &json!({"recipient": {"type": "applicant", "iin": crate::lifecycle::iin(12)}}),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(issued["state"], "issued_at_con");
+}
+
+#[actix_web::test]
+async fn a_document_kept_a_month_is_transferred_and_not_before() {
+    let p = Pilot::new().await;
+    p.register("TR-1", "con").await;
+    p.execute("TR-1").await;
+    let taken = p.intake(&["TR-1"], Some("РАГС-реестр 9")).await;
+    let id = taken["items"][0]["shipment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let url = format!("/api/v1/shipments/{id}/transfer");
+    let body = json!({"to_whom": "Архив ЦОН №1", "reference": "Акт передачи № 14"});
+    // Arrived Monday 23 Nov: kept until 24:00 of 23 Dec (п.35).
+    let early = p
+        .app
+        .post(&url, Some(&p.issuance), &body)
+        .await
+        .assert_problem(409, "invalid_transition");
+    assert!(
+        early["detail"]
+            .as_str()
+            .unwrap()
+            .contains("2026-12-23 19:00:00 UTC"),
+        "{early}"
+    );
+    p.set_clock("2026-12-23T19:00:00Z");
+    let transferred = p
+        .app
+        .post(&url, Some(&p.issuance), &body)
+        .await
+        .assert_status(200);
+    assert_eq!(transferred["state"], "transferred_after_storage");
+    let last = transferred["timeline"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["details"]["to_whom"], "Архив ЦОН №1");
+    assert_eq!(last["actor_role"], "issuance_clerk");
+    p.app
+        .post(&url, Some(&p.issuance), &body)
+        .await
+        .assert_problem(409, "invalid_transition");
+}
