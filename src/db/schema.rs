@@ -306,12 +306,18 @@ diesel::table! {
     loss_acts (id) {
         id -> Uuid,
         shipment_id -> Uuid,
+        branch_id -> Uuid,
         side -> Text,
-        number -> Text,
+        kaspi_act_number -> Nullable<Text>,
+        number -> Nullable<Text>,
+        state -> Text,
         cause -> Text,
         circumstances -> Text,
         responsible_employee -> Text,
         kaspi_event_id -> Nullable<Text>,
+        recorded_by -> Nullable<Uuid>,
+        drawn_by -> Nullable<Uuid>,
+        drawn_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
     }
 }
@@ -364,6 +370,7 @@ diesel::joinable!(applications -> postamats (postamat_id));
 diesel::joinable!(shipments -> applications (application_id));
 diesel::joinable!(shipments -> branches (branch_id));
 diesel::joinable!(notifications -> applications (application_id));
+diesel::joinable!(loss_acts -> shipments (shipment_id));
 diesel::joinable!(deadlines -> shipments (shipment_id));
 diesel::joinable!(registry_items -> registries (registry_id));
 diesel::joinable!(registry_items -> shipments (shipment_id));

@@ -41,6 +41,11 @@ pub enum Facts<'a> {
         application_number: &'a str,
         new_date: NaiveDate,
     },
+    /// п.25: cancelled after a loss; a free duplicate at the State Corporation.
+    CancelledAfterLoss {
+        application_number: &'a str,
+        branch_address: &'a str,
+    },
     /// п.34: removed from the postamat and moved to the State Corporation; where to collect it.
     ReturnedToStateCorporation {
         application_number: &'a str,
@@ -59,6 +64,7 @@ impl Facts<'_> {
             Facts::PlacedInCell { .. } => NotificationKind::PlacedInCell,
             Facts::DeliveryLate { .. } => NotificationKind::DeliveryLate,
             Facts::StorageReminder { .. } => NotificationKind::StorageReminder,
+            Facts::CancelledAfterLoss { .. } => NotificationKind::CancelledAfterLoss,
             Facts::ReturnedToStateCorporation { .. } => {
                 NotificationKind::ReturnedToStateCorporation
             }
@@ -111,6 +117,24 @@ pub fn render(facts: &Facts<'_>, language: Language) -> String {
         ) => format!(
             "{application_number} өтінім бойынша туу туралы куәлікті жеткізу кешіктірілуде. Жеткізудің жаңа күні: {}.",
             date(new_date)
+        ),
+        (
+            Facts::CancelledAfterLoss {
+                application_number,
+                branch_address,
+            },
+            Language::Ru,
+        ) => format!(
+            "Заявка {application_number} отменена: свидетельство о рождении утеряно при доставке. Бесплатный дубликат выдадут в ЦОН: {branch_address}."
+        ),
+        (
+            Facts::CancelledAfterLoss {
+                application_number,
+                branch_address,
+            },
+            Language::Kk,
+        ) => format!(
+            "{application_number} өтінім жойылды: туу туралы куәлік жеткізу кезінде жоғалды. Тегін телнұсқаны ХҚКО береді: {branch_address}."
         ),
         (
             Facts::ReturnedToStateCorporation {
@@ -280,12 +304,19 @@ mod tests {
 
     #[test]
     fn the_return_message_fits_an_sms_and_names_the_branch() {
-        let facts = Facts::ReturnedToStateCorporation {
+        let returned = Facts::ReturnedToStateCorporation {
             application_number: "002641234567",
             branch_address: "г. Алматы, пр. Абая, 10",
         };
-        for language in [Language::Kk, Language::Ru] {
-            let text = render(&facts, language);
+        let cancelled = Facts::CancelledAfterLoss {
+            application_number: "002641234567",
+            branch_address: "г. Алматы, пр. Абая, 10",
+        };
+        for (facts, language) in [&returned, &cancelled]
+            .into_iter()
+            .flat_map(|f| [(f, Language::Kk), (f, Language::Ru)])
+        {
+            let text = render(facts, language);
             assert!(text.contains("Абая, 10"), "{text}");
             let (encoding, segments) = sms_segments(&text);
             assert_eq!(encoding, SmsEncoding::Ucs2);

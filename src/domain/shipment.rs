@@ -558,7 +558,7 @@ const TABLE: &[Row] = &[
         )
     },
     Row {
-        meets: &[D::IssuanceStorage],
+        meets: &[D::IssuanceStorage, D::Duplicate],
         ..row(
             ShipmentEvent::Issued,
             &[S::AtIssuanceSector],

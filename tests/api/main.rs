@@ -10,6 +10,7 @@ mod errors;
 mod kaspi_events;
 mod lifecycle;
 mod logs;
+mod losses;
 mod openapi;
 mod reference_data;
 mod returns;

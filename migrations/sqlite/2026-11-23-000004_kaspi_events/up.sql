@@ -33,16 +33,27 @@ CREATE TABLE discrepancies (
 );
 CREATE INDEX discrepancies_branch_idx ON discrepancies (branch_id, detected_at);
 
+-- Loss acts (п.22–24): recorded when the loss is (Kaspi's act number kept for a Kaspi-side
+-- loss), then drawn by the accumulation sector in two copies under our gapless number, the
+-- second copy going to the registry office.
 CREATE TABLE loss_acts (
     id                    text PRIMARY KEY NOT NULL,
     shipment_id           text NOT NULL REFERENCES shipments (id),
+    branch_id             text NOT NULL REFERENCES branches (id),
     side                  text NOT NULL CHECK (side IN ('kaspi', 'state_corporation')),
-    number                text NOT NULL,
+    kaspi_act_number      text,
+    number                text,
+    state                 text NOT NULL CHECK (state IN ('recorded', 'drawn')),
     cause                 text NOT NULL,
     circumstances         text NOT NULL,
     responsible_employee  text NOT NULL,
     kaspi_event_id        text,
-    created_at            text NOT NULL
+    recorded_by           text REFERENCES api_keys (id),
+    drawn_by              text REFERENCES api_keys (id),
+    drawn_at              text,
+    created_at            text NOT NULL,
+    CONSTRAINT loss_acts_number_key UNIQUE (number),
+    CONSTRAINT loss_acts_shipment_key UNIQUE (shipment_id)
 );
 CREATE INDEX loss_acts_shipment_idx ON loss_acts (shipment_id);
 

@@ -30,7 +30,8 @@ pub fn routes(cfg: &mut ServiceConfig<'_>) {
         .service(get_shipment)
         .service(label_envelope)
         .service(issue_document)
-        .service(transfer_after_storage);
+        .service(transfer_after_storage)
+        .service(request_duplicate);
 }
 
 /// Look up an application by its number (п.12): delivery method, chosen postamat, where the
@@ -114,15 +115,18 @@ fn take_in(
             "application {number} not found"
         )));
     }
-    let original = shipment::find_original(conn, app.id)?.ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::InvalidTransition,
-            format!(
-                "application {number} is '{}': the registry office has not executed it",
-                app.status
-            ),
-        )
-    })?;
+    // The latest document of the application: the original, or a duplicate after a loss.
+    let original = shipment::of_application(conn, app.id)?
+        .pop()
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidTransition,
+                format!(
+                    "application {number} is '{}': the registry office has not executed it",
+                    app.status
+                ),
+            )
+        })?;
     let method = original.method()?;
     if method == DeliveryMethod::Con && registry_ref.is_none() {
         return Err(ApiError::validation(format!(
@@ -554,4 +558,62 @@ async fn transfer_after_storage(
     })
     .await?;
     Ok(web::Json(detail))
+}
+
+/// Register a free duplicate of a cancelled application's lost certificate (п.26): a new
+/// document on the ЦОН route, due within 3 working days. One open duplicate per application.
+#[utoipa::path(
+    tag = "clerks",
+    security(("bearer" = [])),
+    params(("number" = String, Path, description = "Application number")),
+    responses(
+        (status = 201, body = ApplicationView),
+        (status = 409, description = "Not cancelled (`invalid_transition`) or a duplicate already open (`already_exists`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/applications/{number}/duplicates")]
+async fn request_duplicate(
+    auth: Authorized<IssuanceClerks>,
+    state: web::Data<AppState>,
+    number: ApiPath<ApplicationNumber>,
+) -> ApiResult<actix_web::HttpResponse> {
+    let number = number.into_inner()?.into_inner();
+    let scope = auth.scope().clone();
+    let now = state.clock.now();
+    let snapshot = state.calendar.current();
+    let actor = ActorRef::from(&auth.principal);
+    let view = state
+        .db(move |conn| {
+            write_transaction(conn, |conn| {
+                let app =
+                    application::find_scoped(conn, number.as_str(), &scope)?.ok_or_else(|| {
+                        ApiError::not_found(format!("application {number} not found"))
+                    })?;
+                // Two clerks asking at once: one duplicate.
+                crate::db::lock_key(conn, &format!("duplicate:{number}"))?;
+                if app.status()? != application::ApplicationStatus::Cancelled {
+                    return Err(ApiError::new(
+                        ErrorCode::InvalidTransition,
+                        format!(
+                            "a duplicate is issued for a cancelled application; {number} is '{}'",
+                            app.status
+                        ),
+                    ));
+                }
+                let open = shipment::of_application(conn, app.id)?
+                    .into_iter()
+                    .any(|s| s.kind == "duplicate" && s.state().is_ok_and(|st| !st.is_terminal()));
+                if open {
+                    return Err(ApiError::new(
+                        ErrorCode::AlreadyExists,
+                        format!("application {number} already has a duplicate on its way"),
+                    ));
+                }
+                let ctx = clerk_context(actor, now, &snapshot);
+                shipment::create_duplicate(conn, app.id, app.branch_id, &ctx)?;
+                Ok(application::view(conn, app)?)
+            })
+        })
+        .await?;
+    Ok(actix_web::HttpResponse::Created().json(view))
 }

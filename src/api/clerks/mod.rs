@@ -2,6 +2,7 @@
 
 pub mod calendar;
 pub mod documents;
+pub mod loss_acts;
 pub mod registries;
 
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -9,5 +10,6 @@ use utoipa_actix_web::service_config::ServiceConfig;
 pub fn routes(cfg: &mut ServiceConfig<'_>) {
     calendar::routes(cfg);
     documents::routes(cfg);
+    loss_acts::routes(cfg);
     registries::routes(cfg);
 }

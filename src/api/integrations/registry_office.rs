@@ -31,6 +31,9 @@ pub enum FinalStatus {
     Executed,
     /// Refused: no document will be delivered.
     Refused,
+    /// Cancelled after the document was lost and its loss act received (п.24): the citizen is
+    /// told how to get a free duplicate (п.25).
+    Cancelled,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -77,6 +80,7 @@ async fn registry_office_event(
         kind: match body.status {
             FinalStatus::Executed => "executed",
             FinalStatus::Refused => "refused",
+            FinalStatus::Cancelled => "cancelled",
         },
         application_number: body.application_number.to_string(),
         payload_hash: fingerprint(&body),
@@ -89,6 +93,14 @@ async fn registry_office_event(
             || ApiError::not_found(format!("application {} not found", body.application_number)),
         )?;
         let current = app.status()?;
+        if body.status == FinalStatus::Cancelled {
+            return cancel(conn, &app, &body, actor, now, &snapshot).map(|applied| {
+                (
+                    StatusCode::OK,
+                    serde_json::to_value(applied).unwrap_or_default(),
+                )
+            });
+        }
         if current != ApplicationStatus::AwaitingExecution {
             return Err(ApiError::new(
                 ErrorCode::InvalidTransition,
@@ -101,7 +113,7 @@ async fn registry_office_event(
         }
         let to = match body.status {
             FinalStatus::Executed => ApplicationStatus::Executed,
-            FinalStatus::Refused => ApplicationStatus::Refused,
+            FinalStatus::Refused | FinalStatus::Cancelled => ApplicationStatus::Refused,
         };
         if !application::set_status(conn, &app, to, now)? {
             return Err(ApiError::new(
@@ -167,4 +179,62 @@ async fn registry_office_event(
         ))
     })
     .await
+}
+
+/// п.24–25: the registry office cancels an application whose document was lost: the shipment
+/// and the application are cancelled and the citizen is told where to get a free duplicate.
+fn cancel(
+    conn: &mut crate::db::DbConnection,
+    app: &application::ApplicationRow,
+    body: &RegistryOfficeEvent,
+    actor: ActorRef,
+    now: chrono::DateTime<Utc>,
+    snapshot: &crate::jobs::calendar_refresh::CalendarSnapshot,
+) -> Result<EventApplied, ApiError> {
+    let lost = shipment::of_application(conn, app.id)?
+        .into_iter()
+        .rev()
+        .find(|s| s.state().is_ok_and(|state| state == ShipmentState::Lost))
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidTransition,
+                format!(
+                    "application {} has no lost document to cancel it for (it is '{}')",
+                    app.number, app.status
+                ),
+            )
+        })?;
+    let ctx = EventContext {
+        actor,
+        source: "registry_office",
+        external_event_id: Some(body.event_id.to_string()),
+        occurred_at: body.occurred_at,
+        recorded_at: now,
+        calendar: snapshot,
+    };
+    let (cancelled, transition) = shipment::apply_event(
+        conn,
+        &lost,
+        crate::domain::shipment::ShipmentEvent::Cancelled,
+        &ctx,
+        None,
+    )?;
+    if !application::set_status(conn, app, ApplicationStatus::Cancelled, now)? {
+        return Err(ApiError::new(
+            ErrorCode::ConcurrentUpdate,
+            "the application changed meanwhile; retry",
+        ));
+    }
+    if transition
+        .notifies
+        .contains(&crate::domain::shipment::NotificationKind::CancelledAfterLoss)
+    {
+        outbox::tell_where_to_collect(conn, &cancelled, outbox::BranchNotice::Cancelled, now)?;
+    }
+    Ok(EventApplied {
+        application_number: app.number.clone(),
+        application_status: ApplicationStatus::Cancelled,
+        shipment_id: Some(cancelled.id),
+        shipment_state: Some(ShipmentState::Cancelled),
+    })
 }

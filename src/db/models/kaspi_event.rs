@@ -10,7 +10,7 @@ use crate::db::models::outbox::{self, NewNotification};
 use crate::db::models::registry::{RegistryRow, RegistryState};
 use crate::db::models::shipment::{self, ActorRef, Change, EventContext, ShipmentRow};
 use crate::db::schema::{
-    discrepancies, kaspi_events, loss_acts, postamats, registries, registry_items, shipments,
+    discrepancies, kaspi_events, postamats, registries, registry_items, shipments,
 };
 use crate::db::{DbConnection, Id};
 use crate::domain::deadline::{self, DeadlineKind};
@@ -399,19 +399,16 @@ fn effects(
             }
         }
         KaspiEventBody::Lost { loss_act, .. } => {
-            diesel::insert_into(loss_acts::table)
-                .values((
-                    loss_acts::id.eq(Id::new()),
-                    loss_acts::shipment_id.eq(row.id),
-                    loss_acts::side.eq("kaspi"),
-                    loss_acts::number.eq(loss_act.number.as_str()),
-                    loss_acts::cause.eq(loss_act.cause.as_str()),
-                    loss_acts::circumstances.eq(loss_act.circumstances.as_str()),
-                    loss_acts::responsible_employee.eq(loss_act.responsible_employee.as_str()),
-                    loss_acts::kaspi_event_id.eq(ctx.external_event_id.clone()),
-                    loss_acts::created_at.eq(to_db_time(ctx.recorded_at)),
-                ))
-                .execute(conn)?;
+            let loss = crate::db::models::loss_act::NewLoss {
+                side: "kaspi",
+                kaspi_act_number: Some(loss_act.number.as_str()),
+                cause: loss_act.cause.as_str(),
+                circumstances: loss_act.circumstances.as_str(),
+                responsible_employee: loss_act.responsible_employee.as_str(),
+                kaspi_event_id: ctx.external_event_id.as_deref(),
+                recorded_by: None,
+            };
+            crate::db::models::loss_act::record(conn, row, loss, ctx.recorded_at)?;
         }
         _ => {}
     }

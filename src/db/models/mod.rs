@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod force_majeure;
 pub mod integration_event;
 pub mod kaspi_event;
+pub mod loss_act;
 pub mod outbox;
 pub mod postamat;
 pub mod registry;

@@ -103,6 +103,60 @@ pub fn tell_citizen(
     Ok(())
 }
 
+/// The messages that send the citizen to their branch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BranchNotice {
+    /// п.34: the document is back at the State Corporation.
+    Returned,
+    /// п.25: the application is cancelled after a loss; a free duplicate awaits.
+    Cancelled,
+}
+
+/// Tells the citizen, in the Kaspi app and by SMS 1414, in their language, with their branch's
+/// address (п.25, п.34).
+pub fn tell_where_to_collect(
+    conn: &mut DbConnection,
+    row: &crate::db::models::shipment::ShipmentRow,
+    notice: BranchNotice,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    use crate::domain::notification::{self, Facts, Language};
+    let app = crate::db::models::application::find(conn, row.application_id)?;
+    let (address_kk, address_ru): (String, String) = crate::db::schema::branches::table
+        .find(row.branch_id)
+        .select((
+            crate::db::schema::branches::address_kk,
+            crate::db::schema::branches::address_ru,
+        ))
+        .first(conn)?;
+    let language = Language::parse(&app.language).unwrap_or(Language::Ru);
+    let branch_address = if language == Language::Kk {
+        &address_kk
+    } else {
+        &address_ru
+    };
+    let application_number = &app.number;
+    let facts = match notice {
+        BranchNotice::Returned => Facts::ReturnedToStateCorporation {
+            application_number,
+            branch_address,
+        },
+        BranchNotice::Cancelled => Facts::CancelledAfterLoss {
+            application_number,
+            branch_address,
+        },
+    };
+    let body = notification::render(&facts, language);
+    let kind = facts.kind().as_str();
+    let dedup = format!("{}:{kind}", row.id);
+    let message = CitizenMessage {
+        kind,
+        body: &body,
+        dedup: &dedup,
+    };
+    tell_citizen(conn, &app, row.id, &["kaspi_app", "sms_1414"], message, now)
+}
+
 /// Writes a message for another system unless one with the same dedup key exists.
 pub fn send_later(
     conn: &mut DbConnection,

@@ -9,7 +9,6 @@ use crate::db::models::shipment::{self, CommandError, EventContext, ShipmentRow}
 use crate::db::schema::{api_keys, branches, registries, registry_items, shipments};
 use crate::db::{DbConnection, Id};
 use crate::domain::identifiers::document_number;
-use crate::domain::notification::{self, Facts, Language};
 use crate::domain::registry::RegistryKind;
 use crate::domain::shipment::NotificationKind;
 use crate::domain::shipment::ShipmentState;
@@ -466,38 +465,6 @@ pub fn seal(
         .first(conn)?)
 }
 
-/// п.34: the citizen is told, in the Kaspi app and by SMS 1414, that the document was removed
-/// and moved to the State Corporation, with the branch's address in their language.
-fn tell_returned(
-    conn: &mut DbConnection,
-    row: &ShipmentRow,
-    now: DateTime<Utc>,
-) -> QueryResult<()> {
-    let app = crate::db::models::application::find(conn, row.application_id)?;
-    let (address_kk, address_ru): (String, String) = branches::table
-        .find(row.branch_id)
-        .select((branches::address_kk, branches::address_ru))
-        .first(conn)?;
-    let language = Language::parse(&app.language).unwrap_or(Language::Ru);
-    let address = if language == Language::Kk {
-        &address_kk
-    } else {
-        &address_ru
-    };
-    let facts = Facts::ReturnedToStateCorporation {
-        application_number: &app.number,
-        branch_address: address,
-    };
-    let body = notification::render(&facts, language);
-    let dedup = format!("{}:returned_to_state_corporation", row.id);
-    let message = outbox::CitizenMessage {
-        kind: facts.kind().as_str(),
-        body: &body,
-        dedup: &dedup,
-    };
-    outbox::tell_citizen(conn, &app, row.id, &["kaspi_app", "sms_1414"], message, now)
-}
-
 /// The State courier signs for a sealed registry: every envelope on it is handed over (п.17)
 /// and its handoff deadline met, or met late.
 pub fn hand_over(
@@ -531,7 +498,12 @@ pub fn hand_over(
             .notifies
             .contains(&NotificationKind::ReturnedToStateCorporation)
         {
-            tell_returned(conn, &row, ctx.recorded_at)?;
+            outbox::tell_where_to_collect(
+                conn,
+                &row,
+                outbox::BranchNotice::Returned,
+                ctx.recorded_at,
+            )?;
         }
         handed.extend(row.waybill);
     }

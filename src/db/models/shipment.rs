@@ -190,11 +190,52 @@ pub fn create_original(
     method: DeliveryMethod,
     ctx: &EventContext<'_>,
 ) -> QueryResult<ShipmentRow> {
+    create(
+        conn,
+        application_id,
+        branch_id,
+        method,
+        "original",
+        "executed",
+        ctx,
+    )
+}
+
+/// п.26: a free duplicate of a cancelled application's lost certificate, on the ЦОН route,
+/// with its 3-working-day deadline.
+pub fn create_duplicate(
+    conn: &mut DbConnection,
+    application_id: Id,
+    branch_id: Id,
+    ctx: &EventContext<'_>,
+) -> Result<ShipmentRow, CommandError> {
+    let row = create(
+        conn,
+        application_id,
+        branch_id,
+        DeliveryMethod::Con,
+        "duplicate",
+        "duplicate_requested",
+        ctx,
+    )?;
+    start_deadlines(conn, &row, &[DeadlineKind::Duplicate], ctx)?;
+    Ok(row)
+}
+
+fn create(
+    conn: &mut DbConnection,
+    application_id: Id,
+    branch_id: Id,
+    method: DeliveryMethod,
+    kind: &str,
+    event: &str,
+    ctx: &EventContext<'_>,
+) -> QueryResult<ShipmentRow> {
     let now = to_db_time(ctx.recorded_at);
     let row = ShipmentRow {
         id: Id::new(),
         application_id,
-        kind: "original".to_owned(),
+        kind: kind.to_owned(),
         branch_id,
         delivery_method: method.as_str().to_owned(),
         status: ShipmentState::ReadyAtRegistryOffice.as_str().to_owned(),
@@ -216,13 +257,56 @@ pub fn create_original(
     let change = Change {
         application_id,
         shipment_id: Some(row.id),
-        event: "executed",
+        event,
         from: None,
         to: ShipmentState::ReadyAtRegistryOffice.as_str(),
         details: None,
     };
     record_history(conn, change, ctx)?;
     Ok(row)
+}
+
+/// Starts deadlines of a shipment at the event's time, in its branch's zone, extended by any
+/// force-majeure period covering the branch (п.37).
+fn start_deadlines(
+    conn: &mut DbConnection,
+    shipment: &ShipmentRow,
+    kinds: &[DeadlineKind],
+    ctx: &EventContext<'_>,
+) -> Result<(), CommandError> {
+    if kinds.is_empty() {
+        return Ok(());
+    }
+    let tz = branch_zone(conn, shipment.branch_id)?;
+    let suspensions = ctx.calendar.suspensions_for(Some(shipment.branch_id));
+    for kind in kinds {
+        let plain = deadline::due(kind.rule(), ctx.occurred_at, tz, &ctx.calendar.calendar)?;
+        // Counting that would start inside a force-majeure period starts after it. While a
+        // period is open-ended the plain due instant stands; the sweeper holds it back.
+        let due = match extended_due(
+            kind.rule(),
+            ctx.occurred_at,
+            tz,
+            &ctx.calendar.calendar,
+            &suspensions,
+        )? {
+            Extended::Due(extended) => extended,
+            Extended::Suspended { .. } => plain,
+        };
+        diesel::insert_into(deadlines::table)
+            .values((
+                deadlines::id.eq(Id::new()),
+                deadlines::shipment_id.eq(shipment.id),
+                deadlines::kind.eq(kind.as_str()),
+                deadlines::started_at.eq(to_db_time(ctx.occurred_at)),
+                deadlines::due_at.eq(to_db_time(due.at)),
+                deadlines::calendar_version.eq(due.calendar_version),
+                deadlines::state.eq(DeadlineState::Pending.as_str()),
+                deadlines::created_at.eq(to_db_time(ctx.recorded_at)),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 fn branch_zone(conn: &mut DbConnection, branch_id: Id) -> QueryResult<chrono_tz::Tz> {
@@ -304,37 +388,7 @@ pub fn apply_event(
                 .execute(conn)?;
         }
     }
-    if !t.starts.is_empty() {
-        let tz = branch_zone(conn, shipment.branch_id)?;
-        let suspensions = ctx.calendar.suspensions_for(Some(shipment.branch_id));
-        for kind in t.starts {
-            let plain = deadline::due(kind.rule(), ctx.occurred_at, tz, &ctx.calendar.calendar)?;
-            // п.37: counting that would start inside a force-majeure period starts after it.
-            // While a period is open-ended the plain due instant stands until it is ended.
-            let due = match extended_due(
-                kind.rule(),
-                ctx.occurred_at,
-                tz,
-                &ctx.calendar.calendar,
-                &suspensions,
-            )? {
-                Extended::Due(extended) => extended,
-                Extended::Suspended { .. } => plain,
-            };
-            diesel::insert_into(deadlines::table)
-                .values((
-                    deadlines::id.eq(Id::new()),
-                    deadlines::shipment_id.eq(shipment.id),
-                    deadlines::kind.eq(kind.as_str()),
-                    deadlines::started_at.eq(to_db_time(ctx.occurred_at)),
-                    deadlines::due_at.eq(to_db_time(due.at)),
-                    deadlines::calendar_version.eq(due.calendar_version),
-                    deadlines::state.eq(DeadlineState::Pending.as_str()),
-                    deadlines::created_at.eq(to_db_time(ctx.recorded_at)),
-                ))
-                .execute(conn)?;
-        }
-    }
+    start_deadlines(conn, shipment, t.starts, ctx)?;
     let updated = shipments::table
         .find(shipment.id)
         .select(ShipmentRow::as_select())

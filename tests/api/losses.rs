@@ -1,0 +1,255 @@
+//! Losses (п.22–26): Kaspi-side and State-side, the loss act in two copies, cancellation by
+//! the registry office with the п.25 messages, and the free duplicate.
+
+use crate::kaspi_events::accepted_event;
+use crate::lifecycle::Pilot;
+use actix_web::web;
+use serde_json::{Value, json};
+
+impl Pilot {
+    async fn cancel(&self, number: &str) -> crate::common::Response {
+        self.app
+            .post(
+                "/api/v1/integrations/registry-office/events",
+                Some(&self.registry_office),
+                &json!({"event_id": format!("cancel-{number}"), "application_number": number, "status": "cancelled", "occurred_at": "2026-11-23T09:00:00+05:00"}),
+            )
+            .await
+    }
+
+    async fn act_of(&self, number: &str) -> Value {
+        let acts = self
+            .app
+            .get("/api/v1/loss-acts", Some(&self.clerk))
+            .await
+            .assert_status(200);
+        acts.as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["application_number"] == number)
+            .unwrap()
+            .clone()
+    }
+
+    async fn outbound_kinds(&self) -> Vec<String> {
+        let pool = self.app.pool.clone();
+        web::block(move || {
+            use diesel::prelude::*;
+            use postamat::db::schema::outbound_messages::dsl::*;
+            outbound_messages
+                .select(kind)
+                .load::<String>(&mut pool.get().unwrap())
+                .unwrap()
+        })
+        .await
+        .unwrap()
+    }
+}
+
+#[actix_web::test]
+async fn a_kaspi_side_loss_ends_in_a_free_duplicate_issued_within_three_working_days() {
+    let p = Pilot::new().await;
+    let (id, registry) = p.handed_over("L-1").await;
+    p.kaspi_event(accepted_event("l1-a", &registry, &["WB-L-1"]))
+        .await;
+    p.kaspi_event(json!({"event_id": "l1-lost", "type": "lost", "waybill": "WB-L-1", "occurred_at": "2026-11-23T08:00:00+05:00",
+        "loss_act": {"number": "KSP-LA-9", "cause": "Кража из курьерской машины", "circumstances": "Заявление в полицию № 77", "responsible_employee": "Курьер Kaspi А. Омаров"}}))
+        .await;
+    assert_eq!(p.shipment(&id).await["state"], "lost");
+
+    // The registry office cancels only after the act (nothing to cancel for a live document).
+    let act = p.act_of("L-1").await;
+    assert_eq!(
+        (
+            act["side"].as_str(),
+            act["kaspi_act_number"].as_str(),
+            act["state"].as_str()
+        ),
+        (Some("kaspi"), Some("KSP-LA-9"), Some("recorded"))
+    );
+    let act_id = act["id"].as_str().unwrap();
+    p.app
+        .get(&format!("/api/v1/loss-acts/{act_id}/print"), Some(&p.clerk))
+        .await
+        .assert_problem(409, "invalid_transition");
+    let drawn = p
+        .app
+        .post(
+            &format!("/api/v1/loss-acts/{act_id}/draw"),
+            Some(&p.clerk),
+            &json!({}),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(
+        drawn["number"], "ALM01-2026-000001",
+        "the loss-act series is separate from registries"
+    );
+    p.app
+        .post(
+            &format!("/api/v1/loss-acts/{act_id}/draw"),
+            Some(&p.clerk),
+            &json!({}),
+        )
+        .await
+        .assert_problem(409, "already_exists");
+    let print = p
+        .app
+        .get(&format!("/api/v1/loss-acts/{act_id}/print"), Some(&p.clerk))
+        .await;
+    assert!(
+        print.text.contains("Экземпляр 1")
+            && print.text.contains("Экземпляр 2")
+            && print.text.contains("KSP-LA-9")
+    );
+    assert!(
+        p.outbound_kinds().await.contains(&"loss_act".to_owned()),
+        "the second copy goes to the registry office"
+    );
+
+    let cancelled = p.cancel("L-1").await.assert_status(200);
+    assert_eq!(
+        (
+            cancelled["application_status"].as_str(),
+            cancelled["shipment_state"].as_str()
+        ),
+        (Some("cancelled"), Some("cancelled"))
+    );
+    let notes = p.notifications(&id).await;
+    let mut channels: Vec<&str> = notes
+        .iter()
+        .filter(|n| n.kind == "cancelled_after_loss")
+        .map(|n| n.channel.as_str())
+        .collect();
+    channels.sort();
+    assert_eq!(channels, ["kaspi_app", "sms_1414"]);
+    assert!(
+        notes
+            .iter()
+            .filter(|n| n.kind == "cancelled_after_loss")
+            .all(|n| n.body.contains("ХҚКО") && n.body.contains("Абай даңғ., 10"))
+    );
+
+    // п.26: the free duplicate, one at a time, on the ЦОН route within 3 working days.
+    let url = "/api/v1/applications/L-1/duplicates";
+    p.app
+        .post(url, Some(&p.clerk), &json!({}))
+        .await
+        .assert_problem(403, "role_forbidden");
+    let with_duplicate = p
+        .app
+        .post(url, Some(&p.issuance), &json!({}))
+        .await
+        .assert_status(201);
+    let duplicate = with_duplicate["shipments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "duplicate")
+        .unwrap()
+        .clone();
+    let due = duplicate["deadlines"][0].clone();
+    assert_eq!(due["kind"], "duplicate");
+    // Requested Monday 23 Nov: 24, 25, 26 Nov → 24:00 of Thursday 26 Nov.
+    assert_eq!(due["due_at"], "2026-11-26T19:00:00Z");
+    p.app
+        .post(url, Some(&p.issuance), &json!({}))
+        .await
+        .assert_problem(409, "already_exists");
+    let taken = p.intake(&["L-1"], Some("РАГС-дубликаты 3/2026")).await;
+    assert_eq!(taken["items"][0]["state"], "at_issuance_sector");
+    let dup_id = taken["items"][0]["shipment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(dup_id, duplicate["id"].as_str().unwrap());
+    let issued = p
+        .app
+        .post(
+            &format!("/api/v1/shipments/{dup_id}/issue"),
+            Some(&p.issuance),
+            &json!({"recipient": {"type": "applicant", "iin": crate::lifecycle::iin(12)}}),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(issued["state"], "issued_at_con");
+    let met = issued["deadlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "duplicate")
+        .unwrap()
+        .clone();
+    assert_eq!(met["state"], "met");
+}
+
+#[actix_web::test]
+async fn a_state_side_loss_is_recorded_by_whoever_holds_the_document() {
+    let p = Pilot::new().await;
+    let id = p.packed("L-2").await;
+    p.cancel("L-2")
+        .await
+        .assert_problem(409, "invalid_transition");
+    let loss = json!({"cause": "Утерян при сортировке", "circumstances": "Не найден при сверке реестра", "responsible_employee": "Айгерим Н."});
+    p.app
+        .post(
+            &format!("/api/v1/shipments/{id}/loss"),
+            Some(&p.kaspi),
+            &loss,
+        )
+        .await
+        .assert_problem(403, "role_forbidden");
+    let act = p
+        .app
+        .post(
+            &format!("/api/v1/shipments/{id}/loss"),
+            Some(&p.clerk),
+            &loss,
+        )
+        .await
+        .assert_status(201);
+    assert_eq!(
+        (act["side"].as_str(), act["state"].as_str()),
+        (Some("state_corporation"), Some("recorded"))
+    );
+    assert_eq!(p.shipment(&id).await["state"], "lost");
+    p.app
+        .post(
+            &format!("/api/v1/shipments/{id}/loss"),
+            Some(&p.clerk),
+            &loss,
+        )
+        .await
+        .assert_problem(409, "invalid_transition");
+
+    // Once Kaspi holds a document, its loss is Kaspi's to report (п.22).
+    let (kaspi_held, registry) = p.handed_over("L-3").await;
+    p.kaspi_event(accepted_event("l3-a", &registry, &["WB-L-3"]))
+        .await;
+    p.app
+        .post(
+            &format!("/api/v1/shipments/{kaspi_held}/loss"),
+            Some(&p.clerk),
+            &loss,
+        )
+        .await
+        .assert_problem(403, "role_forbidden");
+
+    let act_id = act["id"].as_str().unwrap();
+    p.app
+        .post(
+            &format!("/api/v1/loss-acts/{act_id}/draw"),
+            Some(&p.clerk),
+            &json!({}),
+        )
+        .await
+        .assert_status(200);
+    p.cancel("L-2").await.assert_status(200);
+    let kinds: Vec<String> = p
+        .notifications(&id)
+        .await
+        .into_iter()
+        .map(|n| n.kind)
+        .collect();
+    assert_eq!(kinds, ["cancelled_after_loss", "cancelled_after_loss"]);
+}
