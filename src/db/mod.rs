@@ -151,6 +151,13 @@ where
     let DbConnection::Sqlite(sqlite) = conn else {
         return conn.transaction(work);
     };
+    // Inside a transaction already (one command calling another): a savepoint, as usual.
+    let nested = AnsiTransactionManager::transaction_manager_status_mut(sqlite)
+        .transaction_depth()
+        .is_ok_and(|depth| depth.is_some());
+    if nested {
+        return conn.transaction(work);
+    }
     AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
     let result = work(conn);
     let DbConnection::Sqlite(sqlite) = conn else {

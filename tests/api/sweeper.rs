@@ -269,10 +269,11 @@ async fn a_force_majeure_period_postpones_what_it_covers() {
         )
         .await
         .assert_status(201);
+    // Recording the period already moved the handoff (п.37): only Kaspi's arrival is due.
     let report = p.sweep("2026-03-27T00:00:00Z").await;
     assert_eq!(
         (report.due, report.postponed, report.escalated),
-        (1, 1, 0),
+        (1, 0, 0),
         "{report:?}"
     );
     let shipment = p.shipment(&a).await;
@@ -287,4 +288,68 @@ async fn a_force_majeure_period_postpones_what_it_covers() {
     // Extended by the period's 3 days: 29 Mar 12:00 in Almaty.
     assert_eq!(handoff["due_at"], "2026-03-29T07:00:00Z");
     assert_eq!(p.sweep("2026-03-29T08:00:00Z").await.escalated, 1);
+}
+
+#[actix_web::test]
+async fn recording_a_force_majeure_period_extends_its_branchs_pending_deadlines_at_once() {
+    let p = Pilot::new().await;
+    p.set_clock("2026-03-20T12:00:00Z");
+    let a = p.packed("FX-1").await;
+    let national = p.app.token(Role::Supervisor, None).await;
+    // Another branch's document is not touched.
+    let admin = p.app.admin().await;
+    p.app
+        .put(
+            "/api/v1/postamats/PST-AST-2",
+            Some(&admin),
+            &serde_json::json!({"city": "Астана", "address_kk": "a", "address_ru": "b"}),
+        )
+        .await
+        .assert_status(201);
+    let handoff_due = |s: &serde_json::Value| {
+        s["deadlines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["kind"] == "handoff")
+            .unwrap()["due_at"]
+            .clone()
+    };
+    assert_eq!(handoff_due(&p.shipment(&a).await), "2026-03-26T07:00:00Z");
+
+    // Open-ended, from 25 Mar: the pending handoff keeps its instant while the period lasts.
+    let open = p
+        .app
+        .post(
+            "/api/v1/force-majeure",
+            Some(&national),
+            &serde_json::json!({"branch": "ALM01", "starts_at": "2026-03-25T00:00:00+05:00", "reason": "Паводок"}),
+        )
+        .await
+        .assert_status(201);
+    assert_eq!(handoff_due(&p.shipment(&a).await), "2026-03-26T07:00:00Z");
+    // Ended on 27 Mar: the 2 days are added and the history says so (п.37).
+    let id = open["id"].as_str().unwrap();
+    p.app
+        .post(
+            &format!("/api/v1/force-majeure/{id}/end"),
+            Some(&national),
+            &serde_json::json!({"ends_at": "2026-03-27T00:00:00+05:00"}),
+        )
+        .await
+        .assert_status(200);
+    let shipment = p.shipment(&a).await;
+    assert_eq!(handoff_due(&shipment), "2026-03-28T07:00:00Z");
+    let entry = shipment["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"] == "force_majeure")
+        .unwrap()
+        .clone();
+    assert_eq!(entry["details"]["deadlines"][0]["deadline"], "handoff");
+    assert_eq!(
+        entry["details"]["deadlines"][0]["due_after"],
+        "2026-03-28T07:00:00Z"
+    );
 }

@@ -3,10 +3,10 @@
 use crate::api::AppState;
 use crate::api::auth::{Authorized, Supervisors};
 use crate::api::extract::{ApiJson, ApiPath};
-use crate::db::Id;
 use crate::db::models::branch;
 use crate::db::models::branch::BranchScope;
 use crate::db::models::force_majeure::{self, EndFailure, ForceMajeurePeriod, NewPeriod};
+use crate::db::{Id, write_transaction};
 use crate::domain::deadline::{self, DeadlineKind};
 use crate::domain::reference::BranchTimeZone;
 use crate::domain::reference::{BranchCode, Text};
@@ -115,7 +115,13 @@ async fn create_period(
     let cache = state.calendar.clone();
     let period = state
         .db(move |conn| {
-            let period = force_majeure::create(conn, new, &actor, now)?;
+            let calendar = cache.current().calendar.clone();
+            let period = write_transaction(conn, |conn| {
+                let period = force_majeure::create(conn, new, &actor, now)?;
+                // п.37: the deadlines it covers are extended at once.
+                force_majeure::apply_to_deadlines(conn, &period, &calendar, &actor, now)?;
+                Ok::<_, ApiError>(period)
+            })?;
             reload_after_commit(&cache, conn);
             Ok(period)
         })
@@ -180,7 +186,13 @@ async fn end_period(
     let cache = state.calendar.clone();
     let period = state
         .db(move |conn| {
-            let period = force_majeure::end(conn, id, ends_at, &actor, now)?;
+            let calendar = cache.current().calendar.clone();
+            let period = write_transaction(conn, |conn| {
+                let period = force_majeure::end(conn, id, ends_at, &actor, now)?;
+                // The end fixes the extension of the deadlines it covered.
+                force_majeure::apply_to_deadlines(conn, &period, &calendar, &actor, now)?;
+                Ok::<_, ApiError>(period)
+            })?;
             reload_after_commit(&cache, conn);
             Ok(period)
         })

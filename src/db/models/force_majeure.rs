@@ -196,3 +196,108 @@ pub fn end(
         find(conn, id)?.ok_or(EndFailure::NotFound(id))
     })
 }
+
+/// п.37: applies the force-majeure periods to the stored deadlines a period covers — when it is
+/// recorded and again when it ends, which fixes the extension. Each pending deadline of the
+/// covered shipments gets the due instant the periods give it; a deadline under a period still
+/// open keeps its instant (the sweeper holds it back). One history line per shipment changed.
+/// Returns how many deadlines moved.
+pub fn apply_to_deadlines(
+    conn: &mut DbConnection,
+    period: &ForceMajeurePeriod,
+    calendar: &crate::domain::calendar::Calendar,
+    actor: &Principal,
+    now: DateTime<Utc>,
+) -> Result<usize, crate::db::models::shipment::CommandError> {
+    use crate::db::models::shipment::{self, ActorRef, Change, EventContext};
+    use crate::db::schema::{deadlines, shipments};
+    use crate::domain::deadline::DeadlineKind;
+    use crate::domain::force_majeure::{Extended, extended_due};
+    use crate::domain::reference::BranchTimeZone;
+    use std::collections::BTreeMap;
+
+    let periods = list(conn, &BranchScope::All)?;
+    let mut query = deadlines::table
+        .inner_join(shipments::table.inner_join(branches::table))
+        .filter(deadlines::state.eq("pending"))
+        .select((
+            deadlines::id,
+            deadlines::kind,
+            deadlines::started_at,
+            deadlines::due_at,
+            shipments::id,
+            shipments::branch_id,
+            branches::time_zone,
+        ))
+        .into_boxed();
+    if let Some(branch) = period.branch_id {
+        query = query.filter(shipments::branch_id.eq(branch));
+    }
+    type Row = (Id, String, NaiveDateTime, NaiveDateTime, Id, Id, String);
+    let rows: Vec<Row> = query.load(conn)?;
+    let mut changed: BTreeMap<Id, Vec<serde_json::Value>> = BTreeMap::new();
+    for (id, kind, started_at, due_at, shipment_id, branch_id, zone) in rows {
+        let Some(kind) = DeadlineKind::parse(&kind) else {
+            continue;
+        };
+        let tz = BranchTimeZone::try_from(zone).unwrap_or_default().tz();
+        let suspensions: Vec<_> = periods
+            .iter()
+            .filter(|p| p.covers(Some(branch_id)))
+            .map(ForceMajeurePeriod::suspension)
+            .collect();
+        let Extended::Due(extended) = extended_due(
+            kind.rule(),
+            from_db_time(started_at),
+            tz,
+            calendar,
+            &suspensions,
+        )?
+        else {
+            continue;
+        };
+        if extended.at != from_db_time(due_at) {
+            diesel::update(deadlines::table.find(id))
+                .set(deadlines::due_at.eq(to_db_time(extended.at)))
+                .execute(conn)?;
+            changed
+                .entry(shipment_id)
+                .or_default()
+                .push(serde_json::json!({
+                    "deadline": kind.as_str(),
+                    "due_before": from_db_time(due_at),
+                    "due_after": extended.at,
+                }));
+        }
+    }
+    let ctx_calendar = crate::jobs::calendar_refresh::CalendarSnapshot {
+        calendar: calendar.clone(),
+        force_majeure: periods,
+    };
+    let ctx = EventContext {
+        actor: ActorRef::from(actor),
+        source: "api",
+        external_event_id: None,
+        occurred_at: now,
+        recorded_at: now,
+        calendar: &ctx_calendar,
+    };
+    let moved = changed.values().map(Vec::len).sum();
+    for (shipment_id, deadlines) in changed {
+        let Some(row) = shipment::find(conn, shipment_id)? else {
+            continue;
+        };
+        let change = Change {
+            application_id: row.application_id,
+            shipment_id: Some(row.id),
+            event: "force_majeure",
+            from: Some(&row.status),
+            to: &row.status,
+            details: Some(
+                serde_json::json!({ "period": period.id, "reason": period.reason, "deadlines": deadlines }),
+            ),
+        };
+        shipment::record_history(conn, change, &ctx)?;
+    }
+    Ok(moved)
+}
