@@ -104,6 +104,8 @@ diesel::table! {
         created_at -> Timestamp,
         ended_by -> Nullable<Uuid>,
         end_recorded_at -> Nullable<Timestamp>,
+        notice_reference -> Nullable<Text>,
+        notice_recorded_at -> Nullable<Timestamp>,
     }
 }
 
@@ -364,6 +366,27 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::id::Uuid;
+
+    disputes (id) {
+        id -> Uuid,
+        shipment_id -> Uuid,
+        loss_act_id -> Nullable<Uuid>,
+        branch_id -> Uuid,
+        parties -> Text,
+        subject -> Text,
+        opened_on -> Date,
+        commission_protocol -> Nullable<Text>,
+        outcome -> Nullable<Text>,
+        settled_on -> Nullable<Date>,
+        recorded_by -> Uuid,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(api_keys -> branches (branch_id));
 diesel::joinable!(applications -> branches (branch_id));
 diesel::joinable!(applications -> postamats (postamat_id));
@@ -385,6 +408,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     calendar_years,
     deadlines,
     discrepancies,
+    disputes,
     force_majeure_periods,
     integration_events,
     kaspi_events,

@@ -253,3 +253,118 @@ async fn a_state_side_loss_is_recorded_by_whoever_holds_the_document() {
         .collect();
     assert_eq!(kinds, ["cancelled_after_loss", "cancelled_after_loss"]);
 }
+
+#[actix_web::test]
+async fn a_dispute_over_a_loss_is_recorded_with_how_it_was_settled() {
+    let p = Pilot::new().await;
+    let id = p.packed("D-1").await;
+    let loss =
+        json!({"cause": "Утерян", "circumstances": "—", "responsible_employee": "Курьер Е."});
+    let act = p
+        .app
+        .post(
+            &format!("/api/v1/shipments/{id}/loss"),
+            Some(&p.courier),
+            &loss,
+        )
+        .await
+        .assert_status(201);
+    let supervisor = p
+        .app
+        .token(postamat::domain::role::Role::Supervisor, Some("ALM01"))
+        .await;
+    let opened = p
+        .app
+        .post(
+            "/api/v1/disputes",
+            Some(&supervisor),
+            &json!({"shipment_id": id, "loss_act_id": act["id"], "parties": "Госкорпорация и курьерская служба",
+                    "subject": "Ответственность за утерю", "opened_on": "2026-11-23"}),
+        )
+        .await
+        .assert_status(201);
+    let url = format!("/api/v1/disputes/{}/settle", opened["id"].as_str().unwrap());
+    let settle = json!({"commission_protocol": "Протокол комиссии № 4", "outcome": "Ответственность курьера", "settled_on": "2026-12-01"});
+    let settled = p
+        .app
+        .post(&url, Some(&supervisor), &settle)
+        .await
+        .assert_status(200);
+    assert_eq!(settled["commission_protocol"], "Протокол комиссии № 4");
+    p.app
+        .post(&url, Some(&supervisor), &settle)
+        .await
+        .assert_problem(409, "already_ended");
+    let events: Vec<String> = p.shipment(&id).await["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        events.ends_with(&["dispute_opened".to_owned(), "dispute_settled".to_owned()]),
+        "{events:?}"
+    );
+    let other = p
+        .app
+        .token(postamat::domain::role::Role::Supervisor, Some("AST01"))
+        .await;
+    assert_eq!(
+        p.app
+            .get("/api/v1/disputes", Some(&other))
+            .await
+            .assert_status(200),
+        json!([])
+    );
+}
+
+#[actix_web::test]
+async fn a_force_majeure_period_without_timely_notice_is_flagged() {
+    let p = Pilot::new().await;
+    let national = p
+        .app
+        .token(postamat::domain::role::Role::Supervisor, None)
+        .await;
+    // Started Monday 16 Nov: notice was due by 24:00 of Thursday 19 Nov (п.38).
+    let period = p
+        .app
+        .post("/api/v1/force-majeure", Some(&national), &json!({"branch": "ALM01", "starts_at": "2026-11-16T08:00:00+05:00", "reason": "Буран"}))
+        .await
+        .assert_status(201);
+    let flagged = p
+        .app
+        .get(
+            "/api/v1/exceptions?kind=unnotified_force_majeure",
+            Some(&national),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(flagged.as_array().unwrap().len(), 1);
+    let url = format!(
+        "/api/v1/force-majeure/{}/notice",
+        period["id"].as_str().unwrap()
+    );
+    let noticed = p
+        .app
+        .post(
+            &url,
+            Some(&national),
+            &json!({"reference": "Письмо № 12-3/456"}),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(noticed["notice_reference"], "Письмо № 12-3/456");
+    p.app
+        .post(&url, Some(&national), &json!({"reference": "again"}))
+        .await
+        .assert_problem(409, "already_exists");
+    let flagged = p
+        .app
+        .get(
+            "/api/v1/exceptions?kind=unnotified_force_majeure",
+            Some(&national),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(flagged, json!([]));
+}

@@ -40,6 +40,9 @@ CREATE TABLE force_majeure_periods (
     created_at      text NOT NULL,
     ended_by        text REFERENCES api_keys (id),
     end_recorded_at text,
+    -- п.38: the notice to the responsible bodies, due within 3 working days of the start.
+    notice_reference   text,
+    notice_recorded_at text,
     CHECK (ends_at IS NULL OR ends_at > starts_at)
 );
 CREATE INDEX force_majeure_periods_branch_idx ON force_majeure_periods (branch_id);

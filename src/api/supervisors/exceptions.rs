@@ -166,8 +166,9 @@ async fn exception_queue(
     let filter = filter.into_inner()?.into_inner();
     let scope = auth.scope().clone();
     let now = state.clock.now();
+    let calendar = state.calendar.current();
     let all = state
-        .db(move |conn| Ok(report::exceptions(conn, &scope, now)?))
+        .db(move |conn| Ok(report::exceptions(conn, &scope, now, &calendar.calendar)?))
         .await?;
     Ok(web::Json(
         all.into_iter()

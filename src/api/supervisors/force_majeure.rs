@@ -19,7 +19,8 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn routes(cfg: &mut ServiceConfig<'_>) {
-    cfg.service(create_period)
+    cfg.service(record_notice)
+        .service(create_period)
         .service(end_period)
         .service(list_periods);
 }
@@ -217,4 +218,56 @@ async fn list_periods(
             .db(move |conn| Ok(force_majeure::list(conn, &scope)?))
             .await?,
     ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeRequest {
+    /// The letter or message that notified the responsible bodies (п.38).
+    pub reference: Text,
+}
+
+/// Record the notice of a force-majeure period (п.38); one not recorded within 3 working days
+/// of its start shows in the exception queue (п.39).
+#[utoipa::path(
+    tag = "supervisors",
+    security(("bearer" = [])),
+    params(("id" = Id, Path, description = "Period id")),
+    request_body = NoticeRequest,
+    responses(
+        (status = 200, body = ForceMajeurePeriod),
+        (status = 404, description = "No such period (`not_found`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Notice already recorded (`already_exists`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/force-majeure/{id}/notice")]
+async fn record_notice(
+    auth: Authorized<Supervisors>,
+    state: web::Data<AppState>,
+    id: ApiPath<Id>,
+    body: ApiJson<NoticeRequest>,
+) -> ApiResult<web::Json<ForceMajeurePeriod>> {
+    let id = id.into_inner()?.into_inner();
+    let body = body.into_inner()?;
+    let scope = auth.scope().clone();
+    let now = state.clock.now();
+    let cache = state.calendar.clone();
+    let period = state
+        .db(move |conn| {
+            let period = force_majeure::find(conn, id)?
+                .filter(|p| p.branch_id.is_none_or(|b| scope.allows(b)))
+                .ok_or_else(|| {
+                    ApiError::not_found(format!("force-majeure period {id} not found"))
+                })?;
+            if !force_majeure::record_notice(conn, period.id, body.reference.as_str(), now)? {
+                return Err(ApiError::new(
+                    ErrorCode::AlreadyExists,
+                    "the notice is already recorded",
+                ));
+            }
+            reload_after_commit(&cache, conn);
+            force_majeure::find(conn, id)?.ok_or_else(|| ApiError::not_found("period"))
+        })
+        .await?;
+    Ok(web::Json(period))
 }

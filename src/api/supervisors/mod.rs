@@ -2,6 +2,7 @@
 //! Kaspi exchange.
 
 pub mod calendar_edits;
+pub mod disputes;
 pub mod exceptions;
 pub mod force_majeure;
 
@@ -9,6 +10,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn routes(cfg: &mut ServiceConfig<'_>) {
     calendar_edits::routes(cfg);
+    disputes::routes(cfg);
     exceptions::routes(cfg);
     force_majeure::routes(cfg);
 }

@@ -24,6 +24,8 @@ struct PeriodRow {
     created_at: NaiveDateTime,
     ended_by: Option<Id>,
     end_recorded_at: Option<NaiveDateTime>,
+    notice_reference: Option<String>,
+    notice_recorded_at: Option<NaiveDateTime>,
 }
 
 /// A force-majeure period as listed.
@@ -44,6 +46,9 @@ pub struct ForceMajeurePeriod {
     pub created_at: DateTime<Utc>,
     pub ended_by: Option<Id>,
     pub end_recorded_at: Option<DateTime<Utc>>,
+    /// п.38: the notice to the responsible bodies, once recorded.
+    pub notice_reference: Option<String>,
+    pub notice_recorded_at: Option<DateTime<Utc>>,
 }
 
 impl ForceMajeurePeriod {
@@ -73,6 +78,8 @@ fn view(row: PeriodRow, branch: Option<String>) -> ForceMajeurePeriod {
         created_at: from_db_time(row.created_at),
         ended_by: row.ended_by,
         end_recorded_at: row.end_recorded_at.map(from_db_time),
+        notice_reference: row.notice_reference,
+        notice_recorded_at: row.notice_recorded_at.map(from_db_time),
     }
 }
 
@@ -103,6 +110,8 @@ pub fn create(
             created_at: to_db_time(now),
             ended_by: new.ends_at.map(|_| actor.key_id),
             end_recorded_at: new.ends_at.map(|_| to_db_time(now)),
+            notice_reference: None,
+            notice_recorded_at: None,
         })
         .execute(conn)?;
     find(conn, id)?.ok_or(diesel::result::Error::NotFound)
@@ -300,4 +309,24 @@ pub fn apply_to_deadlines(
         shipment::record_history(conn, change, &ctx)?;
     }
     Ok(moved)
+}
+
+/// п.38: records that the responsible bodies were notified; false if already recorded.
+pub fn record_notice(
+    conn: &mut DbConnection,
+    id: Id,
+    reference: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    diesel::update(
+        force_majeure_periods::table
+            .find(id)
+            .filter(force_majeure_periods::notice_recorded_at.is_null()),
+    )
+    .set((
+        force_majeure_periods::notice_reference.eq(Some(reference)),
+        force_majeure_periods::notice_recorded_at.eq(Some(to_db_time(now))),
+    ))
+    .execute(conn)
+    .map(|n| n == 1)
 }

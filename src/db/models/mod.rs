@@ -4,6 +4,7 @@ pub mod api_key;
 pub mod application;
 pub mod branch;
 pub mod calendar;
+pub mod dispute;
 pub mod force_majeure;
 pub mod integration_event;
 pub mod kaspi_event;

@@ -26,6 +26,8 @@ pub enum ExceptionKind {
     UnmatchedEvent,
     /// A message the dispatcher gave up on.
     DeadLetter,
+    /// A force-majeure period whose notice (п.38) was not recorded within 3 working days.
+    UnnotifiedForceMajeure,
 }
 
 /// Something that needs a person.
@@ -97,6 +99,7 @@ pub fn exceptions(
     conn: &mut DbConnection,
     scope: &BranchScope,
     now: DateTime<Utc>,
+    calendar: &crate::domain::calendar::Calendar,
 ) -> QueryResult<Vec<Exception>> {
     let codes: BTreeMap<Id, String> = branches::table
         .select((branches::id, branches::code))
@@ -258,6 +261,33 @@ pub fn exceptions(
             None,
             at,
         );
+    }
+    // п.38–39: without timely notice the circumstances cannot be relied on.
+    for period in crate::db::models::force_majeure::list(conn, scope)? {
+        if period.notice_recorded_at.is_some() {
+            continue;
+        }
+        let notice = crate::domain::deadline::due(
+            DeadlineKind::ForceMajeureNotice.rule(),
+            period.starts_at,
+            crate::domain::reference::BranchTimeZone::default().tz(),
+            calendar,
+        );
+        if notice.is_ok_and(|due| due.at <= now) {
+            let reason = format!(
+                "no notice recorded within 3 working days (п.38): {}",
+                period.reason
+            );
+            let since = crate::db::models::to_db_time(period.starts_at);
+            push(
+                ExceptionKind::UnnotifiedForceMajeure,
+                period.branch_id,
+                reason,
+                period.id.to_string(),
+                None,
+                since,
+            );
+        }
     }
     found.sort_by_key(|e| e.since);
     Ok(found)
