@@ -9,6 +9,9 @@ use serde_json::json;
 async fn an_uncollected_document_comes_back_to_the_con_and_is_issued() {
     let p = Pilot::new().await;
     let id = p.placed_shipment("RT-1").await;
+    // Placed 27 Mar 15:00: storage ends 24:00 of 30 Mar; the sweeper expires it (п.29–30).
+    assert_eq!(p.sweep("2026-03-31T01:00:00Z").await.storage_expired, 1);
+    assert_eq!(p.shipment(&id).await["state"], "storage_expired");
     p.kaspi_event(event(
         "rt-r",
         "removed_from_cell",

@@ -9,7 +9,7 @@ use postamat::domain::role::Role;
 use postamat::jobs::sweeper::{self, SweepReport};
 
 impl Pilot {
-    async fn sweep(&self, as_of: &str) -> SweepReport {
+    pub async fn sweep(&self, as_of: &str) -> SweepReport {
         let as_of: DateTime<Utc> = as_of.parse().unwrap();
         let (pool, cache) = (self.app.pool.clone(), self.app.calendar.clone());
         web::block(move || {
