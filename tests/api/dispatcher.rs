@@ -365,64 +365,9 @@ async fn an_sms_in_the_quiet_hours_waits_until_nine_and_both_languages_are_sent(
     assert!(sms["text"].as_str().unwrap().contains("ЦОН"));
 
     // A Russian-speaking applicant gets Russian.
-    let mut ru = Pilot::application("Q-2", "postamat");
-    ru["language"] = json!("ru");
-    p.app
-        .post(
-            "/api/v1/integrations/kaspi/applications",
-            Some(&p.kaspi),
-            &ru,
-        )
-        .await
-        .assert_status(201);
-    p.execute("Q-2").await;
-    p.order("Q-2", "2026-03-19T10:00:00+05:00").await;
-    let taken = p.intake(&["Q-2"], None).await;
-    let q2 = taken["items"][0]["shipment_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    p.app
-        .post(
-            &format!("/api/v1/shipments/{q2}/label"),
-            Some(&p.clerk),
-            &json!({"waybill": "WB-Q-2"}),
-        )
-        .await
-        .assert_status(200);
-    let draft = p
-        .app
-        .post(
-            "/api/v1/registries",
-            Some(&p.clerk),
-            &json!({"application_numbers": ["Q-2"]}),
-        )
-        .await
-        .assert_status(201);
-    let registry = draft["id"].as_str().unwrap();
-    let sealed = p
-        .app
-        .post(
-            &format!("/api/v1/registries/{registry}/seal"),
-            Some(&p.clerk),
-            &json!({}),
-        )
-        .await
-        .assert_status(200);
-    p.app
-        .post(
-            &format!("/api/v1/registries/{registry}/handover"),
-            Some(&p.courier),
-            &json!({"courier_name": "Ерлан"}),
-        )
-        .await
-        .assert_status(200);
-    p.kaspi_event(accepted_event(
-        "q2-a",
-        sealed["number"].as_str().unwrap(),
-        &["WB-Q-2"],
-    ))
-    .await;
+    let (_, registry_number) = p.handed_over_in("Q-2", "ru").await;
+    p.kaspi_event(accepted_event("q2-a", &registry_number, &["WB-Q-2"]))
+        .await;
     p.kaspi_event(placed_event("q2-p", "WB-Q-2", "PST-ALA-1"))
         .await;
     p.dispatch(&dispatcher, "2026-11-24T05:00:00Z").await;

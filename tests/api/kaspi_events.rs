@@ -68,7 +68,12 @@ impl Pilot {
     /// A document handed to the State courier on a sealed registry; returns (shipment id,
     /// registry number).
     pub async fn handed_over(&self, number: &str) -> (String, String) {
-        let id = self.packed(number).await;
+        self.handed_over_in(number, "kk").await
+    }
+
+    /// [`Pilot::handed_over`] for an applicant who reads `language`.
+    pub async fn handed_over_in(&self, number: &str, language: &str) -> (String, String) {
+        let id = self.packed_in(number, language).await;
         let draft = self
             .app
             .post(

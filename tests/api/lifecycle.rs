@@ -72,11 +72,18 @@ impl Pilot {
     }
 
     pub async fn register(&self, number: &str, method: &str) -> Value {
+        self.register_in(number, method, "kk").await
+    }
+
+    /// Registers an application whose applicant reads `language` ("kk" or "ru").
+    pub async fn register_in(&self, number: &str, method: &str, language: &str) -> Value {
+        let mut body = Self::application(number, method);
+        body["language"] = json!(language);
         self.app
             .post(
                 "/api/v1/integrations/kaspi/applications",
                 Some(&self.kaspi),
-                &Self::application(number, method),
+                &body,
             )
             .await
             .assert_status(201)
@@ -117,7 +124,12 @@ impl Pilot {
 
     /// Registered, executed, ordered, taken in and labelled: a packed envelope.
     pub async fn packed(&self, number: &str) -> String {
-        self.register(number, "postamat").await;
+        self.packed_in(number, "kk").await
+    }
+
+    /// [`Pilot::packed`] for an applicant who reads `language`.
+    pub async fn packed_in(&self, number: &str, language: &str) -> String {
+        self.register_in(number, "postamat", language).await;
         self.execute(number).await;
         self.order(number, "2026-03-19T10:00:00+05:00").await;
         let taken = self.intake(&[number], None).await;
