@@ -74,12 +74,18 @@ impl Pilot {
     /// [`Pilot::handed_over`] for an applicant who reads `language`.
     pub async fn handed_over_in(&self, number: &str, language: &str) -> (String, String) {
         let id = self.packed_in(number, language).await;
+        (id, self.hand_over(&[number]).await.1)
+    }
+
+    /// Packed envelopes put on one registry, sealed and handed to the State courier; returns
+    /// (registry id, registry number).
+    pub async fn hand_over(&self, numbers: &[&str]) -> (String, String) {
         let draft = self
             .app
             .post(
                 "/api/v1/registries",
                 Some(&self.clerk),
-                &json!({"application_numbers": [number]}),
+                &json!({"application_numbers": numbers}),
             )
             .await
             .assert_status(201);
@@ -101,7 +107,10 @@ impl Pilot {
             )
             .await
             .assert_status(200);
-        (id, sealed["number"].as_str().unwrap().to_owned())
+        (
+            registry.to_owned(),
+            sealed["number"].as_str().unwrap().to_owned(),
+        )
     }
 
     pub async fn shipment(&self, id: &str) -> Value {
@@ -467,35 +476,8 @@ async fn a_registry_accepted_with_a_missing_and_an_unexpected_envelope_shows_bot
     let p = Pilot::new().await;
     p.packed("M-1").await;
     p.packed("M-2").await;
-    let draft = p
-        .app
-        .post(
-            "/api/v1/registries",
-            Some(&p.clerk),
-            &json!({"application_numbers": ["M-1", "M-2"]}),
-        )
-        .await
-        .assert_status(201);
-    let registry = draft["id"].as_str().unwrap();
-    let sealed = p
-        .app
-        .post(
-            &format!("/api/v1/registries/{registry}/seal"),
-            Some(&p.clerk),
-            &json!({}),
-        )
-        .await
-        .assert_status(200);
-    p.app
-        .post(
-            &format!("/api/v1/registries/{registry}/handover"),
-            Some(&p.courier),
-            &json!({"courier_name": "Ерлан"}),
-        )
-        .await
-        .assert_status(200);
-    let number = sealed["number"].as_str().unwrap();
-    p.kaspi_event(accepted_event("m1", number, &["WB-M-1", "WB-STRANGER"]))
+    let (registry, number) = p.hand_over(&["M-1", "M-2"]).await;
+    p.kaspi_event(accepted_event("m1", &number, &["WB-M-1", "WB-STRANGER"]))
         .await;
     let view = p
         .app
