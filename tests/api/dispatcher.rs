@@ -130,7 +130,12 @@ impl Pilot {
 
     /// A document placed in a cell (one Kaspi-app message written).
     pub async fn placed_shipment(&self, number: &str) -> String {
-        let (id, registry) = self.handed_over(number).await;
+        self.placed_shipment_in(number, "kk").await
+    }
+
+    /// [`Pilot::placed_shipment`] for an applicant who reads `language`.
+    pub async fn placed_shipment_in(&self, number: &str, language: &str) -> String {
+        let (id, registry) = self.handed_over_in(number, language).await;
         self.kaspi_event(accepted_event(
             &format!("{number}-a"),
             &registry,

@@ -46,6 +46,61 @@ impl Pilot {
     }
 }
 
+/// п.26: the free duplicate, one open at a time, on the ЦОН route, requested on Monday 23 Nov
+/// and issued within its 3 working days.
+async fn duplicate_issued_within_three_working_days(p: &Pilot, number: &str) {
+    let url = format!("/api/v1/applications/{number}/duplicates");
+    p.app
+        .post(&url, Some(&p.clerk), &json!({}))
+        .await
+        .assert_problem(403, "role_forbidden");
+    let with_duplicate = p
+        .app
+        .post(&url, Some(&p.issuance), &json!({}))
+        .await
+        .assert_status(201);
+    let duplicate = with_duplicate["shipments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "duplicate")
+        .unwrap()
+        .clone();
+    let due = duplicate["deadlines"][0].clone();
+    assert_eq!(due["kind"], "duplicate");
+    // Requested Monday 23 Nov: 24, 25, 26 Nov → 24:00 of Thursday 26 Nov.
+    assert_eq!(due["due_at"], "2026-11-26T19:00:00Z");
+    p.app
+        .post(&url, Some(&p.issuance), &json!({}))
+        .await
+        .assert_problem(409, "already_exists");
+    let taken = p.intake(&[number], Some("РАГС-дубликаты 3/2026")).await;
+    assert_eq!(taken["items"][0]["state"], "at_issuance_sector");
+    let dup_id = taken["items"][0]["shipment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(dup_id, duplicate["id"].as_str().unwrap());
+    let issued = p
+        .app
+        .post(
+            &format!("/api/v1/shipments/{dup_id}/issue"),
+            Some(&p.issuance),
+            &json!({"recipient": {"type": "applicant", "iin": crate::lifecycle::iin(12)}}),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(issued["state"], "issued_at_con");
+    let met = issued["deadlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "duplicate")
+        .unwrap()
+        .clone();
+    assert_eq!(met["state"], "met");
+}
+
 #[actix_web::test]
 async fn a_kaspi_side_loss_ends_in_a_free_duplicate_issued_within_three_working_days() {
     let p = Pilot::new().await;
@@ -130,57 +185,7 @@ async fn a_kaspi_side_loss_ends_in_a_free_duplicate_issued_within_three_working_
             .all(|n| n.body.contains("ХҚКО") && n.body.contains("Абай даңғ., 10"))
     );
 
-    // п.26: the free duplicate, one at a time, on the ЦОН route within 3 working days.
-    let url = "/api/v1/applications/L-1/duplicates";
-    p.app
-        .post(url, Some(&p.clerk), &json!({}))
-        .await
-        .assert_problem(403, "role_forbidden");
-    let with_duplicate = p
-        .app
-        .post(url, Some(&p.issuance), &json!({}))
-        .await
-        .assert_status(201);
-    let duplicate = with_duplicate["shipments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["kind"] == "duplicate")
-        .unwrap()
-        .clone();
-    let due = duplicate["deadlines"][0].clone();
-    assert_eq!(due["kind"], "duplicate");
-    // Requested Monday 23 Nov: 24, 25, 26 Nov → 24:00 of Thursday 26 Nov.
-    assert_eq!(due["due_at"], "2026-11-26T19:00:00Z");
-    p.app
-        .post(url, Some(&p.issuance), &json!({}))
-        .await
-        .assert_problem(409, "already_exists");
-    let taken = p.intake(&["L-1"], Some("РАГС-дубликаты 3/2026")).await;
-    assert_eq!(taken["items"][0]["state"], "at_issuance_sector");
-    let dup_id = taken["items"][0]["shipment_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(dup_id, duplicate["id"].as_str().unwrap());
-    let issued = p
-        .app
-        .post(
-            &format!("/api/v1/shipments/{dup_id}/issue"),
-            Some(&p.issuance),
-            &json!({"recipient": {"type": "applicant", "iin": crate::lifecycle::iin(12)}}),
-        )
-        .await
-        .assert_status(200);
-    assert_eq!(issued["state"], "issued_at_con");
-    let met = issued["deadlines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["kind"] == "duplicate")
-        .unwrap()
-        .clone();
-    assert_eq!(met["state"], "met");
+    duplicate_issued_within_three_working_days(&p, "L-1").await;
 }
 
 #[actix_web::test]
@@ -236,7 +241,8 @@ async fn a_state_side_loss_is_recorded_by_whoever_holds_the_document() {
         .assert_problem(403, "role_forbidden");
 
     let act_id = act["id"].as_str().unwrap();
-    p.app
+    let drawn = p
+        .app
         .post(
             &format!("/api/v1/loss-acts/{act_id}/draw"),
             Some(&p.clerk),
@@ -244,14 +250,33 @@ async fn a_state_side_loss_is_recorded_by_whoever_holds_the_document() {
         )
         .await
         .assert_status(200);
+    let print = p
+        .app
+        .get(&format!("/api/v1/loss-acts/{act_id}/print"), Some(&p.clerk))
+        .await;
+    assert!(
+        print.text.contains("Экземпляр 1")
+            && print.text.contains("Экземпляр 2")
+            && print.text.contains(drawn["number"].as_str().unwrap())
+            && print.text.contains("Утерян при сортировке"),
+        "{}",
+        print.text
+    );
     p.cancel("L-2").await.assert_status(200);
-    let kinds: Vec<String> = p
-        .notifications(&id)
-        .await
-        .into_iter()
-        .map(|n| n.kind)
+    let notes = p.notifications(&id).await;
+    let mut channels: Vec<(&str, &str)> = notes
+        .iter()
+        .map(|n| (n.kind.as_str(), n.channel.as_str()))
         .collect();
-    assert_eq!(kinds, ["cancelled_after_loss", "cancelled_after_loss"]);
+    channels.sort();
+    assert_eq!(
+        channels,
+        [
+            ("cancelled_after_loss", "kaspi_app"),
+            ("cancelled_after_loss", "sms_1414")
+        ]
+    );
+    duplicate_issued_within_three_working_days(&p, "L-2").await;
 }
 
 #[actix_web::test]

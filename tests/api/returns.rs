@@ -5,24 +5,26 @@ use crate::kaspi_events::event;
 use crate::lifecycle::Pilot;
 use serde_json::json;
 
-#[actix_web::test]
-async fn an_uncollected_document_comes_back_to_the_con_and_is_issued() {
-    let p = Pilot::new().await;
-    let id = p.placed_shipment("RT-1").await;
+/// Placed, uncollected, removed, returned to Kaspi's point, taken back on a return pickup
+/// registry to the issuance sector; checks each step and the п.34 messages in the applicant's
+/// language (`kk` or `ru`). Returns the shipment id.
+async fn returned_to_the_con(p: &Pilot, number: &str, language: &str) -> String {
+    let waybill = format!("WB-{number}");
+    let id = p.placed_shipment_in(number, language).await;
     // Placed 27 Mar 15:00: storage ends 24:00 of 30 Mar; the sweeper expires it (п.29–30).
     assert_eq!(p.sweep("2026-03-31T01:00:00Z").await.storage_expired, 1);
     assert_eq!(p.shipment(&id).await["state"], "storage_expired");
     p.kaspi_event(event(
-        "rt-r",
+        &format!("{number}-r"),
         "removed_from_cell",
-        "WB-RT-1",
+        &waybill,
         "2026-03-31T09:00:00+05:00",
     ))
     .await;
     p.kaspi_event(event(
-        "rt-b",
+        &format!("{number}-b"),
         "returned_to_point",
-        "WB-RT-1",
+        &waybill,
         "2026-03-31T16:00:00+05:00",
     ))
     .await;
@@ -33,7 +35,7 @@ async fn an_uncollected_document_comes_back_to_the_con_and_is_issued() {
         .post(
             "/api/v1/registries",
             Some(&p.clerk),
-            &json!({"application_numbers": ["RT-1"]}),
+            &json!({"application_numbers": [number]}),
         )
         .await
         .assert_problem(409, "invalid_transition");
@@ -42,7 +44,7 @@ async fn an_uncollected_document_comes_back_to_the_con_and_is_issued() {
         .post(
             "/api/v1/registries",
             Some(&p.clerk),
-            &json!({"kind": "return_pickup", "application_numbers": ["RT-1"]}),
+            &json!({"kind": "return_pickup", "application_numbers": [number]}),
         )
         .await
         .assert_status(201);
@@ -123,13 +125,23 @@ async fn an_uncollected_document_comes_back_to_the_con_and_is_issued() {
     let mut channels: Vec<&str> = returned.iter().map(|n| n.channel.as_str()).collect();
     channels.sort();
     assert_eq!(channels, ["kaspi_app", "sms_1414"]);
+    let address = match language {
+        "ru" => "г. Алматы, пр. Абая, 10",
+        _ => "Алматы қ., Абай даңғ., 10",
+    };
     assert!(
         returned
             .iter()
-            .all(|n| n.language == "kk" && n.body.contains("Алматы қ., Абай даңғ., 10")),
+            .all(|n| n.language == language && n.body.contains(address)),
         "{returned:?}"
     );
+    id
+}
 
+#[actix_web::test]
+async fn an_uncollected_document_comes_back_to_the_con_and_is_issued() {
+    let p = Pilot::new().await;
+    let id = returned_to_the_con(&p, "RT-1", "kk").await;
     let issued = p
         .app
         .post(
@@ -140,6 +152,35 @@ async fn an_uncollected_document_comes_back_to_the_con_and_is_issued() {
         .await
         .assert_status(200);
     assert_eq!(issued["state"], "issued_at_con");
+}
+
+#[actix_web::test]
+async fn a_returned_document_not_collected_in_a_month_is_transferred() {
+    let p = Pilot::new().await;
+    let id = returned_to_the_con(&p, "RT-2", "ru").await;
+    let url = format!("/api/v1/shipments/{id}/transfer");
+    let body = json!({"to_whom": "Архив ЦОН №1", "reference": "Акт передачи № 15"});
+    // Back at the issuance sector Monday 23 Nov 10:00: kept until 24:00 of 23 Dec (п.35).
+    p.set_clock("2026-12-23T18:59:00Z");
+    p.app
+        .post(&url, Some(&p.issuance), &body)
+        .await
+        .assert_problem(409, "invalid_transition");
+    p.set_clock("2026-12-23T19:00:00Z");
+    let transferred = p
+        .app
+        .post(&url, Some(&p.issuance), &body)
+        .await
+        .assert_status(200);
+    assert_eq!(transferred["state"], "transferred_after_storage");
+    let storage = transferred["deadlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "issuance_storage")
+        .unwrap()
+        .clone();
+    assert_eq!(storage["due_at"], "2026-12-23T19:00:00Z");
 }
 
 #[actix_web::test]
