@@ -2,17 +2,20 @@
 //! the accumulation sector (the second sent to the registry office), and its printable page.
 
 use super::documents::clerk_context;
+use super::registries::escape;
 use crate::api::AppState;
 use crate::api::auth::{AccumulationClerks, Authorized, BranchStaff, Policy};
 use crate::api::extract::{ApiJson, ApiPath};
 use crate::db::models::loss_act::{self, LossAct, NewLoss};
 use crate::db::models::shipment::{self, ActorRef};
+use crate::db::schema::branches;
 use crate::db::{Id, write_transaction};
-use crate::domain::reference::Text;
+use crate::domain::reference::{BranchTimeZone, Text};
 use crate::domain::role::Role;
 use crate::domain::shipment::ShipmentEvent;
 use crate::error::{ApiError, ApiResult};
 use actix_web::{HttpResponse, get, post, web};
+use diesel::prelude::*;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -118,8 +121,8 @@ async fn list_acts(
     ))
 }
 
-fn found(act: Option<LossAct>, id: Id) -> ApiResult<LossAct> {
-    act.ok_or_else(|| ApiError::not_found(format!("loss act {id} not found")))
+fn found<T>(act: Option<T>, id: Id) -> ApiResult<T> {
+    crate::api::found(act, || format!("loss act {id}"))
 }
 
 /// One loss act.
@@ -181,13 +184,6 @@ async fn draw_act(
     Ok(web::Json(act))
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// The act as a printable page holding both copies (п.24).
 #[utoipa::path(
     tag = "clerks",
@@ -206,13 +202,22 @@ async fn print_act(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner()?.into_inner();
     let scope = auth.scope().clone();
-    let act = found(
-        state
-            .db(move |conn| Ok(loss_act::find_scoped(conn, id, &scope)?))
-            .await?,
-        id,
-    )?;
-    let Some(number) = act.number.clone() else {
+    let act_and_branch = state
+        .db(move |conn| {
+            let Some(act) = loss_act::find_scoped(conn, id, &scope)? else {
+                return Ok(None);
+            };
+            let branch: (String, String, String) = branches::table
+                .filter(branches::code.eq(&act.branch))
+                .select((branches::name_ru, branches::address_ru, branches::time_zone))
+                .first(conn)?;
+            Ok(Some((act, branch)))
+        })
+        .await?;
+    let (act, branch) = found(act_and_branch, id)?;
+    let (branch_name, branch_address, zone) = branch;
+    let tz = BranchTimeZone::try_from(zone).unwrap_or_default().tz();
+    let (Some(number), Some(drawn_at)) = (act.number.clone(), act.drawn_at) else {
         return Err(ApiError::new(
             crate::error::ErrorCode::InvalidTransition,
             "draw the act before printing it",
@@ -221,11 +226,17 @@ async fn print_act(
     let copy = |which: &str, to: &str| {
         format!(
             "<section class=\"copy\"><h1>Акт об утере документа № {number}</h1><p><b>{which}</b> — {to}</p>\
+             <p>Дата составления: {dated}<br>Филиал: {branch} — {branch_name}<br>Адрес: {branch_address}</p>\
              <table><tr><th>Номер заявки</th><td>{app}</td></tr><tr><th>Сторона</th><td>{side}</td></tr>\
              <tr><th>Акт Kaspi</th><td>{kaspi}</td></tr><tr><th>Причина</th><td>{cause}</td></tr>\
              <tr><th>Обстоятельства</th><td>{circ}</td></tr><tr><th>Ответственный работник</th><td>{emp}</td></tr></table>\
-             <p>Работник накопительного сектора: ____________________</p></section>",
+             <table class=\"signatures\"><tr><td>Работник Госкорпорации: ____________________</td></tr>\
+             <tr><td>Ответственный работник: ____________________ / {emp} /</td></tr></table></section>",
             number = escape(&number),
+            dated = drawn_at.with_timezone(&tz).format("%d.%m.%Y %H:%M"),
+            branch = escape(&act.branch),
+            branch_name = escape(&branch_name),
+            branch_address = escape(&branch_address),
             app = escape(&act.application_number),
             side = if act.side == "kaspi" {
                 "АО «Kaspi Bank» (п.22)"
@@ -241,7 +252,7 @@ async fn print_act(
     let page = format!(
         "<!DOCTYPE html><html lang=\"ru\"><head><meta charset=\"utf-8\"><title>Акт об утере № {number}</title>\
          <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #000;padding:4px 8px;text-align:left}}\
-         .copy{{page-break-after:always;margin-bottom:3em}}</style></head><body>{}{}</body></html>",
+         .copy{{page-break-after:always;margin-bottom:3em}}.signatures td{{border:none;padding-top:3em}}</style></head><body>{}{}</body></html>",
         copy("Экземпляр 1", "остается в Госкорпорации"),
         copy("Экземпляр 2", "направляется в уполномоченный орган (п.24)"),
         number = escape(&number),

@@ -328,7 +328,8 @@ async fn hand_over(
     Ok(web::Json(view))
 }
 
-fn escape(text: &str) -> String {
+/// HTML-escapes text for the printable pages.
+pub(super) fn escape(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             '&' => "&amp;".to_owned(),
