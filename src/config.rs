@@ -80,64 +80,37 @@ struct Setting {
     default: &'static str,
 }
 
-const DATABASE_URL: Setting = Setting {
-    env: "POSTAMAT_DATABASE_URL",
-    key: "database_url",
-    default: "sqlite://data/postamat.db",
-};
-const BIND: Setting = Setting {
-    env: "POSTAMAT_BIND",
-    key: "bind",
-    default: "127.0.0.1:8080",
-};
-const LOG_FORMAT: Setting = Setting {
-    env: "POSTAMAT_LOG_FORMAT",
-    key: "log_format",
-    default: "auto",
-};
-const LOG_FILTER: Setting = Setting {
-    env: "POSTAMAT_LOG",
-    key: "log",
-    default: "info",
-};
-const POOL_SIZE: Setting = Setting {
-    env: "POSTAMAT_POOL_SIZE",
-    key: "pool_size",
-    default: "10",
-};
-const MAX_BODY_BYTES: Setting = Setting {
-    env: "POSTAMAT_MAX_BODY_BYTES",
-    key: "max_body_bytes",
-    default: "1048576",
-};
-
-const CALENDAR_REFRESH_SECS: Setting = Setting {
-    env: "POSTAMAT_CALENDAR_REFRESH_SECS",
-    key: "calendar_refresh_secs",
-    default: "30",
-};
-
-const PILOT_ENDS_ON: Setting = Setting {
-    env: "POSTAMAT_PILOT_ENDS_ON",
-    key: "pilot_ends_on",
-    default: "2026-12-31",
-};
-
-const KASPI_SECRETS: Setting = Setting {
-    env: "POSTAMAT_KASPI_WEBHOOK_SECRETS",
-    key: "kaspi_webhook_secrets",
-    default: "",
-};
-
-const SWEEP_INTERVAL_SECS: Setting = Setting {
-    env: "POSTAMAT_SWEEP_INTERVAL_SECS",
-    key: "sweep_interval_secs",
-    default: "60",
-};
-
 const fn setting(env: &'static str, key: &'static str, default: &'static str) -> Setting {
     Setting { env, key, default }
 }
+
+const DATABASE_URL: Setting = setting(
+    "POSTAMAT_DATABASE_URL",
+    "database_url",
+    "sqlite://data/postamat.db",
+);
+const BIND: Setting = setting("POSTAMAT_BIND", "bind", "127.0.0.1:8080");
+const LOG_FORMAT: Setting = setting("POSTAMAT_LOG_FORMAT", "log_format", "auto");
+const LOG_FILTER: Setting = setting("POSTAMAT_LOG", "log", "info");
+const POOL_SIZE: Setting = setting("POSTAMAT_POOL_SIZE", "pool_size", "10");
+const MAX_BODY_BYTES: Setting = setting("POSTAMAT_MAX_BODY_BYTES", "max_body_bytes", "1048576");
+
+const CALENDAR_REFRESH_SECS: Setting = setting(
+    "POSTAMAT_CALENDAR_REFRESH_SECS",
+    "calendar_refresh_secs",
+    "30",
+);
+
+const PILOT_ENDS_ON: Setting = setting("POSTAMAT_PILOT_ENDS_ON", "pilot_ends_on", "2026-12-31");
+
+const KASPI_SECRETS: Setting = setting(
+    "POSTAMAT_KASPI_WEBHOOK_SECRETS",
+    "kaspi_webhook_secrets",
+    "",
+);
+
+const SWEEP_INTERVAL_SECS: Setting =
+    setting("POSTAMAT_SWEEP_INTERVAL_SECS", "sweep_interval_secs", "60");
 
 const SMS_GATEWAY_URL: Setting = setting("POSTAMAT_SMS_GATEWAY_URL", "sms_gateway_url", "");
 const SMS_GATEWAY_TOKEN: Setting = setting("POSTAMAT_SMS_GATEWAY_TOKEN", "sms_gateway_token", "");
