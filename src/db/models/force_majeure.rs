@@ -266,9 +266,18 @@ pub fn apply_to_deadlines(
             continue;
         };
         if extended.at != from_db_time(due_at) {
-            diesel::update(deadlines::table.find(id))
-                .set(deadlines::due_at.eq(to_db_time(extended.at)))
-                .execute(conn)?;
+            // Only while still pending: the sweeper or the shipment may have settled it since
+            // it was read, and a settled deadline keeps the due time it was settled against.
+            let moved = diesel::update(
+                deadlines::table
+                    .find(id)
+                    .filter(deadlines::state.eq("pending")),
+            )
+            .set(deadlines::due_at.eq(to_db_time(extended.at)))
+            .execute(conn)?;
+            if moved == 0 {
+                continue;
+            }
             changed
                 .entry(shipment_id)
                 .or_default()

@@ -56,6 +56,12 @@ pub fn notify(
             ))
             .execute(conn)
     });
+    written_unless_twin(inserted)
+}
+
+/// An insert made in a savepoint against a unique dedup key: a twin written at the same moment
+/// elsewhere wins the key, and this one is simply not needed (`Ok(false)`).
+fn written_unless_twin(inserted: QueryResult<usize>) -> QueryResult<bool> {
     match inserted {
         Ok(_) => Ok(true),
         Err(diesel::result::Error::DatabaseError(
@@ -173,20 +179,22 @@ pub fn send_later(
     if exists > 0 {
         return Ok(false);
     }
-    diesel::insert_into(outbound_messages::table)
-        .values((
-            outbound_messages::id.eq(Id::new()),
-            outbound_messages::destination.eq(destination),
-            outbound_messages::kind.eq(kind),
-            outbound_messages::payload.eq(payload.to_string()),
-            outbound_messages::dedup_key.eq(dedup_key),
-            outbound_messages::state.eq("pending"),
-            outbound_messages::attempts.eq(0),
-            outbound_messages::next_attempt_at.eq(to_db_time(now)),
-            outbound_messages::created_at.eq(to_db_time(now)),
-        ))
-        .execute(conn)?;
-    Ok(true)
+    let inserted = conn.transaction(|conn| {
+        diesel::insert_into(outbound_messages::table)
+            .values((
+                outbound_messages::id.eq(Id::new()),
+                outbound_messages::destination.eq(destination),
+                outbound_messages::kind.eq(kind),
+                outbound_messages::payload.eq(payload.to_string()),
+                outbound_messages::dedup_key.eq(dedup_key),
+                outbound_messages::state.eq("pending"),
+                outbound_messages::attempts.eq(0),
+                outbound_messages::next_attempt_at.eq(to_db_time(now)),
+                outbound_messages::created_at.eq(to_db_time(now)),
+            ))
+            .execute(conn)
+    });
+    written_unless_twin(inserted)
 }
 
 /// A pending notification, for supervisors and tests.
