@@ -5,6 +5,7 @@ use crate::api::AppState;
 use crate::api::auth::{AccumulationClerks, Authorized, BranchStaff, IssuanceClerks};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::db::models::application::{self, ApplicationView, ChosenPostamat};
+use crate::db::models::branch::BranchScope;
 use crate::db::models::shipment::{
     self, ActorRef, CommandError, DeadlineView, EventContext, ShipmentFilter, ShipmentPage,
     StatusEvent,
@@ -103,18 +104,13 @@ pub struct IntakeResult {
 fn take_in(
     conn: &mut DbConnection,
     number: &ApplicationNumber,
-    branch_id: Id,
+    scope: &BranchScope,
     registry_ref: Option<&Text>,
     ctx: &EventContext<'_>,
 ) -> Result<(Id, ShipmentState), ApiError> {
-    let app = application::find_by_number(conn, number.as_str())?
-        .ok_or_else(|| ApiError::not_found(format!("application {number} not found")))?;
     // Another branch's application is "not found", as everywhere else.
-    if app.branch_id != branch_id {
-        return Err(ApiError::not_found(format!(
-            "application {number} not found"
-        )));
-    }
+    let app = application::find_scoped(conn, number.as_str(), scope)?
+        .ok_or_else(|| ApiError::not_found(format!("application {number} not found")))?;
     // The latest document of the application: the original, or a duplicate after a loss.
     let original = shipment::of_application(conn, app.id)?
         .pop()
@@ -170,7 +166,9 @@ async fn intake(
     if body.application_numbers.is_empty() || body.application_numbers.len() > 500 {
         return Err(ApiError::validation("give 1 to 500 application numbers"));
     }
-    let branch_id = auth.own_branch()?;
+    // Intake is done by a branch's own staff; the scope then holds exactly that branch.
+    auth.own_branch()?;
+    let scope = auth.scope().clone();
     let now = state.clock.now();
     let snapshot = state.calendar.current();
     let actor = ActorRef::from(&auth.principal);
@@ -184,7 +182,7 @@ async fn intake(
                         take_in(
                             conn,
                             number,
-                            branch_id,
+                            &scope,
                             body.registry_office_registry.as_ref(),
                             &ctx,
                         )
@@ -354,7 +352,7 @@ pub struct LabelRequest {
 /// the shipment as it is afterwards.
 async fn on_shipment<F>(
     state: &AppState,
-    auth_scope: crate::db::models::branch::BranchScope,
+    auth_scope: BranchScope,
     id: Id,
     action: F,
 ) -> ApiResult<ShipmentDetail>
