@@ -764,8 +764,29 @@ impl ShipmentState {
     }
 }
 
+/// п.35: the issuance sector keeps a document one month before handing it on. Until the
+/// storage deadline's due instant (`storage_ends`) a transfer is refused with that instant.
+pub fn transfer_allowed(
+    storage_ends: Option<chrono::DateTime<chrono::Utc>>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), chrono::DateTime<chrono::Utc>> {
+    match storage_ends {
+        Some(ends) if ends > now => Err(ends),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_transfer_waits_for_the_end_of_storage() {
+        let ends: chrono::DateTime<chrono::Utc> = "2026-12-23T19:00:00Z".parse().unwrap();
+        let before = ends - chrono::Duration::seconds(1);
+        assert_eq!(transfer_allowed(Some(ends), before), Err(ends));
+        assert_eq!(transfer_allowed(Some(ends), ends), Ok(()));
+        assert_eq!(transfer_allowed(None, before), Ok(()));
+    }
+
     use super::*;
 
     fn first_actor(event: ShipmentEvent) -> Actor {

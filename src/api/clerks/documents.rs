@@ -532,17 +532,16 @@ async fn transfer_after_storage(
     let snapshot = state.calendar.current();
     let actor = ActorRef::from(&auth.principal);
     let detail = on_shipment(&state, auth.scope().clone(), id, move |conn, row| {
-        // п.35: the sector keeps the document one month before handing it on.
         let storage_ends = shipment::deadlines_of(conn, row.id)?
             .into_iter()
             .find(|d| d.kind == crate::domain::deadline::DeadlineKind::IssuanceStorage)
             .map(|d| d.due_at);
-        if let Some(ends) = storage_ends.filter(|ends| *ends > now) {
-            return Err(ApiError::new(
+        crate::domain::shipment::transfer_allowed(storage_ends, now).map_err(|ends| {
+            ApiError::new(
                 ErrorCode::InvalidTransition,
                 format!("the issuance sector keeps the document until {ends} (п.35)"),
-            ));
-        }
+            )
+        })?;
         let ctx = clerk_context(actor, now, &snapshot);
         let details = serde_json::json!({ "to_whom": body.to_whom, "reference": body.reference });
         shipment::apply_event(
