@@ -279,7 +279,7 @@ pub fn sweep_observed(
             let tz = zone(conn, row.branch_id)?;
             // The storage period ends at 24:00 of its last day, i.e. 00:00 of the next.
             let collect_by = due_at.with_timezone(&tz).date_naive() - Days::new(1);
-            let dedup = format!("{shipment_id}:storage_reminder");
+            let dedup = shipment::storage_reminder_key(shipment_id);
             tell(conn, &row, Message::Reminder(collect_by), &dedup, as_of)
         });
         match reminded {

@@ -823,20 +823,46 @@ pub fn resolve_deadline(
     .map(|n| n == 1)
 }
 
-/// Pending storage deadlines ending within `window` of `as_of` (for the reminder a day before).
+/// Pending storage deadlines ending within `window` of `as_of` of documents still in their cell
+/// and not yet reminded (for the reminder a day before).
 pub fn storage_ending(
     conn: &mut DbConnection,
     as_of: DateTime<Utc>,
     window: chrono::Duration,
 ) -> QueryResult<Vec<(Id, DateTime<Utc>)>> {
-    Ok(deadlines::table
+    use crate::db::schema::notifications;
+    let due: Vec<(Id, NaiveDateTime)> = deadlines::table
+        .inner_join(shipments::table)
         .filter(deadlines::state.eq(DeadlineState::Pending.as_str()))
         .filter(deadlines::kind.eq(DeadlineKind::Storage.as_str()))
         .filter(deadlines::due_at.gt(to_db_time(as_of)))
         .filter(deadlines::due_at.le(to_db_time(as_of + window)))
+        .filter(shipments::status.eq(ShipmentState::PlacedInCell.as_str()))
         .select((deadlines::shipment_id, deadlines::due_at))
-        .load::<(Id, NaiveDateTime)>(conn)?
+        .load(conn)?;
+    // Those already reminded are left out here, in one query per chunk, rather than each
+    // being re-checked in its own transaction on every sweep of the day before.
+    let mut reminded = std::collections::HashSet::new();
+    for chunk in due.chunks(500) {
+        let keys: Vec<String> = chunk
+            .iter()
+            .map(|(id, _)| storage_reminder_key(*id))
+            .collect();
+        reminded.extend(
+            notifications::table
+                .filter(notifications::dedup_key.eq_any(&keys))
+                .select(notifications::dedup_key)
+                .load::<String>(conn)?,
+        );
+    }
+    Ok(due
         .into_iter()
+        .filter(|(id, _)| !reminded.contains(&storage_reminder_key(*id)))
         .map(|(id, due)| (id, from_db_time(due)))
         .collect())
+}
+
+/// The dedup key of the one storage reminder a shipment gets.
+pub fn storage_reminder_key(shipment_id: Id) -> String {
+    format!("{shipment_id}:storage_reminder")
 }
