@@ -109,7 +109,40 @@ impl DeadlineKind {
     }
 }
 
-/// What the sweeper does when a deadline passes unmet (DOMAIN.md §5, issue 6).
+/// Where a deadline stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadlineState {
+    Pending,
+    Met,
+    MetLate,
+    Breached,
+    Cancelled,
+}
+
+names!(DeadlineState {
+    Pending => "pending",
+    Met => "met",
+    MetLate => "met_late",
+    Breached => "breached",
+    Cancelled => "cancelled",
+});
+
+impl DeadlineState {
+    /// Still to be met: pending, or breached but the document is still on its way.
+    pub const OPEN: [DeadlineState; 2] = [DeadlineState::Pending, DeadlineState::Breached];
+
+    /// Met at `at`: on time up to and including the due instant.
+    pub fn met_at(at: DateTime<Utc>, due_at: DateTime<Utc>) -> DeadlineState {
+        if at <= due_at {
+            DeadlineState::Met
+        } else {
+            DeadlineState::MetLate
+        }
+    }
+}
+
+/// What the sweeper does when a deadline passes unmet (DOMAIN.md §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnBreach {
     /// п.29–30: the document was not collected: `storage_expired`, Kaspi must remove it.

@@ -12,8 +12,25 @@
 
 use crate::domain::calendar::{Calendar, YearMissing};
 use crate::domain::deadline::{Due, Rule, due};
+use crate::domain::ids::{BranchId, PeriodId};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+
+/// A recorded force-majeure period, as deadlines see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForceMajeure {
+    pub id: PeriodId,
+    /// `None`: the whole country.
+    pub branch: Option<BranchId>,
+    pub suspension: Suspension,
+}
+
+impl ForceMajeure {
+    /// Whether it covers a branch (`None`: only national periods count).
+    pub fn covers(&self, branch: Option<BranchId>) -> bool {
+        self.branch.is_none() || self.branch == branch
+    }
+}
 
 /// A period of suspension: `end` is `None` while it lasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +104,40 @@ pub fn extended_due(
         }
     }
     Ok(Extended::Due(current))
+}
+
+/// What force majeure does to one deadline (п.37): the one decision every path takes — when a
+/// deadline starts, when a period is recorded or ended, when the sweeper finds it due, and in
+/// the preview.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Nothing covers it: it stays due at `current`.
+    Keep,
+    /// A period that has ended extends it: due at this instant instead.
+    MoveTo(Due),
+    /// An open-ended period covers it: no due instant until the period ends; it waits.
+    Hold { since: DateTime<Utc> },
+}
+
+/// Decides for the deadline of `rule` started at `start`, now due at `current`.
+pub fn decide(
+    rule: Rule,
+    start: DateTime<Utc>,
+    current: DateTime<Utc>,
+    tz: Tz,
+    calendar: &Calendar,
+    suspensions: &[Suspension],
+) -> Result<Decision, YearMissing> {
+    if suspensions.is_empty() {
+        return Ok(Decision::Keep);
+    }
+    Ok(
+        match extended_due(rule, start, tz, calendar, suspensions)? {
+            Extended::Due(extended) if extended.at == current => Decision::Keep,
+            Extended::Due(extended) => Decision::MoveTo(extended),
+            Extended::Suspended { since } => Decision::Hold { since },
+        },
+    )
 }
 
 #[cfg(test)]
@@ -209,6 +260,29 @@ mod tests {
         assert_eq!(
             handoff("2026-11-02 10:00", &[period("2026-11-01 08:00", None)]),
             "suspended since 2026-11-02 10:00"
+        );
+    }
+
+    #[test]
+    fn one_decision_keeps_moves_or_holds_a_deadline() {
+        let rule = DeadlineKind::Handoff.rule();
+        let start = almaty("2026-11-02 10:00");
+        let plain = almaty("2026-11-03 12:00");
+        let decide = |current, suspensions: &[Suspension]| {
+            decide(rule, start, current, ALMATY, &calendar(), suspensions).unwrap()
+        };
+        assert_eq!(decide(plain, &[]), Decision::Keep);
+        let flood = period("2026-11-03 08:00", Some("2026-11-03 14:00"));
+        let Decision::MoveTo(moved) = decide(plain, &[flood]) else {
+            panic!("an ended period moves the deadline");
+        };
+        assert_eq!(moved.at, almaty("2026-11-03 18:00"));
+        assert_eq!(decide(moved.at, &[flood]), Decision::Keep, "already moved");
+        assert_eq!(
+            decide(plain, &[period("2026-11-03 08:00", None)]),
+            Decision::Hold {
+                since: almaty("2026-11-03 08:00")
+            }
         );
     }
 }

@@ -1,31 +1,163 @@
 //! What the citizen is told (DOMAIN.md §7), in Kazakh or Russian, in the short, polite style of
 //! the state's SMS (see `sms-birth-registration-example.ru.md`).
 
-use crate::domain::shipment::NotificationKind;
+use crate::domain::ids::ShipmentId;
 use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The language of a citizen's messages (chosen in the Kaspi app).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum Language {
     Kk,
     Ru,
 }
 
-impl Language {
-    pub fn parse(s: &str) -> Option<Language> {
-        match s {
-            "kk" => Some(Language::Kk),
-            "ru" => Some(Language::Ru),
-            _ => None,
-        }
-    }
+names!(Language {
+    Kk => "kk",
+    Ru => "ru",
+});
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Language::Kk => "kk",
-            Language::Ru => "ru",
+/// A text in both languages of the State Corporation (an address, a name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bilingual {
+    pub kk: String,
+    pub ru: String,
+}
+
+impl Bilingual {
+    pub fn get(&self, language: Language) -> &str {
+        match language {
+            Language::Kk => &self.kk,
+            Language::Ru => &self.ru,
         }
     }
 }
+
+/// Messages to the citizen (DOMAIN.md §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationKind {
+    /// п.28: in postamat X, collect by D (Kaspi app).
+    PlacedInCell,
+    /// п.27: delayed, new date (Kaspi app).
+    DeliveryLate,
+    /// п.25: cancelled, how to get a free duplicate (Kaspi app + SMS 1414).
+    CancelledAfterLoss,
+    /// п.34: moved to the State Corporation, where to collect (Kaspi app + SMS 1414).
+    ReturnedToStateCorporation,
+    /// A day before storage ends (п.29): collect by D (Kaspi app). Sent by the sweeper, not by a
+    /// transition.
+    StorageReminder,
+}
+
+names!(NotificationKind {
+    PlacedInCell => "placed_in_cell",
+    DeliveryLate => "delivery_late",
+    CancelledAfterLoss => "cancelled_after_loss",
+    ReturnedToStateCorporation => "returned_to_state_corporation",
+    StorageReminder => "storage_reminder",
+});
+
+impl NotificationKind {
+    /// How the citizen is told (DOMAIN.md §7): the Kaspi app always; SMS 1414 as well where the
+    /// order names it (п.25, 34).
+    pub fn channels(self) -> &'static [Channel] {
+        match self {
+            NotificationKind::CancelledAfterLoss | NotificationKind::ReturnedToStateCorporation => {
+                &[Channel::KaspiApp, Channel::Sms1414]
+            }
+            NotificationKind::PlacedInCell
+            | NotificationKind::DeliveryLate
+            | NotificationKind::StorageReminder => &[Channel::KaspiApp],
+        }
+    }
+}
+
+/// How a message reaches the citizen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// A push in the Kaspi app; the app finds its user by the phone number.
+    KaspiApp,
+    /// An SMS through the 1414 gateway.
+    Sms1414,
+}
+
+names!(Channel {
+    KaspiApp => "kaspi_app",
+    Sms1414 => "sms_1414",
+});
+
+/// The one dedup key of a citizen's message: the same cause, written twice or by two paths, is
+/// one message. `cause` tells apart messages of one kind that are meant to be separate (two
+/// delays announcing two dates).
+pub fn dedup_key(
+    shipment: ShipmentId,
+    kind: NotificationKind,
+    cause: Option<&str>,
+    channel: Channel,
+) -> String {
+    match cause {
+        Some(cause) => format!("{shipment}:{kind}:{cause}:{channel}"),
+        None => format!("{shipment}:{kind}:{channel}"),
+    }
+}
+
+/// Where a message in an outbox stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    Pending,
+    Sent,
+    /// Given up on (a 4xx, or too many failed attempts): for a supervisor to look at.
+    Dead,
+}
+
+names!(DeliveryState {
+    Pending => "pending",
+    Sent => "sent",
+    Dead => "dead",
+});
+
+/// The two outboxes the dispatcher delivers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outbox {
+    /// Messages to citizens (SMS 1414, Kaspi app).
+    Notifications,
+    /// Messages to other systems (Kaspi, the registry office).
+    Outbound,
+}
+
+/// The other systems we send messages to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Destination {
+    Kaspi,
+    RegistryOffice,
+}
+
+names!(Destination {
+    Kaspi => "kaspi",
+    RegistryOffice => "registry_office",
+});
+
+/// What we send them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboundKind {
+    /// п.8: Kaspi creates the delivery order once the final status is known.
+    CreateOrder,
+    /// п.24: the second copy of a loss act, for the registry office.
+    LossAct,
+}
+
+names!(OutboundKind {
+    CreateOrder => "create_order",
+    LossAct => "loss_act",
+});
 
 /// The facts a message states.
 #[derive(Debug, Clone)]

@@ -86,6 +86,18 @@ impl BranchTimeZone {
     pub fn tz(self) -> Tz {
         self.0
     }
+
+    /// The IANA name, as stored.
+    pub fn as_str(self) -> &'static str {
+        self.0.name()
+    }
+
+    pub fn parse(name: &str) -> Option<BranchTimeZone> {
+        Self::KAZAKHSTAN
+            .into_iter()
+            .find(|tz| tz.name() == name.trim())
+            .map(BranchTimeZone)
+    }
 }
 
 impl Default for BranchTimeZone {
@@ -98,17 +110,13 @@ impl TryFrom<String> for BranchTimeZone {
     type Error = InvalidValue;
 
     fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::KAZAKHSTAN
-            .into_iter()
-            .find(|tz| tz.name() == value.trim())
-            .map(BranchTimeZone)
-            .ok_or_else(|| {
-                InvalidValue(format!(
-                    "time zone must be one of Kazakhstan's IANA zones ({}), got '{}'",
-                    Self::KAZAKHSTAN.map(|tz| tz.name()).join(", "),
-                    value.chars().take(40).collect::<String>()
-                ))
-            })
+        Self::parse(&value).ok_or_else(|| {
+            InvalidValue(format!(
+                "time zone must be one of Kazakhstan's IANA zones ({}), got '{}'",
+                Self::KAZAKHSTAN.map(|tz| tz.name()).join(", "),
+                value.chars().take(40).collect::<String>()
+            ))
+        })
     }
 }
 

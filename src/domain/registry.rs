@@ -14,6 +14,28 @@ pub enum RegistryKind {
     ReturnPickup,
 }
 
+/// Where a registry stands: a draft is edited; sealing numbers and freezes it; the State
+/// courier signs for it; Kaspi's point reports what it accepted (п.13, 17, 18).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistryState {
+    Draft,
+    Sealed,
+    HandedOver,
+    /// Kaspi's point accepted every envelope on it (п.18).
+    Accepted,
+    /// Kaspi's registry differs from ours: see the discrepancies.
+    AcceptedWithDiscrepancies,
+}
+
+names!(RegistryState {
+    Draft => "draft",
+    Sealed => "sealed",
+    HandedOver => "handed_over",
+    Accepted => "accepted",
+    AcceptedWithDiscrepancies => "accepted_with_discrepancies",
+});
+
 impl RegistryKind {
     pub fn as_str(self) -> &'static str {
         match self {

@@ -58,6 +58,10 @@ impl Role {
         }
     }
 
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
     pub fn branch_binding(self) -> BranchBinding {
         match self {
             Role::AccumulationClerk | Role::IssuanceClerk | Role::StateCourier => {

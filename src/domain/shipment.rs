@@ -3,6 +3,8 @@
 //! decide transitions; they ask [`transition`].
 
 use crate::domain::deadline::DeadlineKind;
+use crate::domain::identifiers::Iin;
+use crate::domain::notification::NotificationKind;
 use crate::domain::role::Role;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -279,32 +281,141 @@ pub enum Actor {
     Sweeper,
 }
 
-/// Messages to the citizen (DOMAIN.md §7).
+/// Whether a shipment carries the original certificate or a free duplicate (п.26).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum NotificationKind {
-    /// п.28: in postamat X, collect by D (Kaspi app).
-    PlacedInCell,
-    /// п.27: delayed, new date (Kaspi app).
-    DeliveryLate,
-    /// п.25: cancelled, how to get a free duplicate (Kaspi app + SMS 1414).
-    CancelledAfterLoss,
-    /// п.34: moved to the State Corporation, where to collect (Kaspi app + SMS 1414).
-    ReturnedToStateCorporation,
-    /// A day before storage ends: collect by D (Kaspi app; issue 6). Sent by the sweeper, not
-    /// by a transition.
-    StorageReminder,
+pub enum ShipmentKind {
+    Original,
+    Duplicate,
 }
 
-impl NotificationKind {
-    pub fn as_str(self) -> &'static str {
+names!(ShipmentKind {
+    Original => "original",
+    Duplicate => "duplicate",
+});
+
+/// Who received a document at the ЦОН.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IssuedTo {
+    Applicant,
+    /// With a power of attorney.
+    Representative,
+}
+
+names!(IssuedTo {
+    Applicant => "applicant",
+    Representative => "representative",
+});
+
+/// The person a document is issued to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipient {
+    /// The applicant, identified by the IIN of the application.
+    Applicant { iin: Iin, name: String },
+    /// A representative with a power of attorney.
+    Representative {
+        iin: Iin,
+        name: String,
+        power_of_attorney: String,
+    },
+}
+
+impl Recipient {
+    pub fn issued_to(&self) -> IssuedTo {
         match self {
-            NotificationKind::PlacedInCell => "placed_in_cell",
-            NotificationKind::DeliveryLate => "delivery_late",
-            NotificationKind::CancelledAfterLoss => "cancelled_after_loss",
-            NotificationKind::ReturnedToStateCorporation => "returned_to_state_corporation",
-            NotificationKind::StorageReminder => "storage_reminder",
+            Recipient::Applicant { .. } => IssuedTo::Applicant,
+            Recipient::Representative { .. } => IssuedTo::Representative,
         }
+    }
+}
+
+/// An event with what it brings to the shipment's record. The one writer of a shipment's state
+/// stores the data with the new state; [`ShipmentEvent`] is its kind, which the table judges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// п.8–10: Kaspi's order, with the waybill the envelope will carry.
+    KaspiOrderCreated {
+        order_id: String,
+        waybill: String,
+    },
+    Intake,
+    /// п.14: with the registry office's registry the document came with.
+    RouteToIssuance {
+        registry_office_registry: String,
+    },
+    Label,
+    HandOverToCourier,
+    AcceptedAtKaspiPoint,
+    OutForDelivery,
+    /// The cell, when Kaspi reported it (a placement implied by a collection has none).
+    PlacedInCell {
+        cell: Option<String>,
+    },
+    Collected,
+    StorageExpired,
+    RemovedFromCell,
+    ReturnedToKaspiPoint,
+    AddedToReturnRegistry,
+    ReturnPickedUp,
+    Issued {
+        recipient: Recipient,
+    },
+    TransferredAfterStorage,
+    Delayed,
+    Lost,
+    Cancelled,
+}
+
+impl Event {
+    pub fn kind(&self) -> ShipmentEvent {
+        match self {
+            Event::KaspiOrderCreated { .. } => ShipmentEvent::KaspiOrderCreated,
+            Event::Intake => ShipmentEvent::Intake,
+            Event::RouteToIssuance { .. } => ShipmentEvent::RouteToIssuance,
+            Event::Label => ShipmentEvent::Label,
+            Event::HandOverToCourier => ShipmentEvent::HandOverToCourier,
+            Event::AcceptedAtKaspiPoint => ShipmentEvent::AcceptedAtKaspiPoint,
+            Event::OutForDelivery => ShipmentEvent::OutForDelivery,
+            Event::PlacedInCell { .. } => ShipmentEvent::PlacedInCell,
+            Event::Collected => ShipmentEvent::Collected,
+            Event::StorageExpired => ShipmentEvent::StorageExpired,
+            Event::RemovedFromCell => ShipmentEvent::RemovedFromCell,
+            Event::ReturnedToKaspiPoint => ShipmentEvent::ReturnedToKaspiPoint,
+            Event::AddedToReturnRegistry => ShipmentEvent::AddedToReturnRegistry,
+            Event::ReturnPickedUp => ShipmentEvent::ReturnPickedUp,
+            Event::Issued { .. } => ShipmentEvent::Issued,
+            Event::TransferredAfterStorage => ShipmentEvent::TransferredAfterStorage,
+            Event::Delayed => ShipmentEvent::Delayed,
+            Event::Lost => ShipmentEvent::Lost,
+            Event::Cancelled => ShipmentEvent::Cancelled,
+        }
+    }
+
+    /// The event of a kind that brings nothing of its own (the steps a Kaspi event implies,
+    /// the registry's effects on its envelopes). `None` for kinds that need their data.
+    pub fn bare(kind: ShipmentEvent) -> Option<Event> {
+        Some(match kind {
+            ShipmentEvent::Intake => Event::Intake,
+            ShipmentEvent::Label => Event::Label,
+            ShipmentEvent::HandOverToCourier => Event::HandOverToCourier,
+            ShipmentEvent::AcceptedAtKaspiPoint => Event::AcceptedAtKaspiPoint,
+            ShipmentEvent::OutForDelivery => Event::OutForDelivery,
+            ShipmentEvent::PlacedInCell => Event::PlacedInCell { cell: None },
+            ShipmentEvent::Collected => Event::Collected,
+            ShipmentEvent::StorageExpired => Event::StorageExpired,
+            ShipmentEvent::RemovedFromCell => Event::RemovedFromCell,
+            ShipmentEvent::ReturnedToKaspiPoint => Event::ReturnedToKaspiPoint,
+            ShipmentEvent::AddedToReturnRegistry => Event::AddedToReturnRegistry,
+            ShipmentEvent::ReturnPickedUp => Event::ReturnPickedUp,
+            ShipmentEvent::TransferredAfterStorage => Event::TransferredAfterStorage,
+            ShipmentEvent::Delayed => Event::Delayed,
+            ShipmentEvent::Lost => Event::Lost,
+            ShipmentEvent::Cancelled => Event::Cancelled,
+            ShipmentEvent::KaspiOrderCreated
+            | ShipmentEvent::RouteToIssuance
+            | ShipmentEvent::Issued => return None,
+        })
     }
 }
 
@@ -658,7 +769,7 @@ pub fn transition(
     })
 }
 
-/// How a Kaspi status event fits the shipment (issue 5): Kaspi's events can arrive late, twice
+/// How a Kaspi status event fits the shipment: Kaspi's events can arrive late, twice
 /// or out of order, and none of that may move a shipment backwards or lose the event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KaspiPlan {
@@ -740,6 +851,18 @@ pub fn kaspi_plan(
         }
         None => KaspiPlan::Refused(refusal),
     }
+}
+
+/// Kaspi can be ahead of our records: it reports on an envelope whose handover to the State
+/// courier (п.17) is not recorded yet. Such an event waits for the handover rather than being
+/// refused.
+pub fn kaspi_may_be_ahead(current: ShipmentState) -> bool {
+    matches!(
+        current,
+        ShipmentState::ReadyAtRegistryOffice
+            | ShipmentState::AtAccumulationSector
+            | ShipmentState::Packed
+    )
 }
 
 impl ShipmentState {

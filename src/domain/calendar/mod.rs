@@ -3,6 +3,9 @@
 //! by data (government decree swaps, corrections). Pure: no I/O, no clock.
 
 pub mod rules;
+mod snapshot;
+
+pub use snapshot::CalendarSnapshot;
 
 use chrono::{Datelike, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
@@ -49,6 +52,27 @@ impl DayKind {
         .find(|k| k.as_str() == s)
     }
 }
+
+/// What a supervisor's edit of the calendar did (kept for audit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EditAction {
+    AddYear,
+    SetKurbanAit,
+    AddDayOff,
+    RemoveDayOff,
+    AddWorkingDay,
+    RemoveWorkingDay,
+}
+
+names!(EditAction {
+    AddYear => "add_year",
+    SetKurbanAit => "set_kurban_ait",
+    AddDayOff => "add_day_off",
+    RemoveDayOff => "remove_day_off",
+    AddWorkingDay => "add_working_day",
+    RemoveWorkingDay => "remove_working_day",
+});
 
 /// A named day in Kazakh and Russian.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
