@@ -2,6 +2,7 @@
 //! and SQLite (the embedded default). Backend-specific work is a `match` on [`DbConnection`]
 //! in this module and nowhere else.
 
+pub mod column;
 pub mod id;
 pub mod models;
 pub mod schema;
@@ -12,8 +13,6 @@ use diesel::r2d2::{self, ManageConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use std::path::PathBuf;
 use std::time::Duration;
-
-pub use id::Id;
 
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");

@@ -3,18 +3,17 @@
 //! secrets, which these are not) and lets every request find its key through a unique index.
 
 use super::{from_db_time, to_db_time};
+use crate::db::DbConnection;
 use crate::db::models::branch::BranchScope;
 use crate::db::schema::{api_keys, branches, service_bootstrap};
-use crate::db::{DbConnection, Id};
+use crate::domain::ids::{BranchId, KeyId};
 use crate::domain::reference::{BranchCode, Text};
 use crate::domain::role::{Role, RoleBranchMismatch};
 use base64::Engine;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use rand::RngCore;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
-use utoipa::ToSchema;
 
 /// Every token starts with this, so a leaked one is recognisable (and redacted from logs).
 pub const TOKEN_PREFIX: &str = "pst_";
@@ -24,10 +23,10 @@ const SHOWN_PREFIX_LEN: usize = TOKEN_PREFIX.len() + 6;
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = api_keys)]
 struct ApiKeyRow {
-    id: Id,
+    id: KeyId,
     name: String,
-    role: String,
-    branch_id: Option<Id>,
+    role: Role,
+    branch_id: Option<BranchId>,
     token_prefix: String,
     token_hash: String,
     created_at: NaiveDateTime,
@@ -35,15 +34,14 @@ struct ApiKeyRow {
 }
 
 /// A key as listed to operators: never its token.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct ApiKey {
-    pub id: Id,
+    pub id: KeyId,
     pub name: String,
     pub role: Role,
     /// Branch code for branch staff and branch supervisors.
     pub branch: Option<String>,
     /// The first characters of the token, to recognise it.
-    #[schema(example = "pst_Xk3f9Q")]
     pub token_prefix: String,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
@@ -52,7 +50,7 @@ pub struct ApiKey {
 /// The authenticated caller.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    pub key_id: Id,
+    pub key_id: KeyId,
     pub name: String,
     pub role: Role,
     pub scope: BranchScope,
@@ -88,14 +86,6 @@ fn generate_token() -> String {
     )
 }
 
-fn parse_role(stored: &str) -> QueryResult<Role> {
-    stored
-        .parse()
-        .map_err(|e: crate::domain::role::UnknownRole| {
-            diesel::result::Error::DeserializationError(e.to_string().into())
-        })
-}
-
 /// Creates a key and returns it with its token: the only time the token exists in clear.
 pub fn create(
     conn: &mut DbConnection,
@@ -108,7 +98,7 @@ pub fn create(
             branches::table
                 .filter(branches::code.eq(code.as_str()))
                 .select(branches::id)
-                .first::<Id>(conn)
+                .first::<BranchId>(conn)
                 .optional()?
                 .ok_or_else(|| CreateKeyError::UnknownBranch(code.clone()))?,
         ),
@@ -116,9 +106,9 @@ pub fn create(
     };
     let token = generate_token();
     let row = ApiKeyRow {
-        id: Id::new(),
+        id: KeyId::new(),
         name: new.name.to_string(),
-        role: new.role.as_str().to_owned(),
+        role: new.role,
         branch_id,
         token_prefix: token[..SHOWN_PREFIX_LEN].to_owned(),
         token_hash: hash_token(&token),
@@ -140,42 +130,54 @@ pub fn create(
     Ok((key, token))
 }
 
-fn to_view(row: ApiKeyRow, branch: Option<String>) -> QueryResult<ApiKey> {
-    Ok(ApiKey {
+fn to_view(row: ApiKeyRow, branch: Option<String>) -> ApiKey {
+    ApiKey {
         id: row.id,
         name: row.name,
-        role: parse_role(&row.role)?,
+        role: row.role,
         branch,
         token_prefix: row.token_prefix,
         created_at: from_db_time(row.created_at),
         revoked_at: row.revoked_at.map(from_db_time),
-    })
+    }
 }
 
 pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<ApiKey>> {
-    api_keys::table
+    Ok(api_keys::table
         .left_join(branches::table)
         .select((ApiKeyRow::as_select(), branches::code.nullable()))
         .order(api_keys::id)
         .load::<(ApiKeyRow, Option<String>)>(conn)?
         .into_iter()
         .map(|(row, branch)| to_view(row, branch))
-        .collect()
+        .collect())
 }
 
-pub fn find(conn: &mut DbConnection, id: Id) -> QueryResult<Option<ApiKey>> {
-    api_keys::table
+pub fn find(conn: &mut DbConnection, id: KeyId) -> QueryResult<Option<ApiKey>> {
+    Ok(api_keys::table
         .left_join(branches::table)
         .filter(api_keys::id.eq(id))
         .select((ApiKeyRow::as_select(), branches::code.nullable()))
         .first::<(ApiKeyRow, Option<String>)>(conn)
         .optional()?
-        .map(|(row, branch)| to_view(row, branch))
-        .transpose()
+        .map(|(row, branch)| to_view(row, branch)))
+}
+
+/// A key's name, to say who did something.
+pub fn name_of(conn: &mut DbConnection, id: KeyId) -> QueryResult<Option<String>> {
+    api_keys::table
+        .find(id)
+        .select(api_keys::name)
+        .first(conn)
+        .optional()
 }
 
 /// Revokes a key at once; revoking a revoked key keeps its first revocation time.
-pub fn revoke(conn: &mut DbConnection, id: Id, now: DateTime<Utc>) -> QueryResult<Option<ApiKey>> {
+pub fn revoke(
+    conn: &mut DbConnection,
+    id: KeyId,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<ApiKey>> {
     diesel::update(
         api_keys::table
             .filter(api_keys::id.eq(id))
@@ -199,7 +201,7 @@ pub fn authenticate(conn: &mut DbConnection, token: &str) -> QueryResult<Option<
             api_keys::branch_id,
             branches::code.nullable(),
         ))
-        .first::<(Id, String, String, Option<Id>, Option<String>)>(conn)
+        .first::<(KeyId, String, Role, Option<BranchId>, Option<String>)>(conn)
         .optional()?;
     let Some((key_id, name, role, branch_id, branch_code)) = found else {
         return Ok(None);
@@ -220,7 +222,7 @@ pub fn authenticate(conn: &mut DbConnection, token: &str) -> QueryResult<Option<
     Ok(Some(Principal {
         key_id,
         name,
-        role: parse_role(&role)?,
+        role,
         scope,
     }))
 }

@@ -1,182 +1,168 @@
-use super::{from_db_time, to_db_time};
+//! Branches of the State Corporation, and which of them a caller may see.
+
+use super::to_db_time;
+use crate::db::DbConnection;
 use crate::db::schema::branches;
-use crate::db::{DbConnection, Id};
-use crate::domain::reference::{BranchCode, BranchTimeZone, Text};
+use crate::domain::ids::BranchId;
+use crate::domain::notification::Bilingual;
+use crate::domain::reference::{BranchCode, BranchTimeZone};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = branches)]
 pub struct BranchRow {
-    pub id: Id,
+    pub id: BranchId,
     pub code: String,
     pub name_kk: String,
     pub name_ru: String,
     pub city: String,
     pub address_kk: String,
     pub address_ru: String,
-    pub time_zone: String,
+    pub time_zone: BranchTimeZone,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
 
-/// The fields of a branch an admin sets (everything but its code, which is its identity).
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BranchDetails {
-    /// Name in Kazakh.
-    #[schema(example = "Алматы қаласы бойынша №1 ХҚКО")]
-    pub name_kk: Text,
-    /// Name in Russian.
-    #[schema(example = "ЦОН №1 города Алматы")]
-    pub name_ru: Text,
-    #[schema(example = "Алматы")]
-    pub city: Text,
-    /// Address in Kazakh, used in the п.34 message.
-    #[schema(example = "Алматы қ., Абай даңғ., 10")]
-    pub address_kk: Text,
-    /// Address in Russian, used in the п.34 message.
-    #[schema(example = "г. Алматы, пр. Абая, 10")]
-    pub address_ru: Text,
-    /// IANA zone of the branch's deadlines; `Asia/Almaty` when omitted.
-    #[serde(default)]
-    pub time_zone: BranchTimeZone,
+impl BranchRow {
+    /// The address citizens are sent to (п.25, 34), in both languages.
+    pub fn address(&self) -> Bilingual {
+        Bilingual {
+            kk: self.address_kk.clone(),
+            ru: self.address_ru.clone(),
+        }
+    }
+
+    pub fn name(&self) -> Bilingual {
+        Bilingual {
+            kk: self.name_kk.clone(),
+            ru: self.name_ru.clone(),
+        }
+    }
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Branch {
-    pub id: Id,
-    pub code: String,
+/// The fields of a branch an admin sets (everything but its code, which is its identity).
+#[derive(Debug, Clone)]
+pub struct BranchFields {
     pub name_kk: String,
     pub name_ru: String,
     pub city: String,
     pub address_kk: String,
     pub address_ru: String,
-    #[schema(example = "Asia/Almaty")]
-    pub time_zone: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<BranchRow> for Branch {
-    fn from(row: BranchRow) -> Self {
-        Branch {
-            id: row.id,
-            code: row.code,
-            name_kk: row.name_kk,
-            name_ru: row.name_ru,
-            city: row.city,
-            address_kk: row.address_kk,
-            address_ru: row.address_ru,
-            time_zone: row.time_zone,
-            created_at: from_db_time(row.created_at),
-            updated_at: from_db_time(row.updated_at),
-        }
-    }
+    pub time_zone: BranchTimeZone,
 }
 
 /// Which branches a caller may see: branch staff their own, everyone else all of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BranchScope {
     All,
-    Only { id: Id, code: BranchCode },
+    Only { id: BranchId, code: BranchCode },
 }
 
 impl BranchScope {
-    pub fn allows(&self, branch_id: Id) -> bool {
+    pub fn allows(&self, branch: BranchId) -> bool {
         match self {
             BranchScope::All => true,
-            BranchScope::Only { id, .. } => *id == branch_id,
+            BranchScope::Only { id, .. } => *id == branch,
+        }
+    }
+
+    /// The one branch of a scope bound to one.
+    pub fn branch(&self) -> Option<BranchId> {
+        match self {
+            BranchScope::All => None,
+            BranchScope::Only { id, .. } => Some(*id),
         }
     }
 }
 
-fn create(
-    conn: &mut DbConnection,
-    code: &BranchCode,
-    details: BranchDetails,
-    now: DateTime<Utc>,
-) -> QueryResult<Branch> {
-    let row = BranchRow {
-        id: Id::new(),
-        code: code.to_string(),
-        name_kk: details.name_kk.into(),
-        name_ru: details.name_ru.into(),
-        city: details.city.into(),
-        address_kk: details.address_kk.into(),
-        address_ru: details.address_ru.into(),
-        time_zone: details.time_zone.into(),
-        created_at: to_db_time(now),
-        updated_at: to_db_time(now),
-    };
-    diesel::insert_into(branches::table)
-        .values(&row)
-        .execute(conn)?;
-    Ok(row.into())
-}
-
-pub fn list(conn: &mut DbConnection, scope: &BranchScope) -> QueryResult<Vec<Branch>> {
+pub fn list(conn: &mut DbConnection, scope: &BranchScope) -> QueryResult<Vec<BranchRow>> {
     let mut query = branches::table
         .select(BranchRow::as_select())
         .order(branches::code)
         .into_boxed();
-    if let BranchScope::Only { id, .. } = scope {
-        query = query.filter(branches::id.eq(*id));
+    if let Some(id) = scope.branch() {
+        query = query.filter(branches::id.eq(id));
     }
-    Ok(query.load(conn)?.into_iter().map(Branch::from).collect())
+    query.load(conn)
 }
 
-pub fn find_by_code(conn: &mut DbConnection, code: &BranchCode) -> QueryResult<Option<Branch>> {
+pub fn find_by_code(conn: &mut DbConnection, code: &str) -> QueryResult<Option<BranchRow>> {
     branches::table
-        .filter(branches::code.eq(code.as_str()))
+        .filter(branches::code.eq(code))
         .select(BranchRow::as_select())
         .first(conn)
         .optional()
-        .map(|row| row.map(Branch::from))
 }
 
-fn update(
-    conn: &mut DbConnection,
-    code: &BranchCode,
-    details: BranchDetails,
-    now: DateTime<Utc>,
-) -> QueryResult<Option<Branch>> {
-    let changed = diesel::update(branches::table.filter(branches::code.eq(code.as_str())))
-        .set((
-            branches::name_kk.eq(details.name_kk.as_str()),
-            branches::name_ru.eq(details.name_ru.as_str()),
-            branches::city.eq(details.city.as_str()),
-            branches::address_kk.eq(details.address_kk.as_str()),
-            branches::address_ru.eq(details.address_ru.as_str()),
-            branches::time_zone.eq(String::from(details.time_zone)),
-            branches::updated_at.eq(to_db_time(now)),
-        ))
-        .execute(conn)?;
-    if changed == 0 {
-        return Ok(None);
-    }
-    find_by_code(conn, code)
+/// A branch our own rows refer to (a missing one is a broken reference, not "not found").
+pub fn get(conn: &mut DbConnection, id: BranchId) -> QueryResult<BranchRow> {
+    branches::table
+        .find(id)
+        .select(BranchRow::as_select())
+        .first(conn)
 }
 
-/// Deletes a branch; a branch still referenced (keys, later shipments) is refused by its
-/// foreign keys.
-pub fn delete(conn: &mut DbConnection, code: &BranchCode) -> QueryResult<bool> {
-    diesel::delete(branches::table.filter(branches::code.eq(code.as_str())))
-        .execute(conn)
-        .map(|n| n > 0)
+/// The zone a branch keeps its deadlines in.
+pub fn time_zone(conn: &mut DbConnection, id: BranchId) -> QueryResult<BranchTimeZone> {
+    branches::table
+        .find(id)
+        .select(branches::time_zone)
+        .first(conn)
 }
 
-/// Creates the branch or replaces its details; says which it did.
+/// Every branch's code, to name them in supervisors' lists.
+pub fn codes(conn: &mut DbConnection) -> QueryResult<Vec<(BranchId, String)>> {
+    branches::table
+        .select((branches::id, branches::code))
+        .load(conn)
+}
+
+/// Creates the branch or replaces its details; says whether it created it.
 pub fn upsert(
     conn: &mut DbConnection,
-    code: &BranchCode,
-    details: BranchDetails,
+    code: &str,
+    fields: &BranchFields,
     now: DateTime<Utc>,
-) -> QueryResult<(Branch, bool)> {
-    conn.transaction(|conn| match update(conn, code, details.clone(), now)? {
-        Some(existing) => Ok((existing, false)),
-        None => create(conn, code, details, now).map(|created| (created, true)),
+) -> QueryResult<(BranchRow, bool)> {
+    conn.transaction(|conn| {
+        let changed = diesel::update(branches::table.filter(branches::code.eq(code)))
+            .set((
+                branches::name_kk.eq(&fields.name_kk),
+                branches::name_ru.eq(&fields.name_ru),
+                branches::city.eq(&fields.city),
+                branches::address_kk.eq(&fields.address_kk),
+                branches::address_ru.eq(&fields.address_ru),
+                branches::time_zone.eq(fields.time_zone),
+                branches::updated_at.eq(to_db_time(now)),
+            ))
+            .execute(conn)?;
+        if changed > 0 {
+            let row = find_by_code(conn, code)?.ok_or(diesel::result::Error::NotFound)?;
+            return Ok((row, false));
+        }
+        let row = BranchRow {
+            id: BranchId::new(),
+            code: code.to_owned(),
+            name_kk: fields.name_kk.clone(),
+            name_ru: fields.name_ru.clone(),
+            city: fields.city.clone(),
+            address_kk: fields.address_kk.clone(),
+            address_ru: fields.address_ru.clone(),
+            time_zone: fields.time_zone,
+            created_at: to_db_time(now),
+            updated_at: to_db_time(now),
+        };
+        diesel::insert_into(branches::table)
+            .values(&row)
+            .execute(conn)?;
+        Ok((row, true))
     })
+}
+
+/// Deletes a branch; one still referenced (keys, shipments) is refused by its foreign keys.
+pub fn delete(conn: &mut DbConnection, code: &str) -> QueryResult<bool> {
+    diesel::delete(branches::table.filter(branches::code.eq(code)))
+        .execute(conn)
+        .map(|n| n > 0)
 }

@@ -40,11 +40,13 @@ pub fn find(
         .first::<(String, i32, String)>(conn)
         .optional()?
         .map(|(payload_hash, status, body)| {
+            let corrupt = |e: Box<dyn std::error::Error + Send + Sync>| {
+                diesel::result::Error::DeserializationError(e)
+            };
             Ok(StoredResponse {
                 payload_hash,
-                status: u16::try_from(status).unwrap_or(200),
-                body: serde_json::from_str(&body)
-                    .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))?,
+                status: u16::try_from(status).map_err(|e| corrupt(Box::new(e)))?,
+                body: serde_json::from_str(&body).map_err(|e| corrupt(Box::new(e)))?,
             })
         })
         .transpose()

@@ -1,14 +1,18 @@
-//! One file per stored entity: its rows and the few queries the rest of the service needs.
+//! One file per stored entity: its rows and the queries the rest of the service needs. Nothing
+//! here knows about HTTP, jobs or the workflows that use it.
 
 pub mod api_key;
 pub mod application;
 pub mod branch;
 pub mod calendar;
+pub mod deadline;
 pub mod dispute;
 pub mod force_majeure;
+pub mod history;
 pub mod integration_event;
 pub mod kaspi_event;
 pub mod loss_act;
+pub mod numbering;
 pub mod outbox;
 pub mod postamat;
 pub mod registry;

@@ -1,29 +1,70 @@
 //! The outboxes: messages to citizens and to other systems, written in the same transaction as
-//! the change that causes them and delivered later by the dispatcher. A dedup key makes the
-//! same cause, written twice, one message.
+//! the change that causes them and delivered later by the dispatcher. A unique dedup key makes
+//! the same cause, written twice, one message.
 
-use super::to_db_time;
-use crate::db::schema::{notifications, outbound_messages};
-use crate::db::{DbConnection, Id};
-use chrono::{DateTime, Utc};
+use super::{from_db_time, to_db_time};
+use crate::db::DbConnection;
+use crate::db::models::branch::BranchScope;
+use crate::db::schema::{applications, notifications, outbound_messages};
+use crate::domain::ids::{ApplicationId, BranchId, MessageId, ShipmentId};
+use crate::domain::notification::{
+    Channel, DeliveryState, Destination, Language, NotificationKind, OutboundKind, Outbox,
+};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-pub struct NewNotification<'a> {
-    pub application_id: Id,
-    pub shipment_id: Option<Id>,
-    /// The notification kind, e.g. `placed_in_cell`.
-    pub kind: &'a str,
-    /// `kaspi_app` or `sms_1414`.
-    pub channel: &'a str,
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = notifications)]
+pub struct NotificationRow {
+    pub id: MessageId,
+    pub application_id: ApplicationId,
+    pub shipment_id: Option<ShipmentId>,
+    pub kind: NotificationKind,
+    pub channel: Channel,
     /// The citizen's phone (+77XXXXXXXXX); the Kaspi app finds its user by it.
+    pub recipient: String,
+    pub language: Language,
+    pub body: String,
+    pub dedup_key: String,
+    pub state: DeliveryState,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub last_error: Option<String>,
+    pub lease_token: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = outbound_messages)]
+pub struct OutboundRow {
+    pub id: MessageId,
+    pub destination: Destination,
+    pub kind: OutboundKind,
+    /// JSON.
+    pub payload: String,
+    pub dedup_key: String,
+    pub state: DeliveryState,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub last_error: Option<String>,
+    pub lease_token: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+/// A citizen's message, ready to be written.
+pub struct NewNotification<'a> {
+    pub application_id: ApplicationId,
+    pub shipment_id: Option<ShipmentId>,
+    pub kind: NotificationKind,
+    pub channel: Channel,
     pub recipient: &'a str,
-    pub language: &'a str,
+    pub language: Language,
     pub body: &'a str,
     pub dedup_key: &'a str,
 }
 
 /// Writes a notification unless one with the same dedup key exists; says whether it wrote.
-pub fn notify(
+pub fn insert_notification(
     conn: &mut DbConnection,
     n: NewNotification<'_>,
     now: DateTime<Utc>,
@@ -35,28 +76,66 @@ pub fn notify(
     if exists > 0 {
         return Ok(false);
     }
+    let row = NotificationRow {
+        id: MessageId::new(),
+        application_id: n.application_id,
+        shipment_id: n.shipment_id,
+        kind: n.kind,
+        channel: n.channel,
+        recipient: n.recipient.to_owned(),
+        language: n.language,
+        body: n.body.to_owned(),
+        dedup_key: n.dedup_key.to_owned(),
+        state: DeliveryState::Pending,
+        attempts: 0,
+        next_attempt_at: to_db_time(now),
+        last_error: None,
+        lease_token: None,
+        created_at: to_db_time(now),
+    };
     // In a savepoint: a twin written at the same moment elsewhere wins the unique dedup key,
     // and this one is simply not needed.
-    let inserted = conn.transaction(|conn| {
+    written_unless_twin(conn.transaction(|conn| {
         diesel::insert_into(notifications::table)
-            .values((
-                notifications::id.eq(Id::new()),
-                notifications::application_id.eq(n.application_id),
-                notifications::shipment_id.eq(n.shipment_id),
-                notifications::kind.eq(n.kind),
-                notifications::channel.eq(n.channel),
-                notifications::recipient.eq(n.recipient),
-                notifications::language.eq(n.language),
-                notifications::body.eq(n.body),
-                notifications::dedup_key.eq(n.dedup_key),
-                notifications::state.eq("pending"),
-                notifications::attempts.eq(0),
-                notifications::next_attempt_at.eq(to_db_time(now)),
-                notifications::created_at.eq(to_db_time(now)),
-            ))
+            .values(&row)
             .execute(conn)
-    });
-    written_unless_twin(inserted)
+    }))
+}
+
+/// Writes a message for another system unless one with the same dedup key exists.
+pub fn insert_outbound(
+    conn: &mut DbConnection,
+    destination: Destination,
+    kind: OutboundKind,
+    payload: &serde_json::Value,
+    dedup_key: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let exists: i64 = outbound_messages::table
+        .filter(outbound_messages::dedup_key.eq(dedup_key))
+        .count()
+        .get_result(conn)?;
+    if exists > 0 {
+        return Ok(false);
+    }
+    let row = OutboundRow {
+        id: MessageId::new(),
+        destination,
+        kind,
+        payload: payload.to_string(),
+        dedup_key: dedup_key.to_owned(),
+        state: DeliveryState::Pending,
+        attempts: 0,
+        next_attempt_at: to_db_time(now),
+        last_error: None,
+        lease_token: None,
+        created_at: to_db_time(now),
+    };
+    written_unless_twin(conn.transaction(|conn| {
+        diesel::insert_into(outbound_messages::table)
+            .values(&row)
+            .execute(conn)
+    }))
 }
 
 /// An insert made in a savepoint against a unique dedup key: a twin written at the same moment
@@ -72,197 +151,41 @@ fn written_unless_twin(inserted: QueryResult<usize>) -> QueryResult<bool> {
     }
 }
 
-/// What a citizen is told: the notification kind, the text, and the dedup key of its cause.
-pub struct CitizenMessage<'a> {
-    pub kind: &'a str,
-    pub body: &'a str,
-    pub dedup: &'a str,
-}
-
-/// Tells the citizen of an application something on each of `channels` (one message per
-/// channel, each deduplicated by the cause's key and the channel).
-pub fn tell_citizen(
-    conn: &mut DbConnection,
-    application: &crate::db::models::application::ApplicationRow,
-    shipment_id: Id,
-    channels: &[&str],
-    message: CitizenMessage<'_>,
-    now: DateTime<Utc>,
-) -> QueryResult<()> {
-    for channel in channels {
-        let key = format!("{}:{channel}", message.dedup);
-        notify(
-            conn,
-            NewNotification {
-                application_id: application.id,
-                shipment_id: Some(shipment_id),
-                kind: message.kind,
-                channel,
-                recipient: &application.phone,
-                language: &application.language,
-                body: message.body,
-                dedup_key: &key,
-            },
-            now,
-        )?;
-    }
-    Ok(())
-}
-
-/// The messages that send the citizen to their branch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BranchNotice {
-    /// п.34: the document is back at the State Corporation.
-    Returned,
-    /// п.25: the application is cancelled after a loss; a free duplicate awaits.
-    Cancelled,
-}
-
-/// Tells the citizen, in the Kaspi app and by SMS 1414, in their language, with their branch's
-/// address (п.25, п.34).
-pub fn tell_where_to_collect(
-    conn: &mut DbConnection,
-    row: &crate::db::models::shipment::ShipmentRow,
-    notice: BranchNotice,
-    now: DateTime<Utc>,
-) -> QueryResult<()> {
-    use crate::domain::notification::{self, Facts, Language};
-    let app = crate::db::models::application::find(conn, row.application_id)?;
-    let (address_kk, address_ru): (String, String) = crate::db::schema::branches::table
-        .find(row.branch_id)
-        .select((
-            crate::db::schema::branches::address_kk,
-            crate::db::schema::branches::address_ru,
-        ))
-        .first(conn)?;
-    let language = Language::parse(&app.language).unwrap_or(Language::Ru);
-    let branch_address = if language == Language::Kk {
-        &address_kk
-    } else {
-        &address_ru
-    };
-    let application_number = &app.number;
-    let facts = match notice {
-        BranchNotice::Returned => Facts::ReturnedToStateCorporation {
-            application_number,
-            branch_address,
-        },
-        BranchNotice::Cancelled => Facts::CancelledAfterLoss {
-            application_number,
-            branch_address,
-        },
-    };
-    let body = notification::render(&facts, language);
-    let kind = facts.kind().as_str();
-    let dedup = format!("{}:{kind}", row.id);
-    let message = CitizenMessage {
-        kind,
-        body: &body,
-        dedup: &dedup,
-    };
-    tell_citizen(conn, &app, row.id, &["kaspi_app", "sms_1414"], message, now)
-}
-
-/// Writes a message for another system unless one with the same dedup key exists.
-pub fn send_later(
-    conn: &mut DbConnection,
-    destination: &str,
-    kind: &str,
-    payload: &serde_json::Value,
-    dedup_key: &str,
-    now: DateTime<Utc>,
-) -> QueryResult<bool> {
-    let exists: i64 = outbound_messages::table
-        .filter(outbound_messages::dedup_key.eq(dedup_key))
-        .count()
-        .get_result(conn)?;
-    if exists > 0 {
-        return Ok(false);
-    }
-    let inserted = conn.transaction(|conn| {
-        diesel::insert_into(outbound_messages::table)
-            .values((
-                outbound_messages::id.eq(Id::new()),
-                outbound_messages::destination.eq(destination),
-                outbound_messages::kind.eq(kind),
-                outbound_messages::payload.eq(payload.to_string()),
-                outbound_messages::dedup_key.eq(dedup_key),
-                outbound_messages::state.eq("pending"),
-                outbound_messages::attempts.eq(0),
-                outbound_messages::next_attempt_at.eq(to_db_time(now)),
-                outbound_messages::created_at.eq(to_db_time(now)),
-            ))
-            .execute(conn)
-    });
-    written_unless_twin(inserted)
-}
-
-/// A pending notification, for supervisors and tests.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct Notification {
-    pub id: Id,
-    pub shipment_id: Option<Id>,
-    pub kind: String,
-    pub channel: String,
-    pub language: String,
-    pub body: String,
-    pub state: String,
-    pub attempts: i32,
-}
-
+/// A shipment's messages to its citizen, oldest first.
 pub fn notifications_of(
     conn: &mut DbConnection,
-    shipment_id: Id,
-) -> QueryResult<Vec<Notification>> {
-    Ok(notifications::table
+    shipment_id: ShipmentId,
+) -> QueryResult<Vec<NotificationRow>> {
+    notifications::table
         .filter(notifications::shipment_id.eq(shipment_id))
         .order(notifications::created_at)
-        .select((
-            notifications::id,
-            notifications::shipment_id,
-            notifications::kind,
-            notifications::channel,
-            notifications::language,
-            notifications::body,
-            notifications::state,
-            notifications::attempts,
-        ))
-        .load::<(Id, Option<Id>, String, String, String, String, String, i32)>(conn)?
-        .into_iter()
-        .map(
-            |(id, shipment_id, kind, channel, language, body, state, attempts)| Notification {
-                id,
-                shipment_id,
-                kind,
-                channel,
-                language,
-                body,
-                state,
-                attempts,
-            },
-        )
-        .collect())
+        .select(NotificationRow::as_select())
+        .load(conn)
 }
 
-/// The two outboxes the dispatcher delivers.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Outbox {
-    /// Messages to citizens (SMS 1414, Kaspi app).
-    Notifications,
-    /// Messages to other systems (Kaspi, the registry office).
-    Outbound,
+/// Where a claimed message goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Citizen(Channel),
+    System(Destination),
+}
+
+impl Route {
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Citizen(channel) => channel.as_str(),
+            Route::System(destination) => destination.as_str(),
+        }
+    }
 }
 
 /// A message claimed for delivery.
 #[derive(Debug, Clone)]
 pub struct Claimed {
-    pub id: Id,
-    /// `sms_1414` or `kaspi_app` for notifications; `kaspi` or `registry_office` otherwise.
-    pub channel: String,
-    pub kind: String,
+    pub id: MessageId,
+    pub route: Route,
+    /// The notification or message kind, for the log and metrics.
+    pub kind: &'static str,
     /// The citizen's phone, for notifications.
     pub recipient: Option<String>,
     /// The text, or the JSON payload for other systems.
@@ -271,7 +194,7 @@ pub struct Claimed {
     /// Attempts including this one (counted when claimed, so a message that crashes the
     /// dispatcher still reaches the dead letters).
     pub attempts: i32,
-    pub application_id: Option<Id>,
+    pub application_id: Option<ApplicationId>,
     /// This claim's lease: only its holder settles the message.
     pub lease: String,
 }
@@ -287,74 +210,61 @@ pub fn claim(
     lease_until: DateTime<Utc>,
     limit: i64,
 ) -> QueryResult<Vec<Claimed>> {
+    let lease = || MessageId::new().to_string();
     let claimed: Vec<Claimed> = match outbox {
         Outbox::Notifications => {
             let query = notifications::table
-                .filter(notifications::state.eq("pending"))
+                .filter(notifications::state.eq(DeliveryState::Pending))
                 .filter(notifications::next_attempt_at.le(to_db_time(now)))
                 .order(notifications::next_attempt_at)
-                .limit(limit)
-                .select((
-                    notifications::id,
-                    notifications::channel,
-                    notifications::kind,
-                    notifications::recipient,
-                    notifications::body,
-                    notifications::dedup_key,
-                    notifications::attempts,
-                    notifications::application_id,
-                ));
-            type Row = (Id, String, String, String, String, String, i32, Id);
-            let rows: Vec<Row> = match conn {
-                DbConnection::Postgres(pg) => query.for_update().skip_locked().load(pg)?,
-                DbConnection::Sqlite(_) => query.load(conn)?,
+                .limit(limit);
+            let rows: Vec<NotificationRow> = match conn {
+                DbConnection::Postgres(pg) => query
+                    .select(NotificationRow::as_select())
+                    .for_update()
+                    .skip_locked()
+                    .load(pg)?,
+                DbConnection::Sqlite(_) => query.select(NotificationRow::as_select()).load(conn)?,
             };
             rows.into_iter()
-                .map(
-                    |(id, channel, kind, recipient, body, dedup_key, attempts, app)| Claimed {
-                        id,
-                        channel,
-                        kind,
-                        recipient: Some(recipient),
-                        body,
-                        dedup_key,
-                        attempts: attempts + 1,
-                        application_id: Some(app),
-                        lease: Id::new().to_string(),
-                    },
-                )
+                .map(|row| Claimed {
+                    id: row.id,
+                    route: Route::Citizen(row.channel),
+                    kind: row.kind.as_str(),
+                    recipient: Some(row.recipient),
+                    body: row.body,
+                    dedup_key: row.dedup_key,
+                    attempts: row.attempts + 1,
+                    application_id: Some(row.application_id),
+                    lease: lease(),
+                })
                 .collect()
         }
         Outbox::Outbound => {
             let query = outbound_messages::table
-                .filter(outbound_messages::state.eq("pending"))
+                .filter(outbound_messages::state.eq(DeliveryState::Pending))
                 .filter(outbound_messages::next_attempt_at.le(to_db_time(now)))
                 .order(outbound_messages::next_attempt_at)
-                .limit(limit)
-                .select((
-                    outbound_messages::id,
-                    outbound_messages::destination,
-                    outbound_messages::kind,
-                    outbound_messages::payload,
-                    outbound_messages::dedup_key,
-                    outbound_messages::attempts,
-                ));
-            type Row = (Id, String, String, String, String, i32);
-            let rows: Vec<Row> = match conn {
-                DbConnection::Postgres(pg) => query.for_update().skip_locked().load(pg)?,
-                DbConnection::Sqlite(_) => query.load(conn)?,
+                .limit(limit);
+            let rows: Vec<OutboundRow> = match conn {
+                DbConnection::Postgres(pg) => query
+                    .select(OutboundRow::as_select())
+                    .for_update()
+                    .skip_locked()
+                    .load(pg)?,
+                DbConnection::Sqlite(_) => query.select(OutboundRow::as_select()).load(conn)?,
             };
             rows.into_iter()
-                .map(|(id, channel, kind, body, dedup_key, attempts)| Claimed {
-                    id,
-                    channel,
-                    kind,
+                .map(|row| Claimed {
+                    id: row.id,
+                    route: Route::System(row.destination),
+                    kind: row.kind.as_str(),
                     recipient: None,
-                    body,
-                    dedup_key,
-                    attempts: attempts + 1,
+                    body: row.payload,
+                    dedup_key: row.dedup_key,
+                    attempts: row.attempts + 1,
                     application_id: None,
-                    lease: Id::new().to_string(),
+                    lease: lease(),
                 })
                 .collect()
         }
@@ -419,13 +329,12 @@ pub fn reschedule(
     Ok(changed == 1)
 }
 
-/// Settles a claimed message: `sent`, or `dead` (dead-lettered, for a supervisor to look at);
-/// false if the lease was lost.
+/// Settles a claimed message (`sent` or `dead`); false if the lease was lost.
 pub fn settle(
     conn: &mut DbConnection,
     outbox: Outbox,
     message: &Claimed,
-    state: &str,
+    state: DeliveryState,
     last_error: Option<&str>,
 ) -> QueryResult<bool> {
     let changed = match outbox {
@@ -455,95 +364,70 @@ pub fn settle(
     Ok(changed == 1)
 }
 
-/// A dead-lettered message, for supervisors.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+/// A dead-lettered message.
+#[derive(Debug, Clone)]
 pub struct DeadLetter {
     pub outbox: Outbox,
-    pub id: Id,
-    pub channel: String,
-    pub kind: String,
+    pub id: MessageId,
+    /// The channel, or the system it was for.
+    pub route: &'static str,
+    pub kind: &'static str,
     pub attempts: i32,
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// The citizen's branch and application number; `None` for messages to other systems.
+    pub branch_id: Option<BranchId>,
+    pub application_number: Option<String>,
 }
 
-/// Dead letters a supervisor may see: their branch's citizens' messages, and for national
-/// supervisors everything (messages to other systems have no branch).
-pub fn dead_letters(
-    conn: &mut DbConnection,
-    scope: &crate::db::models::branch::BranchScope,
-) -> QueryResult<Vec<DeadLetter>> {
-    use crate::db::models::branch::BranchScope;
-    use crate::db::schema::applications;
-    let mut notes_query = notifications::table
+/// Dead letters a scope may see: its branch's citizens' messages, and for national staff
+/// everything (messages to other systems have no branch).
+pub fn dead_letters(conn: &mut DbConnection, scope: &BranchScope) -> QueryResult<Vec<DeadLetter>> {
+    let mut notes = notifications::table
         .inner_join(applications::table)
-        .filter(notifications::state.eq("dead"))
-        .into_boxed();
-    if let BranchScope::Only { id, .. } = scope {
-        notes_query = notes_query.filter(applications::branch_id.eq(*id));
-    }
-    let notes = notes_query
+        .filter(notifications::state.eq(DeliveryState::Dead))
         .select((
-            notifications::id,
-            notifications::channel,
-            notifications::kind,
-            notifications::attempts,
-            notifications::last_error,
-            notifications::created_at,
+            NotificationRow::as_select(),
+            applications::branch_id,
+            applications::number,
         ))
-        .load::<(
-            Id,
-            String,
-            String,
-            i32,
-            Option<String>,
-            chrono::NaiveDateTime,
-        )>(conn)?;
-    // Messages to other systems have no branch: national supervisors only.
-    let outbound = if !matches!(scope, BranchScope::All) {
-        Vec::new()
-    } else {
+        .into_boxed();
+    if let Some(id) = scope.branch() {
+        notes = notes.filter(applications::branch_id.eq(id));
+    }
+    let notes: Vec<(NotificationRow, BranchId, String)> = notes.load(conn)?;
+    let outbound: Vec<OutboundRow> = if *scope == BranchScope::All {
         outbound_messages::table
-            .filter(outbound_messages::state.eq("dead"))
-            .select((
-                outbound_messages::id,
-                outbound_messages::destination,
-                outbound_messages::kind,
-                outbound_messages::attempts,
-                outbound_messages::last_error,
-                outbound_messages::created_at,
-            ))
-            .load::<(
-                Id,
-                String,
-                String,
-                i32,
-                Option<String>,
-                chrono::NaiveDateTime,
-            )>(conn)?
-    };
-    let tag = |outbox: Outbox| {
-        move |(id, channel, kind, attempts, last_error, created_at): (
-            Id,
-            String,
-            String,
-            i32,
-            Option<String>,
-            chrono::NaiveDateTime,
-        )| DeadLetter {
-            outbox,
-            id,
-            channel,
-            kind,
-            attempts,
-            last_error,
-            created_at: super::from_db_time(created_at),
-        }
+            .filter(outbound_messages::state.eq(DeliveryState::Dead))
+            .select(OutboundRow::as_select())
+            .load(conn)?
+    } else {
+        Vec::new()
     };
     Ok(notes
         .into_iter()
-        .map(tag(Outbox::Notifications))
-        .chain(outbound.into_iter().map(tag(Outbox::Outbound)))
+        .map(|(n, branch, number)| DeadLetter {
+            outbox: Outbox::Notifications,
+            id: n.id,
+            route: n.channel.as_str(),
+            kind: n.kind.as_str(),
+            attempts: n.attempts,
+            last_error: n.last_error,
+            created_at: from_db_time(n.created_at),
+            branch_id: Some(branch),
+            application_number: Some(number),
+        })
+        .chain(outbound.into_iter().map(|m| DeadLetter {
+            outbox: Outbox::Outbound,
+            id: m.id,
+            route: m.destination.as_str(),
+            kind: m.kind.as_str(),
+            attempts: m.attempts,
+            last_error: m.last_error,
+            created_at: from_db_time(m.created_at),
+            branch_id: None,
+            application_number: None,
+        }))
         .collect())
 }
 
@@ -551,17 +435,17 @@ pub fn dead_letters(
 pub fn requeue(
     conn: &mut DbConnection,
     outbox: Outbox,
-    id: Id,
+    id: MessageId,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
     let changed = match outbox {
         Outbox::Notifications => diesel::update(
             notifications::table
                 .find(id)
-                .filter(notifications::state.eq("dead")),
+                .filter(notifications::state.eq(DeliveryState::Dead)),
         )
         .set((
-            notifications::state.eq("pending"),
+            notifications::state.eq(DeliveryState::Pending),
             notifications::attempts.eq(0),
             notifications::next_attempt_at.eq(to_db_time(now)),
         ))
@@ -569,10 +453,10 @@ pub fn requeue(
         Outbox::Outbound => diesel::update(
             outbound_messages::table
                 .find(id)
-                .filter(outbound_messages::state.eq("dead")),
+                .filter(outbound_messages::state.eq(DeliveryState::Dead)),
         )
         .set((
-            outbound_messages::state.eq("pending"),
+            outbound_messages::state.eq(DeliveryState::Pending),
             outbound_messages::attempts.eq(0),
             outbound_messages::next_attempt_at.eq(to_db_time(now)),
         ))

@@ -1,0 +1,257 @@
+//! Deadlines of shipments (DOMAIN.md §5): started by a transition, met by a later one, breached
+//! by the sweeper, moved by force majeure.
+
+use super::{from_db_time, to_db_time};
+use crate::db::DbConnection;
+use crate::db::schema::{branches, deadlines, notifications, shipments};
+use crate::domain::deadline::{DeadlineKind, DeadlineState};
+use crate::domain::ids::{BranchId, DeadlineId, ShipmentId};
+use crate::domain::notification::{Channel, NotificationKind, dedup_key};
+use crate::domain::reference::BranchTimeZone;
+use crate::domain::shipment::ShipmentState;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = deadlines)]
+pub struct DeadlineRow {
+    pub id: DeadlineId,
+    pub shipment_id: ShipmentId,
+    pub kind: DeadlineKind,
+    pub started_at: NaiveDateTime,
+    pub due_at: NaiveDateTime,
+    pub calendar_version: i64,
+    pub state: DeadlineState,
+    pub resolved_at: Option<NaiveDateTime>,
+    /// Earlier sweeps that could not apply its consequence.
+    pub sweep_attempts: i32,
+    pub sweep_after: Option<NaiveDateTime>,
+    pub sweep_error: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+impl DeadlineRow {
+    pub fn started_at(&self) -> DateTime<Utc> {
+        from_db_time(self.started_at)
+    }
+
+    pub fn due_at(&self) -> DateTime<Utc> {
+        from_db_time(self.due_at)
+    }
+}
+
+pub fn insert(conn: &mut DbConnection, row: &DeadlineRow) -> QueryResult<()> {
+    diesel::insert_into(deadlines::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// A shipment's deadlines in the order they started.
+pub fn of_shipment(conn: &mut DbConnection, id: ShipmentId) -> QueryResult<Vec<DeadlineRow>> {
+    deadlines::table
+        .filter(deadlines::shipment_id.eq(id))
+        .order((deadlines::started_at, deadlines::id))
+        .select(DeadlineRow::as_select())
+        .load(conn)
+}
+
+/// Cancels every pending deadline of a shipment (it left the normal path).
+pub fn cancel_pending(
+    conn: &mut DbConnection,
+    id: ShipmentId,
+    at: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(
+        deadlines::table
+            .filter(deadlines::shipment_id.eq(id))
+            .filter(deadlines::state.eq(DeadlineState::Pending)),
+    )
+    .set((
+        deadlines::state.eq(DeadlineState::Cancelled),
+        deadlines::resolved_at.eq(Some(to_db_time(at))),
+    ))
+    .execute(conn)
+    .map(|_| ())
+}
+
+/// Marks a shipment's open deadlines of `kinds` met at `at`: on time up to their due instant,
+/// late after it (or after a breach).
+pub fn meet(
+    conn: &mut DbConnection,
+    id: ShipmentId,
+    kinds: &[DeadlineKind],
+    at: DateTime<Utc>,
+) -> QueryResult<()> {
+    if kinds.is_empty() {
+        return Ok(());
+    }
+    let at = to_db_time(at);
+    let open = || {
+        deadlines::table
+            .filter(deadlines::shipment_id.eq(id))
+            .filter(deadlines::kind.eq_any(kinds))
+            .filter(deadlines::state.eq_any(DeadlineState::OPEN))
+    };
+    diesel::update(open().filter(deadlines::due_at.ge(at)))
+        .set((
+            deadlines::state.eq(DeadlineState::Met),
+            deadlines::resolved_at.eq(Some(at)),
+        ))
+        .execute(conn)?;
+    diesel::update(open().filter(deadlines::due_at.lt(at)))
+        .set((
+            deadlines::state.eq(DeadlineState::MetLate),
+            deadlines::resolved_at.eq(Some(at)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Claims up to `limit` pending deadlines due at or before `as_of`, oldest first, through the
+/// `(state, due_at)` index. On PostgreSQL the rows are locked `FOR UPDATE SKIP LOCKED`, so
+/// sweepers on several instances each take different ones; on SQLite the caller's IMMEDIATE
+/// transaction already runs one writer at a time. Must be called inside a transaction.
+pub fn claim_due(
+    conn: &mut DbConnection,
+    as_of: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<Vec<DeadlineRow>> {
+    let query = deadlines::table
+        .filter(deadlines::state.eq(DeadlineState::Pending))
+        .filter(deadlines::due_at.le(to_db_time(as_of)))
+        .filter(
+            deadlines::sweep_after
+                .is_null()
+                .or(deadlines::sweep_after.le(to_db_time(as_of))),
+        )
+        .order((deadlines::due_at, deadlines::id))
+        .limit(limit);
+    match conn {
+        DbConnection::Postgres(pg) => query
+            .select(DeadlineRow::as_select())
+            .for_update()
+            .skip_locked()
+            .load(pg),
+        DbConnection::Sqlite(_) => query.select(DeadlineRow::as_select()).load(conn),
+    }
+}
+
+/// Leaves a due deadline pending for a later sweep (after `until`), noting why.
+pub fn postpone(
+    conn: &mut DbConnection,
+    id: DeadlineId,
+    until: DateTime<Utc>,
+    attempts: i32,
+    error: Option<&str>,
+) -> QueryResult<()> {
+    diesel::update(deadlines::table.find(id))
+        .set((
+            deadlines::sweep_after.eq(Some(to_db_time(until))),
+            deadlines::sweep_attempts.eq(attempts),
+            deadlines::sweep_error.eq(error),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Moves a pending deadline's due instant (force majeure, п.37); false if it is no longer
+/// pending (a settled deadline keeps the due instant it was settled against).
+pub fn move_due(
+    conn: &mut DbConnection,
+    id: DeadlineId,
+    due_at: DateTime<Utc>,
+) -> QueryResult<bool> {
+    diesel::update(
+        deadlines::table
+            .find(id)
+            .filter(deadlines::state.eq(DeadlineState::Pending)),
+    )
+    .set(deadlines::due_at.eq(to_db_time(due_at)))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// Settles a pending deadline; false if it was no longer pending.
+pub fn resolve(
+    conn: &mut DbConnection,
+    id: DeadlineId,
+    state: DeadlineState,
+    at: DateTime<Utc>,
+) -> QueryResult<bool> {
+    diesel::update(
+        deadlines::table
+            .find(id)
+            .filter(deadlines::state.eq(DeadlineState::Pending)),
+    )
+    .set((
+        deadlines::state.eq(state),
+        deadlines::resolved_at.eq(Some(to_db_time(at))),
+    ))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// Pending deadlines of the shipments of one branch (or of every branch), with the branch and
+/// its zone, for force majeure (п.37).
+pub fn pending_with_zone(
+    conn: &mut DbConnection,
+    branch: Option<BranchId>,
+) -> QueryResult<Vec<(DeadlineRow, BranchId, BranchTimeZone)>> {
+    let mut query = deadlines::table
+        .inner_join(shipments::table.inner_join(branches::table))
+        .filter(deadlines::state.eq(DeadlineState::Pending))
+        .select((
+            DeadlineRow::as_select(),
+            shipments::branch_id,
+            branches::time_zone,
+        ))
+        .into_boxed();
+    if let Some(branch) = branch {
+        query = query.filter(shipments::branch_id.eq(branch));
+    }
+    query.load(conn)
+}
+
+/// Pending storage deadlines ending within `window` of `as_of` of documents still in their cell
+/// and not yet reminded (for the reminder a day before).
+pub fn storage_ending(
+    conn: &mut DbConnection,
+    as_of: DateTime<Utc>,
+    window: chrono::Duration,
+) -> QueryResult<Vec<(ShipmentId, DateTime<Utc>)>> {
+    let due: Vec<(ShipmentId, NaiveDateTime)> = deadlines::table
+        .inner_join(shipments::table)
+        .filter(deadlines::state.eq(DeadlineState::Pending))
+        .filter(deadlines::kind.eq(DeadlineKind::Storage))
+        .filter(deadlines::due_at.gt(to_db_time(as_of)))
+        .filter(deadlines::due_at.le(to_db_time(as_of + window)))
+        .filter(shipments::status.eq(ShipmentState::PlacedInCell))
+        .select((deadlines::shipment_id, deadlines::due_at))
+        .load(conn)?;
+    // Those already reminded are left out here, in one query per chunk, rather than each
+    // being re-checked in its own transaction on every sweep of the day before.
+    let key = |id: ShipmentId| {
+        dedup_key(
+            id,
+            NotificationKind::StorageReminder,
+            None,
+            Channel::KaspiApp,
+        )
+    };
+    let mut reminded = std::collections::HashSet::new();
+    for chunk in due.chunks(500) {
+        let keys: Vec<String> = chunk.iter().map(|(id, _)| key(*id)).collect();
+        reminded.extend(
+            notifications::table
+                .filter(notifications::dedup_key.eq_any(&keys))
+                .select(notifications::dedup_key)
+                .load::<String>(conn)?,
+        );
+    }
+    Ok(due
+        .into_iter()
+        .filter(|(id, _)| !reminded.contains(&key(*id)))
+        .map(|(id, due)| (id, from_db_time(due)))
+        .collect())
+}

@@ -1,0 +1,52 @@
+//! The append-only history of applications and shipments (`status_events`): what happened,
+//! who caused it, when it happened and when we recorded it.
+
+use crate::db::DbConnection;
+use crate::db::schema::status_events;
+use crate::domain::ids::{ApplicationId, HistoryId, KeyId, ShipmentId};
+use crate::domain::role::Role;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = status_events)]
+pub struct HistoryRow {
+    pub id: HistoryId,
+    pub application_id: ApplicationId,
+    /// `None` for events of an application without a document (registered, refused).
+    pub shipment_id: Option<ShipmentId>,
+    pub event: String,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    /// `None` for the sweeper.
+    pub actor_role: Option<Role>,
+    pub actor_key_id: Option<KeyId>,
+    pub actor_name: String,
+    /// `api`, `kaspi`, `registry_office` or `sweeper`.
+    pub source: String,
+    pub external_event_id: Option<String>,
+    /// JSON.
+    pub details: Option<String>,
+    pub occurred_at: NaiveDateTime,
+    pub recorded_at: NaiveDateTime,
+}
+
+pub fn insert(conn: &mut DbConnection, row: &HistoryRow) -> QueryResult<()> {
+    diesel::insert_into(status_events::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// A shipment's history in the order things happened.
+pub fn of_shipment(conn: &mut DbConnection, id: ShipmentId) -> QueryResult<Vec<HistoryRow>> {
+    status_events::table
+        .filter(status_events::shipment_id.eq(id))
+        .order((
+            status_events::occurred_at,
+            status_events::recorded_at,
+            status_events::id,
+        ))
+        .select(HistoryRow::as_select())
+        .load(conn)
+}
