@@ -1,0 +1,79 @@
+//! A national supervisor's edit of the working-day calendar (DOMAIN.md §6): checked against the
+//! current calendar by the domain core and recorded as the next version, with who and why.
+
+use super::{WorkflowError, WorkflowResult};
+use crate::db::models::api_key::Principal;
+use crate::db::models::calendar::{self, EditRow};
+use crate::db::models::to_db_time;
+use crate::db::{DbConnection, write_transaction};
+use crate::domain::calendar::{Amendment, DayKind, EditAction, YearEdit};
+use crate::domain::reference::Text;
+use chrono::{DateTime, Utc};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+pub fn edit(
+    conn: &mut DbConnection,
+    year: i32,
+    edit: YearEdit,
+    reason: &Text,
+    actor: &Principal,
+    now: DateTime<Utc>,
+) -> WorkflowResult<EditRow> {
+    let recorded = write_transaction(conn, |conn| {
+        let current = calendar::load(conn)?;
+        current.edited(year, &edit)?;
+        let (action, date, kind, name) = match &edit {
+            YearEdit::AddYear { kurban_ait } => {
+                calendar::insert_year(conn, year, *kurban_ait, now)?;
+                (EditAction::AddYear, *kurban_ait, None, None)
+            }
+            YearEdit::SetKurbanAit { date } => {
+                calendar::set_kurban_ait(conn, year, *date)?;
+                (EditAction::SetKurbanAit, Some(*date), None, None)
+            }
+            YearEdit::Amend(Amendment::AddDayOff { date, kind, name }) => (
+                EditAction::AddDayOff,
+                Some(*date),
+                Some(*kind),
+                Some(name.clone()),
+            ),
+            YearEdit::Amend(Amendment::RemoveDayOff { date }) => {
+                (EditAction::RemoveDayOff, Some(*date), None, None)
+            }
+            YearEdit::Amend(Amendment::AddWorkingDay { date, name }) => (
+                EditAction::AddWorkingDay,
+                Some(*date),
+                Some(DayKind::GovernmentSwap),
+                Some(name.clone()),
+            ),
+            YearEdit::Amend(Amendment::RemoveWorkingDay { date }) => {
+                (EditAction::RemoveWorkingDay, Some(*date), None, None)
+            }
+        };
+        let row = EditRow {
+            version: current.version() + 1,
+            year,
+            action,
+            date,
+            kind,
+            name_kk: name.as_ref().map(|n| n.kk.clone()),
+            name_ru: name.map(|n| n.ru),
+            reason: reason.to_string(),
+            key_id: actor.key_id,
+            actor_name: actor.name.clone(),
+            created_at: to_db_time(now),
+        };
+        calendar::insert_edit(conn, &row)?;
+        Ok(row)
+    });
+    match recorded {
+        // Two supervisors editing at the same moment took the same version number.
+        Err(WorkflowError::Database(DieselError::DatabaseError(
+            DatabaseErrorKind::UniqueViolation,
+            _,
+        ))) => Err(WorkflowError::Conflict(
+            "another edit of the calendar was recorded at the same moment; retry".into(),
+        )),
+        other => other,
+    }
+}

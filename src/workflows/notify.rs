@@ -1,0 +1,115 @@
+//! The one way a citizen is told something (DOMAIN.md §7): in the language of their application,
+//! with the address in that language, on the channels the order names for the message, each
+//! message written once per cause (one dedup-key constructor,
+//! [`crate::domain::notification::dedup_key`]) in the transaction of the change that causes it.
+
+use super::WorkflowResult;
+use crate::db::DbConnection;
+use crate::db::models::application::ApplicationRow;
+use crate::db::models::branch;
+use crate::db::models::outbox::{self, NewNotification};
+use crate::domain::ids::ShipmentId;
+use crate::domain::notification::{self, Bilingual, Facts, dedup_key};
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// What to tell the citizen.
+#[derive(Debug, Clone)]
+pub enum Notice<'a> {
+    /// п.28: in this postamat, collect by this day.
+    PlacedInCell {
+        postamat: &'a Bilingual,
+        collect_by: NaiveDate,
+    },
+    /// п.27: delayed; expected on this day. `cause` tells apart delays meant to be separate
+    /// messages.
+    DeliveryLate { new_date: NaiveDate, cause: &'a str },
+    /// п.25: cancelled after a loss; a free duplicate at the branch.
+    CancelledAfterLoss,
+    /// п.34: back at the State Corporation; collect it at the branch.
+    ReturnedToStateCorporation,
+    /// A day before storage ends (п.29): collect by this day.
+    StorageReminder { collect_by: NaiveDate },
+}
+
+/// Writes `notice` for the citizen of `application` about `shipment`; returns how many messages
+/// were new (a cause already told is not told again).
+pub fn notify_citizen(
+    conn: &mut DbConnection,
+    application: &ApplicationRow,
+    shipment: ShipmentId,
+    notice: Notice<'_>,
+    now: DateTime<Utc>,
+) -> WorkflowResult<usize> {
+    let language = application.language;
+    let application_number = application.number.as_str();
+    let branch_address = match notice {
+        Notice::CancelledAfterLoss | Notice::ReturnedToStateCorporation => {
+            Some(branch::get(conn, application.branch_id)?.address())
+        }
+        _ => None,
+    };
+    let branch_address = branch_address.as_ref().map_or("", |a| a.get(language));
+    let (facts, cause) = match notice {
+        Notice::PlacedInCell {
+            postamat,
+            collect_by,
+        } => (
+            Facts::PlacedInCell {
+                application_number,
+                postamat_address: postamat.get(language),
+                collect_by,
+            },
+            None,
+        ),
+        Notice::DeliveryLate { new_date, cause } => (
+            Facts::DeliveryLate {
+                application_number,
+                new_date,
+            },
+            Some(cause),
+        ),
+        Notice::CancelledAfterLoss => (
+            Facts::CancelledAfterLoss {
+                application_number,
+                branch_address,
+            },
+            None,
+        ),
+        Notice::ReturnedToStateCorporation => (
+            Facts::ReturnedToStateCorporation {
+                application_number,
+                branch_address,
+            },
+            None,
+        ),
+        Notice::StorageReminder { collect_by } => (
+            Facts::StorageReminder {
+                application_number,
+                collect_by,
+            },
+            None,
+        ),
+    };
+    let kind = facts.kind();
+    let body = notification::render(&facts, language);
+    let mut written = 0;
+    for &channel in kind.channels() {
+        let key = dedup_key(shipment, kind, cause, channel);
+        let new = outbox::insert_notification(
+            conn,
+            NewNotification {
+                application_id: application.id,
+                shipment_id: Some(shipment),
+                kind,
+                channel,
+                recipient: &application.phone,
+                language,
+                body: &body,
+                dedup_key: &key,
+            },
+            now,
+        )?;
+        written += usize::from(new);
+    }
+    Ok(written)
+}

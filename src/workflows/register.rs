@@ -1,0 +1,195 @@
+//! Kaspi registers a citizen's application with the chosen way of delivery (п.3–4, 6). The same
+//! data again finds the stored application; other data under the same number is refused.
+
+use super::{EventContext, Reason, WorkflowError, WorkflowResult};
+use crate::db::models::application::{self, ApplicationRow};
+use crate::db::models::postamat::{self, city_key};
+use crate::db::models::{branch, to_db_time};
+use crate::db::{DbConnection, write_transaction};
+use crate::domain::application::ApplicationStatus;
+use crate::domain::identifiers::{ApplicationNumber, ExternalId, Iin, Phone};
+use crate::domain::ids::ApplicationId;
+use crate::domain::notification::Language;
+use crate::domain::reference::{BranchCode, KaspiPostamatId, Text};
+use crate::domain::shipment::DeliveryMethod;
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+/// An application as the citizen submitted it in the Kaspi app.
+#[derive(Debug, Clone)]
+pub struct NewApplication {
+    pub number: ApplicationNumber,
+    pub applicant_iin: Iin,
+    pub applicant_name: Text,
+    pub phone: Phone,
+    pub language: Language,
+    pub delivery_method: DeliveryMethod,
+    pub postamat: Option<KaspiPostamatId>,
+    pub registry_office_code: ExternalId,
+    pub branch: BranchCode,
+    pub submitted_at: DateTime<Utc>,
+    /// The fingerprint of what was sent, to tell a repeat from a conflict.
+    pub payload_hash: String,
+}
+
+/// The application, and whether this call registered it.
+pub struct Registered {
+    pub application: ApplicationRow,
+    pub created: bool,
+}
+
+/// Registers `new` (the context's `occurred_at` is ignored: the submission time is the event's
+/// time); `pilot_ends_on` is the last day postamat delivery may be chosen (п.6).
+pub fn register(
+    conn: &mut DbConnection,
+    new: &NewApplication,
+    pilot_ends_on: NaiveDate,
+    ctx: &EventContext<'_>,
+) -> WorkflowResult<Registered> {
+    let attempt = write_transaction(conn, |conn| {
+        if let Some(existing) = application::find_by_number(conn, new.number.as_str())? {
+            return Ok(Registered {
+                application: existing,
+                created: false,
+            });
+        }
+        insert(conn, new, pilot_ends_on, ctx).map(|application| Registered {
+            application,
+            created: true,
+        })
+    });
+    let registered = match attempt {
+        // The same number raced in on another connection: compare with what won.
+        Err(WorkflowError::Database(DieselError::DatabaseError(
+            DatabaseErrorKind::UniqueViolation,
+            info,
+        ))) => match application::find_by_number(conn, new.number.as_str())? {
+            Some(winner) => Registered {
+                application: winner,
+                created: false,
+            },
+            None => {
+                return Err(WorkflowError::Database(DieselError::DatabaseError(
+                    DatabaseErrorKind::UniqueViolation,
+                    info,
+                )));
+            }
+        },
+        other => other?,
+    };
+    if !registered.created && registered.application.payload_hash != new.payload_hash {
+        return Err(WorkflowError::rejected(
+            Reason::ApplicationConflict,
+            format!(
+                "application {} is already registered with different data",
+                new.number
+            ),
+        ));
+    }
+    Ok(registered)
+}
+
+fn insert(
+    conn: &mut DbConnection,
+    new: &NewApplication,
+    pilot_ends_on: NaiveDate,
+    ctx: &EventContext<'_>,
+) -> WorkflowResult<ApplicationRow> {
+    // A submission time in the future would open the pilot window to anyone who sets it.
+    if new.submitted_at > ctx.recorded_at + chrono::Duration::minutes(5) {
+        return Err(WorkflowError::rejected(
+            Reason::ValidationFailed,
+            "submitted_at is in the future",
+        ));
+    }
+    let branch = branch::find_by_code(conn, new.branch.as_str())?.ok_or_else(|| {
+        WorkflowError::rejected(
+            Reason::ValidationFailed,
+            format!("branch {} does not exist", new.branch),
+        )
+    })?;
+    let postamat_id = match (new.delivery_method, &new.postamat) {
+        (DeliveryMethod::Con, None) => None,
+        (DeliveryMethod::Con, Some(_)) => {
+            return Err(WorkflowError::rejected(
+                Reason::ValidationFailed,
+                "postamat_id is only for postamat delivery",
+            ));
+        }
+        (DeliveryMethod::Postamat, None) => {
+            return Err(WorkflowError::rejected(
+                Reason::ValidationFailed,
+                "postamat delivery needs postamat_id",
+            ));
+        }
+        (DeliveryMethod::Postamat, Some(kaspi_id)) => {
+            let chosen = postamat::find(conn, kaspi_id.as_str())?.ok_or_else(|| {
+                WorkflowError::rejected(
+                    Reason::UnknownPostamat,
+                    format!("postamat {kaspi_id} is not in the postamat list"),
+                )
+            })?;
+            // п.4: the postamat must be in the applicant's city.
+            if city_key(&chosen.city) != city_key(&branch.city) {
+                return Err(WorkflowError::rejected(
+                    Reason::PostamatNotInCity,
+                    format!(
+                        "postamat {kaspi_id} is in {}, not in {} of branch {}",
+                        chosen.city, branch.city, branch.code
+                    ),
+                ));
+            }
+            // п.6: postamat delivery only while the pilot runs.
+            let submitted_on = new
+                .submitted_at
+                .with_timezone(&branch.time_zone.tz())
+                .date_naive();
+            if submitted_on > pilot_ends_on {
+                return Err(WorkflowError::rejected(
+                    Reason::OutsidePilotWindow,
+                    format!(
+                        "postamat delivery is offered until {pilot_ends_on}; the application was submitted on {submitted_on}"
+                    ),
+                ));
+            }
+            Some(chosen.id)
+        }
+    };
+    let now = to_db_time(ctx.recorded_at);
+    let row = ApplicationRow {
+        id: ApplicationId::new(),
+        number: new.number.to_string(),
+        registry_office_code: new.registry_office_code.to_string(),
+        applicant_iin: new.applicant_iin.to_string(),
+        applicant_name: new.applicant_name.to_string(),
+        phone: new.phone.to_string(),
+        language: new.language,
+        delivery_method: new.delivery_method,
+        postamat_id,
+        branch_id: branch.id,
+        status: ApplicationStatus::AwaitingExecution,
+        submitted_at: to_db_time(new.submitted_at),
+        payload_hash: new.payload_hash.clone(),
+        created_at: now,
+        updated_at: now,
+        version: 0,
+    };
+    application::insert(conn, &row)?;
+    let ctx = EventContext {
+        occurred_at: new.submitted_at,
+        ..ctx.clone()
+    };
+    super::shipment::record(
+        conn,
+        super::shipment::Line {
+            application_id: row.id,
+            shipment_id: None,
+            event: "registered",
+            from: None,
+            to: ApplicationStatus::AwaitingExecution.as_str(),
+            details: None,
+        },
+        &ctx,
+    )?;
+    Ok(row)
+}

@@ -1,0 +1,145 @@
+//! The registry office (РАГС, ИС ЗАГС) gives an application its final status (п.5, 8), or
+//! cancels it after its document was lost (п.24–25).
+
+use super::notify::{Notice, notify_citizen};
+use super::shipment::{self, Line};
+use super::{EventContext, Reason, WorkflowError, WorkflowResult};
+use crate::db::models::application::{self, ApplicationRow};
+use crate::db::models::outbox;
+use crate::db::models::postamat;
+use crate::db::models::shipment::{self as shipments, ShipmentRow};
+use crate::db::{DbConnection, write_transaction};
+use crate::domain::application::FinalStatus;
+use crate::domain::notification::{Destination, NotificationKind, OutboundKind};
+use crate::domain::shipment::{DeliveryMethod, Event, ShipmentKind, ShipmentState};
+
+/// What the status did.
+pub struct StatusApplied {
+    pub application: ApplicationRow,
+    /// The document `executed` created, or the one `cancelled` cancelled.
+    pub shipment: Option<ShipmentRow>,
+}
+
+/// Applies the registry office's `status` to the application `number`.
+pub fn apply_status(
+    conn: &mut DbConnection,
+    number: &str,
+    status: FinalStatus,
+    ctx: &EventContext<'_>,
+) -> WorkflowResult<StatusApplied> {
+    write_transaction(conn, |conn| {
+        let app = application::find_by_number(conn, number)?
+            .ok_or_else(|| WorkflowError::not_found(format!("application {number} not found")))?;
+        let Some(to) = app.status.after(status) else {
+            return Err(WorkflowError::rejected(
+                Reason::InvalidTransition,
+                format!("application {} is already '{}'", app.number, app.status),
+            ));
+        };
+        let shipment = match status {
+            FinalStatus::Cancelled => Some(cancel(conn, &app, ctx)?),
+            FinalStatus::Executed => Some(execute(conn, &app, ctx)?),
+            FinalStatus::Refused => {
+                shipment::record(
+                    conn,
+                    Line {
+                        application_id: app.id,
+                        shipment_id: None,
+                        event: "refused",
+                        from: Some(app.status.as_str()),
+                        to: to.as_str(),
+                        details: None,
+                    },
+                    ctx,
+                )?;
+                None
+            }
+        };
+        if !application::set_status(conn, &app, to, ctx.recorded_at)? {
+            return Err(WorkflowError::Conflict(
+                "the application changed meanwhile; retry".into(),
+            ));
+        }
+        Ok(StatusApplied {
+            application: ApplicationRow {
+                status: to,
+                version: app.version + 1,
+                ..app
+            },
+            shipment,
+        })
+    })
+}
+
+/// п.8: the document exists; Kaspi creates the delivery order once the final status is known
+/// (the request is written with the change and delivered by the dispatcher).
+fn execute(
+    conn: &mut DbConnection,
+    app: &ApplicationRow,
+    ctx: &EventContext<'_>,
+) -> WorkflowResult<ShipmentRow> {
+    let created = shipment::create(
+        conn,
+        app.id,
+        app.branch_id,
+        app.delivery_method,
+        ShipmentKind::Original,
+        ctx,
+    )?;
+    if app.delivery_method == DeliveryMethod::Postamat {
+        let postamat = match app.postamat_id {
+            Some(id) => postamat::find_by_id(conn, id)?,
+            None => None,
+        };
+        let payload = serde_json::json!({
+            "application_number": app.number,
+            "postamat_id": postamat.map(|p| p.kaspi_id),
+            "executed_at": ctx.occurred_at,
+        });
+        outbox::insert_outbound(
+            conn,
+            Destination::Kaspi,
+            OutboundKind::CreateOrder,
+            &payload,
+            &format!("create_order:{}", app.number),
+            ctx.recorded_at,
+        )?;
+    }
+    Ok(created)
+}
+
+/// п.24–25: the lost document is cancelled and the citizen told where to get a free duplicate.
+fn cancel(
+    conn: &mut DbConnection,
+    app: &ApplicationRow,
+    ctx: &EventContext<'_>,
+) -> WorkflowResult<ShipmentRow> {
+    let lost = shipments::of_application(conn, app.id)?
+        .into_iter()
+        .rev()
+        .find(|s| s.status == ShipmentState::Lost)
+        .ok_or_else(|| {
+            WorkflowError::rejected(
+                Reason::InvalidTransition,
+                format!(
+                    "application {} has no lost document to cancel it for (it is '{}')",
+                    app.number, app.status
+                ),
+            )
+        })?;
+    let applied = shipment::apply(conn, &lost, Event::Cancelled, ctx, None)?;
+    if applied
+        .transition
+        .notifies
+        .contains(&NotificationKind::CancelledAfterLoss)
+    {
+        notify_citizen(
+            conn,
+            app,
+            lost.id,
+            Notice::CancelledAfterLoss,
+            ctx.recorded_at,
+        )?;
+    }
+    Ok(applied.shipment)
+}

@@ -1,0 +1,275 @@
+//! The one place a shipment changes state: [`apply`] asks the state machine, writes the row
+//! under its optimistic lock together with what the event brings, writes the history and
+//! starts, meets or cancels deadlines — all inside the caller's transaction.
+
+use super::{EventContext, WorkflowError, WorkflowResult};
+use crate::db::DbConnection;
+use crate::db::models::deadline::DeadlineRow;
+use crate::db::models::history::{self, HistoryRow};
+use crate::db::models::shipment::ShipmentRow;
+use crate::db::models::{branch, deadline, shipment, to_db_time};
+use crate::domain::deadline::{self as rules, DeadlineKind, DeadlineState, Due};
+use crate::domain::force_majeure::{Decision, decide};
+use crate::domain::ids::{ApplicationId, BranchId, DeadlineId, HistoryId, ShipmentId};
+use crate::domain::shipment::{
+    DeliveryMethod, Event, Recipient, ShipmentKind, ShipmentState, Transition, transition,
+};
+
+/// What [`apply`] did.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// The shipment as it is now.
+    pub shipment: ShipmentRow,
+    pub transition: Transition,
+    /// The deadlines it started, with their due instants.
+    pub started: Vec<(DeadlineKind, Due)>,
+}
+
+/// Applies `event` to `row`: the state machine decides, this writes. `details` is what history
+/// keeps of the event (what was reported, or by whom).
+pub fn apply(
+    conn: &mut DbConnection,
+    row: &ShipmentRow,
+    event: Event,
+    ctx: &EventContext<'_>,
+    details: Option<serde_json::Value>,
+) -> WorkflowResult<Applied> {
+    let t = transition(
+        row.status,
+        event.kind(),
+        row.delivery_method,
+        ctx.actor.kind,
+    )?;
+    let mut next = row.clone();
+    next.status = t.to;
+    next.version += 1;
+    next.updated_at = to_db_time(ctx.recorded_at);
+    match event {
+        Event::KaspiOrderCreated { order_id, waybill } => {
+            next.kaspi_order_id = Some(order_id);
+            next.waybill = Some(waybill);
+        }
+        Event::RouteToIssuance {
+            registry_office_registry,
+        } => next.registry_office_registry = Some(registry_office_registry),
+        Event::PlacedInCell { cell: Some(cell) } => next.postamat_cell = Some(cell),
+        Event::Issued { recipient } => {
+            next.issued_to = Some(recipient.issued_to());
+            let (iin, name, power_of_attorney) = match recipient {
+                Recipient::Applicant { iin, name } => (iin, name, None),
+                Recipient::Representative {
+                    iin,
+                    name,
+                    power_of_attorney,
+                } => (iin, name, Some(power_of_attorney)),
+            };
+            next.recipient_iin = Some(iin.into());
+            next.recipient_name = Some(name);
+            next.power_of_attorney = power_of_attorney;
+        }
+        _ => {}
+    }
+    if !shipment::save_change(conn, &next)? {
+        return Err(WorkflowError::Conflict(
+            "the shipment was changed by another request at the same time; reload and retry".into(),
+        ));
+    }
+    record(
+        conn,
+        Line {
+            application_id: row.application_id,
+            shipment_id: Some(row.id),
+            event: t.event.as_str(),
+            from: Some(row.status.as_str()),
+            to: t.to.as_str(),
+            details,
+        },
+        ctx,
+    )?;
+    if t.cancels_pending {
+        deadline::cancel_pending(conn, row.id, ctx.occurred_at)?;
+    }
+    deadline::meet(conn, row.id, t.meets, ctx.occurred_at)?;
+    let started = start_deadlines(conn, row.id, row.branch_id, t.starts, ctx)?;
+    Ok(Applied {
+        shipment: next,
+        transition: t,
+        started,
+    })
+}
+
+/// One line of history.
+pub struct Line<'a> {
+    pub application_id: ApplicationId,
+    /// `None` for events of an application without a document (registered, refused).
+    pub shipment_id: Option<ShipmentId>,
+    pub event: &'a str,
+    pub from: Option<&'a str>,
+    pub to: &'a str,
+    pub details: Option<serde_json::Value>,
+}
+
+/// Appends one line of history.
+pub fn record(
+    conn: &mut DbConnection,
+    line: Line<'_>,
+    ctx: &EventContext<'_>,
+) -> WorkflowResult<()> {
+    history::insert(
+        conn,
+        &HistoryRow {
+            id: HistoryId::new(),
+            application_id: line.application_id,
+            shipment_id: line.shipment_id,
+            event: line.event.to_owned(),
+            from_status: line.from.map(str::to_owned),
+            to_status: line.to.to_owned(),
+            actor_role: ctx.actor.role(),
+            actor_key_id: ctx.actor.key_id,
+            actor_name: ctx.actor.name.clone(),
+            source: ctx.source.as_str().to_owned(),
+            external_event_id: ctx.external_event_id.clone(),
+            details: line.details.map(|d| d.to_string()),
+            occurred_at: to_db_time(ctx.occurred_at),
+            recorded_at: to_db_time(ctx.recorded_at),
+        },
+    )?;
+    Ok(())
+}
+
+/// A history line on a shipment that does not change its state (force majeure, a dispute, a
+/// Kaspi event older than the shipment's position).
+pub fn note(
+    conn: &mut DbConnection,
+    row: &ShipmentRow,
+    event: &str,
+    details: serde_json::Value,
+    ctx: &EventContext<'_>,
+) -> WorkflowResult<()> {
+    record(
+        conn,
+        Line {
+            application_id: row.application_id,
+            shipment_id: Some(row.id),
+            event,
+            from: Some(row.status.as_str()),
+            to: row.status.as_str(),
+            details: Some(details),
+        },
+        ctx,
+    )
+}
+
+/// A new document of an application, ready at the registry office: the original once it is
+/// executed (п.8), or a free duplicate after a loss (п.26) with its 3-working-day deadline.
+pub fn create(
+    conn: &mut DbConnection,
+    application_id: ApplicationId,
+    branch_id: BranchId,
+    method: DeliveryMethod,
+    kind: ShipmentKind,
+    ctx: &EventContext<'_>,
+) -> WorkflowResult<ShipmentRow> {
+    let now = to_db_time(ctx.recorded_at);
+    let row = ShipmentRow {
+        id: ShipmentId::new(),
+        application_id,
+        kind,
+        branch_id,
+        delivery_method: method,
+        status: ShipmentState::ReadyAtRegistryOffice,
+        kaspi_order_id: None,
+        waybill: None,
+        registry_office_registry: None,
+        issued_to: None,
+        recipient_iin: None,
+        recipient_name: None,
+        power_of_attorney: None,
+        postamat_cell: None,
+        version: 0,
+        created_at: now,
+        updated_at: now,
+    };
+    shipment::insert(conn, &row)?;
+    let (event, deadlines): (&str, &[DeadlineKind]) = match kind {
+        ShipmentKind::Original => ("executed", &[]),
+        ShipmentKind::Duplicate => ("duplicate_requested", &[DeadlineKind::Duplicate]),
+    };
+    record(
+        conn,
+        Line {
+            application_id,
+            shipment_id: Some(row.id),
+            event,
+            from: None,
+            to: row.status.as_str(),
+            details: None,
+        },
+        ctx,
+    )?;
+    start_deadlines(conn, row.id, branch_id, deadlines, ctx)?;
+    Ok(row)
+}
+
+/// Starts deadlines of a shipment at the event's time, in its branch's zone, extended by any
+/// force-majeure period covering the branch (п.37).
+fn start_deadlines(
+    conn: &mut DbConnection,
+    shipment_id: ShipmentId,
+    branch_id: BranchId,
+    kinds: &[DeadlineKind],
+    ctx: &EventContext<'_>,
+) -> WorkflowResult<Vec<(DeadlineKind, Due)>> {
+    if kinds.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tz = branch::time_zone(conn, branch_id)?.tz();
+    let suspensions = ctx.calendar.suspensions_for(Some(branch_id));
+    let calendar = &ctx.calendar.calendar;
+    let mut started = Vec::with_capacity(kinds.len());
+    for &kind in kinds {
+        let plain = rules::due(kind.rule(), ctx.occurred_at, tz, calendar)?;
+        // Counting that would start inside a force-majeure period starts after it. While a
+        // period is open-ended the plain due instant stands; the sweeper holds it back.
+        let due = match decide(
+            kind.rule(),
+            ctx.occurred_at,
+            plain.at,
+            tz,
+            calendar,
+            &suspensions,
+        )? {
+            Decision::MoveTo(extended) => extended,
+            Decision::Keep | Decision::Hold { .. } => plain,
+        };
+        deadline::insert(
+            conn,
+            &DeadlineRow {
+                id: DeadlineId::new(),
+                shipment_id,
+                kind,
+                started_at: to_db_time(ctx.occurred_at),
+                due_at: to_db_time(due.at),
+                calendar_version: due.calendar_version,
+                state: DeadlineState::Pending,
+                resolved_at: None,
+                sweep_attempts: 0,
+                sweep_after: None,
+                sweep_error: None,
+                created_at: to_db_time(ctx.recorded_at),
+            },
+        )?;
+        started.push((kind, due));
+    }
+    Ok(started)
+}
+
+/// The shipment of `id` in the scope, or "not found".
+pub fn find_scoped(
+    conn: &mut DbConnection,
+    id: ShipmentId,
+    scope: &crate::db::models::branch::BranchScope,
+) -> WorkflowResult<ShipmentRow> {
+    shipment::find_scoped(conn, id, scope)?
+        .ok_or_else(|| WorkflowError::not_found(format!("shipment {id} not found")))
+}
