@@ -10,7 +10,7 @@ use diesel::RunQueryDsl;
 use diesel::connection::SimpleConnection;
 use postamat::db::{self, DatabaseLocation};
 use postamat::jobs::calendar_refresh::CalendarCache;
-use postamat::jobs::sweeper;
+use postamat::workflows::sweep;
 use std::time::Instant;
 
 const DUE: u64 = 1_000;
@@ -59,7 +59,7 @@ fn main() {
         diesel::sql_query("ANALYZE").execute(&mut conn).unwrap();
         let calendar = CalendarCache::load(&mut conn).unwrap();
         let started = Instant::now();
-        let report = sweeper::sweep(&mut conn, as_of, &calendar.current()).unwrap();
+        let report = sweep::sweep(&mut conn, as_of, &calendar.current()).unwrap();
         let elapsed = started.elapsed().as_secs_f64() * 1000.0;
         assert_eq!(report.due as u64, DUE);
         assert_eq!(report.storage_expired as u64, DUE);

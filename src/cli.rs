@@ -4,12 +4,12 @@ use crate::api::{self, AppState};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::models::api_key::{self, NewKey};
-use crate::db::{self, DbPool, Id};
+use crate::db::{self, DbPool};
+use crate::domain::ids::KeyId;
 use crate::domain::reference::{BranchCode, Text};
 use crate::domain::role::Role;
 use crate::jobs::calendar_refresh::{self, CalendarCache};
 use crate::jobs::dispatcher::{self, Dispatcher};
-use crate::jobs::sweeper;
 use crate::observability::{self, Metrics};
 use actix_web::{HttpServer, web};
 use anyhow::Context;
@@ -68,7 +68,7 @@ enum KeysCommand {
     /// List keys (never their tokens).
     List,
     /// Revoke a key: it stops working at once.
-    Revoke { id: Id },
+    Revoke { id: KeyId },
 }
 
 pub fn main() -> ExitCode {
@@ -175,7 +175,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
             ));
         }
         if let Some(every) = sweep_every {
-            actix_web::rt::spawn(sweeper::run(
+            actix_web::rt::spawn(crate::jobs::sweeper::run(
                 pool.clone(),
                 calendar.clone(),
                 Clock::System,
@@ -201,8 +201,7 @@ fn sweep(
     let mut conn = pool.get().context("cannot get a database connection")?;
     let calendar = CalendarCache::load(&mut conn).context("cannot load the calendar")?;
     let as_of = as_of.map_or_else(|| Clock::System.now(), |t| t.with_timezone(&chrono::Utc));
-    let report = sweeper::sweep(&mut conn, as_of, &calendar.current())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let report = crate::workflows::sweep::sweep(&mut conn, as_of, &calendar.current())?;
     println!("{}", serde_json::to_string(&report)?);
     Ok(())
 }

@@ -32,7 +32,7 @@ pub struct DispatchConfig {
     pub kaspi_app: Option<Gateway>,
     /// Kaspi's API for create-order requests (signed like Kaspi's webhooks).
     pub kaspi_api: Option<Gateway>,
-    /// The registry office's API (loss acts, issue 7).
+    /// The registry office's API (the second copy of loss acts, п.24).
     pub registry_office_api: Option<Gateway>,
     /// Attempts before a message is dead-lettered.
     pub max_attempts: u32,
@@ -63,7 +63,7 @@ pub struct Config {
     /// How often `serve` sweeps due deadlines; `None` (0) leaves it to `postamat sweep`.
     pub sweep_interval: Option<std::time::Duration>,
     /// Secrets Kaspi signs its webhook calls with; empty refuses every Kaspi event.
-    pub kaspi_secrets: Vec<crate::api::integrations::webhook::WebhookSecret>,
+    pub kaspi_secrets: Vec<crate::domain::webhook::WebhookSecret>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -317,7 +317,7 @@ impl Config {
                 v.split(',')
                     .map(str::trim)
                     .filter(|s| !s.is_empty())
-                    .map(crate::api::integrations::webhook::WebhookSecret::parse)
+                    .map(crate::domain::webhook::WebhookSecret::parse)
                     .collect::<Result<Vec<_>, _>>()
             })?,
         })

@@ -7,6 +7,6 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;
-pub mod error;
 pub mod jobs;
 pub mod observability;
+pub mod workflows;

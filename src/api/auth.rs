@@ -2,10 +2,10 @@
 //! a handler takes `Authorized<Admins>` (or another policy) and never checks roles itself.
 
 use super::AppState;
+use crate::api::error::{ApiError, ErrorCode};
 use crate::db::models::api_key::{self, Principal};
 use crate::db::models::branch::BranchScope;
 use crate::domain::role::Role;
-use crate::error::{ApiError, ErrorCode};
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
@@ -103,7 +103,7 @@ impl<P> Authorized<P> {
     }
 
     /// The caller's own branch (branch staff always have one).
-    pub fn own_branch(&self) -> Result<crate::db::Id, ApiError> {
+    pub fn own_branch(&self) -> Result<crate::domain::ids::BranchId, ApiError> {
         match &self.principal.scope {
             BranchScope::Only { id, .. } => Ok(*id),
             BranchScope::All => Err(ApiError::new(
@@ -114,7 +114,11 @@ impl<P> Authorized<P> {
     }
 
     /// For a record of one branch.
-    pub fn require_branch(&self, branch_id: crate::db::Id, code: &str) -> Result<(), ApiError> {
+    pub fn require_branch(
+        &self,
+        branch_id: crate::domain::ids::BranchId,
+        code: &str,
+    ) -> Result<(), ApiError> {
         if self.principal.scope.allows(branch_id) {
             Ok(())
         } else {

@@ -1,6 +1,13 @@
-//! One error type for the whole API, mapped in one place to `application/problem+json`
-//! (RFC 9457) with a stable machine `code`.
+//! The API's error, mapped in one place to `application/problem+json` (RFC 9457) with a stable
+//! machine `code`. Which layer uses which error: the domain core returns its own refusals
+//! (`Refusal`, `EditError`, `YearMissing`); `db` returns diesel's errors; workflows return
+//! `WorkflowError`, which keeps its cause and decides whether a failure is ours; background jobs
+//! and the CLI use `anyhow`; only this module knows problem codes and HTTP statuses. A failure of
+//! ours is logged once, here, with its whole cause chain.
 
+use crate::domain::calendar::{AmendmentError, EditError, YearMissing};
+use crate::domain::shipment::Refusal;
+use crate::workflows::{Reason, WorkflowError};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
@@ -436,24 +443,94 @@ impl From<actix_web::error::BlockingError> for ApiError {
     }
 }
 
-impl From<crate::db::models::shipment::CommandError> for ApiError {
-    fn from(err: crate::db::models::shipment::CommandError) -> Self {
-        use crate::db::models::shipment::CommandError;
-        use crate::domain::shipment::Refusal;
+impl From<WorkflowError> for ApiError {
+    fn from(err: WorkflowError) -> Self {
         match err {
-            CommandError::Refused(refusal @ Refusal::NotAllowedActor { .. }) => {
+            WorkflowError::Rejected { reason, detail } => ApiError::new(reason.into(), detail),
+            WorkflowError::Refused(refusal @ Refusal::NotAllowedActor { .. }) => {
                 ApiError::new(ErrorCode::RoleForbidden, refusal.to_string())
             }
-            CommandError::Refused(refusal) => {
+            WorkflowError::Refused(refusal) => {
                 ApiError::new(ErrorCode::InvalidTransition, refusal.to_string())
             }
-            CommandError::Stale => ApiError::new(ErrorCode::ConcurrentUpdate, err.to_string()),
-            CommandError::Calendar(missing) => {
-                ApiError::new(ErrorCode::CalendarYearMissing, missing.to_string())
+            WorkflowError::CalendarEdit(refusal) => {
+                let code = match &refusal {
+                    EditError::Amendment(AmendmentError::OutsideYear { .. }) => {
+                        ErrorCode::DateOutsideYear
+                    }
+                    EditError::Amendment(AmendmentError::NotAWeekday(_)) => ErrorCode::NotAWeekday,
+                    EditError::Amendment(AmendmentError::NotAWeekendDay(_)) => {
+                        ErrorCode::NotAWeekendDay
+                    }
+                    EditError::Amendment(
+                        AmendmentError::AlreadyDayOff(_) | AmendmentError::AlreadyWorkingDay(_),
+                    )
+                    | EditError::KurbanAitUnchanged { .. } => ErrorCode::DuplicateDay,
+                    EditError::Amendment(
+                        AmendmentError::NotADayOff(_) | AmendmentError::NotAWorkingDay(_),
+                    ) => ErrorCode::NoSuchDay,
+                    EditError::YearMissing(_) => ErrorCode::CalendarYearMissing,
+                    EditError::YearExists(_) => ErrorCode::AlreadyExists,
+                };
+                ApiError::new(code, refusal.to_string())
             }
-            CommandError::NotFound(what) => ApiError::not_found(what),
-            CommandError::Rule(code, detail) => ApiError::new(code, detail),
-            CommandError::Database(e) => e.into(),
+            WorkflowError::NotFound(detail) => ApiError::not_found(detail),
+            WorkflowError::Conflict(detail) => ApiError::new(ErrorCode::ConcurrentUpdate, detail),
+            WorkflowError::CalendarYearMissing(missing) => missing.into(),
+            WorkflowError::Database(e) => e.into(),
+            internal @ WorkflowError::Internal { .. } => ApiError::internal(internal),
         }
+    }
+}
+
+impl From<Reason> for ErrorCode {
+    fn from(reason: Reason) -> Self {
+        match reason {
+            Reason::ValidationFailed => ErrorCode::ValidationFailed,
+            Reason::AlreadyExists => ErrorCode::AlreadyExists,
+            Reason::ApplicationConflict => ErrorCode::ApplicationConflict,
+            Reason::EventIdReused => ErrorCode::EventIdReused,
+            Reason::OutsidePilotWindow => ErrorCode::OutsidePilotWindow,
+            Reason::UnknownPostamat => ErrorCode::UnknownPostamat,
+            Reason::PostamatNotInCity => ErrorCode::PostamatNotInCity,
+            Reason::NoKaspiOrder => ErrorCode::NoKaspiOrder,
+            Reason::WaybillMismatch => ErrorCode::WaybillMismatch,
+            Reason::OrderConflict => ErrorCode::OrderConflict,
+            Reason::RegistrySealed => ErrorCode::RegistrySealed,
+            Reason::AlreadyInRegistry => ErrorCode::AlreadyInRegistry,
+            Reason::RecipientMismatch => ErrorCode::RecipientMismatch,
+            Reason::AlreadyEnded => ErrorCode::AlreadyEnded,
+            Reason::BranchForbidden => ErrorCode::BranchForbidden,
+            Reason::InvalidTransition => ErrorCode::InvalidTransition,
+        }
+    }
+}
+
+impl From<YearMissing> for ApiError {
+    fn from(err: YearMissing) -> Self {
+        ApiError::new(ErrorCode::CalendarYearMissing, err.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_refusal_reason_is_the_api_code_of_the_same_name() {
+        for reason in Reason::ALL {
+            assert_eq!(ErrorCode::from(reason).as_str(), reason.code());
+        }
+    }
+
+    #[test]
+    fn our_failures_are_5xx_and_keep_their_cause() {
+        let err = ApiError::from(WorkflowError::internal(
+            "replaying Kaspi events",
+            anyhow::anyhow!("no such table: kaspi_events"),
+        ));
+        assert_eq!(err.code(), ErrorCode::Internal);
+        let cause = format!("{:#}", err.cause.as_ref().unwrap());
+        assert!(cause.contains("no such table: kaspi_events"), "{cause}");
     }
 }

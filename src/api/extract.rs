@@ -1,7 +1,7 @@
 //! Request extractors whose failures are problem documents: JSON bodies with the path of the
 //! offending field, and the handlers for actix's own path and query errors.
 
-use crate::error::{ApiError, ErrorCode};
+use crate::api::error::{ApiError, ErrorCode};
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};

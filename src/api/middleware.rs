@@ -3,7 +3,7 @@
 //! route, wrong method, body too large, wrong media type).
 
 use super::AppState;
-use crate::error::{ApiError, ErrorCode, ProblemCode};
+use crate::api::error::{ApiError, ErrorCode, ProblemCode};
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};

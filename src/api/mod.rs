@@ -1,5 +1,5 @@
-//! The HTTP API, grouped by audience. Handlers parse, call the domain and the database in one
-//! blocking task, and map the result; they decide no rules.
+//! The HTTP API, grouped by audience. Handlers parse the request, call one workflow (or read
+//! through `db` and [`views`]) in one blocking task, and map the result; they decide no rules.
 //!
 //! - [`admin`]: operators — API keys and reference data (branches, postamats);
 //! - [`integrations`]: Kaspi and the registry office (machines);
@@ -10,15 +10,17 @@
 pub mod admin;
 pub mod auth;
 pub mod clerks;
+pub mod error;
 pub mod extract;
 pub mod integrations;
 pub mod middleware;
 pub mod supervisors;
 pub mod system;
+pub mod views;
 
+use crate::api::error::{ApiError, ApiResult, Problem};
 use crate::clock::Clock;
 use crate::db::{DbConnection, DbPool};
-use crate::error::{ApiError, ApiResult, Problem};
 use crate::jobs::calendar_refresh::CalendarCache;
 use crate::observability::Metrics;
 use actix_web::body::MessageBody;
@@ -43,7 +45,7 @@ pub struct AppState {
     /// The last day postamat delivery may be chosen.
     pub pilot_ends_on: chrono::NaiveDate,
     /// Secrets Kaspi signs its webhook calls with (two while rotating).
-    pub kaspi_secrets: Vec<integrations::webhook::WebhookSecret>,
+    pub kaspi_secrets: Vec<crate::domain::webhook::WebhookSecret>,
 }
 
 impl AppState {
@@ -114,7 +116,7 @@ fn add_problem_responses(api: &mut OpenApiDoc) {
             ResponseBuilder::new()
                 .description(description)
                 .content(
-                    crate::error::PROBLEM_CONTENT_TYPE,
+                    crate::api::error::PROBLEM_CONTENT_TYPE,
                     ContentBuilder::new()
                         .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
                             "Problem",

@@ -2,9 +2,9 @@
 
 use super::AppState;
 use super::auth::{AnyRole, Authorized};
+use crate::api::error::{ApiError, ApiResult, ErrorCode};
 use crate::db;
 use crate::domain::role::Role;
-use crate::error::{ApiError, ApiResult, ErrorCode};
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -43,7 +43,7 @@ pub struct Readiness {
     tag = "system",
     responses(
         (status = 200, body = Readiness),
-        (status = 503, description = "Database unreachable or migrations pending (`database_unavailable`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unreachable or migrations pending (`database_unavailable`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/readyz")]
@@ -84,7 +84,7 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 
 #[derive(Serialize, ToSchema)]
 pub struct Me {
-    pub key_id: crate::db::Id,
+    pub key_id: crate::domain::ids::KeyId,
     pub name: String,
     pub role: Role,
     /// The caller's branch, if the key is bound to one.

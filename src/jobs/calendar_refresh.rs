@@ -2,39 +2,19 @@
 //! An edit on this instance reloads it at once; this job reloads it periodically so that edits
 //! made through other instances sharing the database arrive within the refresh interval.
 
-use crate::db::models::branch::BranchScope;
-use crate::db::models::force_majeure::ForceMajeurePeriod;
 use crate::db::models::{calendar, force_majeure};
-use crate::db::{DbConnection, DbPool, Id};
-use crate::domain::calendar::Calendar;
-use crate::domain::force_majeure::Suspension;
+use crate::db::{DbConnection, DbPool};
+use crate::domain::calendar::CalendarSnapshot;
 use diesel::QueryResult;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-/// The calendar and force-majeure periods at one moment.
-#[derive(Debug)]
-pub struct CalendarSnapshot {
-    pub calendar: Calendar,
-    pub force_majeure: Vec<ForceMajeurePeriod>,
-}
-
-impl CalendarSnapshot {
-    fn load(conn: &mut DbConnection) -> QueryResult<Self> {
-        Ok(CalendarSnapshot {
-            calendar: calendar::load(conn)?,
-            force_majeure: force_majeure::list(conn, &BranchScope::All)?,
-        })
-    }
-
-    /// The suspensions that cover a branch (`None`: national ones only).
-    pub fn suspensions_for(&self, branch_id: Option<Id>) -> Vec<Suspension> {
-        self.force_majeure
-            .iter()
-            .filter(|p| p.covers(branch_id))
-            .map(ForceMajeurePeriod::suspension)
-            .collect()
-    }
+/// Reads the calendar and the force-majeure periods as they are stored now.
+pub fn load_snapshot(conn: &mut DbConnection) -> QueryResult<CalendarSnapshot> {
+    Ok(CalendarSnapshot {
+        calendar: calendar::load(conn)?,
+        force_majeure: force_majeure::all(conn)?,
+    })
 }
 
 pub struct CalendarCache {
@@ -47,7 +27,7 @@ pub struct CalendarCache {
 impl CalendarCache {
     pub fn load(conn: &mut DbConnection) -> QueryResult<Self> {
         Ok(CalendarCache {
-            snapshot: RwLock::new(Arc::new(CalendarSnapshot::load(conn)?)),
+            snapshot: RwLock::new(Arc::new(load_snapshot(conn)?)),
             reloading: Mutex::new(()),
         })
     }
@@ -61,7 +41,7 @@ impl CalendarCache {
 
     pub fn reload(&self, conn: &mut DbConnection) -> QueryResult<()> {
         let _one_at_a_time = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
-        let fresh = Arc::new(CalendarSnapshot::load(conn)?);
+        let fresh = Arc::new(load_snapshot(conn)?);
         let mut current = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
         if current.calendar.version() != fresh.calendar.version() {
             tracing::info!(

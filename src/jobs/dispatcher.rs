@@ -1,4 +1,4 @@
-//! The dispatcher (issue 6): delivers the outboxes over HTTP — SMS through the 1414 gateway,
+//! The dispatcher: delivers the outboxes over HTTP — SMS through the 1414 gateway,
 //! Kaspi-app messages, requests to Kaspi and the registry office. 5xx, 429 and network errors
 //! are retried with exponential backoff and jitter; any other 4xx is final; after the
 //! configured attempts a message is dead-lettered for a supervisor. SMS wait out the quiet
@@ -9,18 +9,16 @@
 //! that dies mid-send leaves the message to be sent again when the lease ends. Every request
 //! carries `Idempotency-Key: <dedup key>` so a gateway can drop such a repeat.
 
-use crate::api::integrations::webhook::WebhookSecret;
 use crate::config::{DispatchConfig, Gateway};
-use crate::db::models::application;
-use crate::db::models::outbox::{self, Claimed, Outbox};
-use crate::db::schema::branches;
+use crate::db::models::outbox::{self, Claimed, Route};
+use crate::db::models::{application, branch};
 use crate::db::{DbConnection, DbPool, write_transaction};
-use crate::domain::notification::{backoff, quiet_until, sms_segments};
-use crate::domain::reference::BranchTimeZone;
-use crate::error::ApiError;
+use crate::domain::notification::{
+    Channel, DeliveryState, Destination, Outbox, backoff, quiet_until, sms_segments,
+};
+use crate::domain::webhook::WebhookSecret;
 use crate::observability::Metrics;
 use chrono::{DateTime, TimeZone, Utc};
-use diesel::prelude::*;
 use rand::Rng;
 use serde::Serialize;
 use std::time::Duration;
@@ -79,24 +77,24 @@ impl Dispatcher {
 
     fn observe(&self, message: &Claimed, outcome: &str) {
         if let Some(metrics) = &self.metrics {
-            metrics.observe_message(&message.channel, outcome);
+            metrics.observe_message(message.route.name(), outcome);
         }
     }
 
-    fn gateway(&self, outbox: Outbox, channel: &str) -> Option<&Gateway> {
-        match (outbox, channel) {
-            (Outbox::Notifications, "sms_1414") => self.config.sms.as_ref(),
-            (Outbox::Notifications, _) => self.config.kaspi_app.as_ref(),
-            (Outbox::Outbound, "kaspi") => self.config.kaspi_api.as_ref(),
-            (Outbox::Outbound, _) => self.config.registry_office_api.as_ref(),
+    fn gateway(&self, route: Route) -> Option<&Gateway> {
+        match route {
+            Route::Citizen(Channel::Sms1414) => self.config.sms.as_ref(),
+            Route::Citizen(Channel::KaspiApp) => self.config.kaspi_app.as_ref(),
+            Route::System(Destination::Kaspi) => self.config.kaspi_api.as_ref(),
+            Route::System(Destination::RegistryOffice) => self.config.registry_office_api.as_ref(),
         }
     }
 
     fn send(&self, outbox: Outbox, message: &Claimed) -> Delivery {
-        let Some(gateway) = self.gateway(outbox, &message.channel) else {
+        let Some(gateway) = self.gateway(message.route) else {
             // The local sink: the log (which masks phone numbers).
             tracing::info!(
-                channel = %message.channel,
+                channel = message.route.name(),
                 kind = %message.kind,
                 recipient = message.recipient.as_deref().unwrap_or("-"),
                 body = %message.body,
@@ -107,7 +105,7 @@ impl Dispatcher {
         let body = match outbox {
             Outbox::Notifications => serde_json::json!({
                 "message_id": message.dedup_key,
-                "channel": message.channel,
+                "channel": message.route.name(),
                 "recipient": message.recipient,
                 "text": message.body,
             })
@@ -122,8 +120,8 @@ impl Dispatcher {
         if let Some(token) = &gateway.token {
             request = request.set("Authorization", &format!("Bearer {token}"));
         }
-        if let (Outbox::Outbound, "kaspi", Some(secret)) =
-            (outbox, message.channel.as_str(), &self.kaspi_secret)
+        if let (Route::System(Destination::Kaspi), Some(secret)) =
+            (message.route, &self.kaspi_secret)
         {
             // The wall clock: Kaspi checks the signature's freshness against its own.
             let timestamp = Utc::now().timestamp();
@@ -151,19 +149,15 @@ impl Dispatcher {
         conn: &mut DbConnection,
         message: &Claimed,
         now: DateTime<Utc>,
-    ) -> Result<Option<DateTime<Utc>>, ApiError> {
+    ) -> anyhow::Result<Option<DateTime<Utc>>> {
         let Some(application_id) = message
             .application_id
-            .filter(|_| message.channel == "sms_1414")
+            .filter(|_| message.route == Route::Citizen(Channel::Sms1414))
         else {
             return Ok(None);
         };
-        let app = application::find(conn, application_id)?;
-        let zone: String = branches::table
-            .find(app.branch_id)
-            .select(branches::time_zone)
-            .first(conn)?;
-        let tz = BranchTimeZone::try_from(zone).unwrap_or_default().tz();
+        let app = application::get(conn, application_id)?;
+        let tz = branch::time_zone(conn, app.branch_id)?.tz();
         let (start, end) = self.config.quiet_hours;
         Ok(
             quiet_until(now.with_timezone(&tz).naive_local(), start, end)
@@ -177,7 +171,7 @@ impl Dispatcher {
         &self,
         conn: &mut DbConnection,
         now: DateTime<Utc>,
-    ) -> Result<DispatchReport, ApiError> {
+    ) -> anyhow::Result<DispatchReport> {
         let mut report = DispatchReport::default();
         for outbox in [Outbox::Notifications, Outbox::Outbound] {
             loop {
@@ -188,7 +182,7 @@ impl Dispatcher {
                     // One message's trouble (a database hiccup while settling it) does not hold
                     // up the others; it is tried again when its lease ends.
                     if let Err(e) = self.deliver(conn, outbox, message, now, &mut report) {
-                        tracing::error!(message = %message.id, error = %e, "delivery could not be recorded");
+                        tracing::error!(message = %message.id, error = format!("{e:#}"), "delivery could not be recorded");
                     }
                 }
                 if (claimed.len() as i64) < BATCH {
@@ -206,7 +200,7 @@ impl Dispatcher {
         message: &Claimed,
         now: DateTime<Utc>,
         report: &mut DispatchReport,
-    ) -> Result<(), ApiError> {
+    ) -> anyhow::Result<()> {
         if let Some(until) = self.quiet(conn, message, now)? {
             // Not an attempt: the claim's count is given back.
             outbox::reschedule(conn, outbox, message, message.attempts - 1, until, None)?;
@@ -214,7 +208,7 @@ impl Dispatcher {
             self.observe(message, "deferred");
             return Ok(());
         }
-        if message.channel == "sms_1414" {
+        if message.route == Route::Citizen(Channel::Sms1414) {
             let (_, segments) = sms_segments(&message.body);
             if segments > self.config.sms_max_segments {
                 tracing::warn!(kind = %message.kind, segments, "SMS longer than the configured maximum");
@@ -225,17 +219,17 @@ impl Dispatcher {
             Delivery::Sent => {
                 report.sent += 1;
                 self.observe(message, "sent");
-                outbox::settle(conn, outbox, message, "sent", None)?
+                outbox::settle(conn, outbox, message, DeliveryState::Sent, None)?
             }
             Delivery::Permanent(error) => {
                 report.dead += 1;
                 self.observe(message, "dead");
-                outbox::settle(conn, outbox, message, "dead", Some(&error))?
+                outbox::settle(conn, outbox, message, DeliveryState::Dead, Some(&error))?
             }
             Delivery::Retry(error) if message.attempts as u32 >= self.config.max_attempts => {
                 report.dead += 1;
                 self.observe(message, "dead");
-                outbox::settle(conn, outbox, message, "dead", Some(&error))?
+                outbox::settle(conn, outbox, message, DeliveryState::Dead, Some(&error))?
             }
             Delivery::Retry(error) => {
                 let wait = backoff(message.attempts as u32, rand::rng().random_range(0.5..=1.0));
@@ -263,7 +257,7 @@ pub async fn run(
     loop {
         ticks.tick().await;
         let (pool, dispatcher, now) = (pool.clone(), dispatcher.clone(), clock.now());
-        let outcome = actix_web::web::block(move || -> Result<DispatchReport, ApiError> {
+        let outcome = actix_web::web::block(move || -> anyhow::Result<DispatchReport> {
             let mut conn = pool.get()?;
             dispatcher.dispatch(&mut conn, now)
         })
@@ -273,7 +267,10 @@ pub async fn run(
                 tracing::info!(?report, "dispatch")
             }
             Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "dispatch failed; the next round retries"),
+            Ok(Err(e)) => tracing::error!(
+                error = format!("{e:#}"),
+                "dispatch failed; the next round retries"
+            ),
             Err(e) => tracing::error!(error = %e, "dispatch task failed"),
         }
     }

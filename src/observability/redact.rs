@@ -1,5 +1,5 @@
-//! Nothing in a log line may reveal an IIN, a full phone number or an API token (DOMAIN.md §7,
-//! issue 2). Call sites avoid logging them; this scrubber is the backstop that every log line
+//! Nothing in a log line may reveal an IIN, a full phone number or an API token (DOMAIN.md §7).
+//! Call sites avoid logging them; this scrubber is the backstop that every log line
 //! passes through before it is written.
 
 use regex::{Captures, Regex};

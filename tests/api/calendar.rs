@@ -458,7 +458,7 @@ async fn an_edit_through_another_instance_arrives_with_the_next_refresh() {
             name: DayName::new("Демалыс", "Выходной"),
         });
         let reason = "другой экземпляр".to_owned().try_into().unwrap();
-        postamat::db::models::calendar::apply_edit(
+        postamat::workflows::calendar::edit(
             &mut pool.get().unwrap(),
             2026,
             edit,

@@ -6,10 +6,11 @@ use crate::kaspi_events::{accepted_event, placed_event};
 use crate::lifecycle::Pilot;
 use actix_web::web;
 use chrono::{DateTime, Utc};
-use postamat::api::integrations::webhook::WebhookSecret;
 use postamat::config::{DispatchConfig, Gateway};
 use postamat::db::models::outbox::{self, NewNotification};
+use postamat::domain::notification::{Channel, Language, NotificationKind};
 use postamat::domain::role::Role;
+use postamat::domain::webhook::WebhookSecret;
 use postamat::jobs::dispatcher::{DispatchReport, Dispatcher};
 use serde_json::json;
 use std::collections::VecDeque;
@@ -324,14 +325,14 @@ async fn an_sms_in_the_quiet_hours_waits_until_nine_and_both_languages_are_sent(
         let sms = NewNotification {
             application_id: app_id,
             shipment_id: Some(shipment_id),
-            kind: "returned_to_state_corporation",
-            channel: "sms_1414",
+            kind: NotificationKind::ReturnedToStateCorporation,
+            channel: Channel::Sms1414,
             recipient: "+77011234567",
-            language: "ru",
+            language: Language::Ru,
             body: "Свидетельство о рождении передано в ЦОН.",
             dedup_key: "test-sms-1",
         };
-        outbox::notify(&mut pool.get().unwrap(), sms, now).unwrap();
+        outbox::insert_notification(&mut pool.get().unwrap(), sms, now).unwrap();
     })
     .await
     .unwrap();

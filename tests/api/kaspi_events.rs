@@ -7,12 +7,21 @@ use crate::lifecycle::Pilot;
 use actix_web::test::TestRequest;
 use actix_web::web;
 use diesel::RunQueryDsl;
-use postamat::api::integrations::webhook::WebhookSecret;
 use postamat::domain::role::Role;
+use postamat::domain::webhook::WebhookSecret;
 use serde_json::{Value, json};
 
 const EVENTS: &str = "/api/v1/integrations/kaspi/events";
 const BATCH: &str = "/api/v1/integrations/kaspi/events/batch";
+
+/// A message to a citizen as the tests look at it.
+#[derive(Debug)]
+pub struct Note {
+    pub kind: String,
+    pub channel: String,
+    pub language: String,
+    pub body: String,
+}
 
 impl Pilot {
     /// Posts a body signed the way Kaspi signs it.
@@ -129,14 +138,22 @@ impl Pilot {
         response.assert_status(200)
     }
 
-    pub async fn notifications(&self, id: &str) -> Vec<postamat::db::models::outbox::Notification> {
+    pub async fn notifications(&self, id: &str) -> Vec<Note> {
         let pool = self.app.pool.clone();
-        let id: postamat::db::Id = id.parse().unwrap();
-        web::block(move || {
+        let id: postamat::domain::ids::ShipmentId = id.parse().unwrap();
+        let rows = web::block(move || {
             postamat::db::models::outbox::notifications_of(&mut pool.get().unwrap(), id).unwrap()
         })
         .await
-        .unwrap()
+        .unwrap();
+        rows.into_iter()
+            .map(|n| Note {
+                kind: n.kind.as_str().to_owned(),
+                channel: n.channel.as_str().to_owned(),
+                language: n.language.as_str().to_owned(),
+                body: n.body,
+            })
+            .collect()
     }
 }
 

@@ -847,7 +847,8 @@ async fn shipments_are_listed_by_state_and_deadline_with_pages() {
 #[actix_web::test]
 async fn two_changes_of_one_shipment_from_the_same_version_cannot_both_win() {
     use postamat::db::models::{api_key, shipment};
-    use postamat::domain::shipment::ShipmentEvent;
+    use postamat::domain::shipment::Event;
+    use postamat::workflows::{self, Actor, EventContext};
     let p = Pilot::new().await;
     p.register("LOCK-1", "postamat").await;
     p.execute("LOCK-1").await;
@@ -857,7 +858,7 @@ async fn two_changes_of_one_shipment_from_the_same_version_cannot_both_win() {
         .get("/api/v1/applications/LOCK-1", Some(&p.clerk))
         .await
         .assert_status(200);
-    let id: postamat::db::Id = lookup["shipments"][0]["id"]
+    let id: postamat::domain::ids::ShipmentId = lookup["shipments"][0]["id"]
         .as_str()
         .unwrap()
         .parse()
@@ -873,17 +874,10 @@ async fn two_changes_of_one_shipment_from_the_same_version_cannot_both_win() {
         let clerk = api_key::authenticate(&mut conn, &token).unwrap().unwrap();
         let stale = shipment::find(&mut conn, id).unwrap().unwrap();
         let snapshot = cache.current();
-        let ctx = shipment::EventContext {
-            actor: shipment::ActorRef::from(&clerk),
-            source: "api",
-            external_event_id: None,
-            occurred_at: clock.now(),
-            recorded_at: clock.now(),
-            calendar: &snapshot,
-        };
-        shipment::apply_event(&mut conn, &stale, ShipmentEvent::Intake, &ctx, None).unwrap();
+        let ctx = EventContext::now(Actor::from(&clerk), clock.now(), &snapshot);
+        workflows::shipment::apply(&mut conn, &stale, Event::Intake, &ctx, None).unwrap();
         // A second request that read the shipment before the first one wrote it.
-        shipment::apply_event(&mut conn, &stale, ShipmentEvent::Intake, &ctx, None)
+        workflows::shipment::apply(&mut conn, &stale, Event::Intake, &ctx, None)
             .err()
             .map(|e| e.to_string())
     })

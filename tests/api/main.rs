@@ -8,6 +8,7 @@ mod common;
 mod dispatcher;
 mod errors;
 mod kaspi_events;
+mod layers;
 mod lifecycle;
 mod logs;
 mod losses;

@@ -6,21 +6,19 @@ use crate::lifecycle::Pilot;
 use actix_web::web;
 use chrono::{DateTime, Utc};
 use postamat::domain::role::Role;
-use postamat::jobs::sweeper::{self, SweepReport};
+use postamat::workflows::sweep::{self, SweepReport};
 
 impl Pilot {
     pub async fn sweep(&self, as_of: &str) -> SweepReport {
         let as_of: DateTime<Utc> = as_of.parse().unwrap();
         let (pool, cache) = (self.app.pool.clone(), self.app.calendar.clone());
-        web::block(move || {
-            sweeper::sweep(&mut pool.get().unwrap(), as_of, &cache.current()).unwrap()
-        })
-        .await
-        .unwrap()
+        web::block(move || sweep::sweep(&mut pool.get().unwrap(), as_of, &cache.current()).unwrap())
+            .await
+            .unwrap()
     }
 }
 
-fn kinds(notes: &[postamat::db::models::outbox::Notification]) -> Vec<&str> {
+fn kinds(notes: &[crate::kaspi_events::Note]) -> Vec<&str> {
     notes.iter().map(|n| n.kind.as_str()).collect()
 }
 
@@ -213,7 +211,7 @@ async fn two_sweepers_at_once_apply_each_consequence_once() {
         .map(|_| {
             let (pool, cache) = (p.app.pool.clone(), p.app.calendar.clone());
             std::thread::spawn(move || {
-                sweeper::sweep(&mut pool.get().unwrap(), as_of, &cache.current()).unwrap()
+                sweep::sweep(&mut pool.get().unwrap(), as_of, &cache.current()).unwrap()
             })
         })
         .collect();
@@ -236,8 +234,13 @@ async fn sweeps_are_counted_in_the_metrics() {
     let (pool, cache, m) = (p.app.pool.clone(), p.app.calendar.clone(), metrics.clone());
     let as_of: DateTime<Utc> = "2026-03-27T00:00:00Z".parse().unwrap();
     web::block(move || {
-        sweeper::sweep_observed(&mut pool.get().unwrap(), as_of, &cache.current(), Some(&m))
-            .unwrap()
+        postamat::jobs::sweeper::sweep_observed(
+            &mut pool.get().unwrap(),
+            as_of,
+            &cache.current(),
+            &m,
+        )
+        .unwrap()
     })
     .await
     .unwrap();

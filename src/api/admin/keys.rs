@@ -2,14 +2,15 @@
 
 use crate::api::AppState;
 use crate::api::auth::{Admins, Authorized};
+use crate::api::error::{ApiError, ApiResult};
 use crate::api::extract::{ApiJson, ApiPath};
 use crate::api::found;
-use crate::db::Id;
-use crate::db::models::api_key::{self, ApiKey, CreateKeyError, NewKey};
+use crate::db::models::api_key::{self, CreateKeyError, NewKey};
+use crate::domain::ids::KeyId;
 use crate::domain::reference::{BranchCode, Text};
 use crate::domain::role::Role;
-use crate::error::{ApiError, ApiResult};
 use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -30,6 +31,35 @@ pub struct CreateKey {
     /// Required for branch staff (clerks, couriers); optional for supervisors; not allowed
     /// otherwise.
     pub branch: Option<BranchCode>,
+}
+
+/// A key as listed to operators: never its token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKey {
+    pub id: KeyId,
+    pub name: String,
+    pub role: Role,
+    /// Branch code for branch staff and branch supervisors.
+    pub branch: Option<String>,
+    /// The first characters of the token, to recognise it.
+    #[schema(example = "pst_Xk3f9Q")]
+    pub token_prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<api_key::ApiKey> for ApiKey {
+    fn from(key: api_key::ApiKey) -> Self {
+        ApiKey {
+            id: key.id,
+            name: key.name,
+            role: key.role,
+            branch: key.branch,
+            token_prefix: key.token_prefix,
+            created_at: key.created_at,
+            revoked_at: key.revoked_at,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -59,7 +89,7 @@ impl From<CreateKeyError> for ApiError {
     request_body = CreateKey,
     responses(
         (status = 201, body = CreatedKey),
-        (status = 422, description = "Role and branch do not fit, or the branch does not exist (`validation_failed`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Role and branch do not fit, or the branch does not exist (`validation_failed`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/admin/keys")]
@@ -81,7 +111,10 @@ async fn create_key(
         })
         .await?;
     tracing::info!(key_id = %key.id, role = key.role.as_str(), "API key created");
-    Ok(HttpResponse::Created().json(CreatedKey { key, token }))
+    Ok(HttpResponse::Created().json(CreatedKey {
+        key: key.into(),
+        token,
+    }))
 }
 
 /// Every API key, revoked ones included.
@@ -95,24 +128,25 @@ async fn list_keys(
     _auth: Authorized<Admins>,
     state: web::Data<AppState>,
 ) -> ApiResult<web::Json<Vec<ApiKey>>> {
-    Ok(web::Json(state.db(|conn| Ok(api_key::list(conn)?)).await?))
+    let keys = state.db(|conn| Ok(api_key::list(conn)?)).await?;
+    Ok(web::Json(keys.into_iter().map(ApiKey::from).collect()))
 }
 
 /// Revoke a key: it stops working with the next request.
 #[utoipa::path(
     tag = "admin",
     security(("bearer" = [])),
-    params(("id" = Id, Path, description = "Key id")),
+    params(("id" = KeyId, Path, description = "Key id")),
     responses(
         (status = 200, body = ApiKey),
-        (status = 404, description = "No such key (`not_found`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such key (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/admin/keys/{id}/revoke")]
 async fn revoke_key(
     _auth: Authorized<Admins>,
     state: web::Data<AppState>,
-    id: ApiPath<Id>,
+    id: ApiPath<KeyId>,
 ) -> ApiResult<web::Json<ApiKey>> {
     let id = id.into_inner()?.into_inner();
     let now = state.clock.now();
@@ -121,5 +155,5 @@ async fn revoke_key(
         .await?;
     let key = found(key, || format!("API key {id}"))?;
     tracing::info!(key_id = %key.id, "API key revoked");
-    Ok(web::Json(key))
+    Ok(web::Json(key.into()))
 }

@@ -3,14 +3,17 @@
 use super::put_status;
 use crate::api::AppState;
 use crate::api::auth::{Admins, AnyRole, Authorized};
+use crate::api::error::ApiResult;
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::found;
-use crate::db::models::postamat::{self, Postamat, PostamatDetails};
+use crate::db::models::from_db_time;
+use crate::db::models::postamat::{self, PostamatFields, PostamatRow};
+use crate::domain::ids::PostamatId;
 use crate::domain::reference::{KaspiPostamatId, Text};
-use crate::error::ApiResult;
 use actix_web::{HttpResponse, delete, get, put, web};
-use serde::Deserialize;
-use utoipa::IntoParams;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn routes(cfg: &mut ServiceConfig<'_>) {
@@ -18,6 +21,46 @@ pub fn routes(cfg: &mut ServiceConfig<'_>) {
         .service(get_postamat)
         .service(put_postamat)
         .service(delete_postamat);
+}
+
+/// What an admin sets on a postamat (its Kaspi id is its identity).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostamatDetails {
+    /// The city the postamat stands in; a chosen postamat must be in the applicant's city (п.4).
+    #[schema(example = "Алматы")]
+    pub city: Text,
+    /// Address in Kazakh, used in the п.28 message.
+    #[schema(example = "Алматы қ., Төле би к-сі, 55, Magnum")]
+    pub address_kk: Text,
+    /// Address in Russian, used in the п.28 message.
+    #[schema(example = "г. Алматы, ул. Толе би, 55, Magnum")]
+    pub address_ru: Text,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Postamat {
+    pub id: PostamatId,
+    pub kaspi_id: String,
+    pub city: String,
+    pub address_kk: String,
+    pub address_ru: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<PostamatRow> for Postamat {
+    fn from(row: PostamatRow) -> Self {
+        Postamat {
+            id: row.id,
+            kaspi_id: row.kaspi_id,
+            city: row.city,
+            address_kk: row.address_kk,
+            address_ru: row.address_ru,
+            created_at: from_db_time(row.created_at),
+            updated_at: from_db_time(row.updated_at),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -42,11 +85,10 @@ async fn list_postamats(
     filter: ApiQuery<PostamatFilter>,
 ) -> ApiResult<web::Json<Vec<Postamat>>> {
     let city = filter.into_inner()?.into_inner().city;
-    Ok(web::Json(
-        state
-            .db(move |conn| Ok(postamat::list(conn, city.as_ref())?))
-            .await?,
-    ))
+    let rows = state
+        .db(move |conn| Ok(postamat::list(conn, city.as_ref().map(Text::as_str))?))
+        .await?;
+    Ok(web::Json(rows.into_iter().map(Postamat::from).collect()))
 }
 
 /// One postamat by its Kaspi id.
@@ -56,7 +98,7 @@ async fn list_postamats(
     params(("kaspi_id" = String, Path, description = "Kaspi's postamat id")),
     responses(
         (status = 200, body = Postamat),
-        (status = 404, description = "No such postamat (`not_found`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such postamat (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/api/v1/postamats/{kaspi_id}")]
@@ -68,11 +110,10 @@ async fn get_postamat(
     let kaspi_id = kaspi_id.into_inner()?.into_inner();
     let lookup = kaspi_id.clone();
     let found_postamat = state
-        .db(move |conn| Ok(postamat::find(conn, &lookup)?))
+        .db(move |conn| Ok(postamat::find(conn, lookup.as_str())?))
         .await?;
-    Ok(web::Json(found(found_postamat, || {
-        format!("postamat {kaspi_id}")
-    })?))
+    let row = found(found_postamat, || format!("postamat {kaspi_id}"))?;
+    Ok(web::Json(row.into()))
 }
 
 /// Register a postamat, or replace its details.
@@ -96,10 +137,15 @@ async fn put_postamat(
     let kaspi_id = kaspi_id.into_inner()?.into_inner();
     let body = body.into_inner()?;
     let now = state.clock.now();
+    let fields = PostamatFields {
+        city: body.city.into(),
+        address_kk: body.address_kk.into(),
+        address_ru: body.address_ru.into(),
+    };
     let (saved, created) = state
-        .db(move |conn| Ok(postamat::upsert(conn, &kaspi_id, body, now)?))
+        .db(move |conn| Ok(postamat::upsert(conn, kaspi_id.as_str(), &fields, now)?))
         .await?;
-    Ok(HttpResponse::build(put_status(created)).json(saved))
+    Ok(HttpResponse::build(put_status(created)).json(Postamat::from(saved)))
 }
 
 /// Remove a postamat that nothing refers to.
@@ -109,8 +155,8 @@ async fn put_postamat(
     params(("kaspi_id" = String, Path, description = "Kaspi's postamat id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "No such postamat (`not_found`)", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Records still refer to it (`in_use`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such postamat (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Records still refer to it (`in_use`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[delete("/api/v1/postamats/{kaspi_id}")]
@@ -122,7 +168,7 @@ async fn delete_postamat(
     let kaspi_id = kaspi_id.into_inner()?.into_inner();
     let target = kaspi_id.clone();
     let deleted = state
-        .db(move |conn| Ok(postamat::delete(conn, &target)?))
+        .db(move |conn| Ok(postamat::delete(conn, target.as_str())?))
         .await?;
     found(deleted.then_some(()), || format!("postamat {kaspi_id}"))?;
     Ok(HttpResponse::NoContent().finish())

@@ -3,13 +3,13 @@
 
 use crate::api::AppState;
 use crate::api::auth::{AnyRole, Authorized};
+use crate::api::error::{ApiError, ApiResult, ErrorCode};
 use crate::api::extract::{ApiPath, ApiQuery};
 use crate::db::models::branch;
-use crate::domain::calendar::{DayKind, YearCalendar, YearMissing};
+use crate::domain::calendar::{DayKind, YearCalendar};
 use crate::domain::deadline::{self, DeadlineKind, Rule};
-use crate::domain::force_majeure::{Extended, extended_due};
+use crate::domain::force_majeure::{Decision, decide};
 use crate::domain::reference::{BranchCode, BranchTimeZone};
-use crate::error::{ApiError, ApiResult, ErrorCode};
 use actix_web::{get, web};
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -82,12 +82,6 @@ fn full_weekday(date: NaiveDate) -> String {
     date.format("%A").to_string().to_lowercase()
 }
 
-impl From<YearMissing> for ApiError {
-    fn from(err: YearMissing) -> Self {
-        ApiError::new(ErrorCode::CalendarYearMissing, err.to_string())
-    }
-}
-
 /// The non-working weekdays and working weekend days of a year.
 #[utoipa::path(
     tag = "calendar",
@@ -95,7 +89,7 @@ impl From<YearMissing> for ApiError {
     params(("year" = i32, Path, description = "Year, e.g. 2026")),
     responses(
         (status = 200, body = CalendarYear),
-        (status = 404, description = "No calendar data for the year (`not_found`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No calendar data for the year (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/api/v1/calendar/{year}")]
@@ -178,8 +172,8 @@ fn local(t: DateTime<Utc>, tz: Tz) -> String {
     params(DeadlineQuery),
     responses(
         (status = 200, body = DeadlinePreview),
-        (status = 404, description = "No such branch (`not_found`)", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The deadline falls in a year without calendar data (`calendar_year_missing`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such branch (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The deadline falls in a year without calendar data (`calendar_year_missing`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/api/v1/calendar/deadline")]
@@ -202,34 +196,34 @@ async fn preview_deadline(
         Some(code) => {
             let lookup = code.clone();
             let found = state
-                .db(move |conn| Ok(branch::find_by_code(conn, &lookup)?))
+                .db(move |conn| Ok(branch::find_by_code(conn, lookup.as_str())?))
                 .await?
                 .ok_or_else(|| ApiError::not_found(format!("branch {code} not found")))?;
             auth.require_branch(found.id, &found.code)?;
-            let tz = BranchTimeZone::try_from(found.time_zone).map_err(ApiError::internal)?;
-            (Some(found.id), tz.tz())
+            (Some(found.id), found.time_zone.tz())
         }
         None => (None, BranchTimeZone::default().tz()),
     };
 
     let snapshot = state.calendar.current();
     let due = deadline::due(rule, from, tz, &snapshot.calendar)?;
-    let extended = extended_due(
+    let decision = decide(
         rule,
         from,
+        due.at,
         tz,
         &snapshot.calendar,
         &snapshot.suspensions_for(branch_id),
     )?;
-    let force_majeure = match extended {
-        Extended::Due(e) if e.at == due.at => None,
-        Extended::Due(e) => Some(ForceMajeureEffect {
+    let force_majeure = match decision {
+        Decision::Keep => None,
+        Decision::MoveTo(e) => Some(ForceMajeureEffect {
             status: "extended",
             due_utc: Some(e.at),
             due_local: Some(local(e.at, tz)),
             suspended_since: None,
         }),
-        Extended::Suspended { since } => Some(ForceMajeureEffect {
+        Decision::Hold { since } => Some(ForceMajeureEffect {
             status: "suspended",
             due_utc: None,
             due_local: None,

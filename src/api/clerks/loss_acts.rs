@@ -1,21 +1,20 @@
 //! Loss acts (п.22–24): a State-side loss recorded by staff, the act drawn in two copies by
 //! the accumulation sector (the second sent to the registry office), and its printable page.
 
-use super::documents::clerk_context;
 use super::registries::escape;
 use crate::api::AppState;
 use crate::api::auth::{AccumulationClerks, Authorized, BranchStaff, Policy};
+use crate::api::error::{ApiError, ApiResult};
 use crate::api::extract::{ApiJson, ApiPath};
-use crate::db::models::loss_act::{self, LossAct, NewLoss};
-use crate::db::models::shipment::{self, ActorRef};
-use crate::db::schema::branches;
-use crate::db::{Id, write_transaction};
-use crate::domain::reference::{BranchTimeZone, Text};
+use crate::api::views::LossAct;
+use crate::db::models::{branch, loss_act};
+use crate::domain::ids::{LossActId, ShipmentId};
+use crate::domain::loss::LossSide;
+use crate::domain::reference::Text;
 use crate::domain::role::Role;
-use crate::domain::shipment::ShipmentEvent;
-use crate::error::{ApiError, ApiResult};
+use crate::workflows::loss::{self, StateLoss};
+use crate::workflows::{Actor, EventContext};
 use actix_web::{HttpResponse, get, post, web};
-use diesel::prelude::*;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -52,54 +51,40 @@ pub struct RecordLoss {
 #[utoipa::path(
     tag = "clerks",
     security(("bearer" = [])),
-    params(("id" = Id, Path, description = "Shipment id")),
+    params(("id" = ShipmentId, Path, description = "Shipment id")),
     request_body = RecordLoss,
     responses(
         (status = 201, body = LossAct),
-        (status = 403, description = "Kaspi holds the document: its loss is Kaspi's to report (`role_forbidden`)", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not in a state a document can be lost in (`invalid_transition`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Kaspi holds the document: its loss is Kaspi's to report (`role_forbidden`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not in a state a document can be lost in (`invalid_transition`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/shipments/{id}/loss")]
 async fn record_loss(
     auth: Authorized<StateStaff>,
     state: web::Data<AppState>,
-    id: ApiPath<Id>,
+    id: ApiPath<ShipmentId>,
     body: ApiJson<RecordLoss>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner()?.into_inner();
     let body = body.into_inner()?;
+    let report = StateLoss {
+        cause: body.cause,
+        circumstances: body.circumstances,
+        responsible_employee: body.responsible_employee,
+    };
     let scope = auth.scope().clone();
-    let key = auth.principal.key_id;
     let now = state.clock.now();
     let snapshot = state.calendar.current();
-    let actor = ActorRef::from(&auth.principal);
+    let actor = Actor::from(&auth.principal);
     let act = state
         .db(move |conn| {
-            let act_id = write_transaction(conn, |conn| {
-                let row = shipment::find_scoped(conn, id, &scope)?
-                    .ok_or_else(|| ApiError::not_found(format!("shipment {id} not found")))?;
-                let ctx = clerk_context(actor, now, &snapshot);
-                let details =
-                    serde_json::json!({ "cause": body.cause, "side": "state_corporation" });
-                let (row, _) =
-                    shipment::apply_event(conn, &row, ShipmentEvent::Lost, &ctx, Some(details))?;
-                let loss = NewLoss {
-                    side: "state_corporation",
-                    kaspi_act_number: None,
-                    cause: body.cause.as_str(),
-                    circumstances: body.circumstances.as_str(),
-                    responsible_employee: body.responsible_employee.as_str(),
-                    kaspi_event_id: None,
-                    recorded_by: Some(key),
-                };
-                Ok::<_, ApiError>(loss_act::record(conn, &row, loss, now)?)
-            })?;
-            loss_act::find_scoped(conn, act_id, &scope)?
-                .ok_or_else(|| ApiError::not_found("loss act"))
+            let ctx = EventContext::now(actor, now, &snapshot);
+            let act = loss::record_state_loss(conn, id, report, &scope, &ctx)?;
+            found(loss_act::find_scoped(conn, act, &scope)?, act)
         })
         .await?;
-    Ok(HttpResponse::Created().json(act))
+    Ok(HttpResponse::Created().json(LossAct::from(act)))
 }
 
 /// The branch's loss acts, newest first.
@@ -114,14 +99,13 @@ async fn list_acts(
     state: web::Data<AppState>,
 ) -> ApiResult<web::Json<Vec<LossAct>>> {
     let scope = auth.scope().clone();
-    Ok(web::Json(
-        state
-            .db(move |conn| Ok(loss_act::list(conn, &scope)?))
-            .await?,
-    ))
+    let acts = state
+        .db(move |conn| Ok(loss_act::list(conn, &scope)?))
+        .await?;
+    Ok(web::Json(acts.into_iter().map(LossAct::from).collect()))
 }
 
-fn found<T>(act: Option<T>, id: Id) -> ApiResult<T> {
+fn found<T>(act: Option<T>, id: LossActId) -> ApiResult<T> {
     crate::api::found(act, || format!("loss act {id}"))
 }
 
@@ -129,26 +113,24 @@ fn found<T>(act: Option<T>, id: Id) -> ApiResult<T> {
 #[utoipa::path(
     tag = "clerks",
     security(("bearer" = [])),
-    params(("id" = Id, Path, description = "Loss act id")),
+    params(("id" = LossActId, Path, description = "Loss act id")),
     responses(
         (status = 200, body = LossAct),
-        (status = 404, description = "No such act in your branch (`not_found`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such act in your branch (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/api/v1/loss-acts/{id}")]
 async fn get_act(
     auth: Authorized<BranchStaff>,
     state: web::Data<AppState>,
-    id: ApiPath<Id>,
+    id: ApiPath<LossActId>,
 ) -> ApiResult<web::Json<LossAct>> {
     let id = id.into_inner()?.into_inner();
     let scope = auth.scope().clone();
-    Ok(web::Json(found(
-        state
-            .db(move |conn| Ok(loss_act::find_scoped(conn, id, &scope)?))
-            .await?,
-        id,
-    )?))
+    let act = state
+        .db(move |conn| Ok(loss_act::find_scoped(conn, id, &scope)?))
+        .await?;
+    Ok(web::Json(found(act, id)?.into()))
 }
 
 /// Draw the act in two copies (п.24): it gets the branch's next loss-act number and its
@@ -156,30 +138,26 @@ async fn get_act(
 #[utoipa::path(
     tag = "clerks",
     security(("bearer" = [])),
-    params(("id" = Id, Path, description = "Loss act id")),
+    params(("id" = LossActId, Path, description = "Loss act id")),
     responses(
         (status = 200, body = LossAct),
-        (status = 409, description = "Already drawn (`already_exists`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already drawn (`already_exists`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/loss-acts/{id}/draw")]
 async fn draw_act(
     auth: Authorized<AccumulationClerks>,
     state: web::Data<AppState>,
-    id: ApiPath<Id>,
+    id: ApiPath<LossActId>,
 ) -> ApiResult<web::Json<LossAct>> {
     let id = id.into_inner()?.into_inner();
     let scope = auth.scope().clone();
     let key = auth.principal.key_id;
     let now = state.clock.now();
     let act = state
-        .db(move |conn| {
-            write_transaction(conn, |conn| {
-                let act = found(loss_act::find_scoped(conn, id, &scope)?, id)?;
-                Ok::<_, ApiError>(loss_act::draw(conn, &act, key, now)?)
-            })
-        })
+        .db(move |conn| Ok(loss::draw_act(conn, id, key, &scope, now)?))
         .await?;
+    let act = LossAct::from(act);
     tracing::info!(act = ?act.number, "loss act drawn");
     Ok(web::Json(act))
 }
@@ -188,17 +166,17 @@ async fn draw_act(
 #[utoipa::path(
     tag = "clerks",
     security(("bearer" = [])),
-    params(("id" = Id, Path, description = "Loss act id")),
+    params(("id" = LossActId, Path, description = "Loss act id")),
     responses(
         (status = 200, description = "Printable page with both copies", body = String, content_type = "text/html"),
-        (status = 409, description = "Not drawn yet (`invalid_transition`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not drawn yet (`invalid_transition`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/api/v1/loss-acts/{id}/print")]
 async fn print_act(
     auth: Authorized<BranchStaff>,
     state: web::Data<AppState>,
-    id: ApiPath<Id>,
+    id: ApiPath<LossActId>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner()?.into_inner();
     let scope = auth.scope().clone();
@@ -207,19 +185,16 @@ async fn print_act(
             let Some(act) = loss_act::find_scoped(conn, id, &scope)? else {
                 return Ok(None);
             };
-            let branch: (String, String, String) = branches::table
-                .filter(branches::code.eq(&act.branch))
-                .select((branches::name_ru, branches::address_ru, branches::time_zone))
-                .first(conn)?;
-            Ok(Some((act, branch)))
+            let branch = branch::get(conn, act.0.branch_id)?;
+            Ok(Some((LossAct::from(act), branch)))
         })
         .await?;
     let (act, branch) = found(act_and_branch, id)?;
-    let (branch_name, branch_address, zone) = branch;
-    let tz = BranchTimeZone::try_from(zone).unwrap_or_default().tz();
+    let (branch_name, branch_address) = (&branch.name_ru, &branch.address_ru);
+    let tz = branch.time_zone.tz();
     let (Some(number), Some(drawn_at)) = (act.number.clone(), act.drawn_at) else {
         return Err(ApiError::new(
-            crate::error::ErrorCode::InvalidTransition,
+            crate::api::error::ErrorCode::InvalidTransition,
             "draw the act before printing it",
         ));
     };
@@ -235,10 +210,10 @@ async fn print_act(
             number = escape(&number),
             dated = drawn_at.with_timezone(&tz).format("%d.%m.%Y %H:%M"),
             branch = escape(&act.branch),
-            branch_name = escape(&branch_name),
-            branch_address = escape(&branch_address),
+            branch_name = escape(branch_name),
+            branch_address = escape(branch_address),
             app = escape(&act.application_number),
-            side = if act.side == "kaspi" {
+            side = if act.side == LossSide::Kaspi {
                 "АО «Kaspi Bank» (п.22)"
             } else {
                 "Госкорпорация (п.23)"

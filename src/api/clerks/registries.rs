@@ -1,21 +1,18 @@
-//! Handoff registries (п.13, 16, 17): drafted and sealed by the accumulation sector, printed,
+//! Registries (п.13, 16, 17, 32, 33): drafted and sealed by the accumulation sector, printed,
 //! and signed for by the State courier.
 
-use super::documents::clerk_context;
 use crate::api::AppState;
 use crate::api::auth::{AccumulationClerks, Authorized, BranchStaff, Couriers};
+use crate::api::error::ApiResult;
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::db::models::branch::BranchScope;
-use crate::db::models::registry::{self, Registry, RegistryRow, RegistryState};
-use crate::db::models::{application, shipment};
-use crate::db::schema::branches;
-use crate::db::{DbConnection, Id, write_transaction};
+use crate::api::views::{self, Registry};
+use crate::db::models::{branch, registry};
 use crate::domain::identifiers::ApplicationNumber;
-use crate::domain::reference::{BranchTimeZone, Text};
-use crate::domain::registry::RegistryKind;
-use crate::error::{ApiError, ApiResult};
+use crate::domain::ids::{RegistryId, ShipmentId};
+use crate::domain::reference::Text;
+use crate::domain::registry::{RegistryKind, RegistryState};
+use crate::workflows::{Actor, EventContext, registries};
 use actix_web::{HttpResponse, delete, get, post, web};
-use diesel::prelude::*;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -31,20 +28,8 @@ pub fn routes(cfg: &mut ServiceConfig<'_>) {
         .service(hand_over);
 }
 
-fn found(row: Option<RegistryRow>, id: Id) -> ApiResult<RegistryRow> {
-    row.ok_or_else(|| ApiError::not_found(format!("registry {id} not found")))
-}
-
-/// The document of an application in the caller's branch.
-fn shipment_of(
-    conn: &mut DbConnection,
-    number: &ApplicationNumber,
-    scope: &BranchScope,
-) -> ApiResult<shipment::ShipmentRow> {
-    let app = application::find_scoped(conn, number.as_str(), scope)?
-        .ok_or_else(|| ApiError::not_found(format!("application {number} not found")))?;
-    shipment::find_original(conn, app.id)?
-        .ok_or_else(|| ApiError::not_found(format!("application {number} has no document yet")))
+fn found<T>(row: Option<T>, id: RegistryId) -> ApiResult<T> {
+    crate::api::found(row, || format!("registry {id}"))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -65,7 +50,7 @@ pub struct CreateRegistry {
     request_body = CreateRegistry,
     responses(
         (status = 201, body = Registry),
-        (status = 409, description = "An envelope is not packed (`invalid_transition`) or already on a registry (`already_in_registry`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An envelope is not packed (`invalid_transition`) or already on a registry (`already_in_registry`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/registries")]
@@ -77,20 +62,16 @@ async fn create_registry(
     let body = body.into_inner()?;
     let branch_id = auth.own_branch()?;
     let scope = auth.scope().clone();
-    let key_id = auth.principal.key_id;
     let now = state.clock.now();
+    let snapshot = state.calendar.current();
+    let actor = Actor::from(&auth.principal);
     let view = state
         .db(move |conn| {
-            let row = write_transaction(conn, |conn| {
-                let kind = body.kind.unwrap_or(RegistryKind::KaspiHandoff);
-                let row = registry::create_draft(conn, kind, branch_id, key_id, now)?;
-                for number in &body.application_numbers {
-                    let shipment = shipment_of(conn, number, &scope)?;
-                    registry::add_item(conn, &row, &shipment, number.as_str(), key_id, now)?;
-                }
-                Ok::<_, ApiError>(row)
-            })?;
-            Ok(registry::view(conn, row)?)
+            let ctx = EventContext::now(actor, now, &snapshot);
+            let kind = body.kind.unwrap_or(RegistryKind::KaspiHandoff);
+            let numbers = &body.application_numbers;
+            let row = registries::draft(conn, kind, branch_id, numbers, &scope, &ctx)?;
+            Ok(views::registry(conn, row)?)
         })
         .await?;
     Ok(HttpResponse::Created().json(view))
@@ -120,7 +101,14 @@ async fn list_registries(
     let scope = auth.scope().clone();
     Ok(web::Json(
         state
-            .db(move |conn| Ok(registry::list(conn, &scope, filter.state)?))
+            .db(move |conn| {
+                let rows = registry::list(conn, &scope, filter.state, 200)?;
+                let views = rows
+                    .into_iter()
+                    .map(|row| views::registry(conn, row))
+                    .collect::<diesel::QueryResult<_>>()?;
+                Ok(views)
+            })
             .await?,
     ))
 }
@@ -129,17 +117,17 @@ async fn list_registries(
 #[utoipa::path(
     tag = "clerks",
     security(("bearer" = [])),
-    params(("id" = Id, Path, description = "Registry id")),
+    params(("id" = RegistryId, Path, description = "Registry id")),
     responses(
         (status = 200, body = Registry),
-        (status = 404, description = "No such registry in your branch (`not_found`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such registry in your branch (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/api/v1/registries/{id}")]
 async fn get_registry(
     auth: Authorized<BranchStaff>,
     state: web::Data<AppState>,
-    id: ApiPath<Id>,
+    id: ApiPath<RegistryId>,
 ) -> ApiResult<web::Json<Registry>> {
     let id = id.into_inner()?.into_inner();
     let scope = auth.scope().clone();
@@ -147,7 +135,7 @@ async fn get_registry(
         state
             .db(move |conn| {
                 let row = found(registry::find_scoped(conn, id, &scope)?, id)?;
-                Ok(registry::view(conn, row)?)
+                Ok(views::registry(conn, row)?)
             })
             .await?,
     ))
@@ -164,42 +152,33 @@ pub struct AddItem {
 #[utoipa::path(
     tag = "clerks",
     security(("bearer" = [])),
-    params(("id" = Id, Path, description = "Registry id")),
+    params(("id" = RegistryId, Path, description = "Registry id")),
     request_body = AddItem,
     responses(
         (status = 200, body = Registry),
-        (status = 409, description = "Sealed (`registry_sealed`), already on a registry (`already_in_registry`) or not packed (`invalid_transition`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Sealed (`registry_sealed`), already on a registry (`already_in_registry`) or not packed (`invalid_transition`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/registries/{id}/items")]
 async fn add_item(
     auth: Authorized<AccumulationClerks>,
     state: web::Data<AppState>,
-    id: ApiPath<Id>,
+    id: ApiPath<RegistryId>,
     body: ApiJson<AddItem>,
 ) -> ApiResult<web::Json<Registry>> {
     let id = id.into_inner()?.into_inner();
     let body = body.into_inner()?;
     let scope = auth.scope().clone();
-    let key_id = auth.principal.key_id;
     let now = state.clock.now();
+    let snapshot = state.calendar.current();
+    let actor = Actor::from(&auth.principal);
     Ok(web::Json(
         state
             .db(move |conn| {
-                let row = write_transaction(conn, |conn| {
-                    let row = found(registry::find_scoped(conn, id, &scope)?, id)?;
-                    let shipment = shipment_of(conn, &body.application_number, &scope)?;
-                    registry::add_item(
-                        conn,
-                        &row,
-                        &shipment,
-                        body.application_number.as_str(),
-                        key_id,
-                        now,
-                    )?;
-                    Ok::<_, ApiError>(row)
-                })?;
-                Ok(registry::view(conn, row)?)
+                let ctx = EventContext::now(actor, now, &snapshot);
+                let number = &body.application_number;
+                let row = registries::add_item(conn, id, number, &scope, &ctx)?;
+                Ok(views::registry(conn, row)?)
             })
             .await?,
     ))
@@ -210,31 +189,27 @@ async fn add_item(
     tag = "clerks",
     security(("bearer" = [])),
     params(
-        ("id" = Id, Path, description = "Registry id"),
-        ("shipment_id" = Id, Path, description = "Shipment id"),
+        ("id" = RegistryId, Path, description = "Registry id"),
+        ("shipment_id" = ShipmentId, Path, description = "Shipment id"),
     ),
     responses(
         (status = 200, body = Registry),
-        (status = 409, description = "Sealed (`registry_sealed`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Sealed (`registry_sealed`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[delete("/api/v1/registries/{id}/items/{shipment_id}")]
 async fn remove_item(
     auth: Authorized<AccumulationClerks>,
     state: web::Data<AppState>,
-    path: ApiPath<(Id, Id)>,
+    path: ApiPath<(RegistryId, ShipmentId)>,
 ) -> ApiResult<web::Json<Registry>> {
     let (id, shipment_id) = path.into_inner()?.into_inner();
     let scope = auth.scope().clone();
     Ok(web::Json(
         state
             .db(move |conn| {
-                let row = write_transaction(conn, |conn| {
-                    let row = found(registry::find_scoped(conn, id, &scope)?, id)?;
-                    registry::remove_item(conn, &row, shipment_id)?;
-                    Ok::<_, ApiError>(row)
-                })?;
-                Ok(registry::view(conn, row)?)
+                let row = registries::remove_item(conn, id, shipment_id, &scope)?;
+                Ok(views::registry(conn, row)?)
             })
             .await?,
     ))
@@ -244,32 +219,29 @@ async fn remove_item(
 #[utoipa::path(
     tag = "clerks",
     security(("bearer" = [])),
-    params(("id" = Id, Path, description = "Registry id")),
+    params(("id" = RegistryId, Path, description = "Registry id")),
     responses(
         (status = 200, body = Registry),
-        (status = 409, description = "Already sealed (`registry_sealed`) or an envelope no longer packed (`invalid_transition`)", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Empty (`validation_failed`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already sealed (`registry_sealed`) or an envelope no longer packed (`invalid_transition`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Empty (`validation_failed`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/registries/{id}/seal")]
 async fn seal_registry(
     auth: Authorized<AccumulationClerks>,
     state: web::Data<AppState>,
-    id: ApiPath<Id>,
+    id: ApiPath<RegistryId>,
 ) -> ApiResult<web::Json<Registry>> {
     let id = id.into_inner()?.into_inner();
     let scope = auth.scope().clone();
     let now = state.clock.now();
     let snapshot = state.calendar.current();
-    let actor = shipment::ActorRef::from(&auth.principal);
+    let actor = Actor::from(&auth.principal);
     let view = state
         .db(move |conn| {
-            let sealed = write_transaction(conn, |conn| {
-                let row = found(registry::find_scoped(conn, id, &scope)?, id)?;
-                let ctx = clerk_context(actor, now, &snapshot);
-                Ok::<_, ApiError>(registry::seal(conn, &row, &ctx)?)
-            })?;
-            Ok(registry::view(conn, sealed)?)
+            let ctx = EventContext::now(actor, now, &snapshot);
+            let row = registries::seal(conn, id, &scope, &ctx)?;
+            Ok(views::registry(conn, row)?)
         })
         .await?;
     tracing::info!(registry = ?view.number, items = view.items.len(), "registry sealed");
@@ -288,18 +260,18 @@ pub struct HandOver {
 #[utoipa::path(
     tag = "clerks",
     security(("bearer" = [])),
-    params(("id" = Id, Path, description = "Registry id")),
+    params(("id" = RegistryId, Path, description = "Registry id")),
     request_body = HandOver,
     responses(
         (status = 200, body = Registry),
-        (status = 409, description = "Not sealed, or already handed over (`invalid_transition`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not sealed, or already handed over (`invalid_transition`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/registries/{id}/handover")]
 async fn hand_over(
     auth: Authorized<Couriers>,
     state: web::Data<AppState>,
-    id: ApiPath<Id>,
+    id: ApiPath<RegistryId>,
     body: ApiJson<HandOver>,
 ) -> ApiResult<web::Json<Registry>> {
     let id = id.into_inner()?.into_inner();
@@ -308,20 +280,13 @@ async fn hand_over(
     let scope = auth.scope().clone();
     let now = state.clock.now();
     let snapshot = state.calendar.current();
-    let actor = shipment::ActorRef::from(&auth.principal);
+    let actor = Actor::from(&auth.principal);
     let view = state
         .db(move |conn| {
-            let handed = write_transaction(conn, |conn| {
-                let row = found(registry::find_scoped(conn, id, &scope)?, id)?;
-                let ctx = clerk_context(actor, now, &snapshot);
-                Ok::<_, ApiError>(registry::hand_over(
-                    conn,
-                    &row,
-                    body.courier_name.as_str(),
-                    &ctx,
-                )?)
-            })?;
-            Ok(registry::view(conn, handed)?)
+            let ctx = EventContext::now(actor, now, &snapshot);
+            let courier = body.courier_name.as_str();
+            let row = registries::hand_over(conn, id, courier, &scope, &ctx)?;
+            Ok(views::registry(conn, row)?)
         })
         .await?;
     tracing::info!(registry = ?view.number, items = view.items.len(), "registry handed over");
@@ -398,7 +363,7 @@ td, th {{ border: 1px solid #000; padding: 4px 8px; text-align: left; }}
 </body></html>
 "#,
         number = escape(number),
-        title = RegistryKind::parse(&registry.kind).map_or("Реестр", RegistryKind::title),
+        title = registry.kind.title(),
         dated = dated,
         branch = escape(&registry.branch),
         branch_name = escape(branch_name),
@@ -414,30 +379,31 @@ td, th {{ border: 1px solid #000; padding: 4px 8px; text-align: left; }}
 #[utoipa::path(
     tag = "clerks",
     security(("bearer" = [])),
-    params(("id" = Id, Path, description = "Registry id")),
+    params(("id" = RegistryId, Path, description = "Registry id")),
     responses(
         (status = 200, description = "Printable page", body = String, content_type = "text/html"),
-        (status = 404, description = "No such registry in your branch (`not_found`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such registry in your branch (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/api/v1/registries/{id}/print")]
 async fn print_registry(
     auth: Authorized<BranchStaff>,
     state: web::Data<AppState>,
-    id: ApiPath<Id>,
+    id: ApiPath<RegistryId>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner()?.into_inner();
     let scope = auth.scope().clone();
     let page = state
         .db(move |conn| {
             let row = found(registry::find_scoped(conn, id, &scope)?, id)?;
-            let (name, address, zone): (String, String, String) = branches::table
-                .find(row.branch_id)
-                .select((branches::name_ru, branches::address_ru, branches::time_zone))
-                .first(conn)?;
-            let tz = BranchTimeZone::try_from(zone).unwrap_or_default().tz();
-            let view = registry::view(conn, row)?;
-            Ok(render(&view, &name, &address, tz))
+            let branch = branch::get(conn, row.branch_id)?;
+            let view = views::registry(conn, row)?;
+            Ok(render(
+                &view,
+                &branch.name_ru,
+                &branch.address_ru,
+                branch.time_zone.tz(),
+            ))
         })
         .await?;
     Ok(HttpResponse::Ok()

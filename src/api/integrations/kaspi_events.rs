@@ -2,13 +2,13 @@
 
 use super::webhook;
 use crate::api::AppState;
+use crate::api::error::{ApiError, ApiResult, ErrorCode};
 use crate::api::extract::parse_json;
-use crate::db::models::kaspi_event::{self, EventResult, KaspiEvent, Outcome};
-use crate::db::models::shipment::{ActorRef, EventContext};
-use crate::db::write_transaction;
-use crate::domain::role::Role;
-use crate::domain::shipment::Actor;
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::domain::ids::ShipmentId;
+use crate::domain::kaspi::{KaspiEvent, Outcome};
+use crate::domain::shipment::ShipmentState;
+use crate::workflows::Actor;
+use crate::workflows::kaspi_events::{Received, receive_all};
 use actix_web::{HttpRequest, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -21,11 +21,32 @@ pub fn routes(cfg: &mut ServiceConfig<'_>) {
 /// Most events in one batch.
 pub const MAX_BATCH: usize = 500;
 
-fn actor(webhook_id: &str) -> ActorRef {
-    ActorRef {
-        actor: Actor::Role(Role::Kaspi),
-        key_id: None,
-        name: format!("Kaspi webhook {webhook_id}"),
+/// The answer for one event.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EventResult {
+    pub event_id: Option<String>,
+    pub outcome: Outcome,
+    /// For a duplicate: what the event got the first time.
+    pub first_outcome: Option<Outcome>,
+    /// A problem code, for rejected events.
+    pub reason: Option<String>,
+    pub detail: Option<String>,
+    pub shipment_id: Option<ShipmentId>,
+    /// Where the shipment is now.
+    pub state: Option<ShipmentState>,
+}
+
+impl From<Received> for EventResult {
+    fn from(r: Received) -> Self {
+        EventResult {
+            event_id: Some(r.event_id),
+            outcome: r.outcome,
+            first_outcome: r.first_outcome,
+            reason: r.reason,
+            detail: r.detail,
+            shipment_id: r.shipment_id,
+            state: r.state,
+        }
     }
 }
 
@@ -34,9 +55,8 @@ fn verified(req: &HttpRequest, state: &AppState, body: &[u8]) -> ApiResult<Strin
     webhook::verify(req.headers(), body, &state.kaspi_secrets, state.clock.now())
 }
 
-/// Receives events one transaction each; the first failure of ours stops and fails the call,
-/// so Kaspi sends again and what was already stored answers `duplicate`.
-async fn receive_all(
+/// Receives the readable events; an unreadable one is answered `rejected` in its place.
+async fn receive(
     state: &AppState,
     webhook_id: String,
     events: Vec<Result<KaspiEvent, ApiError>>,
@@ -45,55 +65,28 @@ async fn receive_all(
     let snapshot = state.calendar.current();
     state
         .db(move |conn| {
-            // Applied in the order things happened (a batch may list them otherwise), answered
-            // in the order they were sent.
-            let mut order: Vec<usize> = (0..events.len()).collect();
-            order.sort_by_key(|&i| events[i].as_ref().ok().map(|e| e.occurred_at));
-            let mut results: Vec<Option<EventResult>> = vec![None; events.len()];
-            for i in order {
-                let event = match &events[i] {
-                    Ok(event) => event,
-                    Err(invalid) => {
-                        results[i] = Some(EventResult {
-                            event_id: None,
-                            outcome: Outcome::Rejected,
-                            first_outcome: None,
-                            reason: Some(invalid.code().as_str().to_owned()),
-                            detail: Some(invalid.detail().to_owned()),
-                            shipment_id: None,
-                            state: None,
-                        });
-                        continue;
-                    }
-                };
-                let ctx = EventContext {
-                    actor: actor(&webhook_id),
-                    source: "kaspi",
-                    external_event_id: Some(event.event_id.to_string()),
-                    occurred_at: event.occurred_at,
-                    recorded_at: now,
-                    calendar: &snapshot,
-                };
-                let receive = |conn: &mut crate::db::DbConnection| {
-                    write_transaction(conn, |conn| kaspi_event::receive(conn, event, &ctx))
-                };
-                // The same event (or another for the same shipment) committed first on another
-                // connection: once more, it is then a duplicate or applies on the new state.
-                let result = match receive(conn) {
-                    Err(e)
-                        if matches!(
-                            e.code(),
-                            ErrorCode::ConcurrentUpdate | ErrorCode::AlreadyExists
-                        ) =>
-                    {
-                        receive(conn)?
-                    }
-                    other => other?,
-                };
-                results[i] = Some(result);
-            }
-            let results: Vec<EventResult> = results.into_iter().flatten().collect();
-            Ok(results)
+            let readable: Vec<&KaspiEvent> =
+                events.iter().filter_map(|e| e.as_ref().ok()).collect();
+            let actor = Actor::kaspi(format!("Kaspi webhook {webhook_id}"));
+            let mut received = receive_all(conn, &readable, &actor, now, &snapshot)?.into_iter();
+            events
+                .iter()
+                .map(|event| match event {
+                    Ok(_) => received.next().map(EventResult::from),
+                    Err(invalid) => Some(EventResult {
+                        event_id: None,
+                        outcome: Outcome::Rejected,
+                        first_outcome: None,
+                        reason: Some(invalid.code().as_str().to_owned()),
+                        detail: Some(invalid.detail().to_owned()),
+                        shipment_id: None,
+                        state: None,
+                    }),
+                })
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| {
+                    ApiError::internal(anyhow::anyhow!("an event was received without an answer"))
+                })
         })
         .await
 }
@@ -111,7 +104,7 @@ async fn receive_all(
     request_body = KaspiEvent,
     responses(
         (status = 200, body = EventResult),
-        (status = 401, description = "Missing or bad signature (`invalid_signature`) or an old timestamp (`signature_expired`); nothing stored", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or bad signature (`invalid_signature`) or an old timestamp (`signature_expired`); nothing stored", body = crate::api::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/integrations/kaspi/events")]
@@ -122,7 +115,7 @@ async fn receive_event(
 ) -> ApiResult<web::Json<EventResult>> {
     let webhook_id = verified(&req, &state, &body)?;
     let event: KaspiEvent = parse_json(&body)?;
-    let mut results = receive_all(&state, webhook_id, vec![Ok(event)]).await?;
+    let mut results = receive(&state, webhook_id, vec![Ok(event)]).await?;
     Ok(web::Json(results.remove(0)))
 }
 
@@ -150,7 +143,7 @@ pub struct BatchResult {
     request_body = EventBatch,
     responses(
         (status = 200, body = BatchResult),
-        (status = 401, description = "Missing or bad signature (`invalid_signature`) or an old timestamp (`signature_expired`); nothing stored", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or bad signature (`invalid_signature`) or an old timestamp (`signature_expired`); nothing stored", body = crate::api::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/integrations/kaspi/events/batch")]
@@ -175,6 +168,6 @@ async fn receive_batch(
                 .map_err(|e| ApiError::invalid_body(format!("{}: {}", e.path(), e.inner())))
         })
         .collect();
-    let results = receive_all(&state, webhook_id, events).await?;
+    let results = receive(&state, webhook_id, events).await?;
     Ok(web::Json(BatchResult { results }))
 }

@@ -6,9 +6,9 @@ pub mod registry_office;
 pub mod webhook;
 
 use crate::api::AppState;
+use crate::api::error::{ApiError, ApiResult, ErrorCode};
 use crate::db::models::integration_event::{self, NewEvent};
 use crate::db::{DbConnection, write_transaction};
-use crate::error::{ApiError, ApiResult, ErrorCode};
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use utoipa_actix_web::service_config::ServiceConfig;

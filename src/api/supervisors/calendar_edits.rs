@@ -3,15 +3,17 @@
 use crate::api::AppState;
 use crate::api::auth::{Authorized, Supervisors};
 use crate::api::clerks::calendar::{CalendarYear, year_view};
+use crate::api::error::ApiResult;
 use crate::api::extract::{ApiJson, ApiPath};
-use crate::db::models::calendar::{self, CalendarEditRecord, EditFailure};
-use crate::domain::calendar::{Amendment, AmendmentError, DayKind, DayName, EditError, YearEdit};
+use crate::db::models::calendar::{self, EditRow};
+use crate::db::models::from_db_time;
+use crate::domain::calendar::{Amendment, DayKind, DayName, EditAction, YearEdit};
+use crate::domain::ids::KeyId;
 use crate::domain::reference::Text;
-use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::jobs::calendar_refresh::reload_after_commit;
+use crate::workflows::calendar as calendar_edit;
 use actix_web::{HttpResponse, get, post, web};
-use chrono::NaiveDate;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -112,37 +114,40 @@ impl CalendarEditRequest {
     }
 }
 
-impl From<EditFailure> for ApiError {
-    fn from(err: EditFailure) -> Self {
-        let refusal = match err {
-            EditFailure::Refused(refusal) => refusal,
-            // Two supervisors editing at the same moment took the same version number.
-            EditFailure::Database(DieselError::DatabaseError(
-                DatabaseErrorKind::UniqueViolation,
-                _,
-            )) => {
-                return ApiError::new(
-                    ErrorCode::ConcurrentUpdate,
-                    "another edit of the calendar was recorded at the same moment; retry",
-                );
-            }
-            EditFailure::Database(e) => return e.into(),
-        };
-        let code = match &refusal {
-            EditError::Amendment(AmendmentError::OutsideYear { .. }) => ErrorCode::DateOutsideYear,
-            EditError::Amendment(AmendmentError::NotAWeekday(_)) => ErrorCode::NotAWeekday,
-            EditError::Amendment(AmendmentError::NotAWeekendDay(_)) => ErrorCode::NotAWeekendDay,
-            EditError::Amendment(
-                AmendmentError::AlreadyDayOff(_) | AmendmentError::AlreadyWorkingDay(_),
-            )
-            | EditError::KurbanAitUnchanged { .. } => ErrorCode::DuplicateDay,
-            EditError::Amendment(
-                AmendmentError::NotADayOff(_) | AmendmentError::NotAWorkingDay(_),
-            ) => ErrorCode::NoSuchDay,
-            EditError::YearMissing(_) => ErrorCode::CalendarYearMissing,
-            EditError::YearExists(_) => ErrorCode::AlreadyExists,
-        };
-        ApiError::new(code, refusal.to_string())
+/// One edit of the calendar, as kept for audit.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CalendarEditRecord {
+    /// The calendar version this edit created.
+    pub version: i64,
+    pub year: i32,
+    pub action: EditAction,
+    pub date: Option<NaiveDate>,
+    pub kind: Option<DayKind>,
+    pub name_kk: Option<String>,
+    pub name_ru: Option<String>,
+    /// Why: the decree or correction it records.
+    pub reason: String,
+    /// The API key that made it.
+    pub key_id: KeyId,
+    pub actor_name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<EditRow> for CalendarEditRecord {
+    fn from(row: EditRow) -> Self {
+        CalendarEditRecord {
+            version: row.version,
+            year: row.year,
+            action: row.action,
+            date: row.date,
+            kind: row.kind,
+            name_kk: row.name_kk,
+            name_ru: row.name_ru,
+            reason: row.reason,
+            key_id: row.key_id,
+            actor_name: row.actor_name,
+            created_at: from_db_time(row.created_at),
+        }
     }
 }
 
@@ -162,8 +167,8 @@ pub struct CalendarEdited {
     request_body = CalendarEditRequest,
     responses(
         (status = 201, body = CalendarEdited),
-        (status = 409, description = "The day is already set (`duplicate_day`), the year exists (`already_exists`), or a concurrent edit took the version (`concurrent_update`)", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The edit makes no sense: `date_outside_year`, `not_a_weekday`, `not_a_weekend_day`, `no_such_day`, `calendar_year_missing`", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The day is already set (`duplicate_day`), the year exists (`already_exists`), or a concurrent edit took the version (`concurrent_update`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The edit makes no sense: `date_outside_year`, `not_a_weekday`, `not_a_weekend_day`, `no_such_day`, `calendar_year_missing`", body = crate::api::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/calendar/{year}/edits")]
@@ -181,9 +186,9 @@ async fn edit_year(
     let cache = state.calendar.clone();
     let record = state
         .db(move |conn| {
-            let record = calendar::apply_edit(conn, year, edit, &reason, &actor, now)?;
+            let record = calendar_edit::edit(conn, year, edit, &reason, &actor, now)?;
             reload_after_commit(&cache, conn);
-            Ok(record)
+            Ok(CalendarEditRecord::from(record))
         })
         .await?;
     tracing::info!(version = record.version, year, action = ?record.action, "calendar edited");
@@ -214,9 +219,10 @@ async fn list_edits(
     year: ApiPath<i32>,
 ) -> ApiResult<web::Json<Vec<CalendarEditRecord>>> {
     let year = year.into_inner()?.into_inner();
+    let edits = state
+        .db(move |conn| Ok(calendar::edits(conn, year)?))
+        .await?;
     Ok(web::Json(
-        state
-            .db(move |conn| Ok(calendar::edits(conn, year)?))
-            .await?,
+        edits.into_iter().map(CalendarEditRecord::from).collect(),
     ))
 }

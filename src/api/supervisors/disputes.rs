@@ -3,12 +3,14 @@
 
 use crate::api::AppState;
 use crate::api::auth::{Authorized, Supervisors};
+use crate::api::error::ApiResult;
 use crate::api::extract::{ApiJson, ApiPath};
-use crate::db::models::dispute::{self, Dispute, NewDispute};
-use crate::db::models::shipment::{self, ActorRef, Change, EventContext};
-use crate::db::{Id, write_transaction};
+use crate::api::views::Dispute;
+use crate::db::models::dispute;
+use crate::domain::ids::{DisputeId, LossActId, ShipmentId};
 use crate::domain::reference::Text;
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::workflows::disputes::{self, Settlement};
+use crate::workflows::{Actor, EventContext};
 use actix_web::{HttpResponse, get, post, web};
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -24,9 +26,9 @@ pub fn routes(cfg: &mut ServiceConfig<'_>) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpenDispute {
-    pub shipment_id: Id,
+    pub shipment_id: ShipmentId,
     /// The loss act disputed, if any.
-    pub loss_act_id: Option<Id>,
+    pub loss_act_id: Option<LossActId>,
     /// Who disagrees with whom, e.g. "Госкорпорация и АО «Kaspi Bank»".
     pub parties: Text,
     pub subject: Text,
@@ -44,26 +46,6 @@ pub struct SettleDispute {
     pub settled_on: NaiveDate,
 }
 
-/// A history line on the disputed shipment.
-fn note(
-    conn: &mut crate::db::DbConnection,
-    shipment_id: Id,
-    event: &str,
-    details: serde_json::Value,
-    ctx: &EventContext<'_>,
-) -> ApiResult<()> {
-    let row = shipment::find(conn, shipment_id)?.ok_or_else(|| ApiError::not_found("shipment"))?;
-    let change = Change {
-        application_id: row.application_id,
-        shipment_id: Some(row.id),
-        event,
-        from: Some(&row.status),
-        to: &row.status,
-        details: Some(details),
-    };
-    Ok(shipment::record_history(conn, change, ctx)?)
-}
-
 /// Record a dispute about a shipment (and its loss act).
 #[utoipa::path(
     tag = "supervisors",
@@ -78,76 +60,63 @@ async fn open_dispute(
     body: ApiJson<OpenDispute>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner()?;
+    let new = disputes::OpenDispute {
+        shipment_id: body.shipment_id,
+        loss_act_id: body.loss_act_id,
+        parties: body.parties,
+        subject: body.subject,
+        opened_on: body.opened_on,
+    };
     let scope = auth.scope().clone();
     let now = state.clock.now();
     let snapshot = state.calendar.current();
-    let actor = auth.principal;
+    let key = auth.principal.key_id;
+    let actor = Actor::from(&auth.principal);
     let opened = state
         .db(move |conn| {
-            write_transaction(conn, |conn| {
-                let row = shipment::find_scoped(conn, body.shipment_id, &scope)?
-                    .ok_or_else(|| ApiError::not_found(format!("shipment {} not found", body.shipment_id)))?;
-                let new = NewDispute {
-                    shipment_id: row.id,
-                    branch_id: row.branch_id,
-                    loss_act_id: body.loss_act_id,
-                    parties: body.parties.as_str(),
-                    subject: body.subject.as_str(),
-                    opened_on: body.opened_on,
-                    recorded_by: actor.key_id,
-                };
-                let opened = dispute::open(conn, new, now)?;
-                let ctx = crate::api::clerks::documents::clerk_context(ActorRef::from(&actor), now, &snapshot);
-                let details = serde_json::json!({ "dispute": opened.id, "parties": opened.parties, "subject": opened.subject });
-                note(conn, row.id, "dispute_opened", details, &ctx)?;
-                Ok::<_, ApiError>(opened)
-            })
+            let ctx = EventContext::now(actor, now, &snapshot);
+            Ok(disputes::open(conn, &new, key, &scope, &ctx)?)
         })
         .await?;
-    Ok(HttpResponse::Created().json(opened))
+    Ok(HttpResponse::Created().json(Dispute::from(opened)))
 }
 
 /// Record how a dispute was settled.
 #[utoipa::path(
     tag = "supervisors",
     security(("bearer" = [])),
-    params(("id" = Id, Path, description = "Dispute id")),
+    params(("id" = DisputeId, Path, description = "Dispute id")),
     request_body = SettleDispute,
     responses(
         (status = 200, body = Dispute),
-        (status = 409, description = "Already settled (`already_ended`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already settled (`already_ended`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/disputes/{id}/settle")]
 async fn settle_dispute(
     auth: Authorized<Supervisors>,
     state: web::Data<AppState>,
-    id: ApiPath<Id>,
+    id: ApiPath<DisputeId>,
     body: ApiJson<SettleDispute>,
 ) -> ApiResult<web::Json<Dispute>> {
     let id = id.into_inner()?.into_inner();
     let body = body.into_inner()?;
+    let settlement = Settlement {
+        commission_protocol: body.commission_protocol,
+        outcome: body.outcome,
+        settled_on: body.settled_on,
+    };
     let scope = auth.scope().clone();
     let now = state.clock.now();
     let snapshot = state.calendar.current();
-    let actor = ActorRef::from(&auth.principal);
+    let actor = Actor::from(&auth.principal);
     let settled = state
         .db(move |conn| {
-            write_transaction(conn, |conn| {
-                let found = dispute::find_scoped(conn, id, &scope)?.ok_or_else(|| ApiError::not_found(format!("dispute {id} not found")))?;
-                if !dispute::settle(conn, id, body.commission_protocol.as_str(), body.outcome.as_str(), body.settled_on, now)? {
-                    return Err(ApiError::new(ErrorCode::AlreadyEnded, "the dispute is already settled"));
-                }
-                let ctx = crate::api::clerks::documents::clerk_context(actor, now, &snapshot);
-                let details = serde_json::json!({
-                    "dispute": id, "commission_protocol": body.commission_protocol, "outcome": body.outcome, "settled_on": body.settled_on,
-                });
-                note(conn, found.shipment_id, "dispute_settled", details, &ctx)?;
-                dispute::find_scoped(conn, id, &scope)?.ok_or_else(|| ApiError::not_found("dispute"))
-            })
+            let ctx = EventContext::now(actor, now, &snapshot);
+            Ok(disputes::settle(conn, id, &settlement, &scope, &ctx)?)
         })
         .await?;
-    Ok(web::Json(settled))
+    Ok(web::Json(settled.into()))
 }
 
 /// Disputes, newest first; a branch supervisor sees their branch's.
@@ -162,9 +131,8 @@ async fn list_disputes(
     state: web::Data<AppState>,
 ) -> ApiResult<web::Json<Vec<Dispute>>> {
     let scope = auth.scope().clone();
-    Ok(web::Json(
-        state
-            .db(move |conn| Ok(dispute::list(conn, &scope)?))
-            .await?,
-    ))
+    let rows = state
+        .db(move |conn| Ok(dispute::list(conn, &scope)?))
+        .await?;
+    Ok(web::Json(rows.into_iter().map(Dispute::from).collect()))
 }

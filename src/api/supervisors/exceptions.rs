@@ -3,18 +3,24 @@
 
 use crate::api::AppState;
 use crate::api::auth::{Authorized, Supervisors};
+use crate::api::error::{ApiError, ApiResult, ErrorCode};
 use crate::api::extract::{ApiPath, ApiQuery};
-use crate::db::Id;
-use crate::db::models::kaspi_event::{self, Discrepancy, Outcome, StoredEvent};
-use crate::db::models::outbox::{self, DeadLetter, Outbox};
-use crate::db::models::report::{self, Exception, ExceptionKind, SlaLine};
+use crate::db::DbConnection;
+use crate::db::models::branch::BranchScope;
+use crate::db::models::kaspi_event::{self, DiscrepancyRow, KaspiEventRow};
+use crate::db::models::report::{self, SlaCounts};
+use crate::db::models::{branch, force_majeure, from_db_time, outbox};
+use crate::domain::calendar::Calendar;
+use crate::domain::deadline::{self, DeadlineKind};
+use crate::domain::ids::{BranchId, DiscrepancyId, MessageId, RegistryId, ShipmentId};
+use crate::domain::kaspi::{DiscrepancyKind, Outcome};
+use crate::domain::notification::Outbox;
 use crate::domain::reference::{BranchCode, BranchTimeZone};
-use crate::error::{ApiError, ApiResult};
-use actix_web::{HttpResponse, post};
-use actix_web::{get, web};
-use chrono::{NaiveDate, TimeZone, Utc};
-use serde::Deserialize;
-use utoipa::IntoParams;
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn routes(cfg: &mut ServiceConfig<'_>) {
@@ -24,6 +30,35 @@ pub fn routes(cfg: &mut ServiceConfig<'_>) {
         .service(requeue)
         .service(exception_queue)
         .service(sla_report);
+}
+
+/// A kept event, for supervisors.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StoredEvent {
+    pub event_id: String,
+    #[schema(example = "placed_in_cell")]
+    pub event_type: String,
+    pub waybill: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+    pub outcome: Outcome,
+    pub reason: Option<String>,
+    pub detail: Option<String>,
+    pub received_at: DateTime<Utc>,
+}
+
+impl From<KaspiEventRow> for StoredEvent {
+    fn from(row: KaspiEventRow) -> Self {
+        StoredEvent {
+            event_id: row.event_id,
+            event_type: row.event_type,
+            waybill: row.waybill,
+            occurred_at: from_db_time(row.occurred_at),
+            outcome: row.outcome,
+            reason: row.reason_code,
+            detail: row.detail,
+            received_at: from_db_time(row.received_at),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -49,11 +84,38 @@ async fn kaspi_events(
     filter: ApiQuery<EventFilter>,
 ) -> ApiResult<web::Json<Vec<StoredEvent>>> {
     let outcome = filter.into_inner()?.into_inner().outcome;
-    Ok(web::Json(
-        state
-            .db(move |conn| Ok(kaspi_event::by_outcome(conn, outcome)?))
-            .await?,
-    ))
+    let rows = state
+        .db(move |conn| Ok(kaspi_event::by_outcome(conn, outcome, 500)?))
+        .await?;
+    Ok(web::Json(rows.into_iter().map(StoredEvent::from).collect()))
+}
+
+/// A difference between what we handed over and what Kaspi reported.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Discrepancy {
+    pub id: DiscrepancyId,
+    pub kind: DiscrepancyKind,
+    pub registry_id: Option<RegistryId>,
+    pub shipment_id: Option<ShipmentId>,
+    pub waybill: Option<String>,
+    pub detail: String,
+    pub kaspi_event_id: Option<String>,
+    pub detected_at: DateTime<Utc>,
+}
+
+impl From<DiscrepancyRow> for Discrepancy {
+    fn from(row: DiscrepancyRow) -> Self {
+        Discrepancy {
+            id: row.id,
+            kind: row.kind,
+            registry_id: row.registry_id,
+            shipment_id: row.shipment_id,
+            waybill: row.waybill,
+            detail: row.detail,
+            kaspi_event_id: row.kaspi_event_id,
+            detected_at: from_db_time(row.detected_at),
+        }
+    }
 }
 
 /// Discrepancies (envelopes not accepted, unexpected envelopes, wrong postamat), newest first;
@@ -69,11 +131,37 @@ async fn discrepancies(
     state: web::Data<AppState>,
 ) -> ApiResult<web::Json<Vec<Discrepancy>>> {
     let scope = auth.scope().clone();
-    Ok(web::Json(
-        state
-            .db(move |conn| Ok(kaspi_event::discrepancies(conn, &scope)?))
-            .await?,
-    ))
+    let rows = state
+        .db(move |conn| Ok(kaspi_event::discrepancies(conn, &scope, 500)?))
+        .await?;
+    Ok(web::Json(rows.into_iter().map(Discrepancy::from).collect()))
+}
+
+/// A dead-lettered message, for supervisors.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeadLetter {
+    pub outbox: Outbox,
+    pub id: MessageId,
+    /// The channel, or the system it was for.
+    pub channel: String,
+    pub kind: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<outbox::DeadLetter> for DeadLetter {
+    fn from(d: outbox::DeadLetter) -> Self {
+        DeadLetter {
+            outbox: d.outbox,
+            id: d.id,
+            channel: d.route.to_owned(),
+            kind: d.kind.to_owned(),
+            attempts: d.attempts,
+            last_error: d.last_error,
+            created_at: d.created_at,
+        }
+    }
 }
 
 /// Messages the dispatcher gave up on (a 4xx, or too many failed attempts).
@@ -88,11 +176,10 @@ async fn dead_letters(
     state: web::Data<AppState>,
 ) -> ApiResult<web::Json<Vec<DeadLetter>>> {
     let scope = auth.scope().clone();
-    Ok(web::Json(
-        state
-            .db(move |conn| Ok(outbox::dead_letters(conn, &scope)?))
-            .await?,
-    ))
+    let dead = state
+        .db(move |conn| Ok(outbox::dead_letters(conn, &scope)?))
+        .await?;
+    Ok(web::Json(dead.into_iter().map(DeadLetter::from).collect()))
 }
 
 /// Put a dead-lettered message back in the queue, to be tried again at once.
@@ -101,18 +188,18 @@ async fn dead_letters(
     security(("bearer" = [])),
     params(
         ("outbox" = Outbox, Path, description = "`notifications` or `outbound`"),
-        ("id" = Id, Path, description = "Message id"),
+        ("id" = MessageId, Path, description = "Message id"),
     ),
     responses(
         (status = 204, description = "Queued again"),
-        (status = 404, description = "No such dead-lettered message (`not_found`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such dead-lettered message (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/outbox/{outbox}/{id}/requeue")]
 async fn requeue(
     auth: Authorized<Supervisors>,
     state: web::Data<AppState>,
-    path: ApiPath<(Outbox, Id)>,
+    path: ApiPath<(Outbox, MessageId)>,
 ) -> ApiResult<HttpResponse> {
     let (which, id) = path.into_inner()?.into_inner();
     let now = state.clock.now();
@@ -134,6 +221,166 @@ async fn requeue(
             "no dead-lettered message {id}"
         )))
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExceptionKind {
+    /// A deadline passed unmet and the document is still on its way.
+    Overdue,
+    /// Kaspi's report differs from ours.
+    Discrepancy,
+    /// A Kaspi event waiting for its waybill or shipment.
+    UnmatchedEvent,
+    /// A message the dispatcher gave up on.
+    DeadLetter,
+    /// A force-majeure period whose notice (п.38) was not recorded within 3 working days.
+    UnnotifiedForceMajeure,
+}
+
+/// Something that needs a person.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Exception {
+    pub kind: ExceptionKind,
+    pub branch: Option<String>,
+    /// What is wrong.
+    pub reason: String,
+    /// The shipment, event or message concerned.
+    pub reference: String,
+    pub application_number: Option<String>,
+    /// Since when.
+    pub since: DateTime<Utc>,
+    pub age_hours: i64,
+}
+
+/// Everything overdue or needing a person that the scope may see, oldest first. Items without
+/// a branch (an event not matched to anything, a message to another system) are for national
+/// staff.
+fn exceptions(
+    conn: &mut DbConnection,
+    scope: &BranchScope,
+    now: DateTime<Utc>,
+    calendar: &Calendar,
+) -> diesel::QueryResult<Vec<Exception>> {
+    let codes: BTreeMap<BranchId, String> = branch::codes(conn)?.into_iter().collect();
+    let mut found = Vec::new();
+    let mut push = |kind,
+                    branch: Option<BranchId>,
+                    reason: String,
+                    reference: String,
+                    application_number: Option<String>,
+                    since: DateTime<Utc>| {
+        let visible = match (scope, branch) {
+            (BranchScope::All, _) => true,
+            (BranchScope::Only { id, .. }, Some(b)) => *id == b,
+            (BranchScope::Only { .. }, None) => false,
+        };
+        if visible {
+            found.push(Exception {
+                kind,
+                branch: branch.and_then(|b| codes.get(&b).cloned()),
+                reason,
+                reference,
+                application_number,
+                age_hours: (now - since).num_hours(),
+                since,
+            });
+        }
+    };
+    for o in report::overdue(conn)? {
+        let mut reason = format!(
+            "{} ({}) passed; the document is '{}'",
+            o.kind.as_str(),
+            o.kind.clause(),
+            o.state
+        );
+        if let Some(error) = o.sweep_error {
+            reason.push_str(&format!("; the sweeper could not apply it: {error}"));
+        }
+        let since = from_db_time(o.due_at);
+        let reference = o.shipment_id.to_string();
+        push(
+            ExceptionKind::Overdue,
+            Some(o.branch_id),
+            reason,
+            reference,
+            Some(o.application_number),
+            since,
+        );
+    }
+    for d in kaspi_event::open_discrepancies(conn)? {
+        let reason = format!("{}: {}", d.kind, d.detail);
+        let since = from_db_time(d.detected_at);
+        push(
+            ExceptionKind::Discrepancy,
+            d.branch_id,
+            reason,
+            d.id.to_string(),
+            None,
+            since,
+        );
+    }
+    for e in kaspi_event::by_outcome(conn, Outcome::Unmatched, i64::MAX)? {
+        let reason = format!(
+            "Kaspi {} event waiting: {}",
+            e.event_type,
+            e.detail.unwrap_or_default()
+        );
+        let since = from_db_time(e.received_at);
+        push(
+            ExceptionKind::UnmatchedEvent,
+            None,
+            reason,
+            e.event_id,
+            None,
+            since,
+        );
+    }
+    for d in outbox::dead_letters(conn, &BranchScope::All)? {
+        let reason = format!(
+            "{} via {} undelivered: {}",
+            d.kind,
+            d.route,
+            d.last_error.unwrap_or_default()
+        );
+        push(
+            ExceptionKind::DeadLetter,
+            d.branch_id,
+            reason,
+            d.id.to_string(),
+            d.application_number,
+            d.created_at,
+        );
+    }
+    // п.38–39: without timely notice the circumstances cannot be relied on.
+    for (period, _) in force_majeure::list(conn, scope)? {
+        if period.notice_recorded_at.is_some() {
+            continue;
+        }
+        let starts_at = from_db_time(period.starts_at);
+        let notice = deadline::due(
+            DeadlineKind::ForceMajeureNotice.rule(),
+            starts_at,
+            BranchTimeZone::default().tz(),
+            calendar,
+        );
+        if notice.is_ok_and(|due| due.at <= now) {
+            let reason = format!(
+                "no notice recorded within 3 working days (п.38): {}",
+                period.reason
+            );
+            push(
+                ExceptionKind::UnnotifiedForceMajeure,
+                period.branch_id,
+                reason,
+                period.id.to_string(),
+                None,
+                starts_at,
+            );
+        }
+    }
+    found.sort_by_key(|e| e.since);
+    Ok(found)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -168,7 +415,7 @@ async fn exception_queue(
     let now = state.clock.now();
     let calendar = state.calendar.current();
     let all = state
-        .db(move |conn| Ok(report::exceptions(conn, &scope, now, &calendar.calendar)?))
+        .db(move |conn| Ok(exceptions(conn, &scope, now, &calendar.calendar)?))
         .await?;
     Ok(web::Json(
         all.into_iter()
@@ -205,6 +452,54 @@ pub struct SlaQuery {
     pub format: Option<ReportFormat>,
 }
 
+/// One line of the SLA report: how one branch did on one kind of deadline.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SlaLine {
+    pub branch: String,
+    pub deadline: DeadlineKind,
+    pub met_on_time: i64,
+    pub met_late: i64,
+    /// Passed unmet and not met since.
+    pub breached_open: i64,
+    /// Not yet due (or due but not swept yet).
+    pub pending: i64,
+    /// Ended by a loss or cancellation.
+    pub cancelled: i64,
+}
+
+impl From<SlaCounts> for SlaLine {
+    fn from(c: SlaCounts) -> Self {
+        SlaLine {
+            branch: c.branch,
+            deadline: c.deadline,
+            met_on_time: c.met_on_time,
+            met_late: c.met_late,
+            breached_open: c.breached_open,
+            pending: c.pending,
+            cancelled: c.cancelled,
+        }
+    }
+}
+
+/// The report as CSV (header line first).
+fn sla_csv(lines: &[SlaLine]) -> String {
+    let mut out =
+        String::from("branch,deadline,met_on_time,met_late,breached_open,pending,cancelled\n");
+    for l in lines {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{}\n",
+            l.branch,
+            l.deadline.as_str(),
+            l.met_on_time,
+            l.met_late,
+            l.breached_open,
+            l.pending,
+            l.cancelled
+        ));
+    }
+    out
+}
+
 /// The SLA report: per branch and deadline kind, deadlines falling due in the period met on
 /// time, met late, breached and still open.
 #[utoipa::path(
@@ -225,7 +520,7 @@ async fn sla_report(
     let query = query.into_inner()?.into_inner();
     if query.to < query.from || (query.to - query.from).num_days() > 366 {
         return Err(ApiError::new(
-            crate::error::ErrorCode::InvalidQuery,
+            ErrorCode::InvalidQuery,
             "from must not be after to, and the period at most a year",
         ));
     }
@@ -238,14 +533,17 @@ async fn sla_report(
     };
     let (from, to) = (start(query.from)?, start(query.to + chrono::Days::new(1))?);
     let scope = auth.scope().clone();
-    let lines = state
+    let lines: Vec<SlaLine> = state
         .db(move |conn| Ok(report::sla(conn, &scope, from, to)?))
-        .await?;
+        .await?
+        .into_iter()
+        .map(SlaLine::from)
+        .collect();
     Ok(match query.format.unwrap_or(ReportFormat::Json) {
         ReportFormat::Json => HttpResponse::Ok().json(lines),
         ReportFormat::Csv => HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
             .insert_header(("Content-Disposition", "attachment; filename=\"sla.csv\""))
-            .body(report::sla_csv(&lines)),
+            .body(sla_csv(&lines)),
     })
 }

@@ -2,16 +2,14 @@
 
 use crate::api::AppState;
 use crate::api::auth::{Authorized, Supervisors};
+use crate::api::error::{ApiError, ApiResult};
 use crate::api::extract::{ApiJson, ApiPath};
-use crate::db::models::branch;
-use crate::db::models::branch::BranchScope;
-use crate::db::models::force_majeure::{self, EndFailure, ForceMajeurePeriod, NewPeriod};
-use crate::db::{Id, write_transaction};
-use crate::domain::deadline::{self, DeadlineKind};
-use crate::domain::reference::BranchTimeZone;
+use crate::api::views::ForceMajeurePeriod;
+use crate::db::models::force_majeure;
+use crate::domain::ids::PeriodId;
 use crate::domain::reference::{BranchCode, Text};
-use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::jobs::calendar_refresh::reload_after_commit;
+use crate::workflows::force_majeure::{self as periods, NewPeriod};
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Datelike, FixedOffset, Utc};
 use serde::Deserialize;
@@ -57,7 +55,7 @@ pub struct EndPeriod {
     request_body = CreatePeriod,
     responses(
         (status = 201, body = ForceMajeurePeriod),
-        (status = 422, description = "The end is not after the start, or the branch does not exist (`validation_failed`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The end is not after the start, or the branch does not exist (`validation_failed`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/force-majeure")]
@@ -69,62 +67,21 @@ async fn create_period(
     let body = body.into_inner()?;
     let starts_at = plausible(body.starts_at, "starts_at")?;
     let ends_at = body.ends_at.map(|t| plausible(t, "ends_at")).transpose()?;
-    if ends_at.is_some_and(|end| end <= starts_at) {
-        return Err(ApiError::validation("ends_at must be after starts_at"));
-    }
-    let branch_id = match body.branch {
-        None => {
-            auth.require_national("a national force-majeure period")?;
-            None
-        }
-        Some(code) => {
-            let lookup = code.clone();
-            let found = state
-                .db(move |conn| Ok(branch::find_by_code(conn, &lookup)?))
-                .await?
-                .ok_or_else(|| ApiError::validation(format!("branch {code} does not exist")))?;
-            auth.require_branch(found.id, &found.code)?;
-            Some(found.id)
-        }
-    };
-    // п.38–39: notice is due within 3 working days of the start; a period recorded later would
-    // extend deadlines already missed, so only a national supervisor may record it late.
-    if auth.scope() != &BranchScope::All {
-        let snapshot = state.calendar.current();
-        let notice = deadline::due(
-            DeadlineKind::ForceMajeureNotice.rule(),
-            starts_at,
-            BranchTimeZone::default().tz(),
-            &snapshot.calendar,
-        )?;
-        if state.clock.now() > notice.at {
-            return Err(ApiError::validation(format!(
-                "force majeure must be recorded within 3 working days of its start (п.38–39), by {}; a national supervisor can record it later",
-                notice.last_day
-            )));
-        }
-    }
     let new = NewPeriod {
-        branch_id,
+        branch: body.branch,
         starts_at,
         ends_at,
-        reason: body.reason.into(),
-        document_ref: body.document_ref.map(String::from),
+        reason: body.reason,
+        document_ref: body.document_ref,
     };
     let now = state.clock.now();
     let actor = auth.principal;
     let cache = state.calendar.clone();
     let period = state
         .db(move |conn| {
-            let calendar = cache.current().calendar.clone();
-            let period = write_transaction(conn, |conn| {
-                let period = force_majeure::create(conn, new, &actor, now)?;
-                // п.37: the deadlines it covers are extended at once.
-                force_majeure::apply_to_deadlines(conn, &period, &calendar, &actor, now)?;
-                Ok::<_, ApiError>(period)
-            })?;
+            let period = periods::record(conn, &new, &actor, now, &cache.current())?;
             reload_after_commit(&cache, conn);
-            Ok(period)
+            Ok(ForceMajeurePeriod::from(period))
         })
         .await?;
     tracing::info!(id = %period.id, branch = ?period.branch, "force-majeure period recorded");
@@ -144,40 +101,24 @@ fn plausible(t: DateTime<FixedOffset>, field: &str) -> ApiResult<DateTime<Utc>> 
     }
 }
 
-impl From<EndFailure> for ApiError {
-    fn from(err: EndFailure) -> Self {
-        let code = match &err {
-            EndFailure::Database(_) => ErrorCode::Internal,
-            EndFailure::NotFound(_) => ErrorCode::NotFound,
-            EndFailure::AlreadyEnded(_) => ErrorCode::AlreadyEnded,
-            EndFailure::EndsBeforeStart(_) => ErrorCode::ValidationFailed,
-            EndFailure::OtherBranch(_) => ErrorCode::BranchForbidden,
-        };
-        match err {
-            EndFailure::Database(e) => e.into(),
-            refusal => ApiError::new(code, refusal.to_string()),
-        }
-    }
-}
-
 /// Record the end of a period; the deadlines it covered keep their extension.
 #[utoipa::path(
     tag = "supervisors",
     security(("bearer" = [])),
-    params(("id" = Id, Path, description = "Period id")),
+    params(("id" = PeriodId, Path, description = "Period id")),
     request_body = EndPeriod,
     responses(
         (status = 200, body = ForceMajeurePeriod),
-        (status = 404, description = "No such period (`not_found`)", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Already ended (`already_ended`)", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The end is not after the start (`validation_failed`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such period (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already ended (`already_ended`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The end is not after the start (`validation_failed`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/force-majeure/{id}/end")]
 async fn end_period(
     auth: Authorized<Supervisors>,
     state: web::Data<AppState>,
-    id: ApiPath<Id>,
+    id: ApiPath<PeriodId>,
     body: ApiJson<EndPeriod>,
 ) -> ApiResult<web::Json<ForceMajeurePeriod>> {
     let ends_at = plausible(body.into_inner()?.ends_at, "ends_at")?;
@@ -187,15 +128,10 @@ async fn end_period(
     let cache = state.calendar.clone();
     let period = state
         .db(move |conn| {
-            let calendar = cache.current().calendar.clone();
-            let period = write_transaction(conn, |conn| {
-                let period = force_majeure::end(conn, id, ends_at, &actor, now)?;
-                // The end fixes the extension of the deadlines it covered.
-                force_majeure::apply_to_deadlines(conn, &period, &calendar, &actor, now)?;
-                Ok::<_, ApiError>(period)
-            })?;
+            let calendar = cache.current();
+            let period = periods::end(conn, id, ends_at, &actor, now, &calendar.calendar)?;
             reload_after_commit(&cache, conn);
-            Ok(period)
+            Ok(ForceMajeurePeriod::from(period))
         })
         .await?;
     Ok(web::Json(period))
@@ -213,10 +149,11 @@ async fn list_periods(
     state: web::Data<AppState>,
 ) -> ApiResult<web::Json<Vec<ForceMajeurePeriod>>> {
     let scope = auth.scope().clone();
+    let rows = state
+        .db(move |conn| Ok(force_majeure::list(conn, &scope)?))
+        .await?;
     Ok(web::Json(
-        state
-            .db(move |conn| Ok(force_majeure::list(conn, &scope)?))
-            .await?,
+        rows.into_iter().map(ForceMajeurePeriod::from).collect(),
     ))
 }
 
@@ -232,19 +169,19 @@ pub struct NoticeRequest {
 #[utoipa::path(
     tag = "supervisors",
     security(("bearer" = [])),
-    params(("id" = Id, Path, description = "Period id")),
+    params(("id" = PeriodId, Path, description = "Period id")),
     request_body = NoticeRequest,
     responses(
         (status = 200, body = ForceMajeurePeriod),
-        (status = 404, description = "No such period (`not_found`)", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Notice already recorded (`already_exists`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such period (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Notice already recorded (`already_exists`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/force-majeure/{id}/notice")]
 async fn record_notice(
     auth: Authorized<Supervisors>,
     state: web::Data<AppState>,
-    id: ApiPath<Id>,
+    id: ApiPath<PeriodId>,
     body: ApiJson<NoticeRequest>,
 ) -> ApiResult<web::Json<ForceMajeurePeriod>> {
     let id = id.into_inner()?.into_inner();
@@ -254,19 +191,9 @@ async fn record_notice(
     let cache = state.calendar.clone();
     let period = state
         .db(move |conn| {
-            let period = force_majeure::find(conn, id)?
-                .filter(|p| p.branch_id.is_none_or(|b| scope.allows(b)))
-                .ok_or_else(|| {
-                    ApiError::not_found(format!("force-majeure period {id} not found"))
-                })?;
-            if !force_majeure::record_notice(conn, period.id, body.reference.as_str(), now)? {
-                return Err(ApiError::new(
-                    ErrorCode::AlreadyExists,
-                    "the notice is already recorded",
-                ));
-            }
+            let period = periods::record_notice(conn, id, &body.reference, &scope, now)?;
             reload_after_commit(&cache, conn);
-            force_majeure::find(conn, id)?.ok_or_else(|| ApiError::not_found("period"))
+            Ok(ForceMajeurePeriod::from(period))
         })
         .await?;
     Ok(web::Json(period))

@@ -1,0 +1,429 @@
+//! What the API shows of the stored records: the wire shapes of applications, shipments with
+//! their deadlines and history, registries, loss acts, disputes and force-majeure periods,
+//! built from `db` rows. Reads only.
+
+use crate::db::DbConnection;
+use crate::db::models::application::ApplicationRow;
+use crate::db::models::deadline::{self, DeadlineRow};
+use crate::db::models::dispute::DisputeRow;
+use crate::db::models::force_majeure::Period;
+use crate::db::models::history::{self, HistoryRow};
+use crate::db::models::loss_act::LossAct as LossActRecord;
+use crate::db::models::postamat::{self, PostamatRow};
+use crate::db::models::registry::{self, RegistryRow};
+use crate::db::models::shipment::{self as shipments, ShipmentRow};
+use crate::db::models::{api_key, application, branch, from_db_time};
+use crate::domain::application::ApplicationStatus;
+use crate::domain::deadline::{DeadlineKind, DeadlineState};
+use crate::domain::ids::{
+    ApplicationId, DisputeId, KeyId, LossActId, PeriodId, RegistryId, ShipmentId,
+};
+use crate::domain::loss::{LossActState, LossSide};
+use crate::domain::notification::Language;
+use crate::domain::registry::{RegistryKind, RegistryState};
+use crate::domain::shipment::{DeliveryMethod, IssuedTo, ShipmentKind, ShipmentState};
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::QueryResult;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeadlineView {
+    pub kind: DeadlineKind,
+    /// The clause of the order it comes from.
+    #[schema(example = "п.17")]
+    pub clause: &'static str,
+    pub started_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    pub calendar_version: i64,
+    pub state: DeadlineState,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+impl From<DeadlineRow> for DeadlineView {
+    fn from(row: DeadlineRow) -> Self {
+        DeadlineView {
+            kind: row.kind,
+            clause: row.kind.clause(),
+            started_at: row.started_at(),
+            due_at: row.due_at(),
+            calendar_version: row.calendar_version,
+            state: row.state,
+            resolved_at: row.resolved_at.map(from_db_time),
+        }
+    }
+}
+
+pub fn deadlines(conn: &mut DbConnection, id: ShipmentId) -> QueryResult<Vec<DeadlineView>> {
+    Ok(deadline::of_shipment(conn, id)?
+        .into_iter()
+        .map(DeadlineView::from)
+        .collect())
+}
+
+/// One line of a shipment's history.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StatusEvent {
+    pub event: String,
+    pub from: Option<String>,
+    pub to: String,
+    /// The actor's role; `null` for the sweeper.
+    pub actor_role: Option<String>,
+    pub actor_key_id: Option<KeyId>,
+    pub actor_name: String,
+    /// `api`, `kaspi`, `registry_office` or `sweeper`.
+    pub source: String,
+    pub external_event_id: Option<String>,
+    pub details: Option<serde_json::Value>,
+    /// When it happened.
+    pub occurred_at: DateTime<Utc>,
+    /// When we recorded it.
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl From<HistoryRow> for StatusEvent {
+    fn from(row: HistoryRow) -> Self {
+        StatusEvent {
+            event: row.event,
+            from: row.from_status,
+            to: row.to_status,
+            actor_role: row.actor_role.map(|r| r.as_str().to_owned()),
+            actor_key_id: row.actor_key_id,
+            actor_name: row.actor_name,
+            source: row.source,
+            external_event_id: row.external_event_id,
+            details: row.details.and_then(|d| serde_json::from_str(&d).ok()),
+            occurred_at: from_db_time(row.occurred_at),
+            recorded_at: from_db_time(row.recorded_at),
+        }
+    }
+}
+
+/// The chosen postamat's Kaspi id, city and address, for clerks (п.12).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ChosenPostamat {
+    pub kaspi_id: String,
+    pub city: String,
+    pub address_kk: String,
+    pub address_ru: String,
+}
+
+impl From<PostamatRow> for ChosenPostamat {
+    fn from(p: PostamatRow) -> Self {
+        ChosenPostamat {
+            kaspi_id: p.kaspi_id,
+            city: p.city,
+            address_kk: p.address_kk,
+            address_ru: p.address_ru,
+        }
+    }
+}
+
+fn chosen_postamat(
+    conn: &mut DbConnection,
+    app: &ApplicationRow,
+) -> QueryResult<Option<ChosenPostamat>> {
+    Ok(match app.postamat_id {
+        Some(id) => postamat::find_by_id(conn, id)?.map(ChosenPostamat::from),
+        None => None,
+    })
+}
+
+/// A shipment as seen from its application.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ShipmentBrief {
+    pub id: ShipmentId,
+    /// `original` or `duplicate`.
+    pub kind: ShipmentKind,
+    pub state: ShipmentState,
+    pub kaspi_order_id: Option<String>,
+    pub waybill: Option<String>,
+    pub deadlines: Vec<DeadlineView>,
+}
+
+/// An application as clerks see it (п.12): how the document is delivered, where it is, and
+/// what is due.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ApplicationView {
+    pub id: ApplicationId,
+    pub application_number: String,
+    pub status: ApplicationStatus,
+    pub delivery_method: DeliveryMethod,
+    /// The chosen postamat, for postamat delivery.
+    pub postamat: Option<ChosenPostamat>,
+    pub branch: String,
+    pub registry_office_code: String,
+    pub applicant_name: String,
+    pub applicant_iin: String,
+    pub phone: String,
+    /// The language of the citizen's messages.
+    pub language: Language,
+    pub submitted_at: DateTime<Utc>,
+    pub shipments: Vec<ShipmentBrief>,
+}
+
+pub fn application(conn: &mut DbConnection, row: ApplicationRow) -> QueryResult<ApplicationView> {
+    let branch = branch::get(conn, row.branch_id)?.code;
+    let postamat = chosen_postamat(conn, &row)?;
+    let shipments = shipments::of_application(conn, row.id)?
+        .into_iter()
+        .map(|s| {
+            Ok(ShipmentBrief {
+                id: s.id,
+                kind: s.kind,
+                state: s.status,
+                deadlines: deadlines(conn, s.id)?,
+                kaspi_order_id: s.kaspi_order_id,
+                waybill: s.waybill,
+            })
+        })
+        .collect::<QueryResult<_>>()?;
+    Ok(ApplicationView {
+        id: row.id,
+        status: row.status,
+        submitted_at: row.submitted_at(),
+        application_number: row.number,
+        delivery_method: row.delivery_method,
+        postamat,
+        branch,
+        registry_office_code: row.registry_office_code,
+        applicant_name: row.applicant_name,
+        applicant_iin: row.applicant_iin,
+        phone: row.phone,
+        language: row.language,
+        shipments,
+    })
+}
+
+/// A shipment with its application, deadlines and history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShipmentDetail {
+    pub id: ShipmentId,
+    pub application_number: String,
+    pub kind: ShipmentKind,
+    pub delivery_method: DeliveryMethod,
+    pub state: ShipmentState,
+    pub version: i32,
+    pub kaspi_order_id: Option<String>,
+    pub waybill: Option<String>,
+    pub postamat: Option<ChosenPostamat>,
+    pub registry_office_registry: Option<String>,
+    /// Once issued.
+    pub issued_to: Option<IssuedTo>,
+    pub recipient_name: Option<String>,
+    pub power_of_attorney: Option<String>,
+    pub deadlines: Vec<DeadlineView>,
+    pub timeline: Vec<StatusEvent>,
+}
+
+pub fn shipment(conn: &mut DbConnection, row: ShipmentRow) -> QueryResult<ShipmentDetail> {
+    let app = application::get(conn, row.application_id)?;
+    Ok(ShipmentDetail {
+        id: row.id,
+        postamat: chosen_postamat(conn, &app)?,
+        application_number: app.number,
+        kind: row.kind,
+        delivery_method: row.delivery_method,
+        state: row.status,
+        version: row.version,
+        deadlines: deadlines(conn, row.id)?,
+        timeline: history::of_shipment(conn, row.id)?
+            .into_iter()
+            .map(StatusEvent::from)
+            .collect(),
+        kaspi_order_id: row.kaspi_order_id,
+        waybill: row.waybill,
+        registry_office_registry: row.registry_office_registry,
+        issued_to: row.issued_to,
+        recipient_name: row.recipient_name,
+        power_of_attorney: row.power_of_attorney,
+    })
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RegistryItem {
+    pub shipment_id: ShipmentId,
+    pub application_number: String,
+    pub waybill: String,
+    /// The shipment's state now.
+    pub state: ShipmentState,
+    pub added_at: DateTime<Utc>,
+}
+
+/// A registry with its envelopes.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Registry {
+    pub id: RegistryId,
+    pub branch: String,
+    pub kind: RegistryKind,
+    pub state: RegistryState,
+    /// Given when sealed: `BRANCH-YEAR-NNNNNN`, gapless per branch and year.
+    #[schema(example = "ALM01-2026-000001")]
+    pub number: Option<String>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub sealed_by: Option<String>,
+    pub sealed_at: Option<DateTime<Utc>>,
+    pub handed_over_by: Option<String>,
+    pub handed_over_at: Option<DateTime<Utc>>,
+    /// The State courier who signed for the envelopes.
+    pub courier_name: Option<String>,
+    /// Kaspi's registry of the envelopes its point accepted (п.18).
+    pub kaspi_registry_number: Option<String>,
+    pub accepted_at: Option<DateTime<Utc>>,
+    pub items: Vec<RegistryItem>,
+}
+
+fn key_name(conn: &mut DbConnection, id: Option<KeyId>) -> QueryResult<Option<String>> {
+    match id {
+        Some(id) => api_key::name_of(conn, id),
+        None => Ok(None),
+    }
+}
+
+pub fn registry(conn: &mut DbConnection, row: RegistryRow) -> QueryResult<Registry> {
+    let items = registry::items(conn, row.id)?
+        .into_iter()
+        .map(|(item, state)| RegistryItem {
+            shipment_id: item.shipment_id,
+            application_number: item.application_number,
+            waybill: item.waybill,
+            state,
+            added_at: from_db_time(item.added_at),
+        })
+        .collect();
+    Ok(Registry {
+        id: row.id,
+        branch: branch::get(conn, row.branch_id)?.code,
+        kind: row.kind,
+        state: row.state,
+        created_by: key_name(conn, Some(row.created_by))?.unwrap_or_default(),
+        created_at: from_db_time(row.created_at),
+        sealed_by: key_name(conn, row.sealed_by)?,
+        sealed_at: row.sealed_at.map(from_db_time),
+        handed_over_by: key_name(conn, row.handed_over_by)?,
+        handed_over_at: row.handed_over_at.map(from_db_time),
+        number: row.number,
+        courier_name: row.courier_name,
+        kaspi_registry_number: row.kaspi_registry_number,
+        accepted_at: row.accepted_at.map(from_db_time),
+        items,
+    })
+}
+
+/// A loss act.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LossAct {
+    pub id: LossActId,
+    pub shipment_id: ShipmentId,
+    pub application_number: String,
+    pub branch: String,
+    pub side: LossSide,
+    /// Kaspi's own act, for a Kaspi-side loss (п.22).
+    pub kaspi_act_number: Option<String>,
+    /// Our act number once drawn, gapless per branch and year.
+    #[schema(example = "ALM01-2026-000001")]
+    pub number: Option<String>,
+    /// `recorded`, then `drawn` (two copies; the second sent to the registry office).
+    pub state: LossActState,
+    pub cause: String,
+    pub circumstances: String,
+    pub responsible_employee: String,
+    pub drawn_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<LossActRecord> for LossAct {
+    fn from((row, application_number, branch): LossActRecord) -> Self {
+        LossAct {
+            id: row.id,
+            shipment_id: row.shipment_id,
+            application_number,
+            branch,
+            side: row.side,
+            kaspi_act_number: row.kaspi_act_number,
+            number: row.number,
+            state: row.state,
+            cause: row.cause,
+            circumstances: row.circumstances,
+            responsible_employee: row.responsible_employee,
+            drawn_at: row.drawn_at.map(from_db_time),
+            created_at: from_db_time(row.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Dispute {
+    pub id: DisputeId,
+    pub shipment_id: ShipmentId,
+    pub loss_act_id: Option<LossActId>,
+    pub parties: String,
+    pub subject: String,
+    pub opened_on: NaiveDate,
+    /// The commission's protocol (п.36), once signed.
+    pub commission_protocol: Option<String>,
+    pub outcome: Option<String>,
+    /// `null` while open.
+    pub settled_on: Option<NaiveDate>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<DisputeRow> for Dispute {
+    fn from(r: DisputeRow) -> Self {
+        Dispute {
+            id: r.id,
+            shipment_id: r.shipment_id,
+            loss_act_id: r.loss_act_id,
+            parties: r.parties,
+            subject: r.subject,
+            opened_on: r.opened_on,
+            commission_protocol: r.commission_protocol,
+            outcome: r.outcome,
+            settled_on: r.settled_on,
+            created_at: from_db_time(r.created_at),
+            updated_at: from_db_time(r.updated_at),
+        }
+    }
+}
+
+/// A force-majeure period as listed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ForceMajeurePeriod {
+    pub id: PeriodId,
+    /// The branch it covers; `null` for the whole country.
+    pub branch: Option<String>,
+    pub starts_at: DateTime<Utc>,
+    /// `null` while it lasts.
+    pub ends_at: Option<DateTime<Utc>>,
+    pub reason: String,
+    /// The document that confirms the circumstances (п.38).
+    pub document_ref: Option<String>,
+    pub created_by: KeyId,
+    pub created_at: DateTime<Utc>,
+    pub ended_by: Option<KeyId>,
+    pub end_recorded_at: Option<DateTime<Utc>>,
+    /// п.38: the notice to the responsible bodies, once recorded.
+    pub notice_reference: Option<String>,
+    pub notice_recorded_at: Option<DateTime<Utc>>,
+}
+
+impl From<Period> for ForceMajeurePeriod {
+    fn from((row, branch): Period) -> Self {
+        ForceMajeurePeriod {
+            id: row.id,
+            branch,
+            starts_at: from_db_time(row.starts_at),
+            ends_at: row.ends_at.map(from_db_time),
+            reason: row.reason,
+            document_ref: row.document_ref,
+            created_by: row.created_by,
+            created_at: from_db_time(row.created_at),
+            ended_by: row.ended_by,
+            end_recorded_at: row.end_recorded_at.map(from_db_time),
+            notice_reference: row.notice_reference,
+            notice_recorded_at: row.notice_recorded_at.map(from_db_time),
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! The layering the code is built on (README, map of `src/`), checked on the source itself:
+//! `db` knows rows and queries only, the top-level modules import one another without a
+//! cycle, and handlers write nothing themselves.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+const MODULES: [&str; 9] = [
+    "api",
+    "cli",
+    "clock",
+    "config",
+    "db",
+    "domain",
+    "jobs",
+    "observability",
+    "workflows",
+];
+
+fn sources(path: &Path) -> Vec<(PathBuf, String)> {
+    if path.is_file() {
+        return vec![(path.to_owned(), std::fs::read_to_string(path).unwrap())];
+    }
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(path).unwrap() {
+        found.extend(sources(&entry.unwrap().path()));
+    }
+    found
+}
+
+fn module_sources(module: &str) -> Vec<(PathBuf, String)> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let dir = src.join(module);
+    if dir.is_dir() {
+        sources(&dir)
+    } else {
+        sources(&src.join(format!("{module}.rs")))
+    }
+}
+
+/// The top-level modules each module refers to (`crate::<module>`).
+fn imports() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
+    MODULES
+        .into_iter()
+        .map(|module| {
+            let text: String = module_sources(module)
+                .into_iter()
+                .map(|(_, text)| text)
+                .collect();
+            let used = MODULES
+                .into_iter()
+                .filter(|other| *other != module)
+                .filter(|other| {
+                    text.contains(&format!("crate::{other}::"))
+                        || text.contains(&format!("crate::{other};"))
+                        || text.contains(&format!("crate::{other} "))
+                })
+                .collect();
+            (module, used)
+        })
+        .collect()
+}
+
+#[test]
+fn the_database_layer_knows_nothing_of_http_jobs_or_workflows() {
+    for (path, text) in module_sources("db") {
+        for forbidden in [
+            "crate::api",
+            "crate::jobs",
+            "crate::workflows",
+            "crate::observability",
+            "utoipa",
+            "actix",
+        ] {
+            assert!(
+                !text.contains(forbidden),
+                "{} refers to {forbidden}",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_top_level_modules_import_one_another_without_a_cycle() {
+    let graph = imports();
+    // Kahn's algorithm: repeatedly remove modules that import nothing left.
+    let mut left: BTreeMap<&str, BTreeSet<&str>> = graph.clone();
+    while let Some(free) = left
+        .iter()
+        .find(|(_, deps)| deps.is_empty())
+        .map(|(m, _)| *m)
+    {
+        left.remove(free);
+        for deps in left.values_mut() {
+            deps.remove(free);
+        }
+    }
+    assert!(
+        left.is_empty(),
+        "import cycle among {left:?} (all: {graph:?})"
+    );
+    assert!(
+        graph["domain"].is_empty(),
+        "the domain core imports {:?}",
+        graph["domain"]
+    );
+}
+
+#[test]
+fn handlers_neither_write_nor_decide_a_shipment_rule() {
+    for (path, text) in module_sources("api") {
+        for forbidden in [
+            "diesel::update(",
+            "diesel::insert_into(",
+            "diesel::delete(",
+            "schema::",
+            "transition(",
+            "kaspi_plan(",
+            "ShipmentState::",
+        ] {
+            assert!(
+                !text.contains(forbidden),
+                "{} does {forbidden} itself: that belongs in a workflow or the domain",
+                path.display()
+            );
+        }
+    }
+}
