@@ -66,3 +66,93 @@ async fn logs_never_contain_tokens_iins_or_phone_numbers() {
         assert!(!logs.contains(secret), "the log contains {secret}");
     }
 }
+
+#[actix_web::test]
+async fn an_internal_failure_inside_a_workflow_is_a_500_logged_once_with_its_cause() {
+    use actix_web::web;
+    use diesel::RunQueryDsl;
+    let p = crate::lifecycle::Pilot::new().await;
+    p.packed("ERR-1").await;
+    let draft = p
+        .app
+        .post(
+            "/api/v1/registries",
+            Some(&p.clerk),
+            &json!({"application_numbers": ["ERR-1"]}),
+        )
+        .await
+        .assert_status(201);
+    let registry = draft["id"].as_str().unwrap().to_owned();
+    p.app
+        .post(
+            &format!("/api/v1/registries/{registry}/seal"),
+            Some(&p.clerk),
+            &json!({}),
+        )
+        .await
+        .assert_status(200);
+    let rename = |from: &'static str, to: &'static str| {
+        let pool = p.app.pool.clone();
+        async move {
+            web::block(move || {
+                diesel::sql_query(format!("ALTER TABLE {from} RENAME TO {to}"))
+                    .execute(&mut pool.get().unwrap())
+                    .unwrap()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    // The handover replays the Kaspi events that waited for it; their table is gone.
+    rename("kaspi_events", "kaspi_events_away").await;
+    let handover = format!("/api/v1/registries/{registry}/handover");
+    let failed = p
+        .app
+        .post(
+            &handover,
+            Some(&p.courier),
+            &json!({"courier_name": "Ерлан"}),
+        )
+        .await;
+    let problem = failed.assert_problem(500, "internal");
+    assert!(
+        !problem["detail"].as_str().unwrap().contains("kaspi_events"),
+        "the cause is for the log, not the caller: {problem}"
+    );
+    let request_id = failed
+        .headers
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let logs = captured_logs();
+    let lines: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains(&request_id) && l.contains("request failed"))
+        .collect();
+    assert_eq!(lines.len(), 1, "logged once: {lines:?}");
+    assert!(
+        lines[0].contains("\"code\":\"internal\"") && lines[0].contains("kaspi_events"),
+        "with its cause: {}",
+        lines[0]
+    );
+    let sealed = p
+        .app
+        .get(&format!("/api/v1/registries/{registry}"), Some(&p.clerk))
+        .await;
+    assert_eq!(
+        sealed.json()["state"],
+        "sealed",
+        "nothing of the handover remains"
+    );
+    rename("kaspi_events_away", "kaspi_events").await;
+    p.app
+        .post(
+            &handover,
+            Some(&p.courier),
+            &json!({"courier_name": "Ерлан"}),
+        )
+        .await
+        .assert_status(200);
+}
