@@ -284,6 +284,18 @@ impl TestApp {
     }
 
     /// Creates a key straight in the database and returns its token.
+    /// Renames a table, to make the service's own work fail (and to restore it after).
+    pub async fn rename_table(&self, from: &'static str, to: &'static str) {
+        let pool = self.pool.clone();
+        web::block(move || {
+            diesel::sql_query(format!("ALTER TABLE {from} RENAME TO {to}"))
+                .execute(&mut pool.get().unwrap())
+                .unwrap()
+        })
+        .await
+        .unwrap();
+    }
+
     pub async fn token(&self, role: Role, branch: Option<&str>) -> String {
         let pool = self.pool.clone();
         let branch = branch.map(|b| b.parse::<BranchCode>().unwrap());

@@ -6,7 +6,6 @@ use crate::common::{KASPI_NEXT_SECRET, KASPI_SECRET, Response};
 use crate::lifecycle::Pilot;
 use actix_web::test::TestRequest;
 use actix_web::web;
-use diesel::RunQueryDsl;
 use postamat::domain::role::Role;
 use postamat::domain::webhook::WebhookSecret;
 use serde_json::{Value, json};
@@ -86,9 +85,8 @@ impl Pilot {
         (id, self.hand_over(&[number]).await.1)
     }
 
-    /// Packed envelopes put on one registry, sealed and handed to the State courier; returns
-    /// (registry id, registry number).
-    pub async fn hand_over(&self, numbers: &[&str]) -> (String, String) {
+    /// Packed envelopes put on one registry and sealed; returns (registry id, registry number).
+    pub async fn seal(&self, numbers: &[&str]) -> (String, String) {
         let draft = self
             .app
             .post(
@@ -108,6 +106,14 @@ impl Pilot {
             )
             .await
             .assert_status(200);
+        (
+            registry.to_owned(),
+            sealed["number"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// The State courier signs for a sealed registry.
+    pub async fn sign_for(&self, registry: &str) -> crate::common::Response {
         self.app
             .post(
                 &format!("/api/v1/registries/{registry}/handover"),
@@ -115,11 +121,14 @@ impl Pilot {
                 &json!({"courier_name": "Ерлан"}),
             )
             .await
-            .assert_status(200);
-        (
-            registry.to_owned(),
-            sealed["number"].as_str().unwrap().to_owned(),
-        )
+    }
+
+    /// Packed envelopes put on one registry, sealed and handed to the State courier; returns
+    /// (registry id, registry number).
+    pub async fn hand_over(&self, numbers: &[&str]) -> (String, String) {
+        let (registry, number) = self.seal(numbers).await;
+        self.sign_for(&registry).await.assert_status(200);
+        (registry, number)
     }
 
     pub async fn shipment(&self, id: &str) -> Value {
@@ -554,20 +563,10 @@ async fn an_event_whose_transaction_fails_leaves_nothing_and_can_be_sent_again()
     let (id, registry) = p.handed_over("F-1").await;
     p.kaspi_event(accepted_event("f1", &registry, &["WB-F-1"]))
         .await;
-    let rename = |from: &'static str, to: &'static str| {
-        let pool = p.app.pool.clone();
-        async move {
-            web::block(move || {
-                diesel::sql_query(format!("ALTER TABLE {from} RENAME TO {to}"))
-                    .execute(&mut pool.get().unwrap())
-                    .unwrap()
-            })
-            .await
-            .unwrap()
-        }
-    };
     // The notification outbox is gone: the transaction fails after the state change.
-    rename("notifications", "notifications_away").await;
+    p.app
+        .rename_table("notifications", "notifications_away")
+        .await;
     let failed = p
         .signed(
             EVENTS,
@@ -582,7 +581,9 @@ async fn an_event_whose_transaction_fails_leaves_nothing_and_can_be_sent_again()
         "accepted_at_kaspi_point",
         "nothing half-applied"
     );
-    rename("notifications_away", "notifications").await;
+    p.app
+        .rename_table("notifications_away", "notifications")
+        .await;
     let resent = p
         .kaspi_event(placed_event("f2", "WB-F-1", "PST-ALA-1"))
         .await;

@@ -69,51 +69,14 @@ async fn logs_never_contain_tokens_iins_or_phone_numbers() {
 
 #[actix_web::test]
 async fn an_internal_failure_inside_a_workflow_is_a_500_logged_once_with_its_cause() {
-    use actix_web::web;
-    use diesel::RunQueryDsl;
     let p = crate::lifecycle::Pilot::new().await;
     p.packed("ERR-1").await;
-    let draft = p
-        .app
-        .post(
-            "/api/v1/registries",
-            Some(&p.clerk),
-            &json!({"application_numbers": ["ERR-1"]}),
-        )
-        .await
-        .assert_status(201);
-    let registry = draft["id"].as_str().unwrap().to_owned();
-    p.app
-        .post(
-            &format!("/api/v1/registries/{registry}/seal"),
-            Some(&p.clerk),
-            &json!({}),
-        )
-        .await
-        .assert_status(200);
-    let rename = |from: &'static str, to: &'static str| {
-        let pool = p.app.pool.clone();
-        async move {
-            web::block(move || {
-                diesel::sql_query(format!("ALTER TABLE {from} RENAME TO {to}"))
-                    .execute(&mut pool.get().unwrap())
-                    .unwrap()
-            })
-            .await
-            .unwrap()
-        }
-    };
+    let (registry, _) = p.seal(&["ERR-1"]).await;
     // The handover replays the Kaspi events that waited for it; their table is gone.
-    rename("kaspi_events", "kaspi_events_away").await;
-    let handover = format!("/api/v1/registries/{registry}/handover");
-    let failed = p
-        .app
-        .post(
-            &handover,
-            Some(&p.courier),
-            &json!({"courier_name": "Ерлан"}),
-        )
+    p.app
+        .rename_table("kaspi_events", "kaspi_events_away")
         .await;
+    let failed = p.sign_for(&registry).await;
     let problem = failed.assert_problem(500, "internal");
     assert!(
         !problem["detail"].as_str().unwrap().contains("kaspi_events"),
@@ -146,13 +109,8 @@ async fn an_internal_failure_inside_a_workflow_is_a_500_logged_once_with_its_cau
         "sealed",
         "nothing of the handover remains"
     );
-    rename("kaspi_events_away", "kaspi_events").await;
     p.app
-        .post(
-            &handover,
-            Some(&p.courier),
-            &json!({"courier_name": "Ерлан"}),
-        )
-        .await
-        .assert_status(200);
+        .rename_table("kaspi_events_away", "kaspi_events")
+        .await;
+    p.sign_for(&registry).await.assert_status(200);
 }

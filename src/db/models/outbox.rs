@@ -69,13 +69,10 @@ pub fn insert_notification(
     n: NewNotification<'_>,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
-    let exists: i64 = notifications::table
+    let exists = notifications::table
         .filter(notifications::dedup_key.eq(n.dedup_key))
         .count()
         .get_result(conn)?;
-    if exists > 0 {
-        return Ok(false);
-    }
     let row = NotificationRow {
         id: MessageId::new(),
         application_id: n.application_id,
@@ -93,13 +90,11 @@ pub fn insert_notification(
         lease_token: None,
         created_at: to_db_time(now),
     };
-    // In a savepoint: a twin written at the same moment elsewhere wins the unique dedup key,
-    // and this one is simply not needed.
-    written_unless_twin(conn.transaction(|conn| {
+    insert_once(conn, exists, |conn| {
         diesel::insert_into(notifications::table)
             .values(&row)
             .execute(conn)
-    }))
+    })
 }
 
 /// Writes a message for another system unless one with the same dedup key exists.
@@ -111,13 +106,10 @@ pub fn insert_outbound(
     dedup_key: &str,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
-    let exists: i64 = outbound_messages::table
+    let exists = outbound_messages::table
         .filter(outbound_messages::dedup_key.eq(dedup_key))
         .count()
         .get_result(conn)?;
-    if exists > 0 {
-        return Ok(false);
-    }
     let row = OutboundRow {
         id: MessageId::new(),
         destination,
@@ -131,17 +123,25 @@ pub fn insert_outbound(
         lease_token: None,
         created_at: to_db_time(now),
     };
-    written_unless_twin(conn.transaction(|conn| {
+    insert_once(conn, exists, |conn| {
         diesel::insert_into(outbound_messages::table)
             .values(&row)
             .execute(conn)
-    }))
+    })
 }
 
-/// An insert made in a savepoint against a unique dedup key: a twin written at the same moment
-/// elsewhere wins the key, and this one is simply not needed (`Ok(false)`).
-fn written_unless_twin(inserted: QueryResult<usize>) -> QueryResult<bool> {
-    match inserted {
+/// Inserts a message unless `existing` messages already have its dedup key; says whether it
+/// wrote. The insert runs in a savepoint: a twin written at the same moment elsewhere wins the
+/// unique key, and this one is simply not needed.
+fn insert_once(
+    conn: &mut DbConnection,
+    existing: i64,
+    insert: impl FnOnce(&mut DbConnection) -> QueryResult<usize>,
+) -> QueryResult<bool> {
+    if existing > 0 {
+        return Ok(false);
+    }
+    match conn.transaction(insert) {
         Ok(_) => Ok(true),
         Err(diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::UniqueViolation,
