@@ -502,6 +502,8 @@ impl From<Reason> for ErrorCode {
             Reason::AlreadyEnded => ErrorCode::AlreadyEnded,
             Reason::BranchForbidden => ErrorCode::BranchForbidden,
             Reason::InvalidTransition => ErrorCode::InvalidTransition,
+            Reason::RoleForbidden => ErrorCode::RoleForbidden,
+            Reason::NotFound => ErrorCode::NotFound,
         }
     }
 }

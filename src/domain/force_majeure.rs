@@ -11,8 +11,9 @@
 //! hours never extend a deadline twice.
 
 use crate::domain::calendar::{Calendar, YearMissing};
-use crate::domain::deadline::{Due, Rule, due};
+use crate::domain::deadline::{DeadlineKind, Due, Rule, due};
 use crate::domain::ids::{BranchId, PeriodId};
+use crate::domain::reference::BranchTimeZone;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
@@ -104,6 +105,18 @@ pub fn extended_due(
         }
     }
     Ok(Extended::Due(current))
+}
+
+/// п.38–39: the responsible bodies are notified within 3 working days of the start (counted in
+/// the national zone, as periods may be national); without timely notice the circumstances
+/// cannot be relied on.
+pub fn notice_due(starts_at: DateTime<Utc>, calendar: &Calendar) -> Result<Due, YearMissing> {
+    due(
+        DeadlineKind::ForceMajeureNotice.rule(),
+        starts_at,
+        BranchTimeZone::default().tz(),
+        calendar,
+    )
 }
 
 /// What force majeure does to one deadline (п.37): the one decision every path takes — when a

@@ -40,6 +40,10 @@ pub enum Reason {
     BranchForbidden,
     /// Not allowed in the record's current state.
     InvalidTransition,
+    /// The actor may not cause this event (the state machine's actors).
+    RoleForbidden,
+    /// What the request names does not exist, or is not the caller's to see.
+    NotFound,
 }
 
 impl Reason {
@@ -62,10 +66,12 @@ impl Reason {
             Reason::AlreadyEnded => "already_ended",
             Reason::BranchForbidden => "branch_forbidden",
             Reason::InvalidTransition => "invalid_transition",
+            Reason::RoleForbidden => "role_forbidden",
+            Reason::NotFound => "not_found",
         }
     }
 
-    pub const ALL: [Reason; 16] = [
+    pub const ALL: [Reason; 18] = [
         Reason::ValidationFailed,
         Reason::AlreadyExists,
         Reason::ApplicationConflict,
@@ -82,6 +88,8 @@ impl Reason {
         Reason::AlreadyEnded,
         Reason::BranchForbidden,
         Reason::InvalidTransition,
+        Reason::RoleForbidden,
+        Reason::NotFound,
     ];
 }
 
@@ -181,14 +189,19 @@ impl WorkflowError {
         }
     }
 
-    /// The stable problem code of a refusal (`None` for our own failures).
-    pub fn reason_code(&self) -> Option<&'static str> {
+    /// Why the caller is refused, as a stable reason (`None` for our own failures, and for a
+    /// refused calendar edit, whose codes only the API gives).
+    pub fn reason(&self) -> Option<Reason> {
         match self {
-            WorkflowError::Rejected { reason, .. } => Some(reason.code()),
-            WorkflowError::Refused(Refusal::NotAllowedActor { .. }) => Some("role_forbidden"),
-            WorkflowError::Refused(_) => Some(Reason::InvalidTransition.code()),
-            WorkflowError::NotFound(_) => Some("not_found"),
-            _ => None,
+            WorkflowError::Rejected { reason, .. } => Some(*reason),
+            WorkflowError::Refused(Refusal::NotAllowedActor { .. }) => Some(Reason::RoleForbidden),
+            WorkflowError::Refused(_) => Some(Reason::InvalidTransition),
+            WorkflowError::NotFound(_) => Some(Reason::NotFound),
+            WorkflowError::CalendarEdit(_)
+            | WorkflowError::Conflict(_)
+            | WorkflowError::CalendarYearMissing(_)
+            | WorkflowError::Database(_)
+            | WorkflowError::Internal { .. } => None,
         }
     }
 }
@@ -201,13 +214,13 @@ mod tests {
     fn refusals_are_the_callers_and_everything_else_is_ours() {
         let refused = WorkflowError::rejected(Reason::WaybillMismatch, "another waybill");
         assert!(!refused.is_ours());
-        assert_eq!(refused.reason_code(), Some("waybill_mismatch"));
+        assert_eq!(refused.reason(), Some(Reason::WaybillMismatch));
         assert!(!WorkflowError::not_found("shipment").is_ours());
         assert!(WorkflowError::Conflict("retry".into()).is_ours());
         assert!(WorkflowError::CalendarYearMissing(YearMissing(2031)).is_ours());
         let db = WorkflowError::from(diesel::result::Error::NotFound);
         assert!(db.is_ours());
-        assert_eq!(db.reason_code(), None);
+        assert_eq!(db.reason(), None);
     }
 
     #[test]

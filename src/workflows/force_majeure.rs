@@ -11,10 +11,9 @@ use crate::db::models::shipment as shipments;
 use crate::db::models::{deadline, to_db_time};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::calendar::{Calendar, CalendarSnapshot};
-use crate::domain::deadline::{self as rules, DeadlineKind};
-use crate::domain::force_majeure::{Decision, decide};
+use crate::domain::force_majeure::{Decision, decide, notice_due};
 use crate::domain::ids::{PeriodId, ShipmentId};
-use crate::domain::reference::{BranchCode, BranchTimeZone, Text};
+use crate::domain::reference::{BranchCode, Text};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
@@ -77,12 +76,7 @@ pub fn record(
         // п.38–39: notice is due within 3 working days of the start; a period recorded later would
         // extend deadlines already missed, so only a national supervisor may record it late.
         if actor.scope != BranchScope::All {
-            let notice = rules::due(
-                DeadlineKind::ForceMajeureNotice.rule(),
-                new.starts_at,
-                BranchTimeZone::default().tz(),
-                &snapshot.calendar,
-            )?;
+            let notice = notice_due(new.starts_at, &snapshot.calendar)?;
             if now > notice.at {
                 return Err(WorkflowError::rejected(
                     Reason::ValidationFailed,

@@ -6,15 +6,15 @@
 use super::loss::{Loss, open_act};
 use super::notify::{Notice, notify_citizen};
 use super::shipment::{Applied, apply, note};
-use super::{Actor, EventContext, Source, WorkflowError, WorkflowResult};
+use super::{Actor, EventContext, Reason, Source, WorkflowError, WorkflowResult};
 use crate::db::models::integration_event::fingerprint;
 use crate::db::models::kaspi_event::{self as stored, DiscrepancyRow, KaspiEventRow};
 use crate::db::models::registry::{self, RegistryRow};
 use crate::db::models::shipment::{self as shipments, ShipmentRow};
-use crate::db::models::{application, postamat, to_db_time};
+use crate::db::models::{application, branch, postamat, to_db_time};
 use crate::db::{DbConnection, lock_key, write_transaction};
 use crate::domain::calendar::CalendarSnapshot;
-use crate::domain::deadline::DeadlineKind;
+use crate::domain::deadline::{self as rules, DeadlineKind};
 use crate::domain::identifiers::{ExternalId, Waybill};
 use crate::domain::ids::{DiscrepancyId, ShipmentId};
 use crate::domain::kaspi::{DiscrepancyKind, KaspiEvent, KaspiEventBody, Outcome};
@@ -129,7 +129,7 @@ fn receive_in(
                 event_id,
                 outcome: Outcome::Rejected,
                 first_outcome: None,
-                reason: Some(super::Reason::EventIdReused.code().to_owned()),
+                reason: Some(Reason::EventIdReused.code().to_owned()),
                 detail: Some("this event id was received before with a different payload".into()),
                 shipment_id: None,
                 state: None,
@@ -193,7 +193,7 @@ fn attempt(
         Err(e) => Ok(Processed {
             outcome: Outcome::Rejected,
             shipment: None,
-            reason: e.reason_code().map(str::to_owned),
+            reason: e.reason().map(|r| r.code().to_owned()),
             detail: Some(e.to_string()),
         }),
     }
@@ -275,7 +275,12 @@ fn apply_to_shipment(
                 format!("waiting: the shipment is still '{current}' in our records"),
             ));
         }
-        KaspiPlan::Refused(refusal) => return Err(refusal.into()),
+        KaspiPlan::Refused(refusal) => {
+            return Err(WorkflowError::rejected(
+                Reason::InvalidTransition,
+                refusal.to_string(),
+            ));
+        }
     };
     let mut now = row.clone();
     let last = steps.len() - 1;
@@ -347,18 +352,18 @@ fn effects(
                         ru: postamat_id.to_string(),
                     });
                 // п.28: collect by the last day of the 3-calendar-day storage (п.21, 29).
-                let storage = applied
-                    .started
-                    .iter()
-                    .find(|(kind, _)| *kind == DeadlineKind::Storage)
-                    .map(|(_, due)| due.last_day);
-                if let Some(collect_by) = storage {
-                    let notice = Notice::PlacedInCell {
-                        postamat: &address,
-                        collect_by,
-                    };
-                    notify_citizen(conn, &app, row.id, notice, ctx.recorded_at)?;
-                }
+                let tz = branch::time_zone(conn, row.branch_id)?.tz();
+                let storage = rules::due(
+                    DeadlineKind::Storage.rule(),
+                    ctx.occurred_at,
+                    tz,
+                    &ctx.calendar.calendar,
+                )?;
+                let notice = Notice::PlacedInCell {
+                    postamat: &address,
+                    collect_by: storage.last_day,
+                };
+                notify_citizen(conn, &app, row.id, notice, ctx.recorded_at)?;
             }
         }
         KaspiEventBody::Lost { loss_act, .. } => {

@@ -8,7 +8,7 @@ use crate::db::models::deadline::DeadlineRow;
 use crate::db::models::history::{self, HistoryRow};
 use crate::db::models::shipment::ShipmentRow;
 use crate::db::models::{branch, deadline, shipment, to_db_time};
-use crate::domain::deadline::{self as rules, DeadlineKind, DeadlineState, Due};
+use crate::domain::deadline::{self as rules, DeadlineKind, DeadlineState};
 use crate::domain::force_majeure::{Decision, decide};
 use crate::domain::ids::{ApplicationId, BranchId, DeadlineId, HistoryId, ShipmentId};
 use crate::domain::shipment::{
@@ -21,8 +21,6 @@ pub struct Applied {
     /// The shipment as it is now.
     pub shipment: ShipmentRow,
     pub transition: Transition,
-    /// The deadlines it started, with their due instants.
-    pub started: Vec<(DeadlineKind, Due)>,
 }
 
 /// Applies `event` to `row`: the state machine decides, this writes. `details` is what history
@@ -90,11 +88,10 @@ pub fn apply(
         deadline::cancel_pending(conn, row.id, ctx.occurred_at)?;
     }
     deadline::meet(conn, row.id, t.meets, ctx.occurred_at)?;
-    let started = start_deadlines(conn, row.id, row.branch_id, t.starts, ctx)?;
+    start_deadlines(conn, row.id, row.branch_id, t.starts, ctx)?;
     Ok(Applied {
         shipment: next,
         transition: t,
-        started,
     })
 }
 
@@ -219,14 +216,13 @@ fn start_deadlines(
     branch_id: BranchId,
     kinds: &[DeadlineKind],
     ctx: &EventContext<'_>,
-) -> WorkflowResult<Vec<(DeadlineKind, Due)>> {
+) -> WorkflowResult<()> {
     if kinds.is_empty() {
-        return Ok(Vec::new());
+        return Ok(());
     }
     let tz = branch::time_zone(conn, branch_id)?.tz();
     let suspensions = ctx.calendar.suspensions_for(Some(branch_id));
     let calendar = &ctx.calendar.calendar;
-    let mut started = Vec::with_capacity(kinds.len());
     for &kind in kinds {
         let plain = rules::due(kind.rule(), ctx.occurred_at, tz, calendar)?;
         // Counting that would start inside a force-majeure period starts after it. While a
@@ -259,9 +255,8 @@ fn start_deadlines(
                 created_at: to_db_time(ctx.recorded_at),
             },
         )?;
-        started.push((kind, due));
     }
-    Ok(started)
+    Ok(())
 }
 
 /// The shipment of `id` in the scope, or "not found".

@@ -11,7 +11,8 @@ use crate::db::models::kaspi_event::{self, DiscrepancyRow, KaspiEventRow};
 use crate::db::models::report::{self, SlaCounts};
 use crate::db::models::{branch, force_majeure, from_db_time, outbox};
 use crate::domain::calendar::Calendar;
-use crate::domain::deadline::{self, DeadlineKind};
+use crate::domain::deadline::DeadlineKind;
+use crate::domain::force_majeure::notice_due;
 use crate::domain::ids::{BranchId, DiscrepancyId, MessageId, RegistryId, ShipmentId};
 use crate::domain::kaspi::{DiscrepancyKind, Outcome};
 use crate::domain::notification::Outbox;
@@ -337,8 +338,13 @@ fn exceptions(
         );
     }
     for d in outbox::dead_letters(conn, &BranchScope::All)? {
+        // A citizen's message goes via a channel; another system's message goes to it.
+        let via = match d.outbox {
+            Outbox::Notifications => "via",
+            Outbox::Outbound => "to",
+        };
         let reason = format!(
-            "{} via {} undelivered: {}",
+            "{} {via} {} undelivered: {}",
             d.kind,
             d.route,
             d.last_error.unwrap_or_default()
@@ -358,13 +364,7 @@ fn exceptions(
             continue;
         }
         let starts_at = from_db_time(period.starts_at);
-        let notice = deadline::due(
-            DeadlineKind::ForceMajeureNotice.rule(),
-            starts_at,
-            BranchTimeZone::default().tz(),
-            calendar,
-        );
-        if notice.is_ok_and(|due| due.at <= now) {
+        if notice_due(starts_at, calendar).is_ok_and(|due| due.at <= now) {
             let reason = format!(
                 "no notice recorded within 3 working days (п.38): {}",
                 period.reason
