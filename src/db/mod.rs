@@ -115,12 +115,17 @@ impl ManageConnection for ConnectionManager {
 
 /// Builds the pool. For SQLite the file's folder is created first, so a fresh checkout works.
 pub fn connect(location: &DatabaseLocation, pool_size: u32) -> anyhow::Result<DbPool> {
-    if let DatabaseLocation::Sqlite(path) = location
-        && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            anyhow::anyhow!("cannot create the database folder {}: {e}", dir.display())
-        })?;
+    if let DatabaseLocation::Sqlite(path) = location {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                anyhow::anyhow!("cannot create the database folder {}: {e}", dir.display())
+            })?;
+        }
+        // WAL is a property of the file: switched on once here, before the pool opens its
+        // connections all at once (they would race for the lock the switch needs).
+        ConnectionManager::new(location.clone())
+            .connect()
+            .map_err(|e| anyhow::anyhow!("cannot open the sqlite database: {e}"))?;
     }
     let pool = r2d2::Pool::builder()
         .max_size(pool_size)
