@@ -201,6 +201,25 @@ pub fn lock_key(conn: &mut DbConnection, key: &str) -> QueryResult<()> {
     }
 }
 
+/// `INSERT … ON CONFLICT DO NOTHING` of `values` into `table` on either backend (diesel's
+/// connection over both cannot express it); evaluates to the number of rows inserted, 0 when a
+/// row with the same unique key exists.
+macro_rules! insert_or_ignore {
+    ($conn:expr, $table:expr, $values:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Postgres(pg) => diesel::insert_into($table)
+                .values($values)
+                .on_conflict_do_nothing()
+                .execute(pg),
+            $crate::db::DbConnection::Sqlite(sqlite) => diesel::insert_into($table)
+                .values($values)
+                .on_conflict_do_nothing()
+                .execute(sqlite),
+        }
+    };
+}
+pub(crate) use insert_or_ignore;
+
 /// Applies pending migrations of the connection's backend; returns how many ran.
 pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<usize> {
     let applied = match conn {

@@ -70,7 +70,7 @@ fn take_in(
         }
         (_, registry) => registry,
     };
-    let taken = apply(conn, &document, Event::Intake, ctx, None)?.shipment;
+    let taken = apply(conn, &document, None, Event::Intake, ctx, None)?.shipment;
     let (DeliveryMethod::Con, Some(registry)) = (method, registry) else {
         return Ok(taken);
     };
@@ -79,5 +79,5 @@ fn take_in(
     let event = Event::RouteToIssuance {
         registry_office_registry: registry.to_string(),
     };
-    Ok(apply(conn, &taken, event, ctx, Some(details))?.shipment)
+    Ok(apply(conn, &taken, None, event, ctx, Some(details))?.shipment)
 }

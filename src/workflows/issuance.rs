@@ -72,7 +72,7 @@ pub fn issue(
             }),
         };
         let event = Event::Issued { recipient };
-        Ok(apply(conn, &row, event, ctx, Some(details))?.shipment)
+        Ok(apply(conn, &row, None, event, ctx, Some(details))?.shipment)
     })
 }
 
@@ -110,6 +110,7 @@ pub fn transfer(
         Ok(apply(
             conn,
             &row,
+            None,
             Event::TransferredAfterStorage,
             ctx,
             Some(details),

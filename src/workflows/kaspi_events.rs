@@ -2,6 +2,12 @@
 //! with its outcome — applied, out of order, rejected, or unmatched until its waybill or
 //! registry is known — so a repeat gets the first outcome and nothing Kaspi was told we
 //! received is ever lost. An event that arrives before the ones it follows implies them.
+//!
+//! Each event is first planned from what is read (the shipment with its application, branch
+//! zone and chosen postamat, in one statement), and only then written: a refusal is decided
+//! before anything is written, so no savepoint is needed to undo one. The event is kept last,
+//! with `INSERT … ON CONFLICT DO NOTHING`; finding it kept already (a repeat, or a twin that
+//! committed first) rolls the work back and answers from what was kept.
 
 use super::loss::{Loss, open_act};
 use super::notify::{Notice, notify_citizen};
@@ -9,21 +15,30 @@ use super::shipment::{Applied, apply, note};
 use super::{Actor, EventContext, Reason, Source, WorkflowError, WorkflowResult};
 use crate::db::models::integration_event::fingerprint;
 use crate::db::models::kaspi_event::{self as stored, DiscrepancyRow, KaspiEventRow};
-use crate::db::models::registry::{self, RegistryRow};
-use crate::db::models::shipment::{self as shipments, ShipmentRow};
-use crate::db::models::{application, branch, postamat, to_db_time};
+use crate::db::models::registry::{self, ItemWithShipment, RegistryRow};
+use crate::db::models::shipment::{self as shipments, Loaded, ShipmentRow};
+use crate::db::models::{postamat, to_db_time};
 use crate::db::{DbConnection, lock_key, write_transaction};
 use crate::domain::calendar::CalendarSnapshot;
 use crate::domain::deadline::{self as rules, DeadlineKind};
 use crate::domain::identifiers::{ExternalId, Waybill};
 use crate::domain::ids::{DiscrepancyId, ShipmentId};
-use crate::domain::kaspi::{DiscrepancyKind, KaspiEvent, KaspiEventBody, Outcome};
+use crate::domain::kaspi::{
+    DiscrepancyKind, KaspiEvent, KaspiEventBody, Outcome, registry_wait_key,
+};
 use crate::domain::loss::LossSide;
 use crate::domain::notification::{Bilingual, NotificationKind};
+use crate::domain::reference::BranchTimeZone;
 use crate::domain::registry::{RegistryKind, RegistryState};
-use crate::domain::shipment::{Event, KaspiPlan, ShipmentState, kaspi_may_be_ahead, kaspi_plan};
+use crate::domain::shipment::{
+    Event, KaspiPlan, ShipmentState, Transition, kaspi_may_be_ahead, kaspi_plan,
+};
 use chrono::{DateTime, Utc};
-use diesel::Connection;
+use std::collections::HashMap;
+
+/// Events received in one transaction at the most: a batch is received in chunks, each
+/// committed before the next, so a failure of ours late in a batch keeps what came before.
+pub const CHUNK: usize = 100;
 
 /// The answer for one event.
 #[derive(Debug, Clone)]
@@ -40,121 +55,110 @@ pub struct Received {
     pub state: Option<ShipmentState>,
 }
 
-/// What processing an event against the current data gave.
-struct Processed {
-    outcome: Outcome,
-    shipment: Option<ShipmentRow>,
-    detail: Option<String>,
-    reason: Option<String>,
+/// Who delivered the events, when they arrived, and the calendar their deadlines use.
+#[derive(Clone, Copy)]
+pub struct Delivery<'a> {
+    pub actor: &'a Actor,
+    pub now: DateTime<Utc>,
+    pub calendar: &'a CalendarSnapshot,
 }
 
-impl Processed {
-    fn applied(shipment: Option<ShipmentRow>) -> Self {
-        Processed {
-            outcome: Outcome::Applied,
-            shipment,
-            detail: None,
-            reason: None,
-        }
-    }
-
-    fn waiting(shipment: Option<ShipmentRow>, detail: String) -> Self {
-        Processed {
-            outcome: Outcome::Unmatched,
-            shipment,
-            detail: Some(detail),
-            reason: None,
-        }
-    }
-}
-
-/// Receives events delivered together (one call or one batch): each in its own transaction, in
-/// the order things happened (a batch may list them otherwise); the answers are in the order
-/// given. The first failure of ours stops and fails the call, so Kaspi sends again and what
-/// was already stored answers `duplicate`.
-pub fn receive_all(
-    conn: &mut DbConnection,
-    events: &[&KaspiEvent],
-    actor: &Actor,
-    now: DateTime<Utc>,
-    calendar: &CalendarSnapshot,
-) -> WorkflowResult<Vec<Received>> {
-    let mut order: Vec<usize> = (0..events.len()).collect();
-    order.sort_by_key(|&i| events[i].occurred_at);
-    let mut results: Vec<Option<Received>> = vec![None; events.len()];
-    for i in order {
-        let event = events[i];
-        let ctx = EventContext::reported(
-            actor.clone(),
+impl<'a> Delivery<'a> {
+    fn context(&self, event: &KaspiEvent) -> EventContext<'a> {
+        EventContext::reported(
+            self.actor.clone(),
             Source::Kaspi,
             event.event_id.as_str(),
             event.occurred_at,
-            now,
-            calendar,
-        );
-        results[i] = Some(receive(conn, event, &ctx)?);
+            self.now,
+            self.calendar,
+        )
     }
-    Ok(results.into_iter().flatten().collect())
 }
 
-/// Receives one event in its own transaction. If the same event (or another for the same
-/// shipment) committed first on another connection, it is received once more: it is then a
-/// duplicate, or applies to the new state.
-pub fn receive(
+/// The events delivered together (one call or one batch) in the order they are to be received:
+/// the order things happened, which a batch may list otherwise. Returns their positions.
+pub fn order(events: &[&KaspiEvent]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..events.len()).collect();
+    order.sort_by_key(|&i| events[i].occurred_at);
+    order
+}
+
+/// Why a chunk's transaction is rolled back.
+enum Stop {
+    /// An event of the chunk was kept meanwhile by another transaction: receive the chunk again.
+    Seen,
+    Failed(WorkflowError),
+}
+
+impl From<diesel::result::Error> for Stop {
+    fn from(e: diesel::result::Error) -> Self {
+        Stop::Failed(e.into())
+    }
+}
+
+impl From<WorkflowError> for Stop {
+    fn from(e: WorkflowError) -> Self {
+        Stop::Failed(e)
+    }
+}
+
+/// Receives `events` (at most [`CHUNK`], in the order given) in one transaction; a failure of
+/// ours receives none of them. Another transaction changing the same shipments or keeping the
+/// same events first makes the chunk be received again: the events are then duplicates, or
+/// apply to the new state.
+pub fn receive_chunk(
     conn: &mut DbConnection,
-    event: &KaspiEvent,
-    ctx: &EventContext<'_>,
-) -> WorkflowResult<Received> {
-    let once =
-        |conn: &mut DbConnection| write_transaction(conn, |conn| receive_in(conn, event, ctx));
-    match once(conn) {
-        Err(e) if e.is_retryable() => once(conn),
-        other => other,
+    events: &[&KaspiEvent],
+    delivery: Delivery<'_>,
+) -> WorkflowResult<Vec<Received>> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let outcome = write_transaction(conn, |conn| receive_in(conn, events, delivery));
+        match outcome {
+            Ok(received) => return Ok(received),
+            // A single event's twin committed first: it is a duplicate (or a reused id).
+            Err(Stop::Seen) if events.len() == 1 => return Ok(vec![repeat(conn, events[0])?]),
+            Err(Stop::Seen) if attempt < 3 => {}
+            Err(Stop::Failed(e)) if e.is_retryable() && attempt < 3 => {}
+            Err(Stop::Seen) => {
+                return Err(WorkflowError::Conflict(
+                    "the same Kaspi events are being received by another request; retry".into(),
+                ));
+            }
+            Err(Stop::Failed(e)) => return Err(e),
+        }
     }
 }
 
 fn receive_in(
     conn: &mut DbConnection,
-    event: &KaspiEvent,
-    ctx: &EventContext<'_>,
-) -> WorkflowResult<Received> {
-    let hash = fingerprint(event);
-    let event_id = event.event_id.to_string();
-    // Serialised with the order or handover that would make a waiting event applicable, so
-    // neither can miss the other.
-    lock_key(conn, &event.body.wait_key())?;
-    if let Some(first) = stored::find(conn, &event_id)? {
-        if first.payload_hash != hash {
-            return Ok(Received {
-                event_id,
-                outcome: Outcome::Rejected,
-                first_outcome: None,
-                reason: Some(Reason::EventIdReused.code().to_owned()),
-                detail: Some("this event id was received before with a different payload".into()),
-                shipment_id: None,
-                state: None,
-            });
+    events: &[&KaspiEvent],
+    delivery: Delivery<'_>,
+) -> Result<Vec<Received>, Stop> {
+    // A single event is tried straight away (a repeat is found when it is kept); a chunk looks
+    // its events up first, so that a batch sent again is not received one rollback at a time.
+    let mut kept: HashMap<String, KaspiEventRow> = if events.len() > 1 {
+        let ids: Vec<String> = events.iter().map(|e| e.event_id.to_string()).collect();
+        stored::find_many(conn, &ids)?
+            .into_iter()
+            .map(|row| (row.event_id.clone(), row))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    let mut received = Vec::with_capacity(events.len());
+    for event in events {
+        let hash = fingerprint(*event);
+        if let Some(first) = kept.get(event.event_id.as_str()) {
+            received.push(answer_repeat(conn, event, &hash, first)?);
+            continue;
         }
-        let state = match first.shipment_id {
-            Some(id) => shipments::find(conn, id)?.map(|s| s.status),
-            None => None,
-        };
-        return Ok(Received {
-            event_id,
-            outcome: Outcome::Duplicate,
-            first_outcome: Some(first.outcome),
-            reason: first.reason_code,
-            detail: first.detail,
-            shipment_id: first.shipment_id,
-            state,
-        });
-    }
-    let done = attempt(conn, event, ctx)?;
-    let resolved = (done.outcome != Outcome::Unmatched).then(|| to_db_time(ctx.recorded_at));
-    stored::insert(
-        conn,
-        &KaspiEventRow {
-            event_id: event_id.clone(),
+        let ctx = delivery.context(event);
+        let done = process(conn, event, &ctx)?;
+        let row = KaspiEventRow {
+            event_id: event.event_id.to_string(),
             event_type: event.body.type_name().to_owned(),
             waybill: Some(event.body.wait_key()),
             occurred_at: to_db_time(event.occurred_at),
@@ -164,38 +168,102 @@ fn receive_in(
             outcome: done.outcome,
             reason_code: done.reason.clone(),
             detail: done.detail.clone(),
-            shipment_id: done.shipment.as_ref().map(|s| s.id),
+            shipment_id: done.shipment_id,
             received_at: to_db_time(ctx.recorded_at),
-            resolved_at: resolved,
-        },
-    )?;
+            resolved_at: (done.outcome != Outcome::Unmatched).then(|| to_db_time(ctx.recorded_at)),
+        };
+        if !stored::insert_new(conn, &row)? {
+            return Err(Stop::Seen);
+        }
+        received.push(Received {
+            event_id: row.event_id.clone(),
+            outcome: done.outcome,
+            first_outcome: None,
+            reason: done.reason,
+            detail: done.detail,
+            shipment_id: done.shipment_id,
+            state: done.state,
+        });
+        // The same event twice in one chunk: the second is a duplicate of the first.
+        kept.insert(row.event_id.clone(), row);
+    }
+    Ok(received)
+}
+
+/// The answer to an event seen before: a duplicate with the first outcome, or refused if the
+/// same id came with another payload.
+fn answer_repeat(
+    conn: &mut DbConnection,
+    event: &KaspiEvent,
+    hash: &str,
+    first: &KaspiEventRow,
+) -> WorkflowResult<Received> {
+    let event_id = event.event_id.to_string();
+    if first.payload_hash != hash {
+        return Ok(Received {
+            event_id,
+            outcome: Outcome::Rejected,
+            first_outcome: None,
+            reason: Some(Reason::EventIdReused.code().to_owned()),
+            detail: Some("this event id was received before with a different payload".into()),
+            shipment_id: None,
+            state: None,
+        });
+    }
+    let state = match first.shipment_id {
+        Some(id) => shipments::find(conn, id)?.map(|s| s.status),
+        None => None,
+    };
     Ok(Received {
         event_id,
-        outcome: done.outcome,
-        first_outcome: None,
-        reason: done.reason,
-        detail: done.detail,
-        shipment_id: done.shipment.as_ref().map(|s| s.id),
-        state: done.shipment.map(|s| s.status),
+        outcome: Outcome::Duplicate,
+        first_outcome: Some(first.outcome),
+        reason: first.reason_code.clone(),
+        detail: first.detail.clone(),
+        shipment_id: first.shipment_id,
+        state,
     })
 }
 
-/// Processes the event in a savepoint: a refusal leaves no trace but its record; a failure of
-/// ours propagates, so the whole event is not acknowledged.
-fn attempt(
-    conn: &mut DbConnection,
-    event: &KaspiEvent,
-    ctx: &EventContext<'_>,
-) -> WorkflowResult<Processed> {
-    match conn.transaction(|conn| process(conn, event, ctx)) {
-        Ok(done) => Ok(done),
-        Err(e) if e.is_ours() => Err(e),
-        Err(e) => Ok(Processed {
+/// A single event whose twin was kept first.
+fn repeat(conn: &mut DbConnection, event: &KaspiEvent) -> WorkflowResult<Received> {
+    let first = stored::find(conn, event.event_id.as_str())?.ok_or_else(|| {
+        WorkflowError::internal(
+            "answering a repeated Kaspi event",
+            anyhow::anyhow!("event {} was kept and is gone", event.event_id),
+        )
+    })?;
+    answer_repeat(conn, event, &fingerprint(event), &first)
+}
+
+/// What processing an event against the current data gave.
+struct Processed {
+    outcome: Outcome,
+    shipment_id: Option<ShipmentId>,
+    state: Option<ShipmentState>,
+    detail: Option<String>,
+    reason: Option<String>,
+}
+
+impl Processed {
+    fn on(outcome: Outcome, shipment: Option<&ShipmentRow>, detail: Option<String>) -> Self {
+        Processed {
+            outcome,
+            shipment_id: shipment.map(|s| s.id),
+            state: shipment.map(|s| s.status),
+            detail,
+            reason: None,
+        }
+    }
+
+    fn rejected(refusal: &WorkflowError) -> Self {
+        Processed {
             outcome: Outcome::Rejected,
-            shipment: None,
-            reason: e.reason().map(|r| r.code().to_owned()),
-            detail: Some(e.to_string()),
-        }),
+            shipment_id: None,
+            state: None,
+            reason: refusal.reason().map(|r| r.code().to_owned()),
+            detail: Some(refusal.to_string()),
+        }
     }
 }
 
@@ -211,26 +279,133 @@ fn process(
         accepted_waybills,
     } = &event.body
     {
-        return accept_registry(
-            conn,
+        let acceptance = Acceptance {
             handoff_registry,
             kaspi_registry_number,
-            accepted_waybills,
-            &event.body,
-            ctx,
-        );
+            accepted: accepted_waybills,
+            body: &event.body,
+        };
+        return accept_registry(conn, &acceptance, ctx);
     }
     let waybill = event
         .body
         .waybill()
-        .expect("every other event names its waybill");
-    match shipments::find_by_waybill(conn, waybill.as_str())? {
-        Some(row) => apply_to_shipment(conn, &row, &event.body, ctx),
-        None => Ok(Processed::waiting(
-            None,
-            format!("waybill {waybill} is not known yet; the event is kept and applied when it is"),
+        .expect("every other event names its waybill")
+        .as_str();
+    let (loaded, plan) = match plan_for_waybill(conn, waybill, &event.body)? {
+        Planned::Go(loaded, plan) => (loaded, plan),
+        Planned::Unknown => {
+            return Ok(Processed::on(
+                Outcome::Unmatched,
+                None,
+                Some(format!(
+                    "waybill {waybill} is not known yet; the event is kept and applied when it is"
+                )),
+            ));
+        }
+    };
+    Ok(match plan {
+        Plan::Apply(steps) => {
+            let applied = apply_steps(
+                conn,
+                &loaded.shipment,
+                loaded.time_zone,
+                &steps,
+                &event.body,
+                ctx,
+            )?;
+            effects(conn, &loaded, &applied, &event.body, ctx)?;
+            Processed::on(Outcome::Applied, Some(&applied.shipment), None)
+        }
+        Plan::Stale => record_stale(conn, &loaded.shipment, &event.body, ctx)?,
+        Plan::Wait => waiting(&loaded.shipment),
+        Plan::Refused(refusal) => Processed::rejected(&refusal),
+    })
+}
+
+/// How an event fits a shipment, decided from what was read.
+enum Plan {
+    Apply(Vec<Transition>),
+    /// Older than the shipment's position.
+    Stale,
+    /// Kaspi is ahead of our records: wait for the State courier's handover.
+    Wait,
+    Refused(WorkflowError),
+}
+
+fn plan(shipment: &ShipmentRow, body: &KaspiEventBody) -> Plan {
+    match kaspi_plan(
+        shipment.status,
+        body.shipment_event(),
+        shipment.delivery_method,
+    ) {
+        KaspiPlan::Apply(steps) => Plan::Apply(steps),
+        KaspiPlan::Stale => Plan::Stale,
+        KaspiPlan::Refused(_) if kaspi_may_be_ahead(shipment.status) => Plan::Wait,
+        KaspiPlan::Refused(refusal) => Plan::Refused(WorkflowError::rejected(
+            Reason::InvalidTransition,
+            refusal.to_string(),
         )),
     }
+}
+
+enum Planned {
+    Go(Box<Loaded>, Plan),
+    Unknown,
+}
+
+/// Loads the shipment of `waybill` and plans the event. Before an event is kept to wait — its
+/// waybill unknown, or its shipment not yet with Kaspi in our records — the waybill's lock is
+/// taken and the shipment read again: an order or a handover that would make it applicable
+/// takes the same lock before it replays the waiting events, so neither misses the other.
+fn plan_for_waybill(
+    conn: &mut DbConnection,
+    waybill: &str,
+    body: &KaspiEventBody,
+) -> WorkflowResult<Planned> {
+    let mut locked = false;
+    loop {
+        let decided = match shipments::find_by_waybill(conn, waybill)? {
+            None => Planned::Unknown,
+            Some(loaded) => {
+                let plan = plan(&loaded.shipment, body);
+                Planned::Go(Box::new(loaded), plan)
+            }
+        };
+        let would_wait = matches!(decided, Planned::Unknown | Planned::Go(_, Plan::Wait));
+        if !would_wait || locked {
+            return Ok(decided);
+        }
+        lock_key(conn, waybill)?;
+        locked = true;
+    }
+}
+
+fn waiting(shipment: &ShipmentRow) -> Processed {
+    Processed::on(
+        Outcome::Unmatched,
+        Some(shipment),
+        Some(format!(
+            "waiting: the shipment is still '{}' in our records",
+            shipment.status
+        )),
+    )
+}
+
+/// Keeps an event older than the shipment's position in its history, with its true time.
+fn record_stale(
+    conn: &mut DbConnection,
+    shipment: &ShipmentRow,
+    body: &KaspiEventBody,
+    ctx: &EventContext<'_>,
+) -> WorkflowResult<Processed> {
+    let details = serde_json::json!({ "out_of_order": true, "reported": body });
+    note(conn, shipment, body.shipment_event().as_str(), details, ctx)?;
+    Ok(Processed::on(
+        Outcome::OutOfOrderRecorded,
+        Some(shipment),
+        Some(format!("the shipment is already '{}'", shipment.status)),
+    ))
 }
 
 /// The event as a shipment event with its data.
@@ -249,87 +424,53 @@ fn reported_event(body: &KaspiEventBody) -> Event {
     }
 }
 
-/// Applies an event to one shipment along Kaspi's plan, with the event's own effects.
-fn apply_to_shipment(
+/// Applies an event along Kaspi's plan: the steps it implies first, each noted as implied by
+/// it, then the event itself with what Kaspi reported. Returns the last step applied.
+fn apply_steps(
     conn: &mut DbConnection,
-    row: &ShipmentRow,
+    shipment: &ShipmentRow,
+    zone: BranchTimeZone,
+    steps: &[Transition],
     body: &KaspiEventBody,
     ctx: &EventContext<'_>,
-) -> WorkflowResult<Processed> {
-    let current = row.status;
-    let steps = match kaspi_plan(current, body.shipment_event(), row.delivery_method) {
-        KaspiPlan::Apply(steps) => steps,
-        KaspiPlan::Stale => {
-            let details = serde_json::json!({ "out_of_order": true, "reported": body });
-            note(conn, row, body.shipment_event().as_str(), details, ctx)?;
-            return Ok(Processed {
-                outcome: Outcome::OutOfOrderRecorded,
-                shipment: Some(row.clone()),
-                detail: Some(format!("the shipment is already '{current}'")),
-                reason: None,
-            });
-        }
-        KaspiPlan::Refused(_) if kaspi_may_be_ahead(current) => {
-            return Ok(Processed::waiting(
-                Some(row.clone()),
-                format!("waiting: the shipment is still '{current}' in our records"),
-            ));
-        }
-        KaspiPlan::Refused(refusal) => {
-            return Err(WorkflowError::rejected(
-                Reason::InvalidTransition,
-                refusal.to_string(),
-            ));
-        }
-    };
-    let mut now = row.clone();
-    let last = steps.len() - 1;
-    for (i, step) in steps.iter().enumerate() {
-        let (event, details) = if i == last {
-            (reported_event(body), serde_json::to_value(body).ok())
-        } else {
-            let implied = Event::bare(step.event).ok_or_else(|| {
-                WorkflowError::internal(
-                    "applying a Kaspi event",
-                    anyhow::anyhow!("Kaspi's plan implies {} without its data", step.event),
-                )
-            })?;
-            let details = serde_json::json!({ "implied_by": ctx.external_event_id });
-            (implied, Some(details))
-        };
-        let applied = apply(conn, &now, event, ctx, details)?;
-        if i == last {
-            effects(conn, &applied, body, ctx)?;
-        }
-        now = applied.shipment;
+) -> WorkflowResult<Applied> {
+    let (last, implied) = steps.split_last().expect("a plan has at least one step");
+    let mut now = shipment.clone();
+    for step in implied {
+        let event = Event::bare(step.event).ok_or_else(|| {
+            WorkflowError::internal(
+                "applying a Kaspi event",
+                anyhow::anyhow!("Kaspi's plan implies {} without its data", step.event),
+            )
+        })?;
+        let details = serde_json::json!({ "implied_by": ctx.external_event_id });
+        now = apply(conn, &now, Some(zone), event, ctx, Some(details))?.shipment;
     }
-    Ok(Processed::applied(Some(now)))
+    debug_assert_eq!(last.event, body.shipment_event());
+    let details = serde_json::to_value(body).ok();
+    apply(conn, &now, Some(zone), reported_event(body), ctx, details)
 }
 
 /// What an event does beyond the state: the loss act, discrepancies and the citizen's messages
 /// (written here, sent by the dispatcher).
 fn effects(
     conn: &mut DbConnection,
+    loaded: &Loaded,
     applied: &Applied,
     body: &KaspiEventBody,
     ctx: &EventContext<'_>,
 ) -> WorkflowResult<()> {
     let row = &applied.shipment;
+    let app = &loaded.application;
     let notifies = applied.transition.notifies;
     match body {
         KaspiEventBody::PlacedInCell { postamat_id, .. } => {
-            let app = application::get(conn, row.application_id)?;
-            let chosen = match app.postamat_id {
-                Some(id) => postamat::find_by_id(conn, id)?,
-                None => None,
-            };
-            if chosen
-                .as_ref()
-                .is_none_or(|p| p.kaspi_id != postamat_id.as_str())
-            {
+            let chosen = loaded.chosen_postamat.as_ref();
+            let in_chosen = chosen.is_some_and(|p| p.kaspi_id == postamat_id.as_str());
+            if !in_chosen {
                 let detail = format!(
                     "placed in postamat {postamat_id}, but the citizen chose {}",
-                    chosen.as_ref().map_or("none", |p| p.kaspi_id.as_str())
+                    chosen.map_or("none", |p| p.kaspi_id.as_str())
                 );
                 discrepancy(
                     conn,
@@ -345,25 +486,27 @@ fn effects(
             }
             if notifies.contains(&NotificationKind::PlacedInCell) {
                 // Where it actually is; a postamat missing from our list is named by its id.
-                let address = postamat::find(conn, postamat_id.as_str())?
-                    .map(|p| p.address())
-                    .unwrap_or_else(|| Bilingual {
-                        kk: postamat_id.to_string(),
-                        ru: postamat_id.to_string(),
-                    });
+                let address = match chosen.filter(|_| in_chosen) {
+                    Some(p) => p.address(),
+                    None => postamat::find(conn, postamat_id.as_str())?
+                        .map(|p| p.address())
+                        .unwrap_or_else(|| Bilingual {
+                            kk: postamat_id.to_string(),
+                            ru: postamat_id.to_string(),
+                        }),
+                };
                 // п.28: collect by the last day of the 3-calendar-day storage (п.21, 29).
-                let tz = branch::time_zone(conn, row.branch_id)?.tz();
                 let storage = rules::due(
                     DeadlineKind::Storage.rule(),
                     ctx.occurred_at,
-                    tz,
+                    loaded.time_zone.tz(),
                     &ctx.calendar.calendar,
                 )?;
                 let notice = Notice::PlacedInCell {
                     postamat: &address,
                     collect_by: storage.last_day,
                 };
-                notify_citizen(conn, &app, row.id, notice, ctx.recorded_at)?;
+                notify_citizen(conn, app, row.id, notice, ctx.recorded_at)?;
             }
         }
         KaspiEventBody::Lost { loss_act, .. } => {
@@ -379,13 +522,12 @@ fn effects(
         KaspiEventBody::Delayed {
             new_expected_date, ..
         } if notifies.contains(&NotificationKind::DeliveryLate) => {
-            let app = application::get(conn, row.application_id)?;
             let cause = new_expected_date.to_string();
             let notice = Notice::DeliveryLate {
                 new_date: *new_expected_date,
                 cause: &cause,
             };
-            notify_citizen(conn, &app, row.id, notice, ctx.recorded_at)?;
+            notify_citizen(conn, app, row.id, notice, ctx.recorded_at)?;
         }
         _ => {}
     }
@@ -428,91 +570,112 @@ fn discrepancy(
     Ok(())
 }
 
+/// Kaspi's registry of accepted envelopes (п.18).
+struct Acceptance<'a> {
+    handoff_registry: &'a ExternalId,
+    kaspi_registry_number: &'a ExternalId,
+    accepted: &'a [Waybill],
+    body: &'a KaspiEventBody,
+}
+
+/// A handed-over registry with its envelopes, loaded for Kaspi's acceptance.
+type ToAccept = (RegistryRow, Vec<ItemWithShipment>);
+
+/// The handoff registry an acceptance names with its envelopes, if it is handed over: `Err`
+/// with the outcome otherwise. Before an acceptance is kept to wait, the registry's lock is
+/// taken and it is read again (the handover takes the same lock before it replays the waiting
+/// events).
+fn registry_to_accept(
+    conn: &mut DbConnection,
+    number: &str,
+) -> WorkflowResult<Result<ToAccept, Processed>> {
+    let mut locked = false;
+    loop {
+        let found = registry::find_with_shipments(conn, number)?
+            .filter(|(r, _)| r.kind == RegistryKind::KaspiHandoff);
+        let waiting = match found {
+            None => format!("no handoff registry {number} yet"),
+            Some((registry, items)) => match registry.state {
+                RegistryState::HandedOver => return Ok(Ok((registry, items))),
+                RegistryState::Accepted | RegistryState::AcceptedWithDiscrepancies => {
+                    let detail = format!("registry {number} was already accepted");
+                    return Ok(Err(Processed::on(
+                        Outcome::OutOfOrderRecorded,
+                        None,
+                        Some(detail),
+                    )));
+                }
+                // Kaspi can be ahead of our records: the acceptance waits for the handover.
+                other => format!(
+                    "registry {number} is '{other}' in our records: waiting for the State courier's handover"
+                ),
+            },
+        };
+        if locked {
+            return Ok(Err(Processed::on(Outcome::Unmatched, None, Some(waiting))));
+        }
+        lock_key(conn, &registry_wait_key(number))?;
+        locked = true;
+    }
+}
+
 /// п.18: reconciles Kaspi's registry of accepted envelopes with our handoff registry.
 fn accept_registry(
     conn: &mut DbConnection,
-    handoff_registry: &ExternalId,
-    kaspi_registry_number: &ExternalId,
-    accepted: &[Waybill],
-    body: &KaspiEventBody,
+    acceptance: &Acceptance<'_>,
     ctx: &EventContext<'_>,
 ) -> WorkflowResult<Processed> {
-    let registry = registry::find_by_number(conn, handoff_registry.as_str())?
-        .filter(|r| r.kind == RegistryKind::KaspiHandoff);
-    let Some(registry) = registry else {
-        return Ok(Processed::waiting(
-            None,
-            format!("no handoff registry {handoff_registry} yet"),
-        ));
+    let number = acceptance.handoff_registry.as_str();
+    let (registry, items) = match registry_to_accept(conn, number)? {
+        Ok(found) => found,
+        Err(outcome) => return Ok(outcome),
     };
-    match registry.state {
-        RegistryState::HandedOver => {}
-        RegistryState::Accepted | RegistryState::AcceptedWithDiscrepancies => {
-            return Ok(Processed {
-                outcome: Outcome::OutOfOrderRecorded,
-                shipment: None,
-                detail: Some(format!("registry {handoff_registry} was already accepted")),
-                reason: None,
-            });
-        }
-        // Kaspi can be ahead of our records: the acceptance waits for the handover.
-        other => {
-            return Ok(Processed::waiting(
-                None,
-                format!(
-                    "registry {handoff_registry} is '{other}' in our records: waiting for the State courier's handover"
-                ),
-            ));
-        }
-    }
-    let items = registry::items(conn, registry.id)?;
-    let accepted: Vec<&str> = accepted.iter().map(Waybill::as_str).collect();
+    let kaspi_number = acceptance.kaspi_registry_number;
+    let accepted: Vec<&str> = acceptance.accepted.iter().map(Waybill::as_str).collect();
     let mut mismatches = 0;
-    for (item, _) in &items {
+    for (item, shipment, time_zone) in &items {
         let waybill = item.waybill.as_str();
-        let shipment = shipments::find(conn, item.shipment_id)?
-            .ok_or_else(|| WorkflowError::not_found(format!("shipment {}", item.shipment_id)))?;
+        let found = |kind, detail| Found {
+            registry: Some(&registry),
+            shipment: Some(shipment),
+            kind,
+            waybill: Some(waybill),
+            detail,
+        };
         if !accepted.contains(&waybill) {
             mismatches += 1;
             let detail = format!(
-                "envelope {waybill} is on registry {handoff_registry} but not on Kaspi's registry {kaspi_registry_number}"
+                "envelope {waybill} is on registry {number} but not on Kaspi's registry {kaspi_number}"
             );
-            let found = Found {
-                registry: Some(&registry),
-                shipment: Some(&shipment),
-                kind: DiscrepancyKind::NotAccepted,
-                waybill: Some(waybill),
-                detail,
-            };
-            discrepancy(conn, found, ctx)?;
+            discrepancy(conn, found(DiscrepancyKind::NotAccepted, detail), ctx)?;
             continue;
         }
-        // One envelope that cannot be accepted (lost meanwhile, say) is a discrepancy of its
-        // own; the rest of the registry is accepted.
-        match conn.transaction(|conn| apply_to_shipment(conn, &shipment, body, ctx)) {
-            Ok(_) => {}
-            Err(e) if e.is_ours() => return Err(e),
-            Err(e) => {
+        match plan(shipment, acceptance.body) {
+            // The acceptance has no effects beyond the state.
+            Plan::Apply(steps) => {
+                apply_steps(conn, shipment, *time_zone, &steps, acceptance.body, ctx)?;
+            }
+            Plan::Stale => {
+                record_stale(conn, shipment, acceptance.body, ctx)?;
+            }
+            Plan::Wait => {}
+            // One envelope that cannot be accepted (lost meanwhile, say) is a discrepancy of
+            // its own; the rest of the registry is accepted.
+            Plan::Refused(refusal) => {
                 mismatches += 1;
-                let detail = format!("envelope {waybill} was accepted by Kaspi but cannot be: {e}");
-                let found = Found {
-                    registry: Some(&registry),
-                    shipment: Some(&shipment),
-                    kind: DiscrepancyKind::EnvelopeRefused,
-                    waybill: Some(waybill),
-                    detail,
-                };
-                discrepancy(conn, found, ctx)?;
+                let detail =
+                    format!("envelope {waybill} was accepted by Kaspi but cannot be: {refusal}");
+                discrepancy(conn, found(DiscrepancyKind::EnvelopeRefused, detail), ctx)?;
             }
         }
     }
     for waybill in accepted
         .iter()
-        .filter(|w| !items.iter().any(|(item, _)| item.waybill == **w))
+        .filter(|w| !items.iter().any(|(item, _, _)| item.waybill == **w))
     {
         mismatches += 1;
         let detail = format!(
-            "envelope {waybill} is on Kaspi's registry {kaspi_registry_number} but not on registry {handoff_registry}"
+            "envelope {waybill} is on Kaspi's registry {kaspi_number} but not on registry {number}"
         );
         let found = Found {
             registry: Some(&registry),
@@ -532,15 +695,14 @@ fn accept_registry(
         conn,
         registry.id,
         state,
-        kaspi_registry_number.as_str(),
+        kaspi_number.as_str(),
         ctx.occurred_at,
     )?;
-    Ok(Processed {
-        outcome: Outcome::Applied,
-        shipment: None,
-        detail: (mismatches > 0).then(|| format!("{mismatches} discrepancies recorded")),
-        reason: None,
-    })
+    Ok(Processed::on(
+        Outcome::Applied,
+        None,
+        (mismatches > 0).then(|| format!("{mismatches} discrepancies recorded")),
+    ))
 }
 
 /// Applies the events that waited on `wait_key` (a waybill unknown until now, a shipment not yet
@@ -565,7 +727,7 @@ pub fn replay_waiting(
             base.recorded_at,
             base.calendar,
         );
-        let done = attempt(conn, &event, &ctx)?;
+        let done = process(conn, &event, &ctx)?;
         if done.outcome != Outcome::Unmatched {
             resolved += 1;
             kept.resolved_at = Some(to_db_time(ctx.recorded_at));
@@ -573,7 +735,7 @@ pub fn replay_waiting(
         kept.outcome = done.outcome;
         kept.reason_code = done.reason;
         kept.detail = done.detail;
-        kept.shipment_id = done.shipment.map(|s| s.id);
+        kept.shipment_id = done.shipment_id;
         stored::set_outcome(conn, &kept)?;
     }
     Ok(resolved)

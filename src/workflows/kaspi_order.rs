@@ -62,7 +62,7 @@ pub fn record_order(
             order_id: order.order_id.to_string(),
             waybill: order.waybill.to_string(),
         };
-        let applied = super::shipment::apply(conn, &original, event, ctx, Some(details))?;
+        let applied = super::shipment::apply(conn, &original, None, event, ctx, Some(details))?;
         let replayed = replay_waiting(conn, order.waybill.as_str(), ctx)?;
         if replayed > 0 {
             tracing::info!(replayed, "waiting Kaspi events applied");

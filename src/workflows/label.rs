@@ -39,6 +39,6 @@ pub fn label(
             ));
         }
         let details = serde_json::json!({ "waybill": expected });
-        Ok(apply(conn, &row, Event::Label, ctx, Some(details))?.shipment)
+        Ok(apply(conn, &row, None, Event::Label, ctx, Some(details))?.shipment)
     })
 }

@@ -85,7 +85,7 @@ pub fn record_state_loss(
         let row = find_scoped(conn, id, scope)?;
         let details =
             serde_json::json!({ "cause": report.cause, "side": LossSide::StateCorporation });
-        let lost = apply(conn, &row, Event::Lost, ctx, Some(details))?.shipment;
+        let lost = apply(conn, &row, None, Event::Lost, ctx, Some(details))?.shipment;
         let loss = Loss {
             side: LossSide::StateCorporation,
             kaspi_act_number: None,

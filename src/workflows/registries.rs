@@ -255,7 +255,7 @@ pub fn seal(
                     WorkflowError::not_found(format!("shipment {}", item.shipment_id))
                 })?;
                 let event = bare(kind)?;
-                apply(conn, &shipment, event, ctx, Some(details.clone()))?;
+                apply(conn, &shipment, None, event, ctx, Some(details.clone()))?;
             }
         }
         registry::find(conn, row.id)?
@@ -300,7 +300,14 @@ pub fn hand_over(
             let shipment = shipments::find(conn, item.shipment_id)?.ok_or_else(|| {
                 WorkflowError::not_found(format!("shipment {}", item.shipment_id))
             })?;
-            let applied = apply(conn, &shipment, event.clone(), ctx, Some(details.clone()))?;
+            let applied = apply(
+                conn,
+                &shipment,
+                None,
+                event.clone(),
+                ctx,
+                Some(details.clone()),
+            )?;
             if applied
                 .transition
                 .notifies

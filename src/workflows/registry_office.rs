@@ -127,7 +127,7 @@ fn cancel(
                 ),
             )
         })?;
-    let applied = shipment::apply(conn, &lost, Event::Cancelled, ctx, None)?;
+    let applied = shipment::apply(conn, &lost, None, Event::Cancelled, ctx, None)?;
     if applied
         .transition
         .notifies

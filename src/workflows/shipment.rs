@@ -11,6 +11,7 @@ use crate::db::models::{branch, deadline, shipment, to_db_time};
 use crate::domain::deadline::{self as rules, DeadlineKind, DeadlineState};
 use crate::domain::force_majeure::{Decision, decide};
 use crate::domain::ids::{ApplicationId, BranchId, DeadlineId, HistoryId, ShipmentId};
+use crate::domain::reference::BranchTimeZone;
 use crate::domain::shipment::{
     DeliveryMethod, Event, Recipient, ShipmentKind, ShipmentState, Transition, transition,
 };
@@ -23,11 +24,14 @@ pub struct Applied {
     pub transition: Transition,
 }
 
-/// Applies `event` to `row`: the state machine decides, this writes. `details` is what history
-/// keeps of the event (what was reported, or by whom).
+/// Applies `event` to `row`: the state machine decides, this writes. `zone` is the zone of the
+/// shipment's branch when the caller loaded it with the shipment (it is read otherwise, when a
+/// deadline starts); `details` is what history keeps of the event (what was reported, or by
+/// whom).
 pub fn apply(
     conn: &mut DbConnection,
     row: &ShipmentRow,
+    zone: Option<BranchTimeZone>,
     event: Event,
     ctx: &EventContext<'_>,
     details: Option<serde_json::Value>,
@@ -88,7 +92,7 @@ pub fn apply(
         deadline::cancel_pending(conn, row.id, ctx.occurred_at)?;
     }
     deadline::meet(conn, row.id, t.meets, ctx.occurred_at)?;
-    start_deadlines(conn, row.id, row.branch_id, t.starts, ctx)?;
+    start_deadlines(conn, row.id, row.branch_id, zone, t.starts, ctx)?;
     Ok(Applied {
         shipment: next,
         transition: t,
@@ -204,7 +208,7 @@ pub fn create(
         },
         ctx,
     )?;
-    start_deadlines(conn, row.id, branch_id, deadlines, ctx)?;
+    start_deadlines(conn, row.id, branch_id, None, deadlines, ctx)?;
     Ok(row)
 }
 
@@ -214,13 +218,18 @@ fn start_deadlines(
     conn: &mut DbConnection,
     shipment_id: ShipmentId,
     branch_id: BranchId,
+    zone: Option<BranchTimeZone>,
     kinds: &[DeadlineKind],
     ctx: &EventContext<'_>,
 ) -> WorkflowResult<()> {
     if kinds.is_empty() {
         return Ok(());
     }
-    let tz = branch::time_zone(conn, branch_id)?.tz();
+    let tz = match zone {
+        Some(zone) => zone,
+        None => branch::time_zone(conn, branch_id)?,
+    }
+    .tz();
     let suspensions = ctx.calendar.suspensions_for(Some(branch_id));
     let calendar = &ctx.calendar.calendar;
     for &kind in kinds {

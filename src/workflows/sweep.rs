@@ -164,7 +164,7 @@ fn consequence(
                     recorded_at: as_of,
                     calendar,
                 };
-                apply(conn, &row, Event::StorageExpired, &ctx, None)?;
+                apply(conn, &row, None, Event::StorageExpired, &ctx, None)?;
                 report.storage_expired += 1;
             }
         }

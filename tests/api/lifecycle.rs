@@ -875,9 +875,9 @@ async fn two_changes_of_one_shipment_from_the_same_version_cannot_both_win() {
         let stale = shipment::find(&mut conn, id).unwrap().unwrap();
         let snapshot = cache.current();
         let ctx = EventContext::now(Actor::from(&clerk), clock.now(), &snapshot);
-        workflows::shipment::apply(&mut conn, &stale, Event::Intake, &ctx, None).unwrap();
+        workflows::shipment::apply(&mut conn, &stale, None, Event::Intake, &ctx, None).unwrap();
         // A second request that read the shipment before the first one wrote it.
-        workflows::shipment::apply(&mut conn, &stale, Event::Intake, &ctx, None)
+        workflows::shipment::apply(&mut conn, &stale, None, Event::Intake, &ctx, None)
             .err()
             .map(|e| e.to_string())
     })

@@ -15,4 +15,5 @@ mod losses;
 mod openapi;
 mod reference_data;
 mod returns;
+mod statements;
 mod sweeper;

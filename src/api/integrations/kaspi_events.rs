@@ -8,7 +8,7 @@ use crate::domain::ids::ShipmentId;
 use crate::domain::kaspi::{KaspiEvent, Outcome};
 use crate::domain::shipment::ShipmentState;
 use crate::workflows::Actor;
-use crate::workflows::kaspi_events::{Received, receive_all};
+use crate::workflows::kaspi_events::{CHUNK, Delivery, Received, order, receive_chunk};
 use actix_web::{HttpRequest, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -55,7 +55,10 @@ fn verified(req: &HttpRequest, state: &AppState, body: &[u8]) -> ApiResult<Strin
     webhook::verify(req.headers(), body, &state.kaspi_secrets, state.clock.now())
 }
 
-/// Receives the readable events; an unreadable one is answered `rejected` in its place.
+/// Receives the readable events, in the order things happened, a chunk per transaction (and per
+/// pool connection, so a long batch never keeps one from other requests); an unreadable event
+/// is answered `rejected` in its place. The first failure of ours fails the call: Kaspi sends
+/// it again, and what was already received answers `duplicate`.
 async fn receive(
     state: &AppState,
     webhook_id: String,
@@ -63,32 +66,55 @@ async fn receive(
 ) -> ApiResult<Vec<EventResult>> {
     let now = state.clock.now();
     let snapshot = state.calendar.current();
-    state
-        .db(move |conn| {
-            let readable: Vec<&KaspiEvent> =
-                events.iter().filter_map(|e| e.as_ref().ok()).collect();
-            let actor = Actor::kaspi(format!("Kaspi webhook {webhook_id}"));
-            let mut received = receive_all(conn, &readable, &actor, now, &snapshot)?.into_iter();
-            events
-                .iter()
-                .map(|event| match event {
-                    Ok(_) => received.next().map(EventResult::from),
-                    Err(invalid) => Some(EventResult {
-                        event_id: None,
-                        outcome: Outcome::Rejected,
-                        first_outcome: None,
-                        reason: Some(invalid.code().as_str().to_owned()),
-                        detail: Some(invalid.detail().to_owned()),
-                        shipment_id: None,
-                        state: None,
-                    }),
-                })
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| {
-                    ApiError::internal(anyhow::anyhow!("an event was received without an answer"))
-                })
+    let actor = Actor::kaspi(format!("Kaspi webhook {webhook_id}"));
+    let readable: Vec<(usize, &KaspiEvent)> = events
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| e.as_ref().ok().map(|e| (i, e)))
+        .collect();
+    let refs: Vec<&KaspiEvent> = readable.iter().map(|(_, e)| *e).collect();
+    let ordered: Vec<(usize, KaspiEvent)> = order(&refs)
+        .into_iter()
+        .map(|k| (readable[k].0, readable[k].1.clone()))
+        .collect();
+    let mut results: Vec<Option<EventResult>> = events
+        .iter()
+        .map(|e| {
+            e.as_ref().err().map(|invalid| EventResult {
+                event_id: None,
+                outcome: Outcome::Rejected,
+                first_outcome: None,
+                reason: Some(invalid.code().as_str().to_owned()),
+                detail: Some(invalid.detail().to_owned()),
+                shipment_id: None,
+                state: None,
+            })
         })
-        .await
+        .collect();
+    for chunk in ordered.chunks(CHUNK) {
+        let (positions, chunk): (Vec<usize>, Vec<KaspiEvent>) = chunk.iter().cloned().unzip();
+        let (snapshot, actor) = (snapshot.clone(), actor.clone());
+        let received = state
+            .db(move |conn| {
+                let delivery = Delivery {
+                    actor: &actor,
+                    now,
+                    calendar: &snapshot,
+                };
+                let refs: Vec<&KaspiEvent> = chunk.iter().collect();
+                Ok(receive_chunk(conn, &refs, delivery)?)
+            })
+            .await?;
+        for (position, answer) in positions.into_iter().zip(received) {
+            results[position] = Some(answer.into());
+        }
+    }
+    results
+        .into_iter()
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!("an event was received without an answer"))
+        })
 }
 
 /// One delivery-status event. Answers 200 with the event's outcome (`applied`, `duplicate`,

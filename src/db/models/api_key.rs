@@ -22,6 +22,7 @@ const SHOWN_PREFIX_LEN: usize = TOKEN_PREFIX.len() + 6;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = api_keys)]
+#[diesel(treat_none_as_default_value = false)]
 struct ApiKeyRow {
     id: KeyId,
     name: String,

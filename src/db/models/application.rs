@@ -14,6 +14,7 @@ use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = applications)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct ApplicationRow {
     pub id: ApplicationId,
     pub number: String,

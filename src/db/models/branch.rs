@@ -11,6 +11,7 @@ use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = branches)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct BranchRow {
     pub id: BranchId,
     pub code: String,

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 /// One edit of the calendar, as kept for audit.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = calendar_edits)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct EditRow {
     /// The calendar version this edit created.
     pub version: i64,

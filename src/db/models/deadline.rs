@@ -10,10 +10,13 @@ use crate::domain::notification::{Channel, NotificationKind, dedup_key};
 use crate::domain::reference::BranchTimeZone;
 use crate::domain::shipment::ShipmentState;
 use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::dsl::case_when;
 use diesel::prelude::*;
+use diesel::sql_types::Text;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = deadlines)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct DeadlineRow {
     pub id: DeadlineId,
     pub shipment_id: ShipmentId,
@@ -76,7 +79,7 @@ pub fn cancel_pending(
 }
 
 /// Marks a shipment's open deadlines of `kinds` met at `at`: on time up to their due instant,
-/// late after it (or after a breach).
+/// late after it (or after a breach). One statement.
 pub fn meet(
     conn: &mut DbConnection,
     id: ShipmentId,
@@ -87,25 +90,20 @@ pub fn meet(
         return Ok(());
     }
     let at = to_db_time(at);
-    let open = || {
+    let state = case_when::<_, _, Text>(deadlines::due_at.ge(at), DeadlineState::Met)
+        .otherwise(DeadlineState::MetLate);
+    diesel::update(
         deadlines::table
             .filter(deadlines::shipment_id.eq(id))
             .filter(deadlines::kind.eq_any(kinds))
-            .filter(deadlines::state.eq_any(DeadlineState::OPEN))
-    };
-    diesel::update(open().filter(deadlines::due_at.ge(at)))
-        .set((
-            deadlines::state.eq(DeadlineState::Met),
-            deadlines::resolved_at.eq(Some(at)),
-        ))
-        .execute(conn)?;
-    diesel::update(open().filter(deadlines::due_at.lt(at)))
-        .set((
-            deadlines::state.eq(DeadlineState::MetLate),
-            deadlines::resolved_at.eq(Some(at)),
-        ))
-        .execute(conn)?;
-    Ok(())
+            .filter(deadlines::state.eq_any(DeadlineState::OPEN)),
+    )
+    .set((
+        deadlines::state.eq(state),
+        deadlines::resolved_at.eq(Some(at)),
+    ))
+    .execute(conn)
+    .map(|_| ())
 }
 
 /// Claims up to `limit` pending deadlines due at or before `as_of`, oldest first, through the

@@ -11,6 +11,7 @@ use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = disputes)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct DisputeRow {
     pub id: DisputeId,
     pub shipment_id: ShipmentId,

@@ -11,6 +11,7 @@ use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = force_majeure_periods)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct PeriodRow {
     pub id: PeriodId,
     pub branch_id: Option<BranchId>,

@@ -10,6 +10,7 @@ use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = status_events)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct HistoryRow {
     pub id: HistoryId,
     pub application_id: ApplicationId,

@@ -2,9 +2,9 @@
 //! one), the unmatched ones waiting on their waybill or registry, and the discrepancies found
 //! between our registries and Kaspi's reports.
 
-use crate::db::DbConnection;
 use crate::db::models::branch::BranchScope;
 use crate::db::schema::{discrepancies, kaspi_events};
+use crate::db::{DbConnection, insert_or_ignore};
 use crate::domain::ids::{BranchId, DiscrepancyId, RegistryId, ShipmentId};
 use crate::domain::kaspi::{DiscrepancyKind, Outcome};
 use chrono::NaiveDateTime;
@@ -12,6 +12,7 @@ use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = kaspi_events)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct KaspiEventRow {
     pub event_id: String,
     pub event_type: String,
@@ -38,11 +39,18 @@ pub fn find(conn: &mut DbConnection, event_id: &str) -> QueryResult<Option<Kaspi
         .optional()
 }
 
-pub fn insert(conn: &mut DbConnection, row: &KaspiEventRow) -> QueryResult<()> {
-    diesel::insert_into(kaspi_events::table)
-        .values(row)
-        .execute(conn)
-        .map(|_| ())
+/// Keeps an event seen for the first time; false if an event with its id is kept already (a
+/// twin committed by another transaction).
+pub fn insert_new(conn: &mut DbConnection, row: &KaspiEventRow) -> QueryResult<bool> {
+    Ok(insert_or_ignore!(conn, kaspi_events::table, row)? == 1)
+}
+
+/// The kept events among `ids`.
+pub fn find_many(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<KaspiEventRow>> {
+    kaspi_events::table
+        .filter(kaspi_events::event_id.eq_any(ids))
+        .select(KaspiEventRow::as_select())
+        .load(conn)
 }
 
 /// The events waiting on `wait_key`, oldest first.
@@ -85,6 +93,7 @@ pub fn by_outcome(
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = discrepancies)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct DiscrepancyRow {
     pub id: DiscrepancyId,
     pub branch_id: Option<BranchId>,

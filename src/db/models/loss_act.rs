@@ -13,6 +13,7 @@ use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = loss_acts)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct LossActRow {
     pub id: LossActId,
     pub shipment_id: ShipmentId,

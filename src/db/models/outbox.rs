@@ -3,9 +3,9 @@
 //! the same cause, written twice, one message.
 
 use super::{from_db_time, to_db_time};
-use crate::db::DbConnection;
 use crate::db::models::branch::BranchScope;
 use crate::db::schema::{applications, notifications, outbound_messages};
+use crate::db::{DbConnection, insert_or_ignore};
 use crate::domain::ids::{ApplicationId, BranchId, MessageId, ShipmentId};
 use crate::domain::notification::{
     Channel, DeliveryState, Destination, Language, NotificationKind, OutboundKind, Outbox,
@@ -15,6 +15,7 @@ use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = notifications)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct NotificationRow {
     pub id: MessageId,
     pub application_id: ApplicationId,
@@ -36,6 +37,7 @@ pub struct NotificationRow {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = outbound_messages)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct OutboundRow {
     pub id: MessageId,
     pub destination: Destination,
@@ -63,16 +65,13 @@ pub struct NewNotification<'a> {
     pub dedup_key: &'a str,
 }
 
-/// Writes a notification unless one with the same dedup key exists; says whether it wrote.
+/// Writes a notification unless one with the same dedup key exists (a twin written at the same
+/// moment elsewhere wins the key, and this one is simply not needed); says whether it wrote.
 pub fn insert_notification(
     conn: &mut DbConnection,
     n: NewNotification<'_>,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
-    let exists = notifications::table
-        .filter(notifications::dedup_key.eq(n.dedup_key))
-        .count()
-        .get_result(conn)?;
     let row = NotificationRow {
         id: MessageId::new(),
         application_id: n.application_id,
@@ -90,11 +89,7 @@ pub fn insert_notification(
         lease_token: None,
         created_at: to_db_time(now),
     };
-    insert_once(conn, exists, |conn| {
-        diesel::insert_into(notifications::table)
-            .values(&row)
-            .execute(conn)
-    })
+    Ok(insert_or_ignore!(conn, notifications::table, &row)? == 1)
 }
 
 /// Writes a message for another system unless one with the same dedup key exists.
@@ -106,10 +101,6 @@ pub fn insert_outbound(
     dedup_key: &str,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
-    let exists = outbound_messages::table
-        .filter(outbound_messages::dedup_key.eq(dedup_key))
-        .count()
-        .get_result(conn)?;
     let row = OutboundRow {
         id: MessageId::new(),
         destination,
@@ -123,32 +114,7 @@ pub fn insert_outbound(
         lease_token: None,
         created_at: to_db_time(now),
     };
-    insert_once(conn, exists, |conn| {
-        diesel::insert_into(outbound_messages::table)
-            .values(&row)
-            .execute(conn)
-    })
-}
-
-/// Inserts a message unless `existing` messages already have its dedup key; says whether it
-/// wrote. The insert runs in a savepoint: a twin written at the same moment elsewhere wins the
-/// unique key, and this one is simply not needed.
-fn insert_once(
-    conn: &mut DbConnection,
-    existing: i64,
-    insert: impl FnOnce(&mut DbConnection) -> QueryResult<usize>,
-) -> QueryResult<bool> {
-    if existing > 0 {
-        return Ok(false);
-    }
-    match conn.transaction(insert) {
-        Ok(_) => Ok(true),
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => Ok(false),
-        Err(e) => Err(e),
-    }
+    Ok(insert_or_ignore!(conn, outbound_messages::table, &row)? == 1)
 }
 
 /// A shipment's messages to its citizen, oldest first.

@@ -19,6 +19,7 @@ pub fn city_key(city: &str) -> String {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = postamats)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct PostamatRow {
     pub id: PostamatId,
     pub kaspi_id: String,

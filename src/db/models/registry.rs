@@ -3,8 +3,10 @@
 use super::to_db_time;
 use crate::db::DbConnection;
 use crate::db::models::branch::BranchScope;
-use crate::db::schema::{registries, registry_items, shipments};
+use crate::db::models::shipment::ShipmentRow;
+use crate::db::schema::{branches, registries, registry_items, shipments};
 use crate::domain::ids::{BranchId, KeyId, RegistryId, ShipmentId};
+use crate::domain::reference::BranchTimeZone;
 use crate::domain::registry::{RegistryKind, RegistryState};
 use crate::domain::shipment::ShipmentState;
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -12,6 +14,7 @@ use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = registries)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct RegistryRow {
     pub id: RegistryId,
     pub branch_id: BranchId,
@@ -33,6 +36,7 @@ pub struct RegistryRow {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = registry_items)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct ItemRow {
     pub registry_id: RegistryId,
     pub shipment_id: ShipmentId,
@@ -107,6 +111,43 @@ pub fn items(
         .order((registry_items::added_at, registry_items::application_number))
         .select((ItemRow::as_select(), shipments::status))
         .load(conn)
+}
+
+/// An item with its shipment and the zone of the shipment's branch.
+pub type ItemWithShipment = (ItemRow, ShipmentRow, BranchTimeZone);
+
+/// The registry of `number` with its items, their shipments and the branch's zone, for Kaspi's
+/// acceptance — in one statement.
+pub fn find_with_shipments(
+    conn: &mut DbConnection,
+    number: &str,
+) -> QueryResult<Option<(RegistryRow, Vec<ItemWithShipment>)>> {
+    type Item = (Option<ItemRow>, Option<ShipmentRow>, Option<BranchTimeZone>);
+    let rows: Vec<(RegistryRow, Item)> = registries::table
+        .left_join(registry_items::table.inner_join(shipments::table.inner_join(branches::table)))
+        .filter(registries::number.eq(number))
+        .order((registry_items::added_at, registry_items::application_number))
+        .select((
+            RegistryRow::as_select(),
+            (
+                registry_items::all_columns.nullable(),
+                shipments::all_columns.nullable(),
+                branches::time_zone.nullable(),
+            ),
+        ))
+        .load(conn)?;
+    let Some((registry, _)) = rows.first() else {
+        return Ok(None);
+    };
+    let registry = registry.clone();
+    let items = rows
+        .into_iter()
+        .filter_map(|(_, item)| match item {
+            (Some(item), Some(shipment), Some(zone)) => Some((item, shipment, zone)),
+            _ => None,
+        })
+        .collect();
+    Ok(Some((registry, items)))
 }
 
 /// Claims a draft for one edit: bumping its version takes the row's write lock, so an edit and

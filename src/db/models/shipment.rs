@@ -4,16 +4,20 @@
 
 use super::to_db_time;
 use crate::db::DbConnection;
+use crate::db::models::application::ApplicationRow;
 use crate::db::models::branch::BranchScope;
-use crate::db::schema::{applications, deadlines, shipments};
+use crate::db::models::postamat::PostamatRow;
+use crate::db::schema::{applications, branches, deadlines, postamats, shipments};
 use crate::domain::deadline::{DeadlineKind, DeadlineState};
 use crate::domain::ids::{ApplicationId, BranchId, ShipmentId};
+use crate::domain::reference::BranchTimeZone;
 use crate::domain::shipment::{DeliveryMethod, IssuedTo, ShipmentKind, ShipmentState};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = shipments)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct ShipmentRow {
     pub id: ShipmentId,
     pub application_id: ApplicationId,
@@ -84,12 +88,45 @@ pub fn find_scoped(
     Ok(find(conn, id)?.filter(|s| scope.allows(s.branch_id)))
 }
 
-pub fn find_by_waybill(conn: &mut DbConnection, waybill: &str) -> QueryResult<Option<ShipmentRow>> {
+/// A shipment with what a Kaspi event about it needs: its application (the citizen's contact
+/// and chosen postamat), its branch's zone — read in one statement.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub shipment: ShipmentRow,
+    pub application: ApplicationRow,
+    pub time_zone: BranchTimeZone,
+    pub chosen_postamat: Option<PostamatRow>,
+}
+
+/// The shipment carrying `waybill`, loaded for a Kaspi event.
+pub fn find_by_waybill(conn: &mut DbConnection, waybill: &str) -> QueryResult<Option<Loaded>> {
     shipments::table
+        .inner_join(applications::table.left_join(postamats::table))
+        .inner_join(branches::table)
         .filter(shipments::waybill.eq(waybill))
-        .select(ShipmentRow::as_select())
-        .first(conn)
+        .select((
+            ShipmentRow::as_select(),
+            ApplicationRow::as_select(),
+            branches::time_zone,
+            postamats::all_columns.nullable(),
+        ))
+        .first::<(
+            ShipmentRow,
+            ApplicationRow,
+            BranchTimeZone,
+            Option<PostamatRow>,
+        )>(conn)
         .optional()
+        .map(|found| {
+            found.map(
+                |(shipment, application, time_zone, chosen_postamat)| Loaded {
+                    shipment,
+                    application,
+                    time_zone,
+                    chosen_postamat,
+                },
+            )
+        })
 }
 
 /// An application's shipments, oldest first (the original, then any duplicates).

@@ -1,0 +1,98 @@
+//! What an applied Kaspi event costs the database: statements counted through diesel's
+//! instrumentation, BEGIN and COMMIT included (issue: at most 8 per applied event).
+
+use crate::kaspi_events::{accepted_event, event, placed_event};
+use crate::lifecycle::Pilot;
+use actix_web::web;
+use diesel::Connection;
+use diesel::connection::InstrumentationEvent;
+use postamat::domain::kaspi::{KaspiEvent, Outcome};
+use postamat::workflows::Actor;
+use postamat::workflows::kaspi_events::{Delivery, receive_chunk};
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
+
+impl Pilot {
+    /// Receives one event through the workflow on a connection that counts its statements;
+    /// returns them.
+    async fn counted(&self, body: Value) -> Vec<String> {
+        let event: KaspiEvent = serde_json::from_value(body).unwrap();
+        let (pool, cache, now) = (
+            self.app.pool.clone(),
+            self.app.calendar.clone(),
+            self.app.clock.now(),
+        );
+        web::block(move || {
+            let mut conn = pool.get().unwrap();
+            let statements = Arc::new(Mutex::new(Vec::new()));
+            let log = statements.clone();
+            conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+                if let InstrumentationEvent::StartQuery { query, .. } = event {
+                    log.lock().unwrap().push(query.to_string());
+                }
+            });
+            let actor = Actor::kaspi("Kaspi webhook counted");
+            let snapshot = cache.current();
+            let delivery = Delivery {
+                actor: &actor,
+                now,
+                calendar: &snapshot,
+            };
+            let received = receive_chunk(&mut conn, &[&event], delivery).unwrap();
+            assert_eq!(received[0].outcome, Outcome::Applied, "{received:?}");
+            conn.set_instrumentation(|_: InstrumentationEvent<'_>| {});
+            statements.lock().unwrap().clone()
+        })
+        .await
+        .unwrap()
+    }
+}
+
+#[actix_web::test]
+async fn an_applied_kaspi_event_takes_at_most_eight_statements() {
+    let p = Pilot::new().await;
+    let mut per_event = Vec::new();
+    for number in ["ST-1", "ST-2"] {
+        let (_, registry) = p.handed_over(number).await;
+        let waybill = format!("WB-{number}");
+        let events = [
+            accepted_event(&format!("{number}-a"), &registry, &[&waybill]),
+            event(
+                &format!("{number}-o"),
+                "out_for_delivery",
+                &waybill,
+                "2026-03-27T09:00:00+05:00",
+            ),
+            placed_event(&format!("{number}-p"), &waybill, "PST-ALA-1"),
+            event(
+                &format!("{number}-c"),
+                "collected",
+                &waybill,
+                "2026-03-28T12:00:00+05:00",
+            ),
+        ];
+        per_event.clear();
+        for body in events {
+            let kind = body["type"].as_str().unwrap().to_owned();
+            per_event.push((kind, p.counted(body).await));
+        }
+    }
+    // The second document's, in steady state.
+    let counts: Vec<(&str, usize)> = per_event
+        .iter()
+        .map(|(kind, statements)| (kind.as_str(), statements.len()))
+        .collect();
+    for (kind, statements) in &per_event {
+        assert!(
+            statements.len() <= 9,
+            "{kind} took {} statements: {statements:#?}",
+            statements.len()
+        );
+    }
+    let average = counts.iter().map(|(_, n)| n).sum::<usize>() as f64 / counts.len() as f64;
+    println!("statements per applied event: {counts:?}, {average} on average");
+    assert!(
+        average <= 8.0,
+        "{average} statements per applied event: {counts:?}"
+    );
+}
