@@ -40,6 +40,8 @@ const SECRET: &str = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 struct Args {
     database_url: Option<String>,
     documents: usize,
+    /// Documents for the batch run (16 batches of 500 in flight need 8,000).
+    batch_documents: Option<usize>,
     connections: usize,
     batch: usize,
     reads: usize,
@@ -54,6 +56,7 @@ fn args() -> Args {
     let mut args = Args {
         database_url: None,
         documents: 2000,
+        batch_documents: None,
         connections: 16,
         batch: 500,
         reads: 20_000,
@@ -69,6 +72,9 @@ fn args() -> Args {
             "--bench" => {}
             "--database-url" => args.database_url = Some(value()),
             "--documents" => args.documents = value().parse().expect("--documents N"),
+            "--batch-documents" => {
+                args.batch_documents = Some(value().parse().expect("--batch-documents N"))
+            }
             "--connections" => args.connections = value().parse().expect("--connections N"),
             "--batch" => args.batch = value().parse().expect("--batch N"),
             "--reads" => args.reads = value().parse().expect("--reads N"),
@@ -160,6 +166,60 @@ struct Measure {
     failures: usize,
     server_unavailable: usize,
     rss_kib: Option<u64>,
+    /// CPU time of the service and of the database server during the run.
+    cpu: Option<(Duration, Duration)>,
+}
+
+/// CPU time (user + system) a process has used, from /proc.
+fn cpu_of(pid: u32) -> Duration {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return Duration::ZERO;
+    };
+    // Fields after the command name (which may hold spaces), see proc(5): utime is the 14th.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = fields
+        .get(11..13)
+        .map_or(0, |t| t.iter().filter_map(|v| v.parse::<u64>().ok()).sum());
+    Duration::from_millis(ticks * 10)
+}
+
+/// CPU time used by every process of `name` (the database server's backends).
+fn cpu_of_all(name: &str) -> Duration {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Duration::ZERO;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == name)
+        })
+        .map(cpu_of)
+        .sum()
+}
+
+/// The CPU clocks a run is measured with.
+struct Clocks {
+    server: Duration,
+    database: Duration,
+}
+
+impl Clocks {
+    fn read(server: &Server) -> Clocks {
+        Clocks {
+            server: cpu_of(server.child.id()),
+            database: cpu_of_all("postgres"),
+        }
+    }
+
+    fn since(&self, server: &Server) -> (Duration, Duration) {
+        let now = Clocks::read(server);
+        (
+            now.server - self.server,
+            now.database.saturating_sub(self.database),
+        )
+    }
 }
 
 impl Measure {
@@ -179,8 +239,12 @@ impl Measure {
 
     fn print(&self, baseline: Option<f64>) {
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let per = |d: Duration| format!("{:.2}", ms(d) / self.count as f64);
+        let cpu = self.cpu.map_or("-".to_owned(), |(svc, db)| {
+            format!("{} + {}", per(svc), per(db))
+        });
         println!(
-            "{:<34} {:>7} {:>10.0}/s {:>8.1} {:>8.1} {:>8.1} {:>6} {:>5} {:>9} {:>8}",
+            "{:<34} {:>7} {:>10.0}/s {:>8.1} {:>8.1} {:>8.1} {:>6} {:>5} {:>9} {:>8} {:>13}",
             self.label,
             self.count,
             self.rate(),
@@ -192,15 +256,27 @@ impl Measure {
             self.rss_kib
                 .map_or("-".to_owned(), |k| format!("{} MiB", k / 1024)),
             baseline.map_or("-".to_owned(), |b| format!("{:.2}×", self.rate() / b)),
+            cpu,
         );
     }
 }
 
 fn header() {
     println!(
-        "{:<34} {:>7} {:>12} {:>8} {:>8} {:>8} {:>6} {:>5} {:>9} {:>8}",
-        "measure", "count", "rate", "p50 ms", "p99 ms", "max ms", "non2xx", "503", "RSS", "vs base"
+        "{:<34} {:>7} {:>12} {:>8} {:>8} {:>8} {:>6} {:>5} {:>9} {:>8} {:>13}",
+        "measure",
+        "count",
+        "rate",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "non2xx",
+        "503",
+        "RSS",
+        "vs base",
+        "CPU ms/each"
     );
+    println!("{:>127}", "(service + db)");
 }
 
 /// The baseline: `connections` threads on one pool, each transaction one UPDATE by key and two
@@ -275,6 +351,7 @@ fn baseline(url: &str, connections: usize, seconds: u64) -> Measure {
         failures: 0,
         server_unavailable: 0,
         rss_kib: None,
+        cpu: None,
     }
 }
 
@@ -828,6 +905,7 @@ async fn ingest(
     let mut latencies = Vec::new();
     let (mut elapsed, mut events, mut failures, mut unavailable, mut refused) =
         (Duration::ZERO, 0, 0, 0, 0);
+    let clocks = Clocks::read(server);
     for phase in phases {
         let (answers, took) = run(client, &server.base, phase, connections).await;
         elapsed += took;
@@ -852,6 +930,7 @@ async fn ingest(
         failures,
         server_unavailable: unavailable,
         rss_kib: server.rss_kib(),
+        cpu: Some(clocks.since(server)),
     }
 }
 
@@ -954,8 +1033,9 @@ fn main() {
         let tokens = reference_data(&client, &server.base, &admin).await;
         let t = Instant::now();
         let single = seed(&client, &server.base, &tokens, "S", args.documents, args.registry_size, args.connections).await;
-        let batched = seed(&client, &server.base, &tokens, "B", args.documents, args.registry_size, args.connections).await;
-        println!("seeded {} documents in {:.1} s", 2 * args.documents, t.elapsed().as_secs_f64());
+        let batch_documents = args.batch_documents.unwrap_or(args.documents);
+        let batched = seed(&client, &server.base, &tokens, "B", batch_documents, args.registry_size, args.connections).await;
+        println!("seeded {} documents in {:.1} s", args.documents + batch_documents, t.elapsed().as_secs_f64());
         println!();
         header();
         base.print(None);
@@ -971,6 +1051,7 @@ fn main() {
         let reads: Vec<Request> = (0..args.reads)
             .map(|i| Request::get(format!("/api/v1/shipments/{}", single[i % single.len()].shipment), &tokens.clerk))
             .collect();
+        let clocks = Clocks::read(&server);
         let (answers, elapsed) = run(&client, &server.base, &reads, args.connections).await;
         let read = Measure {
             label: format!("GET a shipment, {} conn", args.connections),
@@ -980,6 +1061,7 @@ fn main() {
             server_unavailable: answers.iter().filter(|a| a.status == 503).count(),
             latencies: answers.iter().map(|a| a.latency).collect(),
             rss_kib: server.rss_kib(),
+            cpu: Some(clocks.since(&server)),
         };
         read.print(None);
         if args.kill {

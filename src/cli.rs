@@ -4,6 +4,7 @@ use crate::api::{self, AppState};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::models::api_key::{self, NewKey};
+use crate::db::writer::Writer;
 use crate::db::{self, DbPool};
 use crate::domain::ids::KeyId;
 use crate::domain::reference::{BranchCode, Text};
@@ -143,6 +144,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
     }
     let calendar = Arc::new(CalendarCache::load(&mut conn).context("cannot load the calendar")?);
     drop(conn);
+    let writer = Writer::for_location(&config.database)?.map(Arc::new);
     let metrics = Metrics::new();
     let state = web::Data::new(AppState {
         pool: pool.clone(),
@@ -151,6 +153,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
         calendar: calendar.clone(),
         pilot_ends_on: config.pilot_ends_on,
         kaspi_secrets: config.kaspi_secrets.clone(),
+        writer,
     });
     let body_limit = config.max_body_bytes;
     tracing::info!(

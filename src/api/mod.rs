@@ -20,6 +20,7 @@ pub mod views;
 
 use crate::api::error::{ApiError, ApiResult, Problem};
 use crate::clock::Clock;
+use crate::db::writer::Writer;
 use crate::db::{DbConnection, DbPool};
 use crate::jobs::calendar_refresh::CalendarCache;
 use crate::observability::Metrics;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub pilot_ends_on: chrono::NaiveDate,
     /// Secrets Kaspi signs its webhook calls with (two while rotating).
     pub kaspi_secrets: Vec<crate::domain::webhook::WebhookSecret>,
+    /// SQLite's one writing connection (`None` on PostgreSQL, where writes use the pool).
+    pub writer: Option<Arc<Writer>>,
 }
 
 impl AppState {
@@ -61,6 +64,19 @@ impl AppState {
             work(&mut conn)
         })
         .await?
+    }
+
+    /// Runs work that writes: on SQLite through the one writing connection, after the writes
+    /// queued before it; on PostgreSQL like [`AppState::db`].
+    pub async fn write<T, F>(&self, work: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> ApiResult<T> + Send + 'static,
+    {
+        match &self.writer {
+            Some(writer) => writer.run(work).await.map_err(ApiError::internal)?,
+            None => self.db(work).await,
+        }
     }
 }
 
@@ -98,13 +114,14 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Every route of the service.
+/// Every route of the service. actix tries them in the order registered, so the hottest come
+/// first: Kaspi's status events and the other integrations, then the clerks' paths.
 fn routes(cfg: &mut ServiceConfig<'_>) {
-    system::routes(cfg);
-    admin::routes(cfg);
-    clerks::routes(cfg);
     integrations::routes(cfg);
+    clerks::routes(cfg);
     supervisors::routes(cfg);
+    admin::routes(cfg);
+    system::routes(cfg);
 }
 
 /// Documents the problem responses every operation can give, in one place: 401/403 where a key

@@ -4,6 +4,7 @@
 
 use crate::db::DbConnection;
 use crate::db::models::application::ApplicationRow;
+use crate::db::models::branch::BranchScope;
 use crate::db::models::deadline::{self, DeadlineRow};
 use crate::db::models::dispute::DisputeRow;
 use crate::db::models::force_majeure::Period;
@@ -11,8 +12,8 @@ use crate::db::models::history::{self, HistoryRow};
 use crate::db::models::loss_act::LossAct as LossActRecord;
 use crate::db::models::postamat::{self, PostamatRow};
 use crate::db::models::registry::{self, RegistryRow};
-use crate::db::models::shipment::{self as shipments, ShipmentRow};
-use crate::db::models::{api_key, application, branch, from_db_time};
+use crate::db::models::shipment as shipments;
+use crate::db::models::{api_key, branch, from_db_time};
 use crate::domain::application::ApplicationStatus;
 use crate::domain::deadline::{DeadlineKind, DeadlineState};
 use crate::domain::ids::{
@@ -216,11 +217,18 @@ pub struct ShipmentDetail {
     pub timeline: Vec<StatusEvent>,
 }
 
-pub fn shipment(conn: &mut DbConnection, row: ShipmentRow) -> QueryResult<ShipmentDetail> {
-    let app = application::get(conn, row.application_id)?;
-    Ok(ShipmentDetail {
+/// The shipment of `id` if the scope may see it, with its deadlines and timeline.
+pub fn shipment(
+    conn: &mut DbConnection,
+    id: ShipmentId,
+    scope: &BranchScope,
+) -> QueryResult<Option<ShipmentDetail>> {
+    let Some((row, app, postamat)) = shipments::find_with_application(conn, id, scope)? else {
+        return Ok(None);
+    };
+    Ok(Some(ShipmentDetail {
         id: row.id,
-        postamat: chosen_postamat(conn, &app)?,
+        postamat: postamat.map(ChosenPostamat::from),
         application_number: app.number,
         kind: row.kind,
         delivery_method: row.delivery_method,
@@ -237,7 +245,7 @@ pub fn shipment(conn: &mut DbConnection, row: ShipmentRow) -> QueryResult<Shipme
         issued_to: row.issued_to,
         recipient_name: row.recipient_name,
         power_of_attorney: row.power_of_attorney,
-    })
+    }))
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

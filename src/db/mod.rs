@@ -6,6 +6,7 @@ pub mod column;
 pub mod id;
 pub mod models;
 pub mod schema;
+pub mod writer;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;

@@ -985,6 +985,12 @@ mod tests {
     }
 
     #[test]
+    fn no_transition_meets_more_than_two_deadlines() {
+        // db::models::deadline::meet binds exactly two kinds.
+        assert!(TABLE.iter().all(|row| row.meets.len() <= 2));
+    }
+
+    #[test]
     fn terminal_states_accept_nothing() {
         for state in ShipmentState::ALL.into_iter().filter(|s| s.is_terminal()) {
             for event in ShipmentEvent::ALL {

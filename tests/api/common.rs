@@ -14,6 +14,7 @@ use postamat::api::{self, AppState};
 use postamat::clock::Clock;
 use postamat::config::LogFormat;
 use postamat::db::models::api_key::{self, NewKey};
+use postamat::db::writer::Writer;
 use postamat::db::{self, DatabaseLocation, DbPool};
 use postamat::domain::reference::{BranchCode, Text};
 use postamat::domain::role::Role;
@@ -202,6 +203,7 @@ impl TestApp {
         install_log_capture();
         let (database, location) = TestDatabase::create();
         let database_url = url_of(&location);
+        let writer_location = location.clone();
         let (pool, calendar) = web::block(move || {
             let pool = db::connect(&location, 4).expect("connect to the test database");
             let mut conn = pool.get().unwrap();
@@ -212,6 +214,9 @@ impl TestApp {
         })
         .await
         .unwrap();
+        let writer = Writer::for_location(&writer_location)
+            .expect("open the writer")
+            .map(Arc::new);
         let clock = Clock::manual(default_now());
         let state = web::Data::new(AppState {
             pool: pool.clone(),
@@ -223,6 +228,7 @@ impl TestApp {
                 WebhookSecret::parse(KASPI_SECRET).unwrap(),
                 WebhookSecret::parse(KASPI_NEXT_SECRET).unwrap(),
             ],
+            writer,
         });
         let service = Rc::new(test::init_service(api::app(state, BODY_LIMIT)).await);
         let call: Call = Box::new(move |req: TestRequest| {

@@ -158,7 +158,7 @@ async fn put_branch(
     let now = state.clock.now();
     let fields = BranchFields::from(body);
     let (saved, created) = state
-        .db(move |conn| Ok(branch::upsert(conn, code.as_str(), &fields, now)?))
+        .write(move |conn| Ok(branch::upsert(conn, code.as_str(), &fields, now)?))
         .await?;
     Ok(HttpResponse::build(put_status(created)).json(Branch::from(saved)))
 }
@@ -183,7 +183,7 @@ async fn delete_branch(
     let code = code.into_inner()?.into_inner();
     let target = code.clone();
     let deleted = state
-        .db(move |conn| Ok(branch::delete(conn, target.as_str())?))
+        .write(move |conn| Ok(branch::delete(conn, target.as_str())?))
         .await?;
     found(deleted.then_some(()), || format!("branch {code}"))?;
     Ok(HttpResponse::NoContent().finish())

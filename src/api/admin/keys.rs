@@ -101,7 +101,7 @@ async fn create_key(
     let now = state.clock.now();
     let body = body.into_inner()?;
     let (key, token) = state
-        .db(move |conn| {
+        .write(move |conn| {
             let new = NewKey {
                 name: &body.name,
                 role: body.role,
@@ -151,7 +151,7 @@ async fn revoke_key(
     let id = id.into_inner()?.into_inner();
     let now = state.clock.now();
     let key = state
-        .db(move |conn| Ok(api_key::revoke(conn, id, now)?))
+        .write(move |conn| Ok(api_key::revoke(conn, id, now)?))
         .await?;
     let key = found(key, || format!("API key {id}"))?;
     tracing::info!(key_id = %key.id, "API key revoked");

@@ -143,7 +143,7 @@ async fn put_postamat(
         address_ru: body.address_ru.into(),
     };
     let (saved, created) = state
-        .db(move |conn| Ok(postamat::upsert(conn, kaspi_id.as_str(), &fields, now)?))
+        .write(move |conn| Ok(postamat::upsert(conn, kaspi_id.as_str(), &fields, now)?))
         .await?;
     Ok(HttpResponse::build(put_status(created)).json(Postamat::from(saved)))
 }
@@ -168,7 +168,7 @@ async fn delete_postamat(
     let kaspi_id = kaspi_id.into_inner()?.into_inner();
     let target = kaspi_id.clone();
     let deleted = state
-        .db(move |conn| Ok(postamat::delete(conn, target.as_str())?))
+        .write(move |conn| Ok(postamat::delete(conn, target.as_str())?))
         .await?;
     found(deleted.then_some(()), || format!("postamat {kaspi_id}"))?;
     Ok(HttpResponse::NoContent().finish())

@@ -125,7 +125,7 @@ async fn intake(
     let actor = Actor::from(&auth.principal);
     let numbers = body.application_numbers.clone();
     let outcomes = state
-        .db(move |conn| {
+        .write(move |conn| {
             let ctx = EventContext::now(actor, now, &snapshot);
             let registry = body.registry_office_registry.as_ref();
             Ok(take_in_all(
@@ -195,9 +195,8 @@ async fn get_shipment(
     Ok(web::Json(
         state
             .db(move |conn| {
-                let row = shipments::find_scoped(conn, id, &scope)?
-                    .ok_or_else(|| ApiError::not_found(format!("shipment {id} not found")))?;
-                Ok(views::shipment(conn, row)?)
+                views::shipment(conn, id, &scope)?
+                    .ok_or_else(|| ApiError::not_found(format!("shipment {id} not found")))
             })
             .await?,
     ))
@@ -330,10 +329,11 @@ async fn label_envelope(
     let actor = Actor::from(&auth.principal);
     let scope = auth.scope().clone();
     let detail = state
-        .db(move |conn| {
+        .write(move |conn| {
             let ctx = EventContext::now(actor, now, &snapshot);
             let row = label::label(conn, id, &body.waybill, &scope, &ctx)?;
-            Ok(views::shipment(conn, row)?)
+            views::shipment(conn, row.id, &scope)?
+                .ok_or_else(|| ApiError::not_found(format!("shipment {id} not found")))
         })
         .await?;
     Ok(web::Json(detail))
@@ -396,10 +396,11 @@ async fn issue_document(
     let actor = Actor::from(&auth.principal);
     let scope = auth.scope().clone();
     let detail = state
-        .db(move |conn| {
+        .write(move |conn| {
             let ctx = EventContext::now(actor, now, &snapshot);
             let row = issuance::issue(conn, id, receiver, &scope, &ctx)?;
-            Ok(views::shipment(conn, row)?)
+            views::shipment(conn, row.id, &scope)?
+                .ok_or_else(|| ApiError::not_found(format!("shipment {id} not found")))
         })
         .await?;
     Ok(web::Json(detail))
@@ -443,10 +444,11 @@ async fn transfer_after_storage(
     let actor = Actor::from(&auth.principal);
     let scope = auth.scope().clone();
     let detail = state
-        .db(move |conn| {
+        .write(move |conn| {
             let ctx = EventContext::now(actor, now, &snapshot);
             let row = issuance::transfer(conn, id, &transfer, &scope, &ctx)?;
-            Ok(views::shipment(conn, row)?)
+            views::shipment(conn, row.id, &scope)?
+                .ok_or_else(|| ApiError::not_found(format!("shipment {id} not found")))
         })
         .await?;
     Ok(web::Json(detail))
@@ -475,7 +477,7 @@ async fn request_duplicate(
     let snapshot = state.calendar.current();
     let actor = Actor::from(&auth.principal);
     let view = state
-        .db(move |conn| {
+        .write(move |conn| {
             let ctx = EventContext::now(actor, now, &snapshot);
             let app = duplicate::request_duplicate(conn, number.as_str(), &scope, &ctx)?;
             Ok(views::application(conn, app)?)

@@ -78,7 +78,7 @@ async fn record_loss(
     let snapshot = state.calendar.current();
     let actor = Actor::from(&auth.principal);
     let act = state
-        .db(move |conn| {
+        .write(move |conn| {
             let ctx = EventContext::now(actor, now, &snapshot);
             let act = loss::record_state_loss(conn, id, report, &scope, &ctx)?;
             found(loss_act::find_scoped(conn, act, &scope)?, act)
@@ -155,7 +155,7 @@ async fn draw_act(
     let key = auth.principal.key_id;
     let now = state.clock.now();
     let act = state
-        .db(move |conn| Ok(loss::draw_act(conn, id, key, &scope, now)?))
+        .write(move |conn| Ok(loss::draw_act(conn, id, key, &scope, now)?))
         .await?;
     let act = LossAct::from(act);
     tracing::info!(act = ?act.number, "loss act drawn");

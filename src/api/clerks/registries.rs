@@ -66,7 +66,7 @@ async fn create_registry(
     let snapshot = state.calendar.current();
     let actor = Actor::from(&auth.principal);
     let view = state
-        .db(move |conn| {
+        .write(move |conn| {
             let ctx = EventContext::now(actor, now, &snapshot);
             let kind = body.kind.unwrap_or(RegistryKind::KaspiHandoff);
             let numbers = &body.application_numbers;
@@ -174,7 +174,7 @@ async fn add_item(
     let actor = Actor::from(&auth.principal);
     Ok(web::Json(
         state
-            .db(move |conn| {
+            .write(move |conn| {
                 let ctx = EventContext::now(actor, now, &snapshot);
                 let number = &body.application_number;
                 let row = registries::add_item(conn, id, number, &scope, &ctx)?;
@@ -207,7 +207,7 @@ async fn remove_item(
     let scope = auth.scope().clone();
     Ok(web::Json(
         state
-            .db(move |conn| {
+            .write(move |conn| {
                 let row = registries::remove_item(conn, id, shipment_id, &scope)?;
                 Ok(views::registry(conn, row)?)
             })
@@ -238,7 +238,7 @@ async fn seal_registry(
     let snapshot = state.calendar.current();
     let actor = Actor::from(&auth.principal);
     let view = state
-        .db(move |conn| {
+        .write(move |conn| {
             let ctx = EventContext::now(actor, now, &snapshot);
             let row = registries::seal(conn, id, &scope, &ctx)?;
             Ok(views::registry(conn, row)?)
@@ -282,7 +282,7 @@ async fn hand_over(
     let snapshot = state.calendar.current();
     let actor = Actor::from(&auth.principal);
     let view = state
-        .db(move |conn| {
+        .write(move |conn| {
             let ctx = EventContext::now(actor, now, &snapshot);
             let courier = body.courier_name.as_str();
             let row = registries::hand_over(conn, id, courier, &scope, &ctx)?;

@@ -91,7 +91,7 @@ async fn register_application(
     let snapshot = state.calendar.current();
     let actor = Actor::from(&auth.principal);
     let (created, view) = state
-        .db(move |conn| {
+        .write(move |conn| {
             let ctx = EventContext {
                 source: Source::Kaspi,
                 ..EventContext::now(actor, now, &snapshot)

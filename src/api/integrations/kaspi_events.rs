@@ -95,7 +95,7 @@ async fn receive(
         let (positions, chunk): (Vec<usize>, Vec<KaspiEvent>) = chunk.iter().cloned().unzip();
         let (snapshot, actor) = (snapshot.clone(), actor.clone());
         let received = state
-            .db(move |conn| {
+            .write(move |conn| {
                 let delivery = Delivery {
                     actor: &actor,
                     now,

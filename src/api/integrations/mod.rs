@@ -14,8 +14,8 @@ use actix_web::http::StatusCode;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn routes(cfg: &mut ServiceConfig<'_>) {
-    kaspi::routes(cfg);
     kaspi_events::routes(cfg);
+    kaspi::routes(cfg);
     registry_office::routes(cfg);
 }
 
@@ -52,7 +52,7 @@ where
         }
     };
     let (status, body) = state
-        .db(move |conn| {
+        .write(move |conn| {
             let result = write_transaction(conn, |conn| {
                 if let Some(stored) = integration_event::find(conn, key.source, &key.event_id)? {
                     return replay(stored, &key).map(Err);

@@ -185,7 +185,7 @@ async fn edit_year(
     let actor = auth.principal;
     let cache = state.calendar.clone();
     let record = state
-        .db(move |conn| {
+        .write(move |conn| {
             let record = calendar_edit::edit(conn, year, edit, &reason, &actor, now)?;
             reload_after_commit(&cache, conn);
             Ok(CalendarEditRecord::from(record))

@@ -73,7 +73,7 @@ async fn open_dispute(
     let key = auth.principal.key_id;
     let actor = Actor::from(&auth.principal);
     let opened = state
-        .db(move |conn| {
+        .write(move |conn| {
             let ctx = EventContext::now(actor, now, &snapshot);
             Ok(disputes::open(conn, &new, key, &scope, &ctx)?)
         })
@@ -111,7 +111,7 @@ async fn settle_dispute(
     let snapshot = state.calendar.current();
     let actor = Actor::from(&auth.principal);
     let settled = state
-        .db(move |conn| {
+        .write(move |conn| {
             let ctx = EventContext::now(actor, now, &snapshot);
             Ok(disputes::settle(conn, id, &settlement, &scope, &ctx)?)
         })

@@ -206,7 +206,7 @@ async fn requeue(
     let now = state.clock.now();
     let scope = auth.scope().clone();
     let requeued = state
-        .db(move |conn| {
+        .write(move |conn| {
             // Only what the supervisor may see can be queued again.
             let visible = outbox::dead_letters(conn, &scope)?
                 .iter()

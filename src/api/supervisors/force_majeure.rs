@@ -78,7 +78,7 @@ async fn create_period(
     let actor = auth.principal;
     let cache = state.calendar.clone();
     let period = state
-        .db(move |conn| {
+        .write(move |conn| {
             let period = periods::record(conn, &new, &actor, now, &cache.current())?;
             reload_after_commit(&cache, conn);
             Ok(ForceMajeurePeriod::from(period))
@@ -127,7 +127,7 @@ async fn end_period(
     let actor = auth.principal;
     let cache = state.calendar.clone();
     let period = state
-        .db(move |conn| {
+        .write(move |conn| {
             let calendar = cache.current();
             let period = periods::end(conn, id, ends_at, &actor, now, &calendar.calendar)?;
             reload_after_commit(&cache, conn);
@@ -190,7 +190,7 @@ async fn record_notice(
     let now = state.clock.now();
     let cache = state.calendar.clone();
     let period = state
-        .db(move |conn| {
+        .write(move |conn| {
             let period = periods::record_notice(conn, id, &body.reference, &scope, now)?;
             reload_after_commit(&cache, conn);
             Ok(ForceMajeurePeriod::from(period))

@@ -92,11 +92,16 @@ pub fn meet(
     let at = to_db_time(at);
     let state = case_when::<_, _, Text>(deadlines::due_at.ge(at), DeadlineState::Met)
         .otherwise(DeadlineState::MetLate);
+    // A transition meets one or two kinds. The same number of parameters every time keeps the
+    // statement prepared (an `IN` list of varying length is prepared anew on SQLite).
+    let (first, second) = (kinds[0], kinds.get(1).copied().unwrap_or(kinds[0]));
+    debug_assert!(kinds.len() <= 2, "a transition meets at most two kinds");
+    let [open, breached] = DeadlineState::OPEN;
     diesel::update(
         deadlines::table
             .filter(deadlines::shipment_id.eq(id))
-            .filter(deadlines::kind.eq_any(kinds))
-            .filter(deadlines::state.eq_any(DeadlineState::OPEN)),
+            .filter(deadlines::kind.eq(first).or(deadlines::kind.eq(second)))
+            .filter(deadlines::state.eq(open).or(deadlines::state.eq(breached))),
     )
     .set((
         deadlines::state.eq(state),

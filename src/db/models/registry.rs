@@ -123,8 +123,11 @@ pub fn find_with_shipments(
     number: &str,
 ) -> QueryResult<Option<(RegistryRow, Vec<ItemWithShipment>)>> {
     type Item = (Option<ItemRow>, Option<ShipmentRow>, Option<BranchTimeZone>);
+    // Flat left joins: a nested join is materialised whole by SQLite before it is joined.
     let rows: Vec<(RegistryRow, Item)> = registries::table
-        .left_join(registry_items::table.inner_join(shipments::table.inner_join(branches::table)))
+        .left_join(registry_items::table)
+        .left_join(shipments::table.on(shipments::id.eq(registry_items::shipment_id)))
+        .left_join(branches::table.on(branches::id.eq(shipments::branch_id)))
         .filter(registries::number.eq(number))
         .order((registry_items::added_at, registry_items::application_number))
         .select((

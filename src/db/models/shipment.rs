@@ -98,6 +98,26 @@ pub struct Loaded {
     pub chosen_postamat: Option<PostamatRow>,
 }
 
+/// A shipment of the scope with its application and the postamat the citizen chose, in one
+/// statement (for the shipment's page).
+pub fn find_with_application(
+    conn: &mut DbConnection,
+    id: ShipmentId,
+    scope: &BranchScope,
+) -> QueryResult<Option<(ShipmentRow, ApplicationRow, Option<PostamatRow>)>> {
+    let found: Option<(ShipmentRow, ApplicationRow, Option<PostamatRow>)> = shipments::table
+        .inner_join(applications::table.left_join(postamats::table))
+        .filter(shipments::id.eq(id))
+        .select((
+            ShipmentRow::as_select(),
+            ApplicationRow::as_select(),
+            postamats::all_columns.nullable(),
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(found.filter(|(shipment, _, _)| scope.allows(shipment.branch_id)))
+}
+
 /// The shipment carrying `waybill`, loaded for a Kaspi event.
 pub fn find_by_waybill(conn: &mut DbConnection, waybill: &str) -> QueryResult<Option<Loaded>> {
     shipments::table
