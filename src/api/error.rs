@@ -399,9 +399,11 @@ impl From<DieselError> for ApiError {
                     info.constraint_name().unwrap_or("check")
                 ))
             }
-            // SQLite's writer lock still held after the busy timeout: retryable, not a bug.
+            // SQLite's writer lock still held after the busy timeout, or PostgreSQL ending one of
+            // two transactions that waited on each other: retryable, not a bug.
             DieselError::DatabaseError(_, info)
-                if info.message().contains("database is locked") =>
+                if info.message().contains("database is locked")
+                    || info.message().contains("deadlock detected") =>
             {
                 ApiError::new(ErrorCode::ConcurrentUpdate, "the database is busy; retry")
             }

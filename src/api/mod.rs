@@ -22,7 +22,7 @@ use crate::api::error::{ApiError, ApiResult, Problem};
 use crate::clock::Clock;
 use crate::db::writer::Writer;
 use crate::db::{DbConnection, DbPool};
-use crate::jobs::calendar_refresh::CalendarCache;
+use crate::jobs::calendar_refresh::{CalendarCache, reload_after_commit};
 use crate::observability::Metrics;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -64,6 +64,23 @@ impl AppState {
             work(&mut conn)
         })
         .await?
+    }
+
+    /// Reloads the in-memory calendar and force-majeure periods once a change to them is
+    /// committed (a write's work cannot do it: on SQLite it commits only after the work returns).
+    /// The change stands whatever happens here; a failure is logged and the periodic refresh
+    /// catches up.
+    pub async fn reload_calendar(&self) {
+        let cache = self.calendar.clone();
+        let reloaded = self
+            .db(move |conn| {
+                reload_after_commit(&cache, conn);
+                Ok(())
+            })
+            .await;
+        if let Err(e) = reloaded {
+            tracing::warn!(error = %e, "calendar reload after an edit failed; the next refresh retries");
+        }
     }
 
     /// Runs work that writes: on SQLite through the one writing connection, after the writes

@@ -7,7 +7,11 @@
 //! The writes waiting in the queue are committed together: one transaction holds them, each in
 //! the savepoint its own transaction becomes, and each is answered only after that commit, so
 //! nothing acknowledged is lost when the process is killed. Every write must keep its changes in
-//! its own transaction (every workflow does), so that a write that fails leaves nothing behind.
+//! its own transaction (every workflow does), so that a write that fails leaves nothing behind;
+//! a write that panics fails the writes committed with it (they are answered with an error and
+//! may be sent again). Work that must see the write committed (reloading the calendar) runs
+//! after the answer. The background jobs (sweeper, dispatcher) keep their pool connections and
+//! take SQLite's lock between the writer's transactions.
 
 use super::{ConnectionManager, DatabaseLocation, DbConnection};
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
@@ -27,10 +31,10 @@ pub struct Writer {
     jobs: mpsc::Sender<Job>,
 }
 
-/// A write got no answer: it panicked, its group could not be committed, or the writer's thread
-/// has stopped (it could not reopen its connection).
+/// A write got no answer: it (or another write committed with it) panicked, or its group could
+/// not be committed.
 #[derive(Debug, thiserror::Error)]
-#[error("the write was not committed (it panicked, the commit failed, or the writer stopped)")]
+#[error("the write was not committed (a write of its group panicked, or the commit failed)")]
 pub struct WriteLost;
 
 impl Writer {
@@ -56,13 +60,16 @@ impl Writer {
                     group.extend(queue.try_iter().take(GROUP - 1));
                     let healthy = commit_together(&mut conn, group);
                     if !healthy || conn.is_broken() {
-                        match manager.connect() {
-                            Ok(fresh) => conn = fresh,
-                            Err(e) => {
-                                tracing::error!(error = %e, "the database writer cannot reopen its connection");
-                                return;
+                        // Writes wait in the queue while the connection cannot be reopened.
+                        conn = loop {
+                            match manager.connect() {
+                                Ok(fresh) => break fresh,
+                                Err(e) => {
+                                    tracing::error!(error = %e, "the database writer cannot reopen its connection; retrying");
+                                    std::thread::sleep(std::time::Duration::from_secs(1));
+                                }
                             }
-                        }
+                        };
                     }
                 }
             })?;

@@ -181,9 +181,11 @@ impl WorkflowError {
                 Kind::UniqueViolation | Kind::SerializationFailure,
                 _,
             )) => true,
-            // SQLite's writer lock still held after the busy timeout.
+            // SQLite's writer lock still held after the busy timeout; PostgreSQL ending one of
+            // two transactions that wait on each other (diesel has no kind for 40P01).
             WorkflowError::Database(DieselError::DatabaseError(_, info)) => {
                 info.message().contains("database is locked")
+                    || info.message().contains("deadlock detected")
             }
             _ => false,
         }

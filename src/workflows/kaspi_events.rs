@@ -37,7 +37,8 @@ use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
 /// Events received in one transaction at the most: a batch is received in chunks, each
-/// committed before the next, so a failure of ours late in a batch keeps what came before.
+/// committed before the next, so a failure of ours late in a batch keeps the chunks before it
+/// (the failing chunk is undone whole).
 pub const CHUNK: usize = 100;
 
 /// The answer for one event.
@@ -120,6 +121,19 @@ pub fn receive_chunk(
             Ok(received) => return Ok(received),
             // A single event's twin committed first: it is a duplicate (or a reused id).
             Err(Stop::Seen) if events.len() == 1 => return Ok(vec![repeat(conn, events[0])?]),
+            // A single event is not looked up before it is tried: one that fails on our side
+            // may be a repeat, which is answered from what was kept, as always.
+            Err(Stop::Failed(e)) if events.len() == 1 && !e.is_retryable() => {
+                return match stored::find(conn, events[0].event_id.as_str())? {
+                    Some(first) => Ok(vec![answer_repeat(
+                        conn,
+                        events[0],
+                        &fingerprint(events[0]),
+                        &first,
+                    )?]),
+                    None => Err(e),
+                };
+            }
             Err(Stop::Seen) if attempt < 3 => {}
             Err(Stop::Failed(e)) if e.is_retryable() && attempt < 3 => {}
             Err(Stop::Seen) => {
@@ -691,13 +705,19 @@ fn accept_registry(
     } else {
         RegistryState::AcceptedWithDiscrepancies
     };
-    registry::accept(
+    // Another acceptance of the same registry committed first: this transaction's work is
+    // undone and it is received again, finding the registry accepted.
+    if !registry::accept(
         conn,
         registry.id,
         state,
         kaspi_number.as_str(),
         ctx.occurred_at,
-    )?;
+    )? {
+        return Err(WorkflowError::Conflict(format!(
+            "registry {number} was accepted by another event meanwhile"
+        )));
+    }
     Ok(Processed::on(
         Outcome::Applied,
         None,

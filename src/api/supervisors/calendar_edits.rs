@@ -10,7 +10,6 @@ use crate::db::models::from_db_time;
 use crate::domain::calendar::{Amendment, DayKind, DayName, EditAction, YearEdit};
 use crate::domain::ids::KeyId;
 use crate::domain::reference::Text;
-use crate::jobs::calendar_refresh::reload_after_commit;
 use crate::workflows::calendar as calendar_edit;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -183,14 +182,13 @@ async fn edit_year(
     let year = year.into_inner()?.into_inner();
     let now = state.clock.now();
     let actor = auth.principal;
-    let cache = state.calendar.clone();
     let record = state
         .write(move |conn| {
             let record = calendar_edit::edit(conn, year, edit, &reason, &actor, now)?;
-            reload_after_commit(&cache, conn);
             Ok(CalendarEditRecord::from(record))
         })
         .await?;
+    state.reload_calendar().await;
     tracing::info!(version = record.version, year, action = ?record.action, "calendar edited");
     let snapshot = state.calendar.current();
     // The year as this instance now knows it; absent only if the reload after the commit

@@ -8,7 +8,6 @@ use crate::api::views::ForceMajeurePeriod;
 use crate::db::models::force_majeure;
 use crate::domain::ids::PeriodId;
 use crate::domain::reference::{BranchCode, Text};
-use crate::jobs::calendar_refresh::reload_after_commit;
 use crate::workflows::force_majeure::{self as periods, NewPeriod};
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Datelike, FixedOffset, Utc};
@@ -80,10 +79,10 @@ async fn create_period(
     let period = state
         .write(move |conn| {
             let period = periods::record(conn, &new, &actor, now, &cache.current())?;
-            reload_after_commit(&cache, conn);
             Ok(ForceMajeurePeriod::from(period))
         })
         .await?;
+    state.reload_calendar().await;
     tracing::info!(id = %period.id, branch = ?period.branch, "force-majeure period recorded");
     Ok(HttpResponse::Created().json(period))
 }
@@ -130,10 +129,10 @@ async fn end_period(
         .write(move |conn| {
             let calendar = cache.current();
             let period = periods::end(conn, id, ends_at, &actor, now, &calendar.calendar)?;
-            reload_after_commit(&cache, conn);
             Ok(ForceMajeurePeriod::from(period))
         })
         .await?;
+    state.reload_calendar().await;
     Ok(web::Json(period))
 }
 
@@ -188,13 +187,12 @@ async fn record_notice(
     let body = body.into_inner()?;
     let scope = auth.scope().clone();
     let now = state.clock.now();
-    let cache = state.calendar.clone();
     let period = state
         .write(move |conn| {
             let period = periods::record_notice(conn, id, &body.reference, &scope, now)?;
-            reload_after_commit(&cache, conn);
             Ok(ForceMajeurePeriod::from(period))
         })
         .await?;
+    state.reload_calendar().await;
     Ok(web::Json(period))
 }
