@@ -131,15 +131,6 @@ names!(DeadlineState {
 impl DeadlineState {
     /// Still to be met: pending, or breached but the document is still on its way.
     pub const OPEN: [DeadlineState; 2] = [DeadlineState::Pending, DeadlineState::Breached];
-
-    /// Met at `at`: on time up to and including the due instant.
-    pub fn met_at(at: DateTime<Utc>, due_at: DateTime<Utc>) -> DeadlineState {
-        if at <= due_at {
-            DeadlineState::Met
-        } else {
-            DeadlineState::MetLate
-        }
-    }
 }
 
 /// What the sweeper does when a deadline passes unmet (DOMAIN.md §5).

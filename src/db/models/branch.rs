@@ -33,13 +33,6 @@ impl BranchRow {
             ru: self.address_ru.clone(),
         }
     }
-
-    pub fn name(&self) -> Bilingual {
-        Bilingual {
-            kk: self.name_kk.clone(),
-            ru: self.name_ru.clone(),
-        }
-    }
 }
 
 /// The fields of a branch an admin sets (everything but its code, which is its identity).
