@@ -90,6 +90,32 @@ names!(Channel {
     Sms1414 => "sms_1414",
 });
 
+/// п.27: the date to announce for a delay Kaspi reported, or `None` when no message is due.
+/// The citizen keeps one date: a report older than another one already received (it arrived
+/// late) or whose date is already past (`today`, the branch's local date) announces nothing.
+pub fn kaspi_delay_date(
+    reported: NaiveDate,
+    newer_report_exists: bool,
+    today: NaiveDate,
+) -> Option<NaiveDate> {
+    (!newer_report_exists && reported >= today).then_some(reported)
+}
+
+/// п.27: the date the sweeper announces when a delivery deadline passes, or `None`. When Kaspi
+/// has given the citizen a date that is still ahead (`kaspi_latest`, its newest report), that
+/// date stands and the sweeper says nothing; otherwise it announces `next_working_day`, which
+/// is after `today` and so never a date already past.
+pub fn sweeper_delay_date(
+    kaspi_latest: Option<NaiveDate>,
+    today: NaiveDate,
+    next_working_day: NaiveDate,
+) -> Option<NaiveDate> {
+    match kaspi_latest {
+        Some(kaspi) if kaspi >= today => None,
+        _ => (next_working_day > today).then_some(next_working_day),
+    }
+}
+
 /// The one dedup key of a citizen's message: the same cause, written twice or by two paths, is
 /// one message. `cause` tells apart messages of one kind that are meant to be separate (two
 /// delays announcing two dates).
@@ -376,6 +402,25 @@ pub fn backoff(attempt: u32, jitter: f64) -> std::time::Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_late_or_past_kaspi_delay_announces_nothing() {
+        let d = |day| NaiveDate::from_ymd_opt(2026, 11, day).unwrap();
+        assert_eq!(kaspi_delay_date(d(29), false, d(20)), Some(d(29)));
+        assert_eq!(kaspi_delay_date(d(20), false, d(20)), Some(d(20)));
+        assert_eq!(kaspi_delay_date(d(29), true, d(20)), None);
+        assert_eq!(kaspi_delay_date(d(19), false, d(20)), None);
+    }
+
+    #[test]
+    fn the_sweeper_keeps_kaspis_date_while_it_is_ahead() {
+        let d = |day| NaiveDate::from_ymd_opt(2026, 11, day).unwrap();
+        assert_eq!(sweeper_delay_date(Some(d(29)), d(20), d(23)), None);
+        assert_eq!(sweeper_delay_date(Some(d(20)), d(20), d(23)), None);
+        assert_eq!(sweeper_delay_date(Some(d(18)), d(20), d(23)), Some(d(23)));
+        assert_eq!(sweeper_delay_date(None, d(20), d(23)), Some(d(23)));
+        assert_eq!(sweeper_delay_date(None, d(20), d(20)), None);
+    }
 
     #[test]
     fn placed_in_cell_names_the_postamat_and_the_last_day_in_both_languages() {

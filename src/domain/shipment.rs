@@ -430,6 +430,11 @@ pub struct Transition {
     pub meets: &'static [DeadlineKind],
     /// Every pending deadline is cancelled (the shipment left the normal path).
     pub cancels_pending: bool,
+    /// Pending deadlines of these kinds are cancelled: what the state being left had started.
+    pub cancels: &'static [DeadlineKind],
+    /// The event is a fact from before the state it leaves, which the sweeper decided without
+    /// knowing it (a collection reported after the expiry of storage): it supersedes that state.
+    pub supersedes: bool,
     pub notifies: &'static [NotificationKind],
 }
 
@@ -464,6 +469,8 @@ struct Row {
     starts: &'static [DeadlineKind],
     meets: &'static [DeadlineKind],
     cancels_pending: bool,
+    cancels: &'static [DeadlineKind],
+    supersedes: bool,
     notifies: &'static [NotificationKind],
     /// Narrower than the event's actors for these states, where the order says who holds the
     /// document (a loss is Kaspi's while Kaspi holds it, п.22, and ours otherwise, п.23).
@@ -492,6 +499,8 @@ const fn row(
         starts: &[],
         meets: &[],
         cancels_pending: false,
+        cancels: &[],
+        supersedes: false,
         notifies: &[],
         actors: None,
     }
@@ -609,6 +618,20 @@ const TABLE: &[Row] = &[
         ..row(
             ShipmentEvent::Collected,
             &[S::PlacedInCell],
+            Some(S::Collected),
+            POSTAMAT,
+        )
+    },
+    // A collection Kaspi reports after the sweeper expired the storage is still a collection:
+    // the citizen holds the certificate and no return will come (п.29). The storage deadline is
+    // met (on time when the collection was before its end) and the return it started cancelled.
+    Row {
+        meets: &[D::Storage],
+        cancels: &[D::Return],
+        supersedes: true,
+        ..row(
+            ShipmentEvent::Collected,
+            &[S::StorageExpired],
             Some(S::Collected),
             POSTAMAT,
         )
@@ -765,6 +788,8 @@ pub fn transition(
         starts: row.starts,
         meets: row.meets,
         cancels_pending: row.cancels_pending,
+        cancels: row.cancels,
+        supersedes: row.supersedes,
         notifies: row.notifies,
     })
 }
@@ -917,6 +942,27 @@ mod tests {
     }
 
     #[test]
+    fn a_collection_after_the_expiry_supersedes_it_and_cancels_the_return() {
+        use ShipmentEvent as E;
+        let plan = kaspi_plan(S::StorageExpired, E::Collected, Postamat);
+        let KaspiPlan::Apply(steps) = plan else {
+            panic!("{plan:?}")
+        };
+        let [t] = steps.as_slice() else {
+            panic!("{steps:?}")
+        };
+        assert_eq!(t.to, S::Collected);
+        assert!(t.supersedes);
+        assert_eq!(t.meets, &[D::Storage]);
+        assert_eq!(t.cancels, &[D::Return]);
+        // Once the document is back at the point, a collection is history only.
+        assert_eq!(
+            kaspi_plan(S::ReturnedToKaspiPoint, E::Collected, Postamat),
+            KaspiPlan::Stale
+        );
+    }
+
+    #[test]
     fn every_state_and_event_pair_is_a_listed_transition_or_a_refusal_naming_the_state() {
         let mut allowed = std::collections::BTreeSet::new();
         for state in ShipmentState::ALL {
@@ -953,7 +999,8 @@ mod tests {
         }
         assert_eq!(
             allowed.len(),
-            50,
+            // 50, and the collection that supersedes an expiry (issue 12).
+            51,
             "the number of allowed (state, event, route) triples changed"
         );
     }

@@ -10,7 +10,7 @@
 //! committed first) rolls the work back and answers from what was kept.
 
 use super::loss::{Loss, open_act};
-use super::notify::{Notice, notify_citizen};
+use super::notify::{Notice, kaspi_delays, notify_citizen};
 use super::shipment::{Applied, apply, note};
 use super::{Actor, EventContext, Reason, Source, WorkflowError, WorkflowResult};
 use crate::db::models::integration_event::fingerprint;
@@ -27,7 +27,7 @@ use crate::domain::kaspi::{
     DiscrepancyKind, KaspiEvent, KaspiEventBody, Outcome, registry_wait_key,
 };
 use crate::domain::loss::LossSide;
-use crate::domain::notification::{Bilingual, NotificationKind};
+use crate::domain::notification::{Bilingual, NotificationKind, kaspi_delay_date};
 use crate::domain::reference::BranchTimeZone;
 use crate::domain::registry::{RegistryKind, RegistryState};
 use crate::domain::shipment::{
@@ -536,12 +536,23 @@ fn effects(
         KaspiEventBody::Delayed {
             new_expected_date, ..
         } if notifies.contains(&NotificationKind::DeliveryLate) => {
-            let cause = new_expected_date.to_string();
-            let notice = Notice::DeliveryLate {
-                new_date: *new_expected_date,
-                cause: &cause,
-            };
-            notify_citizen(conn, app, row.id, notice, ctx.recorded_at)?;
+            // One date per citizen (п.27): not from a report older than one already received,
+            // nor a date already past. This report is in the history already.
+            let newer = kaspi_delays(conn, row.id)?
+                .first()
+                .is_some_and(|(occurred_at, _)| *occurred_at > ctx.occurred_at);
+            let today = ctx
+                .recorded_at
+                .with_timezone(&loaded.time_zone.tz())
+                .date_naive();
+            if let Some(new_date) = kaspi_delay_date(*new_expected_date, newer, today) {
+                let cause = new_date.to_string();
+                let notice = Notice::DeliveryLate {
+                    new_date,
+                    cause: &cause,
+                };
+                notify_citizen(conn, app, row.id, notice, ctx.recorded_at)?;
+            }
         }
         _ => {}
     }

@@ -6,8 +6,8 @@
 use super::WorkflowResult;
 use crate::db::DbConnection;
 use crate::db::models::application::ApplicationRow;
-use crate::db::models::branch;
 use crate::db::models::outbox::{self, NewNotification};
+use crate::db::models::{branch, history};
 use crate::domain::ids::ShipmentId;
 use crate::domain::notification::{self, Bilingual, Facts, dedup_key};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -112,4 +112,24 @@ pub fn notify_citizen(
         written += usize::from(new);
     }
     Ok(written)
+}
+
+/// The delays Kaspi reported for a shipment (п.27): when each happened and the date it gave,
+/// newest first. Applied reports keep the event in their details; reports recorded out of
+/// order keep it under `reported`.
+pub fn kaspi_delays(
+    conn: &mut DbConnection,
+    shipment: ShipmentId,
+) -> WorkflowResult<Vec<(DateTime<Utc>, NaiveDate)>> {
+    let mut delays: Vec<(DateTime<Utc>, NaiveDate)> = history::kaspi_delays(conn, shipment)?
+        .into_iter()
+        .filter_map(|(occurred_at, details)| {
+            let details: serde_json::Value = serde_json::from_str(details.as_deref()?).ok()?;
+            let reported = details.get("reported").unwrap_or(&details);
+            let date = reported.get("new_expected_date")?.as_str()?.parse().ok()?;
+            Some((occurred_at.and_utc(), date))
+        })
+        .collect();
+    delays.sort_by(|a, b| b.0.cmp(&a.0));
+    Ok(delays)
 }

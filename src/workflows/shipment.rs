@@ -71,6 +71,19 @@ pub fn apply(
         }
         _ => {}
     }
+    // History says what a late fact replaced (its consequences are cancelled below).
+    let details = if t.supersedes {
+        let mut merged = serde_json::json!({
+            "supersedes": row.status.as_str(),
+            "superseded_recorded_at": row.updated_at.and_utc(),
+        });
+        if let Some(serde_json::Value::Object(reported)) = details {
+            merged["reported"] = serde_json::Value::Object(reported);
+        }
+        Some(merged)
+    } else {
+        details
+    };
     if !shipment::save_change(conn, &next)? {
         return Err(WorkflowError::Conflict(
             "the shipment was changed by another request at the same time; reload and retry".into(),
@@ -90,6 +103,9 @@ pub fn apply(
     )?;
     if t.cancels_pending {
         deadline::cancel_pending(conn, row.id, ctx.occurred_at)?;
+    }
+    if !t.cancels.is_empty() {
+        deadline::cancel_kinds(conn, row.id, t.cancels, ctx.recorded_at)?;
     }
     deadline::meet(conn, row.id, t.meets, ctx.occurred_at)?;
     start_deadlines(conn, row.id, row.branch_id, zone, t.starts, ctx)?;

@@ -4,7 +4,7 @@
 //! transaction: a sweeper that dies mid-batch leaves nothing half-applied and the next run does
 //! the work. Several sweepers may run at once against one PostgreSQL database.
 
-use super::notify::{Notice, notify_citizen};
+use super::notify::{Notice, kaspi_delays, notify_citizen};
 use super::shipment::apply;
 use super::{Actor, EventContext, Source, WorkflowResult};
 use crate::db::models::deadline::{self, DeadlineRow};
@@ -15,7 +15,7 @@ use crate::db::{DbConnection, write_transaction};
 use crate::domain::calendar::CalendarSnapshot;
 use crate::domain::deadline::{DeadlineState, OnBreach};
 use crate::domain::force_majeure::{Decision, decide};
-use crate::domain::notification::backoff;
+use crate::domain::notification::{backoff, sweeper_delay_date};
 use crate::domain::shipment::{Event, ShipmentState};
 use chrono::{DateTime, Days, Utc};
 use diesel::Connection;
@@ -169,17 +169,20 @@ fn consequence(
             }
         }
         OnBreach::NotifyDelay => {
-            // п.27: the new expected date is the next working day after the breach.
-            let new_date = calendar
-                .calendar
-                .next_working_day(as_of.with_timezone(&tz).date_naive())?;
-            let app = application::get(conn, row.application_id)?;
-            let notice = Notice::DeliveryLate {
-                new_date,
-                cause: due.kind.as_str(),
-            };
-            if notify_citizen(conn, &app, row.id, notice, as_of)? > 0 {
-                report.delay_notified += 1;
+            // п.27: unless Kaspi has given the citizen a date still ahead, the new expected
+            // date is the next working day after the breach.
+            let today = as_of.with_timezone(&tz).date_naive();
+            let kaspi_latest = kaspi_delays(conn, row.id)?.first().map(|(_, date)| *date);
+            let next = calendar.calendar.next_working_day(today)?;
+            if let Some(new_date) = sweeper_delay_date(kaspi_latest, today, next) {
+                let app = application::get(conn, row.application_id)?;
+                let notice = Notice::DeliveryLate {
+                    new_date,
+                    cause: due.kind.as_str(),
+                };
+                if notify_citizen(conn, &app, row.id, notice, as_of)? > 0 {
+                    report.delay_notified += 1;
+                }
             }
         }
         OnBreach::Escalate => report.escalated += 1,

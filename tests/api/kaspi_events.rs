@@ -180,7 +180,7 @@ pub fn placed_event(id: &str, waybill: &str, postamat: &str) -> Value {
            "postamat_id": postamat, "cell": "B-17"})
 }
 
-fn deadline_state(shipment: &Value, kind: &str) -> String {
+pub fn deadline_state(shipment: &Value, kind: &str) -> String {
     shipment["deadlines"]
         .as_array()
         .unwrap()
@@ -300,6 +300,8 @@ async fn an_uncollected_document_returns_to_the_point_and_a_lost_one_gets_its_ac
 async fn a_delay_tells_the_citizen_the_new_date_once() {
     let p = Pilot::new().await;
     let (id, _) = p.handed_over("D-1").await;
+    // Told on the day Kaspi reports it (a date already past would announce nothing).
+    p.set_clock("2026-03-20T08:00:00Z");
     let delay = json!({"event_id": "d1", "type": "delayed", "waybill": "WB-D-1", "occurred_at": "2026-03-20T12:00:00+05:00", "new_expected_date": "2026-03-30"});
     assert_eq!(p.twice(delay.clone()).await["state"], "handed_to_courier");
     let mut same_date = delay.clone();

@@ -8,6 +8,7 @@ mod common;
 mod dispatcher;
 mod errors;
 mod kaspi_events;
+mod late_truths;
 mod layers;
 mod lifecycle;
 mod logs;

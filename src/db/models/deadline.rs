@@ -78,6 +78,27 @@ pub fn cancel_pending(
     .map(|_| ())
 }
 
+/// Cancels a shipment's pending deadlines of `kinds` (what a superseded state had started).
+pub fn cancel_kinds(
+    conn: &mut DbConnection,
+    id: ShipmentId,
+    kinds: &[DeadlineKind],
+    at: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(
+        deadlines::table
+            .filter(deadlines::shipment_id.eq(id))
+            .filter(deadlines::kind.eq_any(kinds))
+            .filter(deadlines::state.eq(DeadlineState::Pending)),
+    )
+    .set((
+        deadlines::state.eq(DeadlineState::Cancelled),
+        deadlines::resolved_at.eq(Some(to_db_time(at))),
+    ))
+    .execute(conn)
+    .map(|_| ())
+}
+
 /// Marks a shipment's open deadlines of `kinds` met at `at`: on time up to their due instant,
 /// late after it (or after a breach). One statement.
 pub fn meet(

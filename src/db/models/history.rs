@@ -51,3 +51,17 @@ pub fn of_shipment(conn: &mut DbConnection, id: ShipmentId) -> QueryResult<Vec<H
         .select(HistoryRow::as_select())
         .load(conn)
 }
+
+/// The `delayed` events Kaspi reported for a shipment (п.27), applied or recorded late: when
+/// each happened, with its details.
+pub fn kaspi_delays(
+    conn: &mut DbConnection,
+    id: ShipmentId,
+) -> QueryResult<Vec<(NaiveDateTime, Option<String>)>> {
+    status_events::table
+        .filter(status_events::shipment_id.eq(id))
+        .filter(status_events::event.eq("delayed"))
+        .filter(status_events::source.eq("kaspi"))
+        .select((status_events::occurred_at, status_events::details))
+        .load(conn)
+}
