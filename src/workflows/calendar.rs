@@ -6,9 +6,9 @@ use crate::db::models::api_key::Principal;
 use crate::db::models::calendar::{self, EditRow};
 use crate::db::models::to_db_time;
 use crate::db::{DbConnection, write_transaction};
-use crate::domain::calendar::{Amendment, DayKind, EditAction, YearEdit};
+use crate::domain::calendar::{Amendment, DayKind, DayName, EditAction, YearEdit};
 use crate::domain::reference::Text;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 pub fn edit(
@@ -76,4 +76,46 @@ pub fn edit(
         )),
         other => other,
     }
+}
+
+/// One Government decree swap: a weekday off, worked on a weekend day instead.
+#[derive(Debug, Clone)]
+pub struct DecreeSwap {
+    pub day_off: NaiveDate,
+    pub working_day: NaiveDate,
+    pub name: DayName,
+}
+
+/// Imports a year's decree swaps: each becomes two edits (the day off, the worked weekend day),
+/// recorded in order with the same reason and author, in one transaction — all of them or,
+/// when one makes no sense, none (the error names it).
+pub fn import_swaps(
+    conn: &mut DbConnection,
+    year: i32,
+    swaps: &[DecreeSwap],
+    reason: &Text,
+    actor: &Principal,
+    now: DateTime<Utc>,
+) -> WorkflowResult<Vec<EditRow>> {
+    write_transaction(conn, |conn| {
+        let mut recorded = Vec::with_capacity(swaps.len() * 2);
+        for swap in swaps {
+            let halves = [
+                Amendment::AddDayOff {
+                    date: swap.day_off,
+                    kind: DayKind::GovernmentSwap,
+                    name: swap.name.clone(),
+                },
+                Amendment::AddWorkingDay {
+                    date: swap.working_day,
+                    name: swap.name.clone(),
+                },
+            ];
+            for half in halves {
+                // A refusal names the date, which names the swap.
+                recorded.push(edit(conn, year, YearEdit::Amend(half), reason, actor, now)?);
+            }
+        }
+        Ok(recorded)
+    })
 }

@@ -70,7 +70,17 @@ async fn years_2025_and_2027_follow_the_rules_and_other_years_have_no_data() {
         .await
         .assert_status(200);
     let days = non_working_weekdays(&y2025);
+    // The 2025 decree swap: Friday 3 Jan off, Sunday 5 Jan worked.
+    let jan5 = y2025["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["date"] == "2025-01-05")
+        .expect("5 Jan 2025 is listed as a worked weekend day");
+    assert_eq!(jan5["working"], true);
+    assert_eq!(jan5["kind"], "government_swap");
     for date in [
+        "2025-01-03",
         "2025-03-10",
         "2025-06-06",
         "2025-07-07",
@@ -684,4 +694,94 @@ async fn branch_staff_preview_only_their_own_branch() {
     )
     .await
     .assert_problem(401, "missing_token");
+}
+
+#[actix_web::test]
+async fn a_years_decree_swaps_are_imported_all_or_none_with_their_audit_trail() {
+    let app = TestApp::new().await;
+    let supervisor = app.token(Role::Supervisor, None).await;
+    let reason = "Постановление Правительства о переносе выходных дней в 2027 году";
+    // One swap makes no sense (9 Jan 2027 is a Saturday): nothing is kept.
+    let refused = app
+        .post(
+            "/api/v1/calendar/2027/decree-swaps",
+            Some(&supervisor),
+            &json!({"reason": reason, "swaps": [
+                {"day_off": "2027-01-08", "working_day": "2027-01-10"},
+                {"day_off": "2027-01-09", "working_day": "2027-01-16"},
+            ]}),
+        )
+        .await
+        .assert_problem(422, "not_a_weekday");
+    assert!(refused["detail"].as_str().unwrap().contains("2027-01-09"));
+    let audit = app
+        .get("/api/v1/calendar/2027/edits", Some(&supervisor))
+        .await
+        .assert_status(200);
+    assert_eq!(audit, json!([]));
+    for (body, status, code) in [
+        (
+            json!({"reason": reason, "swaps": []}),
+            422,
+            "validation_failed",
+        ),
+        (json!({"reason": reason}), 400, "invalid_body"),
+    ] {
+        app.post(
+            "/api/v1/calendar/2027/decree-swaps",
+            Some(&supervisor),
+            &body,
+        )
+        .await
+        .assert_problem(status, code);
+    }
+    let admin = app.admin().await;
+    app.branch(&admin, "ALM01", "Алматы").await;
+    let clerk = app.token(Role::AccumulationClerk, Some("ALM01")).await;
+    app.post(
+        "/api/v1/calendar/2027/decree-swaps",
+        Some(&clerk),
+        &json!({"reason": reason, "swaps": [{"day_off": "2027-01-08", "working_day": "2027-01-10"}]}),
+    )
+    .await
+    .assert_problem(403, "role_forbidden");
+
+    let imported = app
+        .post(
+            "/api/v1/calendar/2027/decree-swaps",
+            Some(&supervisor),
+            &json!({"reason": reason, "swaps": [
+                {"day_off": "2027-01-08", "working_day": "2027-01-10", "name_ru": "Перенос с 10.01"},
+            ]}),
+        )
+        .await
+        .assert_status(201);
+    let edits = imported["edits"].as_array().unwrap();
+    assert_eq!(edits.len(), 2);
+    assert_eq!(edits[0]["action"], "add_day_off");
+    assert_eq!(edits[1]["action"], "add_working_day");
+    assert_eq!(imported["calendar"]["calendar_version"], 2);
+    let audit = app
+        .get("/api/v1/calendar/2027/edits", Some(&supervisor))
+        .await
+        .assert_status(200);
+    assert_eq!(audit.as_array().unwrap().len(), 2);
+    assert_eq!(audit[0]["reason"], reason);
+    assert_eq!(audit[1]["actor_name"], "test supervisor");
+    let year = app
+        .get("/api/v1/calendar/2027", Some(&supervisor))
+        .await
+        .assert_status(200);
+    let day = |date: &str| {
+        year["days"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["date"] == date)
+            .cloned()
+            .unwrap_or_else(|| panic!("{date} not listed"))
+    };
+    assert_eq!(day("2027-01-08")["working"], false);
+    assert_eq!(day("2027-01-08")["name_ru"], "Перенос с 10.01");
+    assert_eq!(day("2027-01-10")["working"], true);
 }

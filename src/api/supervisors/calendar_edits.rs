@@ -3,14 +3,14 @@
 use crate::api::AppState;
 use crate::api::auth::{Authorized, Supervisors};
 use crate::api::clerks::calendar::{CalendarYear, year_view};
-use crate::api::error::ApiResult;
+use crate::api::error::{ApiError, ApiResult};
 use crate::api::extract::{ApiJson, ApiPath};
 use crate::db::models::calendar::{self, EditRow};
 use crate::db::models::from_db_time;
 use crate::domain::calendar::{Amendment, DayKind, DayName, EditAction, YearEdit};
 use crate::domain::ids::KeyId;
 use crate::domain::reference::Text;
-use crate::workflows::calendar as calendar_edit;
+use crate::workflows::calendar::{self as calendar_edit, DecreeSwap};
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,9 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn routes(cfg: &mut ServiceConfig<'_>) {
-    cfg.service(edit_year).service(list_edits);
+    cfg.service(edit_year)
+        .service(import_swaps)
+        .service(list_edits);
 }
 
 /// One edit. `reason` names the decree or correction; it is kept with who made the edit.
@@ -201,6 +203,103 @@ async fn edit_year(
         calendar,
         edit: record,
     }))
+}
+
+/// One decree swap to import.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecreeSwapRequest {
+    /// The weekday made a day off.
+    pub day_off: NaiveDate,
+    /// The Saturday or Sunday worked instead.
+    pub working_day: NaiveDate,
+    pub name_kk: Option<Text>,
+    pub name_ru: Option<Text>,
+}
+
+/// A year's Government decree swaps, e.g. the file a supervisor keeps per decree.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecreeSwapImport {
+    /// The decree, kept with every edit it makes.
+    pub reason: Text,
+    #[schema(min_items = 1, max_items = 50)]
+    pub swaps: Vec<DecreeSwapRequest>,
+}
+
+/// At most this many swaps in one import (a decree names a handful).
+const MAX_SWAPS: usize = 50;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SwapsImported {
+    /// Two edits per swap (the day off, then the worked weekend day), in order.
+    pub edits: Vec<CalendarEditRecord>,
+    /// The year as it is now.
+    pub calendar: Option<CalendarYear>,
+}
+
+/// Import a year's Government decree swaps (national supervisors only): each swap is recorded
+/// as two edits with the same audit trail as single edits, all in one transaction — none are
+/// kept when one makes no sense.
+#[utoipa::path(
+    tag = "supervisors",
+    security(("bearer" = [])),
+    params(("year" = i32, Path, description = "Year, e.g. 2027")),
+    request_body = DecreeSwapImport,
+    responses(
+        (status = 201, body = SwapsImported),
+        (status = 409, description = "A day is already set (`duplicate_day`) or a concurrent edit took the version (`concurrent_update`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A swap makes no sense (`date_outside_year`, `not_a_weekday`, `not_a_weekend_day`, `calendar_year_missing`) or the list is empty or too long (`validation_failed`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/calendar/{year}/decree-swaps")]
+async fn import_swaps(
+    auth: Authorized<Supervisors>,
+    state: web::Data<AppState>,
+    year: ApiPath<i32>,
+    body: ApiJson<DecreeSwapImport>,
+) -> ApiResult<HttpResponse> {
+    auth.require_national("the working-day calendar")?;
+    let body = body.into_inner()?;
+    if body.swaps.is_empty() || body.swaps.len() > MAX_SWAPS {
+        return Err(ApiError::validation(format!(
+            "swaps: between 1 and {MAX_SWAPS} swaps, got {}",
+            body.swaps.len()
+        )));
+    }
+    let swaps: Vec<DecreeSwap> = body
+        .swaps
+        .into_iter()
+        .map(|s| DecreeSwap {
+            day_off: s.day_off,
+            working_day: s.working_day,
+            name: name(
+                s.name_kk,
+                s.name_ru,
+                "Демалыс күнін ауыстыру (Үкімет қаулысы)",
+                "Перенос выходного дня (постановление Правительства)",
+            ),
+        })
+        .collect();
+    let year = year.into_inner()?.into_inner();
+    let (now, actor, reason) = (state.clock.now(), auth.principal, body.reason);
+    let edits = state
+        .write(move |conn| {
+            let rows = calendar_edit::import_swaps(conn, year, &swaps, &reason, &actor, now)?;
+            Ok(rows
+                .into_iter()
+                .map(CalendarEditRecord::from)
+                .collect::<Vec<_>>())
+        })
+        .await?;
+    state.reload_calendar().await;
+    tracing::info!(year, edits = edits.len(), "decree swaps imported");
+    let snapshot = state.calendar.current();
+    let calendar = snapshot
+        .calendar
+        .year(year)
+        .map(|y| year_view(y, snapshot.calendar.version()));
+    Ok(HttpResponse::Created().json(SwapsImported { edits, calendar }))
 }
 
 /// Every edit of a year, oldest first: who, when, why.

@@ -7,7 +7,9 @@
 //! - religious days off (Labour Code) — 7 Jan and the first day of Kurban Ait, a per-year date —
 //!   never move.
 //!
-//! Government decree swaps are not rules: they are amendments applied afterwards.
+//! Government decree swaps are not rules: a supervisor records them as amendments (or imports a
+//! year's list). Those published before the service started are part of its data here
+//! ([`DECREE_SWAPS`]), so every database computes those years the same way.
 
 use super::{DayKind, DayName, SpecialDay, YearCalendar, is_weekend};
 use chrono::{Datelike, NaiveDate};
@@ -84,6 +86,35 @@ const FIXED: [FixedHoliday; 15] = [
     },
     state(12, 16, "Тәуелсіздік күні", "День Независимости"),
 ];
+
+/// A Government decree swap published before the service started: a weekday off, worked on a
+/// weekend day instead.
+pub struct DecreeSwap {
+    pub day_off: (i32, u32, u32),
+    pub working_day: (i32, u32, u32),
+}
+
+/// 2025: 3 January (Friday) off, worked on Sunday 5 January (Government decree on the transfer
+/// of days off in 2025). None are known for 2026 (DOMAIN.md §6).
+pub const DECREE_SWAPS: &[DecreeSwap] = &[DecreeSwap {
+    day_off: (2025, 1, 3),
+    working_day: (2025, 1, 5),
+}];
+
+fn swap_name(date: NaiveDate, other: NaiveDate, off: bool) -> DayName {
+    let (d, o) = (date.format("%d.%m"), other.format("%d.%m.%Y"));
+    if off {
+        DayName::new(
+            format!("Үкімет қаулысымен ауыстырылған демалыс күні ({d}, {o} орнына)"),
+            format!("Выходной по постановлению Правительства ({d}, перенесён с {o})"),
+        )
+    } else {
+        DayName::new(
+            format!("Үкімет қаулысымен жұмыс күні ({d}, {o} орнына)"),
+            format!("Рабочий день по постановлению Правительства ({d}, вместо {o})"),
+        )
+    }
+}
 
 fn kurban_ait() -> DayName {
     DayName::new("Құрбан айт", "Курбан айт")
@@ -164,11 +195,35 @@ pub fn generate(year: i32, kurban_ait_date: Option<NaiveDate>) -> YearCalendar {
         );
     }
 
+    let mut working_weekend_days = BTreeMap::new();
+    let date = |(y, m, d): (i32, u32, u32)| NaiveDate::from_ymd_opt(y, m, d);
+    for swap in DECREE_SWAPS {
+        let (Some(off), Some(worked)) = (date(swap.day_off), date(swap.working_day)) else {
+            continue;
+        };
+        if off.year() == year && !is_weekend(off) {
+            let day = SpecialDay {
+                kind: DayKind::GovernmentSwap,
+                name: swap_name(off, worked, true),
+                edited: false,
+            };
+            days_off.entry(off).or_insert(day);
+        }
+        if worked.year() == year && is_weekend(worked) {
+            let day = SpecialDay {
+                kind: DayKind::GovernmentSwap,
+                name: swap_name(worked, off, false),
+                edited: false,
+            };
+            working_weekend_days.insert(worked, day);
+        }
+    }
+
     YearCalendar {
         year,
         kurban_ait: kurban_ait_date,
         days_off,
-        working_weekend_days: BTreeMap::new(),
+        working_weekend_days,
         amendments: Vec::new(),
     }
 }
@@ -209,7 +264,8 @@ mod tests {
         assert_eq!(
             days_off(&year),
             [
-                (1, 1), (1, 2), (1, 7),
+                // 3 Jan off by the decree swap, worked on Sunday 5 Jan instead.
+                (1, 1), (1, 2), (1, 3), (1, 7),
                 // 8 Mar is a Saturday → Monday 10 Mar; Nauryz 21 (Fri), 22 (Sat) → 24, 23 (Sun) → 25.
                 (3, 10), (3, 21), (3, 24), (3, 25),
                 (5, 1), (5, 7), (5, 9),
@@ -221,6 +277,21 @@ mod tests {
                 (12, 16),
             ]
         );
+    }
+
+    #[test]
+    fn the_2025_decree_swap_makes_3_january_off_and_5_january_worked() {
+        let year = generate(2025, Some(d(2025, 6, 6)));
+        assert!(!year.is_working_day(d(2025, 1, 3)));
+        assert!(year.is_working_day(d(2025, 1, 5)));
+        assert!(!year.is_working_day(d(2025, 1, 4)));
+        let (_, swap) = year
+            .days_off()
+            .find(|(day, _)| *day == d(2025, 1, 3))
+            .unwrap();
+        assert_eq!(swap.kind, DayKind::GovernmentSwap);
+        assert!(!swap.edited);
+        assert!(generate(2026, None).working_weekend_days().next().is_none());
     }
 
     #[test]
