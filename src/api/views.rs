@@ -12,7 +12,7 @@ use crate::db::models::history::{self, HistoryRow};
 use crate::db::models::loss_act::LossAct as LossActRecord;
 use crate::db::models::postamat::{self, PostamatRow};
 use crate::db::models::registry::{self, RegistryRow};
-use crate::db::models::shipment as shipments;
+use crate::db::models::shipment::{self as shipments, Loaded};
 use crate::db::models::{api_key, branch, from_db_time};
 use crate::domain::application::ApplicationStatus;
 use crate::domain::deadline::{DeadlineKind, DeadlineState};
@@ -21,6 +21,7 @@ use crate::domain::ids::{
 };
 use crate::domain::loss::{LossActState, LossSide};
 use crate::domain::notification::Language;
+use crate::domain::reference::BranchTimeZone;
 use crate::domain::registry::{RegistryKind, RegistryState};
 use crate::domain::shipment::{DeliveryMethod, IssuedTo, ShipmentKind, ShipmentState};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -36,18 +37,22 @@ pub struct DeadlineView {
     pub clause: &'static str,
     pub started_at: DateTime<Utc>,
     pub due_at: DateTime<Utc>,
+    /// `due_at` in the branch's local time, as people there read it.
+    #[schema(example = "2026-03-26T12:00:00+05:00")]
+    pub due_local: String,
     pub calendar_version: i64,
     pub state: DeadlineState,
     pub resolved_at: Option<DateTime<Utc>>,
 }
 
-impl From<DeadlineRow> for DeadlineView {
-    fn from(row: DeadlineRow) -> Self {
+impl DeadlineView {
+    pub fn new(row: DeadlineRow, zone: BranchTimeZone) -> Self {
         DeadlineView {
             kind: row.kind,
             clause: row.kind.clause(),
             started_at: row.started_at(),
             due_at: row.due_at(),
+            due_local: row.due_at().with_timezone(&zone.tz()).to_rfc3339(),
             calendar_version: row.calendar_version,
             state: row.state,
             resolved_at: row.resolved_at.map(from_db_time),
@@ -55,10 +60,14 @@ impl From<DeadlineRow> for DeadlineView {
     }
 }
 
-pub fn deadlines(conn: &mut DbConnection, id: ShipmentId) -> QueryResult<Vec<DeadlineView>> {
+pub fn deadlines(
+    conn: &mut DbConnection,
+    id: ShipmentId,
+    zone: BranchTimeZone,
+) -> QueryResult<Vec<DeadlineView>> {
     Ok(deadline::of_shipment(conn, id)?
         .into_iter()
-        .map(DeadlineView::from)
+        .map(|row| DeadlineView::new(row, zone))
         .collect())
 }
 
@@ -164,7 +173,8 @@ pub struct ApplicationView {
 }
 
 pub fn application(conn: &mut DbConnection, row: ApplicationRow) -> QueryResult<ApplicationView> {
-    let branch = branch::get(conn, row.branch_id)?.code;
+    let branch = branch::get(conn, row.branch_id)?;
+    let zone = branch.time_zone;
     let postamat = chosen_postamat(conn, &row)?;
     let shipments = shipments::of_application(conn, row.id)?
         .into_iter()
@@ -173,7 +183,7 @@ pub fn application(conn: &mut DbConnection, row: ApplicationRow) -> QueryResult<
                 id: s.id,
                 kind: s.kind,
                 state: s.status,
-                deadlines: deadlines(conn, s.id)?,
+                deadlines: deadlines(conn, s.id, zone)?,
                 kaspi_order_id: s.kaspi_order_id,
                 waybill: s.waybill,
             })
@@ -186,7 +196,7 @@ pub fn application(conn: &mut DbConnection, row: ApplicationRow) -> QueryResult<
         application_number: row.number,
         delivery_method: row.delivery_method,
         postamat,
-        branch,
+        branch: branch.code,
         registry_office_code: row.registry_office_code,
         applicant_name: row.applicant_name,
         applicant_iin: row.applicant_iin,
@@ -223,7 +233,13 @@ pub fn shipment(
     id: ShipmentId,
     scope: &BranchScope,
 ) -> QueryResult<Option<ShipmentDetail>> {
-    let Some((row, app, postamat)) = shipments::find_with_application(conn, id, scope)? else {
+    let Some(Loaded {
+        shipment: row,
+        application: app,
+        time_zone,
+        chosen_postamat: postamat,
+    }) = shipments::find_with_application(conn, id, scope)?
+    else {
         return Ok(None);
     };
     Ok(Some(ShipmentDetail {
@@ -234,7 +250,7 @@ pub fn shipment(
         delivery_method: row.delivery_method,
         state: row.status,
         version: row.version,
-        deadlines: deadlines(conn, row.id)?,
+        deadlines: deadlines(conn, row.id, time_zone)?,
         timeline: history::of_shipment(conn, row.id)?
             .into_iter()
             .map(StatusEvent::from)

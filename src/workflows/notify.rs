@@ -130,6 +130,6 @@ pub fn kaspi_delays(
             Some((occurred_at.and_utc(), date))
         })
         .collect();
-    delays.sort_by(|a, b| b.0.cmp(&a.0));
+    delays.sort_by_key(|d| std::cmp::Reverse(d.0));
     Ok(delays)
 }

@@ -137,6 +137,16 @@ async fn a_collection_reported_after_the_expiry_supersedes_it() {
         let shipment = p.shipment(id).await;
         assert_eq!(shipment["state"], "collected");
         assert_eq!(deadline_state(&shipment, "storage"), storage);
+        let due = shipment["deadlines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["kind"] == "storage")
+            .unwrap()
+            .clone();
+        // 24:00 of Monday 30 Mar in Almaty.
+        assert_eq!(due["due_at"], "2026-03-30T19:00:00Z");
+        assert_eq!(due["due_local"], "2026-03-31T00:00:00+05:00");
         assert_eq!(
             deadline_state(&shipment, "return"),
             "cancelled",

@@ -198,6 +198,7 @@ async fn a_postamat_document_goes_from_registration_to_the_state_courier() {
     assert_eq!(lookup["delivery_method"], "postamat");
     let handoff = deadline(&lookup["shipments"][0], "handoff");
     assert_eq!(handoff["due_at"], "2026-03-26T07:00:00Z");
+    assert_eq!(handoff["due_local"], "2026-03-26T12:00:00+05:00", "Almaty's time");
     assert_eq!(handoff["state"], "pending");
     assert_eq!(handoff["clause"], "п.17");
 

@@ -6,6 +6,7 @@ use crate::api::auth::{Authorized, KaspiIntegration};
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::extract::ApiJson;
 use crate::api::views::{self, ApplicationView, DeadlineView};
+use crate::db::models::branch;
 use crate::db::models::integration_event::fingerprint;
 use crate::domain::identifiers::{ApplicationNumber, ExternalId, Iin, Phone, Waybill};
 use crate::domain::ids::ShipmentId;
@@ -177,12 +178,13 @@ async fn order_created(
             waybill: body.waybill.clone(),
         };
         let shipment = kaspi_order::record_order(conn, &order, &ctx)?;
+        let zone = branch::time_zone(conn, shipment.branch_id)?;
         let recorded = OrderRecorded {
             application_number: body.application_number.to_string(),
             shipment_id: shipment.id,
             kaspi_order_id: body.kaspi_order_id.to_string(),
             waybill: body.waybill.to_string(),
-            deadlines: views::deadlines(conn, shipment.id)?,
+            deadlines: views::deadlines(conn, shipment.id, zone)?,
         };
         let json = serde_json::to_value(recorded).map_err(ApiError::internal)?;
         Ok((StatusCode::OK, json))

@@ -98,55 +98,60 @@ pub struct Loaded {
     pub chosen_postamat: Option<PostamatRow>,
 }
 
-/// A shipment of the scope with its application and the postamat the citizen chose, in one
-/// statement (for the shipment's page).
+type LoadedColumns = (
+    ShipmentRow,
+    ApplicationRow,
+    BranchTimeZone,
+    Option<PostamatRow>,
+);
+
+impl From<LoadedColumns> for Loaded {
+    fn from((shipment, application, time_zone, chosen_postamat): LoadedColumns) -> Self {
+        Loaded {
+            shipment,
+            application,
+            time_zone,
+            chosen_postamat,
+        }
+    }
+}
+
+/// Shipments with their application, branch time zone and chosen postamat: one statement.
+macro_rules! loaded {
+    ($filter:expr) => {
+        shipments::table
+            .inner_join(applications::table.left_join(postamats::table))
+            .inner_join(branches::table)
+            .filter($filter)
+            .select((
+                ShipmentRow::as_select(),
+                ApplicationRow::as_select(),
+                branches::time_zone,
+                postamats::all_columns.nullable(),
+            ))
+    };
+}
+
+/// A shipment of the scope, loaded for its page.
 pub fn find_with_application(
     conn: &mut DbConnection,
     id: ShipmentId,
     scope: &BranchScope,
-) -> QueryResult<Option<(ShipmentRow, ApplicationRow, Option<PostamatRow>)>> {
-    let found: Option<(ShipmentRow, ApplicationRow, Option<PostamatRow>)> = shipments::table
-        .inner_join(applications::table.left_join(postamats::table))
-        .filter(shipments::id.eq(id))
-        .select((
-            ShipmentRow::as_select(),
-            ApplicationRow::as_select(),
-            postamats::all_columns.nullable(),
-        ))
-        .first(conn)
+) -> QueryResult<Option<Loaded>> {
+    let found = loaded!(shipments::id.eq(id))
+        .first::<LoadedColumns>(conn)
         .optional()?;
-    Ok(found.filter(|(shipment, _, _)| scope.allows(shipment.branch_id)))
+    Ok(found
+        .map(Loaded::from)
+        .filter(|l| scope.allows(l.shipment.branch_id)))
 }
 
 /// The shipment carrying `waybill`, loaded for a Kaspi event.
 pub fn find_by_waybill(conn: &mut DbConnection, waybill: &str) -> QueryResult<Option<Loaded>> {
-    shipments::table
-        .inner_join(applications::table.left_join(postamats::table))
-        .inner_join(branches::table)
-        .filter(shipments::waybill.eq(waybill))
-        .select((
-            ShipmentRow::as_select(),
-            ApplicationRow::as_select(),
-            branches::time_zone,
-            postamats::all_columns.nullable(),
-        ))
-        .first::<(
-            ShipmentRow,
-            ApplicationRow,
-            BranchTimeZone,
-            Option<PostamatRow>,
-        )>(conn)
-        .optional()
-        .map(|found| {
-            found.map(
-                |(shipment, application, time_zone, chosen_postamat)| Loaded {
-                    shipment,
-                    application,
-                    time_zone,
-                    chosen_postamat,
-                },
-            )
-        })
+    let found = loaded!(shipments::waybill.eq(waybill))
+        .first::<LoadedColumns>(conn)
+        .optional()?;
+    Ok(found.map(Loaded::from))
 }
 
 /// An application's shipments, oldest first (the original, then any duplicates).
