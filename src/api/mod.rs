@@ -14,6 +14,7 @@ pub mod error;
 pub mod extract;
 pub mod integrations;
 pub mod middleware;
+pub mod printed;
 pub mod supervisors;
 pub mod system;
 pub mod views;

@@ -198,7 +198,10 @@ async fn a_postamat_document_goes_from_registration_to_the_state_courier() {
     assert_eq!(lookup["delivery_method"], "postamat");
     let handoff = deadline(&lookup["shipments"][0], "handoff");
     assert_eq!(handoff["due_at"], "2026-03-26T07:00:00Z");
-    assert_eq!(handoff["due_local"], "2026-03-26T12:00:00+05:00", "Almaty's time");
+    assert_eq!(
+        handoff["due_local"], "2026-03-26T12:00:00+05:00",
+        "Almaty's time"
+    );
     assert_eq!(handoff["state"], "pending");
     assert_eq!(handoff["clause"], "п.17");
 
@@ -244,20 +247,33 @@ async fn a_postamat_document_goes_from_registration_to_the_state_courier() {
         .await;
     assert_eq!(print.status.as_u16(), 200);
     assert!(print.content_type().starts_with("text/html"));
-    for text in [
-        "ALM01-2026-000001",
+    let text = crate::printed::visible_text(&print.text);
+    for line in [
+        "Kaspi қабылдау пунктіне құжаттарды беру тізілімі Реестр передачи документов в пункт приема Kaspi",
+        "№ ALM01-2026-000001",
         "APP-1",
         "WB-APP-1",
-        "Дата: 20.03.2026 17:00",
-        "Работник накопительного сектора: ____________________",
-        "Курьер Госкорпорации: ____________________",
-        "Всего конвертов: 1",
+        "Күні / Дата: 20.03.2026 17:00",
+        "Филиал / Филиал: ALM01 — Алматы қаласы бойынша №1 ХҚКО / ЦОН №1 города Алматы",
+        "Мекенжайы / Адрес: Алматы қ., Абай даңғ., 10 / г. Алматы, пр. Абая, 10",
+        "Жинақтау секторының қызметкері / Работник накопительного сектора: ____________________",
+        "Мемлекеттік корпорация курьері / Курьер Госкорпорации: ____________________",
+        "Барлық конверттер / Всего конвертов: 1",
     ] {
         assert!(
-            print.text.contains(text),
-            "{text} missing from the printed registry"
+            text.contains(line),
+            "{line} missing from the printed registry: {text}"
         );
     }
+    // The waybill as a scannable Code 128 barcode, and nothing the page fetches or runs.
+    assert!(print.text.contains("<svg") && print.text.contains("aria-label=\"WB-APP-1\""));
+    for fetch in ["<script", "src=", "href=", "url("] {
+        assert!(
+            !print.text.contains(fetch),
+            "the page fetches or runs: {fetch}"
+        );
+    }
+    crate::printed::render("handoff-registry", &print.text, &["WB-APP-1"]);
 
     p.set_clock("2026-03-26T05:30:00Z");
     let handed = p

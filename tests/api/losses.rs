@@ -157,12 +157,17 @@ async fn a_kaspi_side_loss_ends_in_a_free_duplicate_issued_within_three_working_
         "Экземпляр 2",
         "ALM01-2026-000001",
         "KSP-LA-9",
-        "Дата составления: 23.11.2026 10:00",
-        "Работник Госкорпорации: ____________________",
-        "Ответственный работник: ____________________ / Курьер Kaspi А. Омаров /",
+        "Жасалған күні / Дата составления: 23.11.2026 10:00",
+        "Мемлекеттік корпорация қызметкері / Работник Госкорпорации: ____________________",
+        "Жауапты қызметкер / Ответственный работник: ____________________ / Курьер Kaspi А. Омаров /",
+        "Құжаттың жоғалуы туралы акт Акт об утере документа № ALM01-2026-000001",
+        "1-дана — Мемлекеттік корпорацияда қалады / Экземпляр 1",
+        "Тарап / Сторона «Kaspi Bank» АҚ (22-т.) / АО «Kaspi Bank» (п.22)",
     ] {
-        assert!(print.text.contains(text), "{text} missing from the act");
+        let shown = crate::printed::visible_text(&print.text);
+        assert!(shown.contains(text), "{text} missing from the act: {shown}");
     }
+    crate::printed::render("loss-act", &print.text, &[]);
     assert!(
         p.outbound_kinds().await.contains(&"loss_act".to_owned()),
         "the second copy goes to the registry office"

@@ -14,6 +14,7 @@ mod lifecycle;
 mod logs;
 mod losses;
 mod openapi;
+mod printed;
 mod reference_data;
 mod returns;
 mod statements;

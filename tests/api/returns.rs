@@ -77,12 +77,18 @@ async fn returned_to_the_con(p: &Pilot, number: &str, language: &str) -> String 
             Some(&p.courier),
         )
         .await;
-    assert!(
-        print
-            .text
-            .contains("Реестр изъятия невостребованных документов"),
-        "{}",
-        &print.text[..300]
+    let shown = crate::printed::visible_text(&print.text);
+    for line in [
+        "Kaspi қабылдау пунктінен талап етілмеген құжаттарды алу тізілімі Реестр изъятия невостребованных документов",
+        "Kaspi қабылдау пунктінің қызметкері / Работник пункта приема Kaspi",
+    ] {
+        assert!(shown.contains(line), "{line} missing: {shown}");
+    }
+    assert!(print.text.contains(&format!("aria-label=\"WB-{number}\"")));
+    crate::printed::render(
+        &format!("return-pickup-registry-{number}"),
+        &print.text,
+        &[&waybill],
     );
 
     let picked = p

@@ -1,15 +1,14 @@
 //! Loss acts (п.22–24): a State-side loss recorded by staff, the act drawn in two copies by
 //! the accumulation sector (the second sent to the registry office), and its printable page.
 
-use super::registries::escape;
 use crate::api::AppState;
 use crate::api::auth::{AccumulationClerks, Authorized, BranchStaff, Policy};
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::extract::{ApiJson, ApiPath};
+use crate::api::printed;
 use crate::api::views::LossAct;
 use crate::db::models::{branch, loss_act};
 use crate::domain::ids::{LossActId, ShipmentId};
-use crate::domain::loss::LossSide;
 use crate::domain::reference::Text;
 use crate::domain::role::Role;
 use crate::workflows::loss::{self, StateLoss};
@@ -162,7 +161,7 @@ async fn draw_act(
     Ok(web::Json(act))
 }
 
-/// The act as a printable page holding both copies (п.24).
+/// The act as a printable page holding both copies (п.24), in Kazakh and Russian.
 #[utoipa::path(
     tag = "clerks",
     security(("bearer" = [])),
@@ -190,48 +189,13 @@ async fn print_act(
         })
         .await?;
     let (act, branch) = found(act_and_branch, id)?;
-    let (branch_name, branch_address) = (&branch.name_ru, &branch.address_ru);
-    let tz = branch.time_zone.tz();
     let (Some(number), Some(drawn_at)) = (act.number.clone(), act.drawn_at) else {
         return Err(ApiError::new(
             crate::api::error::ErrorCode::InvalidTransition,
             "draw the act before printing it",
         ));
     };
-    let copy = |which: &str, to: &str| {
-        format!(
-            "<section class=\"copy\"><h1>Акт об утере документа № {number}</h1><p><b>{which}</b> — {to}</p>\
-             <p>Дата составления: {dated}<br>Филиал: {branch} — {branch_name}<br>Адрес: {branch_address}</p>\
-             <table><tr><th>Номер заявки</th><td>{app}</td></tr><tr><th>Сторона</th><td>{side}</td></tr>\
-             <tr><th>Акт Kaspi</th><td>{kaspi}</td></tr><tr><th>Причина</th><td>{cause}</td></tr>\
-             <tr><th>Обстоятельства</th><td>{circ}</td></tr><tr><th>Ответственный работник</th><td>{emp}</td></tr></table>\
-             <table class=\"signatures\"><tr><td>Работник Госкорпорации: ____________________</td></tr>\
-             <tr><td>Ответственный работник: ____________________ / {emp} /</td></tr></table></section>",
-            number = escape(&number),
-            dated = drawn_at.with_timezone(&tz).format("%d.%m.%Y %H:%M"),
-            branch = escape(&act.branch),
-            branch_name = escape(branch_name),
-            branch_address = escape(branch_address),
-            app = escape(&act.application_number),
-            side = if act.side == LossSide::Kaspi {
-                "АО «Kaspi Bank» (п.22)"
-            } else {
-                "Госкорпорация (п.23)"
-            },
-            kaspi = escape(act.kaspi_act_number.as_deref().unwrap_or("—")),
-            cause = escape(&act.cause),
-            circ = escape(&act.circumstances),
-            emp = escape(&act.responsible_employee),
-        )
-    };
-    let page = format!(
-        "<!DOCTYPE html><html lang=\"ru\"><head><meta charset=\"utf-8\"><title>Акт об утере № {number}</title>\
-         <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #000;padding:4px 8px;text-align:left}}\
-         .copy{{page-break-after:always;margin-bottom:3em}}.signatures td{{border:none;padding-top:3em}}</style></head><body>{}{}</body></html>",
-        copy("Экземпляр 1", "остается в Госкорпорации"),
-        copy("Экземпляр 2", "направляется в уполномоченный орган (п.24)"),
-        number = escape(&number),
-    );
+    let page = printed::loss_act(&act, &number, drawn_at, &branch);
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(page))

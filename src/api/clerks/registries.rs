@@ -5,6 +5,7 @@ use crate::api::AppState;
 use crate::api::auth::{AccumulationClerks, Authorized, BranchStaff, Couriers};
 use crate::api::error::ApiResult;
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::api::printed;
 use crate::api::views::{self, Registry};
 use crate::db::models::{branch, registry};
 use crate::domain::identifiers::ApplicationNumber;
@@ -293,89 +294,8 @@ async fn hand_over(
     Ok(web::Json(view))
 }
 
-/// HTML-escapes text for the printable pages.
-pub(super) fn escape(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '&' => "&amp;".to_owned(),
-            '<' => "&lt;".to_owned(),
-            '>' => "&gt;".to_owned(),
-            '"' => "&quot;".to_owned(),
-            '\'' => "&#39;".to_owned(),
-            c => c.to_string(),
-        })
-        .collect()
-}
-
-/// The printable registry: what the clerk and the courier sign (п.13, 17).
-fn render(
-    registry: &Registry,
-    branch_name: &str,
-    branch_address: &str,
-    tz: chrono_tz::Tz,
-) -> String {
-    let local = |t: chrono::DateTime<chrono::Utc>| {
-        t.with_timezone(&tz).format("%d.%m.%Y %H:%M").to_string()
-    };
-    let rows: String = registry
-        .items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                i + 1,
-                escape(&item.application_number),
-                escape(&item.waybill)
-            )
-        })
-        .collect();
-    let number = registry
-        .number
-        .as_deref()
-        .unwrap_or("ЧЕРНОВИК — не опечатан");
-    let dated = registry
-        .sealed_at
-        .map(local)
-        .unwrap_or_else(|| local(registry.created_at));
-    format!(
-        r#"<!DOCTYPE html>
-<html lang="ru"><head><meta charset="utf-8"><title>{title} № {number}</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; }} table {{ border-collapse: collapse; width: 100%; }}
-td, th {{ border: 1px solid #000; padding: 4px 8px; text-align: left; }}
-.signatures td {{ border: none; padding-top: 3em; }}
-@media print {{ body {{ margin: 0; }} }}
-</style></head>
-<body>
-<h1>{title} № {number}</h1>
-<p>Дата: {dated}<br>Филиал: {branch} — {branch_name}<br>Адрес: {branch_address}</p>
-<table>
-<thead><tr><th>№</th><th>Номер заявки</th><th>Накладная</th></tr></thead>
-<tbody>
-{rows}</tbody>
-</table>
-<p>Всего конвертов: {count}</p>
-<table class="signatures">
-<tr><td>Работник накопительного сектора: ____________________ / {sealed_by} /</td></tr>
-<tr><td>Курьер Госкорпорации: ____________________ / {courier} /</td></tr>
-</table>
-</body></html>
-"#,
-        number = escape(number),
-        title = registry.kind.title(),
-        dated = dated,
-        branch = escape(&registry.branch),
-        branch_name = escape(branch_name),
-        branch_address = escape(branch_address),
-        rows = rows,
-        count = registry.items.len(),
-        sealed_by = escape(registry.sealed_by.as_deref().unwrap_or("")),
-        courier = escape(registry.courier_name.as_deref().unwrap_or("")),
-    )
-}
-
-/// The registry as a printable HTML page with both signature lines.
+/// The registry as a printable page in Kazakh and Russian, with a barcode per waybill and both
+/// signature lines.
 #[utoipa::path(
     tag = "clerks",
     security(("bearer" = [])),
@@ -398,12 +318,7 @@ async fn print_registry(
             let row = found(registry::find_scoped(conn, id, &scope)?, id)?;
             let branch = branch::get(conn, row.branch_id)?;
             let view = views::registry(conn, row)?;
-            Ok(render(
-                &view,
-                &branch.name_ru,
-                &branch.address_ru,
-                branch.time_zone.tz(),
-            ))
+            Ok(printed::registry(&view, &branch))
         })
         .await?;
     Ok(HttpResponse::Ok()

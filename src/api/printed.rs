@@ -1,0 +1,270 @@
+//! The printed documents of the pilot: the handoff registry (п.13, 17), the return pickup
+//! registry (п.32–33) and the loss act in two copies (п.24). Official documents of the State
+//! Corporation are in the state language and in Russian: every heading and label is printed in
+//! Kazakh first, then Russian, with the branch's names and addresses in both; times are the
+//! branch's local time in the usual `дд.мм.гггг чч:мм` form; each envelope's waybill is also a
+//! Code 128 barcode (inline SVG) that the courier and Kaspi's point can scan.
+
+use crate::api::views::{LossAct, Registry};
+use crate::db::models::branch::BranchRow;
+use crate::domain::loss::LossSide;
+use crate::domain::registry::RegistryKind;
+use barcoders::generators::svg::SVG;
+use barcoders::sym::code128::Code128;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+/// HTML-escapes text for the printed pages.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A label in both languages, Kazakh first.
+fn both(kk: &str, ru: &str) -> String {
+    format!(
+        "<span lang=\"kk\">{}</span> / <span lang=\"ru\">{}</span>",
+        escape(kk),
+        escape(ru)
+    )
+}
+
+/// The branch's local time as people there write it.
+pub fn local_time(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%d.%m.%Y %H:%M").to_string()
+}
+
+/// `value` as a Code 128 barcode (character set B: printable ASCII, which every waybill is), as
+/// inline SVG; `None` for a value the symbology cannot carry.
+pub fn barcode(value: &str) -> Option<String> {
+    let encoded = Code128::new(format!("Ɓ{value}")).ok()?.encode();
+    // Two units per module and a 10-module quiet zone on each side, as scanners expect.
+    let svg = SVG::new(60).xdim(2).generate(&encoded).ok()?;
+    let quiet = 20;
+    let width = encoded.len() as u32 * 2 + 2 * quiet;
+    let bars = svg
+        .split_once('>')
+        .and_then(|(_, rest)| rest.rsplit_once("</svg>"))
+        .map(|(inner, _)| inner)?;
+    Some(format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"barcode\" role=\"img\" \
+         aria-label=\"{label}\" viewBox=\"0 0 {width} 60\" width=\"{width}\" height=\"60\">\
+         <rect width=\"{width}\" height=\"60\" fill=\"#fff\"/>\
+         <g transform=\"translate({quiet} 0)\">{bars}</g></svg>",
+        label = escape(value),
+    ))
+}
+
+/// The page around a document: print-ready, no script, nothing fetched from elsewhere.
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"kk\"><head><meta charset=\"utf-8\">\
+         <title>{title}</title>\n<style>\n\
+         body {{ font-family: sans-serif; margin: 2em; }}\n\
+         table {{ border-collapse: collapse; width: 100%; }}\n\
+         td, th {{ border: 1px solid #000; padding: 4px 8px; text-align: left; vertical-align: middle; }}\n\
+         .signatures td {{ border: none; padding-top: 3em; }}\n\
+         .barcode {{ display: block; }}\n\
+         .copy {{ page-break-after: always; margin-bottom: 3em; }}\n\
+         @media print {{ body {{ margin: 0; }} }}\n\
+         </style></head>\n<body>\n{body}</body></html>\n",
+        title = escape(title),
+    )
+}
+
+/// The branch, in both languages.
+fn branch_lines(branch: &BranchRow) -> String {
+    format!(
+        "{}: {} — {} / {}<br>{}: {} / {}",
+        both("Филиал", "Филиал"),
+        escape(&branch.code),
+        escape(&branch.name_kk),
+        escape(&branch.name_ru),
+        both("Мекенжайы", "Адрес"),
+        escape(&branch.address_kk),
+        escape(&branch.address_ru),
+    )
+}
+
+/// The registry's title in both languages.
+fn registry_title(kind: RegistryKind) -> (&'static str, &'static str) {
+    match kind {
+        RegistryKind::KaspiHandoff => (
+            "Kaspi қабылдау пунктіне құжаттарды беру тізілімі",
+            RegistryKind::KaspiHandoff.title(),
+        ),
+        RegistryKind::ReturnPickup => (
+            "Kaspi қабылдау пунктінен талап етілмеген құжаттарды алу тізілімі",
+            RegistryKind::ReturnPickup.title(),
+        ),
+    }
+}
+
+/// The printable registry: what the two sides sign (п.13, 17, 32–33).
+pub fn registry(registry: &Registry, branch: &BranchRow) -> String {
+    let tz = branch.time_zone.tz();
+    let (title_kk, title_ru) = registry_title(registry.kind);
+    let number = registry.number.as_deref();
+    let number_text = match number {
+        Some(n) => escape(n),
+        None => both("ЖОБА — мөрленбеген", "ЧЕРНОВИК — не опечатан"),
+    };
+    let dated = local_time(registry.sealed_at.unwrap_or(registry.created_at), tz);
+    let rows: String = registry
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                i + 1,
+                escape(&item.application_number),
+                escape(&item.waybill),
+                barcode(&item.waybill).unwrap_or_default(),
+            )
+        })
+        .collect();
+    let (hands_over, receives) = match registry.kind {
+        RegistryKind::KaspiHandoff => (
+            both(
+                "Жинақтау секторының қызметкері",
+                "Работник накопительного сектора",
+            ),
+            both("Мемлекеттік корпорация курьері", "Курьер Госкорпорации"),
+        ),
+        RegistryKind::ReturnPickup => (
+            both(
+                "Kaspi қабылдау пунктінің қызметкері",
+                "Работник пункта приема Kaspi",
+            ),
+            both("Мемлекеттік корпорация курьері", "Курьер Госкорпорации"),
+        ),
+    };
+    let body = format!(
+        "<h1><span lang=\"kk\">{title_kk}</span><br><span lang=\"ru\">{title_ru}</span></h1>\n\
+         <p>№ {number_text}</p>\n\
+         <p>{date_label}: {dated}<br>{branch}</p>\n\
+         <table>\n<thead><tr><th>№</th><th>{app_label}</th><th>{waybill_label}</th><th>{barcode_label}</th></tr></thead>\n\
+         <tbody>\n{rows}</tbody>\n</table>\n\
+         <p>{count_label}: {count}</p>\n\
+         <table class=\"signatures\">\n\
+         <tr><td>{hands_over}: ____________________ / {sealed_by} /</td></tr>\n\
+         <tr><td>{receives}: ____________________ / {courier} /</td></tr>\n\
+         </table>\n",
+        date_label = both("Күні", "Дата"),
+        branch = branch_lines(branch),
+        app_label = both("Өтінім нөмірі", "Номер заявки"),
+        waybill_label = both("Жүкқұжат", "Накладная"),
+        barcode_label = both("Штрихкод", "Штрихкод"),
+        count_label = both("Барлық конверттер", "Всего конвертов"),
+        count = registry.items.len(),
+        sealed_by = escape(registry.sealed_by.as_deref().unwrap_or("")),
+        courier = escape(registry.courier_name.as_deref().unwrap_or("")),
+    );
+    let title = format!("{title_ru} № {}", number.unwrap_or("—"));
+    page(&title, &body)
+}
+
+/// The loss act with both copies (п.24): one stays at the State Corporation, one goes to the
+/// authorised body. `number` and `drawn_at` are the drawn act's.
+pub fn loss_act(
+    act: &LossAct,
+    number: &str,
+    drawn_at: DateTime<Utc>,
+    branch: &BranchRow,
+) -> String {
+    let tz = branch.time_zone.tz();
+    let side = match act.side {
+        LossSide::Kaspi => both("«Kaspi Bank» АҚ (22-т.)", "АО «Kaspi Bank» (п.22)"),
+        LossSide::StateCorporation => {
+            both("Мемлекеттік корпорация (23-т.)", "Госкорпорация (п.23)")
+        }
+    };
+    let copy = |which: String| {
+        format!(
+            "<section class=\"copy\">\n\
+             <h1><span lang=\"kk\">Құжаттың жоғалуы туралы акт</span><br>\
+             <span lang=\"ru\">Акт об утере документа</span> № {number}</h1>\n\
+             <p><b>{which}</b></p>\n\
+             <p>{date_label}: {dated}<br>{branch}</p>\n\
+             <table>\n\
+             <tr><th>{app_label}</th><td>{app}</td></tr>\n\
+             <tr><th>{side_label}</th><td>{side}</td></tr>\n\
+             <tr><th>{kaspi_label}</th><td>{kaspi}</td></tr>\n\
+             <tr><th>{cause_label}</th><td>{cause}</td></tr>\n\
+             <tr><th>{circ_label}</th><td>{circ}</td></tr>\n\
+             <tr><th>{emp_label}</th><td>{emp}</td></tr>\n\
+             </table>\n\
+             <table class=\"signatures\">\n\
+             <tr><td>{staff}: ____________________</td></tr>\n\
+             <tr><td>{emp_label}: ____________________ / {emp} /</td></tr>\n\
+             </table>\n</section>\n",
+            number = escape(number),
+            date_label = both("Жасалған күні", "Дата составления"),
+            dated = local_time(drawn_at, tz),
+            branch = branch_lines(branch),
+            app_label = both("Өтінім нөмірі", "Номер заявки"),
+            app = escape(&act.application_number),
+            side_label = both("Тарап", "Сторона"),
+            kaspi_label = both("Kaspi актісі", "Акт Kaspi"),
+            kaspi = escape(act.kaspi_act_number.as_deref().unwrap_or("—")),
+            cause_label = both("Себебі", "Причина"),
+            cause = escape(&act.cause),
+            circ_label = both("Мән-жайлары", "Обстоятельства"),
+            circ = escape(&act.circumstances),
+            emp_label = both("Жауапты қызметкер", "Ответственный работник"),
+            emp = escape(&act.responsible_employee),
+            staff = both(
+                "Мемлекеттік корпорация қызметкері",
+                "Работник Госкорпорации"
+            ),
+        )
+    };
+    let body = [
+        copy(both(
+            "1-дана — Мемлекеттік корпорацияда қалады",
+            "Экземпляр 1 — остается в Госкорпорации",
+        )),
+        copy(both(
+            "2-дана — уәкілетті органға жіберіледі (24-т.)",
+            "Экземпляр 2 — направляется в уполномоченный орган (п.24)",
+        )),
+    ]
+    .concat();
+    page(&format!("Акт об утере № {number}"), &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_waybill_becomes_a_code_128_barcode() {
+        let svg = barcode("WB-ALM-000123").unwrap();
+        assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+        assert!(svg.contains("aria-label=\"WB-ALM-000123\""));
+        // Start B, 13 characters, checksum and stop: 11 modules each, 13 for the stop.
+        let modules = 11 * (1 + 13 + 1) + 13;
+        assert!(svg.contains(&format!("viewBox=\"0 0 {} 60\"", modules * 2 + 40)));
+        assert!(svg.matches("<rect").count() > 10);
+        assert_ne!(barcode("WB-1"), barcode("WB-2"));
+    }
+
+    #[test]
+    fn text_is_escaped() {
+        assert_eq!(
+            escape("<a href='x'>&\"</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
+        );
+    }
+}
