@@ -12,6 +12,7 @@ use crate::domain::role::Role;
 use crate::jobs::calendar_refresh::{self, CalendarCache};
 use crate::jobs::dispatcher::{self, Dispatcher};
 use crate::observability::{self, Metrics};
+use crate::workflows::keys::{self, LastAdmin};
 use actix_web::{HttpServer, web};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -68,8 +69,14 @@ enum KeysCommand {
     },
     /// List keys (never their tokens).
     List,
-    /// Revoke a key: it stops working at once.
-    Revoke { id: KeyId },
+    /// Revoke a key: it stops working at once. The last active admin key is kept unless
+    /// `--force` is given (the CLI can then create a new one; HTTP administration cannot).
+    Revoke {
+        id: KeyId,
+        /// Revoke it even if it is the last active admin key.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -257,16 +264,22 @@ fn keys(config: &Config, action: KeysCommand) -> anyhow::Result<()> {
                 );
             }
         }
-        KeysCommand::Revoke { id } => match api_key::revoke(&mut conn, id, now)? {
-            Some(key) => println!(
+        KeysCommand::Revoke { id, force } => {
+            let last_admin = if force {
+                LastAdmin::Allow
+            } else {
+                LastAdmin::Refuse
+            };
+            let key = keys::revoke(&mut conn, id, last_admin, now)
+                .map_err(|e| anyhow::anyhow!(e.chain()))?;
+            println!(
                 "key {} revoked at {}",
                 key.id,
                 key.revoked_at
                     .unwrap_or(now)
                     .format("%Y-%m-%d %H:%M:%S UTC")
-            ),
-            None => anyhow::bail!("no API key with id {id}"),
-        },
+            );
+        }
     }
     Ok(())
 }

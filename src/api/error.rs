@@ -98,6 +98,8 @@ pub enum ErrorCode {
     InvalidSignature,
     /// A Kaspi call signed more than 5 minutes away from our clock.
     SignatureExpired,
+    /// Revoking the key would leave no active admin key (the CLI can, with `--force`).
+    LastAdminKey,
     /// The database cannot be reached right now.
     DatabaseUnavailable,
     /// An unexpected failure on our side; the request id in the response finds it in the log.
@@ -123,7 +125,7 @@ impl ErrorCode {
             RoleForbidden | BranchForbidden => StatusCode::FORBIDDEN,
             NotFound | RouteNotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            AlreadyExists | InUse | ConcurrentUpdate => StatusCode::CONFLICT,
+            AlreadyExists | InUse | ConcurrentUpdate | LastAdminKey => StatusCode::CONFLICT,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -172,6 +174,7 @@ impl ErrorCode {
             RecipientMismatch => "recipient_mismatch",
             InvalidSignature => "invalid_signature",
             SignatureExpired => "signature_expired",
+            LastAdminKey => "last_admin_key",
             DatabaseUnavailable => "database_unavailable",
             Internal => "internal",
         }
@@ -218,6 +221,7 @@ impl ErrorCode {
             RecipientMismatch => "Recipient does not match",
             InvalidSignature => "Invalid webhook signature",
             SignatureExpired => "Webhook signature expired",
+            LastAdminKey => "Last active admin key",
             DatabaseUnavailable => "Database unavailable",
             Internal => "Internal error",
         }
@@ -506,6 +510,7 @@ impl From<Reason> for ErrorCode {
             Reason::InvalidTransition => ErrorCode::InvalidTransition,
             Reason::RoleForbidden => ErrorCode::RoleForbidden,
             Reason::NotFound => ErrorCode::NotFound,
+            Reason::LastAdminKey => ErrorCode::LastAdminKey,
         }
     }
 }

@@ -60,7 +60,7 @@ impl From<BranchCode> for String {
 
 impl fmt::Display for BranchCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 
@@ -173,7 +173,7 @@ impl From<KaspiPostamatId> for String {
 
 impl fmt::Display for KaspiPostamatId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 
@@ -223,7 +223,7 @@ impl From<Text> for String {
 
 impl fmt::Display for Text {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 

@@ -92,7 +92,8 @@ pub enum RoleBranchMismatch {
 
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        // `pad`, not `write_str`: a width like `{:<18}` lines up the `keys list` columns.
+        f.pad(self.as_str())
     }
 }
 

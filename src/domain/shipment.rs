@@ -107,7 +107,7 @@ impl ShipmentState {
 
 impl fmt::Display for ShipmentState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -269,7 +269,7 @@ impl ShipmentEvent {
 
 impl fmt::Display for ShipmentEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 

@@ -44,6 +44,8 @@ pub enum Reason {
     RoleForbidden,
     /// What the request names does not exist, or is not the caller's to see.
     NotFound,
+    /// Revoking this key would leave no active admin key to administer the service over HTTP.
+    LastAdminKey,
 }
 
 impl Reason {
@@ -68,10 +70,11 @@ impl Reason {
             Reason::InvalidTransition => "invalid_transition",
             Reason::RoleForbidden => "role_forbidden",
             Reason::NotFound => "not_found",
+            Reason::LastAdminKey => "last_admin_key",
         }
     }
 
-    pub const ALL: [Reason; 18] = [
+    pub const ALL: [Reason; 19] = [
         Reason::ValidationFailed,
         Reason::AlreadyExists,
         Reason::ApplicationConflict,
@@ -90,6 +93,7 @@ impl Reason {
         Reason::InvalidTransition,
         Reason::RoleForbidden,
         Reason::NotFound,
+        Reason::LastAdminKey,
     ];
 }
 

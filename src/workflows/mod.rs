@@ -17,6 +17,7 @@ pub mod intake;
 pub mod issuance;
 pub mod kaspi_events;
 pub mod kaspi_order;
+pub mod keys;
 pub mod label;
 pub mod loss;
 pub mod notify;

@@ -4,6 +4,7 @@ use crate::common::TestApp;
 use actix_web::web;
 use postamat::db::models::api_key;
 use postamat::domain::role::Role;
+use postamat::workflows::keys::{self, LastAdmin};
 use serde_json::json;
 
 #[actix_web::test]
@@ -178,19 +179,23 @@ async fn the_first_start_creates_one_admin_key_and_never_again() {
     let me = app.get("/api/v1/me", Some(&token)).await.assert_status(200);
     assert_eq!(me["role"], "admin");
 
-    // Revoking every key does not bring the bootstrap back.
+    // Revoking every key (the last admin key only by force, as the CLI does) does not bring
+    // the bootstrap back.
     app.post(
         &format!("/api/v1/admin/keys/{}/revoke", key.id),
         Some(&token),
         &json!({}),
     )
     .await
-    .assert_status(200);
+    .assert_problem(409, "last_admin_key");
     let pool = app.pool.clone();
-    let again =
-        web::block(move || api_key::bootstrap_admin(&mut pool.get().unwrap(), now).unwrap())
-            .await
-            .unwrap();
+    let again = web::block(move || {
+        let mut conn = pool.get().unwrap();
+        keys::revoke(&mut conn, key.id, LastAdmin::Allow, now).unwrap();
+        api_key::bootstrap_admin(&mut conn, now).unwrap()
+    })
+    .await
+    .unwrap();
     assert!(again.is_none());
 }
 
@@ -205,4 +210,57 @@ async fn no_bootstrap_key_when_keys_already_exist() {
             .await
             .unwrap();
     assert!(created.is_none());
+}
+
+#[actix_web::test]
+async fn the_last_active_admin_key_is_not_revoked_over_http() {
+    let app = TestApp::new().await;
+    let first = app.admin().await;
+    let me = app.get("/api/v1/me", Some(&first)).await.assert_status(200);
+    let first_id = me["key_id"].as_str().unwrap().to_owned();
+    let second = app
+        .post(
+            "/api/v1/admin/keys",
+            Some(&first),
+            &json!({"name": "second admin", "role": "admin"}),
+        )
+        .await
+        .assert_status(201);
+    let (second_token, second_id) = (
+        second["token"].as_str().unwrap().to_owned(),
+        second["key"]["id"].as_str().unwrap().to_owned(),
+    );
+    // Two active admin keys: one may go, even the caller's own.
+    app.post(
+        &format!("/api/v1/admin/keys/{first_id}/revoke"),
+        Some(&first),
+        &json!({}),
+    )
+    .await
+    .assert_status(200);
+    let refused = app
+        .post(
+            &format!("/api/v1/admin/keys/{second_id}/revoke"),
+            Some(&second_token),
+            &json!({}),
+        )
+        .await
+        .assert_problem(409, "last_admin_key");
+    assert!(refused["detail"].as_str().unwrap().contains("--force"));
+    app.get("/api/v1/me", Some(&second_token))
+        .await
+        .assert_status(200);
+    // Other keys are revoked as before.
+    let kaspi = app.token(Role::Kaspi, None).await;
+    let kaspi_id = app.get("/api/v1/me", Some(&kaspi)).await.assert_status(200)["key_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.post(
+        &format!("/api/v1/admin/keys/{kaspi_id}/revoke"),
+        Some(&second_token),
+        &json!({}),
+    )
+    .await
+    .assert_status(200);
 }

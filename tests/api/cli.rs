@@ -43,7 +43,21 @@ fn keys_are_created_listed_and_revoked_from_the_command_line() {
     );
     assert!(!listing.contains(token));
 
+    // The role column lines up whatever the role's length.
+    let header = listing.lines().next().unwrap();
+    let row = listing.lines().nth(1).unwrap();
+    assert_eq!(
+        header.find("BRANCH"),
+        row.find(" -  ").map(|i| i + 1),
+        "{listing}"
+    );
+
+    // The last active admin key goes only with --force.
     let out = postamat(&url, &["keys", "revoke", &id]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("last active admin key"), "{err}");
+    let out = postamat(&url, &["keys", "revoke", &id, "--force"]);
     assert!(
         out.status.success(),
         "{}",

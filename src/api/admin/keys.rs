@@ -4,11 +4,11 @@ use crate::api::AppState;
 use crate::api::auth::{Admins, Authorized};
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::extract::{ApiJson, ApiPath};
-use crate::api::found;
 use crate::db::models::api_key::{self, CreateKeyError, NewKey};
 use crate::domain::ids::KeyId;
 use crate::domain::reference::{BranchCode, Text};
 use crate::domain::role::Role;
+use crate::workflows::keys::{self, LastAdmin};
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -132,7 +132,8 @@ async fn list_keys(
     Ok(web::Json(keys.into_iter().map(ApiKey::from).collect()))
 }
 
-/// Revoke a key: it stops working with the next request.
+/// Revoke a key: it stops working with the next request. The last active admin key is not
+/// revoked over HTTP.
 #[utoipa::path(
     tag = "admin",
     security(("bearer" = [])),
@@ -140,6 +141,7 @@ async fn list_keys(
     responses(
         (status = 200, body = ApiKey),
         (status = 404, description = "No such key (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The last active admin key (`last_admin_key`): create another admin key first", body = crate::api::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/admin/keys/{id}/revoke")]
@@ -151,9 +153,8 @@ async fn revoke_key(
     let id = id.into_inner()?.into_inner();
     let now = state.clock.now();
     let key = state
-        .write(move |conn| Ok(api_key::revoke(conn, id, now)?))
+        .write(move |conn| Ok(keys::revoke(conn, id, LastAdmin::Refuse, now)?))
         .await?;
-    let key = found(key, || format!("API key {id}"))?;
     tracing::info!(key_id = %key.id, "API key revoked");
     Ok(web::Json(key.into()))
 }

@@ -189,6 +189,15 @@ pub fn revoke(
     find(conn, id)
 }
 
+/// How many admin keys are not revoked.
+pub fn active_admins(conn: &mut DbConnection) -> QueryResult<i64> {
+    api_keys::table
+        .filter(api_keys::role.eq(Role::Admin))
+        .filter(api_keys::revoked_at.is_null())
+        .count()
+        .get_result(conn)
+}
+
 /// Finds the live key a bearer token belongs to.
 pub fn authenticate(conn: &mut DbConnection, token: &str) -> QueryResult<Option<Principal>> {
     let found = api_keys::table
