@@ -65,19 +65,37 @@ pub fn barcode(value: &str) -> Option<String> {
     ))
 }
 
+/// The one stylesheet of the printed pages, inline so the page needs nothing else.
+const STYLE: &str = "
+body { font-family: sans-serif; margin: 2em; }
+table { border-collapse: collapse; width: 100%; }
+td, th { border: 1px solid #000; padding: 4px 8px; text-align: left; vertical-align: middle; }
+.signatures td { border: none; padding-top: 3em; }
+.barcode { display: block; }
+.copy { page-break-after: always; margin-bottom: 3em; }
+@media print { body { margin: 0; } }
+";
+
+/// The Content-Security-Policy of the printed pages: nothing may load or run; the one inline
+/// stylesheet is allowed by its hash. Printing needs nothing more.
+pub fn content_security_policy() -> &'static str {
+    static POLICY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        use base64::Engine;
+        use sha2::{Digest, Sha256};
+        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(STYLE));
+        format!(
+            "default-src 'none'; style-src 'sha256-{hash}'; base-uri 'none'; \
+             form-action 'none'; frame-ancestors 'none'"
+        )
+    });
+    &POLICY
+}
+
 /// The page around a document: print-ready, no script, nothing fetched from elsewhere.
 fn page(title: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"kk\"><head><meta charset=\"utf-8\">\
-         <title>{title}</title>\n<style>\n\
-         body {{ font-family: sans-serif; margin: 2em; }}\n\
-         table {{ border-collapse: collapse; width: 100%; }}\n\
-         td, th {{ border: 1px solid #000; padding: 4px 8px; text-align: left; vertical-align: middle; }}\n\
-         .signatures td {{ border: none; padding-top: 3em; }}\n\
-         .barcode {{ display: block; }}\n\
-         .copy {{ page-break-after: always; margin-bottom: 3em; }}\n\
-         @media print {{ body {{ margin: 0; }} }}\n\
-         </style></head>\n<body>\n{body}</body></html>\n",
+         <title>{title}</title>\n<style>{STYLE}</style></head>\n<body>\n{body}</body></html>\n",
         title = escape(title),
     )
 }
@@ -258,6 +276,23 @@ mod tests {
         assert!(svg.contains(&format!("viewBox=\"0 0 {} 60\"", modules * 2 + 40)));
         assert!(svg.matches("<rect").count() > 10);
         assert_ne!(barcode("WB-1"), barcode("WB-2"));
+    }
+
+    #[test]
+    fn the_policy_allows_exactly_the_pages_stylesheet() {
+        use base64::Engine;
+        use sha2::{Digest, Sha256};
+        let html = page("t", "<p>x</p>");
+        let (_, rest) = html.split_once("<style>").unwrap();
+        let (style, _) = rest.split_once("</style>").unwrap();
+        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(style));
+        let policy = content_security_policy();
+        assert!(
+            policy.contains(&format!("style-src 'sha256-{hash}'")),
+            "{policy}"
+        );
+        assert!(policy.starts_with("default-src 'none'"));
+        assert!(!html.contains("<script"));
     }
 
     #[test]

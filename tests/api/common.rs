@@ -144,6 +144,14 @@ impl Response {
             .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.text))
     }
 
+    /// A header's value as text, if present.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+
     pub fn content_type(&self) -> &str {
         self.headers
             .get("content-type")

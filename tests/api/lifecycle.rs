@@ -247,6 +247,21 @@ async fn a_postamat_document_goes_from_registration_to_the_state_courier() {
         .await;
     assert_eq!(print.status.as_u16(), 200);
     assert!(print.content_type().starts_with("text/html"));
+    let csp = print.header("content-security-policy").unwrap();
+    assert!(
+        csp.starts_with("default-src 'none'; style-src 'sha256-")
+            && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert_eq!(
+        print.header("x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
+    assert_eq!(print.header("x-frame-options").as_deref(), Some("DENY"));
+    assert_eq!(
+        print.header("referrer-policy").as_deref(),
+        Some("no-referrer")
+    );
     let text = crate::printed::visible_text(&print.text);
     for line in [
         "Kaspi қабылдау пунктіне құжаттарды беру тізілімі Реестр передачи документов в пункт приема Kaspi",

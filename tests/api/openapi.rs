@@ -41,6 +41,20 @@ async fn the_service_serves_the_same_document_and_swagger_ui() {
         "{}",
         &ui.text[..ui.text.len().min(300)]
     );
+    // Its own scripts only: the page holds no inline script the policy would block.
+    let csp = ui.header("content-security-policy").unwrap();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    assert!(
+        !ui.text.contains("<script>") && ui.text.contains("<script src="),
+        "{}",
+        ui.text
+    );
+    assert_eq!(ui.header("x-frame-options").as_deref(), Some("DENY"));
+    let json = app.get("/api-docs/openapi.json", None).await;
+    assert_eq!(
+        json.header("x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
 }
 
 #[test]

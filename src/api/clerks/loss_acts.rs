@@ -198,5 +198,9 @@ async fn print_act(
     let page = printed::loss_act(&act, &number, drawn_at, &branch);
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
+        .insert_header((
+            actix_web::http::header::CONTENT_SECURITY_POLICY,
+            printed::content_security_policy(),
+        ))
         .body(page))
 }

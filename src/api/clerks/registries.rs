@@ -323,5 +323,9 @@ async fn print_registry(
         .await?;
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
+        .insert_header((
+            actix_web::http::header::CONTENT_SECURITY_POLICY,
+            printed::content_security_policy(),
+        ))
         .body(page))
 }
