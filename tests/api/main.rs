@@ -19,3 +19,4 @@ mod reference_data;
 mod returns;
 mod statements;
 mod sweeper;
+mod tls;
