@@ -46,9 +46,17 @@ enum Command {
     /// Apply every deadline due by now (or by --as-of) once, then exit (for cron, or to replay
     /// a moment).
     Sweep {
-        /// The instant to sweep as of, RFC 3339 (e.g. 2026-03-31T01:00:00+05:00).
+        /// The instant to sweep as of, RFC 3339 (e.g. 2026-03-31T01:00:00+05:00). An instant
+        /// in the future needs --dry-run or --allow-future.
         #[arg(long)]
         as_of: Option<chrono::DateTime<chrono::FixedOffset>>,
+        /// Print what the sweep would do, and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Really sweep as of a future instant (deadlines breached and messages queued with
+        /// future times).
+        #[arg(long, conflicts_with = "dry_run")]
+        allow_future: bool,
     },
 }
 
@@ -101,7 +109,11 @@ pub fn main() -> ExitCode {
         Command::Serve => serve(config),
         Command::Migrate => migrate(&config),
         Command::Keys { action } => keys(&config, action),
-        Command::Sweep { as_of } => sweep(&config, as_of),
+        Command::Sweep {
+            as_of,
+            dry_run,
+            allow_future,
+        } => sweep(&config, as_of, dry_run, allow_future),
         Command::Openapi => unreachable!("handled above"),
     };
     match result {
@@ -206,13 +218,28 @@ fn serve(config: Config) -> anyhow::Result<()> {
 fn sweep(
     config: &Config,
     as_of: Option<chrono::DateTime<chrono::FixedOffset>>,
+    dry_run: bool,
+    allow_future: bool,
 ) -> anyhow::Result<()> {
+    let now = Clock::System.now();
+    let as_of = as_of.map_or(now, |t| t.with_timezone(&chrono::Utc));
+    // A future instant would breach deadlines and queue messages dated in the future.
+    if as_of > now + chrono::Duration::minutes(1) && !dry_run && !allow_future {
+        anyhow::bail!(
+            "--as-of {as_of} is in the future: add --dry-run to see what would happen, or \
+             --allow-future to really apply it"
+        );
+    }
     let pool = open_database(config)?;
     let mut conn = pool.get().context("cannot get a database connection")?;
     let calendar = CalendarCache::load(&mut conn).context("cannot load the calendar")?;
-    let as_of = as_of.map_or_else(|| Clock::System.now(), |t| t.with_timezone(&chrono::Utc));
-    let report = crate::workflows::sweep::sweep(&mut conn, as_of, &calendar.current())?;
-    println!("{}", serde_json::to_string(&report)?);
+    if dry_run {
+        let planned = crate::workflows::sweep::dry_run(&mut conn, as_of, &calendar.current())?;
+        println!("{}", serde_json::to_string(&planned)?);
+    } else {
+        let report = crate::workflows::sweep::sweep(&mut conn, as_of, &calendar.current())?;
+        println!("{}", serde_json::to_string(&report)?);
+    }
     Ok(())
 }
 

@@ -146,6 +146,13 @@ pub enum OnBreach {
     ListForTransfer,
 }
 
+names!(OnBreach {
+    ExpireStorage => "expire_storage",
+    NotifyDelay => "notify_delay",
+    Escalate => "escalate",
+    ListForTransfer => "list_for_transfer",
+});
+
 impl DeadlineKind {
     pub fn on_breach(self) -> OnBreach {
         match self {

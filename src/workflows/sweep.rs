@@ -107,6 +107,67 @@ pub fn sweep_with(
     Ok(report)
 }
 
+/// A due deadline and the consequence a sweep would apply.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct WouldApply {
+    pub deadline: crate::domain::ids::DeadlineId,
+    pub kind: &'static str,
+    pub shipment_id: crate::domain::ids::ShipmentId,
+    pub due_at: DateTime<Utc>,
+    pub consequence: &'static str,
+}
+
+/// What a sweep at some instant would do.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DryRun {
+    pub as_of: DateTime<Utc>,
+    #[serde(flatten)]
+    pub report: SweepReport,
+    pub would_apply: Vec<WouldApply>,
+}
+
+/// The sweep at `as_of` exactly as it would run — same claims, same consequences, same
+/// messages — inside one transaction that is then rolled back: nothing is written.
+pub fn dry_run(
+    conn: &mut DbConnection,
+    as_of: DateTime<Utc>,
+    calendar: &CalendarSnapshot,
+) -> WorkflowResult<DryRun> {
+    /// Carries the outcome out of the transaction it rolls back.
+    enum Outcome {
+        Done(DryRun),
+        Failed(super::WorkflowError),
+    }
+    impl From<diesel::result::Error> for Outcome {
+        fn from(e: diesel::result::Error) -> Self {
+            Outcome::Failed(e.into())
+        }
+    }
+    let result = write_transaction(conn, |conn| {
+        let mut would_apply = Vec::new();
+        let report = sweep_with(conn, as_of, calendar, |due| {
+            would_apply.push(WouldApply {
+                deadline: due.id,
+                kind: due.kind.as_str(),
+                shipment_id: due.shipment_id,
+                due_at: due.due_at(),
+                consequence: due.kind.on_breach().as_str(),
+            })
+        })
+        .map_err(Outcome::Failed)?;
+        Err::<(), _>(Outcome::Done(DryRun {
+            as_of,
+            report,
+            would_apply,
+        }))
+    });
+    match result {
+        Err(Outcome::Done(dry_run)) => Ok(dry_run),
+        Err(Outcome::Failed(e)) => Err(e),
+        Ok(()) => unreachable!("a dry run always rolls back"),
+    }
+}
+
 /// Applies the consequence of one due deadline (inside a savepoint).
 fn consequence(
     conn: &mut DbConnection,

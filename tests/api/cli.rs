@@ -257,3 +257,99 @@ async fn sweep_on_a_prepared_database_applies_the_due_consequences_once() {
     assert_eq!(again["due"], 0, "a second run changes nothing");
     assert_eq!(again["delay_notified"], 0);
 }
+
+/// What a sweep can change, as text: every deadline and shipment row and the number of
+/// history lines, messages and outbound requests.
+async fn digest(app: &crate::common::TestApp) -> String {
+    use diesel::prelude::*;
+    use postamat::db::models::deadline::DeadlineRow;
+    use postamat::db::models::shipment::ShipmentRow;
+    use postamat::db::schema::{
+        deadlines, notifications, outbound_messages, shipments, status_events,
+    };
+    let pool = app.pool.clone();
+    actix_web::web::block(move || {
+        let mut conn = pool.get().unwrap();
+        let deadlines: Vec<DeadlineRow> = deadlines::table
+            .order(deadlines::id)
+            .select(DeadlineRow::as_select())
+            .load(&mut conn)
+            .unwrap();
+        let shipments: Vec<ShipmentRow> = shipments::table
+            .order(shipments::id)
+            .select(ShipmentRow::as_select())
+            .load(&mut conn)
+            .unwrap();
+        let counts: Vec<i64> = vec![
+            status_events::table.count().get_result(&mut conn).unwrap(),
+            notifications::table.count().get_result(&mut conn).unwrap(),
+            outbound_messages::table
+                .count()
+                .get_result(&mut conn)
+                .unwrap(),
+        ];
+        format!("{deadlines:?}\n{shipments:?}\n{counts:?}")
+    })
+    .await
+    .unwrap()
+}
+
+#[actix_web::test]
+async fn a_sweep_in_the_future_is_refused_unless_dry_or_explicit() {
+    let p = crate::lifecycle::Pilot::new().await;
+    p.set_clock("2026-03-20T12:00:00Z");
+    p.packed("CLI-F").await;
+    let url = p.app.database_url.clone();
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    let sweep = move |extra: &'static [&'static str]| {
+        let (url, tomorrow) = (url.clone(), tomorrow.clone());
+        async move {
+            actix_web::web::block(move || {
+                let mut args = vec!["sweep", "--as-of", tomorrow.as_str()];
+                args.extend_from_slice(extra);
+                postamat(&url, &args)
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let before = digest(&p.app).await;
+
+    let refused = sweep(&[]).await;
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("--dry-run") && err.contains("--allow-future"),
+        "{err}"
+    );
+    assert_eq!(
+        digest(&p.app).await,
+        before,
+        "a refused sweep writes nothing"
+    );
+
+    let dry = sweep(&["--dry-run"]).await;
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let planned: serde_json::Value = serde_json::from_str(stdout(&dry).trim()).unwrap();
+    assert_eq!(planned["due"], 2, "{planned}");
+    assert_eq!(planned["delay_notified"], 1);
+    let consequences: Vec<&str> = planned["would_apply"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["consequence"].as_str().unwrap())
+        .collect();
+    assert_eq!(consequences.len(), 2);
+    assert!(consequences.contains(&"escalate") && consequences.contains(&"notify_delay"));
+    assert_eq!(digest(&p.app).await, before, "a dry run writes nothing");
+
+    let applied = sweep(&["--allow-future"]).await;
+    assert!(applied.status.success());
+    let report: serde_json::Value = serde_json::from_str(stdout(&applied).trim()).unwrap();
+    assert_eq!(report["due"], 2);
+    assert_ne!(digest(&p.app).await, before);
+}
