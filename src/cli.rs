@@ -43,6 +43,10 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// What an operator runs first when something is wrong: the configuration (secrets
+    /// masked), where the database is and its schema version, the calendar years loaded, the
+    /// deadlines and messages waiting. Changes nothing; exits 1 if the database is unusable.
+    Doctor,
     /// Apply every deadline due by now (or by --as-of) once, then exit (for cron, or to replay
     /// a moment).
     Sweep {
@@ -114,6 +118,7 @@ pub fn main() -> ExitCode {
             dry_run,
             allow_future,
         } => sweep(&config, as_of, dry_run, allow_future),
+        Command::Doctor => doctor(&config),
         Command::Openapi => unreachable!("handled above"),
     };
     match result {
@@ -127,6 +132,7 @@ pub fn main() -> ExitCode {
 
 /// Connects and brings the schema up to date.
 fn open_database(config: &Config) -> anyhow::Result<DbPool> {
+    log_location(config);
     let pool = db::connect(&config.database, config.pool_size)?;
     let mut conn = pool.get().context("cannot get a database connection")?;
     let applied = db::run_migrations(&mut conn)?;
@@ -136,7 +142,96 @@ fn open_database(config: &Config) -> anyhow::Result<DbPool> {
     Ok(pool)
 }
 
+/// Logs where the data is, before connecting.
+fn log_location(config: &Config) {
+    let location = config.database.describe();
+    // A relative SQLite path depends on the folder the service starts in: say where the data
+    // is, and say it loudly when that is a new, empty file.
+    if let db::DatabaseLocation::Sqlite(path) = &config.database
+        && !path.exists()
+    {
+        tracing::warn!(
+            database = %location,
+            "no database file here: creating a new, empty one (set POSTAMAT_DATABASE_URL to an absolute sqlite:/// path to be sure)"
+        );
+    }
+    tracing::info!(backend = config.database.backend_name(), database = %location, "database");
+}
+
+fn doctor(config: &Config) -> anyhow::Result<()> {
+    let env: std::collections::HashMap<String, String> = std::env::vars().collect();
+    println!("configuration (secrets masked):");
+    for s in crate::config::shown_settings(&env)? {
+        println!("  {:<34} = {:<40} ({})", s.env, s.value, s.origin);
+    }
+    let location = config.database.describe();
+    println!("database: {} at {location}", config.database.backend_name());
+    if let db::DatabaseLocation::Sqlite(path) = &config.database {
+        match std::fs::metadata(path) {
+            Ok(meta) => println!("  file: {} bytes", meta.len()),
+            Err(_) => anyhow::bail!("no database file at {location}: nothing to check"),
+        }
+    }
+    let pool = db::connect(&config.database, 1)?;
+    let mut conn = pool.get().context("cannot get a database connection")?;
+    let schema = db::schema_state(&mut conn)?;
+    println!(
+        "  schema: {} migrations applied, latest {}; pending: {}",
+        schema.applied.len(),
+        schema.applied.last().map_or("none", String::as_str),
+        if schema.pending.is_empty() {
+            "none".to_owned()
+        } else {
+            schema.pending.join(", ")
+        }
+    );
+    if !schema.pending.is_empty() {
+        println!(
+            "  (the service applies pending migrations when it starts; or run `postamat migrate`)"
+        );
+        return Ok(());
+    }
+    let calendar = CalendarCache::load(&mut conn).context("cannot load the calendar")?;
+    let snapshot = calendar.current();
+    let years: Vec<String> = snapshot
+        .calendar
+        .years()
+        .map(|y| match y.kurban_ait {
+            Some(_) => y.year.to_string(),
+            None => format!("{} (Kurban Ait not set)", y.year),
+        })
+        .collect();
+    println!(
+        "calendar: version {}; years {}",
+        snapshot.calendar.version(),
+        years.join(", ")
+    );
+    let backlog = crate::db::models::report::backlog(&mut conn, Clock::System.now())?;
+    println!(
+        "deadlines: {} pending, {} of them due now{}",
+        backlog.pending_deadlines,
+        backlog.due_deadlines,
+        backlog
+            .oldest_due
+            .map(|t| format!(" (oldest due {t} UTC)"))
+            .unwrap_or_default()
+    );
+    println!(
+        "outbox: citizens' messages {} pending, {} dead; requests to Kaspi and the registry office {} pending, {} dead",
+        backlog.notifications_pending,
+        backlog.notifications_dead,
+        backlog.outbound_pending,
+        backlog.outbound_dead
+    );
+    println!(
+        "API keys: {} active, {} of them admin",
+        backlog.active_keys, backlog.active_admin_keys
+    );
+    Ok(())
+}
+
 fn migrate(config: &Config) -> anyhow::Result<()> {
+    log_location(config);
     let pool = db::connect(&config.database, config.pool_size)?;
     let mut conn = pool.get().context("cannot get a database connection")?;
     let applied = db::run_migrations(&mut conn)?;

@@ -176,6 +176,58 @@ const SETTINGS: [&Setting; 21] = [
 
 pub const CONFIG_FILE_ENV: &str = "POSTAMAT_CONFIG";
 
+/// One setting as an operator sees it (`postamat doctor`): secrets masked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShownSetting {
+    pub env: &'static str,
+    pub key: &'static str,
+    pub value: String,
+    /// `environment`, `file <path>` or `default`.
+    pub origin: String,
+}
+
+/// Every setting's value and where it came from, secrets (tokens, webhook secrets, passwords
+/// in URLs) masked; in the order of the environment variables' names.
+pub fn shown_settings(env: &HashMap<String, String>) -> Result<Vec<ShownSetting>, ConfigError> {
+    let (file, file_name) = match env.get(CONFIG_FILE_ENV) {
+        Some(path) => (read_file(Path::new(path))?, Some(path.clone())),
+        None => (HashMap::new(), None),
+    };
+    let mut shown: Vec<ShownSetting> = SETTINGS
+        .iter()
+        .map(|s| {
+            let (value, origin) = if let Some(v) = env.get(s.env) {
+                (v.clone(), "environment".to_owned())
+            } else if let (Some(v), Some(name)) = (file.get(s.key), &file_name) {
+                (v.clone(), format!("file {name}"))
+            } else {
+                (s.default.to_owned(), "default".to_owned())
+            };
+            let secret = s.env.ends_with("_TOKEN") || s.env.ends_with("_SECRETS");
+            let value = if secret && !value.is_empty() {
+                "****".to_owned()
+            } else if value.contains("://") {
+                crate::db::mask_password(&value)
+            } else {
+                value
+            };
+            ShownSetting {
+                env: s.env,
+                key: s.key,
+                value,
+                origin,
+            }
+        })
+        .collect();
+    shown.sort_by_key(|s| s.env);
+    Ok(shown)
+}
+
+/// Every key a configuration file may hold.
+pub fn file_keys() -> impl Iterator<Item = &'static str> {
+    SETTINGS.iter().map(|s| s.key)
+}
+
 /// Where each value came from, so an error names the right place.
 struct Sources {
     env: HashMap<String, String>,
@@ -382,6 +434,57 @@ fn read_file(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_readme_documents_every_setting_with_its_default() {
+        let readme = include_str!("../README.md");
+        let table: Vec<&str> = readme
+            .lines()
+            .filter(|l| l.starts_with("| `POSTAMAT_"))
+            .collect();
+        for s in SETTINGS {
+            let row = table
+                .iter()
+                .find(|row| row.contains(&format!("`{}`", s.env)))
+                .unwrap_or_else(|| panic!("{} is not in the README's configuration table", s.env));
+            assert!(
+                row.contains(&format!("`{}`", s.key)),
+                "{}: key {}",
+                s.env,
+                s.key
+            );
+            if !s.default.is_empty() {
+                assert!(
+                    row.contains(&format!("`{}`", s.default)),
+                    "{}: default {}",
+                    s.env,
+                    s.default
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn secrets_are_masked_when_shown() {
+        let shown = shown_settings(&vars(&[
+            (
+                "POSTAMAT_DATABASE_URL",
+                "postgres://app:s3cret@db:5432/postamat",
+            ),
+            ("POSTAMAT_SMS_GATEWAY_TOKEN", "tok"),
+            ("POSTAMAT_KASPI_WEBHOOK_SECRETS", "whsec_x"),
+        ]))
+        .unwrap();
+        let value = |env: &str| shown.iter().find(|s| s.env == env).unwrap().value.clone();
+        assert_eq!(
+            value("POSTAMAT_DATABASE_URL"),
+            "postgres://app:****@db:5432/postamat"
+        );
+        assert_eq!(value("POSTAMAT_SMS_GATEWAY_TOKEN"), "****");
+        assert_eq!(value("POSTAMAT_KASPI_WEBHOOK_SECRETS"), "****");
+        assert_eq!(value("POSTAMAT_BIND"), "127.0.0.1:8080");
+        assert_eq!(shown.len(), SETTINGS.len());
+    }
 
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs

@@ -55,11 +55,36 @@ impl DatabaseLocation {
         }
     }
 
+    /// Where the data is, for a log line or an operator: SQLite's file as an absolute path
+    /// (a relative one depends on the folder the service started in), PostgreSQL's URL with
+    /// its password masked.
+    pub fn describe(&self) -> String {
+        match self {
+            DatabaseLocation::Sqlite(path) => std::path::absolute(path)
+                .unwrap_or_else(|_| path.clone())
+                .display()
+                .to_string(),
+            DatabaseLocation::Postgres(url) => mask_password(url),
+        }
+    }
+
     pub fn backend_name(&self) -> &'static str {
         match self {
             DatabaseLocation::Postgres(_) => "postgres",
             DatabaseLocation::Sqlite(_) => "sqlite",
         }
+    }
+}
+
+/// A URL with any password replaced by `****`.
+pub fn mask_password(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("****"));
+            url.to_string()
+        }
+        Ok(_) => raw.to_owned(),
+        Err(_) => "(not a URL)".to_owned(),
     }
 }
 
@@ -240,6 +265,37 @@ pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<usize> {
             .map(|v| v.len()),
     };
     applied.map_err(|e| anyhow::anyhow!("migrations failed: {e}"))
+}
+
+/// The schema's migrations: applied (versions) and pending (names), for an operator.
+pub struct SchemaState {
+    pub applied: Vec<String>,
+    pub pending: Vec<String>,
+}
+
+pub fn schema_state(conn: &mut DbConnection) -> anyhow::Result<SchemaState> {
+    fn state<C: MigrationHarness<B>, B: diesel::backend::Backend>(
+        conn: &mut C,
+        source: EmbeddedMigrations,
+    ) -> diesel::migration::Result<SchemaState> {
+        let mut applied: Vec<String> = conn
+            .applied_migrations()?
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
+        applied.sort();
+        let pending = conn
+            .pending_migrations(source)?
+            .iter()
+            .map(|m| m.name().to_string())
+            .collect();
+        Ok(SchemaState { applied, pending })
+    }
+    match conn {
+        DbConnection::Postgres(pg) => state(pg, POSTGRES_MIGRATIONS),
+        DbConnection::Sqlite(sqlite) => state(sqlite, SQLITE_MIGRATIONS),
+    }
+    .map_err(|e| anyhow::anyhow!("cannot read the migration state: {e}"))
 }
 
 /// True when every embedded migration has been applied (readiness).

@@ -353,3 +353,99 @@ async fn a_sweep_in_the_future_is_refused_unless_dry_or_explicit() {
     assert_eq!(report["due"], 2);
     assert_ne!(digest(&p.app).await, before);
 }
+
+#[test]
+fn doctor_shows_configuration_database_calendar_and_backlog_without_secrets() {
+    let (_db, url) = TestDatabase::create_url();
+    let migrated = postamat(&url, &["migrate"]);
+    assert!(migrated.status.success());
+    let out = Command::new(env!("CARGO_BIN_EXE_postamat"))
+        .arg("doctor")
+        .env_clear()
+        .env("POSTAMAT_DATABASE_URL", &url)
+        .env("POSTAMAT_LOG_FORMAT", "json")
+        .env(
+            "POSTAMAT_SMS_GATEWAY_URL",
+            "https://ops:hunter2@sms.example.kz/send",
+        )
+        .env("POSTAMAT_SMS_GATEWAY_TOKEN", "sms-token-value")
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for expected in [
+        "configuration (secrets masked):",
+        "POSTAMAT_SMS_GATEWAY_TOKEN",
+        "(environment)",
+        "(default)",
+        "migrations applied, latest",
+        "pending: none",
+        "calendar: version 0; years 2025, 2026, 2027 (Kurban Ait not set)",
+        "deadlines: 0 pending, 0 of them due now",
+        "outbox: citizens' messages 0 pending, 0 dead",
+        "API keys: 0 active",
+    ] {
+        assert!(text.contains(expected), "{expected} missing from:\n{text}");
+    }
+    for secret in ["hunter2", "sms-token-value"] {
+        assert!(!text.contains(secret), "{secret} shown:\n{text}");
+    }
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let absolute = std::path::absolute(path).unwrap();
+        assert!(
+            text.contains(&format!("database: sqlite at {}", absolute.display())),
+            "{text}"
+        );
+    } else {
+        assert!(
+            text.contains("database: postgres at postgres://postamat_ci:****@"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn a_relative_sqlite_path_is_logged_absolute_and_doctor_creates_nothing() {
+    let dir = std::env::temp_dir().join(format!("postamat-cwd-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_postamat"))
+            .args(args)
+            .current_dir(&dir)
+            .env_clear()
+            .env("POSTAMAT_DATABASE_URL", "sqlite://data/postamat.db")
+            .env("POSTAMAT_LOG_FORMAT", "json")
+            .output()
+            .unwrap()
+    };
+    let doctor = run(&["doctor"]);
+    assert!(!doctor.status.success());
+    assert!(
+        !dir.join("data/postamat.db").exists(),
+        "doctor created a database"
+    );
+    let absolute = dir.join("data/postamat.db").display().to_string();
+    let err = String::from_utf8_lossy(&doctor.stderr);
+    assert!(
+        err.contains(&format!("no database file at {absolute}")),
+        "{err}"
+    );
+
+    let migrated = run(&["migrate"]);
+    assert!(migrated.status.success());
+    let log = format!(
+        "{}{}",
+        stdout(&migrated),
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+    assert!(log.contains("creating a new, empty one"), "{log}");
+    assert!(
+        log.contains(&absolute),
+        "the absolute path is logged: {log}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

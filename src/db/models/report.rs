@@ -122,3 +122,55 @@ pub fn sla(
     }
     Ok(lines.into_values().collect())
 }
+
+/// What is waiting, for an operator's first look (`postamat doctor`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backlog {
+    pub pending_deadlines: i64,
+    /// Pending and already due: the sweeper's backlog.
+    pub due_deadlines: i64,
+    pub oldest_due: Option<NaiveDateTime>,
+    pub notifications_pending: i64,
+    pub notifications_dead: i64,
+    pub outbound_pending: i64,
+    pub outbound_dead: i64,
+    pub active_keys: i64,
+    pub active_admin_keys: i64,
+}
+
+pub fn backlog(conn: &mut DbConnection, now: DateTime<Utc>) -> QueryResult<Backlog> {
+    use crate::db::schema::{api_keys, notifications, outbound_messages};
+    use crate::domain::notification::DeliveryState;
+    use crate::domain::role::Role;
+    let pending = deadlines::table.filter(deadlines::state.eq(DeadlineState::Pending));
+    let due = pending.filter(deadlines::due_at.le(to_db_time(now)));
+    let notifications_in = |conn: &mut DbConnection, state: DeliveryState| {
+        notifications::table
+            .filter(notifications::state.eq(state))
+            .count()
+            .get_result::<i64>(conn)
+    };
+    let outbound_in = |conn: &mut DbConnection, state: DeliveryState| {
+        outbound_messages::table
+            .filter(outbound_messages::state.eq(state))
+            .count()
+            .get_result::<i64>(conn)
+    };
+    let active_keys = api_keys::table.filter(api_keys::revoked_at.is_null());
+    Ok(Backlog {
+        pending_deadlines: pending.count().get_result(conn)?,
+        due_deadlines: due.count().get_result(conn)?,
+        oldest_due: due
+            .select(diesel::dsl::min(deadlines::due_at))
+            .get_result(conn)?,
+        notifications_pending: notifications_in(conn, DeliveryState::Pending)?,
+        notifications_dead: notifications_in(conn, DeliveryState::Dead)?,
+        outbound_pending: outbound_in(conn, DeliveryState::Pending)?,
+        outbound_dead: outbound_in(conn, DeliveryState::Dead)?,
+        active_keys: active_keys.count().get_result(conn)?,
+        active_admin_keys: active_keys
+            .filter(api_keys::role.eq(Role::Admin))
+            .count()
+            .get_result(conn)?,
+    })
+}
