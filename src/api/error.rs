@@ -280,6 +280,11 @@ impl ApiError {
         Self::new(ErrorCode::InvalidBody, detail)
     }
 
+    /// A query-string parameter is invalid (`detail` names it).
+    pub fn invalid_query(detail: impl Into<String>) -> Self {
+        ApiError::new(ErrorCode::InvalidQuery, detail)
+    }
+
     pub fn validation(detail: impl Into<String>) -> Self {
         Self::new(ErrorCode::ValidationFailed, detail)
     }

@@ -274,6 +274,71 @@ pub struct RegistryItem {
     pub added_at: DateTime<Utc>,
 }
 
+/// One page of a keyset-paged list: `limit` items at most (50 when omitted, up to 200), newest
+/// first; the next page starts after `cursor`, the `next_cursor` of the page before.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// How many items (1 to 200; 50 when omitted).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    pub const DEFAULT_LIMIT: i64 = 50;
+    pub const MAX_LIMIT: i64 = 200;
+
+    /// The page size, or why it is refused.
+    pub fn limit(&self) -> Result<i64, String> {
+        match self.limit {
+            None => Ok(Self::DEFAULT_LIMIT),
+            Some(n) if (1..=Self::MAX_LIMIT).contains(&n) => Ok(n),
+            Some(n) => Err(format!("limit: from 1 to {}, got {n}", Self::MAX_LIMIT)),
+        }
+    }
+
+    /// The cursor as the id it stands for, or why it is refused.
+    pub fn cursor<T: std::str::FromStr>(&self) -> Result<Option<T>, String> {
+        self.cursor
+            .as_deref()
+            .map(|c| {
+                c.parse()
+                    .map_err(|_| format!("cursor: not a cursor this list gave out: '{c}'"))
+            })
+            .transpose()
+    }
+}
+
+/// The cursor of the page after `items`, if `items` filled the page (`limit` + 1 were read:
+/// the extra one only tells that there is more, and is dropped).
+pub fn next_page<T>(items: &mut Vec<T>, limit: i64, id: impl Fn(&T) -> String) -> Option<String> {
+    if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(id)
+    } else {
+        None
+    }
+}
+
+/// A page of registries.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RegistryPage {
+    pub items: Vec<Registry>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A page of loss acts.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LossActPage {
+    pub items: Vec<LossAct>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
 /// A registry with its envelopes.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Registry {

@@ -245,7 +245,10 @@ async fn a_document_goes_from_the_courier_to_the_citizen_and_every_repeat_is_a_d
         .get("/api/v1/registries?state=accepted", Some(&p.clerk))
         .await
         .assert_status(200);
-    assert_eq!(registry_view[0]["kaspi_registry_number"], "KSP-R-1");
+    assert_eq!(
+        registry_view["items"][0]["kaspi_registry_number"],
+        "KSP-R-1"
+    );
 }
 
 #[actix_web::test]

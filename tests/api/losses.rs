@@ -23,7 +23,8 @@ impl Pilot {
             .get("/api/v1/loss-acts", Some(&self.clerk))
             .await
             .assert_status(200);
-        acts.as_array()
+        acts["items"]
+            .as_array()
             .unwrap()
             .iter()
             .find(|a| a["application_number"] == number)
@@ -403,4 +404,91 @@ async fn a_force_majeure_period_without_timely_notice_is_flagged() {
         .await
         .assert_status(200);
     assert_eq!(flagged, json!([]));
+}
+
+#[actix_web::test]
+async fn registries_and_loss_acts_are_listed_a_page_at_a_time() {
+    let p = Pilot::new().await;
+    let loss = json!({"cause": "Утерян при сортировке", "circumstances": "Не найден при сверке", "responsible_employee": "Айгерим Н."});
+    let mut registries = Vec::new();
+    let mut acts = Vec::new();
+    for number in ["PG-1", "PG-2", "PG-3"] {
+        let id = p.packed(number).await;
+        let draft = p
+            .app
+            .post(
+                "/api/v1/registries",
+                Some(&p.clerk),
+                &json!({"application_numbers": [number]}),
+            )
+            .await
+            .assert_status(201);
+        registries.push(draft["id"].as_str().unwrap().to_owned());
+        p.app
+            .delete(
+                &format!(
+                    "/api/v1/registries/{}/items/{id}",
+                    registries.last().unwrap()
+                ),
+                Some(&p.clerk),
+            )
+            .await
+            .assert_status(200);
+        let act = p
+            .app
+            .post(
+                &format!("/api/v1/shipments/{id}/loss"),
+                Some(&p.clerk),
+                &loss,
+            )
+            .await
+            .assert_status(201);
+        acts.push(act["id"].as_str().unwrap().to_owned());
+    }
+    registries.reverse();
+    acts.reverse();
+    for (path, expected) in [
+        ("/api/v1/registries", &registries),
+        ("/api/v1/loss-acts", &acts),
+    ] {
+        let first = p
+            .app
+            .get(&format!("{path}?limit=2"), Some(&p.clerk))
+            .await
+            .assert_status(200);
+        let ids = |page: &Value| -> Vec<String> {
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["id"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(ids(&first), expected[..2], "{path}: newest first");
+        let cursor = first["next_cursor"]
+            .as_str()
+            .expect("a next page")
+            .to_owned();
+        let second = p
+            .app
+            .get(&format!("{path}?limit=2&cursor={cursor}"), Some(&p.clerk))
+            .await
+            .assert_status(200);
+        assert_eq!(ids(&second), expected[2..], "{path}");
+        assert_eq!(second["next_cursor"], Value::Null, "{path}: the last page");
+        let all = p.app.get(path, Some(&p.clerk)).await.assert_status(200);
+        assert_eq!(&ids(&all), expected, "{path}: 50 by default");
+        for bad in ["limit=0", "limit=201", "cursor=not-a-cursor"] {
+            let refused = p
+                .app
+                .get(&format!("{path}?{bad}"), Some(&p.clerk))
+                .await
+                .assert_problem(400, "invalid_query");
+            let name = bad.split('=').next().unwrap();
+            assert!(
+                refused["detail"].as_str().unwrap().starts_with(name),
+                "{refused}"
+            );
+        }
+    }
 }

@@ -4,9 +4,9 @@
 use crate::api::AppState;
 use crate::api::auth::{AccumulationClerks, Authorized, BranchStaff, Policy};
 use crate::api::error::{ApiError, ApiResult};
-use crate::api::extract::{ApiJson, ApiPath};
+use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::printed;
-use crate::api::views::LossAct;
+use crate::api::views::{self, LossAct, LossActPage, PageQuery};
 use crate::db::models::{branch, loss_act};
 use crate::domain::ids::{LossActId, ShipmentId};
 use crate::domain::reference::Text;
@@ -86,22 +86,34 @@ async fn record_loss(
     Ok(HttpResponse::Created().json(LossAct::from(act)))
 }
 
-/// The branch's loss acts, newest first.
+/// The branch's loss acts, newest first, a page at a time.
 #[utoipa::path(
     tag = "clerks",
     security(("bearer" = [])),
-    responses((status = 200, body = Vec<LossAct>))
+    params(PageQuery),
+    responses(
+        (status = 200, body = LossActPage),
+        (status = 400, description = "A limit out of range or a cursor this list did not give out (`invalid_query`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
+    )
 )]
 #[get("/api/v1/loss-acts")]
 async fn list_acts(
     auth: Authorized<BranchStaff>,
     state: web::Data<AppState>,
-) -> ApiResult<web::Json<Vec<LossAct>>> {
+    page: ApiQuery<PageQuery>,
+) -> ApiResult<web::Json<LossActPage>> {
+    let page = page.into_inner()?.into_inner();
+    let limit = page.limit().map_err(ApiError::invalid_query)?;
+    let before: Option<LossActId> = page.cursor().map_err(ApiError::invalid_query)?;
     let scope = auth.scope().clone();
-    let acts = state
-        .db(move |conn| Ok(loss_act::list(conn, &scope)?))
+    let mut acts = state
+        .db(move |conn| Ok(loss_act::list(conn, &scope, before, limit + 1)?))
         .await?;
-    Ok(web::Json(acts.into_iter().map(LossAct::from).collect()))
+    let next_cursor = views::next_page(&mut acts, limit, |(row, _, _)| row.id.to_string());
+    Ok(web::Json(LossActPage {
+        items: acts.into_iter().map(LossAct::from).collect(),
+        next_cursor,
+    }))
 }
 
 fn found<T>(act: Option<T>, id: LossActId) -> ApiResult<T> {

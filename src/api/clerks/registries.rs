@@ -3,10 +3,10 @@
 
 use crate::api::AppState;
 use crate::api::auth::{AccumulationClerks, Authorized, BranchStaff, Couriers};
-use crate::api::error::ApiResult;
+use crate::api::error::{ApiError, ApiResult};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::printed;
-use crate::api::views::{self, Registry};
+use crate::api::views::{self, PageQuery, Registry, RegistryPage};
 use crate::db::models::{branch, registry};
 use crate::domain::identifiers::ApplicationNumber;
 use crate::domain::ids::{RegistryId, ShipmentId};
@@ -80,38 +80,54 @@ async fn create_registry(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct RegistryFilter {
+    /// Only registries in this state.
     #[param(inline)]
     pub state: Option<RegistryState>,
+    /// How many (1 to 200; 50 when omitted).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
-/// The branch's registries, newest first (at most 200).
+/// The branch's registries, newest first, a page at a time.
 #[utoipa::path(
     tag = "clerks",
     security(("bearer" = [])),
     params(RegistryFilter),
-    responses((status = 200, body = Vec<Registry>))
+    responses(
+        (status = 200, body = RegistryPage),
+        (status = 400, description = "A limit out of range or a cursor this list did not give out (`invalid_query`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
+    )
 )]
 #[get("/api/v1/registries")]
 async fn list_registries(
     auth: Authorized<BranchStaff>,
     state: web::Data<AppState>,
     filter: ApiQuery<RegistryFilter>,
-) -> ApiResult<web::Json<Vec<Registry>>> {
+) -> ApiResult<web::Json<RegistryPage>> {
     let filter = filter.into_inner()?.into_inner();
+    let page = PageQuery {
+        limit: filter.limit,
+        cursor: filter.cursor,
+    };
+    let limit = page.limit().map_err(ApiError::invalid_query)?;
+    let before: Option<RegistryId> = page.cursor().map_err(ApiError::invalid_query)?;
     let scope = auth.scope().clone();
-    Ok(web::Json(
-        state
-            .db(move |conn| {
-                let rows = registry::list(conn, &scope, filter.state, 200)?;
-                let views = rows
-                    .into_iter()
-                    .map(|row| views::registry(conn, row))
-                    .collect::<diesel::QueryResult<_>>()?;
-                Ok(views)
-            })
-            .await?,
-    ))
+    let page = state
+        .db(move |conn| {
+            let mut rows = registry::list(conn, &scope, filter.state, before, limit + 1)?;
+            let next_cursor = views::next_page(&mut rows, limit, |r| r.id.to_string());
+            let items = rows
+                .into_iter()
+                .map(|row| views::registry(conn, row))
+                .collect::<diesel::QueryResult<_>>()?;
+            Ok(RegistryPage { items, next_cursor })
+        })
+        .await?;
+    Ok(web::Json(page))
 }
 
 /// One registry with its envelopes.

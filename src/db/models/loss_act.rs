@@ -48,6 +48,7 @@ fn load(
     conn: &mut DbConnection,
     id: Option<LossActId>,
     scope: &BranchScope,
+    page: Option<(Option<LossActId>, i64)>,
 ) -> QueryResult<Vec<LossAct>> {
     let mut query = loss_acts::table
         .inner_join(shipments::table.inner_join(applications::table))
@@ -57,13 +58,19 @@ fn load(
             applications::number,
             branches::code,
         ))
-        .order(loss_acts::created_at.desc())
+        .order(loss_acts::id.desc())
         .into_boxed();
     if let Some(id) = id {
         query = query.filter(loss_acts::id.eq(id));
     }
     if let Some(branch) = scope.branch() {
         query = query.filter(loss_acts::branch_id.eq(branch));
+    }
+    if let Some((before, limit)) = page {
+        if let Some(before) = before {
+            query = query.filter(loss_acts::id.lt(before));
+        }
+        query = query.limit(limit);
     }
     query.load(conn)
 }
@@ -73,11 +80,18 @@ pub fn find_scoped(
     id: LossActId,
     scope: &BranchScope,
 ) -> QueryResult<Option<LossAct>> {
-    Ok(load(conn, Some(id), scope)?.into_iter().next())
+    Ok(load(conn, Some(id), scope, None)?.into_iter().next())
 }
 
-pub fn list(conn: &mut DbConnection, scope: &BranchScope) -> QueryResult<Vec<LossAct>> {
-    load(conn, None, scope)
+/// The scope's loss acts, newest first (ids are time-ordered), older than `before` when given:
+/// one page of keyset paging.
+pub fn list(
+    conn: &mut DbConnection,
+    scope: &BranchScope,
+    before: Option<LossActId>,
+    limit: i64,
+) -> QueryResult<Vec<LossAct>> {
+    load(conn, None, scope, Some((before, limit)))
 }
 
 /// Gives a recorded act its number; false if it was drawn meanwhile.

@@ -79,10 +79,13 @@ pub fn find_by_number(conn: &mut DbConnection, number: &str) -> QueryResult<Opti
 }
 
 /// The scope's registries, newest first.
+/// The scope's registries, newest first (ids are time-ordered), older than `before` when
+/// given: one page of keyset paging.
 pub fn list(
     conn: &mut DbConnection,
     scope: &BranchScope,
     state: Option<RegistryState>,
+    before: Option<RegistryId>,
     limit: i64,
 ) -> QueryResult<Vec<RegistryRow>> {
     let mut query = registries::table
@@ -94,10 +97,10 @@ pub fn list(
     if let Some(state) = state {
         query = query.filter(registries::state.eq(state));
     }
-    query
-        .order(registries::created_at.desc())
-        .limit(limit)
-        .load(conn)
+    if let Some(before) = before {
+        query = query.filter(registries::id.lt(before));
+    }
+    query.order(registries::id.desc()).limit(limit).load(conn)
 }
 
 /// A registry's items with the state their shipments are in now, in the order they were added.
