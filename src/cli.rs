@@ -9,6 +9,7 @@ use crate::db::{self, DbPool};
 use crate::domain::ids::KeyId;
 use crate::domain::reference::{BranchCode, Text};
 use crate::domain::role::Role;
+use crate::jobs::Stop;
 use crate::jobs::calendar_refresh::{self, CalendarCache};
 use crate::jobs::dispatcher::{self, Dispatcher};
 use crate::observability::{self, Metrics};
@@ -270,45 +271,72 @@ fn serve(config: Config) -> anyhow::Result<()> {
         writer,
     });
     let body_limit = config.max_body_bytes;
-    tracing::info!(
-        bind = %config.bind,
-        database = config.database.backend_name(),
-        "postamat listening; API docs at /docs"
-    );
     let refresh = config.calendar_refresh;
     let sweep_every = config.sweep_interval;
     let dispatch = config.dispatch.clone();
     let kaspi_secrets = config.kaspi_secrets.clone();
+    let backend = config.database.backend_name();
     actix_web::rt::System::new().block_on(async move {
+        let (stop_handle, stop) = Stop::new();
+        let mut jobs = Vec::new();
         if let Some(every) = dispatch.interval {
             let dispatcher = Arc::new(
                 Dispatcher::new(dispatch.clone(), &kaspi_secrets).with_metrics(metrics.clone()),
             );
-            actix_web::rt::spawn(dispatcher::run(
+            jobs.push(actix_web::rt::spawn(dispatcher::run(
                 pool.clone(),
                 dispatcher,
                 Clock::System,
                 every,
-            ));
+                stop.clone(),
+            )));
         }
         if let Some(every) = sweep_every {
-            actix_web::rt::spawn(crate::jobs::sweeper::run(
+            jobs.push(actix_web::rt::spawn(crate::jobs::sweeper::run(
                 pool.clone(),
                 calendar.clone(),
                 Clock::System,
                 metrics.clone(),
                 every,
-            ));
+                stop.clone(),
+            )));
         }
-        actix_web::rt::spawn(calendar_refresh::run(calendar, pool, refresh));
-        HttpServer::new(move || api::app(state.clone(), body_limit))
+        jobs.push(actix_web::rt::spawn(calendar_refresh::run(
+            calendar, pool, refresh, stop,
+        )));
+        // On SIGTERM or SIGINT the server stops accepting, lets the requests in flight finish
+        // (at most SHUTDOWN_SECS) and returns; then the jobs finish the round in hand.
+        let server = HttpServer::new(move || api::app(state.clone(), body_limit))
+            .shutdown_timeout(SHUTDOWN_SECS)
             .bind(config.bind)
-            .with_context(|| format!("cannot listen on {} (POSTAMAT_BIND)", config.bind))?
-            .run()
-            .await
-            .context("the HTTP server failed")
+            .with_context(|| format!("cannot listen on {} (POSTAMAT_BIND)", config.bind))?;
+        // Only now that the port is ours.
+        tracing::info!(
+            bind = %config.bind,
+            database = backend,
+            "postamat listening; API docs at /docs/"
+        );
+        let served = server.run().await.context("the HTTP server failed");
+        tracing::info!("stopping: finishing the background work in hand");
+        stop_handle.stop();
+        let waited = actix_web::rt::time::timeout(
+            std::time::Duration::from_secs(SHUTDOWN_SECS),
+            futures_util::future::join_all(jobs),
+        )
+        .await;
+        match waited {
+            Ok(_) => tracing::info!("stopped"),
+            Err(_) => tracing::warn!(
+                "stopped without waiting longer for background work (each round is one \
+                 transaction: nothing is left half-done)"
+            ),
+        }
+        served
     })
 }
+
+/// How long a stop waits for requests in flight, then for the background work in hand.
+const SHUTDOWN_SECS: u64 = 30;
 
 fn sweep(
     config: &Config,

@@ -5,6 +5,7 @@
 use crate::db::models::{calendar, force_majeure};
 use crate::db::{DbConnection, DbPool};
 use crate::domain::calendar::CalendarSnapshot;
+use crate::jobs::Stop;
 use diesel::QueryResult;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -64,12 +65,11 @@ pub fn reload_after_commit(cache: &CalendarCache, conn: &mut DbConnection) {
     }
 }
 
-/// Reloads the calendar every `every` until the process ends.
-pub async fn run(cache: Arc<CalendarCache>, pool: DbPool, every: Duration) {
+/// Reloads the calendar every `every` until asked to stop; the round in hand is finished first.
+pub async fn run(cache: Arc<CalendarCache>, pool: DbPool, every: Duration, mut stop: Stop) {
     let mut ticks = actix_web::rt::time::interval(every);
     ticks.tick().await;
-    loop {
-        ticks.tick().await;
+    while stop.next_tick(&mut ticks).await {
         let cache = cache.clone();
         let pool = pool.clone();
         let outcome = actix_web::web::block(move || -> anyhow::Result<()> {

@@ -17,6 +17,7 @@ use crate::domain::notification::{
     Channel, DeliveryState, Destination, Outbox, backoff, quiet_until, sms_segments,
 };
 use crate::domain::webhook::WebhookSecret;
+use crate::jobs::Stop;
 use crate::observability::Metrics;
 use chrono::{DateTime, TimeZone, Utc};
 use rand::Rng;
@@ -246,16 +247,16 @@ impl Dispatcher {
     }
 }
 
-/// Delivers every `every` until the process ends.
+/// Delivers every `every` until asked to stop; the round in hand is finished first.
 pub async fn run(
     pool: DbPool,
     dispatcher: std::sync::Arc<Dispatcher>,
     clock: crate::clock::Clock,
     every: Duration,
+    mut stop: Stop,
 ) {
     let mut ticks = actix_web::rt::time::interval(every);
-    loop {
-        ticks.tick().await;
+    while stop.next_tick(&mut ticks).await {
         let (pool, dispatcher, now) = (pool.clone(), dispatcher.clone(), clock.now());
         let outcome = actix_web::web::block(move || -> anyhow::Result<DispatchReport> {
             let mut conn = pool.get()?;

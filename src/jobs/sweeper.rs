@@ -3,6 +3,7 @@
 
 use crate::db::{DbConnection, DbPool};
 use crate::domain::calendar::CalendarSnapshot;
+use crate::jobs::Stop;
 use crate::jobs::calendar_refresh::CalendarCache;
 use crate::observability::Metrics;
 use crate::workflows::sweep::{SweepReport, sweep_with};
@@ -23,17 +24,17 @@ pub fn sweep_observed(
     })?)
 }
 
-/// Sweeps every `every` until the process ends.
+/// Sweeps every `every` until asked to stop; the round in hand is finished first.
 pub async fn run(
     pool: DbPool,
     cache: Arc<CalendarCache>,
     clock: crate::clock::Clock,
     metrics: Metrics,
     every: Duration,
+    mut stop: Stop,
 ) {
     let mut ticks = actix_web::rt::time::interval(every);
-    loop {
-        ticks.tick().await;
+    while stop.next_tick(&mut ticks).await {
         let (pool, cache, now, metrics) =
             (pool.clone(), cache.clone(), clock.now(), metrics.clone());
         let outcome = actix_web::web::block(move || -> anyhow::Result<SweepReport> {

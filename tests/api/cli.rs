@@ -206,6 +206,28 @@ impl Server {
     }
 }
 
+/// A minimal HTTP/1.1 POST of a JSON body: the status, or `None` when the server did not answer
+/// (refused, reset or closed before answering).
+fn post(port: u16, path: &str, token: &str, body: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .ok()?;
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n")?.1.to_owned();
+    Some((status, body))
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -448,4 +470,96 @@ fn a_relative_sqlite_path_is_logged_absolute_and_doctor_creates_nothing() {
         "the absolute path is logged: {log}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sigterm_lets_requests_in_flight_finish_and_exits_zero() {
+    let (_db, url) = TestDatabase::create_url();
+    let mut server = Server::start(&url);
+    let banner = server.stdout_so_far();
+    let token = banner
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("token:"))
+        .map(|t| t.trim().to_owned())
+        .expect("the first start prints the admin token");
+    let port = server.port;
+    let running = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    // Writers keep creating keys until the server stops answering.
+    let writers: Vec<_> = (0..6)
+        .map(|w| {
+            let (token, running) = (token.clone(), running.clone());
+            std::thread::spawn(move || {
+                let mut acknowledged = Vec::new();
+                for n in 0.. {
+                    if !running.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let name = format!("writer {w} key {n}");
+                    let body = format!(r#"{{"name": "{name}", "role": "kaspi"}}"#);
+                    match post(port, "/api/v1/admin/keys", &token, &body) {
+                        Some((201, _)) => acknowledged.push(name),
+                        Some((status, body)) => panic!("{status}: {body}"),
+                        None => break,
+                    }
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let signalled = std::time::Instant::now();
+    let kill = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            signalled.elapsed() < std::time::Duration::from_secs(40),
+            "still running 40 s after SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    running.store(false, std::sync::atomic::Ordering::Relaxed);
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+    let acknowledged: Vec<String> = writers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    assert!(
+        acknowledged.len() > 10,
+        "too little load: {}",
+        acknowledged.len()
+    );
+
+    // Every key whose creation was answered is there.
+    let out = postamat(&url, &["keys", "list"]);
+    assert!(out.status.success());
+    let listing = stdout(&out);
+    let missing: Vec<&String> = acknowledged
+        .iter()
+        .filter(|name| !listing.lines().any(|l| l.ends_with(name.as_str())))
+        .collect();
+    assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
+}
+
+#[test]
+fn a_second_instance_on_a_taken_port_fails_without_claiming_to_listen() {
+    let (_db, url) = TestDatabase::create_url();
+    let first = Server::start(&url);
+    let second = Command::new(env!("CARGO_BIN_EXE_postamat"))
+        .arg("serve")
+        .env_clear()
+        .env("POSTAMAT_DATABASE_URL", &url)
+        .env("POSTAMAT_BIND", format!("127.0.0.1:{}", first.port))
+        .env("POSTAMAT_LOG_FORMAT", "json")
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let log = String::from_utf8_lossy(&second.stderr);
+    assert!(log.contains("cannot listen on"), "{log}");
+    assert!(!log.contains("postamat listening"), "{log}");
 }
