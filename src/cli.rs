@@ -44,6 +44,12 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Write a consistent copy of a SQLite database to FILE while the service runs (SQLite's
+    /// VACUUM INTO). For PostgreSQL use pg_dump (see the README).
+    Backup {
+        /// Where to write the copy; must not exist yet.
+        file: std::path::PathBuf,
+    },
     /// What an operator runs first when something is wrong: the configuration (secrets
     /// masked), where the database is and its schema version, the calendar years loaded, the
     /// deadlines and messages waiting. Changes nothing; exits 1 if the database is unusable.
@@ -120,6 +126,7 @@ pub fn main() -> ExitCode {
             allow_future,
         } => sweep(&config, as_of, dry_run, allow_future),
         Command::Doctor => doctor(&config),
+        Command::Backup { file } => backup(&config, &file),
         Command::Openapi => unreachable!("handled above"),
     };
     match result {
@@ -157,6 +164,32 @@ fn log_location(config: &Config) {
         );
     }
     tracing::info!(backend = config.database.backend_name(), database = %location, "database");
+}
+
+fn backup(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
+    let db::DatabaseLocation::Sqlite(path) = &config.database else {
+        anyhow::bail!(
+            "backup copies a SQLite database; for PostgreSQL use pg_dump, e.g. \
+             pg_dump --format=custom --file=postamat.dump \"$POSTAMAT_DATABASE_URL\""
+        );
+    };
+    if !path.exists() {
+        anyhow::bail!("no database file at {}", config.database.describe());
+    }
+    if file.exists() {
+        anyhow::bail!("{} exists already: choose a new file", file.display());
+    }
+    let pool = db::connect(&config.database, 1)?;
+    let mut conn = pool.get().context("cannot get a database connection")?;
+    let written = db::backup_sqlite(&mut conn, file)?;
+    println!(
+        "backed up {} to {} ({written} bytes)",
+        config.database.describe(),
+        std::path::absolute(file)
+            .unwrap_or_else(|_| file.to_path_buf())
+            .display()
+    );
+    Ok(())
 }
 
 fn doctor(config: &Config) -> anyhow::Result<()> {

@@ -298,6 +298,39 @@ pub fn schema_state(conn: &mut DbConnection) -> anyhow::Result<SchemaState> {
     .map_err(|e| anyhow::anyhow!("cannot read the migration state: {e}"))
 }
 
+/// Writes a consistent copy of the SQLite database to `file` (`VACUUM INTO`: a snapshot of one
+/// read transaction, so writers may go on meanwhile) and checks the copy; returns its size.
+pub fn backup_sqlite(conn: &mut DbConnection, file: &std::path::Path) -> anyhow::Result<u64> {
+    let DbConnection::Sqlite(sqlite) = conn else {
+        anyhow::bail!("only a SQLite database is copied this way");
+    };
+    let target = file
+        .to_str()
+        .ok_or_else(|| anyhow::anyhow!("the backup path must be valid UTF-8"))?;
+    diesel::sql_query("VACUUM INTO ?")
+        .bind::<diesel::sql_types::Text, _>(target)
+        .execute(sqlite)
+        .map_err(|e| anyhow::anyhow!("backup to {target} failed: {e}"))?;
+    // The copy must open and pass SQLite's own check before we call it a backup.
+    let mut copy = diesel::SqliteConnection::establish(target)
+        .map_err(|e| anyhow::anyhow!("the backup at {target} does not open: {e}"))?;
+    #[derive(QueryableByName)]
+    struct Check {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        integrity_check: String,
+    }
+    let check: Check = diesel::sql_query("PRAGMA integrity_check")
+        .get_result(&mut copy)
+        .map_err(|e| anyhow::anyhow!("cannot check the backup at {target}: {e}"))?;
+    if check.integrity_check != "ok" {
+        anyhow::bail!(
+            "the backup at {target} fails its integrity check: {}",
+            check.integrity_check
+        );
+    }
+    Ok(std::fs::metadata(file)?.len())
+}
+
 /// True when every embedded migration has been applied (readiness).
 pub fn migrations_current(conn: &mut DbConnection) -> anyhow::Result<bool> {
     let pending = match conn {

@@ -563,3 +563,68 @@ fn a_second_instance_on_a_taken_port_fails_without_claiming_to_listen() {
     assert!(log.contains("cannot listen on"), "{log}");
     assert!(!log.contains("postamat listening"), "{log}");
 }
+
+#[actix_web::test]
+async fn a_backup_restores_to_the_same_data() {
+    let p = crate::lifecycle::Pilot::new().await;
+    p.set_clock("2026-03-20T12:00:00Z");
+    p.packed("BK-1").await;
+    let url = p.app.database_url.clone();
+    let Some(path) = url.strip_prefix("sqlite://").map(str::to_owned) else {
+        // PostgreSQL: the command says to use pg_dump and writes nothing.
+        let out = actix_web::web::block(move || postamat(&url, &["backup", "/tmp/never.db"]))
+            .await
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("pg_dump"));
+        assert!(!std::path::Path::new("/tmp/never.db").exists());
+        return;
+    };
+    let dir = std::path::Path::new(&path).parent().unwrap().to_owned();
+    let backup = dir.join("backup.db");
+    let restored = dir.join("restored/postamat.db");
+    let (url2, backup2, restored2) = (url.clone(), backup.clone(), restored.clone());
+    actix_web::web::block(move || {
+        let (url, backup, restored) = (url2, backup2, restored2);
+        let out = postamat(&url, &["backup", backup.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout(&out).contains("backed up"));
+        // Never over an existing file.
+        let again = postamat(&url, &["backup", backup.to_str().unwrap()]);
+        assert!(!again.status.success());
+        // Restore: the copy put where a service would open it.
+        std::fs::create_dir_all(restored.parent().unwrap()).unwrap();
+        std::fs::copy(&backup, &restored).unwrap();
+        let restored_url = format!("sqlite://{}", restored.display());
+        let view = |url: &str| {
+            let keys = stdout(&postamat(url, &["keys", "list"]));
+            let doctor = stdout(&postamat(url, &["doctor"]));
+            let state: Vec<String> = doctor
+                .lines()
+                .filter(|l| {
+                    l.starts_with("deadlines:")
+                        || l.starts_with("outbox:")
+                        || l.starts_with("API keys:")
+                        || l.contains("schema:")
+                })
+                .map(str::to_owned)
+                .collect();
+            (keys, state)
+        };
+        let (original, copy) = (view(&url), view(&restored_url));
+        assert!(
+            original
+                .1
+                .iter()
+                .any(|l| l.starts_with("deadlines: 2 pending")),
+            "{original:?}"
+        );
+        assert_eq!(original, copy);
+    })
+    .await
+    .unwrap();
+}
