@@ -465,6 +465,18 @@ mod tests {
     }
 
     #[test]
+    fn the_example_configuration_holds_every_key_and_is_valid() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/postamat.toml");
+        let example = read_file(Path::new(path)).expect("deploy/postamat.toml reads");
+        for key in file_keys() {
+            assert!(example.contains_key(key), "deploy/postamat.toml lacks '{key}'");
+        }
+        let config = Config::from_vars(vars(&[(CONFIG_FILE_ENV, path)])).expect("it is valid");
+        assert_eq!(config.database.backend_name(), "postgres");
+        assert!(config.sweep_interval.is_some());
+    }
+
+    #[test]
     fn secrets_are_masked_when_shown() {
         let shown = shown_settings(&vars(&[
             (
