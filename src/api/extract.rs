@@ -141,8 +141,67 @@ impl<T> Deferred<T> {
 
 /// A path parameter whose error is deferred.
 pub type ApiPath<T> = Deferred<web::Path<T>>;
-/// Query parameters whose error is deferred.
-pub type ApiQuery<T> = Deferred<web::Query<T>>;
+
+/// Query parameters, parsed by us so an error names the parameter and the form it takes
+/// (`from: input is out of range; expected a date such as 2026-03-01`), deferred like
+/// [`ApiJson`]'s.
+pub struct ApiQuery<T>(Result<web::Query<T>, ApiError>);
+
+impl<T> ApiQuery<T> {
+    pub fn into_inner(self) -> Result<web::Query<T>, ApiError> {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiQuery<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Ok(ApiQuery(
+            parse_query(req.query_string()).map(web::Query),
+        )))
+    }
+}
+
+/// Parses a query string into `T`; an error names the parameter.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        ApiError::new(ErrorCode::InvalidQuery, query_problem(&path, &message))
+    })
+}
+
+/// `name: what is wrong[; the form expected]`, from the parser's words.
+fn query_problem(path: &str, message: &str) -> String {
+    // Missing and unknown parameters are reported at the top: the name is in the message.
+    let quoted = message.split('`').nth(1);
+    if let Some(name) = quoted.filter(|_| message.starts_with("missing field")) {
+        return format!("{name}: this query parameter is required");
+    }
+    if let Some(name) = quoted.filter(|_| message.starts_with("unknown field")) {
+        let known = message.split_once("expected ").map_or("", |(_, k)| k);
+        return format!("{name}: no such query parameter here (known: {known})");
+    }
+    // chrono's words for a date or time it cannot read.
+    let chrono = [
+        "input is out of range",
+        "input contains invalid characters",
+        "premature end of input",
+        "trailing input",
+        "no possible date and time matching input",
+        "input is not enough for unique date and time",
+        "bad or unsupported format string",
+    ];
+    let hint = if chrono.iter().any(|c| message.contains(c)) {
+        "; expected a date such as 2026-03-01, or a time such as 2026-03-01T09:00:00+05:00"
+    } else {
+        ""
+    };
+    format!("{path}: {message}{hint}")
+}
 
 impl<T> FromRequest for Deferred<T>
 where
@@ -193,6 +252,35 @@ mod tests {
     #[allow(dead_code)]
     struct Nested {
         count: u32,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Period {
+        from: chrono::NaiveDate,
+        limit: Option<i64>,
+    }
+
+    #[test]
+    fn query_errors_name_the_parameter_and_its_form() {
+        let detail = |q: &str| parse_query::<Period>(q).unwrap_err().detail().to_owned();
+        assert_eq!(
+            detail("from=2026-13-01"),
+            "from: input is out of range; expected a date such as 2026-03-01, or a time such as 2026-03-01T09:00:00+05:00"
+        );
+        assert_eq!(detail("limit=5"), "from: this query parameter is required");
+        assert!(detail("from=2026-03-01&limit=many").starts_with("limit: invalid digit"));
+        assert!(
+            detail("from=2026-03-01&sort=asc").starts_with("sort: no such query parameter here"),
+            "{}",
+            detail("from=2026-03-01&sort=asc")
+        );
+        let ok: Period = parse_query("from=2026-03-01").unwrap();
+        assert_eq!(
+            ok.from,
+            chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap()
+        );
     }
 
     #[test]

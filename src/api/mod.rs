@@ -296,6 +296,8 @@ pub fn app(
         .app_data(web::PayloadConfig::new(body_limit))
         .app_data(web::PathConfig::default().error_handler(extract::path_error))
         .app_data(web::QueryConfig::default().error_handler(extract::query_error))
+        .route("/", web::get().to(system::index))
+        .route("/docs", web::get().to(system::docs_redirect))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", api))
         .default_service(web::to(middleware::no_route))
         .wrap(actix_web::middleware::from_fn(middleware::observe))

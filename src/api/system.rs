@@ -110,3 +110,22 @@ async fn me(auth: Authorized<AnyRole>) -> web::Json<Me> {
         },
     })
 }
+
+/// `GET /`: what this service is and where to look next (not part of the API document).
+pub async fn index() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({
+        "service": "postamat",
+        "version": env!("CARGO_PKG_VERSION"),
+        "docs": "/docs/",
+        "openapi": "/api-docs/openapi.json",
+        "health": "/healthz",
+        "ready": "/readyz",
+    }))
+}
+
+/// `GET /docs`: Swagger UI lives at `/docs/`.
+pub async fn docs_redirect() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((actix_web::http::header::LOCATION, "/docs/"))
+        .finish()
+}

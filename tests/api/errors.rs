@@ -156,9 +156,40 @@ async fn invalid_path_and_query_parameters_are_400() {
     app.get("/api/v1/postamats?city=%20", Some(&admin))
         .await
         .assert_problem(400, "invalid_query");
-    app.get("/api/v1/postamats?town=Almaty", Some(&admin))
+    let unknown = app
+        .get("/api/v1/postamats?town=Almaty", Some(&admin))
         .await
         .assert_problem(400, "invalid_query");
+    assert!(
+        unknown["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("town: no such query parameter"),
+        "{unknown}"
+    );
+    // The parameter and the form it takes, not the parser's words alone.
+    let supervisor = app
+        .token(postamat::domain::role::Role::Supervisor, None)
+        .await;
+    let bad_date = app
+        .get(
+            "/api/v1/reports/sla?from=2026-13-01&to=2026-03-31",
+            Some(&supervisor),
+        )
+        .await
+        .assert_problem(400, "invalid_query");
+    assert!(
+        bad_date["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("from: input is out of range; expected a date such as 2026-03-01"),
+        "{bad_date}"
+    );
+    let missing = app
+        .get("/api/v1/reports/sla?to=2026-03-31", Some(&supervisor))
+        .await
+        .assert_problem(400, "invalid_query");
+    assert_eq!(missing["detail"], "from: this query parameter is required");
     app.post(
         "/api/v1/admin/keys/not-a-uuid/revoke",
         Some(&admin),

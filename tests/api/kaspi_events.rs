@@ -368,6 +368,11 @@ async fn events_in_reverse_order_end_in_the_right_state_with_the_whole_history()
         assert!(events.contains(&kaspi), "{kaspi} missing from {events:?}");
     }
     // History is ordered by when things happened, not by when Kaspi told us.
+    assert_in_time_order(&shipment);
+}
+
+/// The shipment's timeline reads in the order things happened.
+pub fn assert_in_time_order(shipment: &Value) {
     let times: Vec<&str> = shipment["timeline"]
         .as_array()
         .unwrap()
@@ -376,7 +381,10 @@ async fn events_in_reverse_order_end_in_the_right_state_with_the_whole_history()
         .collect();
     let mut sorted = times.clone();
     sorted.sort();
-    assert_eq!(times, sorted);
+    assert_eq!(
+        times, sorted,
+        "the timeline reads in the order things happened"
+    );
 }
 
 #[actix_web::test]
@@ -668,4 +676,45 @@ async fn an_acceptance_before_our_handover_waits_for_it() {
         .await
         .assert_status(200);
     assert_eq!(view["state"], "accepted");
+}
+
+#[actix_web::test]
+async fn a_branch_supervisor_sees_only_their_branchs_kaspi_events() {
+    let p = Pilot::new().await;
+    // Unknown waybill: nobody's branch yet. Packed ALM01 document: waits for our handover.
+    p.kaspi_event(event(
+        "sc-unknown",
+        "out_for_delivery",
+        "WB-NOBODY",
+        "2026-03-27T09:00:00+05:00",
+    ))
+    .await;
+    p.packed("SC-1").await;
+    let waiting = p
+        .kaspi_event(placed_event("sc-alm", "WB-SC-1", "PST-ALA-1"))
+        .await;
+    assert_eq!(waiting["outcome"], "unmatched");
+    let listed = |token: String| {
+        let app = &p.app;
+        async move {
+            let inbox = app
+                .get(&format!("{EVENTS}?outcome=unmatched"), Some(&token))
+                .await
+                .assert_status(200);
+            let mut ids: Vec<String> = inbox
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["event_id"].as_str().unwrap().to_owned())
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    let national = p.app.token(Role::Supervisor, None).await;
+    let almaty = p.app.token(Role::Supervisor, Some("ALM01")).await;
+    let astana = p.app.token(Role::Supervisor, Some("AST01")).await;
+    assert_eq!(listed(national).await, ["sc-alm", "sc-unknown"]);
+    assert_eq!(listed(almaty).await, ["sc-alm"]);
+    assert_eq!(listed(astana).await, Vec::<String>::new());
 }

@@ -50,6 +50,13 @@ async fn the_service_serves_the_same_document_and_swagger_ui() {
         ui.text
     );
     assert_eq!(ui.header("x-frame-options").as_deref(), Some("DENY"));
+    // Where the start-up log points, with or without the slash, and the root says where to go.
+    let bare = app.send(TestRequest::get().uri("/docs")).await;
+    assert_eq!(bare.status.as_u16(), 308);
+    assert_eq!(bare.header("location").as_deref(), Some("/docs/"));
+    let root = app.get("/", None).await.assert_status(200);
+    assert_eq!(root["docs"], "/docs/");
+    assert_eq!(root["openapi"], "/api-docs/openapi.json");
     let json = app.get("/api-docs/openapi.json", None).await;
     assert_eq!(
         json.header("x-content-type-options").as_deref(),
@@ -73,4 +80,37 @@ fn every_operation_documents_its_problem_responses() {
             }
         }
     }
+}
+
+#[test]
+fn path_parameters_are_in_the_path_and_filters_in_the_query() {
+    let api = serde_json::to_value(postamat::api::openapi()).unwrap();
+    let mut query_params = 0;
+    for (path, item) in api["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for param in op["parameters"].as_array().into_iter().flatten() {
+                let name = param["name"].as_str().unwrap();
+                match param["in"].as_str().unwrap() {
+                    "path" => assert!(
+                        path.contains(&format!("{{{name}}}")),
+                        "{method} {path}: '{name}' is declared in the path but is not in it"
+                    ),
+                    "query" => {
+                        query_params += 1;
+                        assert!(
+                            !param["required"].as_bool().unwrap_or(false)
+                                || ["outcome", "from", "to", "rule", "city"].contains(&name),
+                            "{method} {path}: query '{name}' marked required"
+                        );
+                    }
+                    "header" => {}
+                    other => panic!("{method} {path}: '{name}' in {other}"),
+                }
+            }
+        }
+    }
+    assert!(
+        query_params >= 19,
+        "only {query_params} query parameters documented"
+    );
 }

@@ -65,6 +65,7 @@ impl From<PostamatRow> for Postamat {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PostamatFilter {
     /// Only postamats in this city (case-insensitive).
     #[param(value_type = Option<String>)]

@@ -109,6 +109,7 @@ async fn get_year(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DeadlineQuery {
     /// A pilot deadline (`handoff`, `kaspi_arrival`, `point_wait`, `storage`, `return`,
     /// `return_pickup`, `issuance_storage`, `duplicate`, `force_majeure_notice`) or a rule:

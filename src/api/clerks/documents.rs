@@ -204,6 +204,7 @@ async fn get_shipment(
 
 #[derive(Debug, Clone, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ShipmentFilter {
     /// Only shipments in this state.
     #[param(inline)]

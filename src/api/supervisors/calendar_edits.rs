@@ -190,19 +190,22 @@ async fn edit_year(
             Ok(CalendarEditRecord::from(record))
         })
         .await?;
-    state.reload_calendar().await;
     tracing::info!(version = record.version, year, action = ?record.action, "calendar edited");
-    let snapshot = state.calendar.current();
-    // The year as this instance now knows it; absent only if the reload after the commit
-    // failed (logged; the periodic refresh catches up).
-    let calendar = snapshot
-        .calendar
-        .year(year)
-        .map(|y| year_view(y, snapshot.calendar.version()));
     Ok(HttpResponse::Created().json(CalendarEdited {
-        calendar,
+        calendar: year_after_edit(&state, year).await,
         edit: record,
     }))
+}
+
+/// The year as this instance knows it once an edit is committed; absent only if the reload
+/// after the commit failed (logged; the periodic refresh catches up).
+async fn year_after_edit(state: &AppState, year: i32) -> Option<CalendarYear> {
+    state.reload_calendar().await;
+    let snapshot = state.calendar.current();
+    snapshot
+        .calendar
+        .year(year)
+        .map(|y| year_view(y, snapshot.calendar.version()))
 }
 
 /// One decree swap to import.
@@ -223,6 +226,7 @@ pub struct DecreeSwapRequest {
 pub struct DecreeSwapImport {
     /// The decree, kept with every edit it makes.
     pub reason: Text,
+    /// 1 to 50 swaps.
     #[schema(min_items = 1, max_items = 50)]
     pub swaps: Vec<DecreeSwapRequest>,
 }
@@ -292,13 +296,8 @@ async fn import_swaps(
                 .collect::<Vec<_>>())
         })
         .await?;
-    state.reload_calendar().await;
     tracing::info!(year, edits = edits.len(), "decree swaps imported");
-    let snapshot = state.calendar.current();
-    let calendar = snapshot
-        .calendar
-        .year(year)
-        .map(|y| year_view(y, snapshot.calendar.version()));
+    let calendar = year_after_edit(&state, year).await;
     Ok(HttpResponse::Created().json(SwapsImported { edits, calendar }))
 }
 

@@ -64,6 +64,7 @@ impl From<KaspiEventRow> for StoredEvent {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EventFilter {
     /// `unmatched` (the inbox of events waiting for their waybill) or `rejected`.
     #[param(inline)]
@@ -71,7 +72,8 @@ pub struct EventFilter {
 }
 
 /// Kaspi events by outcome: the unmatched inbox (applied automatically once the waybill is
-/// known) and the rejected ones.
+/// known) and the rejected ones. A branch supervisor sees their branch's shipments' events; an
+/// event whose waybill matches no shipment only national supervisors see.
 #[utoipa::path(
     tag = "supervisors",
     security(("bearer" = [])),
@@ -80,15 +82,20 @@ pub struct EventFilter {
 )]
 #[get("/api/v1/integrations/kaspi/events")]
 async fn kaspi_events(
-    _auth: Authorized<Supervisors>,
+    auth: Authorized<Supervisors>,
     state: web::Data<AppState>,
     filter: ApiQuery<EventFilter>,
 ) -> ApiResult<web::Json<Vec<StoredEvent>>> {
     let outcome = filter.into_inner()?.into_inner().outcome;
+    let scope = auth.scope().clone();
     let rows = state
-        .db(move |conn| Ok(kaspi_event::by_outcome(conn, outcome, 500)?))
+        .db(move |conn| Ok(kaspi_event::by_outcome(conn, outcome, &scope, 500)?))
         .await?;
-    Ok(web::Json(rows.into_iter().map(StoredEvent::from).collect()))
+    Ok(web::Json(
+        rows.into_iter()
+            .map(|(row, _)| StoredEvent::from(row))
+            .collect(),
+    ))
 }
 
 /// A difference between what we handed over and what Kaspi reported.
@@ -321,7 +328,9 @@ fn exceptions(
             since,
         );
     }
-    for e in kaspi_event::by_outcome(conn, Outcome::Unmatched, i64::MAX)? {
+    for (e, branch) in
+        kaspi_event::by_outcome(conn, Outcome::Unmatched, &BranchScope::All, i64::MAX)?
+    {
         let reason = format!(
             "Kaspi {} event waiting: {}",
             e.event_type,
@@ -330,7 +339,7 @@ fn exceptions(
         let since = from_db_time(e.received_at);
         push(
             ExceptionKind::UnmatchedEvent,
-            None,
+            branch,
             reason,
             e.event_id,
             None,
@@ -385,6 +394,7 @@ fn exceptions(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ExceptionFilter {
     /// Only this kind.
     #[param(inline)]
@@ -440,6 +450,7 @@ pub enum ReportFormat {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct SlaQuery {
     /// First day (Almaty), inclusive.
     #[param(value_type = String, example = "2026-03-01")]
@@ -507,8 +518,10 @@ fn sla_csv(lines: &[SlaLine]) -> String {
     security(("bearer" = [])),
     params(SlaQuery),
     responses(
-        (status = 200, body = Vec<SlaLine>),
-        (status = 200, description = "With format=csv", body = String, content_type = "text/csv"),
+        (status = 200, description = "JSON by default; CSV (header line first) with format=csv", content(
+            (Vec<SlaLine> = "application/json"),
+            (String = "text/csv"),
+        )),
     )
 )]
 #[get("/api/v1/reports/sla")]

@@ -3,7 +3,7 @@
 //! between our registries and Kaspi's reports.
 
 use crate::db::models::branch::BranchScope;
-use crate::db::schema::{discrepancies, kaspi_events};
+use crate::db::schema::{discrepancies, kaspi_events, shipments};
 use crate::db::{DbConnection, insert_or_ignore};
 use crate::domain::ids::{BranchId, DiscrepancyId, RegistryId, ShipmentId};
 use crate::domain::kaspi::{DiscrepancyKind, Outcome};
@@ -77,18 +77,27 @@ pub fn set_outcome(conn: &mut DbConnection, row: &KaspiEventRow) -> QueryResult<
         .map(|_| ())
 }
 
-/// Events by outcome (the unmatched inbox, the rejected ones), oldest first.
+/// Events by outcome (the unmatched inbox, the rejected ones), oldest first, each with the
+/// branch of its shipment when it has one. A branch scope sees only its shipments' events: an
+/// event whose waybill matches no shipment belongs to no branch, and only the national scope
+/// sees it.
 pub fn by_outcome(
     conn: &mut DbConnection,
     outcome: Outcome,
+    scope: &BranchScope,
     limit: i64,
-) -> QueryResult<Vec<KaspiEventRow>> {
-    kaspi_events::table
+) -> QueryResult<Vec<(KaspiEventRow, Option<BranchId>)>> {
+    let mut query = kaspi_events::table
+        .left_join(shipments::table.on(kaspi_events::shipment_id.eq(shipments::id.nullable())))
         .filter(kaspi_events::outcome.eq(outcome))
         .order(kaspi_events::received_at)
         .limit(limit)
-        .select(KaspiEventRow::as_select())
-        .load(conn)
+        .select((KaspiEventRow::as_select(), shipments::branch_id.nullable()))
+        .into_boxed();
+    if let Some(branch) = scope.branch() {
+        query = query.filter(shipments::branch_id.eq(branch));
+    }
+    query.load(conn)
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
