@@ -469,7 +469,10 @@ mod tests {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/postamat.toml");
         let example = read_file(Path::new(path)).expect("deploy/postamat.toml reads");
         for key in file_keys() {
-            assert!(example.contains_key(key), "deploy/postamat.toml lacks '{key}'");
+            assert!(
+                example.contains_key(key),
+                "deploy/postamat.toml lacks '{key}'"
+            );
         }
         let config = Config::from_vars(vars(&[(CONFIG_FILE_ENV, path)])).expect("it is valid");
         assert_eq!(config.database.backend_name(), "postgres");

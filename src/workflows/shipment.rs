@@ -4,7 +4,7 @@
 
 use super::{EventContext, WorkflowError, WorkflowResult};
 use crate::db::DbConnection;
-use crate::db::models::deadline::DeadlineRow;
+use crate::db::models::deadline::{Cancel, DeadlineRow};
 use crate::db::models::history::{self, HistoryRow};
 use crate::db::models::shipment::ShipmentRow;
 use crate::db::models::{branch, deadline, shipment, to_db_time};
@@ -102,10 +102,10 @@ pub fn apply(
         ctx,
     )?;
     if t.cancels_pending {
-        deadline::cancel_pending(conn, row.id, ctx.occurred_at)?;
+        deadline::cancel_pending(conn, row.id, Cancel::All, ctx.occurred_at)?;
     }
     if !t.cancels.is_empty() {
-        deadline::cancel_kinds(conn, row.id, t.cancels, ctx.recorded_at)?;
+        deadline::cancel_pending(conn, row.id, Cancel::Kinds(t.cancels), ctx.recorded_at)?;
     }
     deadline::meet(conn, row.id, t.meets, ctx.occurred_at)?;
     start_deadlines(conn, row.id, row.branch_id, zone, t.starts, ctx)?;

@@ -2,7 +2,9 @@
 //! collection reported after the sweeper expired the storage is still a collection (п.29), and
 //! a collection reported before its placement sends no message after the fact.
 
-use crate::kaspi_events::{accepted_event, deadline_state, event, placed_event};
+use crate::kaspi_events::{
+    accepted_event, assert_in_time_order, deadline_state, event, placed_event,
+};
 use crate::lifecycle::Pilot;
 use serde_json::{Value, json};
 
@@ -193,17 +195,5 @@ async fn a_collection_before_its_placement_sends_no_message_after_the_fact() {
         p.notifications(&id).await.is_empty(),
         "the citizen already holds it: no 'collect it' message"
     );
-    let shipment = p.shipment(&id).await;
-    let times: Vec<&str> = shipment["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["occurred_at"].as_str().unwrap())
-        .collect();
-    let mut sorted = times.clone();
-    sorted.sort();
-    assert_eq!(
-        times, sorted,
-        "the timeline reads in the order things happened"
-    );
+    assert_in_time_order(&p.shipment(&id).await);
 }

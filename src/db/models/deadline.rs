@@ -59,44 +59,36 @@ pub fn of_shipment(conn: &mut DbConnection, id: ShipmentId) -> QueryResult<Vec<D
         .load(conn)
 }
 
-/// Cancels every pending deadline of a shipment (it left the normal path).
+/// Which pending deadlines of a shipment to cancel.
+#[derive(Debug, Clone, Copy)]
+pub enum Cancel<'a> {
+    /// Every one (the shipment left the normal path).
+    All,
+    /// Those of these kinds (what a superseded state had started).
+    Kinds(&'a [DeadlineKind]),
+}
+
+/// Cancels a shipment's pending deadlines, as `which` says, at `at`.
 pub fn cancel_pending(
     conn: &mut DbConnection,
     id: ShipmentId,
+    which: Cancel<'_>,
     at: DateTime<Utc>,
 ) -> QueryResult<()> {
-    diesel::update(
-        deadlines::table
-            .filter(deadlines::shipment_id.eq(id))
-            .filter(deadlines::state.eq(DeadlineState::Pending)),
-    )
-    .set((
-        deadlines::state.eq(DeadlineState::Cancelled),
-        deadlines::resolved_at.eq(Some(to_db_time(at))),
-    ))
-    .execute(conn)
-    .map(|_| ())
-}
-
-/// Cancels a shipment's pending deadlines of `kinds` (what a superseded state had started).
-pub fn cancel_kinds(
-    conn: &mut DbConnection,
-    id: ShipmentId,
-    kinds: &[DeadlineKind],
-    at: DateTime<Utc>,
-) -> QueryResult<()> {
-    diesel::update(
-        deadlines::table
-            .filter(deadlines::shipment_id.eq(id))
-            .filter(deadlines::kind.eq_any(kinds))
-            .filter(deadlines::state.eq(DeadlineState::Pending)),
-    )
-    .set((
-        deadlines::state.eq(DeadlineState::Cancelled),
-        deadlines::resolved_at.eq(Some(to_db_time(at))),
-    ))
-    .execute(conn)
-    .map(|_| ())
+    let mut pending = diesel::update(deadlines::table)
+        .filter(deadlines::shipment_id.eq(id))
+        .filter(deadlines::state.eq(DeadlineState::Pending))
+        .into_boxed();
+    if let Cancel::Kinds(kinds) = which {
+        pending = pending.filter(deadlines::kind.eq_any(kinds));
+    }
+    pending
+        .set((
+            deadlines::state.eq(DeadlineState::Cancelled),
+            deadlines::resolved_at.eq(Some(to_db_time(at))),
+        ))
+        .execute(conn)
+        .map(|_| ())
 }
 
 /// Marks a shipment's open deadlines of `kinds` met at `at`: on time up to their due instant,
