@@ -432,7 +432,17 @@ fn doctor_shows_configuration_database_calendar_and_backlog_without_secrets() {
 
 #[test]
 fn a_relative_sqlite_path_is_logged_absolute_and_doctor_creates_nothing() {
-    let dir = std::env::temp_dir().join(format!("postamat-cwd-{}", uuid::Uuid::now_v7().simple()));
+    // No runs of digits in the name: the log redacts those that look like an IIN or a phone.
+    let unique: String = uuid::Uuid::now_v7()
+        .simple()
+        .to_string()
+        .chars()
+        .map(|c| match c.to_digit(10) {
+            Some(d) => char::from(b'g' + d as u8),
+            None => c,
+        })
+        .collect();
+    let dir = std::env::temp_dir().join(format!("postamat-cwd-{unique}"));
     std::fs::create_dir_all(&dir).unwrap();
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_postamat"))
