@@ -337,8 +337,9 @@ fn serve(config: Config) -> anyhow::Result<()> {
         jobs.push(actix_web::rt::spawn(calendar_refresh::run(
             calendar, pool, refresh, stop,
         )));
-        // On SIGTERM or SIGINT the server stops accepting, lets the requests in flight finish
-        // (at most SHUTDOWN_SECS) and returns; then the jobs finish the round in hand.
+        // On SIGTERM the server stops accepting, lets the requests in flight finish (at most
+        // SHUTDOWN_SECS) and returns; then the jobs finish the round in hand. (SIGINT and
+        // SIGQUIT stop actix at once; the jobs still finish their round.)
         let server = HttpServer::new(move || api::app(state.clone(), body_limit))
             .shutdown_timeout(SHUTDOWN_SECS)
             .bind(config.bind)
@@ -386,7 +387,21 @@ fn sweep(
              --allow-future to really apply it"
         );
     }
-    let pool = open_database(config)?;
+    // A dry run writes nothing, schema included: it needs a database that is current.
+    let pool = if dry_run {
+        log_location(config);
+        let pool = db::connect(&config.database, 1)?;
+        let mut conn = pool.get().context("cannot get a database connection")?;
+        if !db::migrations_current(&mut conn)? {
+            anyhow::bail!(
+                "the database schema is older than this binary: a dry run does not migrate \
+                 (run `postamat migrate` first, or use the binary that matches the database)"
+            );
+        }
+        pool
+    } else {
+        open_database(config)?
+    };
     let mut conn = pool.get().context("cannot get a database connection")?;
     let calendar = CalendarCache::load(&mut conn).context("cannot load the calendar")?;
     if dry_run {

@@ -495,6 +495,10 @@ mod tests {
             value("POSTAMAT_DATABASE_URL"),
             "postgres://app:****@db:5432/postamat"
         );
+        assert_eq!(
+            crate::db::mask_password("postgres://app@db/p?sslmode=require&password=s3cret"),
+            "postgres://app@db/p?sslmode=require&password=****"
+        );
         assert_eq!(value("POSTAMAT_SMS_GATEWAY_TOKEN"), "****");
         assert_eq!(value("POSTAMAT_KASPI_WEBHOOK_SECRETS"), "****");
         assert_eq!(value("POSTAMAT_BIND"), "127.0.0.1:8080");

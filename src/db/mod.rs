@@ -76,16 +76,32 @@ impl DatabaseLocation {
     }
 }
 
-/// A URL with any password replaced by `****`.
+/// A URL with any password replaced by `****`: in the user part, and in libpq's `password`
+/// and `sslpassword` parameters.
 pub fn mask_password(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("****"));
-            url.to_string()
-        }
-        Ok(_) => raw.to_owned(),
-        Err(_) => "(not a URL)".to_owned(),
+    let Ok(mut url) = url::Url::parse(raw) else {
+        return "(not a URL)".to_owned();
+    };
+    if url.password().is_some() {
+        let _ = url.set_password(Some("****"));
     }
+    let secret =
+        |k: &str| k.eq_ignore_ascii_case("password") || k.eq_ignore_ascii_case("sslpassword");
+    if url.query_pairs().any(|(k, _)| secret(&k)) {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if secret(&k) {
+                    "****".to_owned()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string()
 }
 
 /// Opens connections of the backend the URL names, and sets SQLite up the way we need it.

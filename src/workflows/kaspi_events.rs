@@ -17,7 +17,7 @@ use crate::db::models::integration_event::fingerprint;
 use crate::db::models::kaspi_event::{self as stored, DiscrepancyRow, KaspiEventRow};
 use crate::db::models::registry::{self, ItemWithShipment, RegistryRow};
 use crate::db::models::shipment::{self as shipments, Loaded, ShipmentRow};
-use crate::db::models::{postamat, to_db_time};
+use crate::db::models::{history, postamat, to_db_time};
 use crate::db::{DbConnection, lock_key, write_transaction};
 use crate::domain::calendar::CalendarSnapshot;
 use crate::domain::deadline::{self as rules, DeadlineKind};
@@ -31,7 +31,7 @@ use crate::domain::notification::{Bilingual, NotificationKind, kaspi_delay_date}
 use crate::domain::reference::BranchTimeZone;
 use crate::domain::registry::{RegistryKind, RegistryState};
 use crate::domain::shipment::{
-    Event, KaspiPlan, ShipmentState, Transition, kaspi_may_be_ahead, kaspi_plan,
+    Event, KaspiPlan, ShipmentEvent, ShipmentState, Transition, kaspi_may_be_ahead, kaspi_plan,
 };
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -270,11 +270,12 @@ impl Processed {
         }
     }
 
-    fn rejected(refusal: &WorkflowError) -> Self {
+    /// Refused; kept with its shipment when it has one, so its branch sees it.
+    fn rejected(refusal: &WorkflowError, shipment: Option<&ShipmentRow>) -> Self {
         Processed {
             outcome: Outcome::Rejected,
-            shipment_id: None,
-            state: None,
+            shipment_id: shipment.map(|s| s.id),
+            state: shipment.map(|s| s.status),
             reason: refusal.reason().map(|r| r.code().to_owned()),
             detail: Some(refusal.to_string()),
         }
@@ -318,6 +319,10 @@ fn process(
             ));
         }
     };
+    let plan = match plan {
+        Plan::Apply(_) if contradicts_removal(conn, &loaded.shipment, event)? => Plan::Stale,
+        plan => plan,
+    };
     Ok(match plan {
         Plan::Apply(steps) => {
             let applied = apply_steps(
@@ -333,8 +338,29 @@ fn process(
         }
         Plan::Stale => record_stale(conn, &loaded.shipment, &event.body, ctx)?,
         Plan::Wait => waiting(&loaded.shipment),
-        Plan::Refused(refusal) => Processed::rejected(&refusal),
+        Plan::Refused(refusal) => Processed::rejected(&refusal, Some(&loaded.shipment)),
     })
+}
+
+/// A collection after the storage expired supersedes the expiry (п.29) — unless Kaspi itself
+/// reported taking the document out of its cell before that collection: then the report
+/// contradicts Kaspi's own earlier one and is kept as history only.
+fn contradicts_removal(
+    conn: &mut DbConnection,
+    shipment: &ShipmentRow,
+    event: &KaspiEvent,
+) -> WorkflowResult<bool> {
+    if shipment.status != ShipmentState::StorageExpired
+        || !matches!(event.body, KaspiEventBody::Collected { .. })
+    {
+        return Ok(false);
+    }
+    let collected = to_db_time(event.occurred_at);
+    Ok(
+        history::kaspi_reports(conn, shipment.id, ShipmentEvent::RemovedFromCell.as_str())?
+            .iter()
+            .any(|(removed, _)| *removed <= collected),
+    )
 }
 
 /// How an event fits a shipment, decided from what was read.

@@ -121,15 +121,16 @@ pub fn kaspi_delays(
     conn: &mut DbConnection,
     shipment: ShipmentId,
 ) -> WorkflowResult<Vec<(DateTime<Utc>, NaiveDate)>> {
-    let mut delays: Vec<(DateTime<Utc>, NaiveDate)> = history::kaspi_delays(conn, shipment)?
-        .into_iter()
-        .filter_map(|(occurred_at, details)| {
-            let details: serde_json::Value = serde_json::from_str(details.as_deref()?).ok()?;
-            let reported = details.get("reported").unwrap_or(&details);
-            let date = reported.get("new_expected_date")?.as_str()?.parse().ok()?;
-            Some((occurred_at.and_utc(), date))
-        })
-        .collect();
+    let mut delays: Vec<(DateTime<Utc>, NaiveDate)> =
+        history::kaspi_reports(conn, shipment, "delayed")?
+            .into_iter()
+            .filter_map(|(occurred_at, details)| {
+                let details: serde_json::Value = serde_json::from_str(details.as_deref()?).ok()?;
+                let reported = details.get("reported").unwrap_or(&details);
+                let date = reported.get("new_expected_date")?.as_str()?.parse().ok()?;
+                Some((occurred_at.and_utc(), date))
+            })
+            .collect();
     delays.sort_by_key(|d| std::cmp::Reverse(d.0));
     Ok(delays)
 }

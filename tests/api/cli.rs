@@ -638,3 +638,19 @@ async fn a_backup_restores_to_the_same_data() {
     .await
     .unwrap();
 }
+
+#[test]
+fn a_dry_run_never_migrates() {
+    let (_db, url) = TestDatabase::create_url();
+    let Some(path) = url.strip_prefix("sqlite://") else {
+        return; // the same code path on PostgreSQL; an empty SQLite file shows it simply
+    };
+    std::fs::create_dir_all(std::path::Path::new(path).parent().unwrap()).unwrap();
+    std::fs::write(path, b"").unwrap();
+    let out = postamat(&url, &["sweep", "--dry-run"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("a dry run does not migrate"), "{err}");
+    let doctor = stdout(&postamat(&url, &["doctor"]));
+    assert!(doctor.contains("schema: 0 migrations applied"), "{doctor}");
+}

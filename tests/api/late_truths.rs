@@ -117,10 +117,17 @@ async fn a_collection_reported_after_the_expiry_supersedes_it() {
     }
     let swept = p.sweep("2026-04-01T00:00:00Z").await;
     assert_eq!(swept.storage_expired, 2, "{swept:?}");
+    // The return Kaspi owes (1 working day, п.30) runs out too before anyone hears more.
+    let overdue = p.sweep("2026-04-06T00:00:00Z").await;
+    assert_eq!(overdue.escalated, 2, "{overdue:?}");
+    assert_eq!(
+        deadline_state(&p.shipment(&ids[0]).await, "return"),
+        "breached"
+    );
     let before = p.notifications(&ids[0]).await.len();
 
     // LT-1 was collected on the last day of storage, LT-2 the morning after; Kaspi tells us late.
-    p.set_clock("2026-04-01T03:00:00Z");
+    p.set_clock("2026-04-06T03:00:00Z");
     for (number, at, storage) in [
         ("LT-1", "2026-03-30T18:00:00+05:00", "met"),
         ("LT-2", "2026-03-31T09:00:00+05:00", "met_late"),
@@ -168,7 +175,7 @@ async fn a_collection_reported_after_the_expiry_supersedes_it() {
     assert_eq!(p.notifications(&ids[0]).await.len(), before);
 
     // A sweep later has nothing left to do for them.
-    let later = p.sweep("2026-04-10T00:00:00Z").await;
+    let later = p.sweep("2026-04-20T00:00:00Z").await;
     assert_eq!(later.escalated, 0, "{later:?}");
 }
 
@@ -196,4 +203,40 @@ async fn a_collection_before_its_placement_sends_no_message_after_the_fact() {
         "the citizen already holds it: no 'collect it' message"
     );
     assert_in_time_order(&p.shipment(&id).await);
+}
+
+#[actix_web::test]
+async fn a_collection_after_kaspis_own_removal_is_history_only() {
+    let p = Pilot::new().await;
+    let (id, registry) = p.handed_over("LR-1").await;
+    p.kaspi_event(accepted_event("lr-a", &registry, &["WB-LR-1"]))
+        .await;
+    p.kaspi_event(placed_event("lr-p", "WB-LR-1", "PST-ALA-1"))
+        .await;
+    assert_eq!(p.sweep("2026-04-01T00:00:00Z").await.storage_expired, 1);
+    p.set_clock("2026-04-01T06:00:00Z");
+    p.kaspi_event(event(
+        "lr-r",
+        "removed_from_cell",
+        "WB-LR-1",
+        "2026-03-31T10:00:00+05:00",
+    ))
+    .await;
+    // Kaspi says it took the document out at 10:00, then that the citizen took it at 12:00.
+    let contradicting = p
+        .kaspi_event(event(
+            "lr-c",
+            "collected",
+            "WB-LR-1",
+            "2026-03-31T12:00:00+05:00",
+        ))
+        .await;
+    assert_eq!(contradicting["outcome"], "out_of_order_recorded");
+    let shipment = p.shipment(&id).await;
+    assert_eq!(shipment["state"], "storage_expired");
+    assert_eq!(
+        deadline_state(&shipment, "return"),
+        "pending",
+        "the return is still owed"
+    );
 }

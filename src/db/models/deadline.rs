@@ -64,25 +64,28 @@ pub fn of_shipment(conn: &mut DbConnection, id: ShipmentId) -> QueryResult<Vec<D
 pub enum Cancel<'a> {
     /// Every one (the shipment left the normal path).
     All,
-    /// Those of these kinds (what a superseded state had started).
+    /// Those of these kinds, pending or already breached (what a superseded state had
+    /// started never should have been due).
     Kinds(&'a [DeadlineKind]),
 }
 
-/// Cancels a shipment's pending deadlines, as `which` says, at `at`.
+/// Cancels a shipment's deadlines, as `which` says, at `at`.
 pub fn cancel_pending(
     conn: &mut DbConnection,
     id: ShipmentId,
     which: Cancel<'_>,
     at: DateTime<Utc>,
 ) -> QueryResult<()> {
-    let mut pending = diesel::update(deadlines::table)
+    let mut cancelled = diesel::update(deadlines::table)
         .filter(deadlines::shipment_id.eq(id))
-        .filter(deadlines::state.eq(DeadlineState::Pending))
         .into_boxed();
-    if let Cancel::Kinds(kinds) = which {
-        pending = pending.filter(deadlines::kind.eq_any(kinds));
-    }
-    pending
+    cancelled = match which {
+        Cancel::All => cancelled.filter(deadlines::state.eq(DeadlineState::Pending)),
+        Cancel::Kinds(kinds) => cancelled
+            .filter(deadlines::kind.eq_any(kinds))
+            .filter(deadlines::state.eq_any(DeadlineState::OPEN)),
+    };
+    cancelled
         .set((
             deadlines::state.eq(DeadlineState::Cancelled),
             deadlines::resolved_at.eq(Some(to_db_time(at))),

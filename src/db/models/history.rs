@@ -52,15 +52,16 @@ pub fn of_shipment(conn: &mut DbConnection, id: ShipmentId) -> QueryResult<Vec<H
         .load(conn)
 }
 
-/// The `delayed` events Kaspi reported for a shipment (п.27), applied or recorded late: when
-/// each happened, with its details.
-pub fn kaspi_delays(
+/// The events of one kind Kaspi reported for a shipment (`delayed`, `removed_from_cell`, …),
+/// applied or recorded late: when each happened, with its details.
+pub fn kaspi_reports(
     conn: &mut DbConnection,
     id: ShipmentId,
+    event: &str,
 ) -> QueryResult<Vec<(NaiveDateTime, Option<String>)>> {
     status_events::table
         .filter(status_events::shipment_id.eq(id))
-        .filter(status_events::event.eq("delayed"))
+        .filter(status_events::event.eq(event))
         .filter(status_events::source.eq("kaspi"))
         .select((status_events::occurred_at, status_events::details))
         .load(conn)
