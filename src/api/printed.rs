@@ -114,24 +114,10 @@ fn branch_lines(branch: &BranchRow) -> String {
     )
 }
 
-/// The registry's title in both languages.
-fn registry_title(kind: RegistryKind) -> (&'static str, &'static str) {
-    match kind {
-        RegistryKind::KaspiHandoff => (
-            "Kaspi қабылдау пунктіне құжаттарды беру тізілімі",
-            RegistryKind::KaspiHandoff.title(),
-        ),
-        RegistryKind::ReturnPickup => (
-            "Kaspi қабылдау пунктінен талап етілмеген құжаттарды алу тізілімі",
-            RegistryKind::ReturnPickup.title(),
-        ),
-    }
-}
-
 /// The printable registry: what the two sides sign (п.13, 17, 32–33).
 pub fn registry(registry: &Registry, branch: &BranchRow) -> String {
     let tz = branch.time_zone.tz();
-    let (title_kk, title_ru) = registry_title(registry.kind);
+    let (title_kk, title_ru) = registry.kind.title();
     let number = registry.number.as_deref();
     let number_text = match number {
         Some(n) => escape(n),

@@ -74,13 +74,17 @@ impl RegistryKind {
         }
     }
 
-    /// The printed title.
-    pub fn title(self) -> &'static str {
+    /// The printed title, in Kazakh and in Russian.
+    pub fn title(self) -> (&'static str, &'static str) {
         match self {
-            RegistryKind::KaspiHandoff => "Реестр передачи документов в пункт приема Kaspi",
-            RegistryKind::ReturnPickup => {
-                "Реестр изъятия невостребованных документов из пункта приема Kaspi"
-            }
+            RegistryKind::KaspiHandoff => (
+                "Kaspi қабылдау пунктіне құжаттарды беру тізілімі",
+                "Реестр передачи документов в пункт приема Kaspi",
+            ),
+            RegistryKind::ReturnPickup => (
+                "Kaspi қабылдау пунктінен талап етілмеген құжаттарды алу тізілімі",
+                "Реестр изъятия невостребованных документов из пункта приема Kaspi",
+            ),
         }
     }
 }

@@ -878,6 +878,16 @@ pub fn kaspi_plan(
     }
 }
 
+/// A collection reported while the document is `storage_expired` supersedes the expiry (п.29)
+/// unless Kaspi itself reported removing the document from its cell (п.30) at or before the
+/// collection: then the report contradicts Kaspi's own and is history only.
+pub fn collection_supersedes_expiry(
+    removed_at: &[chrono::NaiveDateTime],
+    collected_at: chrono::NaiveDateTime,
+) -> bool {
+    !removed_at.iter().any(|removed| *removed <= collected_at)
+}
+
 /// Kaspi can be ahead of our records: it reports on an envelope whose handover to the State
 /// courier (п.17) is not recorded yet. Such an event waits for the handover rather than being
 /// refused.
@@ -939,6 +949,20 @@ mod tests {
 
     fn first_actor(event: ShipmentEvent) -> Actor {
         event.actors()[0]
+    }
+
+    #[test]
+    fn a_collection_after_kaspis_own_removal_does_not_supersede_the_expiry() {
+        let t = |h| {
+            chrono::NaiveDate::from_ymd_opt(2026, 3, 31)
+                .unwrap()
+                .and_hms_opt(h, 0, 0)
+                .unwrap()
+        };
+        assert!(collection_supersedes_expiry(&[], t(12)));
+        assert!(collection_supersedes_expiry(&[t(13)], t(12)));
+        assert!(!collection_supersedes_expiry(&[t(10)], t(12)));
+        assert!(!collection_supersedes_expiry(&[t(12)], t(12)));
     }
 
     #[test]

@@ -31,7 +31,8 @@ use crate::domain::notification::{Bilingual, NotificationKind, kaspi_delay_date}
 use crate::domain::reference::BranchTimeZone;
 use crate::domain::registry::{RegistryKind, RegistryState};
 use crate::domain::shipment::{
-    Event, KaspiPlan, ShipmentEvent, ShipmentState, Transition, kaspi_may_be_ahead, kaspi_plan,
+    Event, KaspiPlan, ShipmentEvent, ShipmentState, Transition, collection_supersedes_expiry,
+    kaspi_may_be_ahead, kaspi_plan,
 };
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -342,9 +343,8 @@ fn process(
     })
 }
 
-/// A collection after the storage expired supersedes the expiry (п.29) — unless Kaspi itself
-/// reported taking the document out of its cell before that collection: then the report
-/// contradicts Kaspi's own earlier one and is kept as history only.
+/// Whether a collection reported after the expiry contradicts Kaspi's own removal report
+/// ([`collection_supersedes_expiry`]); reads the history only in that case.
 fn contradicts_removal(
     conn: &mut DbConnection,
     shipment: &ShipmentRow,
@@ -355,12 +355,15 @@ fn contradicts_removal(
     {
         return Ok(false);
     }
-    let collected = to_db_time(event.occurred_at);
-    Ok(
+    let removed: Vec<_> =
         history::kaspi_reports(conn, shipment.id, ShipmentEvent::RemovedFromCell.as_str())?
-            .iter()
-            .any(|(removed, _)| *removed <= collected),
-    )
+            .into_iter()
+            .map(|(at, _)| at)
+            .collect();
+    Ok(!collection_supersedes_expiry(
+        &removed,
+        to_db_time(event.occurred_at),
+    ))
 }
 
 /// How an event fits a shipment, decided from what was read.
