@@ -58,10 +58,11 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     pub fn new(config: DispatchConfig, kaspi_secrets: &[WebhookSecret]) -> Self {
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(Duration::from_secs(5))
-            .timeout(Duration::from_secs(15))
-            .build();
+        let agent = ureq::Agent::config_builder()
+            .timeout_connect(Some(Duration::from_secs(5)))
+            .timeout_global(Some(Duration::from_secs(15)))
+            .build()
+            .new_agent();
         Dispatcher {
             config,
             agent,
@@ -116,10 +117,10 @@ impl Dispatcher {
         let mut request = self
             .agent
             .post(&gateway.url)
-            .set("Content-Type", "application/json")
-            .set("Idempotency-Key", &message.dedup_key);
+            .header("Content-Type", "application/json")
+            .header("Idempotency-Key", &message.dedup_key);
         if let Some(token) = &gateway.token {
-            request = request.set("Authorization", &format!("Bearer {token}"));
+            request = request.header("Authorization", &format!("Bearer {token}"));
         }
         if let (Route::System(Destination::Kaspi), Some(secret)) =
             (message.route, &self.kaspi_secret)
@@ -127,20 +128,21 @@ impl Dispatcher {
             // The wall clock: Kaspi checks the signature's freshness against its own.
             let timestamp = Utc::now().timestamp();
             request = request
-                .set("webhook-id", &message.dedup_key)
-                .set("webhook-timestamp", &timestamp.to_string())
-                .set(
+                .header("webhook-id", &message.dedup_key)
+                .header("webhook-timestamp", &timestamp.to_string())
+                .header(
                     "webhook-signature",
                     &secret.sign(&message.dedup_key, timestamp, body.as_bytes()),
                 );
         }
-        match request.send_string(&body) {
+        match request.send(body.as_bytes()) {
             Ok(_) => Delivery::Sent,
-            Err(ureq::Error::Status(code, _)) if code == 429 || code >= 500 => {
+            Err(ureq::Error::StatusCode(code)) if code == 429 || code >= 500 => {
                 Delivery::Retry(format!("HTTP {code}"))
             }
-            Err(ureq::Error::Status(code, _)) => Delivery::Permanent(format!("HTTP {code}")),
-            Err(ureq::Error::Transport(t)) => Delivery::Retry(format!("transport: {}", t.kind())),
+            Err(ureq::Error::StatusCode(code)) => Delivery::Permanent(format!("HTTP {code}")),
+            // Timeouts, refused connections, DNS, TLS: the gateway may be back next round.
+            Err(other) => Delivery::Retry(format!("transport: {other}")),
         }
     }
 
