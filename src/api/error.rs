@@ -19,7 +19,9 @@ use utoipa::ToSchema;
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
 /// Stable error codes: clients switch on these, so a code is never renamed or reused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The body is not well-formed JSON.

@@ -237,6 +237,37 @@ pub fn query_error(
     ApiError::new(ErrorCode::InvalidQuery, err.to_string()).into()
 }
 
+/// How many items a list in a request body may hold: checked by the handler ([`Bounds::check`],
+/// a 422 `validation_failed` naming the field) and documented by the field's `schema_with`
+/// ([`Bounds::array_of`]), from the one constant.
+pub struct Bounds {
+    pub field: &'static str,
+    pub min: usize,
+    pub max: usize,
+}
+
+impl Bounds {
+    pub fn check(&self, len: usize) -> Result<(), ApiError> {
+        if (self.min..=self.max).contains(&len) {
+            Ok(())
+        } else {
+            Err(ApiError::validation(format!(
+                "{}: {} to {} items, got {len}",
+                self.field, self.min, self.max
+            )))
+        }
+    }
+
+    /// An array of `T` (a named schema) within the bounds.
+    pub fn array_of<T: utoipa::ToSchema>(&self) -> utoipa::openapi::Array {
+        utoipa::openapi::ArrayBuilder::new()
+            .items(utoipa::openapi::Ref::from_schema_name(T::name()))
+            .min_items(Some(self.min))
+            .max_items(Some(self.max))
+            .build()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,7 @@ pub mod extract;
 pub mod integrations;
 pub mod middleware;
 pub mod printed;
+pub mod problems;
 pub mod supervisors;
 pub mod system;
 pub mod views;
@@ -30,8 +31,8 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, web};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use utoipa::openapi::OpenApi as OpenApiDoc;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, OpenApi as OpenApiDoc, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -106,7 +107,8 @@ impl AppState {
                        Kaspi postamats: applications, documents, registries, deadlines and \
                        notifications. Every error is `application/problem+json` with a stable `code`.",
     ),
-    components(schemas(Problem)),
+    // Schemas only named by a list's `schema_with` (extract::Bounds), which does not collect them.
+    components(schemas(Problem, supervisors::calendar_edits::DecreeSwapRequest, crate::domain::kaspi::KaspiEvent)),
     modifiers(&BearerAuth),
     tags(
         (name = "admin", description = "Operators: API keys and reference data"),
@@ -142,76 +144,6 @@ fn routes(cfg: &mut ServiceConfig<'_>) {
     system::routes(cfg);
 }
 
-/// Documents the problem responses every operation can give, in one place: 401/403 where a key
-/// is required, 400/413/415 where a body is read, 400 where there are parameters, 500/503
-/// everywhere.
-fn add_problem_responses(api: &mut OpenApiDoc) {
-    let problem = |description: &str| {
-        RefOr::T(
-            ResponseBuilder::new()
-                .description(description)
-                .content(
-                    crate::api::error::PROBLEM_CONTENT_TYPE,
-                    ContentBuilder::new()
-                        .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
-                            "Problem",
-                        ))))
-                        .build(),
-                )
-                .build(),
-        )
-    };
-    for item in api.paths.paths.values_mut() {
-        let operations = [
-            &mut item.get,
-            &mut item.post,
-            &mut item.put,
-            &mut item.delete,
-            &mut item.patch,
-        ];
-        for operation in operations.into_iter().flatten() {
-            let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
-            let has_body = operation.request_body.is_some();
-            let has_params = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
-            let mut add = |status: &str, description: &str| {
-                operation
-                    .responses
-                    .responses
-                    .entry(status.to_owned())
-                    .or_insert_with(|| problem(description));
-            };
-            if has_body || has_params {
-                add(
-                    "400",
-                    "Malformed JSON, or an invalid field, path or query parameter (`malformed_json`, `invalid_body`, `invalid_path`, `invalid_query`)",
-                );
-            }
-            if secured {
-                add(
-                    "401",
-                    "No API key (`missing_token`) or an unknown or revoked one (`invalid_token`)",
-                );
-                add(
-                    "403",
-                    "The key's role may not call this endpoint (`role_forbidden`) or the record belongs to another branch (`branch_forbidden`)",
-                );
-            }
-            if has_body {
-                add(
-                    "413",
-                    "Body larger than the configured limit (`payload_too_large`)",
-                );
-                add(
-                    "415",
-                    "Body is not application/json (`unsupported_media_type`)",
-                );
-            }
-            add("500", "Unexpected failure (`internal`); quote X-Request-Id");
-            add("503", "Database unreachable (`database_unavailable`)");
-        }
-    }
-}
-
 /// The OpenAPI document, exactly as served at `/api-docs/openapi.json`.
 pub fn openapi() -> OpenApiDoc {
     let (_, api) = App::new()
@@ -224,7 +156,7 @@ pub fn openapi() -> OpenApiDoc {
 
 fn finish(mut api: OpenApiDoc) -> OpenApiDoc {
     api.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    add_problem_responses(&mut api);
+    problems::document(&mut api);
     api
 }
 

@@ -1,9 +1,9 @@
 //! Citizens' and documents' identifiers (DOMAIN.md §8), parsed once at the boundary.
 
+use super::schema::{StringSchema, string_schema};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use utoipa::ToSchema;
 
 pub use super::reference::InvalidValue;
 
@@ -39,11 +39,27 @@ macro_rules! string_newtype {
 /// Individual identification number (ИИН): 12 digits, YYMMDD birth date, a century-and-sex
 /// digit 1–6, and a check digit (weights 1..11 mod 11; if 10, weights 3..11,1,2 mod 11; if 10
 /// again the IIN is invalid).
-#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, example = "870412300129", pattern = "^[0-9]{12}$")]
 pub struct Iin(String);
 string_newtype!(Iin);
+
+impl Iin {
+    pub const LEN: usize = 12;
+}
+
+string_schema!(
+    Iin,
+    StringSchema {
+        description: "Individual identification number (ИИН): 12 digits starting with the \
+                      birth date (YYMMDD), then a century-and-sex digit 1–6, ending with a \
+                      check digit",
+        min_length: Iin::LEN,
+        max_length: Iin::LEN,
+        pattern: Some(format!("^[0-9]{{{}}}$", Iin::LEN)),
+        example: "870412300129",
+    }
+);
 
 impl fmt::Debug for Iin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -72,7 +88,7 @@ impl TryFrom<String> for Iin {
     fn try_from(value: String) -> Result<Self, Self::Error> {
         let invalid = |why: &str| InvalidValue(format!("IIN {why}"));
         let digits: Vec<u32> = value.chars().filter_map(|c| c.to_digit(10)).collect();
-        if value.len() != 12 || digits.len() != 12 {
+        if value.len() != Self::LEN || digits.len() != Self::LEN {
             return Err(invalid("must be exactly 12 digits"));
         }
         let century = match digits[6] {
@@ -100,11 +116,31 @@ impl TryFrom<String> for Iin {
 
 /// A Kazakhstan mobile number in E.164, `+77XXXXXXXXX`. Accepts what people type:
 /// `8 701 123 45 67`, `+7 (701) 123-45-67`, `87011234567`, `77011234567`.
-#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, example = "+77011234567")]
 pub struct Phone(String);
 string_newtype!(Phone);
+
+impl Phone {
+    /// The longest text accepted, spaces and brackets included.
+    pub const MAX_LEN: usize = 32;
+    /// What may separate the digits as people type them (`+` only first).
+    const SEPARATORS: &'static str = " ()-";
+    /// 11 digits: `7` or `8`, then the 10-digit national number.
+    const DIGITS: usize = 11;
+}
+
+string_schema!(
+    Phone,
+    StringSchema {
+        description: "A Kazakhstan mobile number as people type it (`+7 701 123 45 67`, \
+                      `8 (701) 123-45-67`): stored as `+77XXXXXXXXX`; mobile codes 70X, 74X–77X",
+        min_length: Phone::DIGITS,
+        max_length: Phone::MAX_LEN,
+        pattern: Some(format!("^\\+?[0-9{}]+$", Phone::SEPARATORS)),
+        example: "+77011234567",
+    }
+);
 
 impl fmt::Debug for Phone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -123,18 +159,20 @@ impl TryFrom<String> for Phone {
             )
         };
         let trimmed = value.trim();
-        if trimmed.len() > 32
+        if trimmed.len() > Self::MAX_LEN
             || !trimmed
                 .chars()
-                .all(|c| c.is_ascii_digit() || " -()+".contains(c))
+                .all(|c| c.is_ascii_digit() || c == '+' || Self::SEPARATORS.contains(c))
             || trimmed.chars().skip(1).any(|c| c == '+')
         {
             return Err(invalid());
         }
         let digits: String = trimmed.chars().filter(char::is_ascii_digit).collect();
         let national = match (trimmed.starts_with('+'), digits.len()) {
-            (true, 11) if digits.starts_with('7') => &digits[1..],
-            (false, 11) if digits.starts_with('8') || digits.starts_with('7') => &digits[1..],
+            (true, Self::DIGITS) if digits.starts_with('7') => &digits[1..],
+            (false, Self::DIGITS) if digits.starts_with('8') || digits.starts_with('7') => {
+                &digits[1..]
+            }
             _ => return Err(invalid()),
         };
         // Mobile codes are 70X, 74X–77X; 71X and 72X are landline area codes (Astana 7172,
@@ -149,15 +187,35 @@ impl TryFrom<String> for Phone {
 }
 
 /// The State Corporation application number ("ID ЦОН"): printable ASCII, at most 64.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, example = "002641234567")]
 pub struct ApplicationNumber(String);
 string_newtype!(ApplicationNumber);
+string_schema!(
+    ApplicationNumber,
+    printable_schema(
+        "The State Corporation application number (ID ЦОН)",
+        "002641234567"
+    )
+);
+
+/// The longest identifier another system may give us.
+pub const PRINTABLE_MAX_LEN: usize = 64;
 
 /// Printable ASCII without spaces, 1 to 64 characters (identifiers other systems give us).
 fn printable(value: &str) -> bool {
-    (1..=64).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic())
+    (1..=PRINTABLE_MAX_LEN).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// The schema of [`printable`]: `!` to `~` are ASCII's graphic characters.
+fn printable_schema(description: &'static str, example: &'static str) -> StringSchema {
+    StringSchema {
+        description,
+        min_length: 1,
+        max_length: PRINTABLE_MAX_LEN,
+        pattern: Some("^[!-~]+$".to_owned()),
+        example,
+    }
 }
 
 impl TryFrom<String> for ApplicationNumber {
@@ -166,20 +224,25 @@ impl TryFrom<String> for ApplicationNumber {
         if printable(&value) {
             Ok(ApplicationNumber(value))
         } else {
-            Err(InvalidValue(
-                "application number must be 1 to 64 printable ASCII characters without spaces"
-                    .into(),
-            ))
+            Err(InvalidValue(format!(
+                "application number must be 1 to {PRINTABLE_MAX_LEN} printable ASCII characters without spaces"
+            )))
         }
     }
 }
 
 /// A Kaspi delivery waybill (накладная) number.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, example = "KSP-000123456")]
 pub struct Waybill(String);
 string_newtype!(Waybill);
+string_schema!(
+    Waybill,
+    printable_schema(
+        "A Kaspi delivery waybill (накладная) number",
+        "KSP-000123456"
+    )
+);
 
 impl TryFrom<String> for Waybill {
     type Error = InvalidValue;
@@ -187,19 +250,25 @@ impl TryFrom<String> for Waybill {
         if printable(&value) {
             Ok(Waybill(value))
         } else {
-            Err(InvalidValue(
-                "waybill must be 1 to 64 printable ASCII characters without spaces".into(),
-            ))
+            Err(InvalidValue(format!(
+                "waybill must be 1 to {PRINTABLE_MAX_LEN} printable ASCII characters without spaces"
+            )))
         }
     }
 }
 
 /// An identifier another system gives us (Kaspi order id, event id, registry office code).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, example = "evt-2026-11-23-0001")]
 pub struct ExternalId(String);
 string_newtype!(ExternalId);
+string_schema!(
+    ExternalId,
+    printable_schema(
+        "An identifier another system gives us: printable ASCII without spaces",
+        "evt-2026-11-23-0001"
+    )
+);
 
 impl TryFrom<String> for ExternalId {
     type Error = InvalidValue;
@@ -207,9 +276,9 @@ impl TryFrom<String> for ExternalId {
         if printable(&value) {
             Ok(ExternalId(value))
         } else {
-            Err(InvalidValue(
-                "identifier must be 1 to 64 printable ASCII characters without spaces".into(),
-            ))
+            Err(InvalidValue(format!(
+                "identifier must be 1 to {PRINTABLE_MAX_LEN} printable ASCII characters without spaces"
+            )))
         }
     }
 }

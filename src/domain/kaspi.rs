@@ -12,7 +12,6 @@ use utoipa::ToSchema;
 /// Kaspi's loss act (п.22).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct KaspiLossAct {
-    #[schema(value_type = String, example = "KSP-LA-2026-0042")]
     pub number: ExternalId,
     pub cause: Text,
     pub circumstances: Text,
@@ -27,52 +26,32 @@ pub enum KaspiEventBody {
     /// The point accepted envelopes against our handoff registry and made its own (п.18).
     AcceptedAtPoint {
         /// Our handoff registry number, e.g. `ALM01-2026-000001`.
-        #[schema(value_type = String)]
         handoff_registry: ExternalId,
         /// Kaspi's registry of accepted documents.
-        #[schema(value_type = String)]
         kaspi_registry_number: ExternalId,
-        #[schema(value_type = Vec<String>)]
         accepted_waybills: Vec<Waybill>,
     },
     /// A Kaspi courier took it to the postamat (п.19).
-    OutForDelivery {
-        #[schema(value_type = String)]
-        waybill: Waybill,
-    },
+    OutForDelivery { waybill: Waybill },
     /// Placed in a cell (п.19, 21).
     PlacedInCell {
-        #[schema(value_type = String)]
         waybill: Waybill,
-        #[schema(value_type = String)]
         postamat_id: KaspiPostamatId,
-        #[schema(value_type = String)]
         cell: ExternalId,
     },
     /// The citizen collected it (п.29).
-    Collected {
-        #[schema(value_type = String)]
-        waybill: Waybill,
-    },
+    Collected { waybill: Waybill },
     /// Removed from the cell after storage expired (п.30).
-    RemovedFromCell {
-        #[schema(value_type = String)]
-        waybill: Waybill,
-    },
+    RemovedFromCell { waybill: Waybill },
     /// Back at the Kaspi point (п.31).
-    ReturnedToPoint {
-        #[schema(value_type = String)]
-        waybill: Waybill,
-    },
+    ReturnedToPoint { waybill: Waybill },
     /// Lost on Kaspi's side, with its loss act (п.22).
     Lost {
-        #[schema(value_type = String)]
         waybill: Waybill,
         loss_act: KaspiLossAct,
     },
     /// Late, with a new expected delivery date (п.27).
     Delayed {
-        #[schema(value_type = String)]
         waybill: Waybill,
         new_expected_date: NaiveDate,
     },
@@ -82,7 +61,6 @@ pub enum KaspiEventBody {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct KaspiEvent {
     /// Kaspi's id of the event: unique; a repeat changes nothing.
-    #[schema(value_type = String, example = "kaspi-evt-000123")]
     pub event_id: ExternalId,
     /// When it happened (not when it was sent).
     pub occurred_at: DateTime<Utc>,

@@ -42,5 +42,6 @@ pub mod notification;
 pub mod reference;
 pub mod registry;
 pub mod role;
+pub mod schema;
 pub mod shipment;
 pub mod webhook;

@@ -1,11 +1,11 @@
 //! Reference data identifiers and values (DOMAIN.md §3): parsed once at the boundary, so that
 //! nothing after it checks them again.
 
+use super::schema::{CONTROL_CHARS, StringSchema, string_schema};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
-use utoipa::ToSchema;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -13,23 +13,41 @@ pub struct InvalidValue(pub String);
 
 /// State Corporation branch code, e.g. `ALM01`: it prefixes registry and loss-act numbers
 /// (`ALM01-2026-000123`, DOMAIN.md §8), so it is short, upper-case Latin letters and digits.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, example = "ALM01", pattern = "^[A-Z][A-Z0-9]{1,15}$")]
 pub struct BranchCode(String);
 
 impl BranchCode {
+    pub const MIN_LEN: usize = 2;
+    pub const MAX_LEN: usize = 16;
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
 }
+
+string_schema!(
+    BranchCode,
+    StringSchema {
+        description: "State Corporation branch code: a Latin letter, then Latin letters and \
+                      digits (upper-cased when stored)",
+        min_length: BranchCode::MIN_LEN,
+        max_length: BranchCode::MAX_LEN,
+        pattern: Some(format!(
+            "^[A-Za-z][A-Za-z0-9]{{{},{}}}$",
+            BranchCode::MIN_LEN - 1,
+            BranchCode::MAX_LEN - 1
+        )),
+        example: "ALM01",
+    }
+);
 
 impl TryFrom<String> for BranchCode {
     type Error = InvalidValue;
 
     fn try_from(value: String) -> Result<Self, Self::Error> {
         let code = value.trim().to_ascii_uppercase();
-        let valid = (2..=16).contains(&code.len())
+        let valid = (Self::MIN_LEN..=Self::MAX_LEN).contains(&code.len())
             && code.starts_with(|c: char| c.is_ascii_uppercase())
             && code
                 .chars()
@@ -38,7 +56,9 @@ impl TryFrom<String> for BranchCode {
             Ok(BranchCode(code))
         } else {
             Err(InvalidValue(format!(
-                "branch code must be 2 to 16 Latin letters and digits starting with a letter, got '{}'",
+                "branch code must be {} to {} Latin letters and digits starting with a letter, got '{}'",
+                Self::MIN_LEN,
+                Self::MAX_LEN,
                 value.chars().take(40).collect::<String>()
             )))
         }
@@ -66,10 +86,23 @@ impl fmt::Display for BranchCode {
 
 /// The IANA zone a branch keeps its deadlines in. Only Kazakhstan's zones are accepted: a
 /// branch in any other zone is a typing mistake that would shift every deadline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, example = "Asia/Almaty")]
 pub struct BranchTimeZone(Tz);
+
+impl utoipa::PartialSchema for BranchTimeZone {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::SchemaType::Type(
+                utoipa::openapi::schema::Type::String,
+            ))
+            .description(Some("One of Kazakhstan's IANA time zones"))
+            .enum_values(Some(Self::KAZAKHSTAN.map(|tz| tz.name())))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for BranchTimeZone {}
 
 impl BranchTimeZone {
     /// Zones of Kazakhstan in the tz database (zone1970.tab, country KZ).
@@ -128,32 +161,47 @@ impl From<BranchTimeZone> for String {
 
 /// Kaspi's own identifier of a postamat: Latin letters, digits, `-`, `_` and `.` (it appears in
 /// URLs).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, example = "PST-ALA-0042")]
 pub struct KaspiPostamatId(String);
 
 impl KaspiPostamatId {
+    pub const MAX_LEN: usize = 64;
+    /// The characters allowed besides Latin letters and digits (`-` last: it is literal there
+    /// in a pattern's character class).
+    const PUNCTUATION: &'static str = "._-";
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
 }
 
+string_schema!(
+    KaspiPostamatId,
+    StringSchema {
+        description: "Kaspi's identifier of a postamat",
+        min_length: 1,
+        max_length: KaspiPostamatId::MAX_LEN,
+        pattern: Some(format!("^[A-Za-z0-9{}]+$", KaspiPostamatId::PUNCTUATION)),
+        example: "PST-ALA-0042",
+    }
+);
+
 impl TryFrom<String> for KaspiPostamatId {
     type Error = InvalidValue;
 
     fn try_from(value: String) -> Result<Self, Self::Error> {
-        let valid = (1..=64).contains(&value.len())
+        let valid = (1..=Self::MAX_LEN).contains(&value.len())
             && value
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+                .all(|b| b.is_ascii_alphanumeric() || Self::PUNCTUATION.as_bytes().contains(&b));
         if valid {
             Ok(KaspiPostamatId(value))
         } else {
-            Err(InvalidValue(
-                "Kaspi postamat id must be 1 to 64 Latin letters, digits, '-', '_' or '.'"
-                    .to_owned(),
-            ))
+            Err(InvalidValue(format!(
+                "Kaspi postamat id must be 1 to {} Latin letters, digits, '-', '_' or '.'",
+                Self::MAX_LEN
+            )))
         }
     }
 }
@@ -179,9 +227,8 @@ impl fmt::Display for KaspiPostamatId {
 
 /// Human text (names, cities, addresses): trimmed, non-empty, at most 300 characters, no
 /// control characters — it is printed on registries and sent in SMS.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, example = "Алматы")]
 pub struct Text(String);
 
 impl Text {
@@ -191,6 +238,21 @@ impl Text {
         &self.0
     }
 }
+
+string_schema!(
+    Text,
+    StringSchema {
+        description: "Text for people: not blank, no control characters (surrounding spaces \
+                      are trimmed)",
+        min_length: 1,
+        max_length: Text::MAX_CHARS,
+        // At least one character that is not a space; no control character anywhere.
+        pattern: Some(format!(
+            "^[^{CONTROL_CHARS}]*[^\\s{CONTROL_CHARS}][^{CONTROL_CHARS}]*$"
+        )),
+        example: "Алматы",
+    }
+);
 
 impl TryFrom<String> for Text {
     type Error = InvalidValue;

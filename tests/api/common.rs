@@ -190,6 +190,51 @@ impl Response {
 
 type Call = Box<dyn Fn(TestRequest) -> LocalBoxFuture<'static, Response>>;
 
+/// The OpenAPI document, as served.
+fn document() -> &'static Value {
+    static DOCUMENT: OnceLock<Value> = OnceLock::new();
+    DOCUMENT.get_or_init(|| serde_json::to_value(api::openapi()).unwrap())
+}
+
+/// Every test's every answer is checked against the document: a problem's status must be one
+/// its operation lists, with its code among those listed for that status. (Answers outside any
+/// operation — no such route, a method the path does not take — are not an operation's.)
+#[track_caller]
+fn assert_documented(method: &str, path: &str, response: &Response) {
+    if response.content_type() != "application/problem+json" {
+        return;
+    }
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let operation = document()["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(template, _)| {
+            let parts: Vec<&str> = template.split('/').collect();
+            parts.len() == segments.len()
+                && parts
+                    .iter()
+                    .zip(&segments)
+                    .all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()))
+        })
+        .map(|(_, item)| &item[method]);
+    let Some(operation) = operation.filter(|op| !op.is_null()) else {
+        return;
+    };
+    let body = response.json();
+    let status = response.status.as_str();
+    let documented = &operation["responses"][status]["content"]["application/problem+json"]["schema"]
+        ["allOf"][1]["properties"]["code"]["enum"];
+    assert!(
+        documented
+            .as_array()
+            .is_some_and(|codes| codes.iter().any(|c| c == &body["code"])),
+        "{method} {path} answered {status} `{}`, which its operation does not document ({documented}); body: {}",
+        body["code"].as_str().unwrap_or("?"),
+        response.text
+    );
+}
+
 pub struct TestApp {
     call: Call,
     pub pool: DbPool,
@@ -242,18 +287,23 @@ impl TestApp {
         let call: Call = Box::new(move |req: TestRequest| {
             let service = service.clone();
             Box::pin(async move {
-                let res = test::call_service(&*service, req.to_request()).await;
+                let request = req.to_request();
+                let method = request.method().as_str().to_ascii_lowercase();
+                let path = request.path().to_owned();
+                let res = test::call_service(&*service, request).await;
                 let status = res.status();
                 let headers = res.headers().clone();
                 let bytes = res
                     .into_body()
                     .try_into_bytes()
                     .unwrap_or_else(|_| panic!("test bodies are complete"));
-                Response {
+                let response = Response {
                     status,
                     headers,
                     text: String::from_utf8(bytes.to_vec()).expect("UTF-8 body"),
-                }
+                };
+                assert_documented(&method, &path, &response);
+                response
             })
         });
         TestApp {

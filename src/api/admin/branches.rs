@@ -113,7 +113,7 @@ async fn list_branches(
 #[utoipa::path(
     tag = "reference",
     security(("bearer" = [])),
-    params(("code" = String, Path, description = "Branch code, e.g. ALM01")),
+    params(("code" = BranchCode, Path, description = "Branch code, e.g. ALM01")),
     responses(
         (status = 200, body = Branch),
         (status = 404, description = "No such branch (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
@@ -139,7 +139,7 @@ async fn get_branch(
 #[utoipa::path(
     tag = "admin",
     security(("bearer" = [])),
-    params(("code" = String, Path, description = "Branch code, e.g. ALM01")),
+    params(("code" = BranchCode, Path, description = "Branch code, e.g. ALM01")),
     request_body = BranchDetails,
     responses(
         (status = 201, description = "Created", body = Branch),
@@ -167,7 +167,7 @@ async fn put_branch(
 #[utoipa::path(
     tag = "admin",
     security(("bearer" = [])),
-    params(("code" = String, Path, description = "Branch code, e.g. ALM01")),
+    params(("code" = BranchCode, Path, description = "Branch code, e.g. ALM01")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such branch (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),

@@ -96,7 +96,7 @@ async fn list_postamats(
 #[utoipa::path(
     tag = "reference",
     security(("bearer" = [])),
-    params(("kaspi_id" = String, Path, description = "Kaspi's postamat id")),
+    params(("kaspi_id" = KaspiPostamatId, Path, description = "Kaspi's postamat id")),
     responses(
         (status = 200, body = Postamat),
         (status = 404, description = "No such postamat (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
@@ -121,7 +121,7 @@ async fn get_postamat(
 #[utoipa::path(
     tag = "admin",
     security(("bearer" = [])),
-    params(("kaspi_id" = String, Path, description = "Kaspi's postamat id")),
+    params(("kaspi_id" = KaspiPostamatId, Path, description = "Kaspi's postamat id")),
     request_body = PostamatDetails,
     responses(
         (status = 201, description = "Created", body = Postamat),
@@ -153,7 +153,7 @@ async fn put_postamat(
 #[utoipa::path(
     tag = "admin",
     security(("bearer" = [])),
-    params(("kaspi_id" = String, Path, description = "Kaspi's postamat id")),
+    params(("kaspi_id" = KaspiPostamatId, Path, description = "Kaspi's postamat id")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such postamat (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),

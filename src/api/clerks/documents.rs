@@ -5,7 +5,7 @@
 use crate::api::AppState;
 use crate::api::auth::{AccumulationClerks, Authorized, BranchStaff, IssuanceClerks};
 use crate::api::error::{ApiError, ApiResult};
-use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::api::extract::{ApiJson, ApiPath, ApiQuery, Bounds};
 use crate::api::views::{self, ApplicationView, ShipmentDetail};
 use crate::db::models::application;
 use crate::db::models::shipment::{self as shipments, ShipmentQuery};
@@ -39,7 +39,7 @@ pub fn routes(cfg: &mut ServiceConfig<'_>) {
 #[utoipa::path(
     tag = "clerks",
     security(("bearer" = [])),
-    params(("number" = String, Path, description = "Application number")),
+    params(("number" = ApplicationNumber, Path, description = "Application number")),
     responses(
         (status = 200, body = ApplicationView),
         (status = 404, description = "No such application in your branch (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
@@ -63,10 +63,22 @@ async fn lookup_application(
     Ok(web::Json(view))
 }
 
+/// Documents taken in by one request.
+const INTAKE_NUMBERS: Bounds = Bounds {
+    field: "application_numbers",
+    min: 1,
+    max: 500,
+};
+
+fn intake_numbers_schema() -> utoipa::openapi::Array {
+    INTAKE_NUMBERS.array_of::<ApplicationNumber>()
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IntakeRequest {
     /// The application numbers scanned from the documents received (one or many).
+    #[schema(schema_with = intake_numbers_schema)]
     pub application_numbers: Vec<ApplicationNumber>,
     /// The registry office's registry the documents came with; required for ЦОН-route
     /// documents, which go straight on to the issuance sector with it (п.14).
@@ -114,9 +126,7 @@ async fn intake(
     body: ApiJson<IntakeRequest>,
 ) -> ApiResult<web::Json<IntakeResult>> {
     let body = body.into_inner()?;
-    if body.application_numbers.is_empty() || body.application_numbers.len() > 500 {
-        return Err(ApiError::validation("give 1 to 500 application numbers"));
-    }
+    INTAKE_NUMBERS.check(body.application_numbers.len())?;
     // Intake is done by a branch's own staff; the scope then holds exactly that branch.
     auth.own_branch()?;
     let scope = auth.scope().clone();
@@ -460,7 +470,7 @@ async fn transfer_after_storage(
 #[utoipa::path(
     tag = "clerks",
     security(("bearer" = [])),
-    params(("number" = String, Path, description = "Application number")),
+    params(("number" = ApplicationNumber, Path, description = "Application number")),
     responses(
         (status = 201, body = ApplicationView),
         (status = 409, description = "Not cancelled (`invalid_transition`) or a duplicate already open (`already_exists`)", body = crate::api::error::Problem, content_type = "application/problem+json"),

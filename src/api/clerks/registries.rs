@@ -4,7 +4,7 @@
 use crate::api::AppState;
 use crate::api::auth::{AccumulationClerks, Authorized, BranchStaff, Couriers};
 use crate::api::error::{ApiError, ApiResult};
-use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::api::extract::{ApiJson, ApiPath, ApiQuery, Bounds};
 use crate::api::printed;
 use crate::api::views::{self, PageQuery, Registry, RegistryPage};
 use crate::db::models::{branch, registry};
@@ -33,6 +33,17 @@ fn found<T>(row: Option<T>, id: RegistryId) -> ApiResult<T> {
     crate::api::found(row, || format!("registry {id}"))
 }
 
+/// Envelopes put on a registry by the request that drafts it (more are added one by one).
+const DRAFT_NUMBERS: Bounds = Bounds {
+    field: "application_numbers",
+    min: 0,
+    max: 500,
+};
+
+fn draft_numbers_schema() -> utoipa::openapi::Array {
+    DRAFT_NUMBERS.array_of::<ApplicationNumber>()
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRegistry {
@@ -41,6 +52,7 @@ pub struct CreateRegistry {
     pub kind: Option<RegistryKind>,
     /// Envelopes to put on it straight away (of your branch, in the state the kind needs).
     #[serde(default)]
+    #[schema(schema_with = draft_numbers_schema)]
     pub application_numbers: Vec<ApplicationNumber>,
 }
 
@@ -61,6 +73,7 @@ async fn create_registry(
     body: ApiJson<CreateRegistry>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner()?;
+    DRAFT_NUMBERS.check(body.application_numbers.len())?;
     let branch_id = auth.own_branch()?;
     let scope = auth.scope().clone();
     let now = state.clock.now();

@@ -43,12 +43,10 @@ pub struct RegisterApplication {
     pub language: Language,
     pub delivery_method: DeliveryMethod,
     /// Kaspi's id of the chosen postamat; required for postamat delivery, absent otherwise.
-    #[schema(value_type = Option<String>, example = "PST-ALA-0042")]
     pub postamat_id: Option<KaspiPostamatId>,
     /// The registry office (РАГС) executing the application.
     pub registry_office_code: ExternalId,
     /// The responsible State Corporation branch.
-    #[schema(value_type = String, example = "ALM01")]
     pub branch: BranchCode,
     /// When the citizen submitted it.
     pub submitted_at: DateTime<Utc>,

@@ -2,8 +2,8 @@
 
 use super::webhook;
 use crate::api::AppState;
-use crate::api::error::{ApiError, ApiResult, ErrorCode};
-use crate::api::extract::parse_json;
+use crate::api::error::{ApiError, ApiResult};
+use crate::api::extract::{Bounds, parse_json};
 use crate::domain::ids::ShipmentId;
 use crate::domain::kaspi::{KaspiEvent, Outcome};
 use crate::domain::shipment::ShipmentState;
@@ -20,6 +20,17 @@ pub fn routes(cfg: &mut ServiceConfig<'_>) {
 
 /// Most events in one batch.
 pub const MAX_BATCH: usize = 500;
+
+/// The events of one batch.
+const BATCH: Bounds = Bounds {
+    field: "events",
+    min: 1,
+    max: MAX_BATCH,
+};
+
+fn batch_schema() -> utoipa::openapi::Array {
+    BATCH.array_of::<KaspiEvent>()
+}
 
 /// The answer for one event.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -148,7 +159,7 @@ async fn receive_event(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct EventBatch {
     /// Up to 500 events, answered one by one in the same order.
-    #[schema(value_type = Vec<KaspiEvent>)]
+    #[schema(schema_with = batch_schema)]
     pub events: Vec<serde_json::Value>,
 }
 
@@ -180,12 +191,7 @@ async fn receive_batch(
 ) -> ApiResult<web::Json<BatchResult>> {
     let webhook_id = verified(&req, &state, &body)?;
     let batch: EventBatch = parse_json(&body)?;
-    if batch.events.is_empty() || batch.events.len() > MAX_BATCH {
-        return Err(ApiError::new(
-            ErrorCode::ValidationFailed,
-            format!("a batch holds 1 to {MAX_BATCH} events"),
-        ));
-    }
+    BATCH.check(batch.events.len())?;
     let events = batch
         .events
         .into_iter()

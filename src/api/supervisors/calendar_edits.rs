@@ -3,8 +3,8 @@
 use crate::api::AppState;
 use crate::api::auth::{Authorized, Supervisors};
 use crate::api::clerks::calendar::{CalendarYear, year_view};
-use crate::api::error::{ApiError, ApiResult};
-use crate::api::extract::{ApiJson, ApiPath};
+use crate::api::error::ApiResult;
+use crate::api::extract::{ApiJson, ApiPath, Bounds};
 use crate::db::models::calendar::{self, EditRow};
 use crate::db::models::from_db_time;
 use crate::domain::calendar::{Amendment, DayKind, DayName, EditAction, YearEdit};
@@ -227,12 +227,20 @@ pub struct DecreeSwapImport {
     /// The decree, kept with every edit it makes.
     pub reason: Text,
     /// 1 to 50 swaps.
-    #[schema(min_items = 1, max_items = 50)]
+    #[schema(schema_with = swaps_schema)]
     pub swaps: Vec<DecreeSwapRequest>,
 }
 
-/// At most this many swaps in one import (a decree names a handful).
-const MAX_SWAPS: usize = 50;
+/// At most 50 swaps in one import (a decree names a handful).
+const SWAPS: Bounds = Bounds {
+    field: "swaps",
+    min: 1,
+    max: 50,
+};
+
+fn swaps_schema() -> utoipa::openapi::Array {
+    SWAPS.array_of::<DecreeSwapRequest>()
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SwapsImported {
@@ -265,12 +273,7 @@ async fn import_swaps(
 ) -> ApiResult<HttpResponse> {
     auth.require_national("the working-day calendar")?;
     let body = body.into_inner()?;
-    if body.swaps.is_empty() || body.swaps.len() > MAX_SWAPS {
-        return Err(ApiError::validation(format!(
-            "swaps: between 1 and {MAX_SWAPS} swaps, got {}",
-            body.swaps.len()
-        )));
-    }
+    SWAPS.check(body.swaps.len())?;
     let swaps: Vec<DecreeSwap> = body
         .swaps
         .into_iter()

@@ -26,7 +26,6 @@ pub fn routes(cfg: &mut ServiceConfig<'_>) {
 #[serde(deny_unknown_fields)]
 pub struct CreatePeriod {
     /// The branch it covers; omit for the whole country (national supervisors only).
-    #[schema(value_type = Option<String>, example = "ALM01")]
     pub branch: Option<BranchCode>,
     #[schema(value_type = String, example = "2026-11-24T08:00:00+05:00")]
     pub starts_at: DateTime<FixedOffset>,
