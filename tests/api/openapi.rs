@@ -114,3 +114,52 @@ fn path_parameters_are_in_the_path_and_filters_in_the_query() {
         "only {query_params} query parameters documented"
     );
 }
+
+/// The README names the SLA report's fields; they are the report's, in JSON (the document's
+/// `SlaLine`) and in CSV (the header).
+#[actix_web::test]
+async fn the_readme_names_the_sla_reports_fields() {
+    let readme = include_str!("../../README.md");
+    let sentence = readme
+        .split("deadline kind with the fields ")
+        .nth(1)
+        .and_then(|rest| rest.split("; the CSV").next())
+        .expect("the README describes the SLA report's fields");
+    let mut named: Vec<String> = regex::Regex::new(r"`([a-z_]+)`")
+        .unwrap()
+        .captures_iter(sentence)
+        .map(|c| c[1].to_owned())
+        .collect();
+    named.sort();
+    let document: serde_json::Value = serde_json::from_str(&generated()).unwrap();
+    let mut documented: Vec<String> = document["components"]["schemas"]["SlaLine"]["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    documented.sort();
+    assert_eq!(named, documented, "README vs the document's SlaLine");
+
+    let app = TestApp::new().await;
+    let supervisor = app
+        .token(postamat::domain::role::Role::Supervisor, None)
+        .await;
+    let csv = app
+        .get(
+            "/api/v1/reports/sla?from=2026-03-01&to=2026-03-31&format=csv",
+            Some(&supervisor),
+        )
+        .await;
+    assert_eq!(csv.status.as_u16(), 200, "{}", csv.text);
+    let mut header: Vec<String> = csv
+        .text
+        .lines()
+        .next()
+        .unwrap()
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    header.sort();
+    assert_eq!(header, documented, "the CSV header vs the document's SlaLine");
+}
