@@ -299,7 +299,7 @@ pub const OPERATION_PROBLEMS: &[(&str, &[ErrorCode])] = &[
     ), // BranchForbidden auth.require_national; ValidationFailed ApiError::validation (1..50 swaps); the rest calendar::import_swaps -> edit -> Calendar::edited (AddDayOff/AddWorkingDay only)
     ("list_edits", &[]), // calendar::edits
     // supervisors/disputes.rs
-    ("open_dispute", &[NotFound, InUse]), // disputes::open: NotFound find_scoped(shipment); InUse dispute::open ForeignKeyViolation on an unknown loss_act_id
+    ("open_dispute", &[NotFound, ValidationFailed]), // disputes::open: NotFound find_scoped(shipment) / loss_act::find_scoped; ValidationFailed an act of another shipment
     ("settle_dispute", &[NotFound, AlreadyEnded]), // disputes::settle: NotFound dispute::find_scoped; AlreadyEnded dispute::settle false
     ("list_disputes", &[]),                        // dispute::list
     // supervisors/exceptions.rs

@@ -5,6 +5,7 @@ use super::shipment::{find_scoped, note};
 use super::{EventContext, Reason, WorkflowError, WorkflowResult};
 use crate::db::models::branch::BranchScope;
 use crate::db::models::dispute::{self, DisputeRow, NewDispute};
+use crate::db::models::loss_act;
 use crate::db::models::shipment as shipments;
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::ids::{DisputeId, KeyId, LossActId, ShipmentId};
@@ -29,6 +30,17 @@ pub fn open(
 ) -> WorkflowResult<DisputeRow> {
     write_transaction(conn, |conn| {
         let row = find_scoped(conn, new.shipment_id, scope)?;
+        // The act a dispute is about is one the caller can see, drawn up for this shipment.
+        if let Some(act_id) = new.loss_act_id {
+            let (act, _, _) = loss_act::find_scoped(conn, act_id, scope)?
+                .ok_or_else(|| WorkflowError::not_found(format!("loss act {act_id} not found")))?;
+            if act.shipment_id != row.id {
+                return Err(WorkflowError::rejected(
+                    Reason::ValidationFailed,
+                    format!("loss act {act_id} is about another shipment"),
+                ));
+            }
+        }
         let opened = dispute::open(
             conn,
             NewDispute {

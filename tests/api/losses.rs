@@ -320,6 +320,28 @@ async fn a_dispute_over_a_loss_is_recorded_with_how_it_was_settled() {
         )
         .await
         .assert_status(201);
+    // The act must be one the supervisor sees, and about this shipment.
+    let dispute = |loss_act_id: Value, shipment_id: &str| {
+        json!({"shipment_id": shipment_id, "loss_act_id": loss_act_id, "parties": "—",
+               "subject": "—", "opened_on": "2026-11-23"})
+    };
+    p.app
+        .post(
+            "/api/v1/disputes",
+            Some(&supervisor),
+            &dispute(json!(uuid::Uuid::now_v7()), &id),
+        )
+        .await
+        .assert_problem(404, "not_found");
+    let other_shipment = p.packed("D-2").await;
+    p.app
+        .post(
+            "/api/v1/disputes",
+            Some(&supervisor),
+            &dispute(act["id"].clone(), &other_shipment),
+        )
+        .await
+        .assert_problem(422, "validation_failed");
     let url = format!("/api/v1/disputes/{}/settle", opened["id"].as_str().unwrap());
     let settle = json!({"commission_protocol": "Протокол комиссии № 4", "outcome": "Ответственность курьера", "settled_on": "2026-12-01"});
     let settled = p
