@@ -54,6 +54,9 @@ enum Command {
     /// masked), where the database is and its schema version, the calendar years loaded, the
     /// deadlines and messages waiting. Changes nothing; exits 1 if the database is unusable.
     Doctor,
+    /// Simulate a period of the pilot through the service's own workflows, with a simulated
+    /// clock, on an empty database; write a report with SLA statistics and charts.
+    Simulate(Box<SimulateArgs>),
     /// Apply every deadline due by now (or by --as-of) once, then exit (for cron, or to replay
     /// a moment).
     Sweep {
@@ -69,6 +72,38 @@ enum Command {
         #[arg(long, conflicts_with = "dry_run")]
         allow_future: bool,
     },
+}
+
+/// `postamat simulate`'s options.
+#[derive(Debug, clap::Args)]
+struct SimulateArgs {
+    /// The first day simulated.
+    #[arg(long)]
+    from: chrono::NaiveDate,
+    /// How many days.
+    #[arg(long, default_value_t = 31)]
+    days: u32,
+    /// The branches, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "ALM01,AST01,SHY01")]
+    branches: Vec<BranchCode>,
+    /// Applications a day in each branch.
+    #[arg(long, default_value_t = 400)]
+    per_day: u32,
+    /// The seed: the same seed and options give the same run and byte-identical CSV files.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// An empty database to simulate in (default: a new SQLite file, simulation.db, in the
+    /// report folder). Never the service's own: a database with branches or keys is refused.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Where the report goes (index.html, CSV files, SVG charts).
+    #[arg(long, default_value = "report")]
+    report: std::path::PathBuf,
+    /// A branch closed by force majeure, whole days: ALM01:2026-03-10..2026-03-11 (repeatable).
+    #[arg(long = "force-majeure")]
+    force_majeure: Vec<crate::sim::ForceMajeureSpec>,
+    #[command(flatten)]
+    rates: crate::sim::model::Rates,
 }
 
 #[derive(Debug, Subcommand)]
@@ -115,6 +150,11 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let mut config = config;
+    if matches!(command, Command::Simulate(_)) && std::env::var_os("POSTAMAT_LOG").is_none() {
+        // Every simulated message goes to the local sink, one log line each: keep them out.
+        config.log_filter = "warn".to_owned();
+    }
     observability::init_logging(&config);
     let result = match command {
         Command::Serve => serve(config),
@@ -126,6 +166,7 @@ pub fn main() -> ExitCode {
             allow_future,
         } => sweep(&config, as_of, dry_run, allow_future),
         Command::Doctor => doctor(&config),
+        Command::Simulate(args) => simulate(&config, *args),
         Command::Backup { file } => backup(&config, &file),
         Command::Openapi => unreachable!("handled above"),
     };
@@ -479,5 +520,72 @@ fn keys(config: &Config, action: KeysCommand) -> anyhow::Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// `postamat simulate`: runs the simulation and writes its report.
+fn simulate(config: &Config, args: SimulateArgs) -> anyhow::Result<()> {
+    use indicatif::{ProgressBar, ProgressStyle};
+    let location = match &args.database_url {
+        Some(url) => db::DatabaseLocation::parse(url).map_err(|e| anyhow::anyhow!(e))?,
+        None => {
+            std::fs::create_dir_all(&args.report)
+                .with_context(|| format!("creating {}", args.report.display()))?;
+            // The report folder's own database: a run replaces the one before.
+            let path = args.report.join("simulation.db");
+            for file in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{file}", path.display()));
+            }
+            db::DatabaseLocation::Sqlite(path)
+        }
+    };
+    tracing::info!(database = %location.describe(), "simulation database");
+    let settings = crate::sim::Settings {
+        from: args.from,
+        days: args.days,
+        branches: args.branches,
+        per_day: args.per_day,
+        seed: args.seed,
+        rates: args.rates,
+        force_majeure: args.force_majeure,
+        pilot_ends_on: config.pilot_ends_on,
+        dispatch: config.dispatch.clone(),
+    };
+    settings.check()?;
+    let pool = db::connect(&location, 2)?;
+    let mut conn = pool.get().context("cannot get a database connection")?;
+    db::run_migrations(&mut conn)?;
+    let bar = ProgressBar::new(1);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} simulated hours ({per_sec}) {msg}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    let started = std::time::Instant::now();
+    let progress = |done: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    let outcome = crate::sim::run(&mut conn, &settings, &progress)?;
+    bar.finish_and_clear();
+    let simulated = started.elapsed();
+    let report = crate::sim::report::gather(&mut conn, &settings)?;
+    crate::sim::report::write(&report, &settings, &args.report)?;
+    let seconds = simulated.as_secs_f64().max(0.001);
+    println!(
+        "simulated {} days: {} applications, {} workflow calls, {} sweeps, {} messages to the \
+         local sink in {:.1} s ({:.0} applications/s, {:.0} calls/s); report: {}",
+        settings.days,
+        outcome.applications,
+        outcome.workflow_calls,
+        outcome.sweeps,
+        outcome.messages_delivered,
+        seconds,
+        outcome.applications as f64 / seconds,
+        outcome.workflow_calls as f64 / seconds,
+        args.report.join("index.html").display()
+    );
     Ok(())
 }

@@ -9,4 +9,5 @@ pub mod db;
 pub mod domain;
 pub mod jobs;
 pub mod observability;
+pub mod sim;
 pub mod workflows;

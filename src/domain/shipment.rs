@@ -282,7 +282,7 @@ pub enum Actor {
 }
 
 /// Whether a shipment carries the original certificate or a free duplicate (п.26).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ShipmentKind {
     Original,

@@ -17,6 +17,7 @@ mod openapi;
 mod printed;
 mod reference_data;
 mod returns;
+mod simulate;
 mod statements;
 mod sweeper;
 mod tls;

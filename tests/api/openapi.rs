@@ -161,5 +161,8 @@ async fn the_readme_names_the_sla_reports_fields() {
         .map(str::to_owned)
         .collect();
     header.sort();
-    assert_eq!(header, documented, "the CSV header vs the document's SlaLine");
+    assert_eq!(
+        header, documented,
+        "the CSV header vs the document's SlaLine"
+    );
 }

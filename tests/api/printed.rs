@@ -64,7 +64,7 @@ fn scan(png: &Path) -> Vec<String> {
         .collect()
 }
 
-fn run(chromium: &Path, profile: &Path, args: &[String]) {
+fn run(chromium: &Path, profile: &Path, args: &[String]) -> String {
     let output = Command::new(chromium)
         .args([
             "--headless",
@@ -75,15 +75,65 @@ fn run(chromium: &Path, profile: &Path, args: &[String]) {
             "--no-pdf-header-footer",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
+        .args(["--enable-logging=stderr", "--v=0"])
         .args(args)
         .output()
         .expect("Chromium starts");
+    let log = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(
         output.status.success(),
-        "Chromium failed: {}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
+        "Chromium failed: {}\n{log}",
+        output.status
     );
+    log
+}
+
+/// Chromium, or `None` (saying so) when it is not installed and not required.
+fn chromium_or_skip(name: &str) -> Option<PathBuf> {
+    let found = on_path(&["chromium", "chromium-browser", "google-chrome"]);
+    if found.is_none() {
+        assert!(
+            std::env::var_os("POSTAMAT_REQUIRE_CHROMIUM").is_none(),
+            "POSTAMAT_REQUIRE_CHROMIUM is set but no Chromium is on PATH"
+        );
+        eprintln!("no Chromium on PATH: {name} not rendered");
+    }
+    found
+}
+
+/// Screenshots the page at `page` (a file, with what it links beside it) to `png`, and fails
+/// on any error the page logs (a resource that does not load, a script error). Without
+/// Chromium, as [`render`].
+pub fn screenshot(name: &str, page: &Path, png: &Path) {
+    let Some(chromium) = chromium_or_skip(name) else {
+        return;
+    };
+    let profile = png.with_extension("profile");
+    let _ = std::fs::remove_dir_all(&profile);
+    let _ = std::fs::remove_file(png);
+    let log = run(
+        &chromium,
+        &profile,
+        &[
+            format!("--screenshot={}", png.display()),
+            "--window-size=1100,3000".to_owned(),
+            format!("file://{}", page.display()),
+        ],
+    );
+    let errors: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("CONSOLE") || l.contains("Failed to load") || l.contains("ERR_"))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{name}: the page logged errors: {errors:#?}"
+    );
+    let image = std::fs::read(png).expect("Chromium wrote the screenshot");
+    assert!(
+        image.starts_with(b"\x89PNG") && image.len() > 10_000,
+        "{name}: not a PNG"
+    );
+    let _ = std::fs::remove_dir_all(&profile);
 }
 
 /// Renders `html` in headless Chromium to PDF and PNG, checks both came out and that each of
@@ -91,12 +141,7 @@ fn run(chromium: &Path, profile: &Path, args: &[String]) {
 /// this says so and returns, unless `POSTAMAT_REQUIRE_CHROMIUM` is set (`.ci/run` sets it after
 /// installing both), when it fails.
 pub fn render(name: &str, html: &str, waybills: &[&str]) {
-    let Some(chromium) = on_path(&["chromium", "chromium-browser", "google-chrome"]) else {
-        assert!(
-            std::env::var_os("POSTAMAT_REQUIRE_CHROMIUM").is_none(),
-            "POSTAMAT_REQUIRE_CHROMIUM is set but no Chromium is on PATH"
-        );
-        eprintln!("no Chromium on PATH: {name} not rendered");
+    let Some(chromium) = chromium_or_skip(name) else {
         return;
     };
     let backend = if std::env::var_os("TEST_POSTGRES_URL").is_some() {

@@ -492,8 +492,8 @@ impl From<SlaCounts> for SlaLine {
     }
 }
 
-/// The report as CSV (header line first).
-fn sla_csv(lines: &[SlaLine]) -> String {
+/// The report as CSV (header line first); also `postamat simulate`'s `sla.csv`.
+pub fn sla_csv(lines: &[SlaLine]) -> String {
     let mut out =
         String::from("branch,deadline,met_on_time,met_late,breached_open,pending,cancelled\n");
     for l in lines {

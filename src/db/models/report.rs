@@ -4,11 +4,14 @@
 use super::to_db_time;
 use crate::db::DbConnection;
 use crate::db::models::branch::BranchScope;
-use crate::db::schema::{applications, branches, deadlines, shipments};
+use crate::db::schema::{
+    applications, branches, deadlines, registries, registry_items, shipments, status_events,
+};
 use crate::domain::deadline::{DeadlineKind, DeadlineState};
-use crate::domain::ids::{BranchId, ShipmentId};
-use crate::domain::shipment::ShipmentState;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use crate::domain::ids::{BranchId, RegistryId, ShipmentId};
+use crate::domain::registry::RegistryKind;
+use crate::domain::shipment::{DeliveryMethod, ShipmentKind, ShipmentState};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use diesel::prelude::*;
 use std::collections::BTreeMap;
 
@@ -173,4 +176,177 @@ pub fn backlog(conn: &mut DbConnection, now: DateTime<Utc>) -> QueryResult<Backl
             .count()
             .get_result(conn)?,
     })
+}
+
+/// The SLA report's period: from the first day's midnight to the midnight after the last day,
+/// Almaty time (the endpoint's `from`/`to`, and the simulation's report).
+pub fn sla_period(first: NaiveDate, last: NaiveDate) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let tz = crate::domain::reference::BranchTimeZone::default().tz();
+    let start = |d: NaiveDate| {
+        tz.from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+    };
+    Some((start(first)?, start(last.succ_opt()?)?))
+}
+
+/// One line of a shipment's history that changed (or set) its state.
+#[derive(Debug, Clone, Queryable)]
+pub struct Move {
+    pub shipment_id: Option<ShipmentId>,
+    pub branch: String,
+    pub delivery_method: DeliveryMethod,
+    pub event: String,
+    pub from: Option<String>,
+    pub to: String,
+    pub actor_role: Option<String>,
+    pub occurred_at: NaiveDateTime,
+}
+
+/// The history lines of shipments with their branch and route, as [`Move`]s.
+macro_rules! moves {
+    () => {
+        status_events::table
+            .inner_join(
+                shipments::table.on(status_events::shipment_id.eq(shipments::id.nullable())),
+            )
+            .inner_join(branches::table.on(branches::id.eq(shipments::branch_id)))
+            .select((
+                status_events::shipment_id,
+                branches::code,
+                shipments::delivery_method,
+                status_events::event,
+                status_events::from_status,
+                status_events::to_status,
+                status_events::actor_role,
+                status_events::occurred_at,
+            ))
+    };
+}
+
+/// History lines of shipments that happened in `[from, to)` and changed a state.
+pub fn moves_between(
+    conn: &mut DbConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> QueryResult<Vec<Move>> {
+    let rows: Vec<Move> = moves!()
+        .filter(status_events::occurred_at.ge(to_db_time(from)))
+        .filter(status_events::occurred_at.lt(to_db_time(to)))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter(|m| m.from.as_deref() != Some(m.to.as_str()))
+        .collect())
+}
+
+/// The state-changing history of these shipments, each in the order it happened.
+pub fn moves_of(conn: &mut DbConnection, ids: &[ShipmentId]) -> QueryResult<Vec<Move>> {
+    let ids: Vec<Option<ShipmentId>> = ids.iter().copied().map(Some).collect();
+    let rows: Vec<Move> = moves!()
+        .filter(status_events::shipment_id.eq_any(ids))
+        .order((
+            status_events::shipment_id,
+            status_events::occurred_at,
+            status_events::recorded_at,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter(|m| m.from.as_deref() != Some(m.to.as_str()))
+        .collect())
+}
+
+/// A shipment as it is now, with its branch.
+#[derive(Debug, Clone, Queryable)]
+pub struct ShipmentNow {
+    pub id: ShipmentId,
+    pub branch: String,
+    pub kind: ShipmentKind,
+    pub delivery_method: DeliveryMethod,
+    pub state: ShipmentState,
+}
+
+/// Every shipment: its id, branch, kind, route and state now.
+pub fn shipments_now(conn: &mut DbConnection) -> QueryResult<Vec<ShipmentNow>> {
+    shipments::table
+        .inner_join(branches::table)
+        .select((
+            shipments::id,
+            branches::code,
+            shipments::kind,
+            shipments::delivery_method,
+            shipments::status,
+        ))
+        .order(shipments::id)
+        .load(conn)
+}
+
+/// A registry handed to a State courier.
+#[derive(Debug, Clone)]
+pub struct Handover {
+    pub branch: String,
+    pub kind: RegistryKind,
+    pub number: String,
+    pub at: NaiveDateTime,
+    pub envelopes: i64,
+}
+
+/// A registry as [`handovers`] reads it.
+type RegistryLine = (
+    RegistryId,
+    String,
+    RegistryKind,
+    Option<String>,
+    Option<NaiveDateTime>,
+);
+
+/// Registries handed to a State courier: branch, kind, number, when, and how many envelopes.
+pub fn handovers(conn: &mut DbConnection) -> QueryResult<Vec<Handover>> {
+    let rows: Vec<RegistryLine> = registries::table
+        .inner_join(branches::table.on(branches::id.eq(registries::branch_id)))
+        .filter(registries::handed_over_at.is_not_null())
+        .select((
+            registries::id,
+            branches::code,
+            registries::kind,
+            registries::number,
+            registries::handed_over_at,
+        ))
+        .load(conn)?;
+    let mut counts: BTreeMap<RegistryId, i64> = BTreeMap::new();
+    for id in registry_items::table
+        .select(registry_items::registry_id)
+        .load::<RegistryId>(conn)?
+    {
+        *counts.entry(id).or_default() += 1;
+    }
+    let mut out: Vec<Handover> = rows
+        .into_iter()
+        .filter_map(|(id, branch, kind, number, at)| {
+            Some(Handover {
+                branch,
+                kind,
+                number: number?,
+                at: at?,
+                envelopes: counts.get(&id).copied().unwrap_or(0),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| (a.at, &a.branch, &a.number).cmp(&(b.at, &b.branch, &b.number)));
+    Ok(out)
+}
+
+/// The branch of each application submitted in `[from, to)`.
+pub fn submitted_between(
+    conn: &mut DbConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> QueryResult<Vec<String>> {
+    applications::table
+        .inner_join(branches::table)
+        .filter(applications::submitted_at.ge(to_db_time(from)))
+        .filter(applications::submitted_at.lt(to_db_time(to)))
+        .select(branches::code)
+        .load(conn)
 }

@@ -1,0 +1,1129 @@
+//! `postamat simulate`: a period of the pilot driven through the same workflows the API uses,
+//! with a simulated clock. Citizens apply in the Kaspi app, the registry office executes,
+//! Kaspi creates orders, the accumulation sector takes documents in and seals registries on
+//! working days, State couriers hand them over, Kaspi reports acceptance, placement and
+//! collection, citizens who never come send documents back, a few are lost and disputed —
+//! each as the workflow an integration or a clerk would call, with the sweeper and the
+//! dispatcher running every simulated hour as in production (messages go to the local sink).
+//! Nothing here decides a rule: it only decides, from [`model`], who does what when.
+//!
+//! The run is deterministic for a seed: every random choice comes from one seeded generator in
+//! the run's order, every identifier the run makes up is numbered, and the report
+//! ([`report`]) shows no database id and no wall-clock time.
+
+pub mod model;
+pub mod report;
+
+use crate::config::DispatchConfig;
+use crate::db::DbConnection;
+use crate::db::models::api_key::{self, NewKey, Principal};
+use crate::db::models::branch::{self, BranchFields, BranchScope};
+use crate::db::models::deadline;
+use crate::db::models::postamat::{self, PostamatFields};
+use crate::db::models::{from_db_time, loss_act};
+use crate::domain::application::FinalStatus;
+use crate::domain::deadline::DeadlineKind;
+use crate::domain::identifiers::{ApplicationNumber, ExternalId, Iin, Phone, Waybill};
+use crate::domain::ids::{BranchId, DisputeId, LossActId, RegistryId, ShipmentId};
+use crate::domain::kaspi::{KaspiEvent, KaspiEventBody, KaspiLossAct};
+use crate::domain::notification::Language;
+use crate::domain::reference::{BranchCode, BranchTimeZone, KaspiPostamatId, Text};
+use crate::domain::registry::RegistryKind;
+use crate::domain::role::Role;
+use crate::domain::shipment::DeliveryMethod;
+use crate::jobs::calendar_refresh::CalendarCache;
+use crate::jobs::dispatcher::Dispatcher;
+use crate::workflows::{
+    Actor, EventContext, Source, WorkflowError, disputes, duplicate, force_majeure, intake,
+    issuance, kaspi_events, kaspi_order, label, loss, register, registries, registry_office, sweep,
+};
+use anyhow::{Context, anyhow, bail};
+use chrono::{DateTime, Days, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use model::{Collection, Fate, LossPoint, Model, Rates};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::str::FromStr;
+use std::sync::Arc;
+
+/// What to simulate.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub from: NaiveDate,
+    pub days: u32,
+    pub branches: Vec<BranchCode>,
+    /// Applications a day in each branch.
+    pub per_day: u32,
+    pub seed: u64,
+    pub rates: Rates,
+    pub force_majeure: Vec<ForceMajeureSpec>,
+    /// The last day postamat delivery may be chosen (the service's setting, п.6).
+    pub pilot_ends_on: NaiveDate,
+    /// How the dispatcher delivers: quiet hours, attempts (gateways are never used: the run's
+    /// messages go to the local sink).
+    pub dispatch: DispatchConfig,
+}
+
+impl Settings {
+    /// The first instant after the period (midnight, Almaty).
+    pub fn end(&self) -> DateTime<Utc> {
+        local(self.from + Days::new(u64::from(self.days)), 0, 0)
+    }
+
+    /// The period's last day.
+    pub fn last_day(&self) -> NaiveDate {
+        self.from + Days::new(u64::from(self.days.max(1)) - 1)
+    }
+
+    pub fn check(&self) -> anyhow::Result<()> {
+        self.rates.check().map_err(|e| anyhow!(e))?;
+        if self.days == 0 || self.days > 366 {
+            bail!("--days must be from 1 to 366, got {}", self.days);
+        }
+        if self.branches.is_empty() {
+            bail!("--branches names no branch");
+        }
+        if self.per_day == 0 {
+            bail!("--per-day must be at least 1");
+        }
+        if self.last_day() > self.pilot_ends_on {
+            bail!(
+                "the period ends on {}, after the pilot window (postamat delivery until {}, \
+                 POSTAMAT_PILOT_ENDS_ON): simulate an earlier period or move the window",
+                self.last_day(),
+                self.pilot_ends_on
+            );
+        }
+        for fm in &self.force_majeure {
+            if !self.branches.contains(&fm.branch) {
+                bail!(
+                    "--force-majeure names {}, which is not simulated",
+                    fm.branch
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A force-majeure period of one branch, whole days: `ALM01:2026-03-10..2026-03-11`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForceMajeureSpec {
+    pub branch: BranchCode,
+    pub first: NaiveDate,
+    pub last: NaiveDate,
+}
+
+impl FromStr for ForceMajeureSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let usage =
+            || format!("'{s}': expected BRANCH:FIRST..LAST, e.g. ALM01:2026-03-10..2026-03-11");
+        let (branch, days) = s.split_once(':').ok_or_else(usage)?;
+        let (first, last) = days.split_once("..").ok_or_else(usage)?;
+        let spec = ForceMajeureSpec {
+            branch: branch.parse().map_err(|e| format!("{}: {e}", usage()))?,
+            first: first.parse().map_err(|_| usage())?,
+            last: last.parse().map_err(|_| usage())?,
+        };
+        if spec.last < spec.first {
+            return Err(format!("'{s}': the last day is before the first"));
+        }
+        Ok(spec)
+    }
+}
+
+impl ForceMajeureSpec {
+    fn starts(&self) -> DateTime<Utc> {
+        local(self.first, 0, 0)
+    }
+
+    fn ends(&self) -> DateTime<Utc> {
+        local(self.last + Days::new(1), 0, 0)
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub applications: u64,
+    /// Workflow calls made (each one transaction, as an API call would be).
+    pub workflow_calls: u64,
+    pub sweeps: u64,
+    pub messages_delivered: u64,
+}
+
+/// Branch-local time: every simulated branch is in Almaty's zone.
+fn zone() -> Tz {
+    BranchTimeZone::default().tz()
+}
+
+/// `hour:00` local on `day`, plus `minutes` (which may run past the hour).
+fn local(day: NaiveDate, hour: u32, minutes: u32) -> DateTime<Utc> {
+    let time = NaiveTime::from_hms_opt(hour, 0, 0).expect("a valid hour");
+    zone()
+        .from_local_datetime(&day.and_time(time))
+        .earliest()
+        .expect("Almaty has no gaps")
+        .with_timezone(&Utc)
+        + Duration::minutes(i64::from(minutes))
+}
+
+fn local_day(at: DateTime<Utc>) -> NaiveDate {
+    at.with_timezone(&zone()).date_naive()
+}
+
+struct Branch {
+    code: BranchCode,
+    id: BranchId,
+    scope: BranchScope,
+    clerk: Actor,
+    issuer: Actor,
+    courier: Actor,
+    supervisor: Principal,
+    postamats: Vec<KaspiPostamatId>,
+    /// Executed, waiting for intake.
+    ready_postamat: Vec<usize>,
+    ready_con: Vec<usize>,
+    /// Back at Kaspi's point, waiting for a return pickup registry.
+    returned: Vec<usize>,
+    /// Force-majeure periods: the branch does nothing then.
+    closed: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+impl Branch {
+    fn is_closed(&self, at: DateTime<Utc>) -> bool {
+        self.closed.iter().any(|(from, to)| *from <= at && at < *to)
+    }
+}
+
+struct Doc {
+    number: ApplicationNumber,
+    iin: Iin,
+    branch: usize,
+    fate: Fate,
+    waybill: Waybill,
+    shipment: Option<ShipmentId>,
+}
+
+#[derive(Debug, Clone)]
+enum Action {
+    Submit(usize),
+    Execute(usize),
+    Intake(usize),
+    ReturnPickup(usize),
+    Handover {
+        branch: usize,
+        registry: RegistryId,
+        number: String,
+        kind: RegistryKind,
+        docs: Vec<usize>,
+    },
+    KaspiAccept {
+        registry: String,
+        docs: Vec<usize>,
+    },
+    KaspiDelayed(usize, NaiveDate),
+    KaspiPlaced(usize),
+    KaspiCollected(usize),
+    KaspiRemoved(usize),
+    KaspiReturned(usize),
+    KaspiLost(usize),
+    ConVisit(usize),
+    Transfer(usize),
+    DrawAct(usize, LossActId),
+    Cancel(usize),
+    Duplicate(usize),
+    DuplicateReady(usize),
+    OpenDispute(usize),
+    SettleDispute(DisputeId, usize),
+    Sweep,
+    Dispatch,
+}
+
+/// One run: its state and the queue of what happens next, by simulated time.
+struct Run<'a> {
+    conn: &'a mut DbConnection,
+    settings: &'a Settings,
+    model: Model,
+    calendar: CalendarCache,
+    dispatcher: Dispatcher,
+    branches: Vec<Branch>,
+    docs: Vec<Doc>,
+    /// (when, order of scheduling) of what is to happen; the actions themselves by that order.
+    queue: BinaryHeap<Reverse<(DateTime<Utc>, u64)>>,
+    actions: HashMap<u64, Action>,
+    next_seq: u64,
+    next_event: u64,
+    outcome: Outcome,
+    kaspi: Actor,
+    registry_office: Actor,
+    progress: &'a dyn Fn(u64, u64),
+}
+
+/// Runs the simulation on an empty, migrated database; `progress(done, total)` is told how far
+/// the queue has got (simulated hours).
+pub fn run(
+    conn: &mut DbConnection,
+    settings: &Settings,
+    progress: &dyn Fn(u64, u64),
+) -> anyhow::Result<Outcome> {
+    settings.check()?;
+    let existing = branch::codes(conn)?;
+    if !existing.is_empty() || !api_key::list(conn)?.is_empty() {
+        bail!(
+            "simulate needs an empty database (this one has {} branches and API keys): it must \
+             never run against the service's own",
+            existing.len()
+        );
+    }
+    let calendar = CalendarCache::load(conn)?;
+    for day in [settings.from, settings.last_day() + Days::new(40)] {
+        calendar
+            .current()
+            .calendar
+            .is_working_day(day)
+            .map_err(|e| anyhow!("the working-day calendar has no {}: {e}", e.0))?;
+    }
+    let dispatcher = Dispatcher::new(
+        DispatchConfig {
+            sms: None,
+            kaspi_app: None,
+            kaspi_api: None,
+            registry_office_api: None,
+            ..settings.dispatch.clone()
+        },
+        &[],
+    );
+    let mut run = Run {
+        conn,
+        settings,
+        model: Model::new(settings.seed, settings.rates.clone()),
+        calendar,
+        dispatcher,
+        branches: Vec::new(),
+        docs: Vec::new(),
+        queue: BinaryHeap::new(),
+        actions: HashMap::new(),
+        next_seq: 0,
+        next_event: 0,
+        outcome: Outcome::default(),
+        kaspi: Actor::kaspi("Kaspi (simulated)"),
+        registry_office: Actor {
+            kind: crate::domain::shipment::Actor::Role(Role::RegistryOffice),
+            key_id: None,
+            name: "ИС ЗАГС (simulated)".to_owned(),
+        },
+        progress,
+    };
+    run.reference_data()?;
+    run.plan()?;
+    run.drive()?;
+    Ok(run.outcome)
+}
+
+impl Run<'_> {
+    fn at(&mut self, at: DateTime<Utc>, action: Action) {
+        if at < self.settings.end() {
+            self.next_seq += 1;
+            self.queue.push(Reverse((at, self.next_seq)));
+            self.actions.insert(self.next_seq, action);
+        }
+    }
+
+    fn snapshot(&self) -> Arc<crate::domain::calendar::CalendarSnapshot> {
+        self.calendar.current()
+    }
+
+    fn working(&self, day: NaiveDate) -> bool {
+        self.snapshot()
+            .calendar
+            .is_working_day(day)
+            .unwrap_or(false)
+    }
+
+    /// `hour:minute` on the first working day after `day` on which the branch is open.
+    fn next_open(&self, branch: usize, day: NaiveDate, hour: u32, minute: u32) -> DateTime<Utc> {
+        let mut day = day;
+        loop {
+            day = day.succ_opt().expect("a next day");
+            let at = local(day, hour, minute);
+            if self.working(day) && !self.branches[branch].is_closed(at) {
+                return at;
+            }
+        }
+    }
+
+    fn event_id(&mut self, prefix: &str) -> String {
+        self.next_event += 1;
+        format!("{prefix}-{:08}", self.next_event)
+    }
+
+    /// The reference data: each branch with its postamats, a key per member of staff, and the
+    /// force-majeure periods.
+    fn reference_data(&mut self) -> anyhow::Result<()> {
+        let created = local(self.settings.from, 0, 0) - Duration::days(1);
+        for code in &self.settings.branches {
+            let city = match code.as_str() {
+                "ALM01" => "Алматы".to_owned(),
+                "AST01" => "Астана".to_owned(),
+                "SHY01" => "Шымкент".to_owned(),
+                other => format!("Город {other}"),
+            };
+            let fields = BranchFields {
+                name_kk: format!("{city} №1 ХҚКО"),
+                name_ru: format!("ЦОН №1, {city}"),
+                city: city.clone(),
+                address_kk: format!("{city}, Абай даңғ., 1"),
+                address_ru: format!("{city}, пр. Абая, 1"),
+                time_zone: BranchTimeZone::default(),
+            };
+            let (row, _) = branch::upsert(self.conn, code.as_str(), &fields, created)?;
+            let mut postamats = Vec::new();
+            for i in 1..=5 {
+                let id = format!("PST-{code}-{i:03}");
+                let fields = PostamatFields {
+                    city: city.clone(),
+                    address_kk: format!("{city}, Төле би к-сі, {i}"),
+                    address_ru: format!("{city}, ул. Толе би, {i}"),
+                };
+                postamat::upsert(self.conn, &id, &fields, created)?;
+                postamats.push(KaspiPostamatId::from_str(&id)?);
+            }
+            let mut key = |role: Role, name: &str| -> anyhow::Result<Principal> {
+                let name = Text::try_from(format!("{name} {code} (simulated)"))?;
+                let (key, _token) = api_key::create(
+                    self.conn,
+                    NewKey {
+                        name: &name,
+                        role,
+                        branch: Some(code),
+                    },
+                    created,
+                )
+                .map_err(|e| anyhow!("{e}"))?;
+                Ok(Principal {
+                    key_id: key.id,
+                    name: key.name,
+                    role,
+                    scope: BranchScope::Only {
+                        id: row.id,
+                        code: code.clone(),
+                    },
+                })
+            };
+            let clerk = key(Role::AccumulationClerk, "Accumulation clerk")?;
+            let issuer = key(Role::IssuanceClerk, "Issuance clerk")?;
+            let courier = key(Role::StateCourier, "State courier")?;
+            let supervisor = key(Role::Supervisor, "Supervisor")?;
+            self.branches.push(Branch {
+                code: code.clone(),
+                id: row.id,
+                scope: clerk.scope.clone(),
+                clerk: Actor::from(&clerk),
+                issuer: Actor::from(&issuer),
+                courier: Actor::from(&courier),
+                supervisor,
+                postamats,
+                ready_postamat: Vec::new(),
+                ready_con: Vec::new(),
+                returned: Vec::new(),
+                closed: Vec::new(),
+            });
+        }
+        for fm in &self.settings.force_majeure {
+            let b = self
+                .branches
+                .iter()
+                .position(|b| b.code == fm.branch)
+                .expect("checked");
+            // Recorded by the branch's supervisor as it starts (п.37–38).
+            let snapshot = self.snapshot();
+            force_majeure::record(
+                self.conn,
+                &force_majeure::NewPeriod {
+                    branch: Some(fm.branch.clone()),
+                    starts_at: fm.starts(),
+                    ends_at: Some(fm.ends()),
+                    reason: Text::try_from("Simulated force majeure".to_owned())?,
+                    document_ref: None,
+                },
+                &self.branches[b].supervisor,
+                fm.starts(),
+                &snapshot,
+            )
+            .with_context(|| format!("recording force majeure {fm:?}"))?;
+            self.calendar.reload(self.conn)?;
+            self.branches[b].closed.push((fm.starts(), fm.ends()));
+        }
+        Ok(())
+    }
+
+    /// Every application of the period, the daily rounds, and the hourly sweeper and dispatcher.
+    fn plan(&mut self) -> anyhow::Result<()> {
+        for offset in 0..self.settings.days {
+            let day = self.settings.from + Days::new(u64::from(offset));
+            for b in 0..self.branches.len() {
+                for n in 0..self.settings.per_day {
+                    // Citizens apply from 08:00 to 22:00, every day of the week.
+                    let minute = self.model.minutes(14 * 60);
+                    let at = local(day, 8, 0) + Duration::minutes(i64::from(minute));
+                    let fate = self.model.fate(self.branches[b].postamats.len());
+                    let number = format!(
+                        "{}-{}-{:05}",
+                        self.branches[b].code,
+                        day.format("%Y%m%d"),
+                        n + 1
+                    );
+                    let iin = Iin::try_from(self.model.iin())?;
+                    let doc = Doc {
+                        waybill: Waybill::try_from(format!("WB-{number}"))?,
+                        number: ApplicationNumber::try_from(number)?,
+                        iin,
+                        branch: b,
+                        fate,
+                        shipment: None,
+                    };
+                    self.docs.push(doc);
+                    let index = self.docs.len() - 1;
+                    self.at(at, Action::Submit(index));
+                }
+                self.at(local(day, 14, 0), Action::Intake(b));
+                self.at(local(day, 15, 0), Action::ReturnPickup(b));
+            }
+        }
+        let start = local(self.settings.from, 0, 0);
+        self.at(start, Action::Sweep);
+        self.at(start + Duration::minutes(30), Action::Dispatch);
+        Ok(())
+    }
+
+    fn drive(&mut self) -> anyhow::Result<()> {
+        let start = local(self.settings.from, 0, 0);
+        let hours = (self.settings.end() - start).num_hours().max(1) as u64;
+        let mut reported = 0;
+        while let Some(Reverse((at, seq))) = self.queue.pop() {
+            let action = self
+                .actions
+                .remove(&seq)
+                .expect("every queued action is kept");
+            let done = (at - start).num_hours().max(0) as u64;
+            if done > reported {
+                reported = done;
+                (self.progress)(done, hours);
+            }
+            let what = format!("{action:?}");
+            self.act(at, action)
+                .with_context(|| format!("simulated {what} at {at}"))?;
+        }
+        // The last sweep and delivery, as of the end of the period.
+        let end = self.settings.end();
+        self.sweep(end)?;
+        self.outcome.messages_delivered += self.dispatcher.dispatch(self.conn, end)?.sent as u64;
+        (self.progress)(hours, hours);
+        Ok(())
+    }
+
+    fn sweep(&mut self, at: DateTime<Utc>) -> anyhow::Result<()> {
+        let snapshot = self.snapshot();
+        sweep::sweep(self.conn, at, &snapshot)?;
+        self.outcome.sweeps += 1;
+        Ok(())
+    }
+
+    fn staff(&self, branch: usize, who: fn(&Branch) -> &Actor) -> Actor {
+        who(&self.branches[branch]).clone()
+    }
+
+    fn act(&mut self, at: DateTime<Utc>, action: Action) -> anyhow::Result<()> {
+        let snapshot = self.snapshot();
+        self.outcome.workflow_calls += 1;
+        match action {
+            Action::Sweep => {
+                self.sweep(at)?;
+                self.at(at + Duration::hours(1), Action::Sweep);
+            }
+            Action::Dispatch => {
+                self.outcome.messages_delivered +=
+                    self.dispatcher.dispatch(self.conn, at)?.sent as u64;
+                self.at(at + Duration::hours(1), Action::Dispatch);
+            }
+            Action::Submit(d) => {
+                let doc = &self.docs[d];
+                let b = &self.branches[doc.branch];
+                let language = if self.model.minutes(2) == 0 {
+                    Language::Kk
+                } else {
+                    Language::Ru
+                };
+                let new = register::NewApplication {
+                    number: doc.number.clone(),
+                    applicant_iin: doc.iin.clone(),
+                    applicant_name: Text::try_from(self.model.name().to_owned())?,
+                    phone: Phone::try_from(self.model.phone())?,
+                    language,
+                    delivery_method: if doc.fate.at_con {
+                        DeliveryMethod::Con
+                    } else {
+                        DeliveryMethod::Postamat
+                    },
+                    postamat: (!doc.fate.at_con).then(|| b.postamats[doc.fate.postamat].clone()),
+                    registry_office_code: ExternalId::try_from(format!("RAGS-{}", b.code))?,
+                    branch: b.code.clone(),
+                    submitted_at: at,
+                    payload_hash: format!("simulated:{}", doc.number),
+                };
+                let ctx = self.reported(self.kaspi.clone(), Source::Kaspi, "APP", at, &snapshot);
+                register::register(self.conn, &new, self.settings.pilot_ends_on, &ctx)?;
+                self.outcome.applications += 1;
+                // The registry office executes it on a working day after (п.8).
+                let mut day = local_day(at);
+                for _ in 0..=self.docs[d].fate.extra_execution_days {
+                    day = snapshot.calendar.next_working_day(day)?;
+                }
+                let minute = self.model.minutes(120);
+                self.at(local(day, 11, minute), Action::Execute(d));
+            }
+            Action::Execute(d) => {
+                let ctx = self.reported(
+                    self.registry_office.clone(),
+                    Source::RegistryOffice,
+                    "RAGS",
+                    at,
+                    &snapshot,
+                );
+                registry_office::apply_status(
+                    self.conn,
+                    self.docs[d].number.as_str(),
+                    FinalStatus::Executed,
+                    &ctx,
+                )?;
+                let doc = &self.docs[d];
+                if doc.fate.at_con {
+                    self.branches[doc.branch].ready_con.push(d);
+                } else {
+                    // Kaspi creates the delivery order minutes later (п.8–10).
+                    let order = kaspi_order::KaspiOrder {
+                        application_number: doc.number.to_string(),
+                        order_id: ExternalId::try_from(format!("K-{}", doc.number))?,
+                        waybill: doc.waybill.clone(),
+                    };
+                    let branch = doc.branch;
+                    let ctx = self.reported(
+                        self.kaspi.clone(),
+                        Source::Kaspi,
+                        "ORDER",
+                        at + Duration::minutes(5),
+                        &snapshot,
+                    );
+                    kaspi_order::record_order(self.conn, &order, &ctx)?;
+                    self.branches[branch].ready_postamat.push(d);
+                }
+            }
+            Action::Intake(b) => self.intake(b, at, &snapshot)?,
+            Action::ReturnPickup(b) => self.return_pickup(b, at, &snapshot)?,
+            Action::Handover {
+                branch,
+                registry,
+                number,
+                kind,
+                docs,
+            } => {
+                if !self.working(local_day(at)) || self.branches[branch].is_closed(at) {
+                    let next = self.next_open(branch, local_day(at), 10, 0);
+                    self.at(
+                        next,
+                        Action::Handover {
+                            branch,
+                            registry,
+                            number,
+                            kind,
+                            docs,
+                        },
+                    );
+                    return Ok(());
+                }
+                let courier = self.staff(branch, |b| &b.courier);
+                let ctx = EventContext::now(courier, at, &snapshot);
+                let scope = self.branches[branch].scope.clone();
+                registries::hand_over(self.conn, registry, "Курьер (simulated)", &scope, &ctx)?;
+                match kind {
+                    // Kaspi's point accepts the envelopes within the hour (п.18).
+                    RegistryKind::KaspiHandoff => self.at(
+                        at + Duration::minutes(60),
+                        Action::KaspiAccept {
+                            registry: number,
+                            docs,
+                        },
+                    ),
+                    // Back at the issuance sector: the citizen is told where to come (п.34).
+                    RegistryKind::ReturnPickup => {
+                        for d in docs {
+                            self.con_visit(d, at);
+                        }
+                    }
+                }
+            }
+            Action::KaspiAccept { registry, docs } => {
+                let waybills = docs.iter().map(|&d| self.docs[d].waybill.clone()).collect();
+                let kaspi_registry = ExternalId::try_from(format!("KSP-{registry}"))?;
+                let body = KaspiEventBody::AcceptedAtPoint {
+                    handoff_registry: ExternalId::try_from(registry)?,
+                    kaspi_registry_number: kaspi_registry,
+                    accepted_waybills: waybills,
+                };
+                self.kaspi_events(at, vec![(at, body)], &snapshot)?;
+                for d in docs {
+                    let fate = self.docs[d].fate.clone();
+                    if fate.loss == Some(LossPoint::Kaspi) {
+                        self.at(at + Duration::hours(20), Action::KaspiLost(d));
+                        continue;
+                    }
+                    let minute = self.model.minutes(8 * 60);
+                    let placed = local(
+                        local_day(at) + Days::new(1 + u64::from(fate.placement_late_days)),
+                        10,
+                        minute,
+                    );
+                    if fate.delay_reported {
+                        self.at(
+                            at + Duration::hours(20),
+                            Action::KaspiDelayed(d, local_day(placed)),
+                        );
+                    }
+                    self.at(placed, Action::KaspiPlaced(d));
+                }
+            }
+            Action::KaspiDelayed(d, date) => {
+                let body = KaspiEventBody::Delayed {
+                    waybill: self.docs[d].waybill.clone(),
+                    new_expected_date: date,
+                };
+                self.kaspi_events(at, vec![(at, body)], &snapshot)?;
+            }
+            Action::KaspiPlaced(d) => {
+                let doc = &self.docs[d];
+                let waybill = doc.waybill.clone();
+                let postamat = self.branches[doc.branch].postamats[doc.fate.postamat].clone();
+                let cell = ExternalId::try_from(format!("C-{}", 1 + d % 40))?;
+                self.kaspi_events(
+                    at,
+                    vec![
+                        (
+                            at - Duration::minutes(90),
+                            KaspiEventBody::OutForDelivery {
+                                waybill: waybill.clone(),
+                            },
+                        ),
+                        (
+                            at,
+                            KaspiEventBody::PlacedInCell {
+                                waybill,
+                                postamat_id: postamat,
+                                cell,
+                            },
+                        ),
+                    ],
+                    &snapshot,
+                )?;
+                match self.docs[d].fate.collection {
+                    Collection::AfterHours(hours) => {
+                        self.at(at + Duration::hours(hours), Action::KaspiCollected(d))
+                    }
+                    // Storage runs out first; the collection is reported after (a late truth).
+                    Collection::AfterExpiry(hours) => {
+                        let due = self.storage_due(d)?;
+                        self.at(due + Duration::hours(hours), Action::KaspiCollected(d));
+                    }
+                    Collection::Never => {
+                        let due = self.storage_due(d)?;
+                        self.at(due + Duration::hours(3), Action::KaspiRemoved(d));
+                    }
+                }
+            }
+            Action::KaspiCollected(d) => {
+                let body = KaspiEventBody::Collected {
+                    waybill: self.docs[d].waybill.clone(),
+                };
+                self.kaspi_events(at, vec![(at, body)], &snapshot)?;
+            }
+            Action::KaspiRemoved(d) => {
+                // Not before the sweeper has seen storage run out (a force-majeure period may
+                // have moved its end since).
+                let due = self.storage_due(d)?;
+                if at < due + Duration::hours(1) {
+                    self.at(due + Duration::hours(3), Action::KaspiRemoved(d));
+                    return Ok(());
+                }
+                let body = KaspiEventBody::RemovedFromCell {
+                    waybill: self.docs[d].waybill.clone(),
+                };
+                self.kaspi_events(at, vec![(at, body)], &snapshot)?;
+                let minute = self.model.minutes(240);
+                self.at(
+                    local(local_day(at) + Days::new(1), 10, minute),
+                    Action::KaspiReturned(d),
+                );
+            }
+            Action::KaspiReturned(d) => {
+                let body = KaspiEventBody::ReturnedToPoint {
+                    waybill: self.docs[d].waybill.clone(),
+                };
+                self.kaspi_events(at, vec![(at, body)], &snapshot)?;
+                let branch = self.docs[d].branch;
+                self.branches[branch].returned.push(d);
+            }
+            Action::KaspiLost(d) => {
+                let number = ExternalId::try_from(format!("KSP-LA-{}", self.docs[d].number))?;
+                let body = KaspiEventBody::Lost {
+                    waybill: self.docs[d].waybill.clone(),
+                    loss_act: KaspiLossAct {
+                        number,
+                        cause: Text::try_from("Утерян при доставке".to_owned())?,
+                        circumstances: Text::try_from("Simulated".to_owned())?,
+                        responsible_employee: Text::try_from("Курьер Kaspi".to_owned())?,
+                    },
+                };
+                self.kaspi_events(at, vec![(at, body)], &snapshot)?;
+                let act = self.open_act_of(d)?;
+                let next = self.next_open(self.docs[d].branch, local_day(at), 10, 0);
+                self.at(next, Action::DrawAct(d, act));
+            }
+            Action::ConVisit(d) => {
+                let branch = self.docs[d].branch;
+                if !self.working(local_day(at)) || self.branches[branch].is_closed(at) {
+                    let next = self.next_open(branch, local_day(at), 11, 0);
+                    self.at(next, Action::ConVisit(d));
+                    return Ok(());
+                }
+                let issuer = self.staff(branch, |b| &b.issuer);
+                let ctx = EventContext::now(issuer, at, &snapshot);
+                let scope = self.branches[branch].scope.clone();
+                let shipment = self.shipment(d)?;
+                issuance::issue(
+                    self.conn,
+                    shipment,
+                    issuance::Receiver::Applicant {
+                        iin: self.docs[d].iin.clone(),
+                    },
+                    &scope,
+                    &ctx,
+                )?;
+            }
+            Action::Transfer(d) => {
+                let branch = self.docs[d].branch;
+                let issuer = self.staff(branch, |b| &b.issuer);
+                let ctx = EventContext::now(issuer, at, &snapshot);
+                let scope = self.branches[branch].scope.clone();
+                let shipment = self.shipment(d)?;
+                let transfer = issuance::Transfer {
+                    to_whom: Text::try_from("Архив ЦОН".to_owned())?,
+                    reference: Text::try_from(format!("Акт передачи {}", self.docs[d].number))?,
+                };
+                issuance::transfer(self.conn, shipment, &transfer, &scope, &ctx)?;
+            }
+            Action::DrawAct(d, act) => {
+                let branch = self.docs[d].branch;
+                let key = self.branches[branch].clerk.key_id.expect("staff have keys");
+                let scope = self.branches[branch].scope.clone();
+                loss::draw_act(self.conn, act, key, &scope, at)?;
+                // The registry office receives the act's second copy and cancels (п.24).
+                self.at(at + Duration::hours(3), Action::Cancel(d));
+                if self.docs[d].fate.disputed {
+                    self.at(at + Duration::hours(1), Action::OpenDispute(d));
+                }
+            }
+            Action::Cancel(d) => {
+                let ctx = self.reported(
+                    self.registry_office.clone(),
+                    Source::RegistryOffice,
+                    "RAGS",
+                    at,
+                    &snapshot,
+                );
+                registry_office::apply_status(
+                    self.conn,
+                    self.docs[d].number.as_str(),
+                    FinalStatus::Cancelled,
+                    &ctx,
+                )?;
+                let next = self.next_open(self.docs[d].branch, local_day(at), 12, 0);
+                self.at(next, Action::Duplicate(d));
+            }
+            Action::Duplicate(d) => {
+                // The citizen asks for the free duplicate (п.25–26).
+                let branch = self.docs[d].branch;
+                let issuer = self.staff(branch, |b| &b.issuer);
+                let ctx = EventContext::now(issuer, at, &snapshot);
+                let scope = self.branches[branch].scope.clone();
+                duplicate::request_duplicate(
+                    self.conn,
+                    self.docs[d].number.as_str(),
+                    &scope,
+                    &ctx,
+                )?;
+                self.docs[d].shipment = None;
+                // The registry office issues the new certificate the next working day; it is
+                // taken in on the ЦОН route.
+                let day = snapshot.calendar.next_working_day(local_day(at))?;
+                self.at(local(day, 11, 0), Action::DuplicateReady(d));
+            }
+            Action::DuplicateReady(d) => {
+                let branch = self.docs[d].branch;
+                self.docs[d].fate.at_con = true;
+                self.docs[d].fate.con_visit_hours = Some(4);
+                self.branches[branch].ready_con.push(d);
+            }
+            Action::OpenDispute(d) => {
+                let branch = self.docs[d].branch;
+                let supervisor = self.branches[branch].supervisor.clone();
+                let ctx = EventContext::now(Actor::from(&supervisor), at, &snapshot);
+                let shipment = self.shipment(d)?;
+                let opened = disputes::open(
+                    self.conn,
+                    &disputes::OpenDispute {
+                        shipment_id: shipment,
+                        loss_act_id: None,
+                        parties: Text::try_from("Госкорпорация и Kaspi".to_owned())?,
+                        subject: Text::try_from("Ответственность за утерю".to_owned())?,
+                        opened_on: local_day(at),
+                    },
+                    supervisor.key_id,
+                    &supervisor.scope,
+                    &ctx,
+                )?;
+                self.at(at + Duration::days(5), Action::SettleDispute(opened.id, d));
+            }
+            Action::SettleDispute(id, d) => {
+                let branch = self.docs[d].branch;
+                let supervisor = self.branches[branch].supervisor.clone();
+                let ctx = EventContext::now(Actor::from(&supervisor), at, &snapshot);
+                disputes::settle(
+                    self.conn,
+                    id,
+                    &disputes::Settlement {
+                        commission_protocol: Text::try_from("Протокол комиссии".to_owned())?,
+                        outcome: Text::try_from("Ответственность установлена".to_owned())?,
+                        settled_on: local_day(at),
+                    },
+                    &supervisor.scope,
+                    &ctx,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn reported<'s>(
+        &mut self,
+        actor: Actor,
+        source: Source,
+        prefix: &str,
+        at: DateTime<Utc>,
+        snapshot: &'s crate::domain::calendar::CalendarSnapshot,
+    ) -> EventContext<'s> {
+        let id = self.event_id(prefix);
+        EventContext::reported(actor, source, id, at, at, snapshot)
+    }
+
+    /// Kaspi's events, delivered together as its webhook would (`at` is when they arrive).
+    fn kaspi_events(
+        &mut self,
+        at: DateTime<Utc>,
+        events: Vec<(DateTime<Utc>, KaspiEventBody)>,
+        snapshot: &crate::domain::calendar::CalendarSnapshot,
+    ) -> anyhow::Result<()> {
+        let mut built = Vec::new();
+        for (occurred_at, body) in events {
+            built.push(KaspiEvent {
+                event_id: ExternalId::try_from(self.event_id("KSP"))?,
+                occurred_at,
+                body,
+            });
+        }
+        let refs: Vec<&KaspiEvent> = built.iter().collect();
+        let received = kaspi_events::receive_chunk(
+            self.conn,
+            &refs,
+            kaspi_events::Delivery {
+                actor: &self.kaspi,
+                now: at,
+                calendar: snapshot,
+            },
+        )?;
+        for r in &received {
+            if r.outcome.as_str() == "rejected" {
+                bail!(
+                    "Kaspi event {} rejected: {} {}",
+                    r.event_id,
+                    r.reason.as_deref().unwrap_or(""),
+                    r.detail.as_deref().unwrap_or("")
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn shipment(&self, d: usize) -> anyhow::Result<ShipmentId> {
+        self.docs[d]
+            .shipment
+            .ok_or_else(|| anyhow!("{} has no shipment yet", self.docs[d].number))
+    }
+
+    /// When the document's storage in the postamat runs out.
+    fn storage_due(&mut self, d: usize) -> anyhow::Result<DateTime<Utc>> {
+        let shipment = self.shipment(d)?;
+        deadline::of_shipment(self.conn, shipment)?
+            .into_iter()
+            .find(|dl| dl.kind == DeadlineKind::Storage)
+            .map(|dl| from_db_time(dl.due_at))
+            .ok_or_else(|| anyhow!("{} has no storage deadline", self.docs[d].number))
+    }
+
+    fn open_act_of(&mut self, d: usize) -> anyhow::Result<LossActId> {
+        let shipment = self.shipment(d)?;
+        let scope = self.branches[self.docs[d].branch].scope.clone();
+        loss_act::list(self.conn, &scope, None, 1000)?
+            .into_iter()
+            .find(|(act, _, _)| act.shipment_id == shipment)
+            .map(|(act, _, _)| act.id)
+            .ok_or_else(|| anyhow!("no loss act for {}", self.docs[d].number))
+    }
+
+    /// The citizen comes to the ЦОН for a document kept there, or never does (then it is
+    /// transferred after its month, п.35).
+    fn con_visit(&mut self, d: usize, ready: DateTime<Utc>) {
+        match self.docs[d].fate.con_visit_hours {
+            Some(hours) => self.at(ready + Duration::hours(hours), Action::ConVisit(d)),
+            None => {
+                let month = ready + Duration::days(32);
+                self.at(month, Action::Transfer(d));
+            }
+        }
+    }
+
+    /// The accumulation sector's afternoon on a working day: intake of what the registry office
+    /// executed (п.7, 14), labels (п.15–16), one handoff registry sealed for the courier's
+    /// next-working-day visit (п.13, 17).
+    fn intake(
+        &mut self,
+        b: usize,
+        at: DateTime<Utc>,
+        snapshot: &crate::domain::calendar::CalendarSnapshot,
+    ) -> anyhow::Result<()> {
+        if !self.working(local_day(at)) || self.branches[b].is_closed(at) {
+            return Ok(());
+        }
+        let clerk = self.staff(b, |b| &b.clerk);
+        let ctx = EventContext::now(clerk.clone(), at, snapshot);
+        let scope = self.branches[b].scope.clone();
+        // The ЦОН route: straight on to the issuance sector with the registry office's registry.
+        let con = std::mem::take(&mut self.branches[b].ready_con);
+        if !con.is_empty() {
+            let numbers: Vec<ApplicationNumber> =
+                con.iter().map(|&d| self.docs[d].number.clone()).collect();
+            let registry =
+                Text::try_from(format!("RAGS-{}-{}", self.branches[b].code, local_day(at)))?;
+            let taken = intake::take_in_all(self.conn, &numbers, Some(&registry), &scope, &ctx)?;
+            for (&d, result) in con.iter().zip(taken) {
+                let row = result.map_err(|e| refused(&self.docs[d].number, "intake", e))?;
+                self.docs[d].shipment = Some(row.id);
+                self.con_visit(d, at);
+            }
+        }
+        let postamat = std::mem::take(&mut self.branches[b].ready_postamat);
+        if postamat.is_empty() {
+            return Ok(());
+        }
+        let numbers: Vec<ApplicationNumber> = postamat
+            .iter()
+            .map(|&d| self.docs[d].number.clone())
+            .collect();
+        let taken = intake::take_in_all(self.conn, &numbers, None, &scope, &ctx)?;
+        let mut packed = Vec::new();
+        for (&d, result) in postamat.iter().zip(taken) {
+            let row = result.map_err(|e| refused(&self.docs[d].number, "intake", e))?;
+            self.docs[d].shipment = Some(row.id);
+            if self.docs[d].fate.loss == Some(LossPoint::AccumulationSector) {
+                let act = loss::record_state_loss(
+                    self.conn,
+                    row.id,
+                    loss::StateLoss {
+                        cause: Text::try_from("Утерян в секторе накопления".to_owned())?,
+                        circumstances: Text::try_from("Simulated".to_owned())?,
+                        responsible_employee: Text::try_from(clerk.name.clone())?,
+                    },
+                    &scope,
+                    &ctx,
+                )?;
+                let next = self.next_open(b, local_day(at), 10, 0);
+                self.at(next, Action::DrawAct(d, act));
+                continue;
+            }
+            label::label(self.conn, row.id, &self.docs[d].waybill, &scope, &ctx)?;
+            packed.push(d);
+        }
+        if packed.is_empty() {
+            return Ok(());
+        }
+        self.seal_for_courier(b, RegistryKind::KaspiHandoff, packed, at, snapshot)
+    }
+
+    /// The documents back at Kaspi's point go on a return pickup registry (п.32–33).
+    fn return_pickup(
+        &mut self,
+        b: usize,
+        at: DateTime<Utc>,
+        snapshot: &crate::domain::calendar::CalendarSnapshot,
+    ) -> anyhow::Result<()> {
+        if !self.working(local_day(at))
+            || self.branches[b].is_closed(at)
+            || self.branches[b].returned.is_empty()
+        {
+            return Ok(());
+        }
+        let docs = std::mem::take(&mut self.branches[b].returned);
+        self.seal_for_courier(b, RegistryKind::ReturnPickup, docs, at, snapshot)
+    }
+
+    fn seal_for_courier(
+        &mut self,
+        b: usize,
+        kind: RegistryKind,
+        docs: Vec<usize>,
+        at: DateTime<Utc>,
+        snapshot: &crate::domain::calendar::CalendarSnapshot,
+    ) -> anyhow::Result<()> {
+        let clerk = self.staff(b, |b| &b.clerk);
+        let ctx = EventContext::now(clerk, at + Duration::minutes(30), snapshot);
+        let scope = self.branches[b].scope.clone();
+        let numbers: Vec<ApplicationNumber> =
+            docs.iter().map(|&d| self.docs[d].number.clone()).collect();
+        let branch_id = self.branches[b].id;
+        let draft = registries::draft(self.conn, kind, branch_id, &numbers, &scope, &ctx)?;
+        let sealed = registries::seal(self.conn, draft.id, &scope, &ctx)?;
+        let number = sealed
+            .number
+            .ok_or_else(|| anyhow!("a sealed registry has a number"))?;
+        // The State courier comes the next working day by 12:00 (п.17, 33), now and then late.
+        let hour = if self.model.courier_late() { 13 } else { 10 };
+        let minute = self.model.minutes(60);
+        let next = self.next_open(b, local_day(at), hour, minute);
+        self.at(
+            next,
+            Action::Handover {
+                branch: b,
+                registry: draft.id,
+                number,
+                kind,
+                docs,
+            },
+        );
+        Ok(())
+    }
+}
+
+fn refused(number: &ApplicationNumber, what: &str, e: WorkflowError) -> anyhow::Error {
+    anyhow!("{what} of {number} refused: {e}")
+}

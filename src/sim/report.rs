@@ -1,0 +1,740 @@
+//! A simulation's report, read back from the database the run wrote: CSV files, SVG charts
+//! drawn by the binary (plotters, no JavaScript, nothing fetched) and an `index.html` that
+//! shows them. It names no database id and no wall-clock time, so the same seed gives the same
+//! bytes. `sla.csv` is what `GET /api/v1/reports/sla?format=csv` answers for the period.
+
+use super::Settings;
+use crate::api::supervisors::exceptions::{SlaLine, sla_csv};
+use crate::db::DbConnection;
+use crate::db::models::branch::BranchScope;
+use crate::db::models::from_db_time;
+use crate::db::models::report;
+use crate::domain::deadline::DeadlineKind;
+use crate::domain::registry::RegistryKind;
+use crate::domain::shipment::{ShipmentKind, ShipmentState};
+use anyhow::{Context, anyhow};
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use plotters::prelude::*;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// The numbers of a run, as written.
+pub struct Report {
+    pub sla: Vec<SlaLine>,
+    /// (day, branch) → how many shipments entered each state that day.
+    pub daily: BTreeMap<(NaiveDate, String), BTreeMap<ShipmentState, u64>>,
+    /// (day, branch) → applications submitted that day.
+    pub submitted: BTreeMap<(NaiveDate, String), u64>,
+    /// state → hours spent in it, sorted.
+    pub time_in_state: BTreeMap<ShipmentState, Vec<f64>>,
+    /// Handovers to the State courier: local time, branch, kind, registry, envelopes.
+    pub handovers: Vec<(DateTime<Utc>, String, RegistryKind, String, i64)>,
+    /// (branch, kind, state) → shipments in that state at the end.
+    pub outcomes: BTreeMap<(String, ShipmentKind, ShipmentState), u64>,
+}
+
+fn zone() -> chrono_tz::Tz {
+    crate::domain::reference::BranchTimeZone::default().tz()
+}
+
+/// Reads the run's numbers from the database.
+pub fn gather(conn: &mut DbConnection, settings: &Settings) -> anyhow::Result<Report> {
+    let (from, to) = report::sla_period(settings.from, settings.last_day())
+        .ok_or_else(|| anyhow!("the period has no local midnight"))?;
+    let sla = report::sla(conn, &BranchScope::All, from, to)?
+        .into_iter()
+        .map(SlaLine::from)
+        .collect();
+
+    let mut daily = BTreeMap::new();
+    let mut submitted = BTreeMap::new();
+    for offset in 0..settings.days {
+        let day = settings.from + Days::new(u64::from(offset));
+        let (start, end) = report::sla_period(day, day).expect("a local day");
+        for code in &settings.branches {
+            daily.insert((day, code.to_string()), BTreeMap::new());
+            submitted.insert((day, code.to_string()), 0);
+        }
+        for branch in report::submitted_between(conn, start, end)? {
+            *submitted.entry((day, branch)).or_insert(0) += 1;
+        }
+        for m in report::moves_between(conn, start, end)? {
+            let Some(state) = ShipmentState::parse(&m.to) else {
+                continue;
+            };
+            *daily
+                .entry((day, m.branch.clone()))
+                .or_insert_with(BTreeMap::new)
+                .entry(state)
+                .or_insert(0) += 1;
+        }
+    }
+
+    let shipments = report::shipments_now(conn)?;
+    let mut outcomes = BTreeMap::new();
+    for s in &shipments {
+        *outcomes
+            .entry((s.branch.clone(), s.kind, s.state))
+            .or_insert(0) += 1;
+    }
+    let mut time_in_state: BTreeMap<ShipmentState, Vec<f64>> = BTreeMap::new();
+    let ids: Vec<_> = shipments.iter().map(|s| s.id).collect();
+    for chunk in ids.chunks(500) {
+        let moves = report::moves_of(conn, chunk)?;
+        for shipment in moves.chunk_by(|a, b| a.shipment_id == b.shipment_id) {
+            for pair in shipment.windows(2) {
+                let Some(state) = ShipmentState::parse(&pair[0].to) else {
+                    continue;
+                };
+                let hours =
+                    (pair[1].occurred_at - pair[0].occurred_at).num_seconds() as f64 / 3600.0;
+                time_in_state.entry(state).or_default().push(hours.max(0.0));
+            }
+        }
+    }
+    for hours in time_in_state.values_mut() {
+        hours.sort_by(f64::total_cmp);
+    }
+    let handovers = report::handovers(conn)?
+        .into_iter()
+        .map(|h| (from_db_time(h.at), h.branch, h.kind, h.number, h.envelopes))
+        .collect();
+    Ok(Report {
+        sla,
+        daily,
+        submitted,
+        time_in_state,
+        handovers,
+        outcomes,
+    })
+}
+
+/// The `q` quantile of sorted values (nearest rank).
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = (q * sorted.len() as f64).ceil().max(1.0) as usize;
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+impl Report {
+    pub fn entered(&self, state: ShipmentState) -> u64 {
+        self.daily.values().filter_map(|m| m.get(&state)).sum()
+    }
+
+    pub fn sla_csv(&self) -> String {
+        sla_csv(&self.sla)
+    }
+
+    pub fn daily_csv(&self) -> String {
+        let mut out = String::from("date,branch,submitted");
+        for s in ShipmentState::ALL {
+            write!(out, ",{}", s.as_str()).unwrap();
+        }
+        out.push('\n');
+        for ((day, branch), counts) in &self.daily {
+            let submitted = self
+                .submitted
+                .get(&(*day, branch.clone()))
+                .copied()
+                .unwrap_or(0);
+            write!(out, "{day},{branch},{submitted}").unwrap();
+            for s in ShipmentState::ALL {
+                write!(out, ",{}", counts.get(&s).copied().unwrap_or(0)).unwrap();
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    pub fn time_in_state_csv(&self) -> String {
+        let mut out = String::from("state,samples,p50_hours,p95_hours,max_hours\n");
+        for (state, hours) in &self.time_in_state {
+            writeln!(
+                out,
+                "{},{},{:.1},{:.1},{:.1}",
+                state.as_str(),
+                hours.len(),
+                quantile(hours, 0.5),
+                quantile(hours, 0.95),
+                hours.last().copied().unwrap_or(0.0)
+            )
+            .unwrap();
+        }
+        out
+    }
+
+    pub fn courier_csv(&self) -> String {
+        let mut out = String::from("handed_over_at,branch,kind,registry,envelopes\n");
+        for (at, branch, kind, number, envelopes) in &self.handovers {
+            writeln!(
+                out,
+                "{},{branch},{},{number},{envelopes}",
+                at.with_timezone(&zone()).format("%Y-%m-%d %H:%M"),
+                kind.as_str()
+            )
+            .unwrap();
+        }
+        out
+    }
+
+    pub fn outcomes_csv(&self) -> String {
+        let mut out = String::from("branch,kind,state,shipments\n");
+        for ((branch, kind, state), n) in &self.outcomes {
+            writeln!(out, "{branch},{},{},{n}", kind.as_str(), state.as_str()).unwrap();
+        }
+        out
+    }
+}
+
+/// Writes the CSV files, the charts and `index.html` into `dir`.
+pub fn write(report: &Report, settings: &Settings, dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let files = [
+        ("sla.csv", report.sla_csv()),
+        ("daily.csv", report.daily_csv()),
+        ("time_in_state.csv", report.time_in_state_csv()),
+        ("courier_load.csv", report.courier_csv()),
+        ("outcomes.csv", report.outcomes_csv()),
+        ("daily.svg", daily_chart(report, settings)?),
+        ("courier_load.svg", courier_chart(report, settings)?),
+        ("sla.svg", sla_chart(report)?),
+        ("index.html", html(report, settings)),
+    ];
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn plot_error<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+    anyhow!("drawing a chart: {e:?}")
+}
+
+const SERIES: [(ShipmentState, RGBColor); 6] = [
+    (ShipmentState::AtAccumulationSector, RGBColor(31, 119, 180)),
+    (ShipmentState::HandedToCourier, RGBColor(255, 127, 14)),
+    (ShipmentState::PlacedInCell, RGBColor(44, 160, 44)),
+    (ShipmentState::Collected, RGBColor(23, 190, 207)),
+    (ShipmentState::ReturnedToKaspiPoint, RGBColor(214, 39, 40)),
+    (ShipmentState::IssuedAtCon, RGBColor(148, 103, 189)),
+];
+
+/// A chart line: its name, colour and points.
+type Series<'a> = (&'a str, RGBColor, Vec<(i32, u64)>);
+
+/// Documents entering the main states each day, all branches together.
+fn daily_chart(report: &Report, settings: &Settings) -> anyhow::Result<String> {
+    let days = settings.days as i32;
+    let per_day = |state: ShipmentState| -> Vec<(i32, u64)> {
+        (0..days)
+            .map(|i| {
+                let day = settings.from + Days::new(i as u64);
+                let n = report
+                    .daily
+                    .range((day, String::new())..)
+                    .take_while(|((d, _), _)| *d == day)
+                    .filter_map(|(_, m)| m.get(&state))
+                    .sum();
+                (i, n)
+            })
+            .collect()
+    };
+    let mut series: Vec<Series> = vec![(
+        "submitted",
+        RGBColor(127, 127, 127),
+        (0..days)
+            .map(|i| {
+                let day = settings.from + Days::new(i as u64);
+                let n = report
+                    .submitted
+                    .range((day, String::new())..)
+                    .take_while(|((d, _), _)| *d == day)
+                    .map(|(_, n)| n)
+                    .sum();
+                (i, n)
+            })
+            .collect(),
+    )];
+    series.extend(SERIES.iter().map(|(s, c)| (s.as_str(), *c, per_day(*s))));
+    let top = series
+        .iter()
+        .flat_map(|(_, _, points)| points.iter().map(|p| p.1))
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (960, 480)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "Applications submitted and documents entering each state, per day (all branches)",
+                ("sans-serif", 20),
+            )
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(56)
+            .build_cartesian_2d(0..(days - 1).max(1), 0..(top + top / 10 + 1))
+            .map_err(plot_error)?;
+        let from = settings.from;
+        chart
+            .configure_mesh()
+            .x_labels(10)
+            .x_label_formatter(&|i| (from + Days::new(*i as u64)).format("%d.%m").to_string())
+            .y_desc("documents")
+            .draw()
+            .map_err(plot_error)?;
+        for (name, color, points) in series {
+            chart
+                .draw_series(LineSeries::new(points, color.stroke_width(2)))
+                .map_err(plot_error)?
+                .label(name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(plot_error)?;
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}
+
+const BRANCH_COLORS: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+/// Envelopes per handover to the State courier, per day and branch (handoff registries).
+fn courier_chart(report: &Report, settings: &Settings) -> anyhow::Result<String> {
+    let days = settings.days as i32;
+    let top = report
+        .handovers
+        .iter()
+        .map(|h| h.4)
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let branches: Vec<String> = settings.branches.iter().map(|b| b.to_string()).collect();
+    let width = 1.0 / (branches.len() as f64 + 1.0);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (960, 420)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "Envelopes per handover to the State courier (Kaspi handoff registries)",
+                ("sans-serif", 20),
+            )
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(56)
+            .build_cartesian_2d(0f64..(days as f64 + 1.0), 0i64..(top + top / 10 + 1))
+            .map_err(plot_error)?;
+        let from = settings.from;
+        chart
+            .configure_mesh()
+            .x_labels(10)
+            .x_label_formatter(&|x| {
+                (from + Days::new(x.max(0.0) as u64))
+                    .format("%d.%m")
+                    .to_string()
+            })
+            .y_desc("envelopes")
+            .draw()
+            .map_err(plot_error)?;
+        for (i, branch) in branches.iter().enumerate() {
+            let color = BRANCH_COLORS[i % BRANCH_COLORS.len()];
+            let bars = report
+                .handovers
+                .iter()
+                .filter(|h| &h.1 == branch && h.2 == RegistryKind::KaspiHandoff)
+                .map(|h| {
+                    let day = (h.0.with_timezone(&zone()).date_naive() - from).num_days() as f64;
+                    let x = day + width * i as f64 + width / 2.0;
+                    Rectangle::new([(x, 0), (x + width, h.4)], color.filled())
+                });
+            chart
+                .draw_series(bars)
+                .map_err(plot_error)?
+                .label(branch.as_str())
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
+                });
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()
+            .map_err(plot_error)?;
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}
+
+/// Deadlines falling due in the period, by kind: met on time, met late, breached, pending,
+/// cancelled (all branches).
+fn sla_chart(report: &Report) -> anyhow::Result<String> {
+    let kinds: Vec<DeadlineKind> = DeadlineKind::ALL
+        .iter()
+        .copied()
+        .filter(|k| report.sla.iter().any(|l| l.deadline == *k))
+        .collect();
+    let totals: Vec<[i64; 5]> = kinds
+        .iter()
+        .map(|k| {
+            report
+                .sla
+                .iter()
+                .filter(|l| l.deadline == *k)
+                .fold([0; 5], |mut t, l| {
+                    for (i, n) in [
+                        l.met_on_time,
+                        l.met_late,
+                        l.breached_open,
+                        l.pending,
+                        l.cancelled,
+                    ]
+                    .into_iter()
+                    .enumerate()
+                    {
+                        t[i] += n;
+                    }
+                    t
+                })
+        })
+        .collect();
+    let top = totals
+        .iter()
+        .map(|t| t.iter().sum::<i64>())
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let parts = [
+        ("met on time", RGBColor(44, 160, 44)),
+        ("met late", RGBColor(255, 187, 120)),
+        ("breached", RGBColor(214, 39, 40)),
+        ("pending", RGBColor(174, 199, 232)),
+        ("cancelled", RGBColor(127, 127, 127)),
+    ];
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (960, 420)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let n = kinds.len().max(1) as f64;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Deadlines due in the period, by kind", ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0f64..n, 0i64..(top + top / 10 + 1))
+            .map_err(plot_error)?;
+        let names: Vec<&'static str> = kinds.iter().map(|k| k.as_str()).collect();
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(kinds.len() * 2 + 1)
+            .x_label_formatter(&|x| {
+                let i = x.floor() as usize;
+                if (x - x.floor() - 0.5).abs() < 0.26 {
+                    names.get(i).copied().unwrap_or("").to_owned()
+                } else {
+                    String::new()
+                }
+            })
+            .y_desc("deadlines")
+            .draw()
+            .map_err(plot_error)?;
+        for (p, (name, color)) in parts.iter().enumerate() {
+            let bars = totals.iter().enumerate().map(move |(i, t)| {
+                let below: i64 = t[..p].iter().sum();
+                let x = i as f64;
+                Rectangle::new(
+                    [(x + 0.15, below), (x + 0.85, below + t[p])],
+                    color.filled(),
+                )
+            });
+            let color = *color;
+            chart
+                .draw_series(bars)
+                .map_err(plot_error)?
+                .label(*name)
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
+                });
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()
+            .map_err(plot_error)?;
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn table(head: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
+    let mut out = String::from("<table>");
+    if !head.is_empty() {
+        out.push_str("<thead><tr>");
+        for h in head {
+            write!(out, "<th>{}</th>", escape(h)).unwrap();
+        }
+        out.push_str("</tr></thead>");
+    }
+    out.push_str("<tbody>");
+    for row in rows {
+        out.push_str("<tr>");
+        for cell in row {
+            write!(out, "<td>{}</td>", escape(&cell)).unwrap();
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table>");
+    out
+}
+
+fn html(report: &Report, settings: &Settings) -> String {
+    let fm = if settings.force_majeure.is_empty() {
+        "none".to_owned()
+    } else {
+        settings
+            .force_majeure
+            .iter()
+            .map(|f| format!("{} {}..{}", f.branch, f.first, f.last))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let r = &settings.rates;
+    let originals: u64 = report
+        .outcomes
+        .iter()
+        .filter(|((_, kind, _), _)| *kind == ShipmentKind::Original)
+        .map(|(_, n)| n)
+        .sum();
+    let duplicates: u64 = report
+        .outcomes
+        .iter()
+        .filter(|((_, kind, _), _)| *kind == ShipmentKind::Duplicate)
+        .map(|(_, n)| n)
+        .sum();
+    let summary = table(
+        &[],
+        [
+            vec![
+                "Period".into(),
+                format!(
+                    "{} – {} ({} days)",
+                    settings.from,
+                    settings.last_day(),
+                    settings.days
+                ),
+            ],
+            vec![
+                "Branches".into(),
+                settings
+                    .branches
+                    .iter()
+                    .map(|b| b.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ],
+            vec![
+                "Applications a day, per branch".into(),
+                settings.per_day.to_string(),
+            ],
+            vec!["Seed".into(), settings.seed.to_string()],
+            vec!["Force majeure".into(), fm],
+            vec![
+                "Rates".into(),
+                format!(
+                    "ЦОН {:.2}, registry delay {:.2}, courier late {:.2}, placement late {:.2} (delay reported {:.2}), no-show {:.2}, late collection {:.2}, loss {:.3}, dispute {:.2}, ЦОН no-show {:.2}",
+                    r.con_share,
+                    r.registry_delay,
+                    r.courier_late,
+                    r.placement_late,
+                    r.delay_reported,
+                    r.no_show,
+                    r.late_collection,
+                    r.loss,
+                    r.dispute,
+                    r.con_no_show
+                ),
+            ],
+            vec![
+                "Applications".into(),
+                report.submitted.values().sum::<u64>().to_string(),
+            ],
+            vec!["Documents (originals)".into(), originals.to_string()],
+            vec![
+                "Collected from a postamat".into(),
+                report.entered(ShipmentState::Collected).to_string(),
+            ],
+            vec![
+                "Issued at the ЦОН".into(),
+                report.entered(ShipmentState::IssuedAtCon).to_string(),
+            ],
+            vec![
+                "Returned to Kaspi's point (п.30–31)".into(),
+                report
+                    .entered(ShipmentState::ReturnedToKaspiPoint)
+                    .to_string(),
+            ],
+            vec![
+                "Lost (п.22–23)".into(),
+                report.entered(ShipmentState::Lost).to_string(),
+            ],
+            vec!["Free duplicates (п.26)".into(), duplicates.to_string()],
+            vec![
+                "Handovers to the State courier".into(),
+                report.handovers.len().to_string(),
+            ],
+        ],
+    );
+    let sla = table(
+        &[
+            "branch",
+            "deadline",
+            "met on time",
+            "met late",
+            "breached",
+            "pending",
+            "cancelled",
+        ],
+        report.sla.iter().map(|l| {
+            vec![
+                l.branch.clone(),
+                format!("{} ({})", l.deadline.as_str(), l.deadline.clause()),
+                l.met_on_time.to_string(),
+                l.met_late.to_string(),
+                l.breached_open.to_string(),
+                l.pending.to_string(),
+                l.cancelled.to_string(),
+            ]
+        }),
+    );
+    let times = table(
+        &[
+            "state",
+            "documents",
+            "p50 (hours)",
+            "p95 (hours)",
+            "max (hours)",
+        ],
+        report.time_in_state.iter().map(|(state, hours)| {
+            vec![
+                state.as_str().to_owned(),
+                hours.len().to_string(),
+                format!("{:.1}", quantile(hours, 0.5)),
+                format!("{:.1}", quantile(hours, 0.95)),
+                format!("{:.1}", hours.last().copied().unwrap_or(0.0)),
+            ]
+        }),
+    );
+    let mut load: BTreeMap<String, (usize, i64, i64)> = BTreeMap::new();
+    for h in report
+        .handovers
+        .iter()
+        .filter(|h| h.2 == RegistryKind::KaspiHandoff)
+    {
+        let e = load.entry(h.1.clone()).or_default();
+        e.0 += 1;
+        e.1 += h.4;
+        e.2 = e.2.max(h.4);
+    }
+    let courier = table(
+        &[
+            "branch",
+            "handovers",
+            "envelopes",
+            "mean per handover",
+            "largest",
+        ],
+        load.iter().map(|(b, (n, total, max))| {
+            vec![
+                b.clone(),
+                n.to_string(),
+                total.to_string(),
+                format!("{:.1}", *total as f64 / (*n).max(1) as f64),
+                max.to_string(),
+            ]
+        }),
+    );
+    let outcomes = table(
+        &["branch", "kind", "state", "shipments"],
+        report.outcomes.iter().map(|((b, k, s), n)| {
+            vec![
+                b.clone(),
+                k.as_str().to_owned(),
+                s.as_str().to_owned(),
+                n.to_string(),
+            ]
+        }),
+    );
+    format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>postamat simulation {from} – {to}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; color: #111; max-width: 1000px; }}
+table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}
+th, td {{ border: 1px solid #999; padding: 0.2em 0.6em; text-align: right; }}
+th:first-child, td:first-child, td:nth-child(2) {{ text-align: left; }}
+img {{ max-width: 100%; border: 1px solid #ccc; }}
+@media print {{ body {{ margin: 0; }} h2 {{ break-before: page; }} img {{ break-inside: avoid; }} }}
+</style>
+</head>
+<body>
+<h1>A simulated pilot period, {from} – {to}</h1>
+<p>Every application below went through the service's own workflows with a simulated clock;
+the sweeper and the dispatcher ran every simulated hour. Deadlines follow the order's
+clauses and Kazakhstan's working-day calendar. Files: <a href="sla.csv">sla.csv</a>,
+<a href="daily.csv">daily.csv</a>, <a href="time_in_state.csv">time_in_state.csv</a>,
+<a href="courier_load.csv">courier_load.csv</a>, <a href="outcomes.csv">outcomes.csv</a>.</p>
+{summary}
+<h2>Deadlines (SLA)</h2>
+<p>Deadlines falling due from {from} to {to}; the same numbers as
+<code>GET /api/v1/reports/sla?from={from}&amp;to={to}</code> on this database.</p>
+<img src="sla.svg" alt="Deadlines due in the period by kind: met on time, met late, breached, pending, cancelled">
+{sla}
+<h2>Daily volumes</h2>
+<p>Documents entering each state per day (per branch in <a href="daily.csv">daily.csv</a>):
+working days, weekends and holidays show in the intake and courier lines.</p>
+<img src="daily.svg" alt="Documents entering each state per day">
+<h2>The State courier's load</h2>
+<img src="courier_load.svg" alt="Envelopes per handover to the State courier">
+{courier}
+<h2>Time in each state</h2>
+{times}
+<h2>Where the documents are at the end</h2>
+{outcomes}
+</body>
+</html>
+"#,
+        from = settings.from,
+        to = settings.last_day(),
+    )
+}
