@@ -222,6 +222,17 @@ async fn a_document_goes_from_the_courier_to_the_citizen_and_every_repeat_is_a_d
         assert_eq!(again["first_outcome"], "applied");
     }
     let shipment = p.shipment(&id).await;
+    // The acceptance's history line names the registries and how many envelopes Kaspi took,
+    // not every waybill on the registry (which the kept event holds, once).
+    let accepted = shipment["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|line| line["event"] == "accepted_at_kaspi_point")
+        .unwrap();
+    assert_eq!(accepted["details"]["handoff_registry"], registry.as_str());
+    assert_eq!(accepted["details"]["accepted_envelopes"], 1);
+    assert!(accepted["details"].get("accepted_waybills").is_none(), "{accepted}");
     assert_eq!(deadline_state(&shipment, "kaspi_arrival"), "met_late");
     assert_eq!(deadline_state(&shipment, "point_wait"), "met");
     assert_eq!(deadline_state(&shipment, "storage"), "met");
