@@ -86,7 +86,7 @@ struct SimulateArgs {
     /// The branches, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "ALM01,AST01,SHY01")]
     branches: Vec<BranchCode>,
-    /// Applications a day in each branch.
+    /// Applications a day, over all branches (split evenly).
     #[arg(long, default_value_t = 400)]
     per_day: u32,
     /// The seed: the same seed and options give the same run and byte-identical CSV files.

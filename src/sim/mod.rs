@@ -52,7 +52,7 @@ pub struct Settings {
     pub from: NaiveDate,
     pub days: u32,
     pub branches: Vec<BranchCode>,
-    /// Applications a day in each branch.
+    /// Applications a day, over all branches (split evenly).
     pub per_day: u32,
     pub seed: u64,
     pub rates: Rates,
@@ -464,8 +464,12 @@ impl Run<'_> {
     fn plan(&mut self) -> anyhow::Result<()> {
         for offset in 0..self.settings.days {
             let day = self.settings.from + Days::new(u64::from(offset));
+            let branches = self.branches.len() as u32;
             for b in 0..self.branches.len() {
-                for n in 0..self.settings.per_day {
+                // The day's applications, split evenly over the branches.
+                let share = self.settings.per_day / branches
+                    + u32::from((b as u32) < self.settings.per_day % branches);
+                for n in 0..share {
                     // Citizens apply from 08:00 to 22:00, every day of the week.
                     let minute = self.model.minutes(14 * 60);
                     let at = local(day, 8, 0) + Duration::minutes(i64::from(minute));

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-const MODULES: [&str; 9] = [
+const MODULES: [&str; 10] = [
     "api",
     "cli",
     "clock",
@@ -14,6 +14,7 @@ const MODULES: [&str; 9] = [
     "domain",
     "jobs",
     "observability",
+    "sim",
     "workflows",
 ];
 

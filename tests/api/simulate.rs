@@ -1,5 +1,5 @@
 //! `postamat simulate` (issue 15) on the test backend: a small period (2 branches × 5 days ×
-//! 50 applications a day) is deterministic for its seed, leaves every shipment where the state
+//! 50 applications a day each) is deterministic for its seed, leaves every shipment where the state
 //! machine allows, leaves no deadline pending past its due time, reports what the SLA endpoint
 //! answers, renders in Chromium, and a force-majeure period moves the deadlines it covers.
 
@@ -20,7 +20,7 @@ fn settings(force_majeure: &[&str]) -> Settings {
         from: NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
         days: 5,
         branches: vec!["ALM01".parse().unwrap(), "AST01".parse().unwrap()],
-        per_day: 50,
+        per_day: 100,
         seed: 7,
         // More losses and late placements than by default, so a small run walks those paths.
         rates: Rates {
@@ -46,7 +46,7 @@ async fn simulate(name: &str, settings: Settings) -> (TestApp, PathBuf, sim::rep
     let report = actix_web::web::block(move || {
         let mut conn = pool.get().unwrap();
         let outcome = sim::run(&mut conn, &settings, &|_, _| {}).expect("the simulation runs");
-        assert_eq!(outcome.applications, 2 * 5 * 50);
+        assert_eq!(outcome.applications, 5 * 100);
         let report = sim::report::gather(&mut conn, &settings).unwrap();
         sim::report::write(&report, &settings, &out).unwrap();
         report
