@@ -162,7 +162,9 @@ pub fn of_application(
     shipments::table
         .filter(shipments::application_id.eq(application_id))
         .select(ShipmentRow::as_select())
-        .order(shipments::created_at)
+        // Ids are time-ordered: they break a tie of equal times (a clock that did not move
+        // between the original and its duplicate) in creation order, whatever index is read.
+        .order((shipments::created_at, shipments::id))
         .load(conn)
 }
 

@@ -1,0 +1,2 @@
+DROP INDEX kaspi_events_waybill_idx;
+DROP INDEX shipments_application_idx;
