@@ -214,6 +214,30 @@ fn plot_error<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow!("drawing a chart: {e:?}")
 }
 
+/// A legend's colour swatch.
+fn swatch(color: RGBColor) -> impl Fn((i32, i32)) -> Rectangle<(i32, i32)> {
+    move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
+}
+
+/// Draws the legend in a framed box and finishes the drawing.
+fn finish<'a, 'b: 'a, CT>(
+    mut chart: ChartContext<'a, SVGBackend<'b>, CT>,
+    root: &DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    position: SeriesLabelPosition,
+) -> anyhow::Result<()>
+where
+    CT: plotters::coord::CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .position(position)
+        .draw()
+        .map_err(plot_error)?;
+    root.present().map_err(plot_error)
+}
+
 const SERIES: [(ShipmentState, RGBColor); 6] = [
     (ShipmentState::AtAccumulationSector, RGBColor(31, 119, 180)),
     (ShipmentState::HandedToCourier, RGBColor(255, 127, 14)),
@@ -297,14 +321,7 @@ fn daily_chart(report: &Report, settings: &Settings) -> anyhow::Result<String> {
                     PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
                 });
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(plot_error)?;
-        root.present().map_err(plot_error)?;
+        finish(chart, &root, SeriesLabelPosition::UpperRight)?;
     }
     Ok(svg)
 }
@@ -371,17 +388,9 @@ fn courier_chart(report: &Report, settings: &Settings) -> anyhow::Result<String>
                 .draw_series(bars)
                 .map_err(plot_error)?
                 .label(branch.as_str())
-                .legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
-                });
+                .legend(swatch(color));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()
-            .map_err(plot_error)?;
-        root.present().map_err(plot_error)?;
+        finish(chart, &root, SeriesLabelPosition::UpperRight)?;
     }
     Ok(svg)
 }
@@ -473,17 +482,9 @@ fn sla_chart(report: &Report) -> anyhow::Result<String> {
                 .draw_series(bars)
                 .map_err(plot_error)?
                 .label(*name)
-                .legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
-                });
+                .legend(swatch(color));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()
-            .map_err(plot_error)?;
-        root.present().map_err(plot_error)?;
+        finish(chart, &root, SeriesLabelPosition::UpperRight)?;
     }
     Ok(svg)
 }

@@ -232,7 +232,10 @@ async fn a_document_goes_from_the_courier_to_the_citizen_and_every_repeat_is_a_d
         .unwrap();
     assert_eq!(accepted["details"]["handoff_registry"], registry.as_str());
     assert_eq!(accepted["details"]["accepted_envelopes"], 1);
-    assert!(accepted["details"].get("accepted_waybills").is_none(), "{accepted}");
+    assert!(
+        accepted["details"].get("accepted_waybills").is_none(),
+        "{accepted}"
+    );
     assert_eq!(deadline_state(&shipment, "kaspi_arrival"), "met_late");
     assert_eq!(deadline_state(&shipment, "point_wait"), "met");
     assert_eq!(deadline_state(&shipment, "storage"), "met");
