@@ -283,6 +283,23 @@ pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<usize> {
     applied.map_err(|e| anyhow::anyhow!("migrations failed: {e}"))
 }
 
+/// True on a PostgreSQL server whose autovacuum is off (worth a warning at start-up).
+pub fn autovacuum_off(conn: &mut DbConnection) -> bool {
+    #[derive(QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        setting: String,
+    }
+    match conn {
+        DbConnection::Postgres(pg) => {
+            diesel::sql_query("SELECT current_setting('autovacuum') AS setting")
+                .get_result::<Setting>(pg)
+                .is_ok_and(|s| s.setting == "off")
+        }
+        DbConnection::Sqlite(_) => false,
+    }
+}
+
 /// The schema's migrations: applied (versions) and pending (names), for an operator.
 pub struct SchemaState {
     pub applied: Vec<String>,

@@ -521,6 +521,9 @@ impl Run<'_> {
                 .expect("every queued action is kept");
             let done = (at - start).num_hours().max(0) as u64;
             if done > reported {
+                if done / 24 > reported / 24 {
+                    self.maintain()?;
+                }
                 reported = done;
                 (self.progress)(done, hours);
             }
@@ -533,6 +536,20 @@ impl Run<'_> {
         self.sweep(end)?;
         self.outcome.messages_delivered += self.dispatcher.dispatch(self.conn, end)?.sent as u64;
         (self.progress)(hours, hours);
+        Ok(())
+    }
+
+    /// Once a simulated day, on PostgreSQL: `VACUUM (ANALYZE)`, which is what autovacuum does
+    /// for a service over hours. A day of the simulation rewrites tens of thousands of rows in
+    /// seconds; without it (or on a server whose autovacuum is off) dead row versions pile up
+    /// and the planner keeps the plans it chose for empty tables, and a 93,000-document run
+    /// slowed from 160 to 36 documents a second. The data it leaves is the same either way.
+    /// SQLite is left alone: it keeps no dead row versions, and the service never gives its
+    /// planner statistics either.
+    fn maintain(&mut self) -> anyhow::Result<()> {
+        if let DbConnection::Postgres(pg) = &mut *self.conn {
+            diesel::sql_query("VACUUM (ANALYZE)").execute(pg)?;
+        }
         Ok(())
     }
 
