@@ -82,6 +82,7 @@ uuid_columns!(
     BranchId,
     PostamatId,
     KeyId,
+    SessionId,
     RegistryId,
     LossActId,
     DisputeId,

@@ -387,7 +387,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::id::Uuid;
+
+    console_sessions (id) {
+        id -> Uuid,
+        token_hash -> Text,
+        api_key_id -> Uuid,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(api_keys -> branches (branch_id));
+diesel::joinable!(console_sessions -> api_keys (api_key_id));
 diesel::joinable!(applications -> branches (branch_id));
 diesel::joinable!(applications -> postamats (postamat_id));
 diesel::joinable!(shipments -> applications (application_id));
@@ -406,6 +422,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     branches,
     calendar_edits,
     calendar_years,
+    console_sessions,
     deadlines,
     discrepancies,
     disputes,

@@ -56,6 +56,8 @@ ids! {
     PostamatId,
     /// An API key (and so the person or system acting with it).
     KeyId,
+    /// A session of the operations console.
+    SessionId,
     /// A registry (п.13, 32).
     RegistryId,
     /// A loss act (п.22–24).

@@ -9,6 +9,7 @@
 //! ([`WorkflowError::is_ours`]) or the caller's.
 
 pub mod calendar;
+pub mod console;
 pub mod disputes;
 pub mod duplicate;
 pub mod error;

@@ -73,18 +73,25 @@ pub struct NewKey<'a> {
     pub branch: Option<&'a BranchCode>,
 }
 
-fn hash_token(token: &str) -> String {
+/// A token's stored form.
+pub(crate) fn hash_token(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn generate_token() -> String {
+/// 256 random bits, URL-safe base64, after `prefix` (keys' tokens, console sessions and their
+/// CSRF tokens).
+pub(crate) fn random_token(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     format!(
-        "{TOKEN_PREFIX}{}",
+        "{prefix}{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     )
+}
+
+fn generate_token() -> String {
+    random_token(TOKEN_PREFIX)
 }
 
 /// Creates a key and returns it with its token: the only time the token exists in clear.
@@ -200,10 +207,29 @@ pub fn active_admins(conn: &mut DbConnection) -> QueryResult<i64> {
 
 /// Finds the live key a bearer token belongs to.
 pub fn authenticate(conn: &mut DbConnection, token: &str) -> QueryResult<Option<Principal>> {
-    let found = api_keys::table
+    live_principal(conn, Which::Token(token))
+}
+
+/// The live (not revoked) key with this id, as a caller (a console session's key).
+pub fn principal(conn: &mut DbConnection, id: KeyId) -> QueryResult<Option<Principal>> {
+    live_principal(conn, Which::Id(id))
+}
+
+enum Which<'a> {
+    Token(&'a str),
+    Id(KeyId),
+}
+
+fn live_principal(conn: &mut DbConnection, which: Which<'_>) -> QueryResult<Option<Principal>> {
+    let query = api_keys::table
         .left_join(branches::table)
-        .filter(api_keys::token_hash.eq(hash_token(token)))
         .filter(api_keys::revoked_at.is_null())
+        .into_boxed();
+    let query = match which {
+        Which::Token(token) => query.filter(api_keys::token_hash.eq(hash_token(token))),
+        Which::Id(id) => query.filter(api_keys::id.eq(id)),
+    };
+    let found = query
         .select((
             api_keys::id,
             api_keys::name,

@@ -5,6 +5,7 @@ pub mod api_key;
 pub mod application;
 pub mod branch;
 pub mod calendar;
+pub mod console_session;
 pub mod deadline;
 pub mod dispute;
 pub mod force_majeure;

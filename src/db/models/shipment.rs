@@ -276,3 +276,57 @@ pub fn list(
         .load(conn)?;
     Ok((rows, total))
 }
+
+/// What a console search looks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchTerm {
+    ApplicationNumber(String),
+    Waybill(String),
+    /// The applicant's IIN.
+    Iin(String),
+}
+
+/// A shipment found by a search, with its application's number and applicant's IIN.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub shipment: ShipmentRow,
+    pub application_number: String,
+    pub applicant_iin: String,
+}
+
+/// Shipments of the scope matching `term` (at most `limit`), newest first. Each term has its
+/// own index (the application number's and the waybill's unique keys, `applications_iin_idx`).
+pub fn search(
+    conn: &mut DbConnection,
+    term: &SearchTerm,
+    scope: &BranchScope,
+    limit: i64,
+) -> QueryResult<Vec<Found>> {
+    let mut query = shipments::table
+        .inner_join(applications::table)
+        .into_boxed();
+    query = match term {
+        SearchTerm::ApplicationNumber(n) => query.filter(applications::number.eq(n.clone())),
+        SearchTerm::Waybill(w) => query.filter(shipments::waybill.eq(w.clone())),
+        SearchTerm::Iin(i) => query.filter(applications::applicant_iin.eq(i.clone())),
+    };
+    if let Some(id) = scope.branch() {
+        query = query.filter(shipments::branch_id.eq(id));
+    }
+    Ok(query
+        .select((
+            ShipmentRow::as_select(),
+            applications::number,
+            applications::applicant_iin,
+        ))
+        .order((shipments::created_at.desc(), shipments::id.desc()))
+        .limit(limit)
+        .load::<(ShipmentRow, String, String)>(conn)?
+        .into_iter()
+        .map(|(shipment, application_number, applicant_iin)| Found {
+            shipment,
+            application_number,
+            applicant_iin,
+        })
+        .collect())
+}

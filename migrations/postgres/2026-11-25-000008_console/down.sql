@@ -1,0 +1,2 @@
+DROP INDEX applications_iin_idx;
+DROP TABLE console_sessions;
