@@ -82,6 +82,31 @@ pub struct Authorized<P> {
     _policy: PhantomData<P>,
 }
 
+impl<P: Policy> Authorized<P> {
+    /// The caller, if its role is one of `P`'s: the one check every endpoint and every console
+    /// page makes.
+    pub fn for_principal(principal: Principal) -> Result<Self, ApiError> {
+        if !P::ROLES.contains(&principal.role) {
+            return Err(ApiError::new(
+                ErrorCode::RoleForbidden,
+                format!(
+                    "role {} may not call this endpoint; allowed: {}",
+                    principal.role,
+                    P::ROLES
+                        .iter()
+                        .map(|r| r.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        Ok(Authorized {
+            principal,
+            _policy: PhantomData,
+        })
+    }
+}
+
 impl<P> Authorized<P> {
     /// Which branches' records this caller may read and change.
     pub fn scope(&self) -> &BranchScope {
@@ -175,24 +200,7 @@ impl<P: Policy + 'static> FromRequest for Authorized<P> {
             let span = tracing::Span::current();
             span.record("key_id", tracing::field::display(principal.key_id));
             span.record("role", principal.role.as_str());
-            if !P::ROLES.contains(&principal.role) {
-                return Err(ApiError::new(
-                    ErrorCode::RoleForbidden,
-                    format!(
-                        "role {} may not call this endpoint; allowed: {}",
-                        principal.role,
-                        P::ROLES
-                            .iter()
-                            .map(|r| r.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                ));
-            }
-            Ok(Authorized {
-                principal,
-                _policy: PhantomData,
-            })
+            Authorized::for_principal(principal)
         })
     }
 }

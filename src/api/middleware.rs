@@ -133,6 +133,10 @@ fn security_headers(response: &mut ServiceResponse<BoxBody>) {
     );
 }
 
+/// Marks an error answer that is already a page for a person (the console's), which stays as
+/// it is.
+pub struct RenderedPage;
+
 /// Replaces an error response that is not yet a problem document with one for its status.
 fn as_problem(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     let status = response.status();
@@ -141,6 +145,11 @@ fn as_problem(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
             .response()
             .extensions()
             .get::<ProblemCode>()
+            .is_some()
+        || response
+            .response()
+            .extensions()
+            .get::<RenderedPage>()
             .is_some()
     {
         return response;

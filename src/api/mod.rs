@@ -9,7 +9,9 @@
 
 pub mod admin;
 pub mod auth;
+pub mod charts;
 pub mod clerks;
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod integrations;
@@ -228,6 +230,7 @@ pub fn app(
         .app_data(web::PayloadConfig::new(body_limit))
         .app_data(web::PathConfig::default().error_handler(extract::path_error))
         .app_data(web::QueryConfig::default().error_handler(extract::query_error))
+        .configure(console::routes)
         .route("/", web::get().to(system::index))
         .route("/docs", web::get().to(system::docs_redirect))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", api))

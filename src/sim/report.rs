@@ -4,12 +4,12 @@
 //! bytes. `sla.csv` is what `GET /api/v1/reports/sla?format=csv` answers for the period.
 
 use super::Settings;
+use crate::api::charts::{self, finish, plot_error, swatch};
 use crate::api::supervisors::exceptions::{SlaLine, sla_csv};
 use crate::db::DbConnection;
 use crate::db::models::branch::BranchScope;
 use crate::db::models::from_db_time;
 use crate::db::models::report;
-use crate::domain::deadline::DeadlineKind;
 use crate::domain::registry::RegistryKind;
 use crate::domain::shipment::{ShipmentKind, ShipmentState};
 use anyhow::{Context, anyhow};
@@ -200,7 +200,10 @@ pub fn write(report: &Report, settings: &Settings, dir: &Path) -> anyhow::Result
         ("outcomes.csv", report.outcomes_csv()),
         ("daily.svg", daily_chart(report, settings)?),
         ("courier_load.svg", courier_chart(report, settings)?),
-        ("sla.svg", sla_chart(report)?),
+        (
+            "sla.svg",
+            charts::sla_chart(&report.sla, &charts::SlaChartText::ENGLISH)?,
+        ),
         ("index.html", html(report, settings)),
     ];
     for (name, text) in files {
@@ -208,34 +211,6 @@ pub fn write(report: &Report, settings: &Settings, dir: &Path) -> anyhow::Result
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
-}
-
-fn plot_error<E: std::fmt::Debug>(e: E) -> anyhow::Error {
-    anyhow!("drawing a chart: {e:?}")
-}
-
-/// A legend's colour swatch.
-fn swatch(color: RGBColor) -> impl Fn((i32, i32)) -> Rectangle<(i32, i32)> {
-    move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
-}
-
-/// Draws the legend in a framed box and finishes the drawing.
-fn finish<'a, 'b: 'a, CT>(
-    mut chart: ChartContext<'a, SVGBackend<'b>, CT>,
-    root: &DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
-    position: SeriesLabelPosition,
-) -> anyhow::Result<()>
-where
-    CT: plotters::coord::CoordTranslate,
-{
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .position(position)
-        .draw()
-        .map_err(plot_error)?;
-    root.present().map_err(plot_error)
 }
 
 const SERIES: [(ShipmentState, RGBColor); 6] = [
@@ -388,100 +363,6 @@ fn courier_chart(report: &Report, settings: &Settings) -> anyhow::Result<String>
                 .draw_series(bars)
                 .map_err(plot_error)?
                 .label(branch.as_str())
-                .legend(swatch(color));
-        }
-        finish(chart, &root, SeriesLabelPosition::UpperRight)?;
-    }
-    Ok(svg)
-}
-
-/// Deadlines falling due in the period, by kind: met on time, met late, breached, pending,
-/// cancelled (all branches).
-fn sla_chart(report: &Report) -> anyhow::Result<String> {
-    let kinds: Vec<DeadlineKind> = DeadlineKind::ALL
-        .iter()
-        .copied()
-        .filter(|k| report.sla.iter().any(|l| l.deadline == *k))
-        .collect();
-    let totals: Vec<[i64; 5]> = kinds
-        .iter()
-        .map(|k| {
-            report
-                .sla
-                .iter()
-                .filter(|l| l.deadline == *k)
-                .fold([0; 5], |mut t, l| {
-                    for (i, n) in [
-                        l.met_on_time,
-                        l.met_late,
-                        l.breached_open,
-                        l.pending,
-                        l.cancelled,
-                    ]
-                    .into_iter()
-                    .enumerate()
-                    {
-                        t[i] += n;
-                    }
-                    t
-                })
-        })
-        .collect();
-    let top = totals
-        .iter()
-        .map(|t| t.iter().sum::<i64>())
-        .max()
-        .unwrap_or(1)
-        .max(1);
-    let parts = [
-        ("met on time", RGBColor(44, 160, 44)),
-        ("met late", RGBColor(255, 187, 120)),
-        ("breached", RGBColor(214, 39, 40)),
-        ("pending", RGBColor(174, 199, 232)),
-        ("cancelled", RGBColor(127, 127, 127)),
-    ];
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (960, 420)).into_drawing_area();
-        root.fill(&WHITE).map_err(plot_error)?;
-        let n = kinds.len().max(1) as f64;
-        let mut chart = ChartBuilder::on(&root)
-            .caption("Deadlines due in the period, by kind", ("sans-serif", 20))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(64)
-            .build_cartesian_2d(0f64..n, 0i64..(top + top / 10 + 1))
-            .map_err(plot_error)?;
-        let names: Vec<&'static str> = kinds.iter().map(|k| k.as_str()).collect();
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(kinds.len() * 2 + 1)
-            .x_label_formatter(&|x| {
-                let i = x.floor() as usize;
-                if (x - x.floor() - 0.5).abs() < 0.26 {
-                    names.get(i).copied().unwrap_or("").to_owned()
-                } else {
-                    String::new()
-                }
-            })
-            .y_desc("deadlines")
-            .draw()
-            .map_err(plot_error)?;
-        for (p, (name, color)) in parts.iter().enumerate() {
-            let bars = totals.iter().enumerate().map(move |(i, t)| {
-                let below: i64 = t[..p].iter().sum();
-                let x = i as f64;
-                Rectangle::new(
-                    [(x + 0.15, below), (x + 0.85, below + t[p])],
-                    color.filled(),
-                )
-            });
-            let color = *color;
-            chart
-                .draw_series(bars)
-                .map_err(plot_error)?
-                .label(*name)
                 .legend(swatch(color));
         }
         finish(chart, &root, SeriesLabelPosition::UpperRight)?;

@@ -2,9 +2,11 @@
 //! `TEST_POSTGRES_URL` is set; every test has its own database.
 
 mod auth;
+mod browser;
 mod calendar;
 mod cli;
 mod common;
+mod console;
 mod dispatcher;
 mod errors;
 mod kaspi_events;

@@ -36,7 +36,7 @@ pub fn visible_text(html: &str) -> String {
     words.join(" ").replace(" :", ":")
 }
 
-fn on_path(names: &[&str]) -> Option<PathBuf> {
+pub fn on_path(names: &[&str]) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     names
         .iter()

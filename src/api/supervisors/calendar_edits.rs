@@ -63,7 +63,7 @@ fn name(kk: Option<Text>, ru: Option<Text>, default_kk: &str, default_ru: &str) 
 }
 
 impl CalendarEditRequest {
-    fn into_edit(self) -> (YearEdit, Text) {
+    pub(crate) fn into_edit(self) -> (YearEdit, Text) {
         use CalendarEditRequest::*;
         match self {
             AddYear { kurban_ait, reason } => (YearEdit::AddYear { kurban_ait }, reason),
@@ -199,7 +199,7 @@ async fn edit_year(
 
 /// The year as this instance knows it once an edit is committed; absent only if the reload
 /// after the commit failed (logged; the periodic refresh catches up).
-async fn year_after_edit(state: &AppState, year: i32) -> Option<CalendarYear> {
+pub(crate) async fn year_after_edit(state: &AppState, year: i32) -> Option<CalendarYear> {
     state.reload_calendar().await;
     let snapshot = state.calendar.current();
     snapshot

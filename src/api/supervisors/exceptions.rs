@@ -246,6 +246,27 @@ pub enum ExceptionKind {
     UnnotifiedForceMajeure,
 }
 
+impl ExceptionKind {
+    pub const ALL: [ExceptionKind; 5] = [
+        ExceptionKind::Overdue,
+        ExceptionKind::Discrepancy,
+        ExceptionKind::UnmatchedEvent,
+        ExceptionKind::DeadLetter,
+        ExceptionKind::UnnotifiedForceMajeure,
+    ];
+
+    /// Its name in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExceptionKind::Overdue => "overdue",
+            ExceptionKind::Discrepancy => "discrepancy",
+            ExceptionKind::UnmatchedEvent => "unmatched_event",
+            ExceptionKind::DeadLetter => "dead_letter",
+            ExceptionKind::UnnotifiedForceMajeure => "unnotified_force_majeure",
+        }
+    }
+}
+
 /// Something that needs a person.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Exception {
@@ -264,7 +285,7 @@ pub struct Exception {
 /// Everything overdue or needing a person that the scope may see, oldest first. Items without
 /// a branch (an event not matched to anything, a message to another system) are for national
 /// staff.
-fn exceptions(
+pub(crate) fn exceptions(
     conn: &mut DbConnection,
     scope: &BranchScope,
     now: DateTime<Utc>,
@@ -428,17 +449,20 @@ async fn exception_queue(
         .db(move |conn| Ok(exceptions(conn, &scope, now, &calendar.calendar)?))
         .await?;
     Ok(web::Json(
-        all.into_iter()
-            .filter(|e| filter.kind.is_none_or(|k| k == e.kind))
-            .filter(|e| {
-                filter
-                    .branch
-                    .as_ref()
-                    .is_none_or(|b| e.branch.as_deref() == Some(b.as_str()))
-            })
-            .filter(|e| filter.min_age_hours.is_none_or(|h| e.age_hours >= h))
-            .collect(),
+        all.into_iter().filter(|e| filter.keeps(e)).collect(),
     ))
+}
+
+impl ExceptionFilter {
+    /// Whether an item passes the filter (the API's and the console's queue).
+    pub fn keeps(&self, e: &Exception) -> bool {
+        self.kind.is_none_or(|k| k == e.kind)
+            && self
+                .branch
+                .as_ref()
+                .is_none_or(|b| e.branch.as_deref() == Some(b.as_str()))
+            && self.min_age_hours.is_none_or(|h| e.age_hours >= h)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema, PartialEq, Eq)]
@@ -511,6 +535,36 @@ pub fn sla_csv(lines: &[SlaLine]) -> String {
     out
 }
 
+/// The SLA report's lines for the days `first` to `last` (Almaty), as the scope may see them
+/// (the API's report and the console's page).
+pub async fn sla_lines(
+    state: &AppState,
+    scope: BranchScope,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> ApiResult<Vec<SlaLine>> {
+    if last < first || (last - first).num_days() > 366 {
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
+            "from must not be after to, and the period at most a year",
+        ));
+    }
+    let tz = BranchTimeZone::default().tz();
+    let start = |d: NaiveDate| {
+        tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"))
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no local midnight on {d}")))
+    };
+    let (from, to) = (start(first)?, start(last + chrono::Days::new(1))?);
+    Ok(state
+        .db(move |conn| Ok(report::sla(conn, &scope, from, to)?))
+        .await?
+        .into_iter()
+        .map(SlaLine::from)
+        .collect())
+}
+
 /// The SLA report: per branch and deadline kind, deadlines falling due in the period met on
 /// time, met late, breached and still open.
 #[utoipa::path(
@@ -531,27 +585,7 @@ async fn sla_report(
     query: ApiQuery<SlaQuery>,
 ) -> ApiResult<HttpResponse> {
     let query = query.into_inner()?.into_inner();
-    if query.to < query.from || (query.to - query.from).num_days() > 366 {
-        return Err(ApiError::new(
-            ErrorCode::InvalidQuery,
-            "from must not be after to, and the period at most a year",
-        ));
-    }
-    let tz = BranchTimeZone::default().tz();
-    let start = |d: NaiveDate| {
-        tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"))
-            .earliest()
-            .map(|t| t.with_timezone(&Utc))
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no local midnight on {d}")))
-    };
-    let (from, to) = (start(query.from)?, start(query.to + chrono::Days::new(1))?);
-    let scope = auth.scope().clone();
-    let lines: Vec<SlaLine> = state
-        .db(move |conn| Ok(report::sla(conn, &scope, from, to)?))
-        .await?
-        .into_iter()
-        .map(SlaLine::from)
-        .collect();
+    let lines = sla_lines(&state, auth.scope().clone(), query.from, query.to).await?;
     Ok(match query.format.unwrap_or(ReportFormat::Json) {
         ReportFormat::Json => HttpResponse::Ok().json(lines),
         ReportFormat::Csv => HttpResponse::Ok()

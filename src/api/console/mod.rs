@@ -1,0 +1,746 @@
+//! The operations console: server-rendered pages for supervisors and clerks under `/console`.
+//!
+//! A page is only a view over what the API does: the caller is a [`Principal`] checked by the
+//! same [`Authorized`] policies as the endpoints, records are read through the same `db` and
+//! [`views`](crate::api::views) functions, and the one form that changes something (a calendar
+//! edit) calls the same workflow as `POST /api/v1/calendar/{year}/edits`.
+//!
+//! - Signing in exchanges an API key for a server-side session ([`workflows::console`]); the
+//!   browser holds only a random token in an `HttpOnly; SameSite=Strict` cookie (`Secure` when
+//!   the request came over TLS, directly or through a proxy that says so).
+//! - Every form carries a CSRF token: the session's own (synchroniser token), and for the
+//!   sign-in form one bound to a short-lived cookie (double submit), so a session cannot be
+//!   planted from another site either.
+//! - Pages are in Kazakh or Russian ([`i18n`]), chosen by `?lang=`, then a cookie, then the
+//!   browser's `Accept-Language`.
+//! - No script at all; one stylesheet compiled into the binary; a strict Content Security
+//!   Policy; nothing is cached.
+
+pub mod i18n;
+mod pages;
+
+use crate::api::AppState;
+use crate::api::auth::{Authorized, Policy};
+use crate::api::error::{ApiError, ErrorCode};
+use crate::api::middleware::RenderedPage;
+use crate::db::models::api_key::Principal;
+use crate::db::models::branch::BranchScope;
+use crate::db::models::console_session::{self, Session};
+use crate::workflows;
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use i18n::{Lang, Texts};
+use maud::{DOCTYPE, Markup, html};
+use serde::Deserialize;
+use std::fmt;
+
+/// The session cookie: a random token, the session's key in the database.
+pub const SESSION_COOKIE: &str = "postamat_session";
+/// The sign-in form's CSRF cookie (double submit), set with the form.
+pub const SIGN_IN_COOKIE: &str = "postamat_sign_in";
+/// The chosen language.
+pub const LANG_COOKIE: &str = "postamat_lang";
+
+const STYLESHEET: &str = include_str!("console.css");
+
+/// The console's Content Security Policy: its own stylesheet, inline SVG and nothing else; no
+/// script, no frames, forms only to itself.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/console")
+            .route("", web::get().to(home))
+            .route("/", web::get().to(home))
+            .route("/console.css", web::get().to(stylesheet))
+            .route("/sign-in", web::get().to(sign_in_page))
+            .route("/sign-in", web::post().to(sign_in))
+            .route("/sign-out", web::post().to(sign_out))
+            .route("/exceptions", web::get().to(pages::exceptions))
+            .route("/sla", web::get().to(pages::sla))
+            .route("/sla.csv", web::get().to(pages::sla_csv))
+            .route("/shipments", web::get().to(pages::search))
+            .route("/shipments", web::post().to(pages::search_form))
+            .route("/shipments/{id}", web::get().to(pages::shipment))
+            .route("/registries", web::get().to(pages::registries))
+            .route("/registries/{id}", web::get().to(pages::registry))
+            .route(
+                "/registries/{id}/print",
+                web::get().to(pages::print_registry),
+            )
+            .route("/calendar", web::get().to(pages::calendar_now))
+            .route("/calendar/{year}", web::get().to(pages::calendar))
+            .route(
+                "/calendar/{year}/edits",
+                web::post().to(pages::edit_calendar),
+            )
+            .default_service(web::to(not_found)),
+    );
+}
+
+/// What a page knows of its reader.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub lang: Lang,
+    /// The signed-in session (absent on the sign-in page and some error pages).
+    pub session: Option<Session>,
+    /// The path and query the language switch links back to (without `lang`).
+    path: String,
+    query: Vec<(String, String)>,
+    /// A `?lang=` choice to remember in a cookie.
+    chose_lang: bool,
+}
+
+impl Ctx {
+    pub fn t(&self) -> &'static Texts {
+        self.lang.texts()
+    }
+
+    fn of(req: &HttpRequest) -> Ctx {
+        let query: Vec<(String, String)> = form_urlencoded::parse(req.query_string().as_bytes())
+            .into_owned()
+            .collect();
+        let asked = query
+            .iter()
+            .find(|(k, _)| k == "lang")
+            .and_then(|(_, v)| Lang::parse(v));
+        let lang = asked
+            .or_else(|| req.cookie(LANG_COOKIE).and_then(|c| Lang::parse(c.value())))
+            .or_else(|| {
+                let accept = req
+                    .headers()
+                    .get(header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                let first = accept.split(',').next().unwrap_or("").trim();
+                first
+                    .to_ascii_lowercase()
+                    .starts_with("ru")
+                    .then_some(Lang::Ru)
+            })
+            .unwrap_or_default();
+        Ctx {
+            lang,
+            session: None,
+            path: req.path().to_owned(),
+            query: query.into_iter().filter(|(k, _)| k != "lang").collect(),
+            chose_lang: asked.is_some(),
+        }
+    }
+
+    /// The query without `lang`, for parsing a page's own parameters.
+    pub fn query(&self) -> &[(String, String)] {
+        &self.query
+    }
+
+    fn link_in(&self, lang: Lang) -> String {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &self.query {
+            q.append_pair(k, v);
+        }
+        q.append_pair("lang", lang.code());
+        format!("{}?{}", self.path, q.finish())
+    }
+}
+
+/// Whether the request reached us over TLS (directly, or through a proxy saying so).
+fn over_tls(req: &HttpRequest) -> bool {
+    req.connection_info().scheme() == "https"
+}
+
+fn cookie<'a>(
+    req: &HttpRequest,
+    name: &'a str,
+    value: String,
+    max_age: CookieDuration,
+) -> Cookie<'a> {
+    Cookie::build(name, value)
+        .path("/console")
+        .http_only(true)
+        .secure(over_tls(req))
+        .same_site(SameSite::Strict)
+        .max_age(max_age)
+        .finish()
+}
+
+fn removal<'a>(req: &HttpRequest, name: &'a str) -> Cookie<'a> {
+    let mut c = cookie(req, name, String::new(), CookieDuration::ZERO);
+    c.make_removal();
+    c
+}
+
+/// An HTML answer with the console's headers.
+fn respond(req: &HttpRequest, ctx: &Ctx, status: StatusCode, page: Markup) -> HttpResponse {
+    let mut res = respond_page(req, ctx, status, page);
+    res.extensions_mut().insert(RenderedPage);
+    res
+}
+
+fn respond_page(req: &HttpRequest, ctx: &Ctx, status: StatusCode, page: Markup) -> HttpResponse {
+    let mut res = HttpResponse::build(status);
+    res.content_type("text/html; charset=utf-8");
+    secure_headers(&mut res);
+    if ctx.chose_lang {
+        res.cookie(cookie(
+            req,
+            LANG_COOKIE,
+            ctx.lang.code().to_owned(),
+            CookieDuration::days(365),
+        ));
+    }
+    res.body(page.into_string())
+}
+
+fn secure_headers(res: &mut actix_web::HttpResponseBuilder) {
+    res.insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"));
+}
+
+/// 303 to `to` (after a form, or to the sign-in page).
+fn see_other(to: &str) -> actix_web::HttpResponseBuilder {
+    let mut res = HttpResponse::SeeOther();
+    res.insert_header((header::LOCATION, to.to_owned()));
+    secure_headers(&mut res);
+    res
+}
+
+/// A page that could not be shown.
+#[derive(Debug)]
+pub enum ConsoleError {
+    /// Not signed in, or the session is over: to the sign-in page, then back.
+    SignIn { next: String },
+    /// An error page.
+    Page {
+        status: StatusCode,
+        /// The reader, for the page's header (navigation, sign-out) when signed in.
+        ctx: Box<Ctx>,
+        detail: String,
+    },
+}
+
+impl ConsoleError {
+    fn page(ctx: &Ctx, status: StatusCode, detail: impl Into<String>) -> Self {
+        ConsoleError::Page {
+            status,
+            ctx: Box::new(ctx.clone()),
+            detail: detail.into(),
+        }
+    }
+
+    /// The API's error, told in the reader's language where it is one a person meets.
+    pub fn from_api(ctx: &Ctx, e: ApiError) -> Self {
+        let t = ctx.t();
+        let status = e.code().status();
+        if status.is_server_error() {
+            tracing::error!(
+                code = e.code().as_str(),
+                detail = e.detail(),
+                "console page failed"
+            );
+        }
+        let detail = match e.code() {
+            ErrorCode::RoleForbidden | ErrorCode::BranchForbidden => {
+                format!("{} ({})", forbidden_text(ctx.lang), e.detail())
+            }
+            ErrorCode::NotFound => format!("{} ({})", not_found_text(ctx.lang), e.detail()),
+            _ if status.is_server_error() => t.error_title.to_owned(),
+            _ => e.detail().to_owned(),
+        };
+        ConsoleError::page(ctx, status, detail)
+    }
+}
+
+fn forbidden_text(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Kk => "Бұл бет немесе жазба сізге қолжетімсіз",
+        Lang::Ru => "Эта страница или запись вам недоступна",
+    }
+}
+
+fn not_found_text(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Kk => "Табылмады",
+        Lang::Ru => "Не найдено",
+    }
+}
+
+impl fmt::Display for ConsoleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConsoleError::SignIn { .. } => f.write_str("not signed in"),
+            ConsoleError::Page { status, detail, .. } => write!(f, "{status}: {detail}"),
+        }
+    }
+}
+
+impl ResponseError for ConsoleError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ConsoleError::SignIn { .. } => StatusCode::SEE_OTHER,
+            ConsoleError::Page { status, .. } => *status,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            ConsoleError::SignIn { next } => {
+                let mut q = form_urlencoded::Serializer::new(String::new());
+                q.append_pair("next", next);
+                see_other(&format!("/console/sign-in?{}", q.finish())).finish()
+            }
+            ConsoleError::Page {
+                status,
+                ctx,
+                detail,
+            } => {
+                let t = ctx.t();
+                let body = html! {
+                    p.problem role="alert" { (detail) }
+                    p { a href="/console" { (t.back) } }
+                };
+                let page = if ctx.session.is_some() {
+                    layout(ctx, t.error_title, body)
+                } else {
+                    bare(ctx.lang, t.error_title, body)
+                };
+                let mut res = HttpResponse::build(*status);
+                res.content_type("text/html; charset=utf-8");
+                secure_headers(&mut res);
+                let mut res = res.body(page.into_string());
+                res.extensions_mut().insert(RenderedPage);
+                res
+            }
+        }
+    }
+}
+
+pub type PageResult = Result<HttpResponse, ConsoleError>;
+
+/// Where a sign-in may send the reader back to: a console path, nothing else (no open redirect).
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if n.starts_with("/console")
+                && !n.starts_with("//")
+                && !n.contains("\\")
+                && !n.chars().any(char::is_control) =>
+        {
+            n.to_owned()
+        }
+        _ => "/console".to_owned(),
+    }
+}
+
+fn next_of(req: &HttpRequest) -> String {
+    match req.query_string() {
+        "" => req.path().to_owned(),
+        q => format!("{}?{q}", req.path()),
+    }
+}
+
+/// The signed-in reader, held to policy `P` exactly as an API call is.
+pub async fn signed_in<P: Policy>(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+) -> Result<(Authorized<P>, Ctx), ConsoleError> {
+    let mut ctx = Ctx::of(req);
+    let session = current_session(req, state, &ctx)
+        .await?
+        .ok_or_else(|| ConsoleError::SignIn { next: next_of(req) })?;
+    let principal = session.principal.clone();
+    ctx.session = Some(session);
+    let auth =
+        Authorized::<P>::for_principal(principal).map_err(|e| ConsoleError::from_api(&ctx, e))?;
+    Ok((auth, ctx))
+}
+
+async fn current_session(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    ctx: &Ctx,
+) -> Result<Option<Session>, ConsoleError> {
+    let Some(token) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
+        return Ok(None);
+    };
+    if token.is_empty() || token.len() > 256 {
+        return Ok(None);
+    }
+    let now = state.clock.now();
+    let found = state
+        .db(move |conn| Ok(console_session::find(conn, &token, now)?))
+        .await
+        .map_err(|e| ConsoleError::from_api(ctx, e))?;
+    let Some((session, stale)) = found else {
+        return Ok(None);
+    };
+    if stale {
+        let touched = session.clone();
+        state
+            .write(move |conn| Ok(workflows::console::touch(conn, &touched, now)?))
+            .await
+            .map_err(|e| ConsoleError::from_api(ctx, e))?;
+    }
+    Ok(Some(session))
+}
+
+/// Checks a form's CSRF token against the session's, in constant time.
+pub fn check_csrf(ctx: &Ctx, sent: Option<&str>) -> Result<(), ConsoleError> {
+    let expected = ctx.session.as_ref().map(|s| s.csrf_token.as_str());
+    match (expected, sent) {
+        (Some(e), Some(s)) if same(e, s) => Ok(()),
+        _ => Err(ConsoleError::page(
+            ctx,
+            StatusCode::FORBIDDEN,
+            ctx.t().form_stale,
+        )),
+    }
+}
+
+/// Constant-time equality of two tokens.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// A form body, parsed; `Err` names what is wrong.
+pub fn parse_form<T: serde::de::DeserializeOwned>(
+    ctx: &Ctx,
+    body: &[u8],
+) -> Result<T, ConsoleError> {
+    serde_urlencoded::from_bytes(body)
+        .map_err(|e| ConsoleError::page(ctx, StatusCode::BAD_REQUEST, format!("form: {e}")))
+}
+
+/// A page's query (its filters), with empty fields left out, as the API's parser takes it.
+pub fn parse_query<T: serde::de::DeserializeOwned>(ctx: &Ctx) -> Result<T, ConsoleError> {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in ctx.query().iter().filter(|(_, v)| !v.trim().is_empty()) {
+        q.append_pair(k, v.trim());
+    }
+    serde_urlencoded::from_str(&q.finish())
+        .map_err(|e| ConsoleError::page(ctx, StatusCode::BAD_REQUEST, e.to_string()))
+}
+
+fn role_name(lang: Lang, principal: &Principal) -> String {
+    let role = principal.role.as_str();
+    let name = match (lang, role) {
+        (Lang::Kk, "supervisor") => "жетекші",
+        (Lang::Ru, "supervisor") => "руководитель",
+        (Lang::Kk, "accumulation_clerk") => "жинақтау секторы",
+        (Lang::Ru, "accumulation_clerk") => "сектор накопления",
+        (Lang::Kk, "issuance_clerk") => "беру секторы",
+        (Lang::Ru, "issuance_clerk") => "сектор выдачи",
+        (Lang::Kk, "state_courier") => "курьер",
+        (Lang::Ru, "state_courier") => "курьер",
+        (_, other) => other,
+    };
+    match &principal.scope {
+        BranchScope::All => name.to_owned(),
+        BranchScope::Only { code, .. } => format!("{name}, {code}"),
+    }
+}
+
+/// The language switch: each language's own name, the current one marked.
+fn language_switch(ctx: &Ctx) -> Markup {
+    html! {
+        nav.lang aria-label=(ctx.t().language) {
+            ul {
+                @for lang in Lang::ALL {
+                    li {
+                        @if lang == ctx.lang {
+                            a href=(ctx.link_in(lang)) aria-current="true" lang=(lang.code()) { (lang.name()) }
+                        } @else {
+                            a href=(ctx.link_in(lang)) lang=(lang.code()) hreflang=(lang.code()) { (lang.name()) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A page of the console: header with the navigation, who is signed in, sign-out and the
+/// language switch; then `body` under its `h1`.
+pub fn layout(ctx: &Ctx, title: &str, body: Markup) -> Markup {
+    let t = ctx.t();
+    let here = |path: &str| ctx.path.starts_with(path);
+    html! {
+        (DOCTYPE)
+        html lang=(ctx.lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " — " (t.console) }
+                link rel="stylesheet" href="/console/console.css";
+            }
+            body {
+                a.skip href="#main" { (t.skip_to_content) }
+                header {
+                    p.brand { a href="/console" { (t.console) } }
+                    nav.main aria-label=(t.console) {
+                        ul {
+                            @for (path, label) in [
+                                ("/console/exceptions", t.nav_exceptions),
+                                ("/console/sla", t.nav_sla),
+                                ("/console/shipments", t.nav_search),
+                                ("/console/registries", t.nav_registries),
+                                ("/console/calendar", t.nav_calendar),
+                            ] {
+                                li {
+                                    @if here(path) {
+                                        a href=(path) aria-current="page" { (label) }
+                                    } @else {
+                                        a href=(path) { (label) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    @if let Some(session) = &ctx.session {
+                        div.who {
+                            span { (t.signed_in_as) ": " strong { (session.principal.name) } " (" (role_name(ctx.lang, &session.principal)) ")" }
+                            form method="post" action="/console/sign-out" {
+                                input type="hidden" name="csrf" value=(session.csrf_token);
+                                button type="submit" { (t.sign_out) }
+                            }
+                        }
+                    }
+                    (language_switch(ctx))
+                }
+                main #main tabindex="-1" {
+                    h1 { (title) }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+/// A page without the navigation (sign-in, errors).
+fn bare(lang: Lang, title: &str, body: Markup) -> Markup {
+    let t = lang.texts();
+    html! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " — " (t.console) }
+                link rel="stylesheet" href="/console/console.css";
+            }
+            body {
+                main #main.narrow {
+                    h1 { (title) }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(STYLESHEET)
+}
+
+async fn not_found(req: HttpRequest) -> PageResult {
+    let ctx = Ctx::of(&req);
+    Err(ConsoleError::page(
+        &ctx,
+        StatusCode::NOT_FOUND,
+        not_found_text(ctx.lang),
+    ))
+}
+
+async fn home(req: HttpRequest, state: web::Data<AppState>) -> PageResult {
+    let (_auth, ctx) = signed_in::<crate::api::auth::AnyRole>(&req, &state).await?;
+    let t = ctx.t();
+    let page = layout(&ctx, t.console, html! { p { (t.home_intro) } });
+    Ok(respond(&req, &ctx, StatusCode::OK, page))
+}
+
+#[derive(Deserialize)]
+struct SignInQuery {
+    next: Option<String>,
+}
+
+fn sign_in_form(ctx: &Ctx, next: &str, csrf: &str, problem: Option<&str>) -> Markup {
+    let t = ctx.t();
+    html! {
+        (DOCTYPE)
+        html lang=(ctx.lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (t.sign_in_title) " — " (t.console) }
+                link rel="stylesheet" href="/console/console.css";
+            }
+            body {
+                header { p.brand { (t.console) } (language_switch(ctx)) }
+                main #main.narrow {
+                    h1 { (t.sign_in_title) }
+                    @if let Some(problem) = problem {
+                        p.problem role="alert" { (problem) }
+                    }
+                    form method="post" action="/console/sign-in" {
+                        input type="hidden" name="csrf" value=(csrf);
+                        input type="hidden" name="next" value=(next);
+                        label for="key" { (t.api_key) }
+                        p.hint #key-hint { (t.api_key_hint) }
+                        input #key type="password" name="key" required autocomplete="off"
+                            aria-describedby="key-hint" maxlength="256" autofocus;
+                        button type="submit" { (t.sign_in) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The sign-in form, with a fresh double-submit CSRF token in a short-lived cookie.
+async fn sign_in_page(req: HttpRequest) -> PageResult {
+    let ctx = Ctx::of(&req);
+    let query: SignInQuery = parse_query(&ctx)?;
+    let next = safe_next(query.next.as_deref());
+    Ok(sign_in_answer(&req, &ctx, StatusCode::OK, &next, None))
+}
+
+fn sign_in_answer(
+    req: &HttpRequest,
+    ctx: &Ctx,
+    status: StatusCode,
+    next: &str,
+    problem: Option<&str>,
+) -> HttpResponse {
+    let csrf = crate::db::models::api_key::random_token("");
+    let mut res = respond(req, ctx, status, sign_in_form(ctx, next, &csrf, problem));
+    let _ = res.add_cookie(&cookie(
+        req,
+        SIGN_IN_COOKIE,
+        csrf,
+        CookieDuration::minutes(30),
+    ));
+    res
+}
+
+#[derive(Deserialize)]
+struct SignInForm {
+    key: String,
+    csrf: String,
+    next: Option<String>,
+}
+
+async fn sign_in(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> PageResult {
+    let ctx = Ctx::of(&req);
+    let t = ctx.t();
+    let form: SignInForm = parse_form(&ctx, &body)?;
+    let next = safe_next(form.next.as_deref());
+    let expected = req.cookie(SIGN_IN_COOKIE).map(|c| c.value().to_owned());
+    if !expected.is_some_and(|e| !e.is_empty() && same(&e, &form.csrf)) {
+        return Ok(sign_in_answer(
+            &req,
+            &ctx,
+            StatusCode::FORBIDDEN,
+            &next,
+            Some(t.form_stale),
+        ));
+    }
+    let key = form.key.trim().to_owned();
+    if key.is_empty() || key.len() > 256 {
+        return Ok(sign_in_answer(
+            &req,
+            &ctx,
+            StatusCode::UNAUTHORIZED,
+            &next,
+            Some(t.bad_key),
+        ));
+    }
+    let now = state.clock.now();
+    let opened = state
+        .write(move |conn| Ok(workflows::console::sign_in(conn, &key, now)?))
+        .await
+        .map_err(|e| ConsoleError::from_api(&ctx, e))?;
+    let Some(opened) = opened else {
+        return Ok(sign_in_answer(
+            &req,
+            &ctx,
+            StatusCode::UNAUTHORIZED,
+            &next,
+            Some(t.bad_key),
+        ));
+    };
+    tracing::info!(key_id = %opened.session.principal.key_id, "console session opened");
+    let lifetime = CookieDuration::seconds(console_session::ABSOLUTE_LIFETIME.num_seconds());
+    Ok(see_other(&next)
+        .cookie(cookie(&req, SESSION_COOKIE, opened.token, lifetime))
+        .cookie(removal(&req, SIGN_IN_COOKIE))
+        .finish())
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn sign_out(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> PageResult {
+    let mut ctx = Ctx::of(&req);
+    let Some(session) = current_session(&req, &state, &ctx).await? else {
+        // Already over: nothing to end.
+        return Ok(see_other("/console/sign-in")
+            .cookie(removal(&req, SESSION_COOKIE))
+            .finish());
+    };
+    ctx.session = Some(session);
+    let form: CsrfForm = parse_form(&ctx, &body)?;
+    check_csrf(&ctx, Some(&form.csrf))?;
+    let id = ctx.session.as_ref().map(|s| s.id).expect("set above");
+    state
+        .write(move |conn| Ok(workflows::console::sign_out(conn, id)?))
+        .await
+        .map_err(|e| ConsoleError::from_api(&ctx, e))?;
+    Ok(see_other("/console/sign-in")
+        .cookie(removal(&req, SESSION_COOKIE))
+        .finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_in_sends_back_only_to_console_paths() {
+        assert_eq!(
+            safe_next(Some("/console/sla?from=x")),
+            "/console/sla?from=x"
+        );
+        for bad in [
+            "https://evil.example/",
+            "//evil.example/console",
+            "/api/v1/whoami",
+            "/console\\..\\x",
+            "/console\n",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/console", "{bad:?}");
+        }
+        assert_eq!(safe_next(None), "/console");
+    }
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(same("abc", "abc"));
+        assert!(!same("abc", "abd"));
+        assert!(!same("abc", "ab"));
+        assert!(!same("", "a"));
+    }
+}

@@ -1,0 +1,1006 @@
+//! The console's pages. Each takes the reader through [`signed_in`] with the policy of the API
+//! endpoint it mirrors, reads through the same functions, and renders HTML.
+
+use super::i18n::Lang;
+use super::{
+    ConsoleError, Ctx, PageResult, check_csrf, layout, parse_form, parse_query, respond, see_other,
+    signed_in,
+};
+use crate::api::AppState;
+use crate::api::auth::{AnyRole, BranchStaff, Supervisors};
+use crate::api::charts::{self, SlaChartText};
+use crate::api::printed;
+use crate::api::supervisors::calendar_edits::{CalendarEditRequest, year_after_edit};
+use crate::api::supervisors::exceptions::{
+    self, ExceptionFilter, ExceptionKind, SlaLine, sla_csv as render_sla_csv, sla_lines,
+};
+use crate::api::views;
+use crate::db::models::shipment::{self as shipments, SearchTerm};
+use crate::db::models::{branch, calendar, from_db_time, outbox, registry};
+use crate::domain::deadline::DeadlineKind;
+use crate::domain::identifiers::{ApplicationNumber, Iin, Waybill};
+use crate::domain::ids::{RegistryId, ShipmentId};
+use crate::domain::reference::Text;
+use crate::workflows::calendar as calendar_edit;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
+use chrono_tz::Tz;
+use maud::{Markup, PreEscaped, html};
+use serde::Deserialize;
+
+/// How many rows a search or a list shows.
+const PAGE_ROWS: i64 = 50;
+
+fn local(t: DateTime<Utc>, tz: Tz) -> String {
+    printed::local_time(t, tz)
+}
+
+/// An IIN as the console shows it: the last four digits only.
+pub fn masked_iin(iin: &str) -> String {
+    let keep = iin.len().saturating_sub(4);
+    format!(
+        "{}{}",
+        "•".repeat(keep.min(8)),
+        iin.get(keep..).unwrap_or("")
+    )
+}
+
+/// A phone as the console shows it: the last two digits only.
+fn masked_phone(phone: &str) -> String {
+    let keep = phone.len().saturating_sub(2);
+    format!(
+        "{}{}",
+        "•".repeat(keep.min(10)),
+        phone.get(keep..).unwrap_or("")
+    )
+}
+
+fn api_error(ctx: &Ctx) -> impl Fn(crate::api::error::ApiError) -> ConsoleError + '_ {
+    move |e| ConsoleError::from_api(ctx, e)
+}
+
+fn path_value<T: std::str::FromStr>(ctx: &Ctx, raw: &str) -> Result<T, ConsoleError> {
+    raw.parse().map_err(|_| {
+        ConsoleError::from_api(
+            ctx,
+            crate::api::error::ApiError::not_found(format!("{raw} is not a record here")),
+        )
+    })
+}
+
+// ----- the exception queue -------------------------------------------------------------------
+
+pub async fn exceptions(req: HttpRequest, state: web::Data<AppState>) -> PageResult {
+    let (auth, ctx) = signed_in::<Supervisors>(&req, &state).await?;
+    let t = ctx.t();
+    let filter: ExceptionFilter = parse_query(&ctx)?;
+    let scope = auth.scope().clone();
+    let now = state.clock.now();
+    let calendar = state.calendar.current();
+    let all = state
+        .db(move |conn| {
+            Ok(exceptions::exceptions(
+                conn,
+                &scope,
+                now,
+                &calendar.calendar,
+            )?)
+        })
+        .await
+        .map_err(api_error(&ctx))?;
+    let items: Vec<_> = all.into_iter().filter(|e| filter.keeps(e)).collect();
+    let zone = crate::domain::reference::BranchTimeZone::default().tz();
+    let national = auth.scope().branch().is_none();
+    let body = html! {
+        form.filters method="get" action="/console/exceptions" {
+            div {
+                label for="kind" { (t.kind) }
+                select #kind name="kind" {
+                    option value="" { (t.all) }
+                    @for kind in ExceptionKind::ALL {
+                        option value=(kind.as_str()) selected[filter.kind == Some(kind)] {
+                            (ctx.lang.name_of(kind.as_str()))
+                        }
+                    }
+                }
+            }
+            @if national {
+                div {
+                    label for="branch" { (t.branch) }
+                    input #branch type="text" name="branch" maxlength="16"
+                        value=(filter.branch.as_ref().map(|b| b.as_str()).unwrap_or(""));
+                }
+            }
+            div {
+                label for="min_age_hours" { (t.min_age_hours) }
+                input #min_age_hours type="number" min="0" name="min_age_hours"
+                    value=(filter.min_age_hours.map(|h| h.to_string()).unwrap_or_default());
+            }
+            button type="submit" { (t.apply_filter) }
+        }
+        @if items.is_empty() {
+            p { (t.queue_empty) }
+        } @else {
+            table {
+                caption { (t.nav_exceptions) ": " (items.len()) }
+                thead { tr {
+                    th scope="col" { (t.kind) }
+                    th scope="col" { (t.branch) }
+                    th scope="col" { (t.reason) }
+                    th scope="col" { (t.reference) }
+                    th scope="col" { (t.since) }
+                    th scope="col" class="num" { (t.age_hours) }
+                } }
+                tbody {
+                    @for e in &items {
+                        tr {
+                            td { (ctx.lang.name_of(e.kind.as_str())) }
+                            td { (e.branch.as_deref().unwrap_or("—")) }
+                            td { (e.reason) }
+                            td {
+                                @if e.kind == ExceptionKind::Overdue {
+                                    a href={ "/console/shipments/" (e.reference) } {
+                                        (e.application_number.as_deref().unwrap_or(&e.reference))
+                                    }
+                                } @else {
+                                    code { (e.reference) }
+                                }
+                            }
+                            td { (local(e.since, zone)) }
+                            td.num { (e.age_hours) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let page = layout(&ctx, t.nav_exceptions, body);
+    Ok(respond(&req, &ctx, StatusCode::OK, page))
+}
+
+// ----- the SLA report ------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Period {
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+}
+
+impl Period {
+    /// The period asked for; the current month to date when not given.
+    fn days(&self, today: NaiveDate) -> (NaiveDate, NaiveDate) {
+        let first_of_month = today.with_day(1).unwrap_or(today);
+        (
+            self.from.unwrap_or(first_of_month),
+            self.to.unwrap_or(today),
+        )
+    }
+}
+
+fn today(state: &AppState) -> NaiveDate {
+    let zone = crate::domain::reference::BranchTimeZone::default().tz();
+    state.clock.now().with_timezone(&zone).date_naive()
+}
+
+pub async fn sla(req: HttpRequest, state: web::Data<AppState>) -> PageResult {
+    let (auth, ctx) = signed_in::<Supervisors>(&req, &state).await?;
+    let t = ctx.t();
+    let period: Period = parse_query(&ctx)?;
+    let (from, to) = period.days(today(&state));
+    let lines = sla_lines(&state, auth.scope().clone(), from, to)
+        .await
+        .map_err(api_error(&ctx))?;
+    let lang = ctx.lang;
+    let kind_name = move |k: DeadlineKind| lang.name_of(k.as_str());
+    let text = SlaChartText {
+        caption: t.chart_title,
+        y_desc: t.deadlines,
+        parts: [
+            t.met_on_time,
+            t.met_late,
+            t.breached_open,
+            t.pending,
+            t.cancelled,
+        ],
+        kind_name: &kind_name,
+    };
+    let chart = charts::sla_chart(&lines, &text)
+        .map_err(|e| ConsoleError::from_api(&ctx, crate::api::error::ApiError::internal(e)))?;
+    let csv_link = format!("/console/sla.csv?from={from}&to={to}");
+    let body = html! {
+        form.filters method="get" action="/console/sla" {
+            div {
+                label for="from" { (t.period_from) }
+                input #from type="date" name="from" value=(from) required;
+            }
+            div {
+                label for="to" { (t.period_to) }
+                input #to type="date" name="to" value=(to) required;
+            }
+            button type="submit" { (t.show) }
+        }
+        p { a href=(csv_link) download="sla.csv" { (t.download_csv) } }
+        (sla_table(&ctx, &lines))
+        figure.chart {
+            (PreEscaped(responsive_svg(&chart, t.chart_title)))
+            figcaption { (t.chart_title) ", " (from) " — " (to) }
+        }
+    };
+    let page = layout(&ctx, t.nav_sla, body);
+    Ok(respond(&req, &ctx, StatusCode::OK, page))
+}
+
+/// plotters' SVG with a `viewBox`, so it scales with the page (and zoom), and a name for
+/// screen readers.
+fn responsive_svg(svg: &str, name: &str) -> String {
+    let name = printed::escape(name);
+    let Some(rest) = svg.strip_prefix("<svg ") else {
+        return svg.to_owned();
+    };
+    let size = |attr: &str| -> Option<u32> {
+        let start = rest.find(&format!("{attr}=\""))? + attr.len() + 2;
+        rest[start..].split('"').next()?.parse().ok()
+    };
+    match (size("width"), size("height")) {
+        (Some(w), Some(h)) if !rest.contains("viewBox") => format!(
+            "<svg role=\"img\" aria-label=\"{name}\" viewBox=\"0 0 {w} {h}\" preserveAspectRatio=\"xMidYMid meet\" {rest}"
+        ),
+        _ => format!("<svg role=\"img\" aria-label=\"{name}\" {rest}"),
+    }
+}
+
+fn sla_table(ctx: &Ctx, lines: &[SlaLine]) -> Markup {
+    let t = ctx.t();
+    html! {
+        table {
+            caption { (t.nav_sla) }
+            thead { tr {
+                th scope="col" { (t.branch) }
+                th scope="col" { (t.deadline) }
+                th scope="col" class="num" { (t.met_on_time) }
+                th scope="col" class="num" { (t.met_late) }
+                th scope="col" class="num" { (t.breached_open) }
+                th scope="col" class="num" { (t.pending) }
+                th scope="col" class="num" { (t.cancelled) }
+            } }
+            tbody {
+                @for l in lines {
+                    tr {
+                        th scope="row" { (l.branch) }
+                        td { (ctx.lang.name_of(l.deadline.as_str())) " (" (l.deadline.clause()) ")" }
+                        td.num { (l.met_on_time) }
+                        td.num { (l.met_late) }
+                        td.num.breached[l.breached_open > 0] { (l.breached_open) }
+                        td.num { (l.pending) }
+                        td.num { (l.cancelled) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub async fn sla_csv(req: HttpRequest, state: web::Data<AppState>) -> PageResult {
+    let (auth, ctx) = signed_in::<Supervisors>(&req, &state).await?;
+    let period: Period = parse_query(&ctx)?;
+    let (from, to) = period.days(today(&state));
+    let lines = sla_lines(&state, auth.scope().clone(), from, to)
+        .await
+        .map_err(api_error(&ctx))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"sla-{from}-{to}.csv\""),
+        ))
+        .insert_header(("Cache-Control", "no-store"))
+        .body(render_sla_csv(&lines)))
+}
+
+// ----- shipments -----------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchQuery {
+    by: Option<String>,
+    q: Option<String>,
+}
+
+/// The search term a form asks for, checked as the API checks each kind of value.
+fn term(by: &str, q: &str) -> Result<SearchTerm, String> {
+    let q = q.trim().to_owned();
+    match by {
+        "number" => ApplicationNumber::try_from(q)
+            .map(|n| SearchTerm::ApplicationNumber(n.to_string()))
+            .map_err(|e| e.to_string()),
+        "waybill" => Waybill::try_from(q)
+            .map(|w| SearchTerm::Waybill(w.to_string()))
+            .map_err(|e| e.to_string()),
+        "iin" => Iin::try_from(q)
+            .map(|i| SearchTerm::Iin(i.to_string()))
+            .map_err(|e| e.to_string()),
+        other => Err(format!("unknown search kind {other:?}")),
+    }
+}
+
+/// Search by a link (`?by=number|waybill&q=…`): an IIN is refused here, so that it never
+/// stands in a URL (history, proxies' logs); the form posts it.
+pub async fn search(req: HttpRequest, state: web::Data<AppState>) -> PageResult {
+    let (auth, ctx) = signed_in::<BranchStaff>(&req, &state).await?;
+    let query: SearchQuery = parse_query(&ctx)?;
+    search_page(&req, &state, auth, ctx, query, false).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchForm {
+    csrf: String,
+    by: String,
+    q: String,
+}
+
+/// Search by the form (any kind, the IIN included).
+pub async fn search_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> PageResult {
+    let (auth, ctx) = signed_in::<BranchStaff>(&req, &state).await?;
+    let form: SearchForm = parse_form(&ctx, &body)?;
+    check_csrf(&ctx, Some(&form.csrf))?;
+    let query = SearchQuery {
+        by: Some(form.by),
+        q: Some(form.q),
+    };
+    search_page(&req, &state, auth, ctx, query, true).await
+}
+
+async fn search_page(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    auth: crate::api::auth::Authorized<BranchStaff>,
+    ctx: Ctx,
+    query: SearchQuery,
+    posted: bool,
+) -> PageResult {
+    let t = ctx.t();
+    let by = query.by.clone().unwrap_or_else(|| "number".to_owned());
+    let asked = query.q.clone().filter(|q| !q.trim().is_empty());
+    let (found, problem) = match &asked {
+        None => (None, None),
+        Some(_) if by == "iin" && !posted => (None, Some(t.iin_by_form.to_owned())),
+        Some(q) => match term(&by, q) {
+            Err(problem) => (None, Some(problem)),
+            Ok(term) => {
+                let scope = auth.scope().clone();
+                let rows = state
+                    .db(move |conn| Ok(shipments::search(conn, &term, &scope, PAGE_ROWS)?))
+                    .await
+                    .map_err(api_error(&ctx))?;
+                (Some(rows), None)
+            }
+        },
+    };
+    let csrf = ctx
+        .session
+        .as_ref()
+        .map(|s| s.csrf_token.clone())
+        .unwrap_or_default();
+    let status = if problem.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let body = html! {
+        form.filters method="post" action="/console/shipments" role="search" {
+            input type="hidden" name="csrf" value=(csrf);
+            div {
+                label for="by" { (t.search_by) }
+                select #by name="by" {
+                    @for (value, label) in [("number", t.by_number), ("waybill", t.by_waybill), ("iin", t.by_iin)] {
+                        option value=(value) selected[by == value] { (label) }
+                    }
+                }
+            }
+            div {
+                label for="q" { (t.search_value) }
+                // An IIN searched for is not written back onto the page.
+                input #q type="search" name="q" required maxlength="64" autocomplete="off"
+                    value=(if by == "iin" { "" } else { asked.as_deref().unwrap_or("") });
+            }
+            button type="submit" { (t.search) }
+        }
+        @if let Some(problem) = &problem {
+            p.problem role="alert" { (problem) }
+        }
+        @if let Some(found) = &found {
+            @if found.is_empty() {
+                p role="status" { (t.nothing_found) }
+            } @else {
+                table {
+                    caption { (t.nav_search) ": " (found.len()) }
+                    thead { tr {
+                        th scope="col" { (t.application_number) }
+                        th scope="col" { (t.document_kind) }
+                        th scope="col" { (t.delivery) }
+                        th scope="col" { (t.state) }
+                        th scope="col" { (t.waybill) }
+                        th scope="col" { (t.iin) }
+                    } }
+                    tbody {
+                        @for f in found {
+                            tr {
+                                th scope="row" {
+                                    a href={ "/console/shipments/" (f.shipment.id) } { (f.application_number) }
+                                }
+                                td { (kind_name(&ctx, f.shipment.kind.as_str())) }
+                                td { (ctx.lang.name_of(f.shipment.delivery_method.as_str())) }
+                                td { (ctx.lang.name_of(f.shipment.status.as_str())) }
+                                td { (f.shipment.waybill.as_deref().unwrap_or("—")) }
+                                td { (masked_iin(&f.applicant_iin)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let page = layout(&ctx, t.nav_search, body);
+    Ok(respond(req, &ctx, status, page))
+}
+
+fn kind_name(ctx: &Ctx, kind: &str) -> &'static str {
+    if kind == "duplicate" {
+        ctx.t().duplicate
+    } else {
+        ctx.t().original
+    }
+}
+
+pub async fn shipment(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> PageResult {
+    let (auth, ctx) = signed_in::<BranchStaff>(&req, &state).await?;
+    let t = ctx.t();
+    let id: ShipmentId = path_value(&ctx, &path)?;
+    let scope = auth.scope().clone();
+    let found = state
+        .db(move |conn| {
+            let Some(detail) = views::shipment(conn, id, &scope)? else {
+                return Ok(None);
+            };
+            let row = shipments::find(conn, id)?.expect("just read");
+            let zone = branch::get(conn, row.branch_id)?.time_zone;
+            let messages = outbox::notifications_of(conn, id)?;
+            Ok(Some((detail, zone, messages)))
+        })
+        .await
+        .map_err(api_error(&ctx))?;
+    let Some((detail, zone, messages)) = found else {
+        return Err(ConsoleError::from_api(
+            &ctx,
+            crate::api::error::ApiError::not_found(format!("shipment {id}")),
+        ));
+    };
+    let tz = zone.tz();
+    let title = format!("{} {}", t.shipment, detail.application_number);
+    let body = html! {
+        dl.facts {
+            dt { (t.application_number) } dd { (detail.application_number) }
+            dt { (t.document_kind) } dd { (kind_name(&ctx, detail.kind.as_str())) }
+            dt { (t.delivery) } dd { (ctx.lang.name_of(detail.delivery_method.as_str())) }
+            dt { (t.state) } dd.state { (ctx.lang.name_of(detail.state.as_str())) }
+            dt { (t.waybill) } dd { (detail.waybill.as_deref().unwrap_or("—")) }
+            @if let Some(p) = &detail.postamat {
+                dt { "Kaspi" } dd { (p.kaspi_id) ", " (p.city) ", " (match ctx.lang { Lang::Kk => &p.address_kk, Lang::Ru => &p.address_ru }) }
+            }
+        }
+        section aria-labelledby="deadlines" {
+            h2 #deadlines { (t.deadlines) }
+            table {
+                thead { tr {
+                    th scope="col" { (t.deadline) }
+                    th scope="col" { (t.clause) }
+                    th scope="col" { (t.due_local) }
+                    th scope="col" { (t.state) }
+                    th scope="col" { (t.on_breach) }
+                } }
+                tbody {
+                    @for d in &detail.deadlines {
+                        tr {
+                            th scope="row" { (ctx.lang.name_of(d.kind.as_str())) }
+                            td { (d.clause) }
+                            td { (local(d.due_at, tz)) }
+                            td { (ctx.lang.name_of(d.state.as_str())) }
+                            td { (ctx.lang.name_of(d.kind.on_breach().as_str())) }
+                        }
+                    }
+                }
+            }
+        }
+        section aria-labelledby="timeline" {
+            h2 #timeline { (t.timeline) }
+            ol.timeline {
+                @for e in &detail.timeline {
+                    li {
+                        time datetime=(e.occurred_at.to_rfc3339()) { (local(e.occurred_at, tz)) }
+                        " — " strong { (ctx.lang.name_of(&e.event)) }
+                        ": " (e.from.as_deref().map(|f| ctx.lang.name_of(f)).unwrap_or("—"))
+                        " → " (ctx.lang.name_of(&e.to))
+                        " (" (e.actor_name) ")"
+                    }
+                }
+            }
+        }
+        section aria-labelledby="messages" {
+            h2 #messages { (t.messages) }
+            @if messages.is_empty() {
+                p { (t.no_messages) }
+            } @else {
+                table {
+                    thead { tr {
+                        th scope="col" { (t.when_local) }
+                        th scope="col" { (t.channel) }
+                        th scope="col" { (t.delivery_state) }
+                        th scope="col" { (t.text) }
+                    } }
+                    tbody {
+                        @for m in &messages {
+                            tr {
+                                td { (local(from_db_time(m.created_at), tz)) }
+                                td { (ctx.lang.name_of(m.channel.as_str())) " " (masked_phone(&m.recipient)) }
+                                td { (ctx.lang.name_of(m.state.as_str())) }
+                                td { (m.body) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let page = layout(&ctx, &title, body);
+    Ok(respond(&req, &ctx, StatusCode::OK, page))
+}
+
+// ----- registries ----------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegistryListQuery {
+    before: Option<RegistryId>,
+}
+
+pub async fn registries(req: HttpRequest, state: web::Data<AppState>) -> PageResult {
+    let (auth, ctx) = signed_in::<BranchStaff>(&req, &state).await?;
+    let t = ctx.t();
+    let query: RegistryListQuery = parse_query(&ctx)?;
+    let scope = auth.scope().clone();
+    let (rows, next) = state
+        .db(move |conn| {
+            let mut rows = registry::list(conn, &scope, None, query.before, PAGE_ROWS + 1)?;
+            let next = views::next_page(&mut rows, PAGE_ROWS, |r| r.id.to_string());
+            let rows = rows
+                .into_iter()
+                .map(|row| views::registry(conn, row))
+                .collect::<diesel::QueryResult<Vec<_>>>()?;
+            Ok((rows, next))
+        })
+        .await
+        .map_err(api_error(&ctx))?;
+    let zone = crate::domain::reference::BranchTimeZone::default().tz();
+    let body = html! {
+        table {
+            caption { (t.nav_registries) }
+            thead { tr {
+                th scope="col" { (t.number) }
+                th scope="col" { (t.kind) }
+                th scope="col" { (t.branch) }
+                th scope="col" { (t.state) }
+                th scope="col" { (t.created) }
+                th scope="col" class="num" { (t.envelopes) }
+            } }
+            tbody {
+                @for r in &rows {
+                    tr {
+                        th scope="row" {
+                            a href={ "/console/registries/" (r.id) } {
+                                (r.number.clone().unwrap_or_else(|| format!("({})", t.draft)))
+                            }
+                        }
+                        td { (ctx.lang.name_of(r.kind.as_str())) }
+                        td { (r.branch) }
+                        td { (ctx.lang.name_of(r.state.as_str())) }
+                        td { (local(r.created_at, zone)) }
+                        td.num { (r.items.len()) }
+                    }
+                }
+            }
+        }
+        @if let Some(next) = next {
+            p { a href={ "/console/registries?before=" (next) } { (t.older) " →" } }
+        }
+    };
+    let page = layout(&ctx, t.nav_registries, body);
+    Ok(respond(&req, &ctx, StatusCode::OK, page))
+}
+
+pub async fn registry(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> PageResult {
+    let (auth, ctx) = signed_in::<BranchStaff>(&req, &state).await?;
+    let t = ctx.t();
+    let id: RegistryId = path_value(&ctx, &path)?;
+    let scope = auth.scope().clone();
+    let found = state
+        .db(move |conn| {
+            let Some(row) = registry::find_scoped(conn, id, &scope)? else {
+                return Ok(None);
+            };
+            let zone = branch::get(conn, row.branch_id)?.time_zone;
+            Ok(Some((views::registry(conn, row)?, zone)))
+        })
+        .await
+        .map_err(api_error(&ctx))?;
+    let Some((r, zone)) = found else {
+        return Err(ConsoleError::from_api(
+            &ctx,
+            crate::api::error::ApiError::not_found(format!("registry {id}")),
+        ));
+    };
+    let tz = zone.tz();
+    let title = format!(
+        "{} {}",
+        t.registry,
+        r.number.clone().unwrap_or_else(|| format!("({})", t.draft))
+    );
+    let body = html! {
+        p { a.button href={ "/console/registries/" (r.id) "/print" } { (t.print) } }
+        dl.facts {
+            dt { (t.kind) } dd { (ctx.lang.name_of(r.kind.as_str())) }
+            dt { (t.branch) } dd { (r.branch) }
+            dt { (t.state) } dd { (ctx.lang.name_of(r.state.as_str())) }
+            dt { (t.created) } dd { (local(r.created_at, tz)) " (" (r.created_by) ")" }
+            @if let Some(at) = r.sealed_at {
+                dt { (t.sealed) } dd { (local(at, tz)) " (" (r.sealed_by.as_deref().unwrap_or("")) ")" }
+            }
+            @if let Some(at) = r.handed_over_at {
+                dt { (t.handed_over) } dd { (local(at, tz)) }
+                dt { (t.courier) } dd { (r.courier_name.as_deref().unwrap_or("—")) }
+            }
+        }
+        table {
+            caption { (t.envelopes) ": " (r.items.len()) }
+            thead { tr {
+                th scope="col" { "№" }
+                th scope="col" { (t.application_number) }
+                th scope="col" { (t.waybill) }
+                th scope="col" { (t.state) }
+            } }
+            tbody {
+                @for (i, item) in r.items.iter().enumerate() {
+                    tr {
+                        td.num { (i + 1) }
+                        th scope="row" {
+                            a href={ "/console/shipments/" (item.shipment_id) } { (item.application_number) }
+                        }
+                        td { (item.waybill) }
+                        td { (ctx.lang.name_of(item.state.as_str())) }
+                    }
+                }
+            }
+        }
+    };
+    let page = layout(&ctx, &title, body);
+    Ok(respond(&req, &ctx, StatusCode::OK, page))
+}
+
+/// The printed registry: the same page as `GET /api/v1/registries/{id}/print`.
+pub async fn print_registry(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> PageResult {
+    let (auth, ctx) = signed_in::<BranchStaff>(&req, &state).await?;
+    let id: RegistryId = path_value(&ctx, &path)?;
+    let scope = auth.scope().clone();
+    let page = state
+        .db(move |conn| {
+            let Some(row) = registry::find_scoped(conn, id, &scope)? else {
+                return Ok(None);
+            };
+            let branch = branch::get(conn, row.branch_id)?;
+            let view = views::registry(conn, row)?;
+            Ok(Some(printed::registry(&view, &branch)))
+        })
+        .await
+        .map_err(api_error(&ctx))?
+        .ok_or_else(|| {
+            ConsoleError::from_api(
+                &ctx,
+                crate::api::error::ApiError::not_found(format!("registry {id}")),
+            )
+        })?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((
+            actix_web::http::header::CONTENT_SECURITY_POLICY,
+            printed::content_security_policy(),
+        ))
+        .insert_header(("Cache-Control", "no-store"))
+        .body(page))
+}
+
+// ----- the calendar --------------------------------------------------------------------------
+
+pub async fn calendar_now(req: HttpRequest, state: web::Data<AppState>) -> PageResult {
+    let (_auth, _ctx) = signed_in::<AnyRole>(&req, &state).await?;
+    Ok(see_other(&format!("/console/calendar/{}", today(&state).year())).finish())
+}
+
+pub async fn calendar(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> PageResult {
+    let (auth, ctx) = signed_in::<AnyRole>(&req, &state).await?;
+    let t = ctx.t();
+    let year: i32 = path_value(&ctx, &path)?;
+    let snapshot = state.calendar.current();
+    let Some(data) = snapshot.calendar.year(year) else {
+        return Err(ConsoleError::from_api(
+            &ctx,
+            crate::api::error::ApiError::not_found(format!("the calendar has no data for {year}")),
+        ));
+    };
+    let view = crate::api::clerks::calendar::year_view(data, snapshot.calendar.version());
+    let supervisor = auth.principal.role.as_str() == "supervisor";
+    let edits = if supervisor {
+        Some(
+            state
+                .db(move |conn| Ok(calendar::edits(conn, year)?))
+                .await
+                .map_err(api_error(&ctx))?,
+        )
+    } else {
+        None
+    };
+    let may_edit = supervisor && auth.require_national("the calendar").is_ok();
+    let special = |date: NaiveDate| view.days.iter().find(|d| d.date == date);
+    let zone = crate::domain::reference::BranchTimeZone::default().tz();
+    let body = html! {
+        p {
+            (t.calendar_version) ": " (view.calendar_version)
+            " · "
+            @if snapshot.calendar.year(year - 1).is_some() {
+                a href={ "/console/calendar/" (year - 1) } { "← " (year - 1) } " "
+            }
+            @if snapshot.calendar.year(year + 1).is_some() {
+                a href={ "/console/calendar/" (year + 1) } { (year + 1) " →" }
+            }
+        }
+        p.legend {
+            span.day.off { (t.day_off) } " " span.day.work { (t.working_day) }
+        }
+        div.months {
+            @for month in 1..=12u32 {
+                @let first = NaiveDate::from_ymd_opt(year, month, 1).expect("a month's first day");
+                table.month {
+                    caption { (t.months[month as usize - 1]) " " (year) }
+                    thead { tr { @for w in t.weekdays { th scope="col" { (w) } } } }
+                    tbody {
+                        @for week in weeks(first) {
+                            tr {
+                                @for day in week {
+                                    @match day {
+                                        None => td {},
+                                        Some(date) => {
+                                            @let off = !data.is_working_day(date);
+                                            @let named = special(date);
+                                            td.day.off[off].work[!off]
+                                                title=[named.map(|d| if ctx.lang == Lang::Kk { d.name_kk.clone() } else { d.name_ru.clone() })] {
+                                                (date.day())
+                                                @if off { span.visually-hidden { " " (t.day_off) } }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        section aria-labelledby="special" {
+            h2 #special { (t.day_off) " / " (t.working_day) }
+            ul {
+                @for d in &view.days {
+                    li {
+                        time datetime=(d.date) { (d.date.format("%d.%m.%Y")) } " — "
+                        (if d.working { t.working_day } else { t.day_off }) ": "
+                        (if ctx.lang == Lang::Kk { &d.name_kk } else { &d.name_ru })
+                    }
+                }
+            }
+        }
+        @if let Some(edits) = &edits {
+            section aria-labelledby="history" {
+                h2 #history { (t.edit_history) }
+                @if edits.is_empty() {
+                    p { (t.no_edits) }
+                } @else {
+                    table {
+                        thead { tr {
+                            th scope="col" { (t.calendar_version) }
+                            th scope="col" { (t.date) }
+                            th scope="col" { (t.kind) }
+                            th scope="col" { (t.edit_reason) }
+                            th scope="col" { (t.edited_by) }
+                            th scope="col" { (t.when_local) }
+                        } }
+                        tbody {
+                            @for e in edits {
+                                tr {
+                                    td.num { (e.version) }
+                                    td { (e.date.map(|d| d.format("%d.%m.%Y").to_string()).unwrap_or_default()) }
+                                    td { (e.action.as_str()) }
+                                    td { (e.reason) }
+                                    td { (e.actor_name) }
+                                    td { (local(from_db_time(e.created_at), zone)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if may_edit {
+            @if let Some(session) = &ctx.session {
+                section aria-labelledby="edit" {
+                    h2 #edit { (t.edit_day) }
+                    form.edit method="post" action={ "/console/calendar/" (year) "/edits" } {
+                        input type="hidden" name="csrf" value=(session.csrf_token);
+                        div {
+                            label for="action" { (t.kind) }
+                            select #action name="action" {
+                                option value="add_day_off" { (t.make_day_off) }
+                                option value="add_working_day" { (t.make_working) }
+                                option value="remove_day_off" { "− " (t.day_off) }
+                                option value="remove_working_day" { "− " (t.working_day) }
+                            }
+                        }
+                        div {
+                            label for="date" { (t.date) }
+                            input #date type="date" name="date" required
+                                min={ (year) "-01-01" } max={ (year) "-12-31" };
+                        }
+                        div {
+                            label for="name_kk" { (t.day_name_kk) }
+                            input #name_kk type="text" name="name_kk" maxlength="200" lang="kk";
+                        }
+                        div {
+                            label for="name_ru" { (t.day_name_ru) }
+                            input #name_ru type="text" name="name_ru" maxlength="200" lang="ru";
+                        }
+                        div {
+                            label for="reason" { (t.edit_reason) }
+                            input #reason type="text" name="reason" required maxlength="500";
+                        }
+                        button type="submit" { (t.save) }
+                    }
+                }
+            }
+        }
+    };
+    let title = format!("{} {year}", t.nav_calendar);
+    let page = layout(&ctx, &title, body);
+    Ok(respond(&req, &ctx, StatusCode::OK, page))
+}
+
+/// The weeks of `first`'s month, Monday first; days of other months are `None`.
+fn weeks(first: NaiveDate) -> Vec<[Option<NaiveDate>; 7]> {
+    let mut weeks = Vec::new();
+    let mut week = [None; 7];
+    let mut day = first;
+    while day.month() == first.month() {
+        let i = day.weekday().num_days_from_monday() as usize;
+        week[i] = Some(day);
+        if i == 6 {
+            weeks.push(week);
+            week = [None; 7];
+        }
+        day = match day.checked_add_days(Days::new(1)) {
+            Some(next) => next,
+            None => break,
+        };
+    }
+    if week.iter().any(Option::is_some) {
+        weeks.push(week);
+    }
+    weeks
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CalendarEditForm {
+    csrf: String,
+    action: String,
+    date: NaiveDate,
+    #[serde(default)]
+    name_kk: String,
+    #[serde(default)]
+    name_ru: String,
+    reason: String,
+}
+
+impl CalendarEditForm {
+    /// The same request the API takes; an empty name means the default one.
+    fn request(self) -> Result<CalendarEditRequest, String> {
+        let text = |s: String| -> Result<Option<Text>, String> {
+            let s = s.trim().to_owned();
+            if s.is_empty() {
+                Ok(None)
+            } else {
+                Text::try_from(s).map(Some).map_err(|e| e.to_string())
+            }
+        };
+        let reason = text(self.reason)?.ok_or("a reason is required")?;
+        let date = self.date;
+        Ok(match self.action.as_str() {
+            "add_day_off" => CalendarEditRequest::AddDayOff {
+                date,
+                kind: None,
+                name_kk: text(self.name_kk)?,
+                name_ru: text(self.name_ru)?,
+                reason,
+            },
+            "remove_day_off" => CalendarEditRequest::RemoveDayOff { date, reason },
+            "add_working_day" => CalendarEditRequest::AddWorkingDay {
+                date,
+                name_kk: text(self.name_kk)?,
+                name_ru: text(self.name_ru)?,
+                reason,
+            },
+            "remove_working_day" => CalendarEditRequest::RemoveWorkingDay { date, reason },
+            other => return Err(format!("unknown edit {other:?}")),
+        })
+    }
+}
+
+/// A supervisor's edit of a day: the same workflow and checks as
+/// `POST /api/v1/calendar/{year}/edits` (national supervisors only), then back to the year.
+pub async fn edit_calendar(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> PageResult {
+    let (auth, ctx) = signed_in::<Supervisors>(&req, &state).await?;
+    let form: CalendarEditForm = parse_form(&ctx, &body)?;
+    check_csrf(&ctx, Some(&form.csrf))?;
+    auth.require_national("the working-day calendar")
+        .map_err(api_error(&ctx))?;
+    let year: i32 = path_value(&ctx, &path)?;
+    let (edit, reason) = form
+        .request()
+        .map_err(|e| ConsoleError::from_api(&ctx, crate::api::error::ApiError::validation(e)))?
+        .into_edit();
+    let now = state.clock.now();
+    let actor = auth.principal.clone();
+    let record = state
+        .write(move |conn| Ok(calendar_edit::edit(conn, year, edit, &reason, &actor, now)?))
+        .await
+        .map_err(api_error(&ctx))?;
+    tracing::info!(
+        version = record.version,
+        year,
+        "calendar edited in the console"
+    );
+    year_after_edit(&state, year).await;
+    Ok(see_other(&format!("/console/calendar/{year}#history")).finish())
+}
