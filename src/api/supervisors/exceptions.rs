@@ -543,11 +543,19 @@ pub async fn sla_lines(
     first: NaiveDate,
     last: NaiveDate,
 ) -> ApiResult<Vec<SlaLine>> {
-    if last < first || (last - first).num_days() > 366 {
-        return Err(ApiError::new(
+    use chrono::Datelike;
+    let refused = || {
+        ApiError::new(
             ErrorCode::InvalidQuery,
-            "from must not be after to, and the period at most a year",
-        ));
+            "from must not be after to, the period at most a year, and both in the years 2000 to 2100",
+        )
+    };
+    if last < first
+        || (last - first).num_days() > 366
+        || !(2000..=2100).contains(&first.year())
+        || !(2000..=2100).contains(&last.year())
+    {
+        return Err(refused());
     }
     let tz = BranchTimeZone::default().tz();
     let start = |d: NaiveDate| {
@@ -556,7 +564,10 @@ pub async fn sla_lines(
             .map(|t| t.with_timezone(&Utc))
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no local midnight on {d}")))
     };
-    let (from, to) = (start(first)?, start(last + chrono::Days::new(1))?);
+    let after_last = last
+        .checked_add_days(chrono::Days::new(1))
+        .ok_or_else(refused)?;
+    let (from, to) = (start(first)?, start(after_last)?);
     Ok(state
         .db(move |conn| Ok(report::sla(conn, &scope, from, to)?))
         .await?
