@@ -39,7 +39,10 @@ pub async fn run(
             (pool.clone(), cache.clone(), clock.now(), metrics.clone());
         let outcome = actix_web::web::block(move || -> anyhow::Result<SweepReport> {
             let mut conn = pool.get()?;
-            sweep_observed(&mut conn, now, &cache.current(), &metrics)
+            let report = sweep_observed(&mut conn, now, &cache.current(), &metrics)?;
+            // Housekeeping: console sessions that are over.
+            crate::workflows::console::purge_expired(&mut conn, now)?;
+            Ok(report)
         })
         .await;
         match outcome {

@@ -1,29 +1,36 @@
-//! Sessions of the operations console: signing in exchanges an API key for a session (the key
-//! is checked exactly as a bearer token is, so the console grants nothing the API does not),
-//! signing out ends it, and a session in use is marked so an idle one expires.
+//! Sessions of the operations console: signing in exchanges an API key (checked exactly as a
+//! bearer token is, so the console grants nothing the API does not) for a session, signing out
+//! ends it, a session in use is marked so an idle one expires, and the sweeper clears the ones
+//! that are over.
 
 use super::WorkflowResult;
-use crate::db::models::api_key;
+use crate::db::models::api_key::Principal;
 use crate::db::models::console_session::{self, Opened, Session};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::ids::SessionId;
 use chrono::{DateTime, Utc};
 
-/// Opens a session for the key whose token this is; `None` when the token is unknown or
-/// revoked (the caller says so without telling which).
+/// Opens a session for a key already authenticated (on a reading connection, so a flood of
+/// wrong keys never queues on SQLite's one writer), ending `replaced` (the session the same
+/// browser held before) and clearing expired ones.
 pub fn sign_in(
     conn: &mut DbConnection,
-    token: &str,
+    principal: Principal,
+    replaced: Option<SessionId>,
     now: DateTime<Utc>,
-) -> WorkflowResult<Option<Opened>> {
+) -> WorkflowResult<Opened> {
     write_transaction(conn, |conn| {
-        let Some(principal) = api_key::authenticate(conn, token)? else {
-            return Ok(None);
-        };
-        // Old sessions are cleared as new ones open, so the table holds live ones only.
+        if let Some(old) = replaced {
+            console_session::close(conn, old)?;
+        }
         console_session::purge_expired(conn, now)?;
-        Ok(Some(console_session::open(conn, principal, now)?))
+        Ok(console_session::open(conn, principal, now)?)
     })
+}
+
+/// Deletes sessions that are over (the sweeper's housekeeping); how many.
+pub fn purge_expired(conn: &mut DbConnection, now: DateTime<Utc>) -> WorkflowResult<usize> {
+    write_transaction(conn, |conn| Ok(console_session::purge_expired(conn, now)?))
 }
 
 /// Ends a session.

@@ -17,6 +17,7 @@ use std::io::BufRead;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn free_port() -> u16 {
@@ -48,8 +49,8 @@ fn wait_for_port(port: u16, what: &str) {
     panic!("{what} did not listen on {port}");
 }
 
-/// The service binary on `database_url`, listening on a free port.
-fn serve(database_url: &str) -> (Running, u16) {
+/// The service binary on `database_url`, listening on a free port, and what it logs.
+fn serve(database_url: &str) -> (Running, u16, Arc<Mutex<String>>) {
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_postamat"))
         .arg("serve")
@@ -57,19 +58,22 @@ fn serve(database_url: &str) -> (Running, u16) {
         .env("POSTAMAT_DATABASE_URL", database_url)
         .env("POSTAMAT_BIND", format!("127.0.0.1:{port}"))
         .env("POSTAMAT_POOL_SIZE", "2")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("the postamat binary starts");
-    let out = child.stdout.take().unwrap();
+    let log = Arc::new(Mutex::new(String::new()));
+    let (pipe, sink) = (child.stderr.take().unwrap(), log.clone());
     std::thread::spawn(move || {
-        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-            assert!(!line.contains("panicked"), "the service panicked: {line}");
+        for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+            let mut log = sink.lock().unwrap();
+            log.push_str(&line);
+            log.push('\n');
         }
     });
     let running = Running(child);
     wait_for_port(port, "postamat");
-    (running, port)
+    (running, port, log)
 }
 
 /// chromedriver and Chromium, or `None` (saying so) when they are not installed and not
@@ -194,7 +198,7 @@ async fn the_console_in_chromium() {
     let national = app.token(Role::Supervisor, None).await;
     let backend = app.backend();
 
-    let (_service, port) = serve(&app.database_url);
+    let (_service, port, log) = serve(&app.database_url);
     let base = format!("http://127.0.0.1:{port}");
     let driver_port = free_port();
     let profile = std::env::temp_dir().join(format!("postamat-chromium-{}", uuid::Uuid::now_v7()));
@@ -317,4 +321,10 @@ async fn the_console_in_chromium() {
 
     c.close().await.unwrap();
     let _ = std::fs::remove_dir_all(&profile);
+    let log = log.lock().unwrap();
+    assert!(!log.contains("panicked"), "the service panicked:\n{log}");
+    assert!(
+        !log.contains("\"level\":\"ERROR\""),
+        "the service logged an error:\n{log}"
+    );
 }

@@ -504,6 +504,29 @@ async fn the_sla_page_and_its_csv_are_the_apis_numbers() {
         .await;
     assert_eq!(bad.status, 400);
     assert_eq!(browser.get("/console/sla?from=yesterday").await.status, 400);
+    // Dates at chrono's ends: refused, not a panic or a 500 (API and page alike).
+    for period in [
+        "from=%2B262142-12-31&to=%2B262142-12-31",
+        "from=-262143-01-01&to=-262143-01-02",
+        "from=1999-12-31&to=2000-01-01",
+    ] {
+        assert_eq!(
+            browser.get(&format!("/console/sla?{period}")).await.status,
+            400,
+            "{period}"
+        );
+        assert_eq!(
+            browser
+                .get(&format!("/console/sla.csv?{period}"))
+                .await
+                .status,
+            400,
+            "{period}"
+        );
+        app.get(&format!("/api/v1/reports/sla?{period}"), Some(&supervisor))
+            .await
+            .assert_problem(400, "invalid_query");
+    }
 }
 
 #[actix_web::test]
@@ -591,6 +614,66 @@ async fn a_national_supervisor_edits_the_calendar_through_the_same_workflow() {
         .await
         .assert_status(200);
     assert_eq!(edits.as_array().unwrap().len(), 1);
+}
+
+#[actix_web::test]
+async fn a_courier_sees_no_citizens_messages_and_does_not_search_by_iin() {
+    let pilot = Pilot::new().await;
+    let app = &pilot.app;
+    let id = pilot.packed("CUR-1").await;
+    let mut courier = Browser::new(app);
+    courier.sign_in(&pilot.courier).await;
+    let page = courier.get(&format!("/console/shipments/{id}")).await;
+    assert_eq!(page.status, 200);
+    assert!(!page.text.contains("id=\"messages\""));
+    let csrf = courier.csrf().await;
+    let res = courier
+        .post(
+            "/console/shipments",
+            &[("csrf", &csrf), ("by", "iin"), ("q", &iin(12))],
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 403);
+    // The clerk sees the messages section.
+    let mut clerk = Browser::new(app);
+    clerk.sign_in(&pilot.clerk).await;
+    let page = clerk.get(&format!("/console/shipments/{id}")).await;
+    assert!(page.text.contains("id=\"messages\""));
+}
+
+#[actix_web::test]
+async fn signing_in_again_ends_the_old_session_and_ended_ones_are_cleared() {
+    let app = TestApp::new().await;
+    let supervisor = app.token(Role::Supervisor, None).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&supervisor).await;
+    let first = browser.session.clone().unwrap();
+    browser.sign_in(&supervisor).await;
+    assert_ne!(browser.session.as_deref(), Some(first.as_str()));
+    assert_eq!(browser.get("/console/exceptions").await.status, 200);
+    let old = Browser {
+        app: &app,
+        session: Some(first),
+        https: false,
+    };
+    assert_eq!(
+        old.get("/console/exceptions").await.status,
+        303,
+        "the old session ended"
+    );
+
+    // Over (idle), it is still stored until the sweeper's housekeeping deletes it.
+    app.clock.set(app.clock.now() + Duration::hours(1));
+    let pool = app.pool.clone();
+    let now = app.clock.now();
+    let purged = actix_web::web::block(move || {
+        let mut conn = pool.get().unwrap();
+        postamat::workflows::console::purge_expired(&mut conn, now).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(purged, 1);
 }
 
 #[test]

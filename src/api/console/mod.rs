@@ -23,7 +23,7 @@ use crate::api::AppState;
 use crate::api::auth::{Authorized, Policy};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::middleware::RenderedPage;
-use crate::db::models::api_key::Principal;
+use crate::db::models::api_key::{self, Principal};
 use crate::db::models::branch::BranchScope;
 use crate::db::models::console_session::{self, Session};
 use crate::workflows;
@@ -337,6 +337,10 @@ fn safe_next(next: Option<&str>) -> String {
 }
 
 fn next_of(req: &HttpRequest) -> String {
+    // A form posted after its session ended cannot be replayed: back to the start instead.
+    if req.method() != actix_web::http::Method::GET {
+        return "/console".to_owned();
+    }
     match req.query_string() {
         "" => req.path().to_owned(),
         q => format!("{}?{q}", req.path()),
@@ -353,6 +357,10 @@ pub async fn signed_in<P: Policy>(
         .await?
         .ok_or_else(|| ConsoleError::SignIn { next: next_of(req) })?;
     let principal = session.principal.clone();
+    // Who did it, in the request's log line, as for the API.
+    let span = tracing::Span::current();
+    span.record("key_id", tracing::field::display(principal.key_id));
+    span.record("role", principal.role.as_str());
     ctx.session = Some(session);
     let auth =
         Authorized::<P>::for_principal(principal).map_err(|e| ConsoleError::from_api(&ctx, e))?;
@@ -379,11 +387,15 @@ async fn current_session(
         return Ok(None);
     };
     if stale {
+        // Best effort: a page is still shown if its use cannot be recorded (the session then
+        // idles out a little sooner).
         let touched = session.clone();
-        state
+        if let Err(e) = state
             .write(move |conn| Ok(workflows::console::touch(conn, &touched, now)?))
             .await
-            .map_err(|e| ConsoleError::from_api(ctx, e))?;
+        {
+            tracing::warn!(error = %e, "console session use not recorded");
+        }
     }
     Ok(Some(session))
 }
@@ -475,12 +487,7 @@ pub fn layout(ctx: &Ctx, title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang=(ctx.lang.code()) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " — " (t.console) }
-                link rel="stylesheet" href="/console/console.css";
-            }
+            (head(t, title))
             body {
                 a.skip href="#main" { (t.skip_to_content) }
                 header {
@@ -524,18 +531,25 @@ pub fn layout(ctx: &Ctx, title: &str, body: Markup) -> Markup {
     }
 }
 
+/// Every page's `head`: its title, the viewport for phones and zoom, the stylesheet.
+fn head(t: &Texts, title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " — " (t.console) }
+            link rel="stylesheet" href="/console/console.css";
+        }
+    }
+}
+
 /// A page without the navigation (sign-in, errors).
 fn bare(lang: Lang, title: &str, body: Markup) -> Markup {
     let t = lang.texts();
     html! {
         (DOCTYPE)
         html lang=(lang.code()) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " — " (t.console) }
-                link rel="stylesheet" href="/console/console.css";
-            }
+            (head(t, title))
             body {
                 main #main.narrow {
                     h1 { (title) }
@@ -580,12 +594,7 @@ fn sign_in_form(ctx: &Ctx, next: &str, csrf: &str, problem: Option<&str>) -> Mar
     html! {
         (DOCTYPE)
         html lang=(ctx.lang.code()) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (t.sign_in_title) " — " (t.console) }
-                link rel="stylesheet" href="/console/console.css";
-            }
+            (head(t, t.sign_in_title))
             body {
                 header { p.brand { (t.console) } (language_switch(ctx)) }
                 main #main.narrow {
@@ -667,11 +676,12 @@ async fn sign_in(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes)
         ));
     }
     let now = state.clock.now();
-    let opened = state
-        .write(move |conn| Ok(workflows::console::sign_in(conn, &key, now)?))
+    let principal = state
+        .db(move |conn| Ok(api_key::authenticate(conn, &key)?))
         .await
         .map_err(|e| ConsoleError::from_api(&ctx, e))?;
-    let Some(opened) = opened else {
+    let Some(principal) = principal else {
+        tracing::info!("console sign-in refused: unknown or revoked key");
         return Ok(sign_in_answer(
             &req,
             &ctx,
@@ -680,6 +690,16 @@ async fn sign_in(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes)
             Some(t.bad_key),
         ));
     };
+    // The session this browser held before ends with the new one.
+    let replaced = current_session(&req, &state, &ctx)
+        .await
+        .ok()
+        .flatten()
+        .map(|s| s.id);
+    let opened = state
+        .write(move |conn| Ok(workflows::console::sign_in(conn, principal, replaced, now)?))
+        .await
+        .map_err(|e| ConsoleError::from_api(&ctx, e))?;
     tracing::info!(key_id = %opened.session.principal.key_id, "console session opened");
     let lifetime = CookieDuration::seconds(console_session::ABSOLUTE_LIFETIME.num_seconds());
     Ok(see_other(&next)

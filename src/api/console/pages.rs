@@ -17,10 +17,11 @@ use crate::api::supervisors::exceptions::{
 use crate::api::views;
 use crate::db::models::shipment::{self as shipments, SearchTerm};
 use crate::db::models::{branch, calendar, from_db_time, outbox, registry};
-use crate::domain::deadline::DeadlineKind;
+use crate::domain::deadline::{DeadlineKind, DeadlineState};
 use crate::domain::identifiers::{ApplicationNumber, Iin, Waybill};
 use crate::domain::ids::{RegistryId, ShipmentId};
 use crate::domain::reference::Text;
+use crate::domain::role::Role;
 use crate::workflows::calendar as calendar_edit;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -224,7 +225,7 @@ pub async fn sla(req: HttpRequest, state: web::Data<AppState>) -> PageResult {
         p { a href=(csv_link) download="sla.csv" { (t.download_csv) } }
         (sla_table(&ctx, &lines))
         figure.chart {
-            (PreEscaped(responsive_svg(&chart, t.chart_title)))
+            (PreEscaped(named_svg(&chart, t.chart_title)))
             figcaption { (t.chart_title) ", " (from) " — " (to) }
         }
     };
@@ -232,22 +233,15 @@ pub async fn sla(req: HttpRequest, state: web::Data<AppState>) -> PageResult {
     Ok(respond(&req, &ctx, StatusCode::OK, page))
 }
 
-/// plotters' SVG with a `viewBox`, so it scales with the page (and zoom), and a name for
+/// plotters' SVG (which has a `viewBox`, so CSS scales it with the page and zoom), named for
 /// screen readers.
-fn responsive_svg(svg: &str, name: &str) -> String {
-    let name = printed::escape(name);
-    let Some(rest) = svg.strip_prefix("<svg ") else {
-        return svg.to_owned();
-    };
-    let size = |attr: &str| -> Option<u32> {
-        let start = rest.find(&format!("{attr}=\""))? + attr.len() + 2;
-        rest[start..].split('"').next()?.parse().ok()
-    };
-    match (size("width"), size("height")) {
-        (Some(w), Some(h)) if !rest.contains("viewBox") => format!(
-            "<svg role=\"img\" aria-label=\"{name}\" viewBox=\"0 0 {w} {h}\" preserveAspectRatio=\"xMidYMid meet\" {rest}"
+fn named_svg(svg: &str, name: &str) -> String {
+    match svg.strip_prefix("<svg ") {
+        Some(rest) => format!(
+            "<svg role=\"img\" aria-label=\"{}\" {rest}",
+            printed::escape(name)
         ),
-        _ => format!("<svg role=\"img\" aria-label=\"{name}\" {rest}"),
+        None => svg.to_owned(),
     }
 }
 
@@ -371,6 +365,16 @@ async fn search_page(
     let (found, problem) = match &asked {
         None => (None, None),
         Some(_) if by == "iin" && !posted => (None, Some(t.iin_by_form.to_owned())),
+        // A citizen is looked up by IIN at the sectors' desks, not by the State courier.
+        Some(_) if by == "iin" && auth.principal.role == Role::StateCourier => {
+            return Err(ConsoleError::from_api(
+                &ctx,
+                crate::api::error::ApiError::new(
+                    crate::api::error::ErrorCode::RoleForbidden,
+                    "a State courier does not search by IIN",
+                ),
+            ));
+        }
         Some(q) => match term(&by, q) {
             Err(problem) => (None, Some(problem)),
             Ok(term) => {
@@ -451,6 +455,15 @@ async fn search_page(
     Ok(respond(req, &ctx, status, page))
 }
 
+/// A deadline's state: "cancelled" is said of a deadline, not of a document.
+fn deadline_state(ctx: &Ctx, state: DeadlineState) -> &str {
+    if state == DeadlineState::Cancelled {
+        ctx.t().cancelled
+    } else {
+        ctx.lang.name_of(state.as_str())
+    }
+}
+
 fn kind_name(ctx: &Ctx, kind: &str) -> &'static str {
     if kind == "duplicate" {
         ctx.t().duplicate
@@ -468,14 +481,22 @@ pub async fn shipment(
     let t = ctx.t();
     let id: ShipmentId = path_value(&ctx, &path)?;
     let scope = auth.scope().clone();
+    // The messages sent to the citizen are for the sectors and supervisors, not the courier.
+    let courier = auth.principal.role == Role::StateCourier;
     let found = state
         .db(move |conn| {
             let Some(detail) = views::shipment(conn, id, &scope)? else {
                 return Ok(None);
             };
-            let row = shipments::find(conn, id)?.expect("just read");
+            let Some(row) = shipments::find(conn, id)? else {
+                return Ok(None);
+            };
             let zone = branch::get(conn, row.branch_id)?.time_zone;
-            let messages = outbox::notifications_of(conn, id)?;
+            let messages = if courier {
+                None
+            } else {
+                Some(outbox::notifications_of(conn, id)?)
+            };
             Ok(Some((detail, zone, messages)))
         })
         .await
@@ -515,7 +536,7 @@ pub async fn shipment(
                             th scope="row" { (ctx.lang.name_of(d.kind.as_str())) }
                             td { (d.clause) }
                             td { (local(d.due_at, tz)) }
-                            td { (ctx.lang.name_of(d.state.as_str())) }
+                            td { (deadline_state(&ctx, d.state)) }
                             td { (ctx.lang.name_of(d.kind.on_breach().as_str())) }
                         }
                     }
@@ -536,6 +557,7 @@ pub async fn shipment(
                 }
             }
         }
+        @if let Some(messages) = &messages {
         section aria-labelledby="messages" {
             h2 #messages { (t.messages) }
             @if messages.is_empty() {
@@ -549,7 +571,7 @@ pub async fn shipment(
                         th scope="col" { (t.text) }
                     } }
                     tbody {
-                        @for m in &messages {
+                        @for m in messages {
                             tr {
                                 td { (local(from_db_time(m.created_at), tz)) }
                                 td { (ctx.lang.name_of(m.channel.as_str())) " " (masked_phone(&m.recipient)) }
@@ -560,6 +582,7 @@ pub async fn shipment(
                     }
                 }
             }
+        }
         }
     };
     let page = layout(&ctx, &title, body);
