@@ -666,20 +666,15 @@ async fn sign_in(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes)
         ));
     }
     let key = form.key.trim().to_owned();
-    if key.is_empty() || key.len() > 256 {
-        return Ok(sign_in_answer(
-            &req,
-            &ctx,
-            StatusCode::UNAUTHORIZED,
-            &next,
-            Some(t.bad_key),
-        ));
-    }
     let now = state.clock.now();
-    let principal = state
-        .db(move |conn| Ok(api_key::authenticate(conn, &key)?))
-        .await
-        .map_err(|e| ConsoleError::from_api(&ctx, e))?;
+    let principal = if key.is_empty() || key.len() > 256 {
+        None
+    } else {
+        state
+            .db(move |conn| Ok(api_key::authenticate(conn, &key)?))
+            .await
+            .map_err(|e| ConsoleError::from_api(&ctx, e))?
+    };
     let Some(principal) = principal else {
         tracing::info!("console sign-in refused: unknown or revoked key");
         return Ok(sign_in_answer(
