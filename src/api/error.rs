@@ -104,6 +104,10 @@ pub enum ErrorCode {
     LastAdminKey,
     /// The database cannot be reached right now.
     DatabaseUnavailable,
+    /// The working-day calendar lacks a year a deadline of this request falls in: our
+    /// configuration, not the caller's mistake, so a retry after an administrator adds the year
+    /// succeeds (nothing of the request was kept).
+    CalendarUnavailable,
     /// An unexpected failure on our side; the request id in the response finds it in the log.
     Internal,
 }
@@ -130,7 +134,7 @@ impl ErrorCode {
             AlreadyExists | InUse | ConcurrentUpdate | LastAdminKey => StatusCode::CONFLICT,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            DatabaseUnavailable | CalendarUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -178,6 +182,7 @@ impl ErrorCode {
             SignatureExpired => "signature_expired",
             LastAdminKey => "last_admin_key",
             DatabaseUnavailable => "database_unavailable",
+            CalendarUnavailable => "calendar_unavailable",
             Internal => "internal",
         }
     }
@@ -225,6 +230,7 @@ impl ErrorCode {
             SignatureExpired => "Webhook signature expired",
             LastAdminKey => "Last active admin key",
             DatabaseUnavailable => "Database unavailable",
+            CalendarUnavailable => "Working-day calendar incomplete",
             Internal => "Internal error",
         }
     }
@@ -374,6 +380,10 @@ impl ResponseError for ApiError {
         if let Some(allow) = &self.allow {
             response.insert_header((header::ALLOW, allow.as_str()));
         }
+        if self.status_code() == StatusCode::SERVICE_UNAVAILABLE {
+            // Worth retrying: say when.
+            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("60")));
+        }
         let mut response = response.json(self.problem());
         response.extensions_mut().insert(ProblemCode(self.code));
         response
@@ -489,7 +499,15 @@ impl From<WorkflowError> for ApiError {
             }
             WorkflowError::NotFound(detail) => ApiError::not_found(detail),
             WorkflowError::Conflict(detail) => ApiError::new(ErrorCode::ConcurrentUpdate, detail),
-            WorkflowError::CalendarYearMissing(missing) => missing.into(),
+            // A deadline of the request falls in a year the calendar lacks: ours to fix, and
+            // the caller's to retry (a sender that stops at a 4xx would drop a status).
+            WorkflowError::CalendarYearMissing(missing) => ApiError {
+                detail: format!(
+                    "{missing}; nothing was recorded: retry once the year is added to the working-day calendar"
+                ),
+                cause: Some(anyhow::anyhow!("{missing}")),
+                ..ApiError::new(ErrorCode::CalendarUnavailable, "")
+            },
             WorkflowError::Database(e) => e.into(),
             internal @ WorkflowError::Internal { .. } => ApiError::internal(internal),
         }

@@ -168,10 +168,10 @@ pub const OPERATION_PROBLEMS: &[(&str, &[ErrorCode])] = &[
     (
         "preview_deadline",
         &[NotFound, BranchForbidden, CalendarYearMissing],
-    ), // NotFound: branch::find_by_code None; BranchForbidden: auth.require_branch; CalendarYearMissing: deadline::due / force_majeure::decide YearMissing
+    ), // NotFound: branch::find_by_code None; BranchForbidden: auth.require_branch; CalendarYearMissing: deadline::due / force_majeure::decide YearMissing (the caller's date)
     // clerks/documents.rs
     ("lookup_application", &[NotFound]), // application::find_scoped None
-    ("intake", &[ValidationFailed, CalendarYearMissing]), // ValidationFailed: ApiError::validation (1..500 numbers); CalendarYearMissing: take_in_all -> take_in -> shipment::apply -> start_deadlines(Handoff) is_ours, fails the whole call (per-item NotFound/InvalidTransition/ValidationFailed are in the 200 body; own_branch cannot fail for AccumulationClerks)
+    ("intake", &[ValidationFailed, CalendarUnavailable]), // ValidationFailed: ApiError::validation (1..500 numbers); CalendarUnavailable: take_in_all -> take_in -> shipment::apply -> start_deadlines(Handoff) is_ours, fails the whole call (per-item NotFound/InvalidTransition/ValidationFailed are in the 200 body; own_branch cannot fail for AccumulationClerks)
     ("get_shipment", &[NotFound]),                        // views::shipment None
     ("list_shipments", &[]), // shipments::list (limit/offset clamped, never refused)
     (
@@ -189,9 +189,9 @@ pub const OPERATION_PROBLEMS: &[(&str, &[ErrorCode])] = &[
             NotFound,
             InvalidTransition,
             AlreadyExists,
-            CalendarYearMissing,
+            CalendarUnavailable,
         ],
-    ), // duplicate::request_duplicate: NotFound application::find_scoped; InvalidTransition not cancelled; AlreadyExists open duplicate; CalendarYearMissing shipment::create -> start_deadlines(Duplicate, 3 working days)
+    ), // duplicate::request_duplicate: NotFound application::find_scoped; InvalidTransition not cancelled; AlreadyExists open duplicate; CalendarUnavailable shipment::create -> start_deadlines(Duplicate, 3 working days)
     // clerks/loss_acts.rs
     ("record_loss", &[NotFound, InvalidTransition]), // loss::record_state_loss: NotFound find_scoped; InvalidTransition shipment::apply(Lost) Refusal::NotInState (RoleForbidden for Kaspi-held states excluded)
     ("list_acts", &[]), // loss_act::list (limit/cursor errors are InvalidQuery)
@@ -222,13 +222,13 @@ pub const OPERATION_PROBLEMS: &[(&str, &[ErrorCode])] = &[
             RegistrySealed,
             ValidationFailed,
             InvalidTransition,
-            CalendarYearMissing,
+            CalendarUnavailable,
         ],
-    ), // registries::seal: NotFound find; RegistrySealed sealed(); ValidationFailed empty; InvalidTransition item state / apply Refusal; CalendarYearMissing apply(AddedToReturnRegistry) -> start_deadlines(ReturnPickup)
+    ), // registries::seal: NotFound find; RegistrySealed sealed(); ValidationFailed empty; InvalidTransition item state / apply Refusal; CalendarUnavailable apply(AddedToReturnRegistry) -> start_deadlines(ReturnPickup)
     (
         "hand_over",
-        &[NotFound, InvalidTransition, CalendarYearMissing],
-    ), // registries::hand_over: NotFound find; InvalidTransition not sealed / apply Refusal; CalendarYearMissing replay_waiting -> kaspi_events::process -> apply(AcceptedAtKaspiPoint) -> start_deadlines(PointWait) (own_branch cannot fail for Couriers)
+        &[NotFound, InvalidTransition, CalendarUnavailable],
+    ), // registries::hand_over: NotFound find; InvalidTransition not sealed / apply Refusal; CalendarUnavailable replay_waiting -> kaspi_events::process -> apply(AcceptedAtKaspiPoint) -> start_deadlines(PointWait) (own_branch cannot fail for Couriers)
     ("print_registry", &[NotFound]), // found(registry::find_scoped)
     // integrations/kaspi.rs
     (
@@ -248,14 +248,14 @@ pub const OPERATION_PROBLEMS: &[(&str, &[ErrorCode])] = &[
             InvalidTransition,
             OrderConflict,
             AlreadyExists,
-            CalendarYearMissing,
+            CalendarUnavailable,
             EventIdReused,
         ],
-    ), // kaspi_order::record_order: NotFound application; InvalidTransition no original / apply Refusal (state, ЦОН route); OrderConflict; AlreadyExists shipment::save_change UniqueViolation (waybill/order id of another shipment); CalendarYearMissing start_deadlines(KaspiArrival) or replay_waiting; EventIdReused integrations::once
+    ), // kaspi_order::record_order: NotFound application; InvalidTransition no original / apply Refusal (state, ЦОН route); OrderConflict; AlreadyExists shipment::save_change UniqueViolation (waybill/order id of another shipment); CalendarUnavailable start_deadlines(KaspiArrival) or replay_waiting; EventIdReused integrations::once
     // integrations/kaspi_events.rs
     (
         "receive_event",
-        &[InvalidSignature, SignatureExpired, CalendarYearMissing],
+        &[InvalidSignature, SignatureExpired, CalendarUnavailable],
     ), // receive_chunk -> process -> apply -> start_deadlines(PointWait/Return) YearMissing is_ours, answered as HTTP (refusals go in the 200 body)
     (
         "receive_batch",
@@ -263,9 +263,9 @@ pub const OPERATION_PROBLEMS: &[(&str, &[ErrorCode])] = &[
             InvalidSignature,
             SignatureExpired,
             ValidationFailed,
-            CalendarYearMissing,
+            CalendarUnavailable,
         ],
-    ), // ValidationFailed: 1..MAX_BATCH events; CalendarYearMissing: as receive_event
+    ), // ValidationFailed: 1..MAX_BATCH events; CalendarUnavailable: as receive_event
     // integrations/registry_office.rs
     (
         "registry_office_event",
@@ -312,8 +312,8 @@ pub const OPERATION_PROBLEMS: &[(&str, &[ErrorCode])] = &[
     // supervisors/force_majeure.rs
     (
         "create_period",
-        &[ValidationFailed, BranchForbidden, CalendarYearMissing],
-    ), // ValidationFailed plausible / force_majeure::record (ends<=starts, unknown branch, recorded too late); BranchForbidden record (national by branch key, other branch); CalendarYearMissing notice_due / extend_deadlines -> decide
+        &[ValidationFailed, BranchForbidden, CalendarUnavailable],
+    ), // ValidationFailed plausible / force_majeure::record (ends<=starts, unknown branch, recorded too late); BranchForbidden record (national by branch key, other branch); CalendarUnavailable notice_due / extend_deadlines -> decide
     (
         "end_period",
         &[
@@ -321,9 +321,9 @@ pub const OPERATION_PROBLEMS: &[(&str, &[ErrorCode])] = &[
             NotFound,
             BranchForbidden,
             AlreadyEnded,
-            CalendarYearMissing,
+            CalendarUnavailable,
         ],
-    ), // ValidationFailed plausible / end <= start; force_majeure::end: NotFound find; BranchForbidden not allowed; AlreadyEnded; CalendarYearMissing extend_deadlines -> decide
+    ), // ValidationFailed plausible / end <= start; force_majeure::end: NotFound find; BranchForbidden not allowed; AlreadyEnded; CalendarUnavailable extend_deadlines -> decide
     ("list_periods", &[]),                         // force_majeure::list
     ("record_notice", &[NotFound, AlreadyExists]), // force_majeure::record_notice: NotFound find / other branch; AlreadyExists periods::record_notice false
     // system.rs

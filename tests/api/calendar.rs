@@ -785,3 +785,43 @@ async fn a_years_decree_swaps_are_imported_all_or_none_with_their_audit_trail() 
     assert_eq!(day("2027-01-08")["name_ru"], "Перенос с 10.01");
     assert_eq!(day("2027-01-10")["working"], true);
 }
+
+/// A deadline falling in a year the calendar lacks is our configuration, not the caller's
+/// mistake: 503 `calendar_unavailable` with `Retry-After`, nothing kept, and the same request
+/// succeeds once the year is added (a sender that stops at a 4xx would drop it).
+#[actix_web::test]
+async fn a_deadline_in_a_missing_year_is_a_retryable_503_that_keeps_nothing() {
+    let pilot = crate::lifecycle::Pilot::new().await;
+    let app = &pilot.app;
+    pilot.register("Y2028-1", "postamat").await;
+    pilot.execute("Y2028-1").await;
+    pilot.order("Y2028-1", "2026-03-19T10:00:00+05:00").await;
+    // Friday 31 December 2027: the handoff is due on the next working day, in 2028.
+    pilot.set_clock("2027-12-31T10:00:00+05:00");
+    let body = json!({"application_numbers": ["Y2028-1"]});
+    let res = app.post("/api/v1/intake", Some(&pilot.clerk), &body).await;
+    res.assert_problem(503, "calendar_unavailable");
+    assert_eq!(res.header("retry-after").as_deref(), Some("60"));
+    let listed = app
+        .get(
+            "/api/v1/shipments?application_number=Y2028-1",
+            Some(&pilot.clerk),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(listed["items"][0]["state"], "ready_at_registry_office");
+
+    let national = app.token(Role::Supervisor, None).await;
+    app.post(
+        "/api/v1/calendar/2028/edits",
+        Some(&national),
+        &json!({"action": "add_year", "reason": "Год 2028"}),
+    )
+    .await
+    .assert_status(201);
+    let taken = app
+        .post("/api/v1/intake", Some(&pilot.clerk), &body)
+        .await
+        .assert_status(200);
+    assert_eq!(taken["items"][0]["outcome"], "taken_in", "{taken}");
+}
