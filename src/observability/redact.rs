@@ -9,8 +9,12 @@ use tracing_subscriber::fmt::MakeWriter;
 
 static SENSITIVE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
+        // Ids (request ids, record ids) are UUIDs, kept whole: one whose last group happens to
+        // be ten or more decimal digits would otherwise lose them to the digit rule below, and
+        // its log lines could no longer be found by the X-Request-Id a caller quotes.
+        r"(?P<uuid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})",
         // API tokens (see db::models::api_key::TOKEN_PREFIX).
-        r"(?P<token>pst_[A-Za-z0-9_\-]{4,})",
+        r"|(?P<token>pst_[A-Za-z0-9_\-]{4,})",
         // A bearer credential of any shape.
         r"|(?P<bearer>(?i:bearer)\s+[A-Za-z0-9._~+/=\-]+)",
         // Kazakhstan mobile numbers as people write them: +7 7XX…, 8 7XX…, 7 7XX…, with
@@ -26,7 +30,9 @@ static SENSITIVE: LazyLock<Regex> = LazyLock::new(|| {
 /// of numbers so that two log lines can still be told apart.
 pub fn redact(line: &str) -> std::borrow::Cow<'_, str> {
     SENSITIVE.replace_all(line, |caps: &Captures<'_>| {
-        if caps.name("token").is_some() {
+        if caps.name("uuid").is_some() {
+            caps[0].to_owned()
+        } else if caps.name("token").is_some() {
             "pst_[redacted]".to_owned()
         } else if caps.name("bearer").is_some() {
             "Bearer [redacted]".to_owned()
@@ -80,6 +86,18 @@ mod tests {
         assert!(!out.contains("123-45-67"), "{out}");
         assert!(!out.contains("abc.def"), "{out}");
         assert!(!out.contains("AbCdEf123"), "{out}");
+    }
+
+    #[test]
+    fn ids_are_kept_whole_even_when_a_group_is_all_digits() {
+        let line = "request_id=01a20cc6-7d5f-72b7-8fd7-123456789012 shipment=01a20cc6-0000-7000-8000-004455667788";
+        assert_eq!(redact(line), line);
+        // A bare IIN beside an id is still masked.
+        let out = redact("id=01a20cc6-7d5f-72b7-8fd7-123456789012 iin=870412300129");
+        assert!(
+            out.contains("123456789012") && !out.contains("870412300129"),
+            "{out}"
+        );
     }
 
     #[test]
