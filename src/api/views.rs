@@ -233,6 +233,15 @@ pub fn shipment(
     id: ShipmentId,
     scope: &BranchScope,
 ) -> QueryResult<Option<ShipmentDetail>> {
+    Ok(shipment_in_zone(conn, id, scope)?.map(|(detail, _)| detail))
+}
+
+/// [`shipment`], with its branch's time zone (for showing its times locally).
+pub fn shipment_in_zone(
+    conn: &mut DbConnection,
+    id: ShipmentId,
+    scope: &BranchScope,
+) -> QueryResult<Option<(ShipmentDetail, BranchTimeZone)>> {
     let Some(Loaded {
         shipment: row,
         application: app,
@@ -242,7 +251,7 @@ pub fn shipment(
     else {
         return Ok(None);
     };
-    Ok(Some(ShipmentDetail {
+    let detail = ShipmentDetail {
         id: row.id,
         postamat: postamat.map(ChosenPostamat::from),
         application_number: app.number,
@@ -261,7 +270,8 @@ pub fn shipment(
         issued_to: row.issued_to,
         recipient_name: row.recipient_name,
         power_of_attorney: row.power_of_attorney,
-    }))
+    };
+    Ok(Some((detail, time_zone)))
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 /// Opens a session for a key already authenticated (on a reading connection, so a flood of
 /// wrong keys never queues on SQLite's one writer), ending `replaced` (the session the same
-/// browser held before) and clearing expired ones.
+/// browser held before).
 pub fn sign_in(
     conn: &mut DbConnection,
     principal: Principal,
@@ -23,7 +23,6 @@ pub fn sign_in(
         if let Some(old) = replaced {
             console_session::close(conn, old)?;
         }
-        console_session::purge_expired(conn, now)?;
         Ok(console_session::open(conn, principal, now)?)
     })
 }

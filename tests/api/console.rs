@@ -695,6 +695,13 @@ fn every_name_the_domain_has_is_translated() {
     }
     // The history's own lines (the registry office's execution and refusal, a duplicate).
     names.extend(["executed", "duplicate_requested", "registered", "refused"]);
+    // Who is signed in.
+    names.extend([
+        "supervisor",
+        "accumulation_clerk",
+        "issuance_clerk",
+        "state_courier",
+    ]);
     for name in names {
         assert!(Lang::knows(name), "no Kazakh and Russian name for {name}");
         assert_ne!(

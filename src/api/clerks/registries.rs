@@ -343,12 +343,7 @@ async fn print_registry(
     let id = id.into_inner()?.into_inner();
     let scope = auth.scope().clone();
     let page = state
-        .db(move |conn| {
-            let row = found(registry::find_scoped(conn, id, &scope)?, id)?;
-            let branch = branch::get(conn, row.branch_id)?;
-            let view = views::registry(conn, row)?;
-            Ok(printed::registry(&view, &branch))
-        })
+        .db(move |conn| found(printed_page(conn, id, &scope)?, id))
         .await?;
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
@@ -357,4 +352,18 @@ async fn print_registry(
             printed::content_security_policy(),
         ))
         .body(page))
+}
+
+/// The printed registry `id` if the scope may see it (this endpoint's page, and the console's).
+pub(crate) fn printed_page(
+    conn: &mut crate::db::DbConnection,
+    id: RegistryId,
+    scope: &crate::db::models::branch::BranchScope,
+) -> diesel::QueryResult<Option<String>> {
+    let Some(row) = registry::find_scoped(conn, id, scope)? else {
+        return Ok(None);
+    };
+    let branch = branch::get(conn, row.branch_id)?;
+    let view = views::registry(conn, row)?;
+    Ok(Some(printed::registry(&view, &branch)))
 }

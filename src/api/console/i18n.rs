@@ -3,10 +3,7 @@
 //! kinds and consequences are looked up by their stable API names, and a test checks that every
 //! one has both.
 
-use serde::Deserialize;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Lang {
     #[default]
     Kk,
@@ -167,6 +164,8 @@ pub struct Texts {
     pub months: [&'static str; 12],
     pub weekdays: [&'static str; 7],
     pub error_title: &'static str,
+    pub forbidden: &'static str,
+    pub not_found: &'static str,
     pub back: &'static str,
 }
 
@@ -284,6 +283,8 @@ pub static KK: Texts = Texts {
     ],
     weekdays: ["Дс", "Сс", "Ср", "Бс", "Жм", "Сб", "Жс"],
     error_title: "Сұрау орындалмады",
+    forbidden: "Бұл бет немесе жазба сізге қолжетімсіз",
+    not_found: "Табылмады",
     back: "Басты бетке",
 };
 
@@ -401,11 +402,13 @@ pub static RU: Texts = Texts {
     ],
     weekdays: ["Пн", "Вт", "Ср", "Чт", "Пт", "Сб", "Вс"],
     error_title: "Запрос не выполнен",
+    forbidden: "Эта страница или запись вам недоступна",
+    not_found: "Не найдено",
     back: "На главную",
 };
 
 /// States, deadline kinds, consequences of a breach, exception kinds, delivery methods,
-/// registry kinds and states, message states: API name, Kazakh, Russian.
+/// registry kinds and states, message states, staff roles: API name, Kazakh, Russian.
 static NAMES: &[(&str, &str, &str)] = &[
     ("ready_at_registry_office", "АХАЖ-да дайын", "Готов в ЗАГС"),
     (
@@ -525,6 +528,14 @@ static NAMES: &[(&str, &str, &str)] = &[
     ("dead", "Жеткізілмеді", "Не доставлено"),
     ("kaspi_app", "Kaspi қосымшасы", "Приложение Kaspi"),
     ("sms_1414", "SMS (1414)", "SMS (1414)"),
+    ("supervisor", "жетекші", "руководитель"),
+    (
+        "accumulation_clerk",
+        "жинақтау секторы",
+        "сектор накопления",
+    ),
+    ("issuance_clerk", "беру секторы", "сектор выдачи"),
+    ("state_courier", "курьер", "курьер"),
     ("pending", "Күтуде", "Ожидает"),
     ("met", "Мерзімінде орындалды", "Выполнен в срок"),
     ("met_late", "Кешігіп орындалды", "Выполнен с опозданием"),

@@ -171,26 +171,29 @@ fn removal<'a>(req: &HttpRequest, name: &'a str) -> Cookie<'a> {
     c
 }
 
-/// An HTML answer with the console's headers.
-fn respond(req: &HttpRequest, ctx: &Ctx, status: StatusCode, page: Markup) -> HttpResponse {
-    let mut res = respond_page(req, ctx, status, page);
+/// A page with the console's headers, marked so the API's problem middleware leaves it be.
+fn html_page(status: StatusCode, page: Markup) -> HttpResponse {
+    let mut res = HttpResponse::build(status);
+    res.content_type("text/html; charset=utf-8");
+    secure_headers(&mut res);
+    let mut res = res.body(page.into_string());
     res.extensions_mut().insert(RenderedPage);
     res
 }
 
-fn respond_page(req: &HttpRequest, ctx: &Ctx, status: StatusCode, page: Markup) -> HttpResponse {
-    let mut res = HttpResponse::build(status);
-    res.content_type("text/html; charset=utf-8");
-    secure_headers(&mut res);
+/// A page, remembering a language chosen by `?lang=`.
+fn respond(req: &HttpRequest, ctx: &Ctx, status: StatusCode, page: Markup) -> HttpResponse {
+    let mut res = html_page(status, page);
     if ctx.chose_lang {
-        res.cookie(cookie(
+        let lang = cookie(
             req,
             LANG_COOKIE,
             ctx.lang.code().to_owned(),
             CookieDuration::days(365),
-        ));
+        );
+        let _ = res.add_cookie(&lang);
     }
-    res.body(page.into_string())
+    res
 }
 
 fn secure_headers(res: &mut actix_web::HttpResponseBuilder) {
@@ -245,27 +248,13 @@ impl ConsoleError {
         }
         let detail = match e.code() {
             ErrorCode::RoleForbidden | ErrorCode::BranchForbidden => {
-                format!("{} ({})", forbidden_text(ctx.lang), e.detail())
+                format!("{} ({})", t.forbidden, e.detail())
             }
-            ErrorCode::NotFound => format!("{} ({})", not_found_text(ctx.lang), e.detail()),
+            ErrorCode::NotFound => format!("{} ({})", t.not_found, e.detail()),
             _ if status.is_server_error() => t.error_title.to_owned(),
             _ => e.detail().to_owned(),
         };
         ConsoleError::page(ctx, status, detail)
-    }
-}
-
-fn forbidden_text(lang: Lang) -> &'static str {
-    match lang {
-        Lang::Kk => "Бұл бет немесе жазба сізге қолжетімсіз",
-        Lang::Ru => "Эта страница или запись вам недоступна",
-    }
-}
-
-fn not_found_text(lang: Lang) -> &'static str {
-    match lang {
-        Lang::Kk => "Табылмады",
-        Lang::Ru => "Не найдено",
     }
 }
 
@@ -308,12 +297,7 @@ impl ResponseError for ConsoleError {
                 } else {
                     bare(ctx.lang, t.error_title, body)
                 };
-                let mut res = HttpResponse::build(*status);
-                res.content_type("text/html; charset=utf-8");
-                secure_headers(&mut res);
-                let mut res = res.body(page.into_string());
-                res.extensions_mut().insert(RenderedPage);
-                res
+                html_page(*status, page)
             }
         }
     }
@@ -401,10 +385,9 @@ async fn current_session(
 }
 
 /// Checks a form's CSRF token against the session's, in constant time.
-pub fn check_csrf(ctx: &Ctx, sent: Option<&str>) -> Result<(), ConsoleError> {
-    let expected = ctx.session.as_ref().map(|s| s.csrf_token.as_str());
-    match (expected, sent) {
-        (Some(e), Some(s)) if same(e, s) => Ok(()),
+pub fn check_csrf(ctx: &Ctx, sent: &str) -> Result<(), ConsoleError> {
+    match &ctx.session {
+        Some(session) if same(&session.csrf_token, sent) => Ok(()),
         _ => Err(ConsoleError::page(
             ctx,
             StatusCode::FORBIDDEN,
@@ -442,18 +425,7 @@ pub fn parse_query<T: serde::de::DeserializeOwned>(ctx: &Ctx) -> Result<T, Conso
 }
 
 fn role_name(lang: Lang, principal: &Principal) -> String {
-    let role = principal.role.as_str();
-    let name = match (lang, role) {
-        (Lang::Kk, "supervisor") => "жетекші",
-        (Lang::Ru, "supervisor") => "руководитель",
-        (Lang::Kk, "accumulation_clerk") => "жинақтау секторы",
-        (Lang::Ru, "accumulation_clerk") => "сектор накопления",
-        (Lang::Kk, "issuance_clerk") => "беру секторы",
-        (Lang::Ru, "issuance_clerk") => "сектор выдачи",
-        (Lang::Kk, "state_courier") => "курьер",
-        (Lang::Ru, "state_courier") => "курьер",
-        (_, other) => other,
-    };
+    let name = lang.name_of(principal.role.as_str());
     match &principal.scope {
         BranchScope::All => name.to_owned(),
         BranchScope::Only { code, .. } => format!("{name}, {code}"),
@@ -573,7 +545,7 @@ async fn not_found(req: HttpRequest) -> PageResult {
     Err(ConsoleError::page(
         &ctx,
         StatusCode::NOT_FOUND,
-        not_found_text(ctx.lang),
+        ctx.t().not_found,
     ))
 }
 
@@ -718,7 +690,7 @@ async fn sign_out(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes
     };
     ctx.session = Some(session);
     let form: CsrfForm = parse_form(&ctx, &body)?;
-    check_csrf(&ctx, Some(&form.csrf))?;
+    check_csrf(&ctx, &form.csrf)?;
     let id = ctx.session.as_ref().map(|s| s.id).expect("set above");
     state
         .write(move |conn| Ok(workflows::console::sign_out(conn, id)?))

@@ -9,6 +9,8 @@ use super::{
 use crate::api::AppState;
 use crate::api::auth::{AnyRole, BranchStaff, Supervisors};
 use crate::api::charts::{self, SlaChartText};
+use crate::api::clerks::registries::printed_page;
+use crate::api::error::{ApiError, ErrorCode};
 use crate::api::printed;
 use crate::api::supervisors::calendar_edits::{CalendarEditRequest, year_after_edit};
 use crate::api::supervisors::exceptions::{
@@ -22,6 +24,7 @@ use crate::domain::identifiers::{ApplicationNumber, Iin, Waybill};
 use crate::domain::ids::{RegistryId, ShipmentId};
 use crate::domain::reference::Text;
 use crate::domain::role::Role;
+use crate::domain::shipment::ShipmentKind;
 use crate::workflows::calendar as calendar_edit;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -37,37 +40,33 @@ fn local(t: DateTime<Utc>, tz: Tz) -> String {
     printed::local_time(t, tz)
 }
 
-/// An IIN as the console shows it: the last four digits only.
-pub fn masked_iin(iin: &str) -> String {
-    let keep = iin.len().saturating_sub(4);
+/// A value as the console shows it: all but its last `shown` characters hidden (an IIN keeps
+/// four, so a clerk can tell two apart; a phone two).
+fn masked(value: &str, shown: usize) -> String {
+    let hidden = value.len().saturating_sub(shown);
     format!(
         "{}{}",
-        "•".repeat(keep.min(8)),
-        iin.get(keep..).unwrap_or("")
+        "•".repeat(hidden),
+        value.get(hidden..).unwrap_or("")
     )
 }
 
-/// A phone as the console shows it: the last two digits only.
-fn masked_phone(phone: &str) -> String {
-    let keep = phone.len().saturating_sub(2);
-    format!(
-        "{}{}",
-        "•".repeat(keep.min(10)),
-        phone.get(keep..).unwrap_or("")
-    )
+/// The time zone of national pages (Almaty), as the API's reports use it.
+fn national_zone() -> Tz {
+    crate::domain::reference::BranchTimeZone::default().tz()
 }
 
-fn api_error(ctx: &Ctx) -> impl Fn(crate::api::error::ApiError) -> ConsoleError + '_ {
+fn api_error(ctx: &Ctx) -> impl Fn(ApiError) -> ConsoleError + '_ {
     move |e| ConsoleError::from_api(ctx, e)
 }
 
+fn not_found(ctx: &Ctx, what: String) -> ConsoleError {
+    ConsoleError::from_api(ctx, ApiError::not_found(what))
+}
+
 fn path_value<T: std::str::FromStr>(ctx: &Ctx, raw: &str) -> Result<T, ConsoleError> {
-    raw.parse().map_err(|_| {
-        ConsoleError::from_api(
-            ctx,
-            crate::api::error::ApiError::not_found(format!("{raw} is not a record here")),
-        )
-    })
+    raw.parse()
+        .map_err(|_| not_found(ctx, format!("{raw} is not a record here")))
 }
 
 // ----- the exception queue -------------------------------------------------------------------
@@ -91,7 +90,7 @@ pub async fn exceptions(req: HttpRequest, state: web::Data<AppState>) -> PageRes
         .await
         .map_err(api_error(&ctx))?;
     let items: Vec<_> = all.into_iter().filter(|e| filter.keeps(e)).collect();
-    let zone = crate::domain::reference::BranchTimeZone::default().tz();
+    let zone = national_zone();
     let national = auth.scope().branch().is_none();
     let body = html! {
         form.filters method="get" action="/console/exceptions" {
@@ -181,18 +180,30 @@ impl Period {
 }
 
 fn today(state: &AppState) -> NaiveDate {
-    let zone = crate::domain::reference::BranchTimeZone::default().tz();
-    state.clock.now().with_timezone(&zone).date_naive()
+    state
+        .clock
+        .now()
+        .with_timezone(&national_zone())
+        .date_naive()
+}
+
+/// The reader, the period asked for and the report's lines (the page's and its CSV's).
+async fn sla_report(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+) -> Result<(Ctx, NaiveDate, NaiveDate, Vec<SlaLine>), ConsoleError> {
+    let (auth, ctx) = signed_in::<Supervisors>(req, state).await?;
+    let period: Period = parse_query(&ctx)?;
+    let (from, to) = period.days(today(state));
+    let lines = sla_lines(state, auth.scope().clone(), from, to)
+        .await
+        .map_err(api_error(&ctx))?;
+    Ok((ctx, from, to, lines))
 }
 
 pub async fn sla(req: HttpRequest, state: web::Data<AppState>) -> PageResult {
-    let (auth, ctx) = signed_in::<Supervisors>(&req, &state).await?;
+    let (ctx, from, to, lines) = sla_report(&req, &state).await?;
     let t = ctx.t();
-    let period: Period = parse_query(&ctx)?;
-    let (from, to) = period.days(today(&state));
-    let lines = sla_lines(&state, auth.scope().clone(), from, to)
-        .await
-        .map_err(api_error(&ctx))?;
     let lang = ctx.lang;
     let kind_name = move |k: DeadlineKind| lang.name_of(k.as_str());
     let text = SlaChartText {
@@ -208,7 +219,7 @@ pub async fn sla(req: HttpRequest, state: web::Data<AppState>) -> PageResult {
         kind_name: &kind_name,
     };
     let chart = charts::sla_chart(&lines, &text)
-        .map_err(|e| ConsoleError::from_api(&ctx, crate::api::error::ApiError::internal(e)))?;
+        .map_err(|e| ConsoleError::from_api(&ctx, ApiError::internal(e)))?;
     let csv_link = format!("/console/sla.csv?from={from}&to={to}");
     let body = html! {
         form.filters method="get" action="/console/sla" {
@@ -277,12 +288,7 @@ fn sla_table(ctx: &Ctx, lines: &[SlaLine]) -> Markup {
 }
 
 pub async fn sla_csv(req: HttpRequest, state: web::Data<AppState>) -> PageResult {
-    let (auth, ctx) = signed_in::<Supervisors>(&req, &state).await?;
-    let period: Period = parse_query(&ctx)?;
-    let (from, to) = period.days(today(&state));
-    let lines = sla_lines(&state, auth.scope().clone(), from, to)
-        .await
-        .map_err(api_error(&ctx))?;
+    let (_ctx, from, to, lines) = sla_report(&req, &state).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((
@@ -343,7 +349,7 @@ pub async fn search_form(
 ) -> PageResult {
     let (auth, ctx) = signed_in::<BranchStaff>(&req, &state).await?;
     let form: SearchForm = parse_form(&ctx, &body)?;
-    check_csrf(&ctx, Some(&form.csrf))?;
+    check_csrf(&ctx, &form.csrf)?;
     let query = SearchQuery {
         by: Some(form.by),
         q: Some(form.q),
@@ -369,8 +375,8 @@ async fn search_page(
         Some(_) if by == "iin" && auth.principal.role == Role::StateCourier => {
             return Err(ConsoleError::from_api(
                 &ctx,
-                crate::api::error::ApiError::new(
-                    crate::api::error::ErrorCode::RoleForbidden,
+                ApiError::new(
+                    ErrorCode::RoleForbidden,
                     "a State courier does not search by IIN",
                 ),
             ));
@@ -439,11 +445,11 @@ async fn search_page(
                                 th scope="row" {
                                     a href={ "/console/shipments/" (f.shipment.id) } { (f.application_number) }
                                 }
-                                td { (kind_name(&ctx, f.shipment.kind.as_str())) }
+                                td { (kind_name(&ctx, f.shipment.kind)) }
                                 td { (ctx.lang.name_of(f.shipment.delivery_method.as_str())) }
                                 td { (ctx.lang.name_of(f.shipment.status.as_str())) }
                                 td { (f.shipment.waybill.as_deref().unwrap_or("—")) }
-                                td { (masked_iin(&f.applicant_iin)) }
+                                td { (masked(&f.applicant_iin, 4)) }
                             }
                         }
                     }
@@ -464,8 +470,8 @@ fn deadline_state(ctx: &Ctx, state: DeadlineState) -> &str {
     }
 }
 
-fn kind_name(ctx: &Ctx, kind: &str) -> &'static str {
-    if kind == "duplicate" {
+fn kind_name(ctx: &Ctx, kind: ShipmentKind) -> &'static str {
+    if kind == ShipmentKind::Duplicate {
         ctx.t().duplicate
     } else {
         ctx.t().original
@@ -485,13 +491,9 @@ pub async fn shipment(
     let courier = auth.principal.role == Role::StateCourier;
     let found = state
         .db(move |conn| {
-            let Some(detail) = views::shipment(conn, id, &scope)? else {
+            let Some((detail, zone)) = views::shipment_in_zone(conn, id, &scope)? else {
                 return Ok(None);
             };
-            let Some(row) = shipments::find(conn, id)? else {
-                return Ok(None);
-            };
-            let zone = branch::get(conn, row.branch_id)?.time_zone;
             let messages = if courier {
                 None
             } else {
@@ -502,17 +504,14 @@ pub async fn shipment(
         .await
         .map_err(api_error(&ctx))?;
     let Some((detail, zone, messages)) = found else {
-        return Err(ConsoleError::from_api(
-            &ctx,
-            crate::api::error::ApiError::not_found(format!("shipment {id}")),
-        ));
+        return Err(not_found(&ctx, format!("shipment {id}")));
     };
     let tz = zone.tz();
     let title = format!("{} {}", t.shipment, detail.application_number);
     let body = html! {
         dl.facts {
             dt { (t.application_number) } dd { (detail.application_number) }
-            dt { (t.document_kind) } dd { (kind_name(&ctx, detail.kind.as_str())) }
+            dt { (t.document_kind) } dd { (kind_name(&ctx, detail.kind)) }
             dt { (t.delivery) } dd { (ctx.lang.name_of(detail.delivery_method.as_str())) }
             dt { (t.state) } dd.state { (ctx.lang.name_of(detail.state.as_str())) }
             dt { (t.waybill) } dd { (detail.waybill.as_deref().unwrap_or("—")) }
@@ -574,7 +573,7 @@ pub async fn shipment(
                         @for m in messages {
                             tr {
                                 td { (local(from_db_time(m.created_at), tz)) }
-                                td { (ctx.lang.name_of(m.channel.as_str())) " " (masked_phone(&m.recipient)) }
+                                td { (ctx.lang.name_of(m.channel.as_str())) " " (masked(&m.recipient, 2)) }
                                 td { (ctx.lang.name_of(m.state.as_str())) }
                                 td { (m.body) }
                             }
@@ -614,7 +613,7 @@ pub async fn registries(req: HttpRequest, state: web::Data<AppState>) -> PageRes
         })
         .await
         .map_err(api_error(&ctx))?;
-    let zone = crate::domain::reference::BranchTimeZone::default().tz();
+    let zone = national_zone();
     let body = html! {
         table {
             caption { (t.nav_registries) }
@@ -671,10 +670,7 @@ pub async fn registry(
         .await
         .map_err(api_error(&ctx))?;
     let Some((r, zone)) = found else {
-        return Err(ConsoleError::from_api(
-            &ctx,
-            crate::api::error::ApiError::not_found(format!("registry {id}")),
-        ));
+        return Err(not_found(&ctx, format!("registry {id}")));
     };
     let tz = zone.tz();
     let title = format!(
@@ -733,22 +729,10 @@ pub async fn print_registry(
     let id: RegistryId = path_value(&ctx, &path)?;
     let scope = auth.scope().clone();
     let page = state
-        .db(move |conn| {
-            let Some(row) = registry::find_scoped(conn, id, &scope)? else {
-                return Ok(None);
-            };
-            let branch = branch::get(conn, row.branch_id)?;
-            let view = views::registry(conn, row)?;
-            Ok(Some(printed::registry(&view, &branch)))
-        })
+        .db(move |conn| Ok(printed_page(conn, id, &scope)?))
         .await
         .map_err(api_error(&ctx))?
-        .ok_or_else(|| {
-            ConsoleError::from_api(
-                &ctx,
-                crate::api::error::ApiError::not_found(format!("registry {id}")),
-            )
-        })?;
+        .ok_or_else(|| not_found(&ctx, format!("registry {id}")))?;
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header((
@@ -778,11 +762,11 @@ pub async fn calendar(
     let Some(data) = snapshot.calendar.year(year) else {
         return Err(ConsoleError::from_api(
             &ctx,
-            crate::api::error::ApiError::not_found(format!("the calendar has no data for {year}")),
+            ApiError::not_found(format!("the calendar has no data for {year}")),
         ));
     };
     let view = crate::api::clerks::calendar::year_view(data, snapshot.calendar.version());
-    let supervisor = auth.principal.role.as_str() == "supervisor";
+    let supervisor = auth.principal.role == Role::Supervisor;
     let edits = if supervisor {
         Some(
             state
@@ -795,7 +779,7 @@ pub async fn calendar(
     };
     let may_edit = supervisor && auth.require_national("the calendar").is_ok();
     let special = |date: NaiveDate| view.days.iter().find(|d| d.date == date);
-    let zone = crate::domain::reference::BranchTimeZone::default().tz();
+    let zone = national_zone();
     let body = html! {
         p {
             (t.calendar_version) ": " (view.calendar_version)
@@ -1005,13 +989,13 @@ pub async fn edit_calendar(
 ) -> PageResult {
     let (auth, ctx) = signed_in::<Supervisors>(&req, &state).await?;
     let form: CalendarEditForm = parse_form(&ctx, &body)?;
-    check_csrf(&ctx, Some(&form.csrf))?;
+    check_csrf(&ctx, &form.csrf)?;
     auth.require_national("the working-day calendar")
         .map_err(api_error(&ctx))?;
     let year: i32 = path_value(&ctx, &path)?;
     let (edit, reason) = form
         .request()
-        .map_err(|e| ConsoleError::from_api(&ctx, crate::api::error::ApiError::validation(e)))?
+        .map_err(|e| ConsoleError::from_api(&ctx, ApiError::validation(e)))?
         .into_edit();
     let now = state.clock.now();
     let actor = auth.principal.clone();

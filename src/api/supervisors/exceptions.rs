@@ -16,9 +16,9 @@ use crate::domain::force_majeure::notice_due;
 use crate::domain::ids::{BranchId, DiscrepancyId, MessageId, RegistryId, ShipmentId};
 use crate::domain::kaspi::{DiscrepancyKind, Outcome};
 use crate::domain::notification::Outbox;
-use crate::domain::reference::{BranchCode, BranchTimeZone};
+use crate::domain::reference::BranchCode;
 use actix_web::{HttpResponse, get, post, web};
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
@@ -557,17 +557,7 @@ pub async fn sla_lines(
     {
         return Err(refused());
     }
-    let tz = BranchTimeZone::default().tz();
-    let start = |d: NaiveDate| {
-        tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"))
-            .earliest()
-            .map(|t| t.with_timezone(&Utc))
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no local midnight on {d}")))
-    };
-    let after_last = last
-        .checked_add_days(chrono::Days::new(1))
-        .ok_or_else(refused)?;
-    let (from, to) = (start(first)?, start(after_last)?);
+    let (from, to) = report::sla_period(first, last).ok_or_else(refused)?;
     Ok(state
         .db(move |conn| Ok(report::sla(conn, &scope, from, to)?))
         .await?

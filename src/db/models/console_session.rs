@@ -124,7 +124,7 @@ pub fn close(conn: &mut DbConnection, id: SessionId) -> QueryResult<()> {
 }
 
 /// Deletes sessions past their absolute expiry, or idle for longer than allowed, as of `now`;
-/// returns how many (at each sign-in, and by the sweeper).
+/// returns how many (the sweeper's housekeeping).
 pub fn purge_expired(conn: &mut DbConnection, now: DateTime<Utc>) -> QueryResult<usize> {
     diesel::delete(
         console_sessions::table.filter(
