@@ -207,7 +207,7 @@ pub fn shown_settings(env: &HashMap<String, String>) -> Result<Vec<ShownSetting>
             let value = if secret && !value.is_empty() {
                 "****".to_owned()
             } else if value.contains("://") {
-                crate::db::mask_password(&value)
+                crate::db::mask_url(&value)
             } else {
                 value
             };
@@ -388,7 +388,10 @@ fn gateway(
         } else if url::Url::parse(v).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
             Ok(Some(v.to_owned()))
         } else {
-            Err(format!("must be an http(s) URL, got '{v}'"))
+            Err(format!(
+                "must be an http(s) URL, got '{}'",
+                crate::db::mask_url(v)
+            ))
         }
     })?;
     let token = match token {
@@ -496,7 +499,7 @@ mod tests {
             "postgres://app:****@db:5432/postamat"
         );
         assert_eq!(
-            crate::db::mask_password("postgres://app@db/p?sslmode=require&password=s3cret"),
+            crate::db::mask_url("postgres://app@db/p?sslmode=require&password=s3cret"),
             "postgres://app@db/p?sslmode=require&password=****"
         );
         assert_eq!(value("POSTAMAT_SMS_GATEWAY_TOKEN"), "****");

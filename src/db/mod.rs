@@ -57,14 +57,14 @@ impl DatabaseLocation {
 
     /// Where the data is, for a log line or an operator: SQLite's file as an absolute path
     /// (a relative one depends on the folder the service started in), PostgreSQL's URL with
-    /// its password masked.
+    /// its secrets masked ([`mask_url`]).
     pub fn describe(&self) -> String {
         match self {
             DatabaseLocation::Sqlite(path) => std::path::absolute(path)
                 .unwrap_or_else(|_| path.clone())
                 .display()
                 .to_string(),
-            DatabaseLocation::Postgres(url) => mask_password(url),
+            DatabaseLocation::Postgres(url) => mask_url(url),
         }
     }
 
@@ -76,32 +76,95 @@ impl DatabaseLocation {
     }
 }
 
-/// A URL with any password replaced by `****`: in the user part, and in libpq's `password`
-/// and `sslpassword` parameters.
-pub fn mask_password(raw: &str) -> String {
+/// libpq parameters that name how to connect, never a secret: shown as they are.
+const PLAIN_POSTGRES_PARAMETERS: &[&str] = &[
+    "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "connect_timeout",
+    "application_name",
+    "target_session_attrs",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_count",
+];
+
+/// A URL as an operator or a log line may show it (security review, issue 28 finding 5):
+/// the password, every query value and the fragment replaced by `****`, and the user name too
+/// unless the URL is a database's (`https://TOKEN@host` carries a token where a database URL
+/// carries its role). A database URL keeps the libpq parameters that only say how to connect
+/// (`sslmode`, `connect_timeout`, …). Used for every URL setting: in `doctor`, in logs, in
+/// errors.
+pub fn mask_url(raw: &str) -> String {
     let Ok(mut url) = url::Url::parse(raw) else {
         return "(not a URL)".to_owned();
     };
+    let database = matches!(url.scheme(), "postgres" | "postgresql" | "sqlite");
     if url.password().is_some() {
         let _ = url.set_password(Some("****"));
     }
-    let secret =
-        |k: &str| k.eq_ignore_ascii_case("password") || k.eq_ignore_ascii_case("sslpassword");
-    if url.query_pairs().any(|(k, _)| secret(&k)) {
+    if !database && !url.username().is_empty() {
+        let _ = url.set_username("****");
+    }
+    if url.query().is_some() {
+        let shown = |k: &str| {
+            database
+                && PLAIN_POSTGRES_PARAMETERS
+                    .iter()
+                    .any(|p| k.eq_ignore_ascii_case(p))
+        };
         let pairs: Vec<(String, String)> = url
             .query_pairs()
-            .map(|(k, v)| {
-                let v = if secret(&k) {
-                    "****".to_owned()
-                } else {
-                    v.into_owned()
-                };
-                (k.into_owned(), v)
+            .map(|(k, v)| match (shown(&k), v.is_empty()) {
+                (true, _) => (k.into_owned(), v.into_owned()),
+                // `?TOKEN`: the key itself is the secret.
+                (false, true) => ("****".to_owned(), String::new()),
+                (false, false) => (k.into_owned(), "****".to_owned()),
             })
             .collect();
         url.query_pairs_mut().clear().extend_pairs(pairs);
     }
+    if url.fragment().is_some() {
+        url.set_fragment(Some("****"));
+    }
     url.to_string()
+}
+
+#[cfg(test)]
+mod mask_tests {
+    use super::mask_url;
+
+    #[test]
+    fn every_secret_a_url_can_hold_is_masked() {
+        for (raw, shown) in [
+            (
+                "postgres://app:s3cret@db:5432/p?sslmode=require&password=s3cret",
+                "postgres://app:****@db:5432/p?sslmode=require&password=****",
+            ),
+            (
+                "postgres://app@db/p?sslpassword=x&connect_timeout=5",
+                "postgres://app@db/p?sslpassword=****&connect_timeout=5",
+            ),
+            (
+                "https://TOKEN@gw.example/send?api_key=abc&token=def#frag",
+                "https://****@gw.example/send?api_key=****&token=****#****",
+            ),
+            (
+                "https://user:pw@gw.example/?SECRETKEY",
+                "https://****:****@gw.example/?****=",
+            ),
+            ("https://gw.example/send", "https://gw.example/send"),
+            ("not a url", "(not a URL)"),
+        ] {
+            let masked = mask_url(raw);
+            assert_eq!(masked, shown, "{raw}");
+            for secret in ["s3cret", "TOKEN", "abc", "def", "frag", "SECRETKEY", "pw"] {
+                assert!(!masked.contains(secret), "{raw} -> {masked}");
+            }
+        }
+    }
 }
 
 /// Opens connections of the backend the URL names, and sets SQLite up the way we need it.

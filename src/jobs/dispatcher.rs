@@ -142,7 +142,11 @@ impl Dispatcher {
             }
             Err(ureq::Error::StatusCode(code)) => Delivery::Permanent(format!("HTTP {code}")),
             // Timeouts, refused connections, DNS, TLS: the gateway may be back next round.
-            Err(other) => Delivery::Retry(format!("transport: {other}")),
+            // An error may quote the gateway's URL: it is kept and shown without its secrets.
+            Err(other) => Delivery::Retry(format!(
+                "transport: {}",
+                crate::observability::redact::mask_urls(&other.to_string())
+            )),
         }
     }
 

@@ -26,9 +26,35 @@ static SENSITIVE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("redaction pattern compiles")
 });
 
-/// Masks every token, phone number and long digit run in `line`, keeping the last two digits
-/// of numbers so that two log lines can still be told apart.
+/// A URL in a log line, up to the first character that cannot be in one unescaped.
+static URL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s"'<>\\]+"#).expect("URL pattern compiles")
+});
+
+/// Masks the secrets a URL can carry (user-info, query values, fragment: [`crate::db::mask_url`])
+/// wherever one appears in `text` (issue 28 finding 5).
+pub fn mask_urls(text: &str) -> std::borrow::Cow<'_, str> {
+    URL.replace_all(text, |caps: &Captures<'_>| {
+        let url = &caps[0];
+        if url.contains(['@', '?', '#']) {
+            crate::db::mask_url(url)
+        } else {
+            url.to_owned()
+        }
+    })
+}
+
+/// Masks every secret a URL carries, then every token, phone number and long digit run in
+/// `line`, keeping the last two digits of numbers so that two log lines can still be told
+/// apart.
 pub fn redact(line: &str) -> std::borrow::Cow<'_, str> {
+    match mask_urls(line) {
+        std::borrow::Cow::Borrowed(line) => redact_values(line),
+        std::borrow::Cow::Owned(line) => std::borrow::Cow::Owned(redact_values(&line).into_owned()),
+    }
+}
+
+fn redact_values(line: &str) -> std::borrow::Cow<'_, str> {
     SENSITIVE.replace_all(line, |caps: &Captures<'_>| {
         if caps.name("uuid").is_some() {
             caps[0].to_owned()
@@ -74,6 +100,23 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for Redacting<M> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_inside_urls_are_masked_and_digits_in_them_still_are() {
+        let line = r#"{"url":"https://TOKEN@gw.example/send?api_key=abc#f","path":"https://h/a/870412300129"}"#;
+        let out = redact(line);
+        for secret in ["TOKEN", "abc", "#f", "870412300129"] {
+            assert!(!out.contains(secret), "{out}");
+        }
+        assert!(
+            out.contains("https://****@gw.example/send?api_key=****#****"),
+            "{out}"
+        );
+        assert_eq!(
+            redact("see https://example.com/docs"),
+            "see https://example.com/docs"
+        );
+    }
 
     #[test]
     fn iins_phones_and_tokens_are_masked() {

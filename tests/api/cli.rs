@@ -90,6 +90,24 @@ fn invalid_configuration_names_the_variable() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("POSTAMAT_POOL_SIZE"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "one clear message: {err}");
+
+    // A refused URL setting is named without the secrets it holds (issue 28 finding 5).
+    let out = Command::new(env!("CARGO_BIN_EXE_postamat"))
+        .args(["migrate"])
+        .env_clear()
+        .env(
+            "POSTAMAT_SMS_GATEWAY_URL",
+            "ftp://SECRETUSER@sms.example.kz/?key=SECRETKEY",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("POSTAMAT_SMS_GATEWAY_URL"), "{err}");
+    assert!(
+        !err.contains("SECRETUSER") && !err.contains("SECRETKEY"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -391,6 +409,16 @@ fn doctor_shows_configuration_database_calendar_and_backlog_without_secrets() {
             "https://ops:hunter2@sms.example.kz/send",
         )
         .env("POSTAMAT_SMS_GATEWAY_TOKEN", "sms-token-value")
+        // Security review, issue 28 finding 5: secrets held in a URL's user-info, query and
+        // fragment were printed in clear.
+        .env(
+            "POSTAMAT_KASPI_APP_GATEWAY_URL",
+            "https://APPTOKEN@push.example.kz/send?api_key=querysecret&token=othersecret#fragsecret",
+        )
+        .env(
+            "POSTAMAT_KASPI_API_URL",
+            "https://kaspi.example.kz/api?key=kaspisecret",
+        )
         .output()
         .unwrap();
     let text = stdout(&out);
@@ -413,9 +441,23 @@ fn doctor_shows_configuration_database_calendar_and_backlog_without_secrets() {
     ] {
         assert!(text.contains(expected), "{expected} missing from:\n{text}");
     }
-    for secret in ["hunter2", "sms-token-value"] {
+    for secret in [
+        "hunter2",
+        "sms-token-value",
+        "APPTOKEN",
+        "querysecret",
+        "othersecret",
+        "fragsecret",
+        "kaspisecret",
+    ] {
         assert!(!text.contains(secret), "{secret} shown:\n{text}");
+        let logs = String::from_utf8_lossy(&out.stderr);
+        assert!(!logs.contains(secret), "{secret} logged:\n{logs}");
     }
+    assert!(
+        text.contains("https://****@push.example.kz/send?api_key=****&token=****#****"),
+        "{text}"
+    );
     if let Some(path) = url.strip_prefix("sqlite://") {
         let absolute = std::path::absolute(path).unwrap();
         assert!(
