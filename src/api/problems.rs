@@ -303,12 +303,12 @@ pub const OPERATION_PROBLEMS: &[(&str, &[ErrorCode])] = &[
     ("settle_dispute", &[NotFound, AlreadyEnded]), // disputes::settle: NotFound dispute::find_scoped; AlreadyEnded dispute::settle false
     ("list_disputes", &[]),                        // dispute::list
     // supervisors/exceptions.rs
-    ("kaspi_events", &[]),    // kaspi_event::by_outcome
-    ("discrepancies", &[]),   // kaspi_event::discrepancies
-    ("dead_letters", &[]),    // outbox::dead_letters
+    ("kaspi_events", &[]),                    // kaspi_event::by_outcome
+    ("discrepancies", &[]),                   // kaspi_event::discrepancies
+    ("dead_letters", &[]),                    // outbox::dead_letters
     ("requeue", &[NotFound]), // not visible in outbox::dead_letters or outbox::requeue false -> ApiError::not_found
-    ("exception_queue", &[]), // exceptions() (notice_due errors are ignored)
-    ("sla_report", &[]),      // report::sla (a bad period is InvalidQuery)
+    ("exception_queue", &[ValidationFailed]), // ValidationFailed ExceptionFilter::check (limit); exceptions() (notice_due errors are ignored)
+    ("sla_report", &[]),                      // report::sla (a bad period is InvalidQuery)
     // supervisors/force_majeure.rs
     (
         "create_period",

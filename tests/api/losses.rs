@@ -514,3 +514,66 @@ async fn registries_and_loss_acts_are_listed_a_page_at_a_time() {
         }
     }
 }
+
+/// The exception queue applies scope, branch and limit in its queries (issue 28 finding 6):
+/// a page of the oldest, nothing of another branch, a clear refusal of a limit out of bounds.
+#[actix_web::test]
+async fn the_exception_queue_returns_the_oldest_items_of_the_callers_reach() {
+    use postamat::domain::role::Role;
+    let p = Pilot::new().await;
+    let national = p.app.token(Role::Supervisor, None).await;
+    let almaty = p.app.token(Role::Supervisor, Some("ALM01")).await;
+    for (branch, starts_at) in [
+        (Some("ALM01"), "2026-11-10T08:00:00+05:00"),
+        (None, "2026-11-11T08:00:00+05:00"),
+        (Some("ALM01"), "2026-11-12T08:00:00+05:00"),
+    ] {
+        let mut body = json!({"starts_at": starts_at, "reason": "Буран"});
+        if let Some(b) = branch {
+            body["branch"] = json!(b);
+        }
+        p.app
+            .post("/api/v1/force-majeure", Some(&national), &body)
+            .await
+            .assert_status(201);
+    }
+    let since = |items: &serde_json::Value| -> Vec<String> {
+        items
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["since"].as_str().unwrap()[..10].to_owned())
+            .collect()
+    };
+    let page = p
+        .app
+        .get("/api/v1/exceptions?limit=2", Some(&national))
+        .await
+        .assert_status(200);
+    assert_eq!(since(&page), ["2026-11-10", "2026-11-11"]);
+    let own = p
+        .app
+        .get("/api/v1/exceptions", Some(&almaty))
+        .await
+        .assert_status(200);
+    assert_eq!(
+        since(&own),
+        ["2026-11-10", "2026-11-12"],
+        "no national item"
+    );
+    let other = p
+        .app
+        .get("/api/v1/exceptions?branch=AST01", Some(&almaty))
+        .await
+        .assert_status(200);
+    assert_eq!(other, json!([]));
+    for limit in ["0", "1001"] {
+        p.app
+            .get(
+                &format!("/api/v1/exceptions?limit={limit}"),
+                Some(&national),
+            )
+            .await
+            .assert_problem(422, "validation_failed");
+    }
+}

@@ -96,3 +96,79 @@ async fn an_applied_kaspi_event_takes_at_most_eight_statements() {
         "{average} statements per applied event: {counts:?}"
     );
 }
+
+impl Pilot {
+    /// Runs `read` on a connection that records its statements; returns its answer and them.
+    async fn recorded<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&mut postamat::db::DbConnection) -> T + Send + 'static,
+    ) -> (T, Vec<String>) {
+        let pool = self.app.pool.clone();
+        web::block(move || {
+            let mut conn = pool.get().unwrap();
+            let statements = Arc::new(Mutex::new(Vec::new()));
+            let log = statements.clone();
+            conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+                if let InstrumentationEvent::StartQuery { query, .. } = event {
+                    log.lock().unwrap().push(query.to_string());
+                }
+            });
+            let answer = read(&mut conn);
+            conn.set_instrumentation(|_: InstrumentationEvent<'_>| {});
+            let statements = statements.lock().unwrap().clone();
+            (answer, statements)
+        })
+        .await
+        .unwrap()
+    }
+}
+
+/// Security review, issue 28 finding 6: `GET /shipments?due_before=…` loaded the id of every
+/// matching shipment and bound them all in one `IN (…)` list (for a national key, the whole
+/// country's — past 32,766 on SQLite the statement cannot even be prepared), and every
+/// exception-queue call read the whole national backlog. Now the statements are the same
+/// whatever matches, and each carries its scope and its `LIMIT`.
+#[actix_web::test]
+async fn a_deadline_filter_and_the_exception_queue_are_bounded_statements_whatever_matches() {
+    use postamat::db::models::branch::BranchScope;
+    use postamat::db::models::report::{self, Window};
+    use postamat::db::models::shipment::{self as shipments, ShipmentQuery};
+    let p = Pilot::new().await;
+    type Listed = (Vec<(shipments::ShipmentRow, String)>, i64);
+    async fn list(p: &Pilot) -> (Listed, Vec<String>) {
+        let filter = ShipmentQuery {
+            due_before: Some("2027-01-01T00:00:00Z".parse().unwrap()),
+            limit: 2,
+            ..ShipmentQuery::default()
+        };
+        p.recorded(move |conn| shipments::list(conn, &filter, &BranchScope::All).unwrap())
+            .await
+    }
+    async fn queue(p: &Pilot) -> (Vec<report::Overdue>, Vec<String>) {
+        let window = Window {
+            branch: None,
+            began_by: None,
+            limit: 2,
+        };
+        p.recorded(move |conn| report::overdue(conn, &window).unwrap())
+            .await
+    }
+    p.packed("BD-1").await;
+    p.packed("BD-2").await;
+    let ((rows, total), few) = list(&p).await;
+    assert_eq!((rows.len(), total), (2, 2));
+    let (_, queue_few) = queue(&p).await;
+    for number in ["BD-3", "BD-4", "BD-5"] {
+        p.packed(number).await;
+    }
+    let ((rows, total), many) = list(&p).await;
+    assert_eq!((rows.len(), total), (2, 5), "a page of two of the five");
+    assert_eq!(few, many, "the statements grew with what matched");
+    let (_, queue_many) = queue(&p).await;
+    assert_eq!(queue_few, queue_many);
+    assert!(many.iter().any(|s| s.contains("EXISTS")), "{many:#?}");
+    assert!(
+        queue_many.iter().all(|s| s.contains("LIMIT")),
+        "{queue_many:#?}"
+    );
+}

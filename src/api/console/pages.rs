@@ -75,21 +75,25 @@ pub async fn exceptions(req: HttpRequest, state: web::Data<AppState>) -> PageRes
     let (auth, ctx) = signed_in::<Supervisors>(&req, &state).await?;
     let t = ctx.t();
     let filter: ExceptionFilter = parse_query(&ctx)?;
+    filter
+        .check()
+        .map_err(|e| ConsoleError::from_api(&ctx, ApiError::validation(e)))?;
     let scope = auth.scope().clone();
     let now = state.clock.now();
     let calendar = state.calendar.current();
-    let all = state
+    let asked = filter.clone();
+    let items = state
         .db(move |conn| {
             Ok(exceptions::exceptions(
                 conn,
                 &scope,
+                &asked,
                 now,
                 &calendar.calendar,
             )?)
         })
         .await
         .map_err(api_error(&ctx))?;
-    let items: Vec<_> = all.into_iter().filter(|e| filter.keeps(e)).collect();
     let zone = national_zone();
     let national = auth.scope().branch().is_none();
     let body = html! {

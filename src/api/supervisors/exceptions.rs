@@ -172,7 +172,11 @@ impl From<outbox::DeadLetter> for DeadLetter {
     }
 }
 
-/// Messages the dispatcher gave up on (a 4xx, or too many failed attempts).
+/// The most dead letters listed at once, oldest first (as many of each outbox).
+const DEAD_LETTERS_LISTED: i64 = 500;
+
+/// Messages the dispatcher gave up on (a 4xx, or too many failed attempts), oldest first, up to
+/// 500 of each outbox.
 #[utoipa::path(
     tag = "supervisors",
     security(("bearer" = [])),
@@ -185,7 +189,14 @@ async fn dead_letters(
 ) -> ApiResult<web::Json<Vec<DeadLetter>>> {
     let scope = auth.scope().clone();
     let dead = state
-        .db(move |conn| Ok(outbox::dead_letters(conn, &scope)?))
+        .db(move |conn| {
+            let window = report::Window {
+                branch: scope.branch(),
+                began_by: None,
+                limit: DEAD_LETTERS_LISTED,
+            };
+            Ok(outbox::dead_letters(conn, &window)?)
+        })
         .await?;
     Ok(web::Json(dead.into_iter().map(DeadLetter::from).collect()))
 }
@@ -215,10 +226,7 @@ async fn requeue(
     let requeued = state
         .write(move |conn| {
             // Only what the supervisor may see can be queued again.
-            let visible = outbox::dead_letters(conn, &scope)?
-                .iter()
-                .any(|d| d.id == id && d.outbox == which);
-            Ok(visible && outbox::requeue(conn, which, id, now)?)
+            Ok(outbox::requeue(conn, which, id, &scope, now)?)
         })
         .await?;
     if requeued {
@@ -282,15 +290,21 @@ pub struct Exception {
     pub age_hours: i64,
 }
 
-/// Everything overdue or needing a person that the scope may see, oldest first. Items without
-/// a branch (an event not matched to anything, a message to another system) are for national
-/// staff.
+/// Everything overdue or needing a person that the scope may see and `filter` asks for,
+/// oldest first, at most `filter`'s limit. Items without a branch (an event not matched to
+/// anything, a message to another system) are for national staff. Scope, kind, branch, age and
+/// limit are applied by each source's query (issue 28 finding 6), not after reading them all.
 pub(crate) fn exceptions(
     conn: &mut DbConnection,
     scope: &BranchScope,
+    filter: &ExceptionFilter,
     now: DateTime<Utc>,
     calendar: &Calendar,
 ) -> diesel::QueryResult<Vec<Exception>> {
+    let Some(window) = window(conn, scope, filter, now)? else {
+        return Ok(Vec::new());
+    };
+    let wanted = |kind| filter.kind.is_none_or(|k| k == kind);
     let codes: BTreeMap<BranchId, String> = branch::codes(conn)?.into_iter().collect();
     let mut found = Vec::new();
     let mut push = |kind,
@@ -299,11 +313,10 @@ pub(crate) fn exceptions(
                     reference: String,
                     application_number: Option<String>,
                     since: DateTime<Utc>| {
-        let visible = match (scope, branch) {
-            (BranchScope::All, _) => true,
-            (BranchScope::Only { id, .. }, Some(b)) => *id == b,
-            (BranchScope::Only { .. }, None) => false,
-        };
+        // The queries applied the window already; this keeps a source that could not (the
+        // handful of force-majeure periods) to it too.
+        let visible = window.branch.is_none_or(|b| branch == Some(b))
+            && window.began_by.is_none_or(|by| since <= from_db_time(by));
         if visible {
             found.push(Exception {
                 kind,
@@ -316,104 +329,143 @@ pub(crate) fn exceptions(
             });
         }
     };
-    for o in report::overdue(conn)? {
-        let mut reason = format!(
-            "{} ({}) passed; the document is '{}'",
-            o.kind.as_str(),
-            o.kind.clause(),
-            o.state
-        );
-        if let Some(error) = o.sweep_error {
-            reason.push_str(&format!("; the sweeper could not apply it: {error}"));
+    if wanted(ExceptionKind::Overdue) {
+        for o in report::overdue(conn, &window)? {
+            let mut reason = format!(
+                "{} ({}) passed; the document is '{}'",
+                o.kind.as_str(),
+                o.kind.clause(),
+                o.state
+            );
+            if let Some(error) = o.sweep_error {
+                reason.push_str(&format!("; the sweeper could not apply it: {error}"));
+            }
+            let since = from_db_time(o.due_at);
+            let reference = o.shipment_id.to_string();
+            push(
+                ExceptionKind::Overdue,
+                Some(o.branch_id),
+                reason,
+                reference,
+                Some(o.application_number),
+                since,
+            );
         }
-        let since = from_db_time(o.due_at);
-        let reference = o.shipment_id.to_string();
-        push(
-            ExceptionKind::Overdue,
-            Some(o.branch_id),
-            reason,
-            reference,
-            Some(o.application_number),
-            since,
-        );
     }
-    for d in kaspi_event::open_discrepancies(conn)? {
-        let reason = format!("{}: {}", d.kind, d.detail);
-        let since = from_db_time(d.detected_at);
-        push(
-            ExceptionKind::Discrepancy,
-            d.branch_id,
-            reason,
-            d.id.to_string(),
-            None,
-            since,
-        );
-    }
-    for (e, branch) in
-        kaspi_event::by_outcome(conn, Outcome::Unmatched, &BranchScope::All, i64::MAX)?
-    {
-        let reason = format!(
-            "Kaspi {} event waiting: {}",
-            e.event_type,
-            e.detail.unwrap_or_default()
-        );
-        let since = from_db_time(e.received_at);
-        push(
-            ExceptionKind::UnmatchedEvent,
-            branch,
-            reason,
-            e.event_id,
-            None,
-            since,
-        );
-    }
-    for d in outbox::dead_letters(conn, &BranchScope::All)? {
-        // A citizen's message goes via a channel; another system's message goes to it.
-        let via = match d.outbox {
-            Outbox::Notifications => "via",
-            Outbox::Outbound => "to",
-        };
-        let reason = format!(
-            "{} {via} {} undelivered: {}",
-            d.kind,
-            d.route,
-            d.last_error.unwrap_or_default()
-        );
-        push(
-            ExceptionKind::DeadLetter,
-            d.branch_id,
-            reason,
-            d.id.to_string(),
-            d.application_number,
-            d.created_at,
-        );
-    }
-    // п.38–39: without timely notice the circumstances cannot be relied on.
-    for (period, _) in force_majeure::list(conn, scope)? {
-        if period.notice_recorded_at.is_some() {
-            continue;
+    if wanted(ExceptionKind::Discrepancy) {
+        for d in kaspi_event::open_discrepancies(conn, &window)? {
+            let reason = format!("{}: {}", d.kind, d.detail);
+            let since = from_db_time(d.detected_at);
+            push(
+                ExceptionKind::Discrepancy,
+                d.branch_id,
+                reason,
+                d.id.to_string(),
+                None,
+                since,
+            );
         }
-        let starts_at = from_db_time(period.starts_at);
-        if notice_due(starts_at, calendar).is_ok_and(|due| due.at <= now) {
+    }
+    if wanted(ExceptionKind::UnmatchedEvent) {
+        for (e, branch) in kaspi_event::unmatched(conn, &window)? {
             let reason = format!(
-                "no notice recorded within 3 working days (п.38): {}",
-                period.reason
+                "Kaspi {} event waiting: {}",
+                e.event_type,
+                e.detail.unwrap_or_default()
+            );
+            let since = from_db_time(e.received_at);
+            push(
+                ExceptionKind::UnmatchedEvent,
+                branch,
+                reason,
+                e.event_id,
+                None,
+                since,
+            );
+        }
+    }
+    if wanted(ExceptionKind::DeadLetter) {
+        for d in outbox::dead_letters(conn, &window)? {
+            // A citizen's message goes via a channel; another system's message goes to it.
+            let via = match d.outbox {
+                Outbox::Notifications => "via",
+                Outbox::Outbound => "to",
+            };
+            let reason = format!(
+                "{} {via} {} undelivered: {}",
+                d.kind,
+                d.route,
+                d.last_error.unwrap_or_default()
             );
             push(
-                ExceptionKind::UnnotifiedForceMajeure,
-                period.branch_id,
+                ExceptionKind::DeadLetter,
+                d.branch_id,
                 reason,
-                period.id.to_string(),
-                None,
-                starts_at,
+                d.id.to_string(),
+                d.application_number,
+                d.created_at,
             );
+        }
+    }
+    // п.38–39: without timely notice the circumstances cannot be relied on.
+    if wanted(ExceptionKind::UnnotifiedForceMajeure) {
+        for (period, _) in force_majeure::list(conn, scope)? {
+            if period.notice_recorded_at.is_some() {
+                continue;
+            }
+            let starts_at = from_db_time(period.starts_at);
+            if notice_due(starts_at, calendar).is_ok_and(|due| due.at <= now) {
+                let reason = format!(
+                    "no notice recorded within 3 working days (п.38): {}",
+                    period.reason
+                );
+                push(
+                    ExceptionKind::UnnotifiedForceMajeure,
+                    period.branch_id,
+                    reason,
+                    period.id.to_string(),
+                    None,
+                    starts_at,
+                );
+            }
         }
     }
     found.sort_by_key(|e| e.since);
+    found.truncate(usize::try_from(window.limit).unwrap_or(usize::MAX));
     Ok(found)
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+/// What the caller's scope and filter take in; `None` when nothing can match (another branch
+/// than the caller's, an unknown branch, an age beyond any item's).
+fn window(
+    conn: &mut DbConnection,
+    scope: &BranchScope,
+    filter: &ExceptionFilter,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<Option<report::Window>> {
+    let branch = match (&filter.branch, scope.branch()) {
+        (None, mine) => mine,
+        (Some(code), mine) => match branch::find_by_code(conn, code.as_str())? {
+            Some(found) if mine.is_none_or(|m| m == found.id) => Some(found.id),
+            _ => return Ok(None),
+        },
+    };
+    let began_by = match filter.min_age_hours {
+        None => None,
+        Some(h) if h <= 0 => None,
+        Some(h) => match chrono::Duration::try_hours(h).and_then(|d| now.checked_sub_signed(d)) {
+            Some(t) => Some(crate::db::models::to_db_time(t)),
+            None => return Ok(None),
+        },
+    };
+    Ok(Some(report::Window {
+        branch,
+        began_by,
+        limit: filter.limit(),
+    }))
+}
+
+#[derive(Debug, Clone, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ExceptionFilter {
@@ -425,6 +477,9 @@ pub struct ExceptionFilter {
     pub branch: Option<BranchCode>,
     /// Only items at least this many hours old.
     pub min_age_hours: Option<i64>,
+    /// How many items, oldest first (1 to 1000; 200 when omitted).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
 }
 
 /// The exception queue: breached deadlines of documents still on their way, discrepancies,
@@ -442,26 +497,35 @@ async fn exception_queue(
     filter: ApiQuery<ExceptionFilter>,
 ) -> ApiResult<web::Json<Vec<Exception>>> {
     let filter = filter.into_inner()?.into_inner();
+    filter.check().map_err(ApiError::validation)?;
     let scope = auth.scope().clone();
     let now = state.clock.now();
     let calendar = state.calendar.current();
-    let all = state
-        .db(move |conn| Ok(exceptions(conn, &scope, now, &calendar.calendar)?))
+    let found = state
+        .db(move |conn| Ok(exceptions(conn, &scope, &filter, now, &calendar.calendar)?))
         .await?;
-    Ok(web::Json(
-        all.into_iter().filter(|e| filter.keeps(e)).collect(),
-    ))
+    Ok(web::Json(found))
 }
 
 impl ExceptionFilter {
-    /// Whether an item passes the filter (the API's and the console's queue).
-    pub fn keeps(&self, e: &Exception) -> bool {
-        self.kind.is_none_or(|k| k == e.kind)
-            && self
-                .branch
-                .as_ref()
-                .is_none_or(|b| e.branch.as_deref() == Some(b.as_str()))
-            && self.min_age_hours.is_none_or(|h| e.age_hours >= h)
+    pub const DEFAULT_LIMIT: i64 = 200;
+    pub const MAX_LIMIT: i64 = 1000;
+
+    /// Why the filter is refused, if it is.
+    pub fn check(&self) -> Result<(), String> {
+        match self.limit {
+            Some(n) if !(1..=Self::MAX_LIMIT).contains(&n) => {
+                Err(format!("limit: from 1 to {}, got {n}", Self::MAX_LIMIT))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// How many items the queue returns.
+    pub fn limit(&self) -> i64 {
+        self.limit
+            .unwrap_or(Self::DEFAULT_LIMIT)
+            .clamp(1, Self::MAX_LIMIT)
     }
 }
 

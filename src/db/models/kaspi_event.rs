@@ -3,6 +3,7 @@
 //! between our registries and Kaspi's reports.
 
 use crate::db::models::branch::BranchScope;
+use crate::db::models::report::Window;
 use crate::db::schema::{discrepancies, kaspi_events, shipments};
 use crate::db::{DbConnection, insert_or_ignore};
 use crate::domain::ids::{BranchId, DiscrepancyId, RegistryId, ShipmentId};
@@ -142,9 +143,41 @@ pub fn discrepancies(
 }
 
 /// Discrepancies nobody has resolved yet (for the exception queue).
-pub fn open_discrepancies(conn: &mut DbConnection) -> QueryResult<Vec<DiscrepancyRow>> {
-    discrepancies::table
+/// Discrepancies not resolved yet, oldest first, within `window` (those without a branch only
+/// when it takes in the whole country).
+pub fn open_discrepancies(
+    conn: &mut DbConnection,
+    window: &Window,
+) -> QueryResult<Vec<DiscrepancyRow>> {
+    let mut query = discrepancies::table
         .filter(discrepancies::resolved_at.is_null())
+        .filter(discrepancies::detected_at.le(window.began_by()))
         .select(DiscrepancyRow::as_select())
-        .load(conn)
+        .order(discrepancies::detected_at)
+        .limit(window.limit)
+        .into_boxed();
+    if let Some(branch) = window.branch {
+        query = query.filter(discrepancies::branch_id.eq(branch));
+    }
+    query.load(conn)
+}
+
+/// Kaspi events kept unmatched, oldest first, within `window`: an event's branch is its
+/// shipment's, so one not matched to anything is national staff's.
+pub fn unmatched(
+    conn: &mut DbConnection,
+    window: &Window,
+) -> QueryResult<Vec<(KaspiEventRow, Option<BranchId>)>> {
+    let mut query = kaspi_events::table
+        .left_join(shipments::table.on(kaspi_events::shipment_id.eq(shipments::id.nullable())))
+        .filter(kaspi_events::outcome.eq(Outcome::Unmatched))
+        .filter(kaspi_events::received_at.le(window.began_by()))
+        .order(kaspi_events::received_at)
+        .limit(window.limit)
+        .select((KaspiEventRow::as_select(), shipments::branch_id.nullable()))
+        .into_boxed();
+    if let Some(branch) = window.branch {
+        query = query.filter(shipments::branch_id.eq(branch));
+    }
+    query.load(conn)
 }

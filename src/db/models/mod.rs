@@ -30,3 +30,19 @@ pub fn to_db_time(t: DateTime<Utc>) -> NaiveDateTime {
 pub fn from_db_time(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
 }
+
+/// Bounds that compare below and above every stored instant on both backends, for a filter
+/// whose bound was not asked for. Not chrono's `MIN`/`MAX`: SQLite compares timestamps as
+/// text, and `+262142-…` sorts before `2026-…`.
+pub fn earliest_db_time() -> NaiveDateTime {
+    chrono::NaiveDate::from_ymd_opt(1000, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .expect("a valid instant")
+}
+
+/// See [`earliest_db_time`].
+pub fn latest_db_time() -> NaiveDateTime {
+    chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|d| d.and_hms_opt(23, 59, 59))
+        .expect("a valid instant")
+}

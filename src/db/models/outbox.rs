@@ -4,6 +4,7 @@
 
 use super::{from_db_time, to_db_time};
 use crate::db::models::branch::BranchScope;
+use crate::db::models::report::Window;
 use crate::db::schema::{applications, notifications, outbound_messages};
 use crate::db::{DbConnection, insert_or_ignore};
 use crate::domain::ids::{ApplicationId, BranchId, MessageId, ShipmentId};
@@ -346,26 +347,32 @@ pub struct DeadLetter {
     pub application_number: Option<String>,
 }
 
-/// Dead letters a scope may see: its branch's citizens' messages, and for national staff
-/// everything (messages to other systems have no branch).
-pub fn dead_letters(conn: &mut DbConnection, scope: &BranchScope) -> QueryResult<Vec<DeadLetter>> {
+/// Dead letters within `window`, oldest first: its branch's citizens' messages, and when it
+/// takes in the whole country the messages to other systems too (they have no branch).
+pub fn dead_letters(conn: &mut DbConnection, window: &Window) -> QueryResult<Vec<DeadLetter>> {
     let mut notes = notifications::table
         .inner_join(applications::table)
         .filter(notifications::state.eq(DeliveryState::Dead))
+        .filter(notifications::created_at.le(window.began_by()))
         .select((
             NotificationRow::as_select(),
             applications::branch_id,
             applications::number,
         ))
+        .order(notifications::created_at)
+        .limit(window.limit)
         .into_boxed();
-    if let Some(id) = scope.branch() {
+    if let Some(id) = window.branch {
         notes = notes.filter(applications::branch_id.eq(id));
     }
     let notes: Vec<(NotificationRow, BranchId, String)> = notes.load(conn)?;
-    let outbound: Vec<OutboundRow> = if *scope == BranchScope::All {
+    let outbound: Vec<OutboundRow> = if window.unbranched() {
         outbound_messages::table
             .filter(outbound_messages::state.eq(DeliveryState::Dead))
+            .filter(outbound_messages::created_at.le(window.began_by()))
             .select(OutboundRow::as_select())
+            .order(outbound_messages::created_at)
+            .limit(window.limit)
             .load(conn)?
     } else {
         Vec::new()
@@ -398,24 +405,42 @@ pub fn dead_letters(conn: &mut DbConnection, scope: &BranchScope) -> QueryResult
 }
 
 /// Puts a dead-lettered message back in the queue; false if it is not dead-lettered.
+///
+/// Only what `scope` may see: a branch's citizens' messages for its branch, messages to other
+/// systems for national staff.
 pub fn requeue(
     conn: &mut DbConnection,
     outbox: Outbox,
     id: MessageId,
+    scope: &BranchScope,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
     let changed = match outbox {
-        Outbox::Notifications => diesel::update(
-            notifications::table
+        Outbox::Notifications => {
+            let dead = notifications::table
                 .find(id)
-                .filter(notifications::state.eq(DeliveryState::Dead)),
-        )
-        .set((
-            notifications::state.eq(DeliveryState::Pending),
-            notifications::attempts.eq(0),
-            notifications::next_attempt_at.eq(to_db_time(now)),
-        ))
-        .execute(conn)?,
+                .filter(notifications::state.eq(DeliveryState::Dead));
+            let again = (
+                notifications::state.eq(DeliveryState::Pending),
+                notifications::attempts.eq(0),
+                notifications::next_attempt_at.eq(to_db_time(now)),
+            );
+            match scope.branch() {
+                Some(branch) => diesel::update(
+                    dead.filter(
+                        notifications::application_id.eq_any(
+                            applications::table
+                                .filter(applications::branch_id.eq(branch))
+                                .select(applications::id),
+                        ),
+                    ),
+                )
+                .set(again)
+                .execute(conn)?,
+                None => diesel::update(dead).set(again).execute(conn)?,
+            }
+        }
+        Outbox::Outbound if scope.branch().is_some() => 0,
         Outbox::Outbound => diesel::update(
             outbound_messages::table
                 .find(id)

@@ -30,8 +30,35 @@ pub struct Overdue {
     pub sweep_error: Option<String>,
 }
 
-/// Breached deadlines of documents still on their way, and due ones the sweeper cannot apply.
-pub fn overdue(conn: &mut DbConnection) -> QueryResult<Vec<Overdue>> {
+/// Which items of the exception queue one read returns (security review, issue 28 finding 6:
+/// every call read the whole national backlog before filtering). Each source of the queue
+/// applies it in SQL: its branch, its age, its order (oldest first) and its `LIMIT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// `Some`: that branch's items only. `None`: every branch's, and the items that have no
+    /// branch (an event not matched to anything, a message to another system).
+    pub branch: Option<BranchId>,
+    /// Only items that began at or before this instant (the queue's `min_age_hours`).
+    pub began_by: Option<NaiveDateTime>,
+    /// At most this many items from each source.
+    pub limit: i64,
+}
+
+impl Window {
+    /// The latest beginning an item may have (later than any when the age is not asked).
+    pub fn began_by(&self) -> NaiveDateTime {
+        self.began_by.unwrap_or_else(super::latest_db_time)
+    }
+
+    /// Whether items without a branch are in it.
+    pub fn unbranched(&self) -> bool {
+        self.branch.is_none()
+    }
+}
+
+/// Breached deadlines of documents still on their way, and due ones the sweeper cannot apply,
+/// oldest first, within `window`.
+pub fn overdue(conn: &mut DbConnection, window: &Window) -> QueryResult<Vec<Overdue>> {
     let columns = (
         deadlines::kind,
         deadlines::due_at,
@@ -45,7 +72,7 @@ pub fn overdue(conn: &mut DbConnection) -> QueryResult<Vec<Overdue>> {
         .into_iter()
         .filter(|s| !s.is_terminal())
         .collect();
-    let mut found: Vec<Overdue> = deadlines::table
+    let mut breached = deadlines::table
         .inner_join(shipments::table.inner_join(applications::table))
         .filter(deadlines::state.eq(DeadlineState::Breached))
         // An expired storage period is not anyone's fault to chase (the return deadline is),
@@ -56,18 +83,28 @@ pub fn overdue(conn: &mut DbConnection) -> QueryResult<Vec<Overdue>> {
                 .or(deadlines::sweep_error.is_not_null()),
         )
         .filter(shipments::status.eq_any(active))
+        .filter(deadlines::due_at.le(window.began_by()))
         .select(columns)
-        .load(conn)?;
+        .order(deadlines::due_at)
+        .limit(window.limit)
+        .into_boxed();
     // Due deadlines the sweeper keeps failing to apply (force-majeure waits are not failures).
-    found.extend(
-        deadlines::table
-            .inner_join(shipments::table.inner_join(applications::table))
-            .filter(deadlines::state.eq(DeadlineState::Pending))
-            .filter(deadlines::sweep_error.is_not_null())
-            .filter(deadlines::sweep_error.ne(SUSPENDED_NOTE))
-            .select(columns)
-            .load::<Overdue>(conn)?,
-    );
+    let mut failing = deadlines::table
+        .inner_join(shipments::table.inner_join(applications::table))
+        .filter(deadlines::state.eq(DeadlineState::Pending))
+        .filter(deadlines::sweep_error.is_not_null())
+        .filter(deadlines::sweep_error.ne(SUSPENDED_NOTE))
+        .filter(deadlines::due_at.le(window.began_by()))
+        .select(columns)
+        .order(deadlines::due_at)
+        .limit(window.limit)
+        .into_boxed();
+    if let Some(branch) = window.branch {
+        breached = breached.filter(shipments::branch_id.eq(branch));
+        failing = failing.filter(shipments::branch_id.eq(branch));
+    }
+    let mut found: Vec<Overdue> = breached.load(conn)?;
+    found.extend(failing.load::<Overdue>(conn)?);
     Ok(found)
 }
 

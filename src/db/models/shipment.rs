@@ -217,38 +217,23 @@ pub fn list(
     filter: &ShipmentQuery,
     scope: &BranchScope,
 ) -> QueryResult<(Vec<(ShipmentRow, String)>, i64)> {
-    // Shipments with a matching open deadline, found first: a boxed subquery cannot be
-    // expressed for both backends at once.
-    let with_deadline: Option<Vec<ShipmentId>> = if filter.deadline_kind.is_some()
-        || filter.due_before.is_some()
-        || filter.due_after.is_some()
-    {
-        let mut due = deadlines::table
-            .filter(deadlines::state.eq_any(DeadlineState::OPEN))
-            .select(deadlines::shipment_id)
-            .into_boxed();
-        if let Some(kind) = filter.deadline_kind {
-            due = due.filter(deadlines::kind.eq(kind));
-        }
-        if let Some(before) = filter.due_before {
-            due = due.filter(deadlines::due_at.lt(to_db_time(before)));
-        }
-        if let Some(after) = filter.due_after {
-            due = due.filter(deadlines::due_at.gt(to_db_time(after)));
-        }
-        if let Some(id) = scope.branch() {
-            due = due.filter(
-                deadlines::shipment_id.eq_any(
-                    shipments::table
-                        .filter(shipments::branch_id.eq(id))
-                        .select(shipments::id),
-                ),
-            );
-        }
-        Some(due.load(conn)?)
-    } else {
-        None
+    // Shipments with a matching open deadline: one correlated `EXISTS` over the deadlines'
+    // index, so the database applies scope, filters and `LIMIT` together (issue 28 finding 6:
+    // the ids were loaded first and bound as one `IN (…)` list, the whole country's for a
+    // national key). Absent filters take values that match every deadline, which keeps the
+    // subquery one type for both backends (a boxed subquery cannot be).
+    let by_deadline =
+        filter.deadline_kind.is_some() || filter.due_before.is_some() || filter.due_after.is_some();
+    let kinds: Vec<DeadlineKind> = match filter.deadline_kind {
+        Some(kind) => vec![kind],
+        None => DeadlineKind::ALL.to_vec(),
     };
+    let before = filter
+        .due_before
+        .map_or_else(super::latest_db_time, to_db_time);
+    let after = filter
+        .due_after
+        .map_or_else(super::earliest_db_time, to_db_time);
     let build = || {
         let mut query = shipments::table
             .inner_join(applications::table)
@@ -262,8 +247,15 @@ pub fn list(
         if let Some(number) = &filter.application_number {
             query = query.filter(applications::number.eq(number.clone()));
         }
-        if let Some(ids) = &with_deadline {
-            query = query.filter(shipments::id.eq_any(ids.clone()));
+        if by_deadline {
+            query = query.filter(diesel::dsl::exists(
+                deadlines::table
+                    .filter(deadlines::shipment_id.eq(shipments::id))
+                    .filter(deadlines::state.eq_any(DeadlineState::OPEN))
+                    .filter(deadlines::kind.eq_any(kinds.clone()))
+                    .filter(deadlines::due_at.lt(before))
+                    .filter(deadlines::due_at.gt(after)),
+            ));
         }
         query
     };
