@@ -324,8 +324,8 @@ pub const OPERATION_PROBLEMS: &[(&str, &[ErrorCode])] = &[
             CalendarUnavailable,
         ],
     ), // ValidationFailed plausible / end <= start; force_majeure::end: NotFound find; BranchForbidden not allowed; AlreadyEnded; CalendarUnavailable extend_deadlines -> decide
-    ("list_periods", &[]),                         // force_majeure::list
-    ("record_notice", &[NotFound, AlreadyExists]), // force_majeure::record_notice: NotFound find / other branch; AlreadyExists periods::record_notice false
+    ("list_periods", &[]), // force_majeure::list
+    ("record_notice", &[NotFound, BranchForbidden, AlreadyExists]), // force_majeure::record_notice: NotFound find; BranchForbidden may_act_on; AlreadyExists periods::record_notice false
     // system.rs
     ("healthz", &[]), // constant answer
     ("readyz", &[]),  // only DatabaseUnavailable / Internal (generic)

@@ -506,6 +506,8 @@ pub struct ForceMajeurePeriod {
     /// п.38: the notice to the responsible bodies, once recorded.
     pub notice_reference: Option<String>,
     pub notice_recorded_at: Option<DateTime<Utc>>,
+    /// The key that recorded the notice (`null` for notices recorded before it was kept).
+    pub notice_recorded_by: Option<KeyId>,
 }
 
 impl From<Period> for ForceMajeurePeriod {
@@ -523,6 +525,7 @@ impl From<Period> for ForceMajeurePeriod {
             end_recorded_at: row.end_recorded_at.map(from_db_time),
             notice_reference: row.notice_reference,
             notice_recorded_at: row.notice_recorded_at.map(from_db_time),
+            notice_recorded_by: row.notice_recorded_by,
         }
     }
 }

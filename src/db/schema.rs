@@ -106,6 +106,7 @@ diesel::table! {
         end_recorded_at -> Nullable<Timestamp>,
         notice_reference -> Nullable<Text>,
         notice_recorded_at -> Nullable<Timestamp>,
+        notice_recorded_by -> Nullable<Uuid>,
     }
 }
 

@@ -100,6 +100,7 @@ pub fn record(
             end_recorded_at: new.ends_at.map(|_| to_db_time(now)),
             notice_reference: None,
             notice_recorded_at: None,
+            notice_recorded_by: None,
         };
         periods::insert(conn, &row)?;
         extend_deadlines(conn, &row, &snapshot.calendar, actor, now)?;
@@ -113,8 +114,7 @@ fn find(conn: &mut DbConnection, id: PeriodId) -> WorkflowResult<Period> {
 }
 
 /// Records the end of an open period; the extension of the deadlines it covered is then fixed.
-/// A branch's period is ended by its branch or a national supervisor; a national one only by a
-/// national supervisor.
+/// Who may act on it: [`may_act_on`].
 pub fn end(
     conn: &mut DbConnection,
     id: PeriodId,
@@ -125,16 +125,7 @@ pub fn end(
 ) -> WorkflowResult<Period> {
     write_transaction(conn, |conn| {
         let (period, _) = find(conn, id)?;
-        let allowed = match period.branch_id {
-            Some(branch) => actor.scope.allows(branch),
-            None => actor.scope == BranchScope::All,
-        };
-        if !allowed {
-            return Err(WorkflowError::rejected(
-                Reason::BranchForbidden,
-                format!("force-majeure period {id} is not your branch's"),
-            ));
-        }
+        may_act_on(&period, actor)?;
         let ended = || {
             WorkflowError::rejected(
                 Reason::AlreadyEnded,
@@ -161,22 +152,42 @@ pub fn end(
     })
 }
 
-/// п.38: records that the responsible bodies were notified.
+/// The one scope rule for every action on a recorded period (its end, its notice): a branch's
+/// period is its branch's or a national supervisor's; a national one only a national
+/// supervisor's (security review, issue 28 finding 2: a branch key recorded a national notice,
+/// which hid the national `unnotified_force_majeure` exception). A branch key sees national
+/// periods (they cover its deadlines), so the refusal is 403, not 404.
+fn may_act_on(period: &PeriodRow, actor: &Principal) -> WorkflowResult<()> {
+    let allowed = match period.branch_id {
+        Some(branch) => actor.scope.allows(branch),
+        None => actor.scope == BranchScope::All,
+    };
+    if allowed {
+        return Ok(());
+    }
+    let whose = if period.branch_id.is_some() {
+        "another branch's"
+    } else {
+        "national: only a national supervisor may act on it"
+    };
+    Err(WorkflowError::rejected(
+        Reason::BranchForbidden,
+        format!("force-majeure period {} is {whose}", period.id),
+    ))
+}
+
+/// п.38: records that the responsible bodies were notified, and who recorded it.
 pub fn record_notice(
     conn: &mut DbConnection,
     id: PeriodId,
     reference: &Text,
-    scope: &BranchScope,
+    actor: &Principal,
     now: DateTime<Utc>,
 ) -> WorkflowResult<Period> {
     write_transaction(conn, |conn| {
         let (period, _) = find(conn, id)?;
-        if period.branch_id.is_some_and(|b| !scope.allows(b)) {
-            return Err(WorkflowError::not_found(format!(
-                "force-majeure period {id} not found"
-            )));
-        }
-        if !periods::record_notice(conn, id, reference.as_str(), now)? {
+        may_act_on(&period, actor)?;
+        if !periods::record_notice(conn, id, reference.as_str(), actor.key_id, now)? {
             return Err(WorkflowError::rejected(
                 Reason::AlreadyExists,
                 "the notice is already recorded",

@@ -428,6 +428,84 @@ async fn a_force_majeure_period_without_timely_notice_is_flagged() {
     assert_eq!(flagged, json!([]));
 }
 
+/// Security review, issue 28 finding 2: a branch supervisor recorded the п.38 notice of a
+/// national period, which hid the national supervisors' exception and named no one. One scope
+/// rule now covers every action on a period, and the notice names its key.
+#[actix_web::test]
+async fn only_a_national_key_records_a_national_notice_and_every_notice_names_its_key() {
+    use postamat::domain::role::Role;
+    let p = Pilot::new().await;
+    let national = p.app.token(Role::Supervisor, None).await;
+    let almaty = p.app.token(Role::Supervisor, Some("ALM01")).await;
+    let astana = p.app.token(Role::Supervisor, Some("AST01")).await;
+    let nationwide = p
+        .app
+        .post(
+            "/api/v1/force-majeure",
+            Some(&national),
+            &json!({"starts_at": "2026-11-16T08:00:00+05:00", "reason": "Карантин"}),
+        )
+        .await
+        .assert_status(201);
+    let notice = |period: &serde_json::Value| {
+        format!(
+            "/api/v1/force-majeure/{}/notice",
+            period["id"].as_str().unwrap()
+        )
+    };
+    let letter = json!({"reference": "Письмо № 1"});
+    p.app
+        .post(&notice(&nationwide), Some(&almaty), &letter)
+        .await
+        .assert_problem(403, "branch_forbidden");
+    let unnotified = "/api/v1/exceptions?kind=unnotified_force_majeure";
+    let flagged = p
+        .app
+        .get(unnotified, Some(&national))
+        .await
+        .assert_status(200);
+    assert_eq!(flagged.as_array().unwrap().len(), 1, "{flagged}");
+    let noticed = p
+        .app
+        .post(&notice(&nationwide), Some(&national), &letter)
+        .await
+        .assert_status(200);
+    let me = p
+        .app
+        .get("/api/v1/me", Some(&national))
+        .await
+        .assert_status(200);
+    assert_eq!(noticed["notice_recorded_by"], me["key_id"]);
+
+    // A branch's period: its own branch records the notice, another branch may not.
+    let local = p
+        .app
+        .post("/api/v1/force-majeure", Some(&national), &json!({"branch": "ALM01", "starts_at": "2026-11-16T08:00:00+05:00", "reason": "Буран"}))
+        .await
+        .assert_status(201);
+    p.app
+        .post(&notice(&local), Some(&astana), &letter)
+        .await
+        .assert_problem(403, "branch_forbidden");
+    let noticed = p
+        .app
+        .post(&notice(&local), Some(&almaty), &letter)
+        .await
+        .assert_status(200);
+    let me = p
+        .app
+        .get("/api/v1/me", Some(&almaty))
+        .await
+        .assert_status(200);
+    assert_eq!(noticed["notice_recorded_by"], me["key_id"]);
+    let flagged = p
+        .app
+        .get(unnotified, Some(&national))
+        .await
+        .assert_status(200);
+    assert_eq!(flagged, json!([]));
+}
+
 #[actix_web::test]
 async fn registries_and_loss_acts_are_listed_a_page_at_a_time() {
     let p = Pilot::new().await;

@@ -184,11 +184,11 @@ async fn record_notice(
 ) -> ApiResult<web::Json<ForceMajeurePeriod>> {
     let id = id.into_inner()?.into_inner();
     let body = body.into_inner()?;
-    let scope = auth.scope().clone();
+    let actor = auth.principal;
     let now = state.clock.now();
     let period = state
         .write(move |conn| {
-            let period = periods::record_notice(conn, id, &body.reference, &scope, now)?;
+            let period = periods::record_notice(conn, id, &body.reference, &actor, now)?;
             Ok(ForceMajeurePeriod::from(period))
         })
         .await?;

@@ -25,6 +25,8 @@ pub struct PeriodRow {
     pub end_recorded_at: Option<NaiveDateTime>,
     pub notice_reference: Option<String>,
     pub notice_recorded_at: Option<NaiveDateTime>,
+    /// The key that recorded the notice (`None` before issue 28 kept it).
+    pub notice_recorded_by: Option<KeyId>,
 }
 
 impl PeriodRow {
@@ -113,6 +115,7 @@ pub fn record_notice(
     conn: &mut DbConnection,
     id: PeriodId,
     reference: &str,
+    recorded_by: KeyId,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
     diesel::update(
@@ -123,6 +126,7 @@ pub fn record_notice(
     .set((
         force_majeure_periods::notice_reference.eq(Some(reference)),
         force_majeure_periods::notice_recorded_at.eq(Some(to_db_time(now))),
+        force_majeure_periods::notice_recorded_by.eq(Some(recorded_by)),
     ))
     .execute(conn)
     .map(|n| n == 1)

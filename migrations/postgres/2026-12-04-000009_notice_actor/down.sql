@@ -1,0 +1,1 @@
+ALTER TABLE force_majeure_periods DROP COLUMN notice_recorded_by;
