@@ -113,6 +113,11 @@ impl<P> Authorized<P> {
         &self.principal.scope
     }
 
+    /// How much of a citizen's personal data this caller is shown.
+    pub fn disclosure(&self) -> crate::domain::personal_data::Disclosure {
+        crate::domain::personal_data::Disclosure::of(self.principal.role)
+    }
+
     /// For what concerns the whole country (the national calendar, national force majeure):
     /// a key bound to a branch may not.
     pub fn require_national(&self, what: &str) -> Result<(), ApiError> {

@@ -107,11 +107,19 @@ fn security_headers(response: &mut ServiceResponse<BoxBody>) {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
     let docs = response.request().path().starts_with("/docs");
+    let api = response.request().path().starts_with("/api/");
     let headers = response.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // Every API answer is either a citizen's data or the state of a document at one instant:
+    // nothing between the service and its caller keeps a copy (issue 28 finding 3). One rule for
+    // all of `/api/` rather than a list of the answers that carry personal data, which a new
+    // endpoint would have to remember to join.
+    if api && !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     if !html {
         return;
     }

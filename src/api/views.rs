@@ -21,6 +21,7 @@ use crate::domain::ids::{
 };
 use crate::domain::loss::{LossActState, LossSide};
 use crate::domain::notification::Language;
+use crate::domain::personal_data::Disclosure;
 use crate::domain::reference::BranchTimeZone;
 use crate::domain::registry::{RegistryKind, RegistryState};
 use crate::domain::shipment::{DeliveryMethod, IssuedTo, ShipmentKind, ShipmentState};
@@ -89,6 +90,24 @@ pub struct StatusEvent {
     pub occurred_at: DateTime<Utc>,
     /// When we recorded it.
     pub recorded_at: DateTime<Utc>,
+}
+
+/// Keys of a history line's details that hold personal data (what the issuance step records).
+const PERSONAL_DETAILS: &[&str] = &["power_of_attorney"];
+
+impl StatusEvent {
+    /// The line as `disclosure` shows it: personal details dropped where it withholds them.
+    fn disclosed(mut self, disclosure: Disclosure) -> Self {
+        if let Some(serde_json::Value::Object(details)) = &mut self.details {
+            for key in PERSONAL_DETAILS {
+                if let Some(value) = details.get_mut(*key) {
+                    let text = value.as_str().and_then(|v| disclosure.name(v));
+                    *value = text.map_or(serde_json::Value::Null, serde_json::Value::String);
+                }
+            }
+        }
+        self
+    }
 }
 
 impl From<HistoryRow> for StatusEvent {
@@ -163,16 +182,24 @@ pub struct ApplicationView {
     pub postamat: Option<ChosenPostamat>,
     pub branch: String,
     pub registry_office_code: String,
-    pub applicant_name: String,
-    pub applicant_iin: String,
-    pub phone: String,
+    /// The citizen's personal data as the caller's role is shown it
+    /// (`domain::personal_data`): whole for the integrations; the name whole, the IIN's last
+    /// four digits and the phone's last two for clerks and supervisors; `null` for the State
+    /// courier.
+    pub applicant_name: Option<String>,
+    pub applicant_iin: Option<String>,
+    pub phone: Option<String>,
     /// The language of the citizen's messages.
     pub language: Language,
     pub submitted_at: DateTime<Utc>,
     pub shipments: Vec<ShipmentBrief>,
 }
 
-pub fn application(conn: &mut DbConnection, row: ApplicationRow) -> QueryResult<ApplicationView> {
+pub fn application(
+    conn: &mut DbConnection,
+    row: ApplicationRow,
+    disclosure: Disclosure,
+) -> QueryResult<ApplicationView> {
     let branch = branch::get(conn, row.branch_id)?;
     let zone = branch.time_zone;
     let postamat = chosen_postamat(conn, &row)?;
@@ -198,9 +225,9 @@ pub fn application(conn: &mut DbConnection, row: ApplicationRow) -> QueryResult<
         postamat,
         branch: branch.code,
         registry_office_code: row.registry_office_code,
-        applicant_name: row.applicant_name,
-        applicant_iin: row.applicant_iin,
-        phone: row.phone,
+        applicant_name: disclosure.name(&row.applicant_name),
+        applicant_iin: disclosure.iin(&row.applicant_iin),
+        phone: disclosure.phone(&row.phone),
         language: row.language,
         shipments,
     })
@@ -221,19 +248,23 @@ pub struct ShipmentDetail {
     pub registry_office_registry: Option<String>,
     /// Once issued.
     pub issued_to: Option<IssuedTo>,
+    /// Who received it and on what power of attorney: `null` for the State courier
+    /// (`domain::personal_data`), as is the power of attorney in the timeline.
     pub recipient_name: Option<String>,
     pub power_of_attorney: Option<String>,
     pub deadlines: Vec<DeadlineView>,
     pub timeline: Vec<StatusEvent>,
 }
 
-/// The shipment of `id` if the scope may see it, with its deadlines and timeline.
+/// The shipment of `id` if the scope may see it, with its deadlines and timeline, its personal
+/// data as `disclosure` shows it.
 pub fn shipment(
     conn: &mut DbConnection,
     id: ShipmentId,
     scope: &BranchScope,
+    disclosure: Disclosure,
 ) -> QueryResult<Option<ShipmentDetail>> {
-    Ok(shipment_in_zone(conn, id, scope)?.map(|(detail, _)| detail))
+    Ok(shipment_in_zone(conn, id, scope, disclosure)?.map(|(detail, _)| detail))
 }
 
 /// [`shipment`], with its branch's time zone (for showing its times locally).
@@ -241,6 +272,7 @@ pub fn shipment_in_zone(
     conn: &mut DbConnection,
     id: ShipmentId,
     scope: &BranchScope,
+    disclosure: Disclosure,
 ) -> QueryResult<Option<(ShipmentDetail, BranchTimeZone)>> {
     let Some(Loaded {
         shipment: row,
@@ -262,14 +294,14 @@ pub fn shipment_in_zone(
         deadlines: deadlines(conn, row.id, time_zone)?,
         timeline: history::of_shipment(conn, row.id)?
             .into_iter()
-            .map(StatusEvent::from)
+            .map(|e| StatusEvent::from(e).disclosed(disclosure))
             .collect(),
         kaspi_order_id: row.kaspi_order_id,
         waybill: row.waybill,
         registry_office_registry: row.registry_office_registry,
         issued_to: row.issued_to,
-        recipient_name: row.recipient_name,
-        power_of_attorney: row.power_of_attorney,
+        recipient_name: row.recipient_name.and_then(|n| disclosure.name(&n)),
+        power_of_attorney: row.power_of_attorney.and_then(|p| disclosure.name(&p)),
     };
     Ok(Some((detail, time_zone)))
 }

@@ -39,6 +39,7 @@ pub mod ids;
 pub mod kaspi;
 pub mod loss;
 pub mod notification;
+pub mod personal_data;
 pub mod reference;
 pub mod registry;
 pub mod role;

@@ -264,3 +264,90 @@ async fn the_last_active_admin_key_is_not_revoked_over_http() {
     .await
     .assert_status(200);
 }
+
+/// Security review, issue 28 finding 3: a State courier's key read every citizen's full IIN,
+/// phone and name. Each role now sees what `domain::personal_data` gives it, in the API as in
+/// the console, and no answer of the API may be kept by a cache.
+#[actix_web::test]
+async fn each_role_sees_of_a_citizen_only_what_its_work_needs() {
+    use crate::lifecycle::{Pilot, iin};
+    let p = Pilot::new().await;
+    let registered = p.register("PD-1", "con").await;
+    // Kaspi sent the data itself and reads it back whole.
+    assert_eq!(registered["applicant_iin"], iin(12));
+    assert_eq!(registered["phone"], "+77011234567");
+    p.execute("PD-1").await;
+    let taken = p.intake(&["PD-1"], Some("РАГС-реестр 1/2026")).await;
+    let id = taken["items"][0]["shipment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let issue = json!({"recipient": {"type": "representative", "iin": iin(40), "name": "Нұрлан", "power_of_attorney": "Доверенность №5"}});
+    p.app
+        .post(
+            &format!("/api/v1/shipments/{id}/issue"),
+            Some(&p.issuance),
+            &issue,
+        )
+        .await
+        .assert_status(200);
+
+    let masked_iin = format!("••••••••{}", &iin(12)[8..]);
+    let branch_supervisor = p.app.token(Role::Supervisor, Some("ALM01")).await;
+    let national = p.app.token(Role::Supervisor, None).await;
+    for (who, token, shown) in [
+        ("accumulation clerk", &p.clerk, true),
+        ("issuance clerk", &p.issuance, true),
+        ("branch supervisor", &branch_supervisor, true),
+        ("national supervisor", &national, true),
+        ("state courier", &p.courier, false),
+    ] {
+        let answer = p.app.get("/api/v1/applications/PD-1", Some(token)).await;
+        assert_eq!(
+            answer.header("cache-control").as_deref(),
+            Some("no-store"),
+            "{who}"
+        );
+        let view = answer.assert_status(200);
+        let shipment = p
+            .app
+            .get(&format!("/api/v1/shipments/{id}"), Some(token))
+            .await
+            .assert_status(200);
+        let issued = shipment["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["event"] == "issued")
+            .unwrap()
+            .clone();
+        if shown {
+            assert_eq!(view["applicant_iin"], masked_iin.as_str(), "{who}");
+            assert_eq!(view["phone"], "••••••••••67", "{who}");
+            assert_eq!(view["applicant_name"], "Нұрланова Айгерім", "{who}");
+            assert_eq!(shipment["recipient_name"], "Нұрлан", "{who}");
+            assert_eq!(shipment["power_of_attorney"], "Доверенность №5", "{who}");
+            assert_eq!(issued["details"]["power_of_attorney"], "Доверенность №5");
+        } else {
+            for field in ["applicant_iin", "phone", "applicant_name"] {
+                assert_eq!(view[field], json!(null), "{who}: {field}");
+            }
+            assert_eq!(shipment["recipient_name"], json!(null), "{who}");
+            assert_eq!(shipment["power_of_attorney"], json!(null), "{who}");
+            assert_eq!(issued["details"]["power_of_attorney"], json!(null), "{who}");
+            assert_eq!(
+                shipment["application_number"], "PD-1",
+                "a handover needs the number"
+            );
+        }
+        let body = serde_json::to_string(&view).unwrap() + &shipment.to_string();
+        assert!(!body.contains(&iin(12)), "{who} saw the whole IIN");
+        assert!(
+            !body.contains(&iin(40)),
+            "{who} saw the representative's IIN"
+        );
+    }
+    // Refusals are not cached either.
+    let refused = p.app.get("/api/v1/applications/NONE", Some(&p.clerk)).await;
+    assert_eq!(refused.header("cache-control").as_deref(), Some("no-store"));
+}

@@ -53,11 +53,12 @@ async fn lookup_application(
 ) -> ApiResult<web::Json<ApplicationView>> {
     let number = number.into_inner()?.into_inner();
     let scope = auth.scope().clone();
+    let disclosure = auth.disclosure();
     let view = state
         .db(move |conn| {
             let row = application::find_scoped(conn, number.as_str(), &scope)?
                 .ok_or_else(|| ApiError::not_found(format!("application {number} not found")))?;
-            Ok(views::application(conn, row)?)
+            Ok(views::application(conn, row, disclosure)?)
         })
         .await?;
     Ok(web::Json(view))
@@ -202,10 +203,11 @@ async fn get_shipment(
 ) -> ApiResult<web::Json<ShipmentDetail>> {
     let id = id.into_inner()?.into_inner();
     let scope = auth.scope().clone();
+    let disclosure = auth.disclosure();
     Ok(web::Json(
         state
             .db(move |conn| {
-                views::shipment(conn, id, &scope)?
+                views::shipment(conn, id, &scope, disclosure)?
                     .ok_or_else(|| ApiError::not_found(format!("shipment {id} not found")))
             })
             .await?,
@@ -339,11 +341,12 @@ async fn label_envelope(
     let snapshot = state.calendar.current();
     let actor = Actor::from(&auth.principal);
     let scope = auth.scope().clone();
+    let disclosure = auth.disclosure();
     let detail = state
         .write(move |conn| {
             let ctx = EventContext::now(actor, now, &snapshot);
             let row = label::label(conn, id, &body.waybill, &scope, &ctx)?;
-            views::shipment(conn, row.id, &scope)?
+            views::shipment(conn, row.id, &scope, disclosure)?
                 .ok_or_else(|| ApiError::not_found(format!("shipment {id} not found")))
         })
         .await?;
@@ -406,11 +409,12 @@ async fn issue_document(
     let snapshot = state.calendar.current();
     let actor = Actor::from(&auth.principal);
     let scope = auth.scope().clone();
+    let disclosure = auth.disclosure();
     let detail = state
         .write(move |conn| {
             let ctx = EventContext::now(actor, now, &snapshot);
             let row = issuance::issue(conn, id, receiver, &scope, &ctx)?;
-            views::shipment(conn, row.id, &scope)?
+            views::shipment(conn, row.id, &scope, disclosure)?
                 .ok_or_else(|| ApiError::not_found(format!("shipment {id} not found")))
         })
         .await?;
@@ -454,11 +458,12 @@ async fn transfer_after_storage(
     let snapshot = state.calendar.current();
     let actor = Actor::from(&auth.principal);
     let scope = auth.scope().clone();
+    let disclosure = auth.disclosure();
     let detail = state
         .write(move |conn| {
             let ctx = EventContext::now(actor, now, &snapshot);
             let row = issuance::transfer(conn, id, &transfer, &scope, &ctx)?;
-            views::shipment(conn, row.id, &scope)?
+            views::shipment(conn, row.id, &scope, disclosure)?
                 .ok_or_else(|| ApiError::not_found(format!("shipment {id} not found")))
         })
         .await?;
@@ -484,6 +489,7 @@ async fn request_duplicate(
 ) -> ApiResult<HttpResponse> {
     let number = number.into_inner()?.into_inner();
     let scope = auth.scope().clone();
+    let disclosure = auth.disclosure();
     let now = state.clock.now();
     let snapshot = state.calendar.current();
     let actor = Actor::from(&auth.principal);
@@ -491,7 +497,7 @@ async fn request_duplicate(
         .write(move |conn| {
             let ctx = EventContext::now(actor, now, &snapshot);
             let app = duplicate::request_duplicate(conn, number.as_str(), &scope, &ctx)?;
-            Ok(views::application(conn, app)?)
+            Ok(views::application(conn, app, disclosure)?)
         })
         .await?;
     Ok(HttpResponse::Created().json(view))

@@ -40,17 +40,6 @@ fn local(t: DateTime<Utc>, tz: Tz) -> String {
     printed::local_time(t, tz)
 }
 
-/// A value as the console shows it: all but its last `shown` characters hidden (an IIN keeps
-/// four, so a clerk can tell two apart; a phone two).
-fn masked(value: &str, shown: usize) -> String {
-    let hidden = value.len().saturating_sub(shown);
-    format!(
-        "{}{}",
-        "•".repeat(hidden),
-        value.get(hidden..).unwrap_or("")
-    )
-}
-
 /// The time zone of national pages (Almaty), as the API's reports use it.
 fn national_zone() -> Tz {
     crate::domain::reference::BranchTimeZone::default().tz()
@@ -375,8 +364,9 @@ async fn search_page(
     let (found, problem) = match &asked {
         None => (None, None),
         Some(_) if by == "iin" && !posted => (None, Some(t.iin_by_form.to_owned())),
-        // A citizen is looked up by IIN at the sectors' desks, not by the State courier.
-        Some(_) if by == "iin" && auth.principal.role == Role::StateCourier => {
+        // A citizen is looked up by IIN at the sectors' desks, not by the State courier
+        // (`domain::personal_data`).
+        Some(_) if by == "iin" && !auth.disclosure().reaches_the_citizen() => {
             return Err(ConsoleError::from_api(
                 &ctx,
                 ApiError::new(
@@ -397,6 +387,7 @@ async fn search_page(
             }
         },
     };
+    let disclosure = auth.disclosure();
     let csrf = ctx
         .session
         .as_ref()
@@ -453,7 +444,7 @@ async fn search_page(
                                 td { (ctx.lang.name_of(f.shipment.delivery_method.as_str())) }
                                 td { (ctx.lang.name_of(f.shipment.status.as_str())) }
                                 td { (f.shipment.waybill.as_deref().unwrap_or("—")) }
-                                td { (masked(&f.applicant_iin, 4)) }
+                                td { (disclosure.iin(&f.applicant_iin).as_deref().unwrap_or("—")) }
                             }
                         }
                     }
@@ -492,16 +483,17 @@ pub async fn shipment(
     let id: ShipmentId = path_value(&ctx, &path)?;
     let scope = auth.scope().clone();
     // The messages sent to the citizen are for the sectors and supervisors, not the courier.
-    let courier = auth.principal.role == Role::StateCourier;
+    let disclosure = auth.disclosure();
     let found = state
         .db(move |conn| {
-            let Some((detail, zone)) = views::shipment_in_zone(conn, id, &scope)? else {
+            let Some((detail, zone)) = views::shipment_in_zone(conn, id, &scope, disclosure)?
+            else {
                 return Ok(None);
             };
-            let messages = if courier {
-                None
-            } else {
+            let messages = if disclosure.reaches_the_citizen() {
                 Some(outbox::notifications_of(conn, id)?)
+            } else {
+                None
             };
             Ok(Some((detail, zone, messages)))
         })
@@ -577,7 +569,7 @@ pub async fn shipment(
                         @for m in messages {
                             tr {
                                 td { (local(from_db_time(m.created_at), tz)) }
-                                td { (ctx.lang.name_of(m.channel.as_str())) " " (masked(&m.recipient, 2)) }
+                                td { (ctx.lang.name_of(m.channel.as_str())) " " (disclosure.phone(&m.recipient).unwrap_or_default()) }
                                 td { (ctx.lang.name_of(m.state.as_str())) }
                                 td { (m.body) }
                             }

@@ -89,6 +89,7 @@ async fn register_application(
     let pilot_ends_on = state.pilot_ends_on;
     let snapshot = state.calendar.current();
     let actor = Actor::from(&auth.principal);
+    let disclosure = auth.disclosure();
     let (created, view) = state
         .write(move |conn| {
             let ctx = EventContext {
@@ -96,7 +97,7 @@ async fn register_application(
                 ..EventContext::now(actor, now, &snapshot)
             };
             let registered = register::register(conn, &new, pilot_ends_on, &ctx)?;
-            let view = views::application(conn, registered.application)?;
+            let view = views::application(conn, registered.application, disclosure)?;
             Ok((registered.created, view))
         })
         .await?;
