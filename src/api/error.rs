@@ -5,7 +5,7 @@
 //! and the CLI use `anyhow`; only this module knows problem codes and HTTP statuses. A failure of
 //! ours is logged once, here, with its whole cause chain.
 
-use crate::domain::calendar::{AmendmentError, EditError, YearMissing};
+use crate::domain::calendar::{AmendmentError, EditError, OutOfYears, YearMissing};
 use crate::domain::shipment::Refusal;
 use crate::workflows::{Reason, WorkflowError};
 use actix_web::http::StatusCode;
@@ -494,6 +494,7 @@ impl From<WorkflowError> for ApiError {
                     ) => ErrorCode::NoSuchDay,
                     EditError::YearMissing(_) => ErrorCode::CalendarYearMissing,
                     EditError::YearExists(_) => ErrorCode::AlreadyExists,
+                    EditError::OutOfRange(_) => ErrorCode::ValidationFailed,
                 };
                 ApiError::new(code, refusal.to_string())
             }
@@ -537,6 +538,12 @@ impl From<Reason> for ErrorCode {
             Reason::NotFound => ErrorCode::NotFound,
             Reason::LastAdminKey => ErrorCode::LastAdminKey,
         }
+    }
+}
+
+impl From<OutOfYears> for ApiError {
+    fn from(err: OutOfYears) -> Self {
+        ApiError::validation(err.to_string())
     }
 }
 

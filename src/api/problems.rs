@@ -167,8 +167,13 @@ pub const OPERATION_PROBLEMS: &[(&str, &[ErrorCode])] = &[
     ("get_year", &[NotFound]), // snapshot.calendar.year(year) None -> ApiError::not_found
     (
         "preview_deadline",
-        &[NotFound, BranchForbidden, CalendarYearMissing],
-    ), // NotFound: branch::find_by_code None; BranchForbidden: auth.require_branch; CalendarYearMissing: deadline::due / force_majeure::decide YearMissing (the caller's date)
+        &[
+            ValidationFailed,
+            NotFound,
+            BranchForbidden,
+            CalendarYearMissing,
+        ],
+    ), // ValidationFailed: supported_instant(from); NotFound: branch::find_by_code None; BranchForbidden: auth.require_branch; CalendarYearMissing: deadline::due / force_majeure::decide YearMissing (the caller's date)
     // clerks/documents.rs
     ("lookup_application", &[NotFound]), // application::find_scoped None
     ("intake", &[ValidationFailed, CalendarUnavailable]), // ValidationFailed: ApiError::validation (1..500 numbers); CalendarUnavailable: take_in_all -> take_in -> shipment::apply -> start_deadlines(Handoff) is_ours, fails the whole call (per-item NotFound/InvalidTransition/ValidationFailed are in the 200 body; own_branch cannot fail for AccumulationClerks)
@@ -244,6 +249,7 @@ pub const OPERATION_PROBLEMS: &[(&str, &[ErrorCode])] = &[
     (
         "order_created",
         &[
+            ValidationFailed,
             NotFound,
             InvalidTransition,
             OrderConflict,
@@ -251,7 +257,7 @@ pub const OPERATION_PROBLEMS: &[(&str, &[ErrorCode])] = &[
             CalendarUnavailable,
             EventIdReused,
         ],
-    ), // kaspi_order::record_order: NotFound application; InvalidTransition no original / apply Refusal (state, ЦОН route); OrderConflict; AlreadyExists shipment::save_change UniqueViolation (waybill/order id of another shipment); CalendarUnavailable start_deadlines(KaspiArrival) or replay_waiting; EventIdReused integrations::once
+    ), // ValidationFailed supported_instant(occurred_at); kaspi_order::record_order: NotFound application; InvalidTransition no original / apply Refusal (state, ЦОН route); OrderConflict; AlreadyExists shipment::save_change UniqueViolation (waybill/order id of another shipment); CalendarUnavailable start_deadlines(KaspiArrival) or replay_waiting; EventIdReused integrations::once
     // integrations/kaspi_events.rs
     (
         "receive_event",
@@ -269,13 +275,20 @@ pub const OPERATION_PROBLEMS: &[(&str, &[ErrorCode])] = &[
     // integrations/registry_office.rs
     (
         "registry_office_event",
-        &[NotFound, InvalidTransition, AlreadyExists, EventIdReused],
-    ), // registry_office::apply_status: NotFound application; InvalidTransition status.after None / no lost document (cancel); AlreadyExists shipment::create UniqueViolation(shipments_one_original_idx), only when two `executed` with different event ids race; EventIdReused integrations::once
+        &[
+            ValidationFailed,
+            NotFound,
+            InvalidTransition,
+            AlreadyExists,
+            EventIdReused,
+        ],
+    ), // ValidationFailed supported_instant(occurred_at); registry_office::apply_status: NotFound application; InvalidTransition status.after None / no lost document (cancel); AlreadyExists shipment::create UniqueViolation(shipments_one_original_idx), only when two `executed` with different event ids race; EventIdReused integrations::once
     // supervisors/calendar_edits.rs
     (
         "edit_year",
         &[
             BranchForbidden,
+            ValidationFailed,
             DateOutsideYear,
             NotAWeekday,
             NotAWeekendDay,
@@ -284,7 +297,7 @@ pub const OPERATION_PROBLEMS: &[(&str, &[ErrorCode])] = &[
             CalendarYearMissing,
             AlreadyExists,
         ],
-    ), // BranchForbidden auth.require_national; the rest calendar::edit -> Calendar::edited EditError (AlreadyExists = EditError::YearExists)
+    ), // BranchForbidden auth.require_national; the rest calendar::edit -> Calendar::edited EditError (AlreadyExists = EditError::YearExists, ValidationFailed = EditError::OutOfRange)
     (
         "import_swaps",
         &[

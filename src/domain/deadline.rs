@@ -12,7 +12,8 @@
 
 use crate::domain::calendar::{Calendar, YearMissing};
 use chrono::{
-    DateTime, Days, LocalResult, Months, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
+    DateTime, Datelike, Days, LocalResult, Months, NaiveDate, NaiveDateTime, NaiveTime, TimeZone,
+    Utc,
 };
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -248,35 +249,44 @@ fn local_instant(local: NaiveDateTime, tz: Tz) -> DateTime<Utc> {
         // An hour skipped by a clock change: the first instant after the gap.
         LocalResult::None => (1..=180)
             .find_map(|m| {
-                tz.from_local_datetime(&(local + chrono::Duration::minutes(m)))
-                    .earliest()
+                let later = local.checked_add_signed(chrono::Duration::minutes(m))?;
+                tz.from_local_datetime(&later).earliest()
             })
             .expect("no clock change skips three hours")
             .with_timezone(&Utc),
     }
 }
 
-/// Computes when a deadline started at `start` falls due, in the zone `tz`.
+/// Computes when a deadline started at `start` falls due, in the zone `tz`. A start outside
+/// [`crate::domain::calendar::YEARS`] has no calendar, whatever the rule: it is refused as a
+/// missing year, and every step of the arithmetic is checked (issue 28 finding 4).
 pub fn due(
     rule: Rule,
     start: DateTime<Utc>,
     tz: Tz,
     calendar: &Calendar,
 ) -> Result<Due, YearMissing> {
+    // Checked in UTC first: at chrono's limits even the local date cannot be formed.
+    if !crate::domain::calendar::YEARS.contains(&start.year()) {
+        return Err(YearMissing(start.year()));
+    }
     let event_day = start.with_timezone(&tz).date_naive();
-    let end_of = |last_day: NaiveDate| Due {
-        at: start_of_day(last_day + Days::new(1), tz),
-        last_day,
-        calendar_version: calendar.version(),
+    let beyond = || YearMissing(event_day.year());
+    let end_of = |last_day: NaiveDate| -> Result<Due, YearMissing> {
+        Ok(Due {
+            at: start_of_day(last_day.succ_opt().ok_or_else(beyond)?, tz),
+            last_day,
+            calendar_version: calendar.version(),
+        })
     };
-    Ok(match rule {
+    match rule {
         Rule::NextWorkingDayAt(time) => {
             let day = calendar.next_working_day(event_day)?;
-            Due {
+            Ok(Due {
                 at: local_instant(day.and_time(time), tz),
                 last_day: day,
                 calendar_version: calendar.version(),
-            }
+            })
         }
         Rule::WorkingDays(n) => {
             let mut day = event_day;
@@ -285,18 +295,36 @@ pub fn due(
             }
             end_of(day)
         }
-        Rule::CalendarDays(n) => end_of(event_day + Days::new(u64::from(n))),
+        Rule::CalendarDays(n) => end_of(
+            event_day
+                .checked_add_days(Days::new(u64::from(n)))
+                .ok_or_else(beyond)?,
+        ),
         Rule::Months(n) => end_of(
             event_day
                 .checked_add_months(Months::new(n))
-                .expect("months are bounded when parsed"),
+                .ok_or_else(beyond)?,
         ),
-    })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_start_beyond_the_supported_years_is_refused_not_a_panic() {
+        let cal = Calendar::new(1, []);
+        let rule: Rule = "calendar_days:366".parse().unwrap();
+        for start in [DateTime::<Utc>::MAX_UTC, DateTime::<Utc>::MIN_UTC] {
+            assert_eq!(
+                due(rule, start, ALMATY, &cal),
+                Err(YearMissing(start.year()))
+            );
+        }
+        let months: Rule = "months:120".parse().unwrap();
+        assert!(due(months, DateTime::<Utc>::MAX_UTC, ALMATY, &cal).is_err());
+    }
     use crate::domain::calendar::rules::generate;
     use chrono::{Datelike, Duration, Offset};
     use proptest::prelude::*;

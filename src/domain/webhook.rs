@@ -7,6 +7,7 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use subtle::ConstantTimeEq;
 
 /// How far a signature's timestamp may be from our clock.
 pub const TOLERANCE_SECONDS: i64 = 5 * 60;
@@ -57,6 +58,18 @@ impl WebhookSecret {
     }
 }
 
+/// Most signatures one `webhook-signature` header may list. Standard Webhooks sends one per
+/// secret the sender signs with; two during a rotation. Anything beyond a handful is not a
+/// sender's header but an attempt to make us work.
+pub const MAX_SIGNATURES: usize = 8;
+
+/// The longest `webhook-signature` header read: [`MAX_SIGNATURES`] `v1,<base64 of 32 bytes>`
+/// tags (47 characters each) with the spaces between them.
+pub const MAX_SIGNATURE_HEADER: usize = MAX_SIGNATURES * 48;
+
+/// The longest `webhook-id` read (Standard Webhooks ids are short: `msg_<ksuid>`).
+pub const MAX_WEBHOOK_ID: usize = 256;
+
 /// Why a signed message is not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
@@ -68,10 +81,33 @@ pub enum SignatureError {
     Expired,
     #[error("the webhook signature does not match")]
     Mismatch,
+    #[error(
+        "webhook-id may be at most {MAX_WEBHOOK_ID} characters and webhook-signature at most {MAX_SIGNATURE_HEADER} characters with at most {MAX_SIGNATURES} signatures"
+    )]
+    Oversized,
+}
+
+/// The candidate tags of a `webhook-signature` header, refused before any hashing when the
+/// header is longer or lists more than a sender ever sends.
+fn candidates(signatures: &str) -> Result<Vec<Vec<u8>>, SignatureError> {
+    if signatures.len() > MAX_SIGNATURE_HEADER {
+        return Err(SignatureError::Oversized);
+    }
+    let listed: Vec<&str> = signatures.split_whitespace().collect();
+    if listed.len() > MAX_SIGNATURES {
+        return Err(SignatureError::Oversized);
+    }
+    Ok(listed
+        .into_iter()
+        .filter_map(|s| s.strip_prefix("v1,"))
+        .filter_map(|b64| STANDARD.decode(b64).ok())
+        .collect())
 }
 
 /// Checks `signatures` (the `webhook-signature` header: one or more `v1,<base64>`) of a message
-/// against every active secret, in constant time.
+/// against every active secret. The cost is bounded before anything is hashed (the header's
+/// size, the timestamp), and then it is one HMAC of the body per secret, whatever the header
+/// lists: each secret's tag is computed once and compared with every candidate in constant time.
 pub fn verify(
     id: &str,
     timestamp: &str,
@@ -83,22 +119,28 @@ pub fn verify(
     if secrets.is_empty() {
         return Err(SignatureError::NoSecret);
     }
+    if id.len() > MAX_WEBHOOK_ID {
+        return Err(SignatureError::Oversized);
+    }
+    let candidates = candidates(signatures)?;
     let sent_at: i64 = timestamp
         .parse()
         .map_err(|_| SignatureError::BadTimestamp)?;
     if now.timestamp().abs_diff(sent_at) > TOLERANCE_SECONDS as u64 {
         return Err(SignatureError::Expired);
     }
-    let valid = signatures
-        .split_whitespace()
-        .filter_map(|s| s.strip_prefix("v1,"))
-        .filter_map(|b64| STANDARD.decode(b64).ok())
-        .any(|tag| {
-            secrets
-                .iter()
-                .any(|secret| secret.mac(id, timestamp, body).verify_slice(&tag).is_ok())
-        });
-    if valid {
+    if candidates.is_empty() {
+        return Err(SignatureError::Mismatch);
+    }
+    let mut valid = subtle::Choice::from(0);
+    for secret in secrets {
+        let tag = secret.mac(id, timestamp, body).finalize().into_bytes();
+        for candidate in &candidates {
+            // `ct_eq` on slices of different lengths is false (and says nothing of content).
+            valid |= tag.as_slice().ct_eq(candidate.as_slice());
+        }
+    }
+    if bool::from(valid) {
         Ok(())
     } else {
         Err(SignatureError::Mismatch)
@@ -160,5 +202,60 @@ mod tests {
         );
         assert!(WebhookSecret::parse("not-a-secret").is_err());
         assert!(WebhookSecret::parse("whsec_c2hvcnQ=").is_err());
+    }
+
+    #[test]
+    fn a_header_listing_more_signatures_than_a_sender_sends_is_refused_before_hashing() {
+        let key = secret(9);
+        let now = Utc::now();
+        let ts = now.timestamp().to_string();
+        let body = vec![b' '; 1024 * 1024];
+        let keys = std::slice::from_ref(&key);
+        // The attack of the security review: 30,000 empty candidates over the largest body.
+        let flood = vec!["v1,"; 30_000].join(" ");
+        assert_eq!(
+            verify("msg_3", &ts, &flood, &body, keys, now),
+            Err(SignatureError::Oversized)
+        );
+        // Within the header's length but more candidates than allowed.
+        let many = ["v1,"; MAX_SIGNATURES + 1].join(" ");
+        assert!(many.len() <= MAX_SIGNATURE_HEADER);
+        assert_eq!(
+            verify("msg_3", &ts, &many, &body, keys, now),
+            Err(SignatureError::Oversized)
+        );
+        let long_id = "m".repeat(MAX_WEBHOOK_ID + 1);
+        let sig = key.sign(&long_id, now.timestamp(), &body);
+        assert_eq!(
+            verify(&long_id, &ts, &sig, &body, keys, now),
+            Err(SignatureError::Oversized)
+        );
+    }
+
+    #[test]
+    fn the_right_tag_among_as_many_candidates_as_allowed_is_found() {
+        let (old, new) = (secret(1), secret(2));
+        let now = Utc::now();
+        let ts = now.timestamp().to_string();
+        let body = br#"{"event_id":"e2"}"#;
+        let right = new.sign("msg_4", now.timestamp(), body);
+        let wrong = secret(5).sign("msg_4", now.timestamp(), body);
+        let mut listed = vec![wrong.as_str(); MAX_SIGNATURES - 1];
+        listed.push(&right);
+        let header = listed.join(" ");
+        assert!(header.len() <= MAX_SIGNATURE_HEADER);
+        let keys = [old, new];
+        assert_eq!(verify("msg_4", &ts, &header, body, &keys, now), Ok(()));
+        // A truncated tag, or one in another scheme, is no match.
+        let truncated = &right[..right.len() - 4];
+        assert_eq!(
+            verify("msg_4", &ts, truncated, body, &keys, now),
+            Err(SignatureError::Mismatch)
+        );
+        let other_scheme = right.replacen("v1,", "v1a,", 1);
+        assert_eq!(
+            verify("msg_4", &ts, &other_scheme, body, &keys, now),
+            Err(SignatureError::Mismatch)
+        );
     }
 }

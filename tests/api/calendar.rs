@@ -825,3 +825,82 @@ async fn a_deadline_in_a_missing_year_is_a_retryable_503_that_keeps_nothing() {
         .assert_status(200);
     assert_eq!(taken["items"][0]["outcome"], "taken_in", "{taken}");
 }
+
+/// Security review, issue 28 finding 4: a date at chrono's limit panicked the deadline preview
+/// (the connection closed with no answer), and a year beyond it could be added to the calendar
+/// and never removed. Every date and year the API accepts now lies within 2000–2100, and an
+/// answer names the bound.
+#[actix_web::test]
+async fn dates_and_years_beyond_the_supported_years_are_refused_with_the_bound() {
+    use crate::lifecycle::Pilot;
+    let p = Pilot::new().await;
+    let supervisor = p.app.token(Role::Supervisor, None).await;
+    for from in [
+        "+262142-12-31T00:00:00Z",
+        "-262143-01-01T00:00:00Z",
+        "2101-01-01T00:00:00Z",
+    ] {
+        let refused = p
+            .app
+            .get(
+                &preview_url("calendar_days:366", from, None),
+                Some(&p.clerk),
+            )
+            .await
+            .assert_problem(422, "validation_failed");
+        assert!(
+            refused["detail"].as_str().unwrap().contains("2000–2100"),
+            "{refused}"
+        );
+    }
+    for year in [262143, 2101, 1999] {
+        p.app
+            .post(
+                &format!("/api/v1/calendar/{year}/edits"),
+                Some(&supervisor),
+                &json!({"action": "add_year", "reason": "Год"}),
+            )
+            .await
+            .assert_problem(422, "validation_failed");
+    }
+
+    // The integrations' reported times are bounded too.
+    p.register("FAR-1", "postamat").await;
+    let mut far = Pilot::application("FAR-2", "postamat");
+    far["submitted_at"] = json!("9999-01-01T00:00:00Z");
+    p.app
+        .post(
+            "/api/v1/integrations/kaspi/applications",
+            Some(&p.kaspi),
+            &far,
+        )
+        .await
+        .assert_problem(422, "validation_failed");
+    p.app
+        .post(
+            "/api/v1/integrations/registry-office/events",
+            Some(&p.registry_office),
+            &json!({"event_id": "ro-far", "application_number": "FAR-1", "status": "executed", "occurred_at": "+262142-12-31T23:59:59Z"}),
+        )
+        .await
+        .assert_problem(422, "validation_failed");
+    p.execute("FAR-1").await;
+    p.app
+        .post(
+            "/api/v1/integrations/kaspi/orders",
+            Some(&p.kaspi),
+            &json!({"event_id": "ord-far", "application_number": "FAR-1", "kaspi_order_id": "K-FAR", "waybill": "WB-FAR", "occurred_at": "2200-01-01T00:00:00Z"}),
+        )
+        .await
+        .assert_problem(422, "validation_failed");
+    let answer = p
+        .kaspi_event(crate::kaspi_events::event(
+            "ev-far",
+            "collected",
+            "WB-FAR",
+            "+262142-12-31T23:59:59Z",
+        ))
+        .await;
+    assert_eq!(answer["outcome"], "rejected", "{answer}");
+    assert_eq!(answer["reason"], "validation_failed", "{answer}");
+}

@@ -6,7 +6,7 @@ use crate::api::auth::{AnyRole, Authorized};
 use crate::api::error::{ApiError, ApiResult, ErrorCode};
 use crate::api::extract::{ApiPath, ApiQuery};
 use crate::db::models::branch;
-use crate::domain::calendar::{DayKind, YearCalendar};
+use crate::domain::calendar::{DayKind, YearCalendar, supported_instant};
 use crate::domain::deadline::{self, DeadlineKind, Rule};
 use crate::domain::force_majeure::{Decision, decide};
 use crate::domain::reference::{BranchCode, BranchTimeZone};
@@ -174,7 +174,7 @@ fn local(t: DateTime<Utc>, tz: Tz) -> String {
     responses(
         (status = 200, body = DeadlinePreview),
         (status = 404, description = "No such branch (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The deadline falls in a year without calendar data (`calendar_year_missing`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The start is outside the years 2000–2100 (`validation_failed`), or the deadline falls in a year without calendar data (`calendar_year_missing`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/api/v1/calendar/deadline")]
@@ -193,6 +193,7 @@ async fn preview_deadline(
     let from = query
         .from
         .map_or_else(|| state.clock.now(), |t| t.with_timezone(&Utc));
+    let from = supported_instant(from, "from")?;
     let (branch_id, tz) = match query.branch.clone() {
         Some(code) => {
             let lookup = code.clone();

@@ -8,6 +8,7 @@ use crate::api::extract::ApiJson;
 use crate::api::views::{self, ApplicationView, DeadlineView};
 use crate::db::models::branch;
 use crate::db::models::integration_event::fingerprint;
+use crate::domain::calendar::supported_instant;
 use crate::domain::identifiers::{ApplicationNumber, ExternalId, Iin, Phone, Waybill};
 use crate::domain::ids::ShipmentId;
 use crate::domain::notification::Language;
@@ -72,6 +73,7 @@ async fn register_application(
     body: ApiJson<RegisterApplication>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner()?;
+    supported_instant(body.submitted_at, "submitted_at")?;
     let new = NewApplication {
         payload_hash: fingerprint(&body),
         number: body.application_number,
@@ -152,6 +154,7 @@ async fn order_created(
     body: ApiJson<OrderCreated>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner()?;
+    supported_instant(body.occurred_at, "occurred_at")?;
     let key = EventKey {
         source: "kaspi",
         event_id: body.event_id.to_string(),

@@ -4,6 +4,7 @@ use super::webhook;
 use crate::api::AppState;
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::extract::{Bounds, parse_json};
+use crate::domain::calendar::supported_instant;
 use crate::domain::ids::ShipmentId;
 use crate::domain::kaspi::{KaspiEvent, Outcome};
 use crate::domain::shipment::ShipmentState;
@@ -61,9 +62,28 @@ impl From<Received> for EventResult {
     }
 }
 
-/// Checks the signature before anything is read from the body (401 and nothing stored).
-fn verified(req: &HttpRequest, state: &AppState, body: &[u8]) -> ApiResult<String> {
-    webhook::verify(req.headers(), body, &state.kaspi_secrets, state.clock.now())
+/// The largest single event read (when the service's body limit is larger). The largest event
+/// is an acceptance listing a registry's waybills: 256 KiB holds some 6,000 of them, beyond any
+/// courier's bag.
+pub const MAX_EVENT_BYTES: usize = 256 * 1024;
+
+/// Checks the signature before anything is read from the body (401 and nothing stored); a body
+/// over `max_body` is refused before it is hashed.
+fn verified(
+    req: &HttpRequest,
+    state: &AppState,
+    body: &[u8],
+    max_body: usize,
+) -> ApiResult<String> {
+    let secrets = &state.kaspi_secrets;
+    webhook::verify(req.headers(), body, max_body, secrets, state.clock.now())
+}
+
+/// An event whose time lies within the years the service reasons about; another is answered
+/// `rejected` (`validation_failed`) in its place (issue 28 finding 4).
+fn plausible(event: KaspiEvent) -> Result<KaspiEvent, ApiError> {
+    supported_instant(event.occurred_at, "occurred_at")?;
+    Ok(event)
 }
 
 /// Receives the readable events, in the order things happened, a chunk per transaction (and per
@@ -150,9 +170,9 @@ async fn receive_event(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> ApiResult<web::Json<EventResult>> {
-    let webhook_id = verified(&req, &state, &body)?;
+    let webhook_id = verified(&req, &state, &body, MAX_EVENT_BYTES)?;
     let event: KaspiEvent = parse_json(&body)?;
-    let mut results = receive(&state, webhook_id, vec![Ok(event)]).await?;
+    let mut results = receive(&state, webhook_id, vec![plausible(event)]).await?;
     Ok(web::Json(results.remove(0)))
 }
 
@@ -189,7 +209,8 @@ async fn receive_batch(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> ApiResult<web::Json<BatchResult>> {
-    let webhook_id = verified(&req, &state, &body)?;
+    // A batch's own bound is the service's body limit, which actix has applied already.
+    let webhook_id = verified(&req, &state, &body, body.len())?;
     let batch: EventBatch = parse_json(&body)?;
     BATCH.check(batch.events.len())?;
     let events = batch
@@ -198,6 +219,7 @@ async fn receive_batch(
         .map(|value| {
             serde_path_to_error::deserialize::<_, KaspiEvent>(value)
                 .map_err(|e| ApiError::invalid_body(format!("{}: {}", e.path(), e.inner())))
+                .and_then(plausible)
         })
         .collect();
     let results = receive(&state, webhook_id, events).await?;

@@ -8,6 +8,7 @@ use crate::api::error::{ApiError, ApiResult};
 use crate::api::extract::ApiJson;
 use crate::db::models::integration_event::fingerprint;
 use crate::domain::application::{ApplicationStatus, FinalStatus};
+use crate::domain::calendar::supported_instant;
 use crate::domain::identifiers::{ApplicationNumber, ExternalId};
 use crate::domain::ids::ShipmentId;
 use crate::domain::shipment::ShipmentState;
@@ -63,6 +64,7 @@ async fn registry_office_event(
     body: ApiJson<RegistryOfficeEvent>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner()?;
+    supported_instant(body.occurred_at, "occurred_at")?;
     let key = EventKey {
         source: "registry_office",
         event_id: body.event_id.to_string(),

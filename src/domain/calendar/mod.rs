@@ -278,8 +278,51 @@ pub enum EditError {
     YearMissing(#[from] YearMissing),
     #[error("the calendar already has data for {0}")]
     YearExists(i32),
+    #[error(transparent)]
+    OutOfRange(#[from] OutOfYears),
     #[error("Kurban Ait of {year} is already {date}")]
     KurbanAitUnchanged { year: i32, date: NaiveDate },
+}
+
+/// The years the service reasons about: every date and year it accepts lies within them
+/// (security review, issue 28 finding 4: a year like 262143 overflowed the date arithmetic).
+/// The pilot runs in 2026 (order п.6); the bound leaves room for back-dated records and for an
+/// extended pilot while keeping every computed date far from chrono's limits.
+pub const YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
+
+/// A date or year outside [`YEARS`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} must lie within the years 2000–2100; {value} does not")]
+pub struct OutOfYears {
+    pub what: &'static str,
+    pub value: String,
+}
+
+/// `year` if it lies within [`YEARS`].
+pub fn supported_year(year: i32) -> Result<i32, OutOfYears> {
+    if YEARS.contains(&year) {
+        Ok(year)
+    } else {
+        Err(OutOfYears {
+            what: "a calendar year",
+            value: year.to_string(),
+        })
+    }
+}
+
+/// `t` if its year (in UTC) lies within [`YEARS`]; `what` names it in the refusal.
+pub fn supported_instant(
+    t: chrono::DateTime<chrono::Utc>,
+    what: &'static str,
+) -> Result<chrono::DateTime<chrono::Utc>, OutOfYears> {
+    if YEARS.contains(&t.year()) {
+        Ok(t)
+    } else {
+        Err(OutOfYears {
+            what,
+            value: t.to_rfc3339(),
+        })
+    }
 }
 
 impl Calendar {
@@ -294,6 +337,7 @@ impl Calendar {
         };
         match edit {
             YearEdit::AddYear { kurban_ait } => {
+                supported_year(year)?;
                 if self.years.contains_key(&year) {
                     return Err(EditError::YearExists(year));
                 }
