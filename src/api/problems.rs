@@ -178,7 +178,7 @@ pub const OPERATION_PROBLEMS: &[(&str, &[ErrorCode])] = &[
     ("lookup_application", &[NotFound]), // application::find_scoped None
     ("intake", &[ValidationFailed, CalendarUnavailable]), // ValidationFailed: ApiError::validation (1..500 numbers); CalendarUnavailable: take_in_all -> take_in -> shipment::apply -> start_deadlines(Handoff) is_ours, fails the whole call (per-item NotFound/InvalidTransition/ValidationFailed are in the 200 body; own_branch cannot fail for AccumulationClerks)
     ("get_shipment", &[NotFound]),                        // views::shipment None
-    ("list_shipments", &[]), // shipments::list (limit/offset clamped, never refused)
+    ("list_shipments", &[ValidationFailed]), // ValidationFailed supported_instant(due_before/due_after); shipments::list (limit/offset clamped)
     (
         "label_envelope",
         &[NotFound, InvalidTransition, NoKaspiOrder, WaybillMismatch],
@@ -312,9 +312,12 @@ pub const OPERATION_PROBLEMS: &[(&str, &[ErrorCode])] = &[
     ), // BranchForbidden auth.require_national; ValidationFailed ApiError::validation (1..50 swaps); the rest calendar::import_swaps -> edit -> Calendar::edited (AddDayOff/AddWorkingDay only)
     ("list_edits", &[]), // calendar::edits
     // supervisors/disputes.rs
-    ("open_dispute", &[NotFound, ValidationFailed]), // disputes::open: NotFound find_scoped(shipment) / loss_act::find_scoped; ValidationFailed an act of another shipment
-    ("settle_dispute", &[NotFound, AlreadyEnded]), // disputes::settle: NotFound dispute::find_scoped; AlreadyEnded dispute::settle false
-    ("list_disputes", &[]),                        // dispute::list
+    ("open_dispute", &[NotFound, ValidationFailed]), // supported_date(opened_on); disputes::open: NotFound find_scoped(shipment) / loss_act::find_scoped; ValidationFailed an act of another shipment
+    (
+        "settle_dispute",
+        &[ValidationFailed, NotFound, AlreadyEnded],
+    ), // ValidationFailed supported_date(settled_on); disputes::settle: NotFound dispute::find_scoped; AlreadyEnded dispute::settle false
+    ("list_disputes", &[]), // dispute::list
     // supervisors/exceptions.rs
     ("kaspi_events", &[]),                    // kaspi_event::by_outcome
     ("discrepancies", &[]),                   // kaspi_event::discrepancies

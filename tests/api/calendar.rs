@@ -903,4 +903,19 @@ async fn dates_and_years_beyond_the_supported_years_are_refused_with_the_bound()
         .await;
     assert_eq!(answer["outcome"], "rejected", "{answer}");
     assert_eq!(answer["reason"], "validation_failed", "{answer}");
+    let mut delayed =
+        crate::kaspi_events::event("ev-far-2", "delayed", "WB-FAR", "2026-03-20T10:00:00+05:00");
+    delayed["new_expected_date"] = json!("9999-01-01");
+    let answer = p.kaspi_event(delayed).await;
+    assert_eq!(answer["reason"], "validation_failed", "{answer}");
+    // A filter's bound too: PostgreSQL refused it with a 500, SQLite compared it as text.
+    for bound in [
+        "due_before=-262143-01-01T00:00:00Z",
+        "due_after=%2B10000-01-01T00:00:00Z",
+    ] {
+        p.app
+            .get(&format!("/api/v1/shipments?{bound}"), Some(&p.clerk))
+            .await
+            .assert_problem(422, "validation_failed");
+    }
 }

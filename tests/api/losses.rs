@@ -645,13 +645,43 @@ async fn the_exception_queue_returns_the_oldest_items_of_the_callers_reach() {
         .await
         .assert_status(200);
     assert_eq!(other, json!([]));
-    for limit in ["0", "1001"] {
+    for bad in [
+        "limit=0",
+        "limit=1001",
+        "min_age_hours=-1",
+        "min_age_hours=99999999",
+    ] {
         p.app
-            .get(
-                &format!("/api/v1/exceptions?limit={limit}"),
-                Some(&national),
-            )
+            .get(&format!("/api/v1/exceptions?{bad}"), Some(&national))
             .await
             .assert_problem(422, "validation_failed");
     }
+
+    // A Kaspi event whose waybill matches nothing waits, for national staff only; its age is
+    // filtered in its query.
+    let waiting = p
+        .kaspi_event(crate::kaspi_events::event(
+            "ev-nowhere",
+            "out_for_delivery",
+            "WB-NOWHERE",
+            "2026-03-20T10:00:00+05:00",
+        ))
+        .await;
+    assert_eq!(waiting["outcome"], "unmatched", "{waiting}");
+    let kinds = |items: &serde_json::Value| -> Vec<String> {
+        items
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let url = "/api/v1/exceptions?kind=unmatched_event";
+    let all = p.app.get(url, Some(&national)).await.assert_status(200);
+    assert_eq!(kinds(&all), ["unmatched_event"]);
+    let own = p.app.get(url, Some(&almaty)).await.assert_status(200);
+    assert_eq!(own, json!([]), "not a branch's");
+    let old = format!("{url}&min_age_hours=1");
+    let aged = p.app.get(&old, Some(&national)).await.assert_status(200);
+    assert_eq!(aged, json!([]), "received just now");
 }

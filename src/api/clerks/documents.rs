@@ -9,6 +9,7 @@ use crate::api::extract::{ApiJson, ApiPath, ApiQuery, Bounds};
 use crate::api::views::{self, ApplicationView, ShipmentDetail};
 use crate::db::models::application;
 use crate::db::models::shipment::{self as shipments, ShipmentQuery};
+use crate::domain::calendar::supported_instant;
 use crate::domain::deadline::DeadlineKind;
 use crate::domain::identifiers::{ApplicationNumber, Iin, Waybill};
 use crate::domain::ids::ShipmentId;
@@ -273,11 +274,13 @@ async fn list_shipments(
     filter: ApiQuery<ShipmentFilter>,
 ) -> ApiResult<web::Json<ShipmentPage>> {
     let filter = filter.into_inner()?.into_inner();
+    let bounded =
+        |t: Option<DateTime<Utc>>, what| t.map(|t| supported_instant(t, what)).transpose();
     let query = ShipmentQuery {
         state: filter.state,
         deadline_kind: filter.deadline_kind,
-        due_before: filter.due_before,
-        due_after: filter.due_after,
+        due_before: bounded(filter.due_before, "due_before")?,
+        due_after: bounded(filter.due_after, "due_after")?,
         application_number: filter.application_number,
         limit: filter.limit.unwrap_or(50).clamp(1, 200),
         offset: filter.offset.unwrap_or(0).max(0),

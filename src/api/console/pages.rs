@@ -115,6 +115,9 @@ pub async fn exceptions(req: HttpRequest, state: web::Data<AppState>) -> PageRes
         @if items.is_empty() {
             p { (t.queue_empty) }
         } @else {
+            @if i64::try_from(items.len()).is_ok_and(|n| n >= filter.limit()) {
+                p role="status" { (t.queue_truncated) }
+            }
             table {
                 caption { (t.nav_exceptions) ": " (items.len()) }
                 thead { tr {

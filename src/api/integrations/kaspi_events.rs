@@ -3,10 +3,10 @@
 use super::webhook;
 use crate::api::AppState;
 use crate::api::error::{ApiError, ApiResult};
-use crate::api::extract::{Bounds, parse_json};
-use crate::domain::calendar::supported_instant;
+use crate::api::extract::{BodyLimit, Bounds, parse_json};
+use crate::domain::calendar::{supported_date, supported_instant};
 use crate::domain::ids::ShipmentId;
-use crate::domain::kaspi::{KaspiEvent, Outcome};
+use crate::domain::kaspi::{KaspiEvent, KaspiEventBody, Outcome};
 use crate::domain::shipment::ShipmentState;
 use crate::workflows::Actor;
 use crate::workflows::kaspi_events::{CHUNK, Delivery, Received, order, receive_chunk};
@@ -62,19 +62,14 @@ impl From<Received> for EventResult {
     }
 }
 
-/// The largest single event read (when the service's body limit is larger). The largest event
-/// is an acceptance listing a registry's waybills: 256 KiB holds some 6,000 of them, beyond any
-/// courier's bag.
-pub const MAX_EVENT_BYTES: usize = 256 * 1024;
-
 /// Checks the signature before anything is read from the body (401 and nothing stored); a body
-/// over `max_body` is refused before it is hashed.
-fn verified(
-    req: &HttpRequest,
-    state: &AppState,
-    body: &[u8],
-    max_body: usize,
-) -> ApiResult<String> {
+/// over the service's limit (`POSTAMAT_MAX_BODY_BYTES`, which actix applies to what it reads)
+/// is refused before it is hashed. Not a smaller bound for one event: an acceptance lists its
+/// registry's waybills, and a registry has no fixed size.
+fn verified(req: &HttpRequest, state: &AppState, body: &[u8]) -> ApiResult<String> {
+    let max_body = req
+        .app_data::<BodyLimit>()
+        .map_or(body.len(), |limit| limit.0);
     let secrets = &state.kaspi_secrets;
     webhook::verify(req.headers(), body, max_body, secrets, state.clock.now())
 }
@@ -83,6 +78,12 @@ fn verified(
 /// `rejected` (`validation_failed`) in its place (issue 28 finding 4).
 fn plausible(event: KaspiEvent) -> Result<KaspiEvent, ApiError> {
     supported_instant(event.occurred_at, "occurred_at")?;
+    if let KaspiEventBody::Delayed {
+        new_expected_date, ..
+    } = &event.body
+    {
+        supported_date(*new_expected_date, "new_expected_date")?;
+    }
     Ok(event)
 }
 
@@ -170,7 +171,7 @@ async fn receive_event(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> ApiResult<web::Json<EventResult>> {
-    let webhook_id = verified(&req, &state, &body, MAX_EVENT_BYTES)?;
+    let webhook_id = verified(&req, &state, &body)?;
     let event: KaspiEvent = parse_json(&body)?;
     let mut results = receive(&state, webhook_id, vec![plausible(event)]).await?;
     Ok(web::Json(results.remove(0)))
@@ -209,8 +210,7 @@ async fn receive_batch(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> ApiResult<web::Json<BatchResult>> {
-    // A batch's own bound is the service's body limit, which actix has applied already.
-    let webhook_id = verified(&req, &state, &body, body.len())?;
+    let webhook_id = verified(&req, &state, &body)?;
     let batch: EventBatch = parse_json(&body)?;
     BATCH.check(batch.events.len())?;
     let events = batch

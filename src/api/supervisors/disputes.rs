@@ -7,6 +7,7 @@ use crate::api::error::ApiResult;
 use crate::api::extract::{ApiJson, ApiPath};
 use crate::api::views::Dispute;
 use crate::db::models::dispute;
+use crate::domain::calendar::supported_date;
 use crate::domain::ids::{DisputeId, LossActId, ShipmentId};
 use crate::domain::reference::Text;
 use crate::workflows::disputes::{self, Settlement};
@@ -65,7 +66,7 @@ async fn open_dispute(
         loss_act_id: body.loss_act_id,
         parties: body.parties,
         subject: body.subject,
-        opened_on: body.opened_on,
+        opened_on: supported_date(body.opened_on, "opened_on")?,
     };
     let scope = auth.scope().clone();
     let now = state.clock.now();
@@ -104,7 +105,7 @@ async fn settle_dispute(
     let settlement = Settlement {
         commission_protocol: body.commission_protocol,
         outcome: body.outcome,
-        settled_on: body.settled_on,
+        settled_on: supported_date(body.settled_on, "settled_on")?,
     };
     let scope = auth.scope().clone();
     let now = state.clock.now();

@@ -17,6 +17,7 @@ use crate::domain::ids::{BranchId, DiscrepancyId, MessageId, RegistryId, Shipmen
 use crate::domain::kaspi::{DiscrepancyKind, Outcome};
 use crate::domain::notification::Outbox;
 use crate::domain::reference::BranchCode;
+use crate::observability::redact::mask_urls;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -166,7 +167,8 @@ impl From<outbox::DeadLetter> for DeadLetter {
             channel: d.route.to_owned(),
             kind: d.kind.to_owned(),
             attempts: d.attempts,
-            last_error: d.last_error,
+            // Errors kept before URLs were masked where they are written may still quote one.
+            last_error: d.last_error.map(|e| mask_urls(&e).into_owned()),
             created_at: d.created_at,
         }
     }
@@ -395,7 +397,7 @@ pub(crate) fn exceptions(
                 "{} {via} {} undelivered: {}",
                 d.kind,
                 d.route,
-                d.last_error.unwrap_or_default()
+                mask_urls(&d.last_error.unwrap_or_default())
             );
             push(
                 ExceptionKind::DeadLetter,
@@ -475,7 +477,8 @@ pub struct ExceptionFilter {
     /// Only this branch (national supervisors).
     #[param(value_type = Option<String>)]
     pub branch: Option<BranchCode>,
-    /// Only items at least this many hours old.
+    /// Only items at least this many hours old (0 to 876,000).
+    #[param(minimum = 0, maximum = 876000)]
     pub min_age_hours: Option<i64>,
     /// How many items, oldest first (1 to 1000; 200 when omitted).
     #[param(minimum = 1, maximum = 1000)]
@@ -511,12 +514,19 @@ impl ExceptionFilter {
     pub const DEFAULT_LIMIT: i64 = 200;
     pub const MAX_LIMIT: i64 = 1000;
 
+    /// The oldest age asked for: a century, beyond any item of the pilot.
+    pub const MAX_AGE_HOURS: i64 = 100 * 365 * 24;
+
     /// Why the filter is refused, if it is.
     pub fn check(&self) -> Result<(), String> {
-        match self.limit {
-            Some(n) if !(1..=Self::MAX_LIMIT).contains(&n) => {
+        match (self.limit, self.min_age_hours) {
+            (Some(n), _) if !(1..=Self::MAX_LIMIT).contains(&n) => {
                 Err(format!("limit: from 1 to {}, got {n}", Self::MAX_LIMIT))
             }
+            (_, Some(h)) if !(0..=Self::MAX_AGE_HOURS).contains(&h) => Err(format!(
+                "min_age_hours: from 0 to {}, got {h}",
+                Self::MAX_AGE_HOURS
+            )),
             _ => Ok(()),
         }
     }

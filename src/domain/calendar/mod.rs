@@ -310,6 +310,18 @@ pub fn supported_year(year: i32) -> Result<i32, OutOfYears> {
     }
 }
 
+/// `date` if its year lies within [`YEARS`]; `what` names it in the refusal.
+pub fn supported_date(date: NaiveDate, what: &'static str) -> Result<NaiveDate, OutOfYears> {
+    if YEARS.contains(&date.year()) {
+        Ok(date)
+    } else {
+        Err(OutOfYears {
+            what,
+            value: date.to_string(),
+        })
+    }
+}
+
 /// `t` if its year (in UTC) lies within [`YEARS`]; `what` names it in the refusal.
 pub fn supported_instant(
     t: chrono::DateTime<chrono::Utc>,
