@@ -75,6 +75,31 @@ impl NotificationKind {
     }
 }
 
+/// Where a lost document was, as the cancellation tells the citizen (п.25): "lost during
+/// delivery" is only true once it has left the State Corporation (issue 22, item 8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LostWhere {
+    /// Before any delivery: at the registry office's pickup, the accumulation or the issuance
+    /// sector.
+    AtStateCorporation,
+    /// On its way to the citizen: with the State courier, at Kaspi, or on its way back.
+    InDelivery,
+}
+
+impl LostWhere {
+    /// Where a document was lost, by the state it was lost from.
+    pub fn from_state(before: crate::domain::shipment::ShipmentState) -> LostWhere {
+        use crate::domain::shipment::ShipmentState as S;
+        match before {
+            S::ReadyAtRegistryOffice
+            | S::AtAccumulationSector
+            | S::Packed
+            | S::AtIssuanceSector => LostWhere::AtStateCorporation,
+            _ => LostWhere::InDelivery,
+        }
+    }
+}
+
 /// How a message reaches the citizen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -199,10 +224,11 @@ pub enum Facts<'a> {
         application_number: &'a str,
         new_date: NaiveDate,
     },
-    /// п.25: cancelled after a loss; a free duplicate at the State Corporation.
+    /// п.25: cancelled after a loss; a free duplicate at the State Corporation (п.26).
     CancelledAfterLoss {
         application_number: &'a str,
         branch_address: &'a str,
+        lost: LostWhere,
     },
     /// п.34: removed from the postamat and moved to the State Corporation; where to collect it.
     ReturnedToStateCorporation {
@@ -280,20 +306,34 @@ pub fn render(facts: &Facts<'_>, language: Language) -> String {
             Facts::CancelledAfterLoss {
                 application_number,
                 branch_address,
+                lost,
             },
             Language::Ru,
-        ) => format!(
-            "Заявка {application_number} отменена: свидетельство о рождении утеряно при доставке. Бесплатный дубликат выдадут в ЦОН: {branch_address}."
-        ),
+        ) => {
+            let lost = match lost {
+                LostWhere::AtStateCorporation => "в Госкорпорации",
+                LostWhere::InDelivery => "при доставке",
+            };
+            format!(
+                "Заявка {application_number} отменена: свидетельство о рождении утеряно {lost}. Дубликат бесплатно выдадут за 3 рабочих дня в ЦОН: {branch_address}. Возьмите удостоверение личности."
+            )
+        }
         (
             Facts::CancelledAfterLoss {
                 application_number,
                 branch_address,
+                lost,
             },
             Language::Kk,
-        ) => format!(
-            "{application_number} өтінім жойылды: туу туралы куәлік жеткізу кезінде жоғалды. Тегін телнұсқаны ХҚКО береді: {branch_address}."
-        ),
+        ) => {
+            let lost = match lost {
+                LostWhere::AtStateCorporation => "Мемлекеттік корпорацияда",
+                LostWhere::InDelivery => "жеткізу кезінде",
+            };
+            format!(
+                "{application_number} өтінім жойылды: туу туралы куәлік {lost} жоғалды. Телнұсқаны ХҚКО 3 жұмыс күнінде тегін береді: {branch_address}. Жеке куәлігіңізді алыңыз."
+            )
+        }
         (
             Facts::ReturnedToStateCorporation {
                 application_number,
@@ -488,8 +528,14 @@ mod tests {
         let cancelled = Facts::CancelledAfterLoss {
             application_number: "002641234567",
             branch_address: "г. Алматы, пр. Абая, 10",
+            lost: LostWhere::InDelivery,
         };
-        for (facts, language) in [&returned, &cancelled]
+        let cancelled_at_con = Facts::CancelledAfterLoss {
+            application_number: "002641234567",
+            branch_address: "г. Алматы, пр. Абая, 10",
+            lost: LostWhere::AtStateCorporation,
+        };
+        for (facts, language) in [&returned, &cancelled, &cancelled_at_con]
             .into_iter()
             .flat_map(|f| [(f, Language::Kk), (f, Language::Ru)])
         {
@@ -499,6 +545,55 @@ mod tests {
             assert_eq!(encoding, SmsEncoding::Ucs2);
             assert!(segments <= 3, "{segments} segments: {text}");
         }
+    }
+
+    /// п.25–26: the cancellation says where the duplicate is given, that it is free, within 3
+    /// working days, what to bring, and where the document was lost.
+    #[test]
+    fn a_cancellation_tells_how_to_get_the_free_duplicate_and_where_it_was_lost() {
+        let facts = |lost| Facts::CancelledAfterLoss {
+            application_number: "A-1",
+            branch_address: "пр. Абая, 10",
+            lost,
+        };
+        let ru = render(&facts(LostWhere::AtStateCorporation), Language::Ru);
+        for part in [
+            "бесплатно",
+            "3 рабочих дня",
+            "пр. Абая, 10",
+            "удостоверение личности",
+        ] {
+            assert!(ru.contains(part), "{part}: {ru}");
+        }
+        assert!(
+            ru.contains("в Госкорпорации") && !ru.contains("при доставке"),
+            "{ru}"
+        );
+        let kk = render(&facts(LostWhere::AtStateCorporation), Language::Kk);
+        for part in [
+            "тегін",
+            "3 жұмыс күнінде",
+            "пр. Абая, 10",
+            "Жеке куәлігіңізді",
+        ] {
+            assert!(kk.contains(part), "{part}: {kk}");
+        }
+        assert!(!kk.contains("жеткізу кезінде"), "{kk}");
+        assert!(render(&facts(LostWhere::InDelivery), Language::Ru).contains("при доставке"));
+        assert!(render(&facts(LostWhere::InDelivery), Language::Kk).contains("жеткізу кезінде"));
+        use crate::domain::shipment::ShipmentState as S;
+        assert_eq!(
+            LostWhere::from_state(S::Packed),
+            LostWhere::AtStateCorporation
+        );
+        assert_eq!(
+            LostWhere::from_state(S::HandedToCourier),
+            LostWhere::InDelivery
+        );
+        assert_eq!(
+            LostWhere::from_state(S::PlacedInCell),
+            LostWhere::InDelivery
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::db::models::application::ApplicationRow;
 use crate::db::models::outbox::{self, NewNotification};
 use crate::db::models::{branch, history};
 use crate::domain::ids::ShipmentId;
-use crate::domain::notification::{self, Bilingual, Facts, dedup_key};
+use crate::domain::notification::{self, Bilingual, Facts, LostWhere, dedup_key};
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// What to tell the citizen.
@@ -24,7 +24,7 @@ pub enum Notice<'a> {
     /// messages.
     DeliveryLate { new_date: NaiveDate, cause: &'a str },
     /// п.25: cancelled after a loss; a free duplicate at the branch.
-    CancelledAfterLoss,
+    CancelledAfterLoss { lost: LostWhere },
     /// п.34: back at the State Corporation; collect it at the branch.
     ReturnedToStateCorporation,
     /// A day before storage ends (п.29): collect by this day.
@@ -43,7 +43,7 @@ pub fn notify_citizen(
     let language = application.language;
     let application_number = application.number.as_str();
     let branch_address = match notice {
-        Notice::CancelledAfterLoss | Notice::ReturnedToStateCorporation => {
+        Notice::CancelledAfterLoss { .. } | Notice::ReturnedToStateCorporation => {
             Some(branch::get(conn, application.branch_id)?.address())
         }
         _ => None,
@@ -68,10 +68,11 @@ pub fn notify_citizen(
             },
             Some(cause),
         ),
-        Notice::CancelledAfterLoss => (
+        Notice::CancelledAfterLoss { lost } => (
             Facts::CancelledAfterLoss {
                 application_number,
                 branch_address,
+                lost,
             },
             None,
         ),

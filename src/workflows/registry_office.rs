@@ -5,12 +5,12 @@ use super::notify::{Notice, notify_citizen};
 use super::shipment::{self, Line};
 use super::{EventContext, Reason, WorkflowError, WorkflowResult};
 use crate::db::models::application::{self, ApplicationRow};
-use crate::db::models::outbox;
 use crate::db::models::postamat;
 use crate::db::models::shipment::{self as shipments, ShipmentRow};
+use crate::db::models::{history, outbox};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::application::FinalStatus;
-use crate::domain::notification::{Destination, NotificationKind, OutboundKind};
+use crate::domain::notification::{Destination, LostWhere, NotificationKind, OutboundKind};
 use crate::domain::shipment::{DeliveryMethod, Event, ShipmentKind, ShipmentState};
 
 /// What the status did.
@@ -127,17 +127,25 @@ fn cancel(
                 ),
             )
         })?;
+    // п.25: where it was lost, from the state the loss moved it out of (its history).
+    let lost_from = history::of_shipment(conn, lost.id)?
+        .into_iter()
+        .rev()
+        .find(|e| e.to_status == ShipmentState::Lost.as_str())
+        .and_then(|e| e.from_status)
+        .and_then(|s| ShipmentState::parse(&s));
     let applied = shipment::apply(conn, &lost, None, Event::Cancelled, ctx, None)?;
     if applied
         .transition
         .notifies
         .contains(&NotificationKind::CancelledAfterLoss)
     {
+        let lost_where = lost_from.map_or(LostWhere::InDelivery, LostWhere::from_state);
         notify_citizen(
             conn,
             app,
             lost.id,
-            Notice::CancelledAfterLoss,
+            Notice::CancelledAfterLoss { lost: lost_where },
             ctx.recorded_at,
         )?;
     }

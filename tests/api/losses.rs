@@ -194,7 +194,14 @@ async fn a_kaspi_side_loss_ends_in_a_free_duplicate_issued_within_three_working_
         notes
             .iter()
             .filter(|n| n.kind == "cancelled_after_loss")
-            .all(|n| n.body.contains("ХҚКО") && n.body.contains("Абай даңғ., 10"))
+            .all(|n| n.body.contains("ХҚКО")
+                && n.body.contains("Абай даңғ., 10")
+                // Issue 22 item 8 (п.25–26): free, within 3 working days, what to bring, and
+                // lost on its way (Kaspi had it).
+                && n.body.contains("тегін")
+                && n.body.contains("3 жұмыс күнінде")
+                && n.body.contains("Жеке куәлігіңізді")
+                && n.body.contains("жеткізу кезінде"))
     );
 
     duplicate_issued_within_three_working_days(&p, "L-1").await;
@@ -288,6 +295,16 @@ async fn a_state_side_loss_is_recorded_by_whoever_holds_the_document() {
             ("cancelled_after_loss", "sms_1414")
         ]
     );
+    // Issue 22 item 8 (п.25): lost at the accumulation sector, before any delivery, and the
+    // message says so.
+    for n in &notes {
+        assert!(
+            n.body.contains("Мемлекеттік корпорацияда жоғалды")
+                && !n.body.contains("жеткізу кезінде"),
+            "{}",
+            n.body
+        );
+    }
     duplicate_issued_within_three_working_days(&p, "L-2").await;
 }
 
