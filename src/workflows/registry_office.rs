@@ -7,9 +7,10 @@ use super::{EventContext, Reason, WorkflowError, WorkflowResult};
 use crate::db::models::application::{self, ApplicationRow};
 use crate::db::models::postamat;
 use crate::db::models::shipment::{self as shipments, ShipmentRow};
-use crate::db::models::{history, outbox};
+use crate::db::models::{history, loss_act, outbox};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::application::FinalStatus;
+use crate::domain::loss::LossActState;
 use crate::domain::notification::{Destination, LostWhere, NotificationKind, OutboundKind};
 use crate::domain::shipment::{DeliveryMethod, Event, ShipmentKind, ShipmentState};
 
@@ -127,6 +128,22 @@ fn cancel(
                 ),
             )
         })?;
+    // п.24: the registry office cancels "according to the act": the accumulation sector draws
+    // it in two copies and sends one first. A cancellation before that is refused (issue 22,
+    // item 7), naming the missing act; refusals are not kept, so the registry office sends the
+    // same event again once the act has reached it. Refused rather than recorded and flagged:
+    // a cancellation without its act has no basis under п.24, and the citizen's message (п.25)
+    // must not go out before the State Corporation has even drawn the act.
+    let act = loss_act::of_shipment(conn, lost.id)?;
+    if act.as_ref().is_none_or(|a| a.state != LossActState::Drawn) {
+        return Err(WorkflowError::rejected(
+            Reason::InvalidTransition,
+            format!(
+                "application {} cannot be cancelled yet: the accumulation sector has not drawn the loss act of its document and sent its copy (п.24); send the cancellation again once the act has arrived",
+                app.number
+            ),
+        ));
+    }
     // п.25: where it was lost, from the state the loss moved it out of (its history).
     let lost_from = history::of_shipment(conn, lost.id)?
         .into_iter()

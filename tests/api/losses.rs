@@ -259,6 +259,20 @@ async fn a_state_side_loss_is_recorded_by_whoever_holds_the_document() {
         .await
         .assert_problem(403, "role_forbidden");
 
+    // Issue 22 item 7 (п.24): the registry office cancels according to the act, so not before
+    // the accumulation sector has drawn it and sent its copy; the same event is accepted once
+    // it has, and no message went to the citizen meanwhile.
+    let early = p
+        .cancel("L-2")
+        .await
+        .assert_problem(409, "invalid_transition");
+    assert!(
+        early["detail"].as_str().unwrap().contains("loss act"),
+        "{early}"
+    );
+    assert_eq!(p.shipment(&id).await["state"], "lost");
+    assert!(p.notifications(&id).await.is_empty());
+
     let act_id = act["id"].as_str().unwrap();
     let drawn = p
         .app

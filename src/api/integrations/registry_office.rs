@@ -54,7 +54,7 @@ pub struct EventApplied {
     responses(
         (status = 200, body = EventApplied),
         (status = 404, description = "Unknown application (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The application already has a final status (`invalid_transition`), or the event id was reused (`event_id_reused`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The application already has a final status, or a cancellation comes before the loss act is drawn (п.24) (`invalid_transition`), or the event id was reused (`event_id_reused`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/integrations/registry-office/events")]

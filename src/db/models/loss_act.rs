@@ -94,6 +94,19 @@ pub fn list(
     load(conn, None, scope, Some((before, limit)))
 }
 
+/// The loss act of a shipment, the latest if there were several.
+pub fn of_shipment(
+    conn: &mut DbConnection,
+    shipment: ShipmentId,
+) -> QueryResult<Option<LossActRow>> {
+    loss_acts::table
+        .filter(loss_acts::shipment_id.eq(shipment))
+        .select(LossActRow::as_select())
+        .order(loss_acts::id.desc())
+        .first(conn)
+        .optional()
+}
+
 /// Gives a recorded act its number; false if it was drawn meanwhile.
 pub fn draw(
     conn: &mut DbConnection,
