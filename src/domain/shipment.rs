@@ -595,13 +595,19 @@ const TABLE: &[Row] = &[
             POSTAMAT,
         )
     },
-    row(
-        ShipmentEvent::OutForDelivery,
-        &[S::AcceptedAtKaspiPoint],
-        Some(S::OutForDelivery),
-        POSTAMAT,
-    ),
-    // п.19, 21, 28.
+    // п.11: "время ожидания заказа в пункте приема" ends when the document leaves the point
+    // (issue 22, item 3), not when it reaches a cell.
+    Row {
+        meets: &[D::PointWait],
+        ..row(
+            ShipmentEvent::OutForDelivery,
+            &[S::AcceptedAtKaspiPoint],
+            Some(S::OutForDelivery),
+            POSTAMAT,
+        )
+    },
+    // п.19, 21, 28. A placement straight from the point (no `out_for_delivery` reported) is
+    // when the document left it; after `out_for_delivery` the wait is already met.
     Row {
         starts: &[D::Storage],
         meets: &[D::PointWait],

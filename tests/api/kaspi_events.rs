@@ -732,3 +732,81 @@ async fn a_branch_supervisor_sees_only_their_branchs_kaspi_events() {
     assert_eq!(listed(almaty).await, ["sc-alm"]);
     assert_eq!(listed(astana).await, Vec::<String>::new());
 }
+
+/// Issue 22 item 3 (п.11): "время ожидания заказа в пункте приема" ends when the document
+/// leaves the point. Accepted Thursday 26 March 2026, the wait runs 3 working days to 24:00 of
+/// Tuesday 31 March; out for delivery at 18:00 that Tuesday and placed on Wednesday 1 April,
+/// the wait was met — the old rule, met at placement, said met late. Deadlines stored by the
+/// old rule are re-read by migration 000010, which this test runs again on such a deadline.
+#[actix_web::test]
+async fn the_point_wait_ends_when_the_document_leaves_the_point_not_at_the_cell() {
+    use diesel::connection::SimpleConnection;
+    let p = Pilot::new().await;
+    p.set_clock("2026-03-20T12:00:00Z");
+    let (id, registry) = p.handed_over("PW-1").await;
+    p.set_clock("2026-03-26T06:00:00Z");
+    p.kaspi_event(accepted_event("pw-a", &registry, &["WB-PW-1"]))
+        .await;
+    let wait = |shipment: &Value| {
+        shipment["deadlines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["kind"] == "point_wait")
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        wait(&p.shipment(&id).await)["due_local"],
+        "2026-04-01T00:00:00+05:00"
+    );
+    p.set_clock("2026-03-31T13:00:00Z");
+    p.kaspi_event(event(
+        "pw-o",
+        "out_for_delivery",
+        "WB-PW-1",
+        "2026-03-31T18:00:00+05:00",
+    ))
+    .await;
+    assert_eq!(deadline_state(&p.shipment(&id).await, "point_wait"), "met");
+    p.set_clock("2026-04-01T05:00:00Z");
+    let mut placed = placed_event("pw-p", "WB-PW-1", "PST-ALA-1");
+    placed["occurred_at"] = json!("2026-04-01T10:00:00+05:00");
+    p.kaspi_event(placed).await;
+    let shipment = p.shipment(&id).await;
+    assert_eq!(
+        deadline_state(&shipment, "point_wait"),
+        "met",
+        "not met again"
+    );
+
+    // As the old rule stored it: met late, at the placement. The migration re-reads it.
+    let pool = p.app.pool.clone();
+    let shipment_id = id.clone();
+    actix_web::web::block(move || {
+        let mut conn = pool.get().unwrap();
+        let migration = match &*conn {
+            postamat::db::DbConnection::Postgres(_) => include_str!(
+                "../../migrations/postgres/2026-12-04-000010_point_wait_ends_on_leaving/up.sql"
+            ),
+            postamat::db::DbConnection::Sqlite(_) => include_str!(
+                "../../migrations/sqlite/2026-12-04-000010_point_wait_ends_on_leaving/up.sql"
+            ),
+        };
+        let id = match &*conn {
+            postamat::db::DbConnection::Postgres(_) => format!("'{shipment_id}'::uuid"),
+            postamat::db::DbConnection::Sqlite(_) => format!("'{shipment_id}'"),
+        };
+        conn.batch_execute(&format!(
+            "UPDATE deadlines SET state = 'met_late', resolved_at = '2026-04-01 05:00:00' \
+             WHERE kind = 'point_wait' AND shipment_id = {id}"
+        ))
+        .unwrap();
+        conn.batch_execute(migration).unwrap();
+    })
+    .await
+    .unwrap();
+    let shipment = p.shipment(&id).await;
+    assert_eq!(deadline_state(&shipment, "point_wait"), "met");
+    assert_eq!(wait(&shipment)["resolved_at"], "2026-03-31T13:00:00Z");
+}
