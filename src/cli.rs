@@ -188,6 +188,7 @@ fn open_database(config: &Config) -> anyhow::Result<DbPool> {
     if applied > 0 {
         tracing::info!(applied, "database migrations applied");
     }
+    revise(&mut conn)?;
     if db::autovacuum_off(&mut conn) {
         // Every transition rewrites a shipment row and its deadlines: without autovacuum the
         // dead row versions pile up and the planner's statistics stay those of empty tables
@@ -319,8 +320,20 @@ fn migrate(config: &Config) -> anyhow::Result<()> {
     let pool = db::connect(&config.database, config.pool_size)?;
     let mut conn = pool.get().context("cannot get a database connection")?;
     let applied = db::run_migrations(&mut conn)?;
+    let revised = revise(&mut conn)?;
     println!("{applied} migration(s) applied; the database is current");
+    if revised > 0 {
+        println!("{revised} pending deadline(s) re-counted under the current rules");
+    }
     Ok(())
+}
+
+/// The data revisions after the migrations ([`crate::workflows::revisions`]): stored
+/// deadlines a change of rule re-counts, once; returns how many moved.
+fn revise(conn: &mut db::DbConnection) -> anyhow::Result<usize> {
+    let snapshot = calendar_refresh::load_snapshot(conn).context("cannot load the calendar")?;
+    crate::workflows::revisions::apply_pending(conn, &snapshot, Clock::System.now())
+        .map_err(|e| anyhow::anyhow!("data revision failed: {e}"))
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {

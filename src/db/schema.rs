@@ -182,6 +182,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    data_revisions (name) {
+        name -> Text,
+        applied_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     use diesel::sql_types::*;
     use crate::db::id::Uuid;
 
@@ -419,6 +426,7 @@ diesel::joinable!(force_majeure_periods -> branches (branch_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
+    data_revisions,
     applications,
     branches,
     calendar_edits,

@@ -270,7 +270,18 @@ pub fn due(
     if !crate::domain::calendar::YEARS.contains(&start.year()) {
         return Err(YearMissing(start.year()));
     }
-    let event_day = start.with_timezone(&tz).date_naive();
+    // DOMAIN.md §5 (issue 22 item 2): an instant at exactly 00:00 local time ends the day
+    // before it. Storage ending at 24:00 of Monday expires at 00:00 of Tuesday, and п.30's one
+    // working day is counted from Monday: the return is due at 24:00 of Tuesday, not Wednesday.
+    let local = start.with_timezone(&tz);
+    let event_day = if local.time() == NaiveTime::MIN {
+        local
+            .date_naive()
+            .pred_opt()
+            .ok_or(YearMissing(start.year()))?
+    } else {
+        local.date_naive()
+    };
     let beyond = || YearMissing(event_day.year());
     let end_of = |last_day: NaiveDate| -> Result<Due, YearMissing> {
         Ok(Due {
@@ -436,31 +447,58 @@ mod tests {
         }
     }
 
+    /// DOMAIN.md §5 (issue 22 item 2): an instant at exactly 00:00 local ends the day before
+    /// it, so it counts as one at 23:59:59 of that day does; one second later counts from its
+    /// own day.
     #[test]
-    fn an_event_at_23_59_59_counts_from_its_own_day_and_one_at_midnight_from_the_next() {
+    fn an_event_at_midnight_ends_the_day_before_it_as_one_at_23_59_59_does() {
         let cal = calendar();
         let rule = DeadlineKind::Handoff.rule();
         let late = due(rule, almaty("2026-03-19 23:59:59"), ALMATY, &cal).unwrap();
         let midnight = due(rule, almaty("2026-03-20 00:00:00"), ALMATY, &cal).unwrap();
+        let after = due(rule, almaty("2026-03-20 00:00:01"), ALMATY, &cal).unwrap();
         assert_eq!(local(late.at), "2026-03-20 12:00:00 Fri");
-        assert_eq!(local(midnight.at), "2026-03-26 12:00:00 Thu");
+        assert_eq!(local(midnight.at), "2026-03-20 12:00:00 Fri");
+        assert_eq!(local(after.at), "2026-03-26 12:00:00 Thu");
         let storage = DeadlineKind::Storage.rule();
+        for start in ["2026-12-30 23:59:59", "2026-12-31 00:00:00"] {
+            assert_eq!(
+                local(due(storage, almaty(start), ALMATY, &cal).unwrap().at),
+                "2027-01-03 00:00:00 Sun",
+                "{start}"
+            );
+        }
         assert_eq!(
             local(
-                due(storage, almaty("2026-12-30 23:59:59"), ALMATY, &cal)
-                    .unwrap()
-                    .at
-            ),
-            "2027-01-03 00:00:00 Sun"
-        );
-        assert_eq!(
-            local(
-                due(storage, almaty("2026-12-31 00:00:00"), ALMATY, &cal)
+                due(storage, almaty("2026-12-31 00:00:01"), ALMATY, &cal)
                     .unwrap()
                     .at
             ),
             "2027-01-04 00:00:00 Mon"
         );
+    }
+
+    /// п.30, the order's own example (issue 22 item 2): placed on Friday 27 March 2026, storage
+    /// ends at 24:00 of Monday 30 March (recorded as 00:00 of Tuesday 31 March); one working day
+    /// from Monday makes the return due at 24:00 of Tuesday 31 March, not Wednesday 1 April.
+    #[test]
+    fn storage_ending_monday_midnight_makes_the_return_due_tuesday() {
+        let cal = calendar();
+        let storage = due(
+            DeadlineKind::Storage.rule(),
+            almaty("2026-03-27 15:00:00"),
+            ALMATY,
+            &cal,
+        )
+        .unwrap();
+        assert_eq!(local(storage.at), "2026-03-31 00:00:00 Tue");
+        assert_eq!(
+            storage.last_day,
+            NaiveDate::from_ymd_opt(2026, 3, 30).unwrap()
+        );
+        let ret = due(DeadlineKind::Return.rule(), storage.at, ALMATY, &cal).unwrap();
+        assert_eq!(local(ret.at), "2026-04-01 00:00:00 Wed");
+        assert_eq!(ret.last_day, NaiveDate::from_ymd_opt(2026, 3, 31).unwrap());
     }
 
     #[test]

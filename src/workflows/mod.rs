@@ -25,6 +25,7 @@ pub mod notify;
 pub mod register;
 pub mod registries;
 pub mod registry_office;
+pub mod revisions;
 pub mod shipment;
 pub mod sweep;
 

@@ -161,7 +161,8 @@ async fn the_deadline_preview_returns_the_documented_examples() {
     assert_eq!(storage["last_day"], "2027-01-02");
     assert_eq!(storage["due_local"], "2027-01-03T00:00:00+05:00");
 
-    // 23:59:59 local counts from its own day, midnight from the next.
+    // 23:59:59 local counts from its own day, and so does midnight, which ends that day
+    // (DOMAIN.md §5, issue 22 item 2); a second later counts from the next.
     let late = app
         .get(
             &preview_url("handoff", "2026-03-19T23:59:59+05:00", None),
@@ -177,7 +178,15 @@ async fn the_deadline_preview_returns_the_documented_examples() {
         )
         .await
         .assert_status(200);
-    assert_eq!(midnight["due_local"], "2026-03-26T12:00:00+05:00");
+    assert_eq!(midnight["due_local"], "2026-03-20T12:00:00+05:00");
+    let after = app
+        .get(
+            &preview_url("handoff", "2026-03-20T00:00:01+05:00", None),
+            Some(&clerk),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(after["due_local"], "2026-03-26T12:00:00+05:00");
 }
 
 #[actix_web::test]

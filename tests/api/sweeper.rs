@@ -6,6 +6,7 @@ use crate::lifecycle::Pilot;
 use actix_web::web;
 use chrono::{DateTime, Utc};
 use postamat::domain::role::Role;
+use postamat::workflows::revisions;
 use postamat::workflows::sweep::{self, SweepReport};
 
 impl Pilot {
@@ -72,6 +73,17 @@ async fn each_due_deadline_has_its_consequence_once() {
             ..Default::default()
         }
     );
+    // п.30 (issue 22 item 2): the return B's expiry started is due at 24:00 of Tuesday 31 Mar
+    // (one working day counted from Monday, the day storage ended), so at 05:00 on 1 Apr the
+    // next round finds it overdue; a round after that changes nothing.
+    assert_eq!(
+        p.sweep("2026-04-01T00:00:00Z").await,
+        SweepReport {
+            due: 1,
+            escalated: 1,
+            ..Default::default()
+        }
+    );
     assert_eq!(
         p.sweep("2026-04-01T00:00:00Z").await,
         SweepReport::default()
@@ -107,9 +119,17 @@ async fn each_due_deadline_has_its_consequence_once() {
         "{states:?}"
     );
     assert!(
-        states.contains(&("return".into(), "pending".into())),
-        "Kaspi must now remove it: {states:?}"
+        states.contains(&("return".into(), "breached".into())),
+        "Kaspi had to remove it by 24:00 of Tuesday 31 Mar: {states:?}"
     );
+    let ret = b_now["deadlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "return")
+        .unwrap()
+        .clone();
+    assert_eq!(ret["due_local"], "2026-04-01T00:00:00+05:00");
     assert_eq!(kinds(&p.notifications(&c).await), ["delivery_late"]);
 
     // The exception queue and the SLA report see what happened.
@@ -130,14 +150,14 @@ async fn each_due_deadline_has_its_consequence_once() {
             )
         })
         .collect();
+    // Oldest first; C's wait and B's return fall due at the same instant, in either order.
     assert_eq!(
-        overdue,
-        [
-            ("SW-A", "kaspi_arrival"),
-            ("SW-A", "handoff"),
-            ("SW-C", "point_wait")
-        ]
+        overdue[..2],
+        [("SW-A", "kaspi_arrival"), ("SW-A", "handoff")]
     );
+    let mut last = overdue[2..].to_vec();
+    last.sort();
+    assert_eq!(last, [("SW-B", "return"), ("SW-C", "point_wait")]);
     assert!(queue[0]["age_hours"].as_i64().unwrap() > 0);
     let other = p.app.token(Role::Supervisor, Some("AST01")).await;
     let none = p
@@ -355,4 +375,69 @@ async fn recording_a_force_majeure_period_extends_its_branchs_pending_deadlines_
         entry["details"]["deadlines"][0]["due_after"],
         "2026-03-28T07:00:00Z"
     );
+}
+
+/// Issue 22 item 2: a return the old rule counted from the day after storage ended is re-counted
+/// once after the migrations: placed on Friday 27 March 2026, storage ended at 24:00 of Monday
+/// 30 March, and the return is due at 24:00 of Tuesday 31 March, not Wednesday 1 April.
+#[actix_web::test]
+async fn a_return_stored_by_the_old_rule_is_re_counted_once() {
+    use diesel::connection::SimpleConnection;
+    let p = Pilot::new().await;
+    p.set_clock("2026-03-20T12:00:00Z");
+    let (b, registry) = p.handed_over("RV-1").await;
+    p.kaspi_event(accepted_event("rv-a", &registry, &["WB-RV-1"]))
+        .await;
+    p.kaspi_event(placed_event("rv-p", "WB-RV-1", "PST-ALA-1"))
+        .await;
+    let swept = p.sweep("2026-03-31T00:00:00Z").await;
+    assert_eq!(swept.storage_expired, 1, "{swept:?}");
+    let due_local = |shipment: &serde_json::Value| {
+        shipment["deadlines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["kind"] == "return")
+            .unwrap()["due_local"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        due_local(&p.shipment(&b).await),
+        "2026-04-01T00:00:00+05:00"
+    );
+
+    // As the old rule stored it, in a database not revised yet.
+    let (pool, cache, now) = (
+        p.app.pool.clone(),
+        p.app.calendar.clone(),
+        p.app.clock.now(),
+    );
+    let (first, again) = web::block(move || {
+        let mut conn = pool.get().unwrap();
+        conn.batch_execute(
+            "UPDATE deadlines SET due_at = '2026-04-01 19:00:00' WHERE kind = 'return'; \
+             DELETE FROM data_revisions",
+        )
+        .unwrap();
+        let snapshot = cache.current();
+        let first = revisions::apply_pending(&mut conn, &snapshot, now).unwrap();
+        let again = revisions::apply_pending(&mut conn, &snapshot, now).unwrap();
+        (first, again)
+    })
+    .await
+    .unwrap();
+    assert_eq!((first, again), (1, 0), "once");
+    let shipment = p.shipment(&b).await;
+    assert_eq!(due_local(&shipment), "2026-04-01T00:00:00+05:00");
+    let revised = shipment["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"] == "deadline_revised")
+        .unwrap()
+        .clone();
+    assert_eq!(revised["details"]["due_before"], "2026-04-01T19:00:00Z");
+    assert_eq!(revised["details"]["due_after"], "2026-03-31T19:00:00Z");
 }

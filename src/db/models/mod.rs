@@ -18,6 +18,7 @@ pub mod outbox;
 pub mod postamat;
 pub mod registry;
 pub mod report;
+pub mod revision;
 pub mod shipment;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
