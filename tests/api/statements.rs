@@ -17,34 +17,21 @@ impl Pilot {
     /// returns them.
     async fn counted(&self, body: Value) -> Vec<String> {
         let event: KaspiEvent = serde_json::from_value(body).unwrap();
-        let (pool, cache, now) = (
-            self.app.pool.clone(),
-            self.app.calendar.clone(),
-            self.app.clock.now(),
-        );
-        web::block(move || {
-            let mut conn = pool.get().unwrap();
-            let statements = Arc::new(Mutex::new(Vec::new()));
-            let log = statements.clone();
-            conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-                if let InstrumentationEvent::StartQuery { query, .. } = event {
-                    log.lock().unwrap().push(query.to_string());
-                }
-            });
-            let actor = Actor::kaspi("Kaspi webhook counted");
-            let snapshot = cache.current();
-            let delivery = Delivery {
-                actor: &actor,
-                now,
-                calendar: &snapshot,
-            };
-            let received = receive_chunk(&mut conn, &[&event], delivery).unwrap();
-            assert_eq!(received[0].outcome, Outcome::Applied, "{received:?}");
-            conn.set_instrumentation(|_: InstrumentationEvent<'_>| {});
-            statements.lock().unwrap().clone()
-        })
-        .await
-        .unwrap()
+        let (cache, now) = (self.app.calendar.clone(), self.app.clock.now());
+        let ((), statements) = self
+            .recorded(move |conn| {
+                let actor = Actor::kaspi("Kaspi webhook counted");
+                let snapshot = cache.current();
+                let delivery = Delivery {
+                    actor: &actor,
+                    now,
+                    calendar: &snapshot,
+                };
+                let received = receive_chunk(conn, &[&event], delivery).unwrap();
+                assert_eq!(received[0].outcome, Outcome::Applied, "{received:?}");
+            })
+            .await;
+        statements
     }
 }
 
