@@ -322,6 +322,9 @@ pub fn due(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::calendar::rules::generate;
+    use chrono::{Datelike, Duration, Offset};
+    use proptest::prelude::*;
 
     #[test]
     fn a_start_beyond_the_supported_years_is_refused_not_a_panic() {
@@ -336,9 +339,6 @@ mod tests {
         let months: Rule = "months:120".parse().unwrap();
         assert!(due(months, DateTime::<Utc>::MAX_UTC, ALMATY, &cal).is_err());
     }
-    use crate::domain::calendar::rules::generate;
-    use chrono::{Datelike, Duration, Offset};
-    use proptest::prelude::*;
 
     const ALMATY: Tz = chrono_tz::Asia::Almaty;
 

@@ -441,3 +441,56 @@ async fn a_return_stored_by_the_old_rule_is_re_counted_once() {
     assert_eq!(revised["details"]["due_before"], "2026-04-01T19:00:00Z");
     assert_eq!(revised["details"]["due_after"], "2026-03-31T19:00:00Z");
 }
+
+/// Issue 22 item 2 with п.37: a force-majeure period ending at 00:00 of Friday 27 March 2026
+/// ends with Thursday, so a handoff whose counting restarts at its end is due at 12:00 of that
+/// Friday (the next working day after Thursday); the old count said Monday 30 March. A stored
+/// deadline extended the old way is re-counted by the revision too.
+#[actix_web::test]
+async fn a_deadline_extended_by_a_period_ending_at_midnight_is_re_counted() {
+    use diesel::connection::SimpleConnection;
+    let p = Pilot::new().await;
+    p.set_clock("2026-03-20T12:00:00Z");
+    let a = p.packed("RV-2").await;
+    let national = p.app.token(Role::Supervisor, None).await;
+    p.app
+        .post(
+            "/api/v1/force-majeure",
+            Some(&national),
+            &serde_json::json!({"branch": "ALM01", "starts_at": "2026-03-19T10:00:00+05:00",
+                "ends_at": "2026-03-27T00:00:00+05:00", "reason": "Паводок"}),
+        )
+        .await
+        .assert_status(201);
+    let handoff = |shipment: &serde_json::Value| {
+        shipment["deadlines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["kind"] == "handoff")
+            .unwrap()["due_local"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(handoff(&p.shipment(&a).await), "2026-03-27T12:00:00+05:00");
+
+    let (pool, cache, now) = (
+        p.app.pool.clone(),
+        p.app.calendar.clone(),
+        p.app.clock.now(),
+    );
+    let moved = web::block(move || {
+        let mut conn = pool.get().unwrap();
+        conn.batch_execute(
+            "UPDATE deadlines SET due_at = '2026-03-30 07:00:00' WHERE kind = 'handoff'; \
+             DELETE FROM data_revisions",
+        )
+        .unwrap();
+        revisions::apply_pending(&mut conn, &cache.current(), now).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(moved, 1);
+    assert_eq!(handoff(&p.shipment(&a).await), "2026-03-27T12:00:00+05:00");
+}

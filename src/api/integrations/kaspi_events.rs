@@ -3,7 +3,7 @@
 use super::webhook;
 use crate::api::AppState;
 use crate::api::error::{ApiError, ApiResult};
-use crate::api::extract::{BodyLimit, Bounds, parse_json};
+use crate::api::extract::{Bounds, parse_json};
 use crate::domain::calendar::{supported_date, supported_instant};
 use crate::domain::ids::ShipmentId;
 use crate::domain::kaspi::{KaspiEvent, KaspiEventBody, Outcome};
@@ -62,16 +62,9 @@ impl From<Received> for EventResult {
     }
 }
 
-/// Checks the signature before anything is read from the body (401 and nothing stored); a body
-/// over the service's limit (`POSTAMAT_MAX_BODY_BYTES`, which actix applies to what it reads)
-/// is refused before it is hashed. Not a smaller bound for one event: an acceptance lists its
-/// registry's waybills, and a registry has no fixed size.
+/// Checks the signature before anything is read from the body (401 and nothing stored).
 fn verified(req: &HttpRequest, state: &AppState, body: &[u8]) -> ApiResult<String> {
-    let max_body = req
-        .app_data::<BodyLimit>()
-        .map_or(body.len(), |limit| limit.0);
-    let secrets = &state.kaspi_secrets;
-    webhook::verify(req.headers(), body, max_body, secrets, state.clock.now())
+    webhook::verify(req.headers(), body, &state.kaspi_secrets, state.clock.now())
 }
 
 /// An event whose time lies within the years the service reasons about; another is answered

@@ -298,28 +298,26 @@ pub struct OutOfYears {
     pub value: String,
 }
 
-/// `year` if it lies within [`YEARS`].
-pub fn supported_year(year: i32) -> Result<i32, OutOfYears> {
+/// `value` if `year` (its year) lies within [`YEARS`]; `what` names it in the refusal.
+fn within<T: std::fmt::Display>(value: T, year: i32, what: &'static str) -> Result<T, OutOfYears> {
     if YEARS.contains(&year) {
-        Ok(year)
+        Ok(value)
     } else {
         Err(OutOfYears {
-            what: "a calendar year",
-            value: year.to_string(),
+            what,
+            value: value.to_string(),
         })
     }
 }
 
+/// `year` if it lies within [`YEARS`].
+pub fn supported_year(year: i32) -> Result<i32, OutOfYears> {
+    within(year, year, "a calendar year")
+}
+
 /// `date` if its year lies within [`YEARS`]; `what` names it in the refusal.
 pub fn supported_date(date: NaiveDate, what: &'static str) -> Result<NaiveDate, OutOfYears> {
-    if YEARS.contains(&date.year()) {
-        Ok(date)
-    } else {
-        Err(OutOfYears {
-            what,
-            value: date.to_string(),
-        })
-    }
+    within(date, date.year(), what)
 }
 
 /// `t` if its year (in UTC) lies within [`YEARS`]; `what` names it in the refusal.
@@ -327,14 +325,7 @@ pub fn supported_instant(
     t: chrono::DateTime<chrono::Utc>,
     what: &'static str,
 ) -> Result<chrono::DateTime<chrono::Utc>, OutOfYears> {
-    if YEARS.contains(&t.year()) {
-        Ok(t)
-    } else {
-        Err(OutOfYears {
-            what,
-            value: t.to_rfc3339(),
-        })
-    }
+    within(t, t.year(), what)
 }
 
 impl Calendar {
