@@ -506,13 +506,15 @@ const fn row(
     }
 }
 
-/// States in which Kaspi holds the document (п.22).
+/// States in which Kaspi holds the document (п.22). A document on a sealed return pickup
+/// registry is still at the Kaspi point until the State courier collects it (п.32–33).
 const HELD_BY_KASPI: &[ShipmentState] = &[
     S::AcceptedAtKaspiPoint,
     S::OutForDelivery,
     S::PlacedInCell,
     S::StorageExpired,
     S::ReturnedToKaspiPoint,
+    S::InReturnRegistry,
 ];
 
 /// States in which the State Corporation holds the document (п.23).
@@ -521,7 +523,6 @@ const HELD_BY_STATE: &[ShipmentState] = &[
     S::AtAccumulationSector,
     S::Packed,
     S::HandedToCourier,
-    S::InReturnRegistry,
     S::AtIssuanceSector,
 ];
 

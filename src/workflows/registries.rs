@@ -17,7 +17,7 @@ use crate::domain::ids::{BranchId, KeyId, RegistryId, ShipmentId};
 use crate::domain::kaspi::registry_wait_key;
 use crate::domain::notification::NotificationKind;
 use crate::domain::registry::{RegistryKind, RegistryState};
-use crate::domain::shipment::Event;
+use crate::domain::shipment::{Event, ShipmentState};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 fn find(
@@ -293,10 +293,33 @@ pub fn hand_over(
                 ),
             ));
         }
-        let details = serde_json::json!({ "registry": row.number, "courier": courier_name });
         let event = bare(row.kind.on_handover())?;
+        // A document lost after the registry was sealed (п.22–23: Kaspi's loss of a document
+        // waiting for the return pickup, or ours) is not there to sign for. The sealed registry
+        // stays as it was signed; the courier takes the rest, and their history names the ones
+        // missing.
+        let mut present = Vec::new();
+        let mut missing = Vec::new();
+        for (item, state) in registry::items(conn, row.id)? {
+            if matches!(state, ShipmentState::Lost | ShipmentState::Cancelled) {
+                missing.push(item.waybill);
+            } else {
+                present.push(item);
+            }
+        }
+        if present.is_empty() {
+            return Err(WorkflowError::rejected(
+                Reason::InvalidTransition,
+                "every document on this registry was lost after it was sealed; there is nothing to hand over",
+            ));
+        }
+        let details = if missing.is_empty() {
+            serde_json::json!({ "registry": row.number, "courier": courier_name })
+        } else {
+            serde_json::json!({ "registry": row.number, "courier": courier_name, "lost_after_sealing": missing })
+        };
         let mut handed = Vec::new();
-        for (item, _) in registry::items(conn, row.id)? {
+        for item in present {
             let shipment = shipments::find(conn, item.shipment_id)?.ok_or_else(|| {
                 WorkflowError::not_found(format!("shipment {}", item.shipment_id))
             })?;

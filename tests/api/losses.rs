@@ -17,7 +17,7 @@ impl Pilot {
             .await
     }
 
-    async fn act_of(&self, number: &str) -> Value {
+    pub async fn act_of(&self, number: &str) -> Value {
         let acts = self
             .app
             .get("/api/v1/loss-acts", Some(&self.clerk))

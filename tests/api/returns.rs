@@ -5,15 +5,9 @@ use crate::kaspi_events::event;
 use crate::lifecycle::Pilot;
 use serde_json::json;
 
-/// Placed, uncollected, removed, returned to Kaspi's point, taken back on a return pickup
-/// registry to the issuance sector; checks each step and the п.34 messages in the applicant's
-/// language (`kk` or `ru`). Returns the shipment id.
-async fn returned_to_the_con(p: &Pilot, number: &str, language: &str) -> String {
+/// An expired document Kaspi removed from its cell and brought back to its point (п.30–31).
+async fn back_at_the_point(p: &Pilot, number: &str) {
     let waybill = format!("WB-{number}");
-    let id = p.placed_shipment_in(number, language).await;
-    // Placed 27 Mar 15:00: storage ends 24:00 of 30 Mar; the sweeper expires it (п.29–30).
-    assert_eq!(p.sweep("2026-03-31T01:00:00Z").await.storage_expired, 1);
-    assert_eq!(p.shipment(&id).await["state"], "storage_expired");
     p.kaspi_event(event(
         &format!("{number}-r"),
         "removed_from_cell",
@@ -28,6 +22,17 @@ async fn returned_to_the_con(p: &Pilot, number: &str, language: &str) -> String 
         "2026-03-31T16:00:00+05:00",
     ))
     .await;
+}
+
+/// Placed, uncollected, removed, returned to Kaspi's point, taken back on a return pickup
+/// registry to the issuance sector; checks each step and the п.34 messages in the applicant's
+/// language (`kk` or `ru`). Returns the shipment id.
+async fn returned_to_the_con(p: &Pilot, number: &str, language: &str) -> String {
+    let waybill = format!("WB-{number}");
+    let id = p.placed_shipment_in(number, language).await;
+    // Placed 27 Mar 15:00: storage ends 24:00 of 30 Mar; the sweeper expires it (п.29–30).
+    assert_eq!(p.sweep("2026-03-31T01:00:00Z").await.storage_expired, 1);
+    back_at_the_point(p, number).await;
     assert_eq!(p.shipment(&id).await["state"], "returned_to_kaspi_point");
 
     // A handoff registry does not take it; a return pickup registry does (п.32).
@@ -233,4 +238,72 @@ async fn a_document_kept_a_month_is_transferred_and_not_before() {
         .post(&url, Some(&p.issuance), &body)
         .await
         .assert_problem(409, "invalid_transition");
+}
+
+/// Issue 22 item 6 (п.22, 32–33): a document on a sealed return pickup registry is still at the
+/// Kaspi point until the State courier collects it, so Kaspi holds it. Kaspi's loss of it is a
+/// loss — its act, the registry office's cancellation and the free duplicate follow — and the
+/// courier still collects the rest of the registry.
+#[actix_web::test]
+async fn a_document_on_a_sealed_return_registry_lost_by_kaspi_is_lost_on_kaspis_side() {
+    let p = Pilot::new().await;
+    let lost = p.placed_shipment("RL-1").await;
+    let kept = p.placed_shipment("RL-2").await;
+    assert_eq!(p.sweep("2026-03-31T01:00:00Z").await.storage_expired, 2);
+    back_at_the_point(&p, "RL-1").await;
+    back_at_the_point(&p, "RL-2").await;
+    let draft = p
+        .app
+        .post(
+            "/api/v1/registries",
+            Some(&p.clerk),
+            &json!({"kind": "return_pickup", "application_numbers": ["RL-1", "RL-2"]}),
+        )
+        .await
+        .assert_status(201);
+    let registry = draft["id"].as_str().unwrap();
+    p.app
+        .post(
+            &format!("/api/v1/registries/{registry}/seal"),
+            Some(&p.clerk),
+            &json!({}),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(p.shipment(&lost).await["state"], "in_return_registry");
+
+    p.kaspi_event(json!({"event_id": "rl1-lost", "type": "lost", "waybill": "WB-RL-1",
+        "occurred_at": "2026-11-23T12:00:00+05:00",
+        "loss_act": {"number": "KSP-LA-31", "cause": "Не найден при изъятии", "circumstances": "Служебная проверка",
+                     "responsible_employee": "Работник пункта приема Kaspi"}}))
+        .await;
+    let shipment = p.shipment(&lost).await;
+    assert_eq!(shipment["state"], "lost");
+    let pickup = shipment["deadlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "return_pickup")
+        .unwrap()
+        .clone();
+    assert_eq!(pickup["state"], "cancelled");
+    let act = p.act_of("RL-1").await;
+    assert_eq!(
+        (act["side"].as_str(), act["kaspi_act_number"].as_str()),
+        (Some("kaspi"), Some("KSP-LA-31"))
+    );
+
+    // The courier collects what is still there; the lost document stays lost.
+    let picked = p
+        .app
+        .post(
+            &format!("/api/v1/registries/{registry}/handover"),
+            Some(&p.courier),
+            &json!({"courier_name": "Ерлан Б."}),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(picked["state"], "handed_over");
+    assert_eq!(p.shipment(&kept).await["state"], "at_issuance_sector");
+    assert_eq!(p.shipment(&lost).await["state"], "lost");
 }
