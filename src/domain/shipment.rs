@@ -576,19 +576,19 @@ const TABLE: &[Row] = &[
         Some(S::Packed),
         POSTAMAT,
     ),
-    Row {
-        meets: &[D::Handoff],
-        ..row(
-            ShipmentEvent::HandOverToCourier,
-            &[S::Packed],
-            Some(S::HandedToCourier),
-            POSTAMAT,
-        )
-    },
-    // п.10, 11, 18.
+    // п.17: the courier's signature at the ЦОН is a step of its own; it meets nothing.
+    row(
+        ShipmentEvent::HandOverToCourier,
+        &[S::Packed],
+        Some(S::HandedToCourier),
+        POSTAMAT,
+    ),
+    // п.10, 11, 18. п.17: "доставку … в пункт приема Каспи не позднее 12-ти часов следующего
+    // рабочего дня" — the courier's deadline is met by the arrival at the Kaspi point, which is
+    // Kaspi's acceptance of the registry at its own `occurred_at` (issue 22, item 1).
     Row {
         starts: &[D::PointWait],
-        meets: &[D::KaspiArrival],
+        meets: &[D::KaspiArrival, D::Handoff],
         ..row(
             ShipmentEvent::AcceptedAtKaspiPoint,
             &[S::HandedToCourier],

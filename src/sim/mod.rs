@@ -1124,7 +1124,8 @@ impl Run<'_> {
         let number = sealed
             .number
             .ok_or_else(|| anyhow!("a sealed registry has a number"))?;
-        // The State courier comes the next working day by 12:00 (п.17, 33), now and then late.
+        // The State courier comes the next working day by 12:00 (п.17, 33), now and then late;
+        // the handoff is met when the point accepts the bag an hour later (п.17, 18).
         let hour = if self.model.courier_late() { 13 } else { 10 };
         let minute = self.model.minutes(60);
         let next = self.next_open(b, local_day(at), hour, minute);

@@ -6,6 +6,7 @@ use crate::common::{KASPI_NEXT_SECRET, KASPI_SECRET, Response};
 use crate::lifecycle::Pilot;
 use actix_web::test::TestRequest;
 use actix_web::web;
+use diesel::connection::SimpleConnection;
 use postamat::domain::role::Role;
 use postamat::domain::webhook::WebhookSecret;
 use serde_json::{Value, json};
@@ -163,6 +164,37 @@ impl Pilot {
                 body: n.body,
             })
             .collect()
+    }
+}
+
+impl Pilot {
+    /// Stores one deadline of a shipment as an earlier rule left it (`set`, an SQL `SET` list),
+    /// then runs the migration that re-reads such deadlines (`[postgres, sqlite]` texts) again.
+    pub async fn as_the_old_rule_stored(
+        &self,
+        shipment_id: &str,
+        kind: &str,
+        set: &str,
+        migration: [&'static str; 2],
+    ) {
+        let pool = self.app.pool.clone();
+        let (shipment_id, kind, set) = (shipment_id.to_owned(), kind.to_owned(), set.to_owned());
+        actix_web::web::block(move || {
+            let mut conn = pool.get().unwrap();
+            let (migration, id) = match &*conn {
+                postamat::db::DbConnection::Postgres(_) => {
+                    (migration[0], format!("'{shipment_id}'::uuid"))
+                }
+                postamat::db::DbConnection::Sqlite(_) => (migration[1], format!("'{shipment_id}'")),
+            };
+            conn.batch_execute(&format!(
+                "UPDATE deadlines SET {set} WHERE kind = '{kind}' AND shipment_id = {id}"
+            ))
+            .unwrap();
+            conn.batch_execute(migration).unwrap();
+        })
+        .await
+        .unwrap();
     }
 }
 
@@ -740,7 +772,6 @@ async fn a_branch_supervisor_sees_only_their_branchs_kaspi_events() {
 /// old rule are re-read by migration 000010, which this test runs again on such a deadline.
 #[actix_web::test]
 async fn the_point_wait_ends_when_the_document_leaves_the_point_not_at_the_cell() {
-    use diesel::connection::SimpleConnection;
     let p = Pilot::new().await;
     p.set_clock("2026-03-20T12:00:00Z");
     let (id, registry) = p.handed_over("PW-1").await;
@@ -781,31 +812,20 @@ async fn the_point_wait_ends_when_the_document_leaves_the_point_not_at_the_cell(
     );
 
     // As the old rule stored it: met late, at the placement. The migration re-reads it.
-    let pool = p.app.pool.clone();
-    let shipment_id = id.clone();
-    actix_web::web::block(move || {
-        let mut conn = pool.get().unwrap();
-        let migration = match &*conn {
-            postamat::db::DbConnection::Postgres(_) => include_str!(
+    p.as_the_old_rule_stored(
+        &id,
+        "point_wait",
+        "state = 'met_late', resolved_at = '2026-04-01 05:00:00'",
+        [
+            include_str!(
                 "../../migrations/postgres/2026-12-04-000010_point_wait_ends_on_leaving/up.sql"
             ),
-            postamat::db::DbConnection::Sqlite(_) => include_str!(
+            include_str!(
                 "../../migrations/sqlite/2026-12-04-000010_point_wait_ends_on_leaving/up.sql"
             ),
-        };
-        let id = match &*conn {
-            postamat::db::DbConnection::Postgres(_) => format!("'{shipment_id}'::uuid"),
-            postamat::db::DbConnection::Sqlite(_) => format!("'{shipment_id}'"),
-        };
-        conn.batch_execute(&format!(
-            "UPDATE deadlines SET state = 'met_late', resolved_at = '2026-04-01 05:00:00' \
-             WHERE kind = 'point_wait' AND shipment_id = {id}"
-        ))
-        .unwrap();
-        conn.batch_execute(migration).unwrap();
-    })
-    .await
-    .unwrap();
+        ],
+    )
+    .await;
     let shipment = p.shipment(&id).await;
     assert_eq!(deadline_state(&shipment, "point_wait"), "met");
     assert_eq!(wait(&shipment)["resolved_at"], "2026-03-31T13:00:00Z");

@@ -309,7 +309,8 @@ async fn a_postamat_document_goes_from_registration_to_the_state_courier() {
         .await
         .assert_status(200);
     assert_eq!(shipment["state"], "handed_to_courier");
-    assert_eq!(deadline(&shipment, "handoff")["state"], "met");
+    // п.17: the courier's signature at the ЦОН does not deliver the bag to the Kaspi point.
+    assert_eq!(deadline(&shipment, "handoff")["state"], "pending");
     assert_eq!(deadline(&shipment, "kaspi_arrival")["state"], "pending");
     let events: Vec<&str> = shipment["timeline"]
         .as_array()
@@ -333,45 +334,80 @@ async fn a_postamat_document_goes_from_registration_to_the_state_courier() {
     assert_eq!(handover["details"]["registry"], "ALM01-2026-000001");
 }
 
+/// Issue 22 item 1 (п.17): "доставку … в пункт приема Каспи не позднее 12-ти часов следующего
+/// рабочего дня". Taken in Friday 20 Mar 2026 (21–25 Mar off), due Thursday 26 Mar 12:00 in
+/// Almaty: a bag signed for at 11:50 and accepted by the Kaspi point at 13:30 is met late, at
+/// Kaspi's own time of acceptance; the signature is a step of its own.
 #[actix_web::test]
-async fn a_handover_after_noon_meets_the_handoff_deadline_late() {
+async fn a_bag_signed_for_before_noon_but_accepted_at_the_point_after_noon_meets_the_handoff_late()
+{
+    let handoff = handoff_after(
+        "APP-2",
+        "2026-03-26T11:50:00+05:00",
+        "2026-03-26T13:30:00+05:00",
+    )
+    .await;
+    assert_eq!(handoff["state"], "met_late");
+    assert_eq!(handoff["resolved_at"], "2026-03-26T08:30:00Z");
+}
+
+/// Issue 22 item 1 (п.17): a bag signed for in the morning and accepted at the Kaspi point at
+/// 11:59 of the due day meets the deadline on time.
+#[actix_web::test]
+async fn a_bag_accepted_at_the_point_by_noon_of_the_next_working_day_meets_the_handoff() {
+    let handoff = handoff_after(
+        "APP-3",
+        "2026-03-26T09:00:00+05:00",
+        "2026-03-26T11:59:00+05:00",
+    )
+    .await;
+    assert_eq!(handoff["state"], "met");
+    assert_eq!(handoff["resolved_at"], "2026-03-26T06:59:00Z");
+}
+
+/// A document taken in Friday 20 Mar 2026 at 17:00, signed for at `signed` and accepted at the
+/// Kaspi point at `accepted` (both local); returns its handoff deadline.
+async fn handoff_after(number: &str, signed: &str, accepted: &str) -> Value {
     let p = Pilot::new().await;
     p.set_clock("2026-03-20T12:00:00Z");
-    let id = p.packed("APP-2").await;
-    let draft = p
-        .app
-        .post(
-            "/api/v1/registries",
-            Some(&p.clerk),
-            &json!({"application_numbers": ["APP-2"]}),
-        )
-        .await
-        .assert_status(201);
-    let registry = draft["id"].as_str().unwrap();
-    p.app
-        .post(
-            &format!("/api/v1/registries/{registry}/seal"),
-            Some(&p.clerk),
-            &json!({}),
-        )
-        .await
-        .assert_status(200);
-    p.set_clock("2026-03-26T08:00:00Z"); // 13:00 local
-    p.app
-        .post(
-            &format!("/api/v1/registries/{registry}/handover"),
-            Some(&p.clerk),
-            &json!({"courier_name": "Ерлан Б."}),
-        )
-        .await
-        .assert_status(200);
-    let shipment = p
-        .app
-        .get(&format!("/api/v1/shipments/{id}"), Some(&p.clerk))
-        .await
-        .assert_status(200);
-    assert_eq!(deadline(&shipment, "handoff")["state"], "met_late");
+    let id = p.packed(number).await;
+    let (registry, registry_number) = p.seal(&[number]).await;
+    let signed: chrono::DateTime<chrono::FixedOffset> = signed.parse().unwrap();
+    p.set_clock(&signed.to_utc().to_rfc3339());
+    p.sign_for(&registry).await.assert_status(200);
+    let shipment = p.shipment(&id).await;
+    assert_eq!(deadline(&shipment, "handoff")["state"], "pending");
+    // As the old rule stored it (met at the signature): migration 000012 opens it again.
+    let old_rule = format!(
+        "state = 'met', resolved_at = '{}'",
+        signed.to_utc().format("%Y-%m-%d %H:%M:%S")
+    );
+    p.as_the_old_rule_stored(&id, "handoff", &old_rule, HANDOFF_MET_AT_THE_POINT)
+        .await;
+    let shipment = p.shipment(&id).await;
+    assert_eq!(deadline(&shipment, "handoff")["state"], "pending");
+    assert_eq!(deadline(&shipment, "handoff")["resolved_at"], Value::Null);
+    let mut event = crate::kaspi_events::accepted_event(
+        &format!("{number}-a"),
+        &registry_number,
+        &[&format!("WB-{number}")],
+    );
+    event["occurred_at"] = json!(accepted);
+    p.kaspi_event(event).await;
+    let shipment = p.shipment(&id).await;
+    assert_eq!(shipment["state"], "accepted_at_kaspi_point");
+    let handoff = deadline(&shipment, "handoff").clone();
+    // And once accepted, the migration reads it from the acceptance as the new rule does.
+    p.as_the_old_rule_stored(&id, "handoff", &old_rule, HANDOFF_MET_AT_THE_POINT)
+        .await;
+    assert_eq!(deadline(&p.shipment(&id).await, "handoff"), &handoff);
+    handoff
 }
+
+const HANDOFF_MET_AT_THE_POINT: [&str; 2] = [
+    include_str!("../../migrations/postgres/2026-12-05-000012_handoff_met_at_the_point/up.sql"),
+    include_str!("../../migrations/sqlite/2026-12-05-000012_handoff_met_at_the_point/up.sql"),
+];
 
 #[actix_web::test]
 async fn a_con_document_goes_to_the_issuance_sector_and_is_issued() {
