@@ -48,6 +48,10 @@ pub enum DeadlineKind {
     ReturnPickup,
     /// п.35: the issuance sector keeps a document 1 month.
     IssuanceStorage,
+    /// п.35: once the month is over, the issuance sector hands the document on. The order names
+    /// no period for it ("после чего передает"); we give it the pilot's period for a step that
+    /// follows the end of a storage (п.30): 1 working day.
+    Transfer,
     /// п.26: a duplicate is issued within 3 working days.
     Duplicate,
     /// п.38: force majeure is notified within 3 working days.
@@ -55,7 +59,7 @@ pub enum DeadlineKind {
 }
 
 impl DeadlineKind {
-    pub const ALL: [DeadlineKind; 9] = [
+    pub const ALL: [DeadlineKind; 10] = [
         DeadlineKind::Handoff,
         DeadlineKind::KaspiArrival,
         DeadlineKind::PointWait,
@@ -63,6 +67,7 @@ impl DeadlineKind {
         DeadlineKind::Return,
         DeadlineKind::ReturnPickup,
         DeadlineKind::IssuanceStorage,
+        DeadlineKind::Transfer,
         DeadlineKind::Duplicate,
         DeadlineKind::ForceMajeureNotice,
     ];
@@ -76,7 +81,7 @@ impl DeadlineKind {
             | DeadlineKind::Duplicate
             | DeadlineKind::ForceMajeureNotice => Rule::WorkingDays(3),
             DeadlineKind::Storage => Rule::CalendarDays(3),
-            DeadlineKind::Return => Rule::WorkingDays(1),
+            DeadlineKind::Return | DeadlineKind::Transfer => Rule::WorkingDays(1),
             DeadlineKind::IssuanceStorage => Rule::Months(1),
         }
     }
@@ -89,7 +94,7 @@ impl DeadlineKind {
             DeadlineKind::Storage => "п.21, п.29",
             DeadlineKind::Return => "п.30",
             DeadlineKind::ReturnPickup => "п.33",
-            DeadlineKind::IssuanceStorage => "п.35",
+            DeadlineKind::IssuanceStorage | DeadlineKind::Transfer => "п.35",
             DeadlineKind::Duplicate => "п.26",
             DeadlineKind::ForceMajeureNotice => "п.38",
         }
@@ -104,6 +109,7 @@ impl DeadlineKind {
             DeadlineKind::Return => "return",
             DeadlineKind::ReturnPickup => "return_pickup",
             DeadlineKind::IssuanceStorage => "issuance_storage",
+            DeadlineKind::Transfer => "transfer",
             DeadlineKind::Duplicate => "duplicate",
             DeadlineKind::ForceMajeureNotice => "force_majeure_notice",
         }
@@ -163,8 +169,20 @@ impl DeadlineKind {
             DeadlineKind::Handoff
             | DeadlineKind::ReturnPickup
             | DeadlineKind::Return
+            | DeadlineKind::Transfer
             | DeadlineKind::Duplicate
             | DeadlineKind::ForceMajeureNotice => OnBreach::Escalate,
+        }
+    }
+
+    /// A period whose end is the rule's outcome, not a failure, and the deadline that follows.
+    /// п.35: the issuance sector keeps a document 1 month "после чего передает": a document
+    /// still there at the month's end has been kept as the order asks — the storage is met at
+    /// its end — and the hand-on begins then.
+    pub fn runs_into(self) -> Option<DeadlineKind> {
+        match self {
+            DeadlineKind::IssuanceStorage => Some(DeadlineKind::Transfer),
+            _ => None,
         }
     }
 
@@ -186,7 +204,7 @@ impl fmt::Display for Rule {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown rule '{0}': use a deadline name (handoff, kaspi_arrival, point_wait, storage, return, return_pickup, issuance_storage, duplicate, force_majeure_notice) or next_working_day_at:HH:MM, working_days:N, calendar_days:N, months:N (N from 1 to 366)"
+    "unknown rule '{0}': use a deadline name (handoff, kaspi_arrival, point_wait, storage, return, return_pickup, issuance_storage, transfer, duplicate, force_majeure_notice) or next_working_day_at:HH:MM, working_days:N, calendar_days:N, months:N (N from 1 to 366)"
 )]
 pub struct UnknownRule(pub String);
 

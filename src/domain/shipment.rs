@@ -698,8 +698,10 @@ const TABLE: &[Row] = &[
             POSTAMAT,
         )
     },
+    // п.35: issued after the month but before it was handed on, nothing is left to hand on.
     Row {
         meets: &[D::IssuanceStorage, D::Duplicate],
+        cancels: &[D::Transfer],
         ..row(
             ShipmentEvent::Issued,
             &[S::AtIssuanceSector],
@@ -707,8 +709,9 @@ const TABLE: &[Row] = &[
             BOTH,
         )
     },
+    // п.35: the month's end met the storage and started the hand-on, which this meets.
     Row {
-        meets: &[D::IssuanceStorage],
+        meets: &[D::IssuanceStorage, D::Transfer],
         ..row(
             ShipmentEvent::TransferredAfterStorage,
             &[S::AtIssuanceSector],

@@ -2,13 +2,15 @@
 //! each applied once after the migrations (`postamat migrate`, `serve`), in one transaction,
 //! with a history line on every shipment it changes.
 
-use super::shipment::note;
+use super::shipment::{note, start_deadlines};
 use super::{Actor, EventContext, WorkflowResult};
-use crate::db::models::deadline;
+use crate::db::models::deadline::{self, Cancel};
+use crate::db::models::history;
 use crate::db::models::revision;
 use crate::db::models::shipment as shipments;
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::calendar::CalendarSnapshot;
+use crate::domain::deadline::{DeadlineKind, DeadlineState};
 use crate::domain::force_majeure::{Extended, extended_due};
 use chrono::{DateTime, NaiveTime, Utc};
 
@@ -18,18 +20,92 @@ use chrono::{DateTime, NaiveTime, Utc};
 /// restarted when a force-majeure period ended at midnight (п.37).
 pub const MIDNIGHT_ENDS_THE_DAY_BEFORE: &str = "midnight_ends_the_day_before";
 
-/// Applies the revisions not applied yet; returns how many deadlines moved.
+/// Issue 22 item 4 (п.35): the end of the month at the issuance sector is the rule's outcome,
+/// not a breach. The old rule left such a month breached (still there) or met late (handed on
+/// or issued after it).
+pub const ISSUANCE_MONTH_RUNS_OUT: &str = "issuance_month_runs_out";
+
+type Revision = fn(&mut DbConnection, &CalendarSnapshot, DateTime<Utc>) -> WorkflowResult<usize>;
+
+/// Every revision, in the order they are applied.
+const REVISIONS: [(&str, Revision); 2] = [
+    (MIDNIGHT_ENDS_THE_DAY_BEFORE, midnight_ends_the_day_before),
+    (ISSUANCE_MONTH_RUNS_OUT, issuance_month_runs_out),
+];
+
+/// Applies the revisions not applied yet, each in its own transaction; returns how many
+/// deadlines they changed.
 pub fn apply_pending(
     conn: &mut DbConnection,
     snapshot: &CalendarSnapshot,
     now: DateTime<Utc>,
 ) -> WorkflowResult<usize> {
-    write_transaction(conn, |conn| {
-        if !revision::claim(conn, MIDNIGHT_ENDS_THE_DAY_BEFORE, now)? {
-            return Ok(0);
+    let mut changed = 0;
+    for (name, revise) in REVISIONS {
+        changed += write_transaction(conn, |conn| {
+            if !revision::claim(conn, name, now)? {
+                return Ok(0);
+            }
+            revise(conn, snapshot, now)
+        })?;
+    }
+    Ok(changed)
+}
+
+/// Reads every month the old rule breached or met late as the new one does: met at its end,
+/// the hand-on started there (with force majeure, as the sweeper would have started it), and
+/// the hand-on settled by what the document did after the month — met (or met late) by its
+/// transfer, cancelled by its issue or its loss, open while it is still at the sector.
+fn issuance_month_runs_out(
+    conn: &mut DbConnection,
+    snapshot: &CalendarSnapshot,
+    now: DateTime<Utc>,
+) -> WorkflowResult<usize> {
+    let ctx = EventContext::now(Actor::sweeper(), now, snapshot);
+    let old = [DeadlineState::Breached, DeadlineState::MetLate];
+    let mut revised = 0;
+    for ended in deadline::of_kind(conn, DeadlineKind::IssuanceStorage, &old)? {
+        let Some(row) = shipments::find(conn, ended.shipment_id)? else {
+            continue;
+        };
+        let end = ended.due_at();
+        deadline::settle(conn, ended.id, DeadlineState::Met, end)?;
+        let at_end = EventContext {
+            occurred_at: end,
+            ..ctx.clone()
+        };
+        let transfer = [DeadlineKind::Transfer];
+        start_deadlines(conn, row.id, row.branch_id, None, &transfer, &at_end)?;
+        let after = history::of_shipment(conn, row.id)?
+            .into_iter()
+            .filter(|line| line.occurred_at.and_utc() >= end)
+            .find(|line| {
+                ["transferred_after_storage", "issued", "lost"].contains(&line.event.as_str())
+            });
+        if let Some(line) = after {
+            let at = line.occurred_at.and_utc();
+            if line.event == "transferred_after_storage" {
+                deadline::meet(conn, row.id, &transfer, at)?;
+            } else {
+                deadline::cancel_pending(conn, row.id, Cancel::Kinds(&transfer), at)?;
+            }
         }
-        midnight_ends_the_day_before(conn, snapshot, now)
-    })
+        let details = serde_json::json!({
+            "deadline": DeadlineKind::IssuanceStorage,
+            "state_before": ended.state,
+            "state_after": DeadlineState::Met,
+            "revision": ISSUANCE_MONTH_RUNS_OUT,
+        });
+        note(conn, &row, "deadline_revised", details, &ctx)?;
+        revised += 1;
+    }
+    if revised > 0 {
+        tracing::info!(
+            revised,
+            "months at the issuance sector re-read as run out, with their hand-on"
+        );
+    }
+    Ok(revised)
 }
 
 /// Gives every pending deadline counted from a 00:00 local instant (its start, or the end of a

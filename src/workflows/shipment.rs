@@ -101,6 +101,18 @@ pub fn apply(
         },
         ctx,
     )?;
+    // п.35: a month of storage that ended before this event ran its course, whether or not the
+    // sweeper has seen it yet: it is met at its end and the hand-on is counted from there.
+    if t.meets.iter().any(|k| k.runs_into().is_some()) {
+        for ended in deadline::of_shipment(conn, row.id)? {
+            let ran_out = ended.kind.runs_into().is_some()
+                && ended.state == DeadlineState::Pending
+                && ended.due_at() <= ctx.occurred_at;
+            if ran_out && t.meets.contains(&ended.kind) {
+                run_out(conn, row.id, row.branch_id, zone, &ended, ctx)?;
+            }
+        }
+    }
     if t.cancels_pending {
         deadline::cancel_pending(conn, row.id, Cancel::All, ctx.occurred_at)?;
     }
@@ -228,9 +240,34 @@ pub fn create(
     Ok(row)
 }
 
+/// A period whose end is its outcome ([`DeadlineKind::runs_into`], п.35) reached that end: it
+/// is met at its due instant and the deadline that follows starts there. `false` when another
+/// writer settled it first.
+pub fn run_out(
+    conn: &mut DbConnection,
+    shipment_id: ShipmentId,
+    branch_id: BranchId,
+    zone: Option<BranchTimeZone>,
+    ended: &DeadlineRow,
+    ctx: &EventContext<'_>,
+) -> WorkflowResult<bool> {
+    let Some(next) = ended.kind.runs_into() else {
+        return Ok(false);
+    };
+    if !deadline::resolve(conn, ended.id, DeadlineState::Met, ended.due_at())? {
+        return Ok(false);
+    }
+    let at_end = EventContext {
+        occurred_at: ended.due_at(),
+        ..ctx.clone()
+    };
+    start_deadlines(conn, shipment_id, branch_id, zone, &[next], &at_end)?;
+    Ok(true)
+}
+
 /// Starts deadlines of a shipment at the event's time, in its branch's zone, extended by any
 /// force-majeure period covering the branch (п.37).
-fn start_deadlines(
+pub(super) fn start_deadlines(
     conn: &mut DbConnection,
     shipment_id: ShipmentId,
     branch_id: BranchId,

@@ -5,7 +5,7 @@
 //! the work. Several sweepers may run at once against one PostgreSQL database.
 
 use super::notify::{Notice, kaspi_delays, notify_citizen};
-use super::shipment::apply;
+use super::shipment::{apply, run_out};
 use super::{Actor, EventContext, Source, WorkflowResult};
 use crate::db::models::deadline::{self, DeadlineRow};
 use crate::db::models::report::SUSPENDED_NOTE;
@@ -211,6 +211,22 @@ fn consequence(
             return Ok(Fate::Postponed);
         }
         Decision::Keep | Decision::MoveTo(_) => {}
+    }
+    if due.kind.runs_into().is_some() {
+        // п.35: the month's end is the rule's outcome, not a breach: the document was kept as
+        // the order asks, and from now on it is to be handed on.
+        let ctx = EventContext {
+            actor: Actor::sweeper(),
+            source: Source::Sweeper,
+            external_event_id: None,
+            occurred_at: due.due_at(),
+            recorded_at: as_of,
+            calendar,
+        };
+        if run_out(conn, row.id, row.branch_id, None, due, &ctx)? {
+            report.listed_for_transfer += 1;
+        }
+        return Ok(Fate::Applied);
     }
     deadline::resolve(conn, due.id, DeadlineState::Breached, as_of)?;
     match due.kind.on_breach() {

@@ -307,3 +307,219 @@ async fn a_document_on_a_sealed_return_registry_lost_by_kaspi_is_lost_on_kaspis_
     assert_eq!(p.shipment(&kept).await["state"], "at_issuance_sector");
     assert_eq!(p.shipment(&lost).await["state"], "lost");
 }
+
+/// A document of the ЦОН route at the issuance sector since Monday 23 Nov 2026.
+async fn at_the_issuance_sector(p: &Pilot, number: &str) -> String {
+    p.register(number, "con").await;
+    p.execute(number).await;
+    let taken = p.intake(&[number], Some("РАГС-реестр 9")).await;
+    taken["items"][0]["shipment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn deadline_of(shipment: &serde_json::Value, kind: &str) -> serde_json::Value {
+    shipment["deadlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} deadline in {shipment}"))
+        .clone()
+}
+
+/// Issue 22 item 4 (п.35): "обеспечивает хранение документов в течение 1 месяца, после чего
+/// передает их". Arrived Monday 23 Nov 2026: the month ends at 24:00 of Wednesday 23 Dec. That
+/// end is the rule's outcome, not a breach: the storage is met then, and the hand-on — 1 working
+/// day, our reading of "после чего" — is due at 24:00 of Thursday 24 Dec, met or breached on
+/// its own. A document issued after the month but before it was handed on has nothing left to
+/// hand on. The SLA report counts no breach of the storage.
+#[actix_web::test]
+async fn a_month_at_the_issuance_sector_ending_23_december_is_met_and_the_transfer_is_due_24_december()
+ {
+    let p = Pilot::new().await;
+    let late = at_the_issuance_sector(&p, "TM-1").await;
+    let issued = at_the_issuance_sector(&p, "TM-2").await;
+    let on_time = at_the_issuance_sector(&p, "TM-3").await;
+
+    // TM-3 is handed on Thursday morning, before the sweeper has looked at it.
+    p.set_clock("2026-12-24T05:00:00Z");
+    p.app
+        .post(
+            &format!("/api/v1/shipments/{on_time}/transfer"),
+            Some(&p.issuance),
+            &json!({"to_whom": "Архив ЦОН №1", "reference": "Акт передачи № 16"}),
+        )
+        .await
+        .assert_status(200);
+    let shipment = p.shipment(&on_time).await;
+    let storage = deadline_of(&shipment, "issuance_storage");
+    assert_eq!(
+        (storage["state"].as_str(), storage["resolved_at"].as_str()),
+        (Some("met"), Some("2026-12-23T19:00:00Z"))
+    );
+    let transfer = deadline_of(&shipment, "transfer");
+    assert_eq!(
+        (
+            transfer["state"].as_str(),
+            transfer["due_at"].as_str(),
+            transfer["clause"].as_str()
+        ),
+        (Some("met"), Some("2026-12-24T19:00:00Z"), Some("п.35"))
+    );
+
+    let report = p.sweep("2026-12-24T06:00:00Z").await;
+    assert_eq!(report.listed_for_transfer, 2, "{report:?}");
+    for id in [&late, &issued] {
+        let shipment = p.shipment(id).await;
+        assert_eq!(deadline_of(&shipment, "issuance_storage")["state"], "met");
+        let transfer = deadline_of(&shipment, "transfer");
+        assert_eq!(
+            (transfer["state"].as_str(), transfer["due_at"].as_str()),
+            (Some("pending"), Some("2026-12-24T19:00:00Z"))
+        );
+    }
+    // The citizen comes for TM-2 on Thursday: issued, nothing to hand on.
+    p.app
+        .post(
+            &format!("/api/v1/shipments/{issued}/issue"),
+            Some(&p.issuance),
+            &json!({"recipient": {"type": "applicant", "iin": crate::lifecycle::iin(12)}}),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(
+        deadline_of(&p.shipment(&issued).await, "transfer")["state"],
+        "cancelled"
+    );
+    // TM-1 is still there after 24:00 of Thursday: the hand-on is breached, and it is handed
+    // on late on Friday.
+    assert_eq!(p.sweep("2026-12-24T19:01:00Z").await.escalated, 1);
+    p.set_clock("2026-12-25T05:00:00Z");
+    p.app
+        .post(
+            &format!("/api/v1/shipments/{late}/transfer"),
+            Some(&p.issuance),
+            &json!({"to_whom": "Архив ЦОН №1", "reference": "Акт передачи № 17"}),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(
+        deadline_of(&p.shipment(&late).await, "transfer")["state"],
+        "met_late"
+    );
+
+    let supervisor = p
+        .app
+        .token(postamat::domain::role::Role::Supervisor, None)
+        .await;
+    let sla = p
+        .app
+        .get(
+            "/api/v1/reports/sla?from=2026-11-01&to=2026-12-31",
+            Some(&supervisor),
+        )
+        .await
+        .assert_status(200);
+    let line = |kind: &str| {
+        let line = sla
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["deadline"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} line in {sla}"))
+            .clone();
+        [
+            "met_on_time",
+            "met_late",
+            "breached_open",
+            "pending",
+            "cancelled",
+        ]
+        .map(|k| line[k].as_i64().unwrap())
+    };
+    assert_eq!(line("issuance_storage"), [3, 0, 0, 0, 0]);
+    assert_eq!(line("transfer"), [1, 1, 0, 0, 1]);
+}
+
+/// Issue 22 item 4, stored data: months the old rule left breached (still at the sector) or met
+/// late (handed on or issued after the month) are re-read once by the revision: met at their
+/// end, with the hand-on started there and settled by what the document did since.
+#[actix_web::test]
+async fn months_at_the_issuance_sector_stored_by_the_old_rule_are_re_read_once() {
+    use diesel::connection::SimpleConnection;
+    let p = Pilot::new().await;
+    let still = at_the_issuance_sector(&p, "TO-1").await;
+    let handed = at_the_issuance_sector(&p, "TO-2").await;
+    let issued = at_the_issuance_sector(&p, "TO-3").await;
+    p.set_clock("2026-12-25T05:00:00Z");
+    p.app
+        .post(
+            &format!("/api/v1/shipments/{handed}/transfer"),
+            Some(&p.issuance),
+            &json!({"to_whom": "Архив ЦОН №1", "reference": "Акт передачи № 18"}),
+        )
+        .await
+        .assert_status(200);
+    p.app
+        .post(
+            &format!("/api/v1/shipments/{issued}/issue"),
+            Some(&p.issuance),
+            &json!({"recipient": {"type": "applicant", "iin": crate::lifecycle::iin(12)}}),
+        )
+        .await
+        .assert_status(200);
+
+    // As the old rule stored them: no hand-on; the month breached or met late.
+    let (pool, cache, now) = (
+        p.app.pool.clone(),
+        p.app.calendar.clone(),
+        p.app.clock.now(),
+    );
+    let (first, again) = actix_web::web::block(move || {
+        let mut conn = pool.get().unwrap();
+        conn.batch_execute(
+            "DELETE FROM deadlines WHERE kind = 'transfer'; \
+             UPDATE deadlines SET state = 'met_late', resolved_at = '2026-12-25 05:00:00' \
+               WHERE kind = 'issuance_storage'; \
+             DELETE FROM data_revisions WHERE name = 'issuance_month_runs_out'",
+        )
+        .unwrap();
+        let snapshot = cache.current();
+        let first =
+            postamat::workflows::revisions::apply_pending(&mut conn, &snapshot, now).unwrap();
+        let again =
+            postamat::workflows::revisions::apply_pending(&mut conn, &snapshot, now).unwrap();
+        (first, again)
+    })
+    .await
+    .unwrap();
+    assert_eq!((first, again), (3, 0), "once");
+    for (id, transfer) in [
+        (&still, "pending"),
+        (&handed, "met_late"),
+        (&issued, "cancelled"),
+    ] {
+        let shipment = p.shipment(id).await;
+        let storage = deadline_of(&shipment, "issuance_storage");
+        assert_eq!(
+            (storage["state"].as_str(), storage["resolved_at"].as_str()),
+            (Some("met"), Some("2026-12-23T19:00:00Z"))
+        );
+        let hand_on = deadline_of(&shipment, "transfer");
+        assert_eq!(
+            (hand_on["state"].as_str(), hand_on["due_at"].as_str()),
+            (Some(transfer), Some("2026-12-24T19:00:00Z")),
+            "{id}"
+        );
+        let revised = shipment["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["event"] == "deadline_revised")
+            .unwrap()
+            .clone();
+        assert_eq!(revised["details"]["revision"], "issuance_month_runs_out");
+    }
+}

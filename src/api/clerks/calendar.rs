@@ -112,7 +112,7 @@ async fn get_year(
 #[into_params(parameter_in = Query)]
 pub struct DeadlineQuery {
     /// A pilot deadline (`handoff`, `kaspi_arrival`, `point_wait`, `storage`, `return`,
-    /// `return_pickup`, `issuance_storage`, `duplicate`, `force_majeure_notice`) or a rule:
+    /// `return_pickup`, `issuance_storage`, `transfer`, `duplicate`, `force_majeure_notice`) or a rule:
     /// `next_working_day_at:HH:MM`, `working_days:N`, `calendar_days:N`, `months:N`.
     #[param(example = "handoff")]
     pub rule: String,

@@ -59,6 +59,36 @@ pub fn of_shipment(conn: &mut DbConnection, id: ShipmentId) -> QueryResult<Vec<D
         .load(conn)
 }
 
+/// Every deadline of `kind` in one of `states` (for a re-read a change of rule requires).
+pub fn of_kind(
+    conn: &mut DbConnection,
+    kind: DeadlineKind,
+    states: &[DeadlineState],
+) -> QueryResult<Vec<DeadlineRow>> {
+    deadlines::table
+        .filter(deadlines::kind.eq(kind))
+        .filter(deadlines::state.eq_any(states))
+        .order((deadlines::started_at, deadlines::id))
+        .select(DeadlineRow::as_select())
+        .load(conn)
+}
+
+/// Sets a deadline's state and resolution whatever it was (a re-read under a new rule).
+pub fn settle(
+    conn: &mut DbConnection,
+    id: DeadlineId,
+    state: DeadlineState,
+    at: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(deadlines::table.find(id))
+        .set((
+            deadlines::state.eq(state),
+            deadlines::resolved_at.eq(Some(to_db_time(at))),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
 /// Which pending deadlines of a shipment to cancel.
 #[derive(Debug, Clone, Copy)]
 pub enum Cancel<'a> {
