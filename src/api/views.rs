@@ -15,7 +15,9 @@ use crate::db::models::registry::{self, RegistryRow};
 use crate::db::models::shipment::{self as shipments, Loaded};
 use crate::db::models::{api_key, branch, from_db_time};
 use crate::domain::application::ApplicationStatus;
+use crate::domain::calendar::Calendar;
 use crate::domain::deadline::{DeadlineKind, DeadlineState};
+use crate::domain::force_majeure::{NoticeStanding, notice_standing};
 use crate::domain::ids::{
     ApplicationId, DisputeId, KeyId, LossActId, PeriodId, RegistryId, ShipmentId,
 };
@@ -540,10 +542,60 @@ pub struct ForceMajeurePeriod {
     pub notice_recorded_at: Option<DateTime<Utc>>,
     /// The key that recorded the notice (`null` for notices recorded before it was kept).
     pub notice_recorded_by: Option<KeyId>,
+    /// п.38–39: where the notice stands now, and whether the period may be relied on; `null`
+    /// when the working-day calendar of the notice's year is not loaded.
+    pub notice: Option<NoticeView>,
 }
 
-impl From<Period> for ForceMajeurePeriod {
-    fn from((row, branch): Period) -> Self {
+/// п.38–39: a period's notice as it stands.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NoticeView {
+    /// `in_time`, `awaited` (not recorded, still in time), `late` (recorded after its last
+    /// day) or `missing` (not recorded, its last day passed).
+    #[schema(example = "late")]
+    pub state: &'static str,
+    /// The last of the 3 working days (Almaty).
+    pub due_by: NaiveDate,
+    /// Working days the notice is (or was) late by.
+    pub late_by_working_days: Option<u32>,
+    /// `false` once the notice is late or missing: the deadlines the period moved are judged
+    /// against their original due times in the SLA report (п.39).
+    pub invocable: bool,
+    /// In words, e.g. "not invocable, notice late by 2 working days (п.39)".
+    pub standing: String,
+}
+
+impl From<NoticeStanding> for NoticeView {
+    fn from(standing: NoticeStanding) -> Self {
+        NoticeView {
+            state: standing.as_str(),
+            due_by: standing.last_day(),
+            late_by_working_days: standing.late_by(),
+            invocable: standing.invocable(),
+            standing: standing.describe(),
+        }
+    }
+}
+
+impl ForceMajeurePeriod {
+    /// The period as it stands at `now`.
+    pub fn new(period: Period, calendar: &Calendar, now: DateTime<Utc>) -> Self {
+        let row = &period.0;
+        let notice = notice_standing(
+            from_db_time(row.starts_at),
+            row.notice_recorded_at.map(from_db_time),
+            now,
+            calendar,
+        )
+        .ok()
+        .map(NoticeView::from);
+        ForceMajeurePeriod {
+            notice,
+            ..ForceMajeurePeriod::recorded(period)
+        }
+    }
+
+    fn recorded((row, branch): Period) -> Self {
         ForceMajeurePeriod {
             id: row.id,
             branch,
@@ -558,6 +610,7 @@ impl From<Period> for ForceMajeurePeriod {
             notice_reference: row.notice_reference,
             notice_recorded_at: row.notice_recorded_at.map(from_db_time),
             notice_recorded_by: row.notice_recorded_by,
+            notice: None,
         }
     }
 }

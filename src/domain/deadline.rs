@@ -140,6 +140,28 @@ impl DeadlineState {
     pub const OPEN: [DeadlineState; 2] = [DeadlineState::Pending, DeadlineState::Breached];
 }
 
+/// п.39: how a deadline in `state` stands when judged against `due` rather than the instant it
+/// was given (a force-majeure period that cannot be invoked moved it): met on time only if it
+/// was met by `due`; still pending past `due` is a breach. Breached and cancelled stand.
+pub fn judged_against(
+    state: DeadlineState,
+    resolved_at: Option<DateTime<Utc>>,
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> DeadlineState {
+    match state {
+        DeadlineState::Met | DeadlineState::MetLate => {
+            if resolved_at.is_some_and(|at| at <= due) {
+                DeadlineState::Met
+            } else {
+                DeadlineState::MetLate
+            }
+        }
+        DeadlineState::Pending if now > due => DeadlineState::Breached,
+        other => other,
+    }
+}
+
 /// What the sweeper does when a deadline passes unmet (DOMAIN.md §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnBreach {

@@ -14,7 +14,7 @@ use crate::domain::calendar::{Calendar, YearMissing};
 use crate::domain::deadline::{DeadlineKind, Due, Rule, due};
 use crate::domain::ids::{BranchId, PeriodId};
 use crate::domain::reference::BranchTimeZone;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
 /// A recorded force-majeure period, as deadlines see it.
@@ -119,6 +119,125 @@ pub fn notice_due(starts_at: DateTime<Utc>, calendar: &Calendar) -> Result<Due, 
     )
 }
 
+/// п.38–39: where a period's notice stands. "Отсутствие своевременного уведомления … лишает
+/// возможности ссылаться на них": a period noticed after its 3 working days, or not at all once
+/// they have passed, cannot be invoked. The branch was still closed, so its deadlines keep the
+/// operational extension (the sweeper does not chase a closed branch); the SLA judges the
+/// deadlines it moved against their original due times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeStanding {
+    /// Recorded by the end of its last day.
+    InTime { last_day: NaiveDate },
+    /// Not recorded yet; its last day has not passed.
+    Awaited { last_day: NaiveDate },
+    /// Recorded after its last day, on the `late_by`-th working day after it.
+    Late { last_day: NaiveDate, late_by: u32 },
+    /// Not recorded, `late_by` working days after its last day (so far).
+    Missing { last_day: NaiveDate, late_by: u32 },
+}
+
+impl NoticeStanding {
+    /// Whether the period may be relied on (one still awaited may yet be noticed in time).
+    pub fn invocable(self) -> bool {
+        matches!(
+            self,
+            NoticeStanding::InTime { .. } | NoticeStanding::Awaited { .. }
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeStanding::InTime { .. } => "in_time",
+            NoticeStanding::Awaited { .. } => "awaited",
+            NoticeStanding::Late { .. } => "late",
+            NoticeStanding::Missing { .. } => "missing",
+        }
+    }
+
+    /// The last day of the 3 working days (п.38).
+    pub fn last_day(self) -> NaiveDate {
+        match self {
+            NoticeStanding::InTime { last_day }
+            | NoticeStanding::Awaited { last_day }
+            | NoticeStanding::Late { last_day, .. }
+            | NoticeStanding::Missing { last_day, .. } => last_day,
+        }
+    }
+
+    /// Working days the notice is (or was) late by; `None` while it is not late.
+    pub fn late_by(self) -> Option<u32> {
+        match self {
+            NoticeStanding::Late { late_by, .. } | NoticeStanding::Missing { late_by, .. } => {
+                Some(late_by)
+            }
+            NoticeStanding::InTime { .. } | NoticeStanding::Awaited { .. } => None,
+        }
+    }
+
+    /// What the period's record says about it.
+    pub fn describe(self) -> String {
+        let days = |n: u32| {
+            if n == 1 {
+                "working day"
+            } else {
+                "working days"
+            }
+        };
+        match self {
+            NoticeStanding::InTime { .. } => "invocable, notice recorded in time (п.38)".into(),
+            NoticeStanding::Awaited { last_day } => {
+                format!("notice due by the end of {last_day} (п.38)")
+            }
+            NoticeStanding::Late { late_by, .. } => format!(
+                "not invocable, notice late by {late_by} {} (п.39)",
+                days(late_by)
+            ),
+            NoticeStanding::Missing { last_day, late_by } => format!(
+                "not invocable, no notice recorded; due by the end of {last_day}, late by {late_by} {} (п.39)",
+                days(late_by)
+            ),
+        }
+    }
+}
+
+/// Where the notice of a period that started at `starts_at` stands at `now`, recorded at
+/// `recorded_at` if it was. Lateness is counted in working days after the last day up to the
+/// day of the notice (or today), at least 1: a notice on a day off after the last day is as
+/// late as one on the next working day.
+pub fn notice_standing(
+    starts_at: DateTime<Utc>,
+    recorded_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    calendar: &Calendar,
+) -> Result<NoticeStanding, YearMissing> {
+    let due = notice_due(starts_at, calendar)?;
+    let last_day = due.last_day;
+    let late_by = |at: DateTime<Utc>| -> Result<u32, YearMissing> {
+        let day = at
+            .with_timezone(&BranchTimeZone::default().tz())
+            .date_naive();
+        let mut count = 0;
+        let mut next = calendar.next_working_day(last_day)?;
+        while next <= day {
+            count += 1;
+            next = calendar.next_working_day(next)?;
+        }
+        Ok(count.max(1))
+    };
+    Ok(match recorded_at {
+        Some(at) if at <= due.at => NoticeStanding::InTime { last_day },
+        Some(at) => NoticeStanding::Late {
+            last_day,
+            late_by: late_by(at)?,
+        },
+        None if now <= due.at => NoticeStanding::Awaited { last_day },
+        None => NoticeStanding::Missing {
+            last_day,
+            late_by: late_by(now)?,
+        },
+    })
+}
+
 /// What force majeure does to one deadline (п.37): the one decision every path takes — when a
 /// deadline starts, when a period is recorded or ended, when the sweeper finds it due, and in
 /// the preview.
@@ -205,6 +324,55 @@ mod tests {
             )
             .unwrap(),
         )
+    }
+
+    /// Issue 22 item 5 (п.38–39): a period starting Monday 2 November 2026 must be noticed by
+    /// the end of Thursday 5 November. Noticed on Friday 6 it is late by 1 working day; on
+    /// Monday 9 (after the weekend) by 2; on Saturday 7 by 1; never noticed, on Tuesday 10, by 3.
+    #[test]
+    fn a_notice_after_its_three_working_days_makes_the_period_not_invocable() {
+        let cal = calendar();
+        let starts = almaty("2026-11-02 09:00");
+        let standing = |recorded: Option<&str>, now: &str| {
+            notice_standing(starts, recorded.map(almaty), almaty(now), &cal).unwrap()
+        };
+        let last_day = NaiveDate::from_ymd_opt(2026, 11, 5).unwrap();
+        assert_eq!(
+            standing(Some("2026-11-05 23:59"), "2026-11-20 00:00"),
+            NoticeStanding::InTime { last_day }
+        );
+        assert_eq!(
+            standing(None, "2026-11-06 00:00"),
+            NoticeStanding::Awaited { last_day },
+            "00:00 of Friday ends Thursday"
+        );
+        for (recorded, late_by) in [
+            ("2026-11-06 10:00", 1),
+            ("2026-11-07 10:00", 1),
+            ("2026-11-09 10:00", 2),
+        ] {
+            let late = standing(Some(recorded), "2026-11-20 00:00");
+            assert_eq!(
+                late,
+                NoticeStanding::Late { last_day, late_by },
+                "{recorded}"
+            );
+            assert!(!late.invocable());
+        }
+        assert_eq!(
+            standing(Some("2026-11-06 10:00"), "2026-11-20 00:00").describe(),
+            "not invocable, notice late by 1 working day (п.39)"
+        );
+        let missing = standing(None, "2026-11-10 12:00");
+        assert_eq!(
+            missing,
+            NoticeStanding::Missing {
+                last_day,
+                late_by: 3
+            }
+        );
+        assert!(!missing.invocable());
+        assert!(standing(None, "2026-11-04 12:00").invocable());
     }
 
     #[test]

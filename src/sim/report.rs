@@ -42,10 +42,18 @@ fn zone() -> chrono_tz::Tz {
 pub fn gather(conn: &mut DbConnection, settings: &Settings) -> anyhow::Result<Report> {
     let (from, to) = report::sla_period(settings.from, settings.last_day())
         .ok_or_else(|| anyhow!("the period has no local midnight"))?;
-    let sla = report::sla(conn, &BranchScope::All, from, to)?
-        .into_iter()
-        .map(SlaLine::from)
-        .collect();
+    let calendar = crate::jobs::calendar_refresh::CalendarCache::load(conn)?.current();
+    let sla = report::sla(
+        conn,
+        &BranchScope::All,
+        from,
+        to,
+        settings.end(),
+        &calendar.calendar,
+    )?
+    .into_iter()
+    .map(SlaLine::from)
+    .collect();
 
     let mut daily = BTreeMap::new();
     let mut submitted = BTreeMap::new();

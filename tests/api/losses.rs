@@ -448,6 +448,13 @@ async fn a_force_majeure_period_without_timely_notice_is_flagged() {
         .post(&url, Some(&national), &json!({"reference": "again"}))
         .await
         .assert_problem(409, "already_exists");
+    // Issue 22 item 5 (п.39): noticed on Monday 23 Nov, 2 working days late (Friday 20, Monday
+    // 23): the period cannot be invoked, and it stays flagged.
+    assert_eq!(
+        noticed["notice"],
+        json!({"state": "late", "due_by": "2026-11-19", "late_by_working_days": 2, "invocable": false,
+               "standing": "not invocable, notice late by 2 working days (п.39)"})
+    );
     let flagged = p
         .app
         .get(
@@ -456,7 +463,11 @@ async fn a_force_majeure_period_without_timely_notice_is_flagged() {
         )
         .await
         .assert_status(200);
-    assert_eq!(flagged, json!([]));
+    assert_eq!(flagged.as_array().unwrap().len(), 1, "{flagged}");
+    assert_eq!(
+        flagged[0]["reason"],
+        "not invocable, notice late by 2 working days (п.39): Буран"
+    );
 }
 
 /// Security review, issue 28 finding 2: a branch supervisor recorded the п.38 notice of a
@@ -529,12 +540,26 @@ async fn only_a_national_key_records_a_national_notice_and_every_notice_names_it
         .await
         .assert_status(200);
     assert_eq!(noticed["notice_recorded_by"], me["key_id"]);
+    // Both notices came a week after the start: each period stays flagged as not invocable
+    // (п.39), whoever recorded its notice.
     let flagged = p
         .app
         .get(unnotified, Some(&national))
         .await
         .assert_status(200);
-    assert_eq!(flagged, json!([]));
+    let reasons: Vec<&str> = flagged
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "not invocable, notice late by 2 working days (п.39): Карантин",
+            "not invocable, notice late by 2 working days (п.39): Буран"
+        ]
+    );
 }
 
 #[actix_web::test]

@@ -494,3 +494,94 @@ async fn a_deadline_extended_by_a_period_ending_at_midnight_is_re_counted() {
     assert_eq!(moved, 1);
     assert_eq!(handoff(&p.shipment(&a).await), "2026-03-27T12:00:00+05:00");
 }
+
+/// Issue 22 item 5 (п.39): "Отсутствие своевременного уведомления … лишает возможности ссылаться
+/// на них". Taken in Friday 20 Mar 2026, the handoff is due Thursday 26 Mar 12:00; a period of
+/// 25–27 Mar moves it to Sunday 29 Mar, and the bag reaches the Kaspi point on Saturday 28 Mar.
+/// The period's notice is due by the end of Monday 30 Mar (25 Mar is a day off): while it may
+/// still come, the SLA counts the handoff met; noticed on Wednesday 1 Apr (2 working days late)
+/// the period cannot be invoked and the SLA judges the handoff against Thursday 26 Mar: met
+/// late. The operational extension stays (the branch was closed).
+#[actix_web::test]
+async fn a_period_noticed_late_does_not_excuse_the_deadlines_it_moved_in_the_sla() {
+    let p = Pilot::new().await;
+    p.set_clock("2026-03-20T12:00:00Z");
+    let id = p.packed("FL-1").await;
+    let (registry, number) = p.seal(&["FL-1"]).await;
+    let national = p.app.token(Role::Supervisor, None).await;
+    let period = p
+        .app
+        .post(
+            "/api/v1/force-majeure",
+            Some(&national),
+            &serde_json::json!({"branch": "ALM01", "starts_at": "2026-03-25T00:00:00+05:00",
+                                "ends_at": "2026-03-28T00:00:00+05:00", "reason": "Паводок"}),
+        )
+        .await
+        .assert_status(201);
+    assert_eq!(period["notice"]["state"], "awaited");
+    assert_eq!(period["notice"]["due_by"], "2026-03-30");
+    p.set_clock("2026-03-28T04:00:00Z");
+    p.sign_for(&registry).await.assert_status(200);
+    let mut accepted = accepted_event("fl-a", &number, &["WB-FL-1"]);
+    accepted["occurred_at"] = serde_json::json!("2026-03-28T10:00:00+05:00");
+    p.kaspi_event(accepted).await;
+    let handoff = |shipment: &serde_json::Value| {
+        shipment["deadlines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["kind"] == "handoff")
+            .unwrap()
+            .clone()
+    };
+    let stored = handoff(&p.shipment(&id).await);
+    assert_eq!(
+        (stored["state"].as_str(), stored["due_at"].as_str()),
+        (Some("met"), Some("2026-03-29T07:00:00Z"))
+    );
+    let sla_handoff = || async {
+        let sla = p
+            .app
+            .get(
+                "/api/v1/reports/sla?from=2026-03-01&to=2026-04-30",
+                Some(&national),
+            )
+            .await
+            .assert_status(200);
+        let line = sla
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["deadline"] == "handoff")
+            .unwrap()
+            .clone();
+        (line["met_on_time"].as_i64(), line["met_late"].as_i64())
+    };
+    assert_eq!(
+        sla_handoff().await,
+        (Some(1), Some(0)),
+        "the notice may still come"
+    );
+
+    p.set_clock("2026-04-01T05:00:00Z");
+    let noticed = p
+        .app
+        .post(
+            &format!(
+                "/api/v1/force-majeure/{}/notice",
+                period["id"].as_str().unwrap()
+            ),
+            Some(&national),
+            &serde_json::json!({"reference": "Письмо № 7"}),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(
+        noticed["notice"]["standing"],
+        "not invocable, notice late by 2 working days (п.39)"
+    );
+    assert_eq!(sla_handoff().await, (Some(0), Some(1)));
+    // Operationally nothing moved back.
+    assert_eq!(handoff(&p.shipment(&id).await), stored);
+}

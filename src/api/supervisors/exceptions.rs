@@ -12,7 +12,7 @@ use crate::db::models::report::{self, SlaCounts};
 use crate::db::models::{branch, force_majeure, from_db_time, outbox};
 use crate::domain::calendar::Calendar;
 use crate::domain::deadline::DeadlineKind;
-use crate::domain::force_majeure::notice_due;
+use crate::domain::force_majeure::notice_standing;
 use crate::domain::ids::{BranchId, DiscrepancyId, MessageId, RegistryId, ShipmentId};
 use crate::domain::kaspi::{DiscrepancyKind, Outcome};
 use crate::domain::notification::Outbox;
@@ -409,18 +409,15 @@ pub(crate) fn exceptions(
             );
         }
     }
-    // п.38–39: without timely notice the circumstances cannot be relied on.
+    // п.38–39: without timely notice the circumstances cannot be relied on. A period noticed
+    // late stays here: the notice does not make it invocable.
     if wanted(ExceptionKind::UnnotifiedForceMajeure) {
         for (period, _) in force_majeure::list(conn, scope)? {
-            if period.notice_recorded_at.is_some() {
-                continue;
-            }
             let starts_at = from_db_time(period.starts_at);
-            if notice_due(starts_at, calendar).is_ok_and(|due| due.at <= now) {
-                let reason = format!(
-                    "no notice recorded within 3 working days (п.38): {}",
-                    period.reason
-                );
+            let recorded_at = period.notice_recorded_at.map(from_db_time);
+            let standing = notice_standing(starts_at, recorded_at, now, calendar).ok();
+            if let Some(standing) = standing.filter(|s| !s.invocable()) {
+                let reason = format!("{}: {}", standing.describe(), period.reason);
                 push(
                     ExceptionKind::UnnotifiedForceMajeure,
                     period.branch_id,
@@ -632,8 +629,18 @@ pub async fn sla_lines(
         return Err(refused());
     }
     let (from, to) = report::sla_period(first, last).ok_or_else(refused)?;
+    let (snapshot, now) = (state.calendar.current(), state.clock.now());
     Ok(state
-        .db(move |conn| Ok(report::sla(conn, &scope, from, to)?))
+        .db(move |conn| {
+            Ok(report::sla(
+                conn,
+                &scope,
+                from,
+                to,
+                now,
+                &snapshot.calendar,
+            )?)
+        })
         .await?
         .into_iter()
         .map(SlaLine::from)

@@ -77,8 +77,9 @@ async fn create_period(
     let cache = state.calendar.clone();
     let period = state
         .write(move |conn| {
-            let period = periods::record(conn, &new, &actor, now, &cache.current())?;
-            Ok(ForceMajeurePeriod::from(period))
+            let snapshot = cache.current();
+            let period = periods::record(conn, &new, &actor, now, &snapshot)?;
+            Ok(ForceMajeurePeriod::new(period, &snapshot.calendar, now))
         })
         .await?;
     state.reload_calendar().await;
@@ -128,7 +129,7 @@ async fn end_period(
         .write(move |conn| {
             let calendar = cache.current();
             let period = periods::end(conn, id, ends_at, &actor, now, &calendar.calendar)?;
-            Ok(ForceMajeurePeriod::from(period))
+            Ok(ForceMajeurePeriod::new(period, &calendar.calendar, now))
         })
         .await?;
     state.reload_calendar().await;
@@ -150,8 +151,11 @@ async fn list_periods(
     let rows = state
         .db(move |conn| Ok(force_majeure::list(conn, &scope)?))
         .await?;
+    let (snapshot, now) = (state.calendar.current(), state.clock.now());
     Ok(web::Json(
-        rows.into_iter().map(ForceMajeurePeriod::from).collect(),
+        rows.into_iter()
+            .map(|period| ForceMajeurePeriod::new(period, &snapshot.calendar, now))
+            .collect(),
     ))
 }
 
@@ -186,10 +190,15 @@ async fn record_notice(
     let body = body.into_inner()?;
     let actor = auth.principal;
     let now = state.clock.now();
+    let cache = state.calendar.clone();
     let period = state
         .write(move |conn| {
             let period = periods::record_notice(conn, id, &body.reference, &actor, now)?;
-            Ok(ForceMajeurePeriod::from(period))
+            Ok(ForceMajeurePeriod::new(
+                period,
+                &cache.current().calendar,
+                now,
+            ))
         })
         .await?;
     state.reload_calendar().await;

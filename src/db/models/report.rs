@@ -4,11 +4,15 @@
 use super::to_db_time;
 use crate::db::DbConnection;
 use crate::db::models::branch::BranchScope;
+use crate::db::models::force_majeure;
 use crate::db::schema::{
     applications, branches, deadlines, registries, registry_items, shipments, status_events,
 };
-use crate::domain::deadline::{DeadlineKind, DeadlineState};
-use crate::domain::ids::{BranchId, RegistryId, ShipmentId};
+use crate::domain::calendar::Calendar;
+use crate::domain::deadline::{DeadlineKind, DeadlineState, judged_against};
+use crate::domain::force_majeure::{Extended, ForceMajeure, extended_due, notice_standing};
+use crate::domain::ids::{BranchId, DeadlineId, RegistryId, ShipmentId};
+use crate::domain::reference::BranchTimeZone;
 use crate::domain::registry::RegistryKind;
 use crate::domain::shipment::{DeliveryMethod, ShipmentKind, ShipmentState};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
@@ -123,13 +127,139 @@ pub struct SlaCounts {
     pub cancelled: i64,
 }
 
-/// Deadlines falling due in `[from, to)`, counted by branch and kind.
+impl SlaCounts {
+    fn count(&mut self, state: DeadlineState) -> &mut i64 {
+        match state {
+            DeadlineState::Met => &mut self.met_on_time,
+            DeadlineState::MetLate => &mut self.met_late,
+            DeadlineState::Breached => &mut self.breached_open,
+            DeadlineState::Cancelled => &mut self.cancelled,
+            DeadlineState::Pending => &mut self.pending,
+        }
+    }
+}
+
+/// Deadlines falling due in `[from, to)`, counted by branch and kind, as they stand at `now`.
+///
+/// п.39: a force-majeure period whose notice was late or is missing cannot be invoked. The
+/// deadlines it moved keep their extended instant in operation (the branch was closed), but
+/// here each is judged against the due instant it would have had without such periods.
 pub fn sla(
     conn: &mut DbConnection,
     scope: &BranchScope,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    now: DateTime<Utc>,
+    calendar: &Calendar,
 ) -> QueryResult<Vec<SlaCounts>> {
+    let mut lines = sla_as_stored(conn, scope, from, to)?;
+    let (mut kept, mut not_invocable) = (Vec::new(), Vec::new());
+    for (row, _) in force_majeure::list(conn, &BranchScope::All)? {
+        let recorded = row.notice_recorded_at.map(|t| t.and_utc());
+        match notice_standing(row.starts_at.and_utc(), recorded, now, calendar) {
+            Ok(standing) if !standing.invocable() => not_invocable.push(row.force_majeure()),
+            // One whose year is not in the calendar is taken at its word.
+            _ => kept.push(row.force_majeure()),
+        }
+    }
+    if not_invocable.is_empty() {
+        return Ok(lines.into_values().collect());
+    }
+    for d in moved_by(conn, scope, from, to, &not_invocable)? {
+        let suspensions: Vec<_> = kept
+            .iter()
+            .filter(|p| p.covers(Some(d.branch_id)))
+            .map(|p| p.suspension)
+            .collect();
+        let rule = d.kind.rule();
+        let started = d.started_at.and_utc();
+        let original = match extended_due(rule, started, d.zone.tz(), calendar, &suspensions) {
+            Ok(Extended::Due(original)) => original.at,
+            // Held by a period that may be invoked, or outside the calendar: as stored.
+            Ok(Extended::Suspended { .. }) | Err(_) => continue,
+        };
+        let stored_due = d.due_at.and_utc();
+        if original == stored_due {
+            continue;
+        }
+        let resolved = d.resolved_at.map(|t| t.and_utc());
+        let judged = judged_against(d.state, resolved, original, now);
+        if judged != d.state
+            && let Some(line) = lines.get_mut(&(d.branch.clone(), d.kind.as_str()))
+        {
+            *line.count(d.state) -= 1;
+            *line.count(judged) += 1;
+        }
+    }
+    Ok(lines.into_values().collect())
+}
+
+/// A deadline of the SLA window that a period may have moved, with what judging it needs.
+#[derive(Debug, Clone, Queryable)]
+struct MaybeMoved {
+    id: DeadlineId,
+    branch: String,
+    branch_id: BranchId,
+    zone: BranchTimeZone,
+    kind: DeadlineKind,
+    state: DeadlineState,
+    started_at: NaiveDateTime,
+    due_at: NaiveDateTime,
+    resolved_at: Option<NaiveDateTime>,
+}
+
+/// The deadlines falling due in `[from, to)` of the branches `periods` cover whose course
+/// overlaps one of them (started before it ended, due after it began).
+fn moved_by(
+    conn: &mut DbConnection,
+    scope: &BranchScope,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    periods: &[ForceMajeure],
+) -> QueryResult<Vec<MaybeMoved>> {
+    let mut found = Vec::new();
+    for period in periods {
+        let mut query = deadlines::table
+            .inner_join(shipments::table.inner_join(branches::table))
+            .filter(deadlines::due_at.ge(to_db_time(from)))
+            .filter(deadlines::due_at.lt(to_db_time(to)))
+            .filter(deadlines::due_at.gt(to_db_time(period.suspension.start)))
+            .select((
+                deadlines::id,
+                branches::code,
+                branches::id,
+                branches::time_zone,
+                deadlines::kind,
+                deadlines::state,
+                deadlines::started_at,
+                deadlines::due_at,
+                deadlines::resolved_at,
+            ))
+            .into_boxed();
+        if let Some(end) = period.suspension.end {
+            query = query.filter(deadlines::started_at.lt(to_db_time(end)));
+        }
+        if let Some(branch) = period.branch {
+            query = query.filter(shipments::branch_id.eq(branch));
+        }
+        if let Some(id) = scope.branch() {
+            query = query.filter(shipments::branch_id.eq(id));
+        }
+        found.extend(query.load::<MaybeMoved>(conn)?);
+    }
+    // A deadline two such periods overlap is judged once.
+    found.sort_by_key(|d| d.id);
+    found.dedup_by_key(|d| d.id);
+    Ok(found)
+}
+
+/// The counts as the deadlines are stored.
+fn sla_as_stored(
+    conn: &mut DbConnection,
+    scope: &BranchScope,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> QueryResult<BTreeMap<(String, &'static str), SlaCounts>> {
     let mut query = deadlines::table
         .inner_join(shipments::table.inner_join(branches::table))
         .filter(deadlines::due_at.ge(to_db_time(from)))
@@ -152,15 +282,9 @@ pub fn sla(
                 pending: 0,
                 cancelled: 0,
             });
-        match state {
-            DeadlineState::Met => line.met_on_time += 1,
-            DeadlineState::MetLate => line.met_late += 1,
-            DeadlineState::Breached => line.breached_open += 1,
-            DeadlineState::Cancelled => line.cancelled += 1,
-            DeadlineState::Pending => line.pending += 1,
-        }
+        *line.count(state) += 1;
     }
-    Ok(lines.into_values().collect())
+    Ok(lines)
 }
 
 /// What is waiting, for an operator's first look (`postamat doctor`).
