@@ -111,6 +111,76 @@ impl fmt::Display for ShipmentState {
     }
 }
 
+/// A side of the pilot: who holds a document, and who answers for a deadline it missed
+/// (DOMAIN.md §5; п.22–23, 36).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    StateCorporation,
+    Kaspi,
+    RegistryOffice,
+}
+
+names!(Side {
+    StateCorporation => "state_corporation",
+    Kaspi => "kaspi",
+    RegistryOffice => "registry_office",
+});
+
+impl ShipmentState {
+    /// Who physically holds a document in this state; `None` once it has left the pilot (with
+    /// the citizen or the recipient of a transfer, lost or cancelled). A document executed by
+    /// the registry office is there until the State courier collects it (п.6); one on a sealed
+    /// return pickup registry is at the Kaspi point until the State courier collects it
+    /// (п.32–33).
+    pub fn holder(self) -> Option<Side> {
+        match self {
+            S::ReadyAtRegistryOffice => Some(Side::RegistryOffice),
+            S::AtAccumulationSector | S::Packed | S::HandedToCourier | S::AtIssuanceSector => {
+                Some(Side::StateCorporation)
+            }
+            S::AcceptedAtKaspiPoint
+            | S::OutForDelivery
+            | S::PlacedInCell
+            | S::StorageExpired
+            | S::ReturnedToKaspiPoint
+            | S::InReturnRegistry => Some(Side::Kaspi),
+            S::Collected | S::IssuedAtCon | S::TransferredAfterStorage | S::Lost | S::Cancelled => {
+                None
+            }
+        }
+    }
+}
+
+/// Who answers for a deadline of `kind` that passed unmet while the document was in
+/// `state_at_due` (issue 22 item 9; п.36 disputes need exactly this): the side that held the
+/// document at the due instant — a `kaspi_arrival` (п.10) missed while the envelope is still at
+/// the ЦОН is the ЦОН's. Where the document waits for the State courier at another side's
+/// premises, the next step is the courier's errand and the State Corporation answers: an
+/// executed document at the registry office (п.6: "курьер Госкорпорации забирает готовые
+/// результаты") and one on a sealed return pickup registry at the Kaspi point (п.33). An
+/// uncollected cell (п.21, 29) is the citizen's choice, and the month at the issuance sector
+/// (п.35) runs its course: nobody's.
+pub fn answerable(kind: DeadlineKind, state_at_due: ShipmentState) -> Option<Side> {
+    match kind {
+        DeadlineKind::Storage
+        | DeadlineKind::IssuanceStorage
+        | DeadlineKind::ForceMajeureNotice => None,
+        DeadlineKind::Handoff
+        | DeadlineKind::KaspiArrival
+        | DeadlineKind::PointWait
+        | DeadlineKind::Return
+        | DeadlineKind::ReturnPickup
+        | DeadlineKind::Transfer
+        | DeadlineKind::Duplicate => match state_at_due {
+            S::ReadyAtRegistryOffice | S::InReturnRegistry => Some(Side::StateCorporation),
+            other => other.holder(),
+        },
+    }
+}
+
 /// How the citizen chose to receive the certificate (п.3–4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -956,6 +1026,39 @@ mod tests {
     }
 
     use super::*;
+
+    /// Issue 22 items 6 and 9: the holder follows the document, and a loss is allowed to the
+    /// side that holds it (Kaspi's, п.22; ours, п.23 — the registry office's document is
+    /// declared lost by our staff, who collect it, п.6).
+    #[test]
+    fn every_state_has_the_holder_its_loss_row_says() {
+        for state in HELD_BY_KASPI {
+            assert_eq!(state.holder(), Some(Side::Kaspi), "{state}");
+        }
+        for state in HELD_BY_STATE {
+            assert!(
+                matches!(
+                    state.holder(),
+                    Some(Side::StateCorporation | Side::RegistryOffice)
+                ),
+                "{state}"
+            );
+        }
+        assert_eq!(
+            answerable(D::KaspiArrival, S::Packed),
+            Some(Side::StateCorporation),
+            "п.10 missed while the envelope is still at the ЦОН"
+        );
+        assert_eq!(
+            answerable(D::ReturnPickup, S::InReturnRegistry),
+            Some(Side::StateCorporation)
+        );
+        assert_eq!(
+            answerable(D::PointWait, S::AcceptedAtKaspiPoint),
+            Some(Side::Kaspi)
+        );
+        assert_eq!(answerable(D::Storage, S::PlacedInCell), None);
+    }
 
     fn first_actor(event: ShipmentEvent) -> Actor {
         event.actors()[0]

@@ -158,6 +158,28 @@ async fn each_due_deadline_has_its_consequence_once() {
     let mut last = overdue[2..].to_vec();
     last.sort();
     assert_eq!(last, [("SW-B", "return"), ("SW-C", "point_wait")]);
+    // Issue 22 item 9: each names the side by where the document was at the due instant. A's
+    // Kaspi arrival (п.10) was missed while the envelope was still packed at the ЦОН: ours.
+    let sides: Vec<(&str, &str, &str)> = queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["application_number"].as_str().unwrap(),
+                e["reason"].as_str().unwrap().split(' ').next().unwrap(),
+                e["side"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("SW-A", "kaspi_arrival", "state_corporation"),
+        ("SW-A", "handoff", "state_corporation"),
+        ("SW-B", "return", "kaspi"),
+        ("SW-C", "point_wait", "kaspi"),
+    ] {
+        assert!(sides.contains(&expected), "{expected:?} not in {sides:?}");
+    }
     assert!(queue[0]["age_hours"].as_i64().unwrap() > 0);
     let other = p.app.token(Role::Supervisor, Some("AST01")).await;
     let none = p
@@ -201,11 +223,26 @@ async fn each_due_deadline_has_its_consequence_once() {
         )
         .await;
     assert!(csv.content_type().starts_with("text/csv"));
+    assert!(csv.text.starts_with(
+        "branch,deadline,met_on_time,met_late,breached_open,pending,cancelled,\
+         missed_by_state_corporation,missed_by_kaspi,missed_by_registry_office\n"
+    ));
     assert!(
+        csv.text.contains("ALM01,handoff,2,0,1,0,0,1,0,0\n"),
+        "{}",
         csv.text
-            .starts_with("branch,deadline,met_on_time,met_late,breached_open,pending,cancelled\n")
     );
-    assert!(csv.text.contains("ALM01,handoff,2,0,1,0,0"), "{}", csv.text);
+    assert!(
+        csv.text.contains("ALM01,kaspi_arrival,0,2,1,0,0,3,0,0\n"),
+        "ordered 19 Mar, due 20 Mar 13:00 while each document still waited for our courier at \
+         the registry office (п.6), or A still packed at the ЦОН: ours: {}",
+        csv.text
+    );
+    assert!(
+        csv.text.contains("ALM01,return,0,0,1,0,0,0,1,0\n"),
+        "{}",
+        csv.text
+    );
     p.app
         .get(
             "/api/v1/reports/sla?from=2026-04-30&to=2026-03-01",
@@ -556,11 +593,15 @@ async fn a_period_noticed_late_does_not_excuse_the_deadlines_it_moved_in_the_sla
             .find(|l| l["deadline"] == "handoff")
             .unwrap()
             .clone();
-        (line["met_on_time"].as_i64(), line["met_late"].as_i64())
+        (
+            line["met_on_time"].as_i64(),
+            line["met_late"].as_i64(),
+            line["missed_by_state_corporation"].as_i64(),
+        )
     };
     assert_eq!(
         sla_handoff().await,
-        (Some(1), Some(0)),
+        (Some(1), Some(0), Some(0)),
         "the notice may still come"
     );
 
@@ -581,7 +622,8 @@ async fn a_period_noticed_late_does_not_excuse_the_deadlines_it_moved_in_the_sla
         noticed["notice"]["standing"],
         "not invocable, notice late by 2 working days (п.39)"
     );
-    assert_eq!(sla_handoff().await, (Some(0), Some(1)));
+    // Late, and ours: on 26 Mar 12:00 the bag was still packed at the ЦОН.
+    assert_eq!(sla_handoff().await, (Some(0), Some(1), Some(1)));
     // Operationally nothing moved back.
     assert_eq!(handoff(&p.shipment(&id).await), stored);
 }

@@ -124,6 +124,7 @@ pub async fn exceptions(req: HttpRequest, state: web::Data<AppState>) -> PageRes
                     th scope="col" { (t.kind) }
                     th scope="col" { (t.branch) }
                     th scope="col" { (t.reason) }
+                    th scope="col" { (t.side) }
                     th scope="col" { (t.reference) }
                     th scope="col" { (t.since) }
                     th scope="col" class="num" { (t.age_hours) }
@@ -134,6 +135,7 @@ pub async fn exceptions(req: HttpRequest, state: web::Data<AppState>) -> PageRes
                             td { (ctx.lang.name_of(e.kind.as_str())) }
                             td { (e.branch.as_deref().unwrap_or("—")) }
                             td { (e.reason) }
+                            td { (e.side.map(|s| ctx.lang.name_of(s.as_str())).unwrap_or("—")) }
                             td {
                                 @if e.kind == ExceptionKind::Overdue {
                                     a href={ "/console/shipments/" (e.reference) } {
@@ -265,6 +267,9 @@ fn sla_table(ctx: &Ctx, lines: &[SlaLine]) -> Markup {
                 th scope="col" class="num" { (t.breached_open) }
                 th scope="col" class="num" { (t.pending) }
                 th scope="col" class="num" { (t.cancelled) }
+                th scope="col" class="num" { (t.missed_by_state_corporation) }
+                th scope="col" class="num" { (t.missed_by_kaspi) }
+                th scope="col" class="num" { (t.missed_by_registry_office) }
             } }
             tbody {
                 @for l in lines {
@@ -276,6 +281,9 @@ fn sla_table(ctx: &Ctx, lines: &[SlaLine]) -> Markup {
                         td.num.breached[l.breached_open > 0] { (l.breached_open) }
                         td.num { (l.pending) }
                         td.num { (l.cancelled) }
+                        td.num { (l.missed_by_state_corporation) }
+                        td.num { (l.missed_by_kaspi) }
+                        td.num { (l.missed_by_registry_office) }
                     }
                 }
             }

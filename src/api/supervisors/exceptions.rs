@@ -17,6 +17,7 @@ use crate::domain::ids::{BranchId, DiscrepancyId, MessageId, RegistryId, Shipmen
 use crate::domain::kaspi::{DiscrepancyKind, Outcome};
 use crate::domain::notification::Outbox;
 use crate::domain::reference::BranchCode;
+use crate::domain::shipment::{Side, answerable};
 use crate::observability::redact::mask_urls;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -290,6 +291,10 @@ pub struct Exception {
     /// Since when.
     pub since: DateTime<Utc>,
     pub age_hours: i64,
+    /// For a deadline passed unmet: the side that answers for it, by where the document was at
+    /// the due instant (DOMAIN.md §5; п.36). `null` for other items, and for an uncollected
+    /// cell (the citizen's choice).
+    pub side: Option<Side>,
 }
 
 /// Everything overdue or needing a person that the scope may see and `filter` asks for,
@@ -314,7 +319,8 @@ pub(crate) fn exceptions(
                     reason: String,
                     reference: String,
                     application_number: Option<String>,
-                    since: DateTime<Utc>| {
+                    since: DateTime<Utc>,
+                    side: Option<Side>| {
         // The queries applied the window already; this keeps a source that could not (the
         // handful of force-majeure periods) to it too.
         let visible = window.branch.is_none_or(|b| branch == Some(b))
@@ -328,6 +334,7 @@ pub(crate) fn exceptions(
                 application_number,
                 age_hours: (now - since).num_hours(),
                 since,
+                side,
             });
         }
     };
@@ -344,6 +351,10 @@ pub(crate) fn exceptions(
             }
             let since = from_db_time(o.due_at);
             let reference = o.shipment_id.to_string();
+            let side = o.state_at_due.and_then(|at_due| answerable(o.kind, at_due));
+            if let Some(side) = side {
+                reason.push_str(&format!("; answerable: {side}"));
+            }
             push(
                 ExceptionKind::Overdue,
                 Some(o.branch_id),
@@ -351,6 +362,7 @@ pub(crate) fn exceptions(
                 reference,
                 Some(o.application_number),
                 since,
+                side,
             );
         }
     }
@@ -365,6 +377,7 @@ pub(crate) fn exceptions(
                 d.id.to_string(),
                 None,
                 since,
+                None,
             );
         }
     }
@@ -383,6 +396,7 @@ pub(crate) fn exceptions(
                 e.event_id,
                 None,
                 since,
+                None,
             );
         }
     }
@@ -406,6 +420,7 @@ pub(crate) fn exceptions(
                 d.id.to_string(),
                 d.application_number,
                 d.created_at,
+                None,
             );
         }
     }
@@ -425,6 +440,7 @@ pub(crate) fn exceptions(
                     period.id.to_string(),
                     None,
                     starts_at,
+                    None,
                 );
             }
         }
@@ -571,11 +587,22 @@ pub struct SlaLine {
     pub pending: i64,
     /// Ended by a loss or cancellation.
     pub cancelled: i64,
+    /// Of the met late and breached: those the State Corporation answers for, by where the
+    /// document was at the due instant (DOMAIN.md §5; п.36).
+    pub missed_by_state_corporation: i64,
+    /// … those Kaspi answers for.
+    pub missed_by_kaspi: i64,
+    /// … those the registry office answers for (the document was still there).
+    pub missed_by_registry_office: i64,
 }
 
 impl From<SlaCounts> for SlaLine {
     fn from(c: SlaCounts) -> Self {
+        let by = |side| c.missed_by.get(&side).copied().unwrap_or(0);
         SlaLine {
+            missed_by_state_corporation: by(Side::StateCorporation),
+            missed_by_kaspi: by(Side::Kaspi),
+            missed_by_registry_office: by(Side::RegistryOffice),
             branch: c.branch,
             deadline: c.deadline,
             met_on_time: c.met_on_time,
@@ -589,18 +616,23 @@ impl From<SlaCounts> for SlaLine {
 
 /// The report as CSV (header line first); also `postamat simulate`'s `sla.csv`.
 pub fn sla_csv(lines: &[SlaLine]) -> String {
-    let mut out =
-        String::from("branch,deadline,met_on_time,met_late,breached_open,pending,cancelled\n");
+    let mut out = String::from(
+        "branch,deadline,met_on_time,met_late,breached_open,pending,cancelled,\
+         missed_by_state_corporation,missed_by_kaspi,missed_by_registry_office\n",
+    );
     for l in lines {
         out.push_str(&format!(
-            "{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{}\n",
             l.branch,
             l.deadline.as_str(),
             l.met_on_time,
             l.met_late,
             l.breached_open,
             l.pending,
-            l.cancelled
+            l.cancelled,
+            l.missed_by_state_corporation,
+            l.missed_by_kaspi,
+            l.missed_by_registry_office
         ));
     }
     out

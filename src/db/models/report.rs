@@ -14,9 +14,10 @@ use crate::domain::force_majeure::{Extended, ForceMajeure, extended_due, notice_
 use crate::domain::ids::{BranchId, DeadlineId, RegistryId, ShipmentId};
 use crate::domain::reference::BranchTimeZone;
 use crate::domain::registry::RegistryKind;
-use crate::domain::shipment::{DeliveryMethod, ShipmentKind, ShipmentState};
+use crate::domain::shipment::{DeliveryMethod, ShipmentKind, ShipmentState, Side, answerable};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Text};
 use std::collections::BTreeMap;
 
 /// The sweeper's note on a deadline a force-majeure period holds back: a wait, not a failure.
@@ -32,6 +33,19 @@ pub struct Overdue {
     pub state: ShipmentState,
     pub application_number: String,
     pub sweep_error: Option<String>,
+    /// Where the document was at the due instant (the state its history had reached by then).
+    pub state_at_due: Option<ShipmentState>,
+}
+
+/// The state a deadline's document had reached at the deadline's due instant, from its history:
+/// a correlated subquery over the outer `deadlines` row (indexed by shipment and time). Only the
+/// late and breached need it, so the SLA asks it of them alone.
+const STATE_AT_DUE: &str = "(SELECT e.to_status FROM status_events e \
+     WHERE e.shipment_id = deadlines.shipment_id AND e.occurred_at <= deadlines.due_at \
+     ORDER BY e.occurred_at DESC, e.recorded_at DESC, e.id DESC LIMIT 1)";
+
+fn state_at_due() -> diesel::expression::SqlLiteral<Nullable<Text>> {
+    diesel::dsl::sql::<Nullable<Text>>(STATE_AT_DUE)
 }
 
 /// Which items of the exception queue one read returns (security review, issue 28 finding 6:
@@ -71,6 +85,7 @@ pub fn overdue(conn: &mut DbConnection, window: &Window) -> QueryResult<Vec<Over
         shipments::status,
         applications::number,
         deadlines::sweep_error,
+        state_at_due(),
     );
     let active: Vec<ShipmentState> = ShipmentState::ALL
         .into_iter()
@@ -88,7 +103,7 @@ pub fn overdue(conn: &mut DbConnection, window: &Window) -> QueryResult<Vec<Over
         )
         .filter(shipments::status.eq_any(active))
         .filter(deadlines::due_at.le(window.began_by()))
-        .select(columns)
+        .select(columns.clone())
         .order(deadlines::due_at)
         .limit(window.limit)
         .into_boxed();
@@ -125,9 +140,29 @@ pub struct SlaCounts {
     pub pending: i64,
     /// Ended by a loss or cancellation.
     pub cancelled: i64,
+    /// Of the met late and breached, how many each side answers for, by where the document
+    /// was at the due instant ([`answerable`]); the rest (an uncollected cell) are nobody's.
+    pub missed_by: BTreeMap<Side, i64>,
 }
 
 impl SlaCounts {
+    /// A missed deadline (met late or breached) the side answers for.
+    fn missed(
+        &mut self,
+        kind: DeadlineKind,
+        state: DeadlineState,
+        at_due: Option<ShipmentState>,
+        by: i64,
+    ) {
+        let missed = matches!(state, DeadlineState::MetLate | DeadlineState::Breached);
+        if let Some(side) = at_due
+            .and_then(|at_due| answerable(kind, at_due))
+            .filter(|_| missed)
+        {
+            *self.missed_by.entry(side).or_insert(0) += by;
+        }
+    }
+
     fn count(&mut self, state: DeadlineState) -> &mut i64 {
         match state {
             DeadlineState::Met => &mut self.met_on_time,
@@ -184,11 +219,15 @@ pub fn sla(
         }
         let resolved = d.resolved_at.map(|t| t.and_utc());
         let judged = judged_against(d.state, resolved, original, now);
-        if judged != d.state
-            && let Some(line) = lines.get_mut(&(d.branch.clone(), d.kind.as_str()))
-        {
+        if judged == d.state {
+            continue;
+        }
+        let at_original_due = state_at(conn, d.shipment_id, original)?;
+        if let Some(line) = lines.get_mut(&(d.branch.clone(), d.kind.as_str())) {
             *line.count(d.state) -= 1;
+            line.missed(d.kind, d.state, d.state_at_due, -1);
             *line.count(judged) += 1;
+            line.missed(d.kind, judged, at_original_due, 1);
         }
     }
     Ok(lines.into_values().collect())
@@ -198,6 +237,7 @@ pub fn sla(
 #[derive(Debug, Clone, Queryable)]
 struct MaybeMoved {
     id: DeadlineId,
+    shipment_id: ShipmentId,
     branch: String,
     branch_id: BranchId,
     zone: BranchTimeZone,
@@ -206,6 +246,27 @@ struct MaybeMoved {
     started_at: NaiveDateTime,
     due_at: NaiveDateTime,
     resolved_at: Option<NaiveDateTime>,
+    state_at_due: Option<ShipmentState>,
+}
+
+/// The state a shipment's history had reached at `at`.
+fn state_at(
+    conn: &mut DbConnection,
+    id: ShipmentId,
+    at: DateTime<Utc>,
+) -> QueryResult<Option<ShipmentState>> {
+    status_events::table
+        .filter(status_events::shipment_id.eq(id))
+        .filter(status_events::occurred_at.le(to_db_time(at)))
+        .order((
+            status_events::occurred_at.desc(),
+            status_events::recorded_at.desc(),
+            status_events::id.desc(),
+        ))
+        .select(status_events::to_status)
+        .first::<String>(conn)
+        .optional()
+        .map(|state| state.as_deref().and_then(ShipmentState::parse))
 }
 
 /// The deadlines falling due in `[from, to)` of the branches `periods` cover whose course
@@ -226,6 +287,7 @@ fn moved_by(
             .filter(deadlines::due_at.gt(to_db_time(period.suspension.start)))
             .select((
                 deadlines::id,
+                deadlines::shipment_id,
                 branches::code,
                 branches::id,
                 branches::time_zone,
@@ -234,6 +296,7 @@ fn moved_by(
                 deadlines::started_at,
                 deadlines::due_at,
                 deadlines::resolved_at,
+                state_at_due(),
             ))
             .into_boxed();
         if let Some(end) = period.suspension.end {
@@ -264,13 +327,21 @@ fn sla_as_stored(
         .inner_join(shipments::table.inner_join(branches::table))
         .filter(deadlines::due_at.ge(to_db_time(from)))
         .filter(deadlines::due_at.lt(to_db_time(to)))
-        .select((branches::code, deadlines::kind, deadlines::state))
+        .select((
+            branches::code,
+            deadlines::kind,
+            deadlines::state,
+            diesel::dsl::sql::<Nullable<Text>>(&format!(
+                "CASE WHEN deadlines.state IN ('met_late', 'breached') THEN {STATE_AT_DUE} END"
+            )),
+        ))
         .into_boxed();
     if let Some(id) = scope.branch() {
         query = query.filter(shipments::branch_id.eq(id));
     }
     let mut lines: BTreeMap<(String, &'static str), SlaCounts> = BTreeMap::new();
-    for (branch, kind, state) in query.load::<(String, DeadlineKind, DeadlineState)>(conn)? {
+    type Row = (String, DeadlineKind, DeadlineState, Option<ShipmentState>);
+    for (branch, kind, state, at_due) in query.load::<Row>(conn)? {
         let line = lines
             .entry((branch.clone(), kind.as_str()))
             .or_insert_with(|| SlaCounts {
@@ -281,8 +352,10 @@ fn sla_as_stored(
                 breached_open: 0,
                 pending: 0,
                 cancelled: 0,
+                missed_by: BTreeMap::new(),
             });
         *line.count(state) += 1;
+        line.missed(kind, state, at_due, 1);
     }
     Ok(lines)
 }
