@@ -362,7 +362,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
         clock,
         metrics: metrics.clone(),
         calendar: calendar.clone(),
-        pilot_ends_on: config.pilot_ends_on,
+        pilot: config.pilot,
         kaspi_secrets: config.kaspi_secrets.clone(),
         writer,
     });
@@ -570,7 +570,7 @@ fn simulate(config: &Config, args: SimulateArgs) -> anyhow::Result<()> {
         seed: args.seed,
         rates: args.rates,
         force_majeure: args.force_majeure,
-        pilot_ends_on: config.pilot_ends_on,
+        pilot: config.pilot,
         dispatch: config.dispatch.clone(),
     };
     settings.check()?;

@@ -57,8 +57,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// How often the in-memory calendar is reloaded (edits through other instances).
     pub calendar_refresh: std::time::Duration,
-    /// The last day (Almaty time) on which postamat delivery may be chosen (order п.6).
-    pub pilot_ends_on: chrono::NaiveDate,
+    /// The first and last days (local time) on which postamat delivery may be chosen (order п.6).
+    pub pilot: crate::domain::application::PilotWindow,
     pub dispatch: DispatchConfig,
     /// How often `serve` sweeps due deadlines; `None` (0) leaves it to `postamat sweep`.
     pub sweep_interval: Option<std::time::Duration>,
@@ -100,6 +100,12 @@ const CALENDAR_REFRESH_SECS: Setting = setting(
     "calendar_refresh_secs",
     "30",
 );
+
+/// The earliest day the order can have entered into force: signed last on 2 February 2026, in
+/// force ten calendar days after the day of its first official publication (order п.6). Set the
+/// real day once the publication is confirmed.
+const PILOT_STARTS_ON: Setting =
+    setting("POSTAMAT_PILOT_STARTS_ON", "pilot_starts_on", "2026-02-13");
 
 const PILOT_ENDS_ON: Setting = setting("POSTAMAT_PILOT_ENDS_ON", "pilot_ends_on", "2026-12-31");
 
@@ -150,7 +156,7 @@ const DISPATCH_INTERVAL_SECS: Setting = setting(
 );
 
 /// Every setting, for checking the keys of a configuration file.
-const SETTINGS: [&Setting; 21] = [
+const SETTINGS: [&Setting; 22] = [
     &SMS_MAX_SEGMENTS,
     &SMS_GATEWAY_URL,
     &SMS_GATEWAY_TOKEN,
@@ -164,6 +170,7 @@ const SETTINGS: [&Setting; 21] = [
     &DISPATCH_INTERVAL_SECS,
     &SWEEP_INTERVAL_SECS,
     &KASPI_SECRETS,
+    &PILOT_STARTS_ON,
     &PILOT_ENDS_ON,
     &DATABASE_URL,
     &BIND,
@@ -312,10 +319,7 @@ impl Config {
                     .map(std::time::Duration::from_secs)
                     .ok_or_else(|| format!("must be a number of seconds from 1 to 3600, got '{v}'"))
             })?,
-            pilot_ends_on: sources.parse(&PILOT_ENDS_ON, |v| {
-                chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
-                    .map_err(|_| format!("must be a date such as 2026-12-31, got '{v}'"))
-            })?,
+            pilot: pilot_window(&sources)?,
             dispatch: DispatchConfig {
                 sms: gateway(&sources, &SMS_GATEWAY_URL, Some(&SMS_GATEWAY_TOKEN))?,
                 kaspi_app: gateway(
@@ -404,6 +408,26 @@ fn gateway(
         None => None,
     };
     Ok(url.map(|url| Gateway { url, token }))
+}
+
+fn pilot_window(sources: &Sources) -> Result<crate::domain::application::PilotWindow, ConfigError> {
+    let date = |v: &str| {
+        chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+            .map_err(|_| format!("must be a date such as 2026-12-31, got '{v}'"))
+    };
+    let starts_on = sources.parse(&PILOT_STARTS_ON, date)?;
+    let ends_on = sources.parse(&PILOT_ENDS_ON, |v| {
+        date(v).and_then(|ends_on| {
+            if ends_on < starts_on {
+                Err(format!(
+                    "must not be before the pilot's first day {starts_on}, got '{v}'"
+                ))
+            } else {
+                Ok(ends_on)
+            }
+        })
+    })?;
+    Ok(crate::domain::application::PilotWindow { starts_on, ends_on })
 }
 
 fn read_file(path: &Path) -> Result<HashMap<String, String>, ConfigError> {

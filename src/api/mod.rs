@@ -47,8 +47,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The working-day calendar in memory (reloaded on edits and by a job).
     pub calendar: Arc<CalendarCache>,
-    /// The last day postamat delivery may be chosen.
-    pub pilot_ends_on: chrono::NaiveDate,
+    /// The days postamat delivery may be chosen (order п.6).
+    pub pilot: crate::domain::application::PilotWindow,
     /// Secrets Kaspi signs its webhook calls with (two while rotating).
     pub kaspi_secrets: Vec<crate::domain::webhook::WebhookSecret>,
     /// SQLite's one writing connection (`None` on PostgreSQL, where writes use the pool).

@@ -32,6 +32,7 @@ diesel::table! {
         time_zone -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        city_code -> Text,
     }
 }
 
@@ -48,6 +49,7 @@ diesel::table! {
         address_ru -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        city_code -> Text,
     }
 }
 

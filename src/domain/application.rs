@@ -1,7 +1,36 @@
 //! An application (п.3–5): what the citizen asked for, and the registry office's status of it.
 
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+/// The days (in the branch's local time) on which postamat delivery may be chosen. The order
+/// "вводится в действие по истечении десяти календарных дней после дня его первого официального
+/// опубликования и действует до 31 декабря 2026 года" (order п.6): both ends are settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PilotWindow {
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+}
+
+impl PilotWindow {
+    /// Why an application submitted on `day` may not choose a postamat, if it may not.
+    pub fn refuses(self, day: NaiveDate) -> Option<String> {
+        if day < self.starts_on {
+            Some(format!(
+                "postamat delivery is offered from {}; the application was submitted on {day}",
+                self.starts_on
+            ))
+        } else if day > self.ends_on {
+            Some(format!(
+                "postamat delivery is offered until {}; the application was submitted on {day}",
+                self.ends_on
+            ))
+        } else {
+            None
+        }
+    }
+}
 
 /// The registry office's status of an application (п.5, 8, 24).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -72,5 +101,24 @@ mod tests {
         for status in A::ALL {
             assert_eq!(A::parse(status.as_str()), Some(*status));
         }
+    }
+
+    /// Issue 22 item 10 (order п.6): the window has a start as well as an end, both inclusive.
+    #[test]
+    fn the_pilot_window_refuses_days_before_its_start_and_after_its_end() {
+        let day = |d: u32, m: u32, y: i32| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let window = PilotWindow {
+            starts_on: day(13, 2, 2026),
+            ends_on: day(31, 12, 2026),
+        };
+        assert_eq!(window.refuses(day(13, 2, 2026)), None);
+        assert_eq!(window.refuses(day(31, 12, 2026)), None);
+        assert_eq!(
+            window.refuses(day(12, 2, 2026)).as_deref(),
+            Some(
+                "postamat delivery is offered from 2026-02-13; the application was submitted on 2026-02-12"
+            )
+        );
+        assert!(window.refuses(day(1, 1, 2027)).is_some());
     }
 }

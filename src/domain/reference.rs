@@ -225,6 +225,62 @@ impl fmt::Display for KaspiPostamatId {
     }
 }
 
+/// The reference key of a city (п.4: "любой постамат в своем городе"): its code in the
+/// Classifier of administrative-territorial objects (КАТО), nine digits, e.g. `750000000` for
+/// Almaty. Branch and postamat reference data both carry it, and cities are compared by it —
+/// never by the free-text name, in which "г. Алматы" and "Алматы қ." are the same city.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CityCode(String);
+
+impl CityCode {
+    pub const LEN: usize = 9;
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+string_schema!(
+    CityCode,
+    StringSchema {
+        description: "The city's КАТО code (Classifier of administrative-territorial objects): \
+                      nine digits",
+        min_length: CityCode::LEN,
+        max_length: CityCode::LEN,
+        pattern: Some(format!("^[0-9]{{{}}}$", CityCode::LEN)),
+        example: "750000000",
+    }
+);
+
+impl TryFrom<String> for CityCode {
+    type Error = InvalidValue;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        if value.len() == Self::LEN && value.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(CityCode(value))
+        } else {
+            Err(InvalidValue(format!(
+                "city code must be the city's КАТО code, {} digits, got '{}'",
+                Self::LEN,
+                value.chars().take(20).collect::<String>()
+            )))
+        }
+    }
+}
+
+impl From<CityCode> for String {
+    fn from(code: CityCode) -> String {
+        code.0
+    }
+}
+
+impl fmt::Display for CityCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&self.0)
+    }
+}
+
 /// Human text (names, cities, addresses): trimmed, non-empty, at most 300 characters, no
 /// control characters — it is printed on registries and sent in SMS.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -22,12 +22,13 @@ use crate::db::models::deadline;
 use crate::db::models::postamat::{self, PostamatFields};
 use crate::db::models::{from_db_time, loss_act};
 use crate::domain::application::FinalStatus;
+use crate::domain::application::PilotWindow;
 use crate::domain::deadline::DeadlineKind;
 use crate::domain::identifiers::{ApplicationNumber, ExternalId, Iin, Phone, Waybill};
 use crate::domain::ids::{BranchId, DisputeId, LossActId, RegistryId, ShipmentId};
 use crate::domain::kaspi::{KaspiEvent, KaspiEventBody, KaspiLossAct};
 use crate::domain::notification::Language;
-use crate::domain::reference::{BranchCode, BranchTimeZone, KaspiPostamatId, Text};
+use crate::domain::reference::{BranchCode, BranchTimeZone, CityCode, KaspiPostamatId, Text};
 use crate::domain::registry::RegistryKind;
 use crate::domain::role::Role;
 use crate::domain::shipment::DeliveryMethod;
@@ -58,8 +59,8 @@ pub struct Settings {
     pub seed: u64,
     pub rates: Rates,
     pub force_majeure: Vec<ForceMajeureSpec>,
-    /// The last day postamat delivery may be chosen (the service's setting, п.6).
-    pub pilot_ends_on: NaiveDate,
+    /// The days postamat delivery may be chosen (the service's settings, order п.6).
+    pub pilot: PilotWindow,
     /// How the dispatcher delivers: quiet hours, attempts (gateways are never used: the run's
     /// messages go to the local sink).
     pub dispatch: DispatchConfig,
@@ -87,12 +88,20 @@ impl Settings {
         if self.per_day == 0 {
             bail!("--per-day must be at least 1");
         }
-        if self.last_day() > self.pilot_ends_on {
+        if self.last_day() > self.pilot.ends_on {
             bail!(
                 "the period ends on {}, after the pilot window (postamat delivery until {}, \
                  POSTAMAT_PILOT_ENDS_ON): simulate an earlier period or move the window",
                 self.last_day(),
-                self.pilot_ends_on
+                self.pilot.ends_on
+            );
+        }
+        if self.from < self.pilot.starts_on {
+            bail!(
+                "the period starts on {}, before the pilot window (postamat delivery from {}, \
+                 POSTAMAT_PILOT_STARTS_ON): simulate a later period or move the window",
+                self.from,
+                self.pilot.starts_on
             );
         }
         for fm in &self.force_majeure {
@@ -371,17 +380,20 @@ impl Run<'_> {
     /// force-majeure periods.
     fn reference_data(&mut self) -> anyhow::Result<()> {
         let created = local(self.settings.from, 0, 0) - Duration::days(1);
-        for code in &self.settings.branches {
-            let city = match code.as_str() {
-                "ALM01" => "Алматы".to_owned(),
-                "AST01" => "Астана".to_owned(),
-                "SHY01" => "Шымкент".to_owned(),
-                other => format!("Город {other}"),
+        for (n, code) in self.settings.branches.iter().enumerate() {
+            // The pilot's cities with their КАТО codes; any other a made-up city of its own.
+            let (city, city_code) = match code.as_str() {
+                "ALM01" => ("Алматы".to_owned(), "750000000".to_owned()),
+                "AST01" => ("Астана".to_owned(), "710000000".to_owned()),
+                "SHY01" => ("Шымкент".to_owned(), "790000000".to_owned()),
+                other => (format!("Город {other}"), format!("99{n:07}")),
             };
+            let city_code = CityCode::try_from(city_code)?;
             let fields = BranchFields {
                 name_kk: format!("{city} №1 ХҚКО"),
                 name_ru: format!("ЦОН №1, {city}"),
                 city: city.clone(),
+                city_code: city_code.clone(),
                 address_kk: format!("{city}, Абай даңғ., 1"),
                 address_ru: format!("{city}, пр. Абая, 1"),
                 time_zone: BranchTimeZone::default(),
@@ -392,6 +404,7 @@ impl Run<'_> {
                 let id = format!("PST-{code}-{i:03}");
                 let fields = PostamatFields {
                     city: city.clone(),
+                    city_code: city_code.clone(),
                     address_kk: format!("{city}, Төле би к-сі, {i}"),
                     address_ru: format!("{city}, ул. Толе би, {i}"),
                 };
@@ -603,7 +616,7 @@ impl Run<'_> {
                     payload_hash: format!("simulated:{}", doc.number),
                 };
                 let ctx = self.reported(self.kaspi.clone(), Source::Kaspi, "APP", at, &snapshot);
-                register::register(self.conn, &new, self.settings.pilot_ends_on, &ctx)?;
+                register::register(self.conn, &new, self.settings.pilot, &ctx)?;
                 self.outcome.applications += 1;
                 // The registry office executes it on a working day after (п.8).
                 let mut day = local_day(at);

@@ -3,16 +3,16 @@
 
 use super::{EventContext, Reason, WorkflowError, WorkflowResult};
 use crate::db::models::application::{self, ApplicationRow};
-use crate::db::models::postamat::{self, city_key};
+use crate::db::models::postamat;
 use crate::db::models::{branch, to_db_time};
 use crate::db::{DbConnection, write_transaction};
-use crate::domain::application::ApplicationStatus;
+use crate::domain::application::{ApplicationStatus, PilotWindow};
 use crate::domain::identifiers::{ApplicationNumber, ExternalId, Iin, Phone};
 use crate::domain::ids::ApplicationId;
 use crate::domain::notification::Language;
 use crate::domain::reference::{BranchCode, KaspiPostamatId, Text};
 use crate::domain::shipment::DeliveryMethod;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 /// An application as the citizen submitted it in the Kaspi app.
@@ -39,11 +39,11 @@ pub struct Registered {
 }
 
 /// Registers `new` (the context's `occurred_at` is ignored: the submission time is the event's
-/// time); `pilot_ends_on` is the last day postamat delivery may be chosen (п.6).
+/// time); `pilot` is the window in which postamat delivery may be chosen (order п.6).
 pub fn register(
     conn: &mut DbConnection,
     new: &NewApplication,
-    pilot_ends_on: NaiveDate,
+    pilot: PilotWindow,
     ctx: &EventContext<'_>,
 ) -> WorkflowResult<Registered> {
     let attempt = write_transaction(conn, |conn| {
@@ -53,7 +53,7 @@ pub fn register(
                 created: false,
             });
         }
-        insert(conn, new, pilot_ends_on, ctx).map(|application| Registered {
+        insert(conn, new, pilot, ctx).map(|application| Registered {
             application,
             created: true,
         })
@@ -92,7 +92,7 @@ pub fn register(
 fn insert(
     conn: &mut DbConnection,
     new: &NewApplication,
-    pilot_ends_on: NaiveDate,
+    pilot: PilotWindow,
     ctx: &EventContext<'_>,
 ) -> WorkflowResult<ApplicationRow> {
     // A submission time in the future would open the pilot window to anyone who sets it.
@@ -129,28 +129,37 @@ fn insert(
                     format!("postamat {kaspi_id} is not in the postamat list"),
                 )
             })?;
-            // п.4: the postamat must be in the applicant's city.
-            if city_key(&chosen.city) != city_key(&branch.city) {
+            // п.4: "любой постамат в своем городе" — the same city by its reference key (КАТО
+            // code), never by the name as typed. A row without its code cannot be judged.
+            if branch.city_code.is_empty() || chosen.city_code.is_empty() {
+                let (what, id) = if branch.city_code.is_empty() {
+                    ("branch", branch.code.as_str())
+                } else {
+                    ("postamat", kaspi_id.as_str())
+                };
                 return Err(WorkflowError::rejected(
                     Reason::PostamatNotInCity,
                     format!(
-                        "postamat {kaspi_id} is in {}, not in {} of branch {}",
-                        chosen.city, branch.city, branch.code
+                        "{what} {id} has no city code in its reference data, so its city cannot be compared (п.4); an admin must set it"
                     ),
                 ));
             }
-            // п.6: postamat delivery only while the pilot runs.
+            if chosen.city_code != branch.city_code {
+                return Err(WorkflowError::rejected(
+                    Reason::PostamatNotInCity,
+                    format!(
+                        "postamat {kaspi_id} is in {} ({}), not in {} ({}) of branch {}",
+                        chosen.city, chosen.city_code, branch.city, branch.city_code, branch.code
+                    ),
+                ));
+            }
+            // Order п.6: postamat delivery only while the pilot runs.
             let submitted_on = new
                 .submitted_at
                 .with_timezone(&branch.time_zone.tz())
                 .date_naive();
-            if submitted_on > pilot_ends_on {
-                return Err(WorkflowError::rejected(
-                    Reason::OutsidePilotWindow,
-                    format!(
-                        "postamat delivery is offered until {pilot_ends_on}; the application was submitted on {submitted_on}"
-                    ),
-                ));
+            if let Some(why) = pilot.refuses(submitted_on) {
+                return Err(WorkflowError::rejected(Reason::OutsidePilotWindow, why));
             }
             Some(chosen.id)
         }

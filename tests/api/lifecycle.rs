@@ -37,7 +37,7 @@ impl Pilot {
             app.put(
                 &format!("/api/v1/postamats/{id}"),
                 Some(&admin),
-                &json!({"city": city, "address_kk": "Абай даңғ., 1", "address_ru": "пр. Абая, 1"}),
+                &json!({"city": city, "city_code": crate::common::kato(city), "address_kk": "Абай даңғ., 1", "address_ru": "пр. Абая, 1"}),
             )
             .await
             .assert_status(201);
@@ -826,6 +826,19 @@ async fn bad_applications_are_refused_and_nothing_is_stored() {
         .post(url, Some(&p.kaspi), &con)
         .await
         .assert_problem(422, "validation_failed");
+    // Issue 22 item 10 (order п.6): before the window opened (13 Feb 2026 in these tests),
+    // postamat delivery is refused too.
+    let mut early = Pilot::application("BAD-1", "postamat");
+    early["submitted_at"] = json!("2026-02-12T23:59:00+05:00");
+    let problem = p
+        .app
+        .post(url, Some(&p.kaspi), &early)
+        .await
+        .assert_problem(422, "outside_pilot_window");
+    assert_eq!(
+        problem["detail"],
+        "postamat delivery is offered from 2026-02-13; the application was submitted on 2026-02-12"
+    );
     // After the pilot, postamat delivery is refused; the ЦОН route is not limited to it.
     p.set_clock("2027-01-05T06:00:00Z");
     let mut late = Pilot::application("BAD-1", "postamat");

@@ -7,6 +7,7 @@ use serde_json::json;
 fn postamat_body(city: &str) -> serde_json::Value {
     json!({
         "city": city,
+        "city_code": crate::common::kato(city),
         "address_kk": "Төле би к-сі, 55",
         "address_ru": "ул. Толе би, 55",
     })
@@ -157,4 +158,92 @@ async fn blank_or_overlong_text_is_refused() {
         .await
         .assert_status(200);
     assert_eq!(all, json!([]));
+}
+
+/// Issue 22 item 10 (п.4: "любой постамат в своем городе"): cities are compared by their КАТО
+/// code from the reference data. A postamat entered as "г. Алматы" is in the Almaty branch's
+/// city; one whose name says "Алматы" but whose code is Astana's is not; one without a code
+/// cannot be judged, and the problem says what to fix.
+#[actix_web::test]
+async fn a_postamat_is_in_the_applicants_city_by_its_city_code_not_its_name() {
+    let p = crate::lifecycle::Pilot::new().await;
+    let admin = p.app.admin().await;
+    for (id, city, code) in [
+        ("PST-ALA-G", "г. Алматы", "750000000"),
+        ("PST-ALA-X", "Алматы", "710000000"),
+    ] {
+        p.app
+            .put(
+                &format!("/api/v1/postamats/{id}"),
+                Some(&admin),
+                &json!({"city": city, "city_code": code, "address_kk": "a", "address_ru": "b"}),
+            )
+            .await
+            .assert_status(201);
+    }
+    let url = "/api/v1/integrations/kaspi/applications";
+    let mut body = crate::lifecycle::Pilot::application("CITY-1", "postamat");
+    body["postamat_id"] = json!("PST-ALA-G");
+    p.app
+        .post(url, Some(&p.kaspi), &body)
+        .await
+        .assert_status(201);
+    let mut body = crate::lifecycle::Pilot::application("CITY-2", "postamat");
+    body["postamat_id"] = json!("PST-ALA-X");
+    let refused = p
+        .app
+        .post(url, Some(&p.kaspi), &body)
+        .await
+        .assert_problem(422, "postamat_not_in_city");
+    assert_eq!(
+        refused["detail"],
+        "postamat PST-ALA-X is in Алматы (710000000), not in Алматы (750000000) of branch ALM01"
+    );
+    let almaty = p
+        .app
+        .get("/api/v1/postamats?city_code=750000000", Some(&p.kaspi))
+        .await
+        .assert_status(200);
+    let ids: Vec<&str> = almaty
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["kaspi_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["PST-ALA-1", "PST-ALA-G"]);
+
+    // A row from before codes were kept (migration 000013 left its code empty).
+    let pool = p.app.pool.clone();
+    actix_web::web::block(move || {
+        use diesel::connection::SimpleConnection;
+        pool.get()
+            .unwrap()
+            .batch_execute("UPDATE postamats SET city_code = '' WHERE kaspi_id = 'PST-ALA-G'")
+            .unwrap();
+    })
+    .await
+    .unwrap();
+    let mut body = crate::lifecycle::Pilot::application("CITY-3", "postamat");
+    body["postamat_id"] = json!("PST-ALA-G");
+    let refused = p
+        .app
+        .post(url, Some(&p.kaspi), &body)
+        .await
+        .assert_problem(422, "postamat_not_in_city");
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("postamat PST-ALA-G has no city code"),
+        "{refused}"
+    );
+    p.app
+        .put(
+            "/api/v1/branches/ALM01",
+            Some(&admin),
+            &json!({"name_kk": "a", "name_ru": "b", "city": "Алматы", "city_code": "7500",
+                    "address_kk": "c", "address_ru": "d"}),
+        )
+        .await
+        .assert_problem(400, "invalid_body");
 }

@@ -29,7 +29,10 @@ fn settings(force_majeure: &[&str]) -> Settings {
             ..Rates::default()
         },
         force_majeure: force_majeure.iter().map(|s| s.parse().unwrap()).collect(),
-        pilot_ends_on: NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
+        pilot: postamat::domain::application::PilotWindow {
+            starts_on: NaiveDate::from_ymd_opt(2026, 2, 13).unwrap(),
+            ends_on: NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
+        },
         dispatch: Config::from_vars(Default::default()).unwrap().dispatch,
     }
 }

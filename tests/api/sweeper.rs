@@ -362,7 +362,7 @@ async fn recording_a_force_majeure_period_extends_its_branchs_pending_deadlines_
         .put(
             "/api/v1/postamats/PST-AST-2",
             Some(&admin),
-            &serde_json::json!({"city": "Астана", "address_kk": "a", "address_ru": "b"}),
+            &serde_json::json!({"city": "Астана", "city_code": "710000000", "address_kk": "a", "address_ru": "b"}),
         )
         .await
         .assert_status(201);

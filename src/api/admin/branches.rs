@@ -9,7 +9,7 @@ use crate::api::found;
 use crate::db::models::branch::{self, BranchFields, BranchRow};
 use crate::db::models::from_db_time;
 use crate::domain::ids::BranchId;
-use crate::domain::reference::{BranchCode, BranchTimeZone, Text};
+use crate::domain::reference::{BranchCode, BranchTimeZone, CityCode, Text};
 use actix_web::{HttpResponse, delete, get, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -33,8 +33,12 @@ pub struct BranchDetails {
     /// Name in Russian.
     #[schema(example = "ЦОН №1 города Алматы")]
     pub name_ru: Text,
+    /// The city's name as printed; cities are compared by `city_code`, never by it.
     #[schema(example = "Алматы")]
     pub city: Text,
+    /// The city's КАТО code: a postamat chosen by an applicant of this branch must have the
+    /// same (п.4).
+    pub city_code: CityCode,
     /// Address in Kazakh, used in the п.34 message.
     #[schema(example = "Алматы қ., Абай даңғ., 10")]
     pub address_kk: Text,
@@ -52,6 +56,7 @@ impl From<BranchDetails> for BranchFields {
             name_kk: d.name_kk.into(),
             name_ru: d.name_ru.into(),
             city: d.city.into(),
+            city_code: d.city_code,
             address_kk: d.address_kk.into(),
             address_ru: d.address_ru.into(),
             time_zone: d.time_zone,
@@ -66,6 +71,10 @@ pub struct Branch {
     pub name_kk: String,
     pub name_ru: String,
     pub city: String,
+    /// The city's КАТО code; empty for a branch entered before codes were kept: set it, or no
+    /// applicant of the branch can choose a postamat.
+    #[schema(example = "750000000")]
+    pub city_code: String,
     pub address_kk: String,
     pub address_ru: String,
     #[schema(example = "Asia/Almaty")]
@@ -82,6 +91,7 @@ impl From<BranchRow> for Branch {
             name_kk: row.name_kk,
             name_ru: row.name_ru,
             city: row.city,
+            city_code: row.city_code,
             address_kk: row.address_kk,
             address_ru: row.address_ru,
             time_zone: row.time_zone.as_str().to_owned(),

@@ -9,7 +9,7 @@ use crate::api::found;
 use crate::db::models::from_db_time;
 use crate::db::models::postamat::{self, PostamatFields, PostamatRow};
 use crate::domain::ids::PostamatId;
-use crate::domain::reference::{KaspiPostamatId, Text};
+use crate::domain::reference::{CityCode, KaspiPostamatId, Text};
 use actix_web::{HttpResponse, delete, get, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -27,9 +27,12 @@ pub fn routes(cfg: &mut ServiceConfig<'_>) {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostamatDetails {
-    /// The city the postamat stands in; a chosen postamat must be in the applicant's city (п.4).
+    /// The city the postamat stands in, as printed.
     #[schema(example = "Алматы")]
     pub city: Text,
+    /// The city's КАТО code: a chosen postamat must have the code of the applicant's branch's
+    /// city (п.4).
+    pub city_code: CityCode,
     /// Address in Kazakh, used in the п.28 message.
     #[schema(example = "Алматы қ., Төле би к-сі, 55, Magnum")]
     pub address_kk: Text,
@@ -43,6 +46,9 @@ pub struct Postamat {
     pub id: PostamatId,
     pub kaspi_id: String,
     pub city: String,
+    /// The city's КАТО code; empty for a postamat entered before codes were kept.
+    #[schema(example = "750000000")]
+    pub city_code: String,
     pub address_kk: String,
     pub address_ru: String,
     pub created_at: DateTime<Utc>,
@@ -55,6 +61,7 @@ impl From<PostamatRow> for Postamat {
             id: row.id,
             kaspi_id: row.kaspi_id,
             city: row.city,
+            city_code: row.city_code,
             address_kk: row.address_kk,
             address_ru: row.address_ru,
             created_at: from_db_time(row.created_at),
@@ -67,9 +74,13 @@ impl From<PostamatRow> for Postamat {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PostamatFilter {
-    /// Only postamats in this city (case-insensitive).
+    /// Only postamats in this city (the name as entered, case-insensitive).
     #[param(value_type = Option<String>)]
     pub city: Option<Text>,
+    /// Only postamats of the city with this КАТО code: those an applicant of a branch of that
+    /// city may choose (п.4).
+    #[param(value_type = Option<String>, example = "750000000")]
+    pub city_code: Option<CityCode>,
 }
 
 /// Postamats, optionally of one city.
@@ -85,9 +96,16 @@ async fn list_postamats(
     state: web::Data<AppState>,
     filter: ApiQuery<PostamatFilter>,
 ) -> ApiResult<web::Json<Vec<Postamat>>> {
-    let city = filter.into_inner()?.into_inner().city;
+    let filter = filter.into_inner()?.into_inner();
+    let (city, city_code) = (filter.city, filter.city_code);
     let rows = state
-        .db(move |conn| Ok(postamat::list(conn, city.as_ref().map(Text::as_str))?))
+        .db(move |conn| {
+            Ok(postamat::list(
+                conn,
+                city.as_ref().map(Text::as_str),
+                city_code.as_ref(),
+            )?)
+        })
         .await?;
     Ok(web::Json(rows.into_iter().map(Postamat::from).collect()))
 }
@@ -140,6 +158,7 @@ async fn put_postamat(
     let now = state.clock.now();
     let fields = PostamatFields {
         city: body.city.into(),
+        city_code: body.city_code,
         address_kk: body.address_kk.into(),
         address_ru: body.address_ru.into(),
     };

@@ -88,7 +88,7 @@ async fn register_application(
         submitted_at: body.submitted_at,
     };
     let now = state.clock.now();
-    let pilot_ends_on = state.pilot_ends_on;
+    let pilot = state.pilot;
     let snapshot = state.calendar.current();
     let actor = Actor::from(&auth.principal);
     let disclosure = auth.disclosure();
@@ -98,7 +98,7 @@ async fn register_application(
                 source: Source::Kaspi,
                 ..EventContext::now(actor, now, &snapshot)
             };
-            let registered = register::register(conn, &new, pilot_ends_on, &ctx)?;
+            let registered = register::register(conn, &new, pilot, &ctx)?;
             let view = views::application(conn, registered.application, disclosure)?;
             Ok((registered.created, view))
         })

@@ -5,7 +5,7 @@ use crate::db::DbConnection;
 use crate::db::schema::branches;
 use crate::domain::ids::BranchId;
 use crate::domain::notification::Bilingual;
-use crate::domain::reference::{BranchCode, BranchTimeZone};
+use crate::domain::reference::{BranchCode, BranchTimeZone, CityCode};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
@@ -23,6 +23,9 @@ pub struct BranchRow {
     pub time_zone: BranchTimeZone,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The city's КАТО code (п.4); '' for a branch entered before codes were kept and not
+    /// given one since.
+    pub city_code: String,
 }
 
 impl BranchRow {
@@ -41,6 +44,7 @@ pub struct BranchFields {
     pub name_kk: String,
     pub name_ru: String,
     pub city: String,
+    pub city_code: CityCode,
     pub address_kk: String,
     pub address_ru: String,
     pub time_zone: BranchTimeZone,
@@ -125,6 +129,7 @@ pub fn upsert(
                 branches::name_kk.eq(&fields.name_kk),
                 branches::name_ru.eq(&fields.name_ru),
                 branches::city.eq(&fields.city),
+                branches::city_code.eq(fields.city_code.as_str()),
                 branches::address_kk.eq(&fields.address_kk),
                 branches::address_ru.eq(&fields.address_ru),
                 branches::time_zone.eq(fields.time_zone),
@@ -146,6 +151,7 @@ pub fn upsert(
             time_zone: fields.time_zone,
             created_at: to_db_time(now),
             updated_at: to_db_time(now),
+            city_code: fields.city_code.to_string(),
         };
         diesel::insert_into(branches::table)
             .values(&row)

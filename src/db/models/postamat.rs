@@ -5,6 +5,7 @@ use crate::db::DbConnection;
 use crate::db::schema::postamats;
 use crate::domain::ids::PostamatId;
 use crate::domain::notification::Bilingual;
+use crate::domain::reference::CityCode;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
@@ -29,6 +30,9 @@ pub struct PostamatRow {
     pub address_ru: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The city's КАТО code (п.4); '' for a postamat entered before codes were kept and not
+    /// given one since.
+    pub city_code: String,
 }
 
 impl PostamatRow {
@@ -44,18 +48,27 @@ impl PostamatRow {
 #[derive(Debug, Clone)]
 pub struct PostamatFields {
     pub city: String,
+    pub city_code: CityCode,
     pub address_kk: String,
     pub address_ru: String,
 }
 
-/// All postamats, or those of one city (compared case-insensitively).
-pub fn list(conn: &mut DbConnection, city: Option<&str>) -> QueryResult<Vec<PostamatRow>> {
+/// All postamats, or those of one city: by its name (compared case-insensitively) or by its
+/// КАТО code.
+pub fn list(
+    conn: &mut DbConnection,
+    city: Option<&str>,
+    city_code: Option<&CityCode>,
+) -> QueryResult<Vec<PostamatRow>> {
     let mut query = postamats::table
         .select(PostamatRow::as_select())
         .order(postamats::kaspi_id)
         .into_boxed();
     if let Some(city) = city {
         query = query.filter(postamats::city_key.eq(city_key(city)));
+    }
+    if let Some(code) = city_code {
+        query = query.filter(postamats::city_code.eq(code.as_str()));
     }
     query.load(conn)
 }
@@ -88,6 +101,7 @@ pub fn upsert(
             .set((
                 postamats::city.eq(&fields.city),
                 postamats::city_key.eq(city_key(&fields.city)),
+                postamats::city_code.eq(fields.city_code.as_str()),
                 postamats::address_kk.eq(&fields.address_kk),
                 postamats::address_ru.eq(&fields.address_ru),
                 postamats::updated_at.eq(to_db_time(now)),
@@ -106,6 +120,7 @@ pub fn upsert(
             address_ru: fields.address_ru.clone(),
             created_at: to_db_time(now),
             updated_at: to_db_time(now),
+            city_code: fields.city_code.to_string(),
         };
         diesel::insert_into(postamats::table)
             .values(&row)
