@@ -45,4 +45,5 @@ pub mod registry;
 pub mod role;
 pub mod schema;
 pub mod shipment;
+pub mod stall;
 pub mod webhook;

@@ -21,5 +21,6 @@ mod reference_data;
 mod returns;
 mod simulate;
 mod statements;
+mod stuck;
 mod sweeper;
 mod tls;

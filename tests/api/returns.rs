@@ -523,3 +523,39 @@ async fn months_at_the_issuance_sector_stored_by_the_old_rule_are_re_read_once()
         assert_eq!(revised["details"]["revision"], "issuance_month_runs_out");
     }
 }
+
+/// Issue 23 (п.32): back at the Kaspi point on Monday 23 Nov (as recorded), the return pickup
+/// registry is to be formed by 24:00 of Tuesday 24 Nov; once sealed, the document leaves the
+/// queue (the courier's pickup has its own deadline, п.33).
+#[actix_web::test]
+async fn a_returned_document_without_its_return_registry_is_in_the_queue() {
+    let p = Pilot::new().await;
+    let id = p.placed_shipment("RR-1").await;
+    assert_eq!(p.sweep("2026-03-31T01:00:00Z").await.storage_expired, 1);
+    back_at_the_point(&p, "RR-1").await;
+    p.set_clock("2026-11-24T18:59:00Z");
+    assert!(p.queue_of("return_registry_not_formed").await.is_empty());
+    p.set_clock("2026-11-24T19:00:00Z");
+    assert_eq!(
+        p.queue_of("return_registry_not_formed").await,
+        vec![(id.clone(), "state_corporation".to_owned())]
+    );
+    let draft = p
+        .app
+        .post(
+            "/api/v1/registries",
+            Some(&p.clerk),
+            &json!({"kind": "return_pickup", "application_numbers": ["RR-1"]}),
+        )
+        .await
+        .assert_status(201);
+    p.app
+        .post(
+            &format!("/api/v1/registries/{}/seal", draft["id"].as_str().unwrap()),
+            Some(&p.clerk),
+            &json!({}),
+        )
+        .await
+        .assert_status(200);
+    assert!(p.queue_of("return_registry_not_formed").await.is_empty());
+}

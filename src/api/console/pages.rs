@@ -137,7 +137,7 @@ pub async fn exceptions(req: HttpRequest, state: web::Data<AppState>) -> PageRes
                             td { (e.reason) }
                             td { (e.side.map(|s| ctx.lang.name_of(s.as_str())).unwrap_or("—")) }
                             td {
-                                @if e.kind == ExceptionKind::Overdue {
+                                @if e.kind.is_about_a_shipment() {
                                     a href={ "/console/shipments/" (e.reference) } {
                                         (e.application_number.as_deref().unwrap_or(&e.reference))
                                     }

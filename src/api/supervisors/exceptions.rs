@@ -18,6 +18,7 @@ use crate::domain::kaspi::{DiscrepancyKind, Outcome};
 use crate::domain::notification::Outbox;
 use crate::domain::reference::BranchCode;
 use crate::domain::shipment::{Side, answerable};
+use crate::domain::stall::{Stall, Waits};
 use crate::observability::redact::mask_urls;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -255,15 +256,36 @@ pub enum ExceptionKind {
     DeadLetter,
     /// A force-majeure period whose notice (п.38) was not recorded within 3 working days.
     UnnotifiedForceMajeure,
+    /// Lost, and the loss act not drawn 1 working day after (п.24): the accumulation sector's.
+    LossActNotDrawn,
+    /// The loss act drawn, and the registry office has not cancelled 3 working days after
+    /// (п.24).
+    CancellationAwaited,
+    /// Executed, and not taken in by the accumulation sector by the end of the next working
+    /// day (п.6–7): the State courier's.
+    NotTakenIn,
+    /// Back at the Kaspi point, and no return pickup registry formed by the end of the next
+    /// working day (п.32).
+    ReturnRegistryNotFormed,
+    /// A handoff registry drafted and not sealed by the end of its day.
+    RegistryNotSealed,
+    /// A handoff registry sealed and not signed for by 12:00 of the next working day (п.17).
+    RegistryNotHandedOver,
 }
 
 impl ExceptionKind {
-    pub const ALL: [ExceptionKind; 5] = [
+    pub const ALL: [ExceptionKind; 11] = [
         ExceptionKind::Overdue,
         ExceptionKind::Discrepancy,
         ExceptionKind::UnmatchedEvent,
         ExceptionKind::DeadLetter,
         ExceptionKind::UnnotifiedForceMajeure,
+        ExceptionKind::LossActNotDrawn,
+        ExceptionKind::CancellationAwaited,
+        ExceptionKind::NotTakenIn,
+        ExceptionKind::ReturnRegistryNotFormed,
+        ExceptionKind::RegistryNotSealed,
+        ExceptionKind::RegistryNotHandedOver,
     ];
 
     /// Its name in the API.
@@ -274,7 +296,42 @@ impl ExceptionKind {
             ExceptionKind::UnmatchedEvent => "unmatched_event",
             ExceptionKind::DeadLetter => "dead_letter",
             ExceptionKind::UnnotifiedForceMajeure => "unnotified_force_majeure",
+            ExceptionKind::LossActNotDrawn => "loss_act_not_drawn",
+            ExceptionKind::CancellationAwaited => "cancellation_awaited",
+            ExceptionKind::NotTakenIn => "not_taken_in",
+            ExceptionKind::ReturnRegistryNotFormed => "return_registry_not_formed",
+            ExceptionKind::RegistryNotSealed => "registry_not_sealed",
+            ExceptionKind::RegistryNotHandedOver => "registry_not_handed_over",
         }
+    }
+
+    /// Whether the item's reference is a shipment (the console links it).
+    pub fn is_about_a_shipment(self) -> bool {
+        matches!(
+            self,
+            ExceptionKind::Overdue
+                | ExceptionKind::LossActNotDrawn
+                | ExceptionKind::CancellationAwaited
+                | ExceptionKind::NotTakenIn
+                | ExceptionKind::ReturnRegistryNotFormed
+        )
+    }
+
+    /// The step nobody has taken that the item is about, if it is one.
+    fn stall(self) -> Option<Stall> {
+        Some(match self {
+            ExceptionKind::LossActNotDrawn => Stall::LossActNotDrawn,
+            ExceptionKind::CancellationAwaited => Stall::CancellationAwaited,
+            ExceptionKind::NotTakenIn => Stall::NotTakenIn,
+            ExceptionKind::ReturnRegistryNotFormed => Stall::ReturnRegistryNotFormed,
+            ExceptionKind::RegistryNotSealed => Stall::RegistryNotSealed,
+            ExceptionKind::RegistryNotHandedOver => Stall::RegistryNotHandedOver,
+            ExceptionKind::Overdue
+            | ExceptionKind::Discrepancy
+            | ExceptionKind::UnmatchedEvent
+            | ExceptionKind::DeadLetter
+            | ExceptionKind::UnnotifiedForceMajeure => return None,
+        })
     }
 }
 
@@ -292,8 +349,8 @@ pub struct Exception {
     pub since: DateTime<Utc>,
     pub age_hours: i64,
     /// For a deadline passed unmet: the side that answers for it, by where the document was at
-    /// the due instant (DOMAIN.md §5; п.36). `null` for other items, and for an uncollected
-    /// cell (the citizen's choice).
+    /// the due instant (DOMAIN.md §5; п.36); for a step nobody has taken: the side that must
+    /// take it. `null` for other items, and for an uncollected cell (the citizen's choice).
     pub side: Option<Side>,
 }
 
@@ -421,6 +478,41 @@ pub(crate) fn exceptions(
                 d.application_number,
                 d.created_at,
                 None,
+            );
+        }
+    }
+    // Steps nobody has taken (issue 23), each once its term has passed.
+    for kind in ExceptionKind::ALL.into_iter().filter(|k| wanted(*k)) {
+        let Some(stall) = kind.stall() else {
+            continue;
+        };
+        let waiting = match stall.waits() {
+            Waits::InState(state) => report::waiting_in_state(conn, &window, state)?,
+            Waits::LossAct { drawn } => report::loss_acts_waiting(conn, &window, drawn)?,
+            Waits::Registry(state) => report::registries_waiting(conn, &window, state)?,
+        };
+        for w in waiting {
+            let began = from_db_time(w.since);
+            let Some(since) = stall.late_from(began, w.zone.tz(), calendar) else {
+                continue;
+            };
+            if since > now {
+                continue;
+            }
+            // A registry's step names the registry (its number, once sealed) in the reason.
+            let (reason, application_number) = match (kind.is_about_a_shipment(), w.label) {
+                (true, number) => (stall.reason().to_owned(), number),
+                (false, Some(number)) => (format!("{}: {number}", stall.reason()), None),
+                (false, None) => (stall.reason().to_owned(), None),
+            };
+            push(
+                kind,
+                Some(w.branch_id),
+                reason,
+                w.reference.to_string(),
+                application_number,
+                since,
+                Some(stall.side()),
             );
         }
     }

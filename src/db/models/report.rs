@@ -127,6 +127,181 @@ pub fn overdue(conn: &mut DbConnection, window: &Window) -> QueryResult<Vec<Over
     Ok(found)
 }
 
+/// A step nobody has taken yet (issue 23): what waits, where, and since when it has waited.
+#[derive(Debug, Clone, Queryable)]
+pub struct Waiting {
+    /// The shipment, or the registry for a registry's step.
+    pub reference: uuid::Uuid,
+    pub branch_id: BranchId,
+    pub zone: BranchTimeZone,
+    /// The application's number, or the registry's once it has one.
+    pub label: Option<String>,
+    /// When the step became the next one.
+    pub since: NaiveDateTime,
+}
+
+/// Documents in `state`, oldest first, since the state was entered, within `window` (the
+/// window's age is the caller's to apply: it counts from when the step fell due).
+pub fn waiting_in_state(
+    conn: &mut DbConnection,
+    window: &Window,
+    state: ShipmentState,
+) -> QueryResult<Vec<Waiting>> {
+    let mut query = shipments::table
+        .inner_join(applications::table)
+        .inner_join(branches::table)
+        .filter(shipments::status.eq(state))
+        .filter(shipments::updated_at.le(window.began_by()))
+        .order(shipments::updated_at)
+        .limit(window.limit)
+        .select((
+            shipments::id,
+            shipments::branch_id,
+            branches::time_zone,
+            applications::number.nullable(),
+            shipments::updated_at,
+        ))
+        .into_boxed();
+    if let Some(branch) = window.branch {
+        query = query.filter(shipments::branch_id.eq(branch));
+    }
+    query
+        .load::<(
+            ShipmentId,
+            BranchId,
+            BranchTimeZone,
+            Option<String>,
+            NaiveDateTime,
+        )>(conn)
+        .map(|rows| {
+            rows.into_iter()
+                .map(|(id, branch_id, zone, application_number, since)| Waiting {
+                    reference: id.0,
+                    branch_id,
+                    zone,
+                    label: application_number,
+                    since,
+                })
+                .collect()
+        })
+}
+
+/// Loss acts still `recorded` (not drawn, п.24) since the loss, or `drawn` while their
+/// document is still `lost` (the registry office has not cancelled) since the drawing, oldest
+/// first, within `window`.
+pub fn loss_acts_waiting(
+    conn: &mut DbConnection,
+    window: &Window,
+    drawn: bool,
+) -> QueryResult<Vec<Waiting>> {
+    use crate::db::schema::loss_acts;
+    use crate::domain::loss::LossActState;
+    let since = if drawn {
+        diesel::dsl::sql::<diesel::sql_types::Timestamp>(
+            "COALESCE(loss_acts.drawn_at, loss_acts.created_at)",
+        )
+    } else {
+        diesel::dsl::sql::<diesel::sql_types::Timestamp>("loss_acts.created_at")
+    };
+    let state = if drawn {
+        LossActState::Drawn
+    } else {
+        LossActState::Recorded
+    };
+    let mut query = loss_acts::table
+        .inner_join(shipments::table.inner_join(applications::table))
+        .inner_join(branches::table.on(branches::id.eq(loss_acts::branch_id)))
+        .filter(loss_acts::state.eq(state))
+        .filter(shipments::status.eq(ShipmentState::Lost))
+        .filter(loss_acts::created_at.le(window.began_by()))
+        .order(loss_acts::created_at)
+        .limit(window.limit)
+        .select((
+            shipments::id,
+            loss_acts::branch_id,
+            branches::time_zone,
+            applications::number.nullable(),
+            since,
+        ))
+        .into_boxed();
+    if let Some(branch) = window.branch {
+        query = query.filter(loss_acts::branch_id.eq(branch));
+    }
+    query
+        .load::<(
+            ShipmentId,
+            BranchId,
+            BranchTimeZone,
+            Option<String>,
+            NaiveDateTime,
+        )>(conn)
+        .map(|rows| {
+            rows.into_iter()
+                .map(|(id, branch_id, zone, application_number, since)| Waiting {
+                    reference: id.0,
+                    branch_id,
+                    zone,
+                    label: application_number,
+                    since,
+                })
+                .collect()
+        })
+}
+
+/// Kaspi handoff registries in `state` (a draft since it was drawn, a sealed one since its
+/// sealing), oldest first, within `window`.
+pub fn registries_waiting(
+    conn: &mut DbConnection,
+    window: &Window,
+    state: crate::domain::registry::RegistryState,
+) -> QueryResult<Vec<Waiting>> {
+    use crate::domain::registry::RegistryState;
+    let since = if state == RegistryState::Sealed {
+        diesel::dsl::sql::<diesel::sql_types::Timestamp>(
+            "COALESCE(registries.sealed_at, registries.created_at)",
+        )
+    } else {
+        diesel::dsl::sql::<diesel::sql_types::Timestamp>("registries.created_at")
+    };
+    let mut query = registries::table
+        .inner_join(branches::table.on(branches::id.eq(registries::branch_id)))
+        .filter(registries::state.eq(state))
+        .filter(registries::kind.eq(RegistryKind::KaspiHandoff))
+        .filter(registries::created_at.le(window.began_by()))
+        .order(registries::created_at)
+        .limit(window.limit)
+        .select((
+            registries::id,
+            registries::branch_id,
+            branches::time_zone,
+            registries::number,
+            since,
+        ))
+        .into_boxed();
+    if let Some(branch) = window.branch {
+        query = query.filter(registries::branch_id.eq(branch));
+    }
+    query
+        .load::<(
+            RegistryId,
+            BranchId,
+            BranchTimeZone,
+            Option<String>,
+            NaiveDateTime,
+        )>(conn)
+        .map(|rows| {
+            rows.into_iter()
+                .map(|(id, branch_id, zone, number, since)| Waiting {
+                    reference: id.0,
+                    branch_id,
+                    zone,
+                    label: number,
+                    since,
+                })
+                .collect()
+        })
+}
+
 /// How one branch did on one kind of deadline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlaCounts {

@@ -1,0 +1,146 @@
+//! Issue 23, "nothing stuck out of sight": each step nobody has taken appears in the exception
+//! queue once its term has passed, with the side that must take it, and leaves it once taken.
+
+use crate::lifecycle::Pilot;
+use postamat::domain::role::Role;
+use serde_json::{Value, json};
+
+impl Pilot {
+    /// The national supervisor's queue of one kind at the clock's time: (reference, side).
+    pub async fn queue_of(&self, kind: &str) -> Vec<(String, String)> {
+        let supervisor = self.app.token(Role::Supervisor, None).await;
+        let queue: Value = self
+            .app
+            .get(
+                &format!("/api/v1/exceptions?kind={kind}"),
+                Some(&supervisor),
+            )
+            .await
+            .assert_status(200);
+        queue
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                assert_eq!(e["kind"], kind);
+                assert_eq!(e["branch"], "ALM01");
+                (
+                    e["reference"].as_str().unwrap().to_owned(),
+                    e["side"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn ours(reference: &str) -> Vec<(String, String)> {
+    vec![(reference.to_owned(), "state_corporation".to_owned())]
+}
+
+/// Executed and recorded on Monday 23 Nov 2026 at 10:00: the State courier has until 24:00 of
+/// Tuesday 24 Nov to bring it to the accumulation sector (п.6–7).
+#[actix_web::test]
+async fn an_executed_document_not_taken_in_by_the_next_working_day_is_in_the_queue() {
+    let p = Pilot::new().await;
+    p.register("NT-1", "postamat").await;
+    p.execute("NT-1").await;
+    p.set_clock("2026-11-24T18:59:00Z");
+    assert!(p.queue_of("not_taken_in").await.is_empty());
+    p.set_clock("2026-11-24T19:00:00Z");
+    let queued = p.queue_of("not_taken_in").await;
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert_eq!(queued[0].1, "state_corporation");
+    p.intake(&["NT-1"], None).await;
+    assert!(p.queue_of("not_taken_in").await.is_empty());
+}
+
+/// A handoff registry drafted on Monday 23 Nov is to be sealed that day; sealed at 00:05 on
+/// Tuesday, it is to be signed for by 12:00 of Wednesday 25 Nov (the next working day).
+#[actix_web::test]
+async fn a_registry_not_sealed_that_day_or_not_signed_for_by_noon_is_in_the_queue() {
+    let p = Pilot::new().await;
+    p.packed("RS-1").await;
+    let draft = p
+        .app
+        .post(
+            "/api/v1/registries",
+            Some(&p.clerk),
+            &json!({"application_numbers": ["RS-1"]}),
+        )
+        .await
+        .assert_status(201);
+    let registry = draft["id"].as_str().unwrap().to_owned();
+    p.set_clock("2026-11-23T18:59:00Z");
+    assert!(p.queue_of("registry_not_sealed").await.is_empty());
+    p.set_clock("2026-11-23T19:00:00Z");
+    assert_eq!(p.queue_of("registry_not_sealed").await, ours(&registry));
+
+    p.set_clock("2026-11-23T19:05:00Z");
+    p.app
+        .post(
+            &format!("/api/v1/registries/{registry}/seal"),
+            Some(&p.clerk),
+            &json!({}),
+        )
+        .await
+        .assert_status(200);
+    assert!(p.queue_of("registry_not_sealed").await.is_empty());
+    p.set_clock("2026-11-25T06:59:00Z");
+    assert!(p.queue_of("registry_not_handed_over").await.is_empty());
+    p.set_clock("2026-11-25T07:00:00Z");
+    assert_eq!(
+        p.queue_of("registry_not_handed_over").await,
+        ours(&registry)
+    );
+    p.sign_for(&registry).await.assert_status(200);
+    assert!(p.queue_of("registry_not_handed_over").await.is_empty());
+}
+
+/// п.24: lost on Monday 23 Nov, the act is to be drawn by 24:00 of Tuesday 24 Nov (ours); drawn
+/// at 00:00 of Wednesday (the end of Tuesday), the registry office is to cancel within 3 working
+/// days, by 24:00 of Friday 27 Nov (theirs).
+#[actix_web::test]
+async fn a_loss_without_its_act_or_its_cancellation_is_in_the_queue() {
+    let p = Pilot::new().await;
+    let id = p.packed("LS-1").await;
+    let act = p
+        .app
+        .post(
+            &format!("/api/v1/shipments/{id}/loss"),
+            Some(&p.clerk),
+            &json!({"cause": "Утерян при сортировке", "circumstances": "Не найден при сверке",
+                    "responsible_employee": "Айгерим Н."}),
+        )
+        .await
+        .assert_status(201);
+    p.set_clock("2026-11-24T18:59:00Z");
+    assert!(p.queue_of("loss_act_not_drawn").await.is_empty());
+    p.set_clock("2026-11-24T19:00:00Z");
+    assert_eq!(p.queue_of("loss_act_not_drawn").await, ours(&id));
+    p.app
+        .post(
+            &format!("/api/v1/loss-acts/{}/draw", act["id"].as_str().unwrap()),
+            Some(&p.clerk),
+            &json!({}),
+        )
+        .await
+        .assert_status(200);
+    assert!(p.queue_of("loss_act_not_drawn").await.is_empty());
+    p.set_clock("2026-11-27T18:59:00Z");
+    assert!(p.queue_of("cancellation_awaited").await.is_empty());
+    p.set_clock("2026-11-27T19:00:00Z");
+    assert_eq!(
+        p.queue_of("cancellation_awaited").await,
+        vec![(id.clone(), "registry_office".to_owned())]
+    );
+    p.app
+        .post(
+            "/api/v1/integrations/registry-office/events",
+            Some(&p.registry_office),
+            &json!({"event_id": "cancel-LS-1", "application_number": "LS-1", "status": "cancelled",
+                    "occurred_at": "2026-11-27T09:00:00+05:00"}),
+        )
+        .await
+        .assert_status(200);
+    assert!(p.queue_of("cancellation_awaited").await.is_empty());
+}
