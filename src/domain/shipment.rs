@@ -502,6 +502,9 @@ pub struct Transition {
     pub cancels_pending: bool,
     /// Pending deadlines of these kinds are cancelled: what the state being left had started.
     pub cancels: &'static [DeadlineKind],
+    /// Pending deadlines of these kinds not yet due at the event are withdrawn (cancelled): the
+    /// event made them moot. One already due stands, met by nothing, for the sweeper to judge.
+    pub withdraws: &'static [DeadlineKind],
     /// The event is a fact from before the state it leaves, which the sweeper decided without
     /// knowing it (a collection reported after the expiry of storage): it supersedes that state.
     pub supersedes: bool,
@@ -540,6 +543,7 @@ struct Row {
     meets: &'static [DeadlineKind],
     cancels_pending: bool,
     cancels: &'static [DeadlineKind],
+    withdraws: &'static [DeadlineKind],
     supersedes: bool,
     notifies: &'static [NotificationKind],
     /// Narrower than the event's actors for these states, where the order says who holds the
@@ -570,6 +574,7 @@ const fn row(
         meets: &[],
         cancels_pending: false,
         cancels: &[],
+        withdraws: &[],
         supersedes: false,
         notifies: &[],
         actors: None,
@@ -768,10 +773,11 @@ const TABLE: &[Row] = &[
             POSTAMAT,
         )
     },
-    // п.35: issued after the month but before it was handed on, nothing is left to hand on.
+    // п.35: issued after the month but before the hand-on fell due, nothing is left to hand on;
+    // a hand-on already overdue stays as late as it was.
     Row {
         meets: &[D::IssuanceStorage, D::Duplicate],
-        cancels: &[D::Transfer],
+        withdraws: &[D::Transfer],
         ..row(
             ShipmentEvent::Issued,
             &[S::AtIssuanceSector],
@@ -869,6 +875,7 @@ pub fn transition(
         meets: row.meets,
         cancels_pending: row.cancels_pending,
         cancels: row.cancels,
+        withdraws: row.withdraws,
         supersedes: row.supersedes,
         notifies: row.notifies,
     })

@@ -12,6 +12,7 @@ use crate::db::{DbConnection, write_transaction};
 use crate::domain::calendar::CalendarSnapshot;
 use crate::domain::deadline::{DeadlineKind, DeadlineState};
 use crate::domain::force_majeure::{Extended, extended_due};
+use crate::domain::shipment::ShipmentState;
 use chrono::{DateTime, NaiveTime, Utc};
 
 /// Issue 22 item 2 (DOMAIN.md §5): an instant at exactly 00:00 local time ends the day before
@@ -76,19 +77,27 @@ fn issuance_month_runs_out(
         };
         let transfer = [DeadlineKind::Transfer];
         start_deadlines(conn, row.id, row.branch_id, None, &transfer, &at_end)?;
+        // The document's first move after the month (a line that changed its state: a note
+        // recorded late keeps the state it found).
         let after = history::of_shipment(conn, row.id)?
             .into_iter()
             .filter(|line| line.occurred_at.and_utc() >= end)
-            .find(|line| {
-                ["transferred_after_storage", "issued", "lost"].contains(&line.event.as_str())
+            .filter(|line| line.from_status.as_deref() != Some(line.to_status.as_str()))
+            .find_map(|line| {
+                ShipmentState::parse(&line.to_status).map(|to| (to, line.occurred_at.and_utc()))
             });
-        if let Some(line) = after {
-            let at = line.occurred_at.and_utc();
-            if line.event == "transferred_after_storage" {
+        match after {
+            Some((ShipmentState::TransferredAfterStorage, at)) => {
                 deadline::meet(conn, row.id, &transfer, at)?;
-            } else {
-                deadline::cancel_pending(conn, row.id, Cancel::Kinds(&transfer), at)?;
             }
+            // Issued before the hand-on fell due: nothing left to hand on (as `Issued` does).
+            Some((ShipmentState::IssuedAtCon, at)) => {
+                deadline::cancel_pending(conn, row.id, Cancel::NotDueBy(&transfer, at), at)?;
+            }
+            Some((ShipmentState::Lost, at)) => {
+                deadline::cancel_pending(conn, row.id, Cancel::All, at)?;
+            }
+            _ => {}
         }
         let details = serde_json::json!({
             "deadline": DeadlineKind::IssuanceStorage,

@@ -109,7 +109,15 @@ pub fn apply(
                 && ended.state == DeadlineState::Pending
                 && ended.due_at() <= ctx.occurred_at;
             if ran_out && t.meets.contains(&ended.kind) {
-                run_out(conn, row.id, row.branch_id, zone, &ended, ctx)?;
+                run_out(
+                    conn,
+                    row.id,
+                    row.branch_id,
+                    zone,
+                    &ended,
+                    ended.due_at(),
+                    ctx,
+                )?;
             }
         }
     }
@@ -118,6 +126,10 @@ pub fn apply(
     }
     if !t.cancels.is_empty() {
         deadline::cancel_pending(conn, row.id, Cancel::Kinds(t.cancels), ctx.recorded_at)?;
+    }
+    if !t.withdraws.is_empty() {
+        let moot = Cancel::NotDueBy(t.withdraws, ctx.occurred_at);
+        deadline::cancel_pending(conn, row.id, moot, ctx.occurred_at)?;
     }
     deadline::meet(conn, row.id, t.meets, ctx.occurred_at)?;
     start_deadlines(conn, row.id, row.branch_id, zone, t.starts, ctx)?;
@@ -240,25 +252,26 @@ pub fn create(
     Ok(row)
 }
 
-/// A period whose end is its outcome ([`DeadlineKind::runs_into`], п.35) reached that end: it
-/// is met at its due instant and the deadline that follows starts there. `false` when another
-/// writer settled it first.
+/// A period whose end is its outcome ([`DeadlineKind::runs_into`], п.35) reached that end
+/// (`end`: its due instant, or later when force majeure extended it): it is met there and the
+/// deadline that follows starts there. `false` when another writer settled it first.
 pub fn run_out(
     conn: &mut DbConnection,
     shipment_id: ShipmentId,
     branch_id: BranchId,
     zone: Option<BranchTimeZone>,
     ended: &DeadlineRow,
+    end: chrono::DateTime<chrono::Utc>,
     ctx: &EventContext<'_>,
 ) -> WorkflowResult<bool> {
     let Some(next) = ended.kind.runs_into() else {
         return Ok(false);
     };
-    if !deadline::resolve(conn, ended.id, DeadlineState::Met, ended.due_at())? {
+    if !deadline::resolve(conn, ended.id, DeadlineState::Met, end)? {
         return Ok(false);
     }
     let at_end = EventContext {
-        occurred_at: ended.due_at(),
+        occurred_at: end,
         ..ctx.clone()
     };
     start_deadlines(conn, shipment_id, branch_id, zone, &[next], &at_end)?;

@@ -187,14 +187,15 @@ fn consequence(
     // п.37: a force-majeure period of the branch extends the deadline; while one is open the
     // deadline waits.
     let suspensions = calendar.suspensions_for(Some(row.branch_id));
-    match decide(
+    let decision = decide(
         due.kind.rule(),
         due.started_at(),
         due.due_at(),
         tz,
         &calendar.calendar,
         &suspensions,
-    )? {
+    )?;
+    match decision {
         Decision::MoveTo(extended) if extended.at > as_of => {
             deadline::move_due(conn, due.id, extended.at)?;
             return Ok(Fate::Postponed);
@@ -214,16 +215,21 @@ fn consequence(
     }
     if due.kind.runs_into().is_some() {
         // п.35: the month's end is the rule's outcome, not a breach: the document was kept as
-        // the order asks, and from now on it is to be handed on.
+        // the order asks, and from now on it is to be handed on. Its end is extended by any
+        // force-majeure period that has passed since it was stored.
+        let end = match decision {
+            Decision::MoveTo(extended) => extended.at,
+            Decision::Keep | Decision::Hold { .. } => due.due_at(),
+        };
         let ctx = EventContext {
             actor: Actor::sweeper(),
             source: Source::Sweeper,
             external_event_id: None,
-            occurred_at: due.due_at(),
+            occurred_at: end,
             recorded_at: as_of,
             calendar,
         };
-        if run_out(conn, row.id, row.branch_id, None, due, &ctx)? {
+        if run_out(conn, row.id, row.branch_id, None, due, end, &ctx)? {
             report.listed_for_transfer += 1;
         }
         return Ok(Fate::Applied);

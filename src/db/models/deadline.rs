@@ -97,6 +97,9 @@ pub enum Cancel<'a> {
     /// Those of these kinds, pending or already breached (what a superseded state had
     /// started never should have been due).
     Kinds(&'a [DeadlineKind]),
+    /// Those of these kinds still pending and not due by this instant (made moot before they
+    /// fell due).
+    NotDueBy(&'a [DeadlineKind], DateTime<Utc>),
 }
 
 /// Cancels a shipment's deadlines, as `which` says, at `at`.
@@ -114,6 +117,10 @@ pub fn cancel_pending(
         Cancel::Kinds(kinds) => cancelled
             .filter(deadlines::kind.eq_any(kinds))
             .filter(deadlines::state.eq_any(DeadlineState::OPEN)),
+        Cancel::NotDueBy(kinds, by) => cancelled
+            .filter(deadlines::kind.eq_any(kinds))
+            .filter(deadlines::state.eq(DeadlineState::Pending))
+            .filter(deadlines::due_at.gt(to_db_time(by))),
     };
     cancelled
         .set((
