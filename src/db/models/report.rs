@@ -40,8 +40,11 @@ pub struct Overdue {
 /// The state a deadline's document had reached at the deadline's due instant, from its history:
 /// a correlated subquery over the outer `deadlines` row (indexed by shipment and time). Only the
 /// late and breached need it, so the SLA asks it of them alone.
+/// Only lines that moved the document count: a fact recorded late as a note keeps its own
+/// (earlier) time but the state it found, which is not where the document was then.
 const STATE_AT_DUE: &str = "(SELECT e.to_status FROM status_events e \
      WHERE e.shipment_id = deadlines.shipment_id AND e.occurred_at <= deadlines.due_at \
+     AND (e.from_status IS NULL OR e.from_status <> e.to_status) \
      ORDER BY e.occurred_at DESC, e.recorded_at DESC, e.id DESC LIMIT 1)";
 
 fn state_at_due() -> diesel::expression::SqlLiteral<Nullable<Text>> {
@@ -263,9 +266,15 @@ pub fn registries_waiting(
     } else {
         diesel::dsl::sql::<diesel::sql_types::Timestamp>("registries.created_at")
     };
+    // A sealed registry whose every document was lost after sealing has nothing to hand over.
+    let live = diesel::dsl::sql::<diesel::sql_types::Bool>(
+        "EXISTS (SELECT 1 FROM registry_items i JOIN shipments s ON s.id = i.shipment_id \
+         WHERE i.registry_id = registries.id AND s.status NOT IN ('lost', 'cancelled'))",
+    );
     let mut query = registries::table
         .inner_join(branches::table.on(branches::id.eq(registries::branch_id)))
         .filter(registries::state.eq(state))
+        .filter(live)
         .filter(registries::kind.eq(RegistryKind::KaspiHandoff))
         .filter(registries::created_at.le(window.began_by()))
         .order(registries::created_at)
@@ -376,6 +385,10 @@ pub fn sla(
         return Ok(lines.into_values().collect());
     }
     for d in moved_by(conn, scope, from, to, &not_invocable)? {
+        // A period whose end is its outcome (п.35) is not judged against a due instant.
+        if d.kind.runs_into().is_some() {
+            continue;
+        }
         let suspensions: Vec<_> = kept
             .iter()
             .filter(|p| p.covers(Some(d.branch_id)))
@@ -433,6 +446,11 @@ fn state_at(
     status_events::table
         .filter(status_events::shipment_id.eq(id))
         .filter(status_events::occurred_at.le(to_db_time(at)))
+        .filter(
+            status_events::from_status
+                .is_null()
+                .or(status_events::from_status.ne(status_events::to_status.nullable())),
+        )
         .order((
             status_events::occurred_at.desc(),
             status_events::recorded_at.desc(),
