@@ -3,7 +3,7 @@
 
 use super::{EventContext, Reason, WorkflowError, WorkflowResult};
 use crate::db::models::application::{self, ApplicationRow};
-use crate::db::models::postamat;
+use crate::db::models::postamat::{self, city_key};
 use crate::db::models::{branch, to_db_time};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::application::{ApplicationStatus, PilotWindow};
@@ -130,21 +130,30 @@ fn insert(
                 )
             })?;
             // п.4: "любой постамат в своем городе" — the same city by its reference key (КАТО
-            // code), never by the name as typed. A row without its code cannot be judged.
+            // code), never by the name as typed. A row entered before codes were kept and not
+            // given one since is still compared as it was (by its normalised name), so that
+            // the migration changes no answer; it is logged for an admin to code.
             if branch.city_code.is_empty() || chosen.city_code.is_empty() {
                 let (what, id) = if branch.city_code.is_empty() {
                     ("branch", branch.code.as_str())
                 } else {
                     ("postamat", kaspi_id.as_str())
                 };
-                return Err(WorkflowError::rejected(
-                    Reason::PostamatNotInCity,
-                    format!(
-                        "{what} {id} has no city code in its reference data, so its city cannot be compared (п.4); an admin must set it"
-                    ),
-                ));
-            }
-            if chosen.city_code != branch.city_code {
+                tracing::warn!(
+                    what,
+                    id,
+                    "reference data without a city code: cities compared by name until an admin sets it (п.4)"
+                );
+                if city_key(&chosen.city) != city_key(&branch.city) {
+                    return Err(WorkflowError::rejected(
+                        Reason::PostamatNotInCity,
+                        format!(
+                            "postamat {kaspi_id} is in {}, not in {} of branch {} ({what} {id} has no city code yet, so the names were compared)",
+                            chosen.city, branch.city, branch.code
+                        ),
+                    ));
+                }
+            } else if chosen.city_code != branch.city_code {
                 return Err(WorkflowError::rejected(
                     Reason::PostamatNotInCity,
                     format!(
