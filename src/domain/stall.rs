@@ -26,6 +26,9 @@ pub enum Stall {
     RegistryNotSealed,
     /// A handoff registry sealed and not signed for: by 12:00 of the next working day (п.17).
     RegistryNotHandedOver,
+    /// Cancelled after its loss, and no free duplicate requested (п.25–26): the notice asks
+    /// the citizen to come within 3 working days; after them the issuance sector follows up.
+    DuplicateNotRequested,
 }
 
 /// What waits, and since when (the read side finds the rows).
@@ -38,6 +41,9 @@ pub enum Waits {
     LossAct { drawn: bool },
     /// A Kaspi handoff registry in this state (a draft since drawn, a sealed one since sealed).
     Registry(RegistryState),
+    /// An original cancelled after its loss with no duplicate of its application, since the
+    /// cancellation.
+    NoDuplicate,
 }
 
 /// How long a step may wait.
@@ -49,13 +55,14 @@ pub enum Term {
 }
 
 impl Stall {
-    pub const ALL: [Stall; 6] = [
+    pub const ALL: [Stall; 7] = [
         Stall::LossActNotDrawn,
         Stall::CancellationAwaited,
         Stall::NotTakenIn,
         Stall::ReturnRegistryNotFormed,
         Stall::RegistryNotSealed,
         Stall::RegistryNotHandedOver,
+        Stall::DuplicateNotRequested,
     ];
 
     pub fn waits(self) -> Waits {
@@ -66,6 +73,7 @@ impl Stall {
             Stall::ReturnRegistryNotFormed => Waits::InState(ShipmentState::ReturnedToKaspiPoint),
             Stall::RegistryNotSealed => Waits::Registry(RegistryState::Draft),
             Stall::RegistryNotHandedOver => Waits::Registry(RegistryState::Sealed),
+            Stall::DuplicateNotRequested => Waits::NoDuplicate,
         }
     }
 
@@ -74,7 +82,9 @@ impl Stall {
             Stall::LossActNotDrawn | Stall::NotTakenIn | Stall::ReturnRegistryNotFormed => {
                 Term::Rule(Rule::WorkingDays(1))
             }
-            Stall::CancellationAwaited => Term::Rule(Rule::WorkingDays(3)),
+            Stall::CancellationAwaited | Stall::DuplicateNotRequested => {
+                Term::Rule(Rule::WorkingDays(3))
+            }
             Stall::RegistryNotSealed => Term::EndOfDay,
             Stall::RegistryNotHandedOver => Term::Rule(Rule::NextWorkingDayAt(
                 NaiveTime::from_hms_opt(12, 0, 0).expect("noon"),
@@ -107,6 +117,9 @@ impl Stall {
             }
             Stall::RegistryNotHandedOver => {
                 "handoff registry sealed; not signed for by the State courier by 12:00 of the next working day (п.17)"
+            }
+            Stall::DuplicateNotRequested => {
+                "cancelled after its loss; no free duplicate requested 3 working days after the notice (п.25–26)"
             }
         }
     }

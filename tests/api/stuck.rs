@@ -98,7 +98,7 @@ async fn a_registry_not_sealed_that_day_or_not_signed_for_by_noon_is_in_the_queu
 
 /// п.24: lost on Monday 23 Nov, the act is to be drawn by 24:00 of Tuesday 24 Nov (ours); drawn
 /// at 00:00 of Wednesday (the end of Tuesday), the registry office is to cancel within 3 working
-/// days, by 24:00 of Friday 27 Nov (theirs).
+/// days, by 24:00 of Friday 27 Nov (theirs); then the duplicate is to be asked for (п.25–26).
 #[actix_web::test]
 async fn a_loss_without_its_act_or_its_cancellation_is_in_the_queue() {
     let p = Pilot::new().await;
@@ -143,4 +143,21 @@ async fn a_loss_without_its_act_or_its_cancellation_is_in_the_queue() {
         .await
         .assert_status(200);
     assert!(p.queue_of("cancellation_awaited").await.is_empty());
+
+    // п.25–26: cancelled at 00:00 of Saturday 28 Nov (the end of Friday), the citizen is told to
+    // come for the free duplicate; 3 working days on (Mon 30 Nov, Tue 1 and Wed 2 Dec) the
+    // issuance sector follows up.
+    p.set_clock("2026-12-02T18:59:00Z");
+    assert!(p.queue_of("duplicate_not_requested").await.is_empty());
+    p.set_clock("2026-12-02T19:00:00Z");
+    assert_eq!(p.queue_of("duplicate_not_requested").await, ours(&id));
+    p.app
+        .post(
+            "/api/v1/applications/LS-1/duplicates",
+            Some(&p.issuance),
+            &json!({}),
+        )
+        .await
+        .assert_status(201);
+    assert!(p.queue_of("duplicate_not_requested").await.is_empty());
 }

@@ -271,10 +271,13 @@ pub enum ExceptionKind {
     RegistryNotSealed,
     /// A handoff registry sealed and not signed for by 12:00 of the next working day (п.17).
     RegistryNotHandedOver,
+    /// Cancelled after its loss, and no free duplicate requested 3 working days after the
+    /// notice (п.25–26).
+    DuplicateNotRequested,
 }
 
 impl ExceptionKind {
-    pub const ALL: [ExceptionKind; 11] = [
+    pub const ALL: [ExceptionKind; 12] = [
         ExceptionKind::Overdue,
         ExceptionKind::Discrepancy,
         ExceptionKind::UnmatchedEvent,
@@ -286,6 +289,7 @@ impl ExceptionKind {
         ExceptionKind::ReturnRegistryNotFormed,
         ExceptionKind::RegistryNotSealed,
         ExceptionKind::RegistryNotHandedOver,
+        ExceptionKind::DuplicateNotRequested,
     ];
 
     /// Its name in the API.
@@ -302,6 +306,7 @@ impl ExceptionKind {
             ExceptionKind::ReturnRegistryNotFormed => "return_registry_not_formed",
             ExceptionKind::RegistryNotSealed => "registry_not_sealed",
             ExceptionKind::RegistryNotHandedOver => "registry_not_handed_over",
+            ExceptionKind::DuplicateNotRequested => "duplicate_not_requested",
         }
     }
 
@@ -314,6 +319,7 @@ impl ExceptionKind {
                 | ExceptionKind::CancellationAwaited
                 | ExceptionKind::NotTakenIn
                 | ExceptionKind::ReturnRegistryNotFormed
+                | ExceptionKind::DuplicateNotRequested
         )
     }
 
@@ -326,6 +332,7 @@ impl ExceptionKind {
             ExceptionKind::ReturnRegistryNotFormed => Stall::ReturnRegistryNotFormed,
             ExceptionKind::RegistryNotSealed => Stall::RegistryNotSealed,
             ExceptionKind::RegistryNotHandedOver => Stall::RegistryNotHandedOver,
+            ExceptionKind::DuplicateNotRequested => Stall::DuplicateNotRequested,
             ExceptionKind::Overdue
             | ExceptionKind::Discrepancy
             | ExceptionKind::UnmatchedEvent
@@ -490,6 +497,7 @@ pub(crate) fn exceptions(
             Waits::InState(state) => report::waiting_in_state(conn, &window, state)?,
             Waits::LossAct { drawn } => report::loss_acts_waiting(conn, &window, drawn)?,
             Waits::Registry(state) => report::registries_waiting(conn, &window, state)?,
+            Waits::NoDuplicate => report::cancelled_without_duplicate(conn, &window)?,
         };
         for w in waiting {
             let began = from_db_time(w.since);

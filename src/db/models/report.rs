@@ -189,6 +189,57 @@ pub fn waiting_in_state(
         })
 }
 
+/// Originals cancelled after their loss whose application has no duplicate yet, oldest first,
+/// since the cancellation, within `window`.
+pub fn cancelled_without_duplicate(
+    conn: &mut DbConnection,
+    window: &Window,
+) -> QueryResult<Vec<Waiting>> {
+    let no_duplicate = diesel::dsl::sql::<diesel::sql_types::Bool>(
+        "NOT EXISTS (SELECT 1 FROM shipments d WHERE d.application_id = shipments.application_id \
+         AND d.kind = 'duplicate')",
+    );
+    let mut query = shipments::table
+        .inner_join(applications::table)
+        .inner_join(branches::table)
+        .filter(shipments::status.eq(ShipmentState::Cancelled))
+        .filter(shipments::kind.eq(ShipmentKind::Original))
+        .filter(no_duplicate)
+        .filter(shipments::updated_at.le(window.began_by()))
+        .order(shipments::updated_at)
+        .limit(window.limit)
+        .select((
+            shipments::id,
+            shipments::branch_id,
+            branches::time_zone,
+            applications::number.nullable(),
+            shipments::updated_at,
+        ))
+        .into_boxed();
+    if let Some(branch) = window.branch {
+        query = query.filter(shipments::branch_id.eq(branch));
+    }
+    query
+        .load::<(
+            ShipmentId,
+            BranchId,
+            BranchTimeZone,
+            Option<String>,
+            NaiveDateTime,
+        )>(conn)
+        .map(|rows| {
+            rows.into_iter()
+                .map(|(id, branch_id, zone, label, since)| Waiting {
+                    reference: id.0,
+                    branch_id,
+                    zone,
+                    label,
+                    since,
+                })
+                .collect()
+        })
+}
+
 /// Loss acts still `recorded` (not drawn, п.24) since the loss, or `drawn` while their
 /// document is still `lost` (the registry office has not cancelled) since the drawing, oldest
 /// first, within `window`.
