@@ -258,6 +258,7 @@ diesel::table! {
         waybill -> Text,
         added_by -> Uuid,
         added_at -> Timestamp,
+        withdrawn_at -> Nullable<Timestamp>,
     }
 }
 

@@ -220,6 +220,9 @@ pub enum ShipmentEvent {
     Label,
     /// The State courier took the sealed registry's envelopes (п.17).
     HandOverToCourier,
+    /// The State courier brought back an envelope the Kaspi point did not accept (п.18), or
+    /// could not deliver: back to the accumulation sector, for a new registry.
+    BroughtBack,
     /// The Kaspi point accepted the envelope (п.18).
     AcceptedAtKaspiPoint,
     /// The Kaspi courier set off (п.19).
@@ -251,12 +254,13 @@ pub enum ShipmentEvent {
 }
 
 impl ShipmentEvent {
-    pub const ALL: [ShipmentEvent; 19] = [
+    pub const ALL: [ShipmentEvent; 20] = [
         ShipmentEvent::KaspiOrderCreated,
         ShipmentEvent::Intake,
         ShipmentEvent::RouteToIssuance,
         ShipmentEvent::Label,
         ShipmentEvent::HandOverToCourier,
+        ShipmentEvent::BroughtBack,
         ShipmentEvent::AcceptedAtKaspiPoint,
         ShipmentEvent::OutForDelivery,
         ShipmentEvent::PlacedInCell,
@@ -280,6 +284,7 @@ impl ShipmentEvent {
             ShipmentEvent::RouteToIssuance => "route_to_issuance",
             ShipmentEvent::Label => "label",
             ShipmentEvent::HandOverToCourier => "hand_over_to_courier",
+            ShipmentEvent::BroughtBack => "brought_back",
             ShipmentEvent::AcceptedAtKaspiPoint => "accepted_at_kaspi_point",
             ShipmentEvent::OutForDelivery => "out_for_delivery",
             ShipmentEvent::PlacedInCell => "placed_in_cell",
@@ -318,9 +323,9 @@ impl ShipmentEvent {
             | ShipmentEvent::Label
             | ShipmentEvent::AddedToReturnRegistry => &[R(Role::AccumulationClerk)],
             // п.17, 33: the courier signs for the envelopes; the clerk may record it for them.
-            ShipmentEvent::HandOverToCourier | ShipmentEvent::ReturnPickedUp => {
-                &[R(Role::StateCourier), R(Role::AccumulationClerk)]
-            }
+            ShipmentEvent::HandOverToCourier
+            | ShipmentEvent::ReturnPickedUp
+            | ShipmentEvent::BroughtBack => &[R(Role::StateCourier), R(Role::AccumulationClerk)],
             ShipmentEvent::Issued | ShipmentEvent::TransferredAfterStorage => {
                 &[R(Role::IssuanceClerk)]
             }
@@ -416,6 +421,7 @@ pub enum Event {
     },
     Label,
     HandOverToCourier,
+    BroughtBack,
     AcceptedAtKaspiPoint,
     OutForDelivery,
     /// The cell, when Kaspi reported it (a placement implied by a collection has none).
@@ -445,6 +451,7 @@ impl Event {
             Event::RouteToIssuance { .. } => ShipmentEvent::RouteToIssuance,
             Event::Label => ShipmentEvent::Label,
             Event::HandOverToCourier => ShipmentEvent::HandOverToCourier,
+            Event::BroughtBack => ShipmentEvent::BroughtBack,
             Event::AcceptedAtKaspiPoint => ShipmentEvent::AcceptedAtKaspiPoint,
             Event::OutForDelivery => ShipmentEvent::OutForDelivery,
             Event::PlacedInCell { .. } => ShipmentEvent::PlacedInCell,
@@ -469,6 +476,7 @@ impl Event {
             ShipmentEvent::Intake => Event::Intake,
             ShipmentEvent::Label => Event::Label,
             ShipmentEvent::HandOverToCourier => Event::HandOverToCourier,
+            ShipmentEvent::BroughtBack => Event::BroughtBack,
             ShipmentEvent::AcceptedAtKaspiPoint => Event::AcceptedAtKaspiPoint,
             ShipmentEvent::OutForDelivery => Event::OutForDelivery,
             ShipmentEvent::PlacedInCell => Event::PlacedInCell { cell: None },
@@ -656,6 +664,14 @@ const TABLE: &[Row] = &[
         ShipmentEvent::HandOverToCourier,
         &[S::Packed],
         Some(S::HandedToCourier),
+        POSTAMAT,
+    ),
+    // п.18: an envelope the point did not accept (or the courier could not deliver) comes back
+    // to the accumulation sector and goes onto a new registry; its deadlines run on.
+    row(
+        ShipmentEvent::BroughtBack,
+        &[S::HandedToCourier],
+        Some(S::Packed),
         POSTAMAT,
     ),
     // п.10, 11, 18. п.17: "доставку … в пункт приема Каспи не позднее 12-ти часов следующего
@@ -1143,8 +1159,9 @@ mod tests {
         }
         assert_eq!(
             allowed.len(),
-            // 50, and the collection that supersedes an expiry (issue 12).
-            51,
+            // 50, the collection that supersedes an expiry (issue 12), and the envelope the
+            // State courier brings back (issue 23, п.18).
+            52,
             "the number of allowed (state, event, route) triples changed"
         );
     }

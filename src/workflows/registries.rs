@@ -7,6 +7,7 @@ use super::notify::{Notice, notify_citizen};
 use super::shipment::apply;
 use super::{EventContext, Reason, WorkflowError, WorkflowResult};
 use crate::db::models::branch::BranchScope;
+use crate::db::models::kaspi_event;
 use crate::db::models::numbering::{Series, next_number};
 use crate::db::models::registry::{self, ItemRow, RegistryRow};
 use crate::db::models::shipment::{self as shipments, ShipmentRow};
@@ -17,7 +18,7 @@ use crate::domain::ids::{BranchId, KeyId, RegistryId, ShipmentId};
 use crate::domain::kaspi::registry_wait_key;
 use crate::domain::notification::NotificationKind;
 use crate::domain::registry::{RegistryKind, RegistryState};
-use crate::domain::shipment::{Event, ShipmentState};
+use crate::domain::shipment::{Event, ShipmentEvent, ShipmentState};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 fn find(
@@ -110,6 +111,7 @@ fn add(
             waybill,
             added_by,
             added_at: to_db_time(ctx.recorded_at),
+            withdrawn_at: None,
         },
     );
     match inserted {
@@ -263,7 +265,7 @@ pub fn seal(
     })
 }
 
-fn bare(kind: crate::domain::shipment::ShipmentEvent) -> WorkflowResult<Event> {
+fn bare(kind: ShipmentEvent) -> WorkflowResult<Event> {
     Event::bare(kind).ok_or_else(|| {
         WorkflowError::internal(
             "a registry's effect on its envelopes",
@@ -367,5 +369,32 @@ pub fn hand_over(
         }
         registry::find(conn, row.id)?
             .ok_or_else(|| WorkflowError::not_found(format!("registry {id} not found")))
+    })
+}
+
+/// п.18: the State courier brings back an envelope the Kaspi point did not accept (or that could
+/// not be delivered). It is `packed` again at the accumulation sector, ready for a new registry;
+/// the registry it was on stays as signed, its line there marked withdrawn; a "not accepted"
+/// discrepancy of the envelope is settled by this (and stays on record). Its deadlines run on:
+/// the courier's (п.17) and Kaspi's arrival (п.10) are met only when a point accepts it.
+pub fn bring_back(
+    conn: &mut DbConnection,
+    id: ShipmentId,
+    reason: &str,
+    scope: &BranchScope,
+    ctx: &EventContext<'_>,
+) -> WorkflowResult<ShipmentRow> {
+    write_transaction(conn, |conn| {
+        let shipment = super::shipment::find_scoped(conn, id, scope)?;
+        let at = to_db_time(ctx.recorded_at);
+        let from = registry::withdraw_item(conn, shipment.id, RegistryKind::KaspiHandoff, at)?;
+        let settled = kaspi_event::settle_not_accepted(conn, shipment.id, at)?;
+        let details = serde_json::json!({
+            "registry": from.and_then(|(_, number)| number),
+            "reason": reason,
+            "discrepancies_settled": settled,
+        });
+        let event = bare(ShipmentEvent::BroughtBack)?;
+        Ok(apply(conn, &shipment, None, event, ctx, Some(details))?.shipment)
     })
 }

@@ -6,7 +6,8 @@ use postamat::domain::role::Role;
 use serde_json::{Value, json};
 
 impl Pilot {
-    /// The national supervisor's queue of one kind at the clock's time: (reference, side).
+    /// The national supervisor's queue of one kind at the clock's time: (reference, side, or ""
+    /// for an item that names none).
     pub async fn queue_of(&self, kind: &str) -> Vec<(String, String)> {
         let supervisor = self.app.token(Role::Supervisor, None).await;
         let queue: Value = self
@@ -26,7 +27,7 @@ impl Pilot {
                 assert_eq!(e["branch"], "ALM01");
                 (
                     e["reference"].as_str().unwrap().to_owned(),
-                    e["side"].as_str().unwrap().to_owned(),
+                    e["side"].as_str().unwrap_or("").to_owned(),
                 )
             })
             .collect()
@@ -160,4 +161,79 @@ async fn a_loss_without_its_act_or_its_cancellation_is_in_the_queue() {
         .await
         .assert_status(201);
     assert!(p.queue_of("duplicate_not_requested").await.is_empty());
+}
+
+/// Issue 23 trap 2 (п.18): an envelope the Kaspi point did not accept stayed with the courier
+/// for ever. The courier brings it back: it is packed again and goes onto a new registry, the
+/// signed registry keeps its line, and the discrepancy is settled but stays on record.
+#[actix_web::test]
+async fn an_envelope_the_point_did_not_accept_is_brought_back_and_sent_again() {
+    use crate::kaspi_events::accepted_event;
+    let p = Pilot::new().await;
+    p.set_clock("2026-03-20T12:00:00Z");
+    let refused = p.packed("BB-1").await;
+    p.packed("BB-2").await;
+    let (first, number) = p.hand_over(&["BB-1", "BB-2"]).await;
+    p.set_clock("2026-03-26T06:00:00Z");
+    p.kaspi_event(accepted_event("bb-a1", &number, &["WB-BB-2"]))
+        .await;
+    assert_eq!(p.shipment(&refused).await["state"], "handed_to_courier");
+    assert_eq!(p.queue_of("discrepancy").await.len(), 1);
+
+    let url = format!("/api/v1/shipments/{refused}/bring-back");
+    let body = json!({"reason": "не принят пунктом приема Kaspi: повреждена пломба"});
+    p.app
+        .post(&url, Some(&p.kaspi), &body)
+        .await
+        .assert_problem(403, "role_forbidden");
+    let back = p
+        .app
+        .post(&url, Some(&p.courier), &body)
+        .await
+        .assert_status(200);
+    assert_eq!(back["state"], "packed");
+    let line = back["timeline"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (
+            line["event"].as_str(),
+            line["from"].as_str(),
+            line["details"]["registry"].as_str()
+        ),
+        (
+            Some("brought_back"),
+            Some("handed_to_courier"),
+            Some(number.as_str())
+        )
+    );
+    assert_eq!(line["details"]["discrepancies_settled"], 1);
+    assert!(p.queue_of("discrepancy").await.is_empty());
+    p.app
+        .post(&url, Some(&p.courier), &body)
+        .await
+        .assert_problem(409, "invalid_transition");
+
+    // Onto a new registry, accepted this time: the courier's deadline (п.17) is met then, late.
+    let (_, again) = p.hand_over(&["BB-1"]).await;
+    assert_ne!(again, number);
+    let mut accepted = accepted_event("bb-a2", &again, &["WB-BB-1"]);
+    accepted["kaspi_registry_number"] = json!("KSP-R-2");
+    accepted["occurred_at"] = json!("2026-03-27T10:00:00+05:00");
+    p.kaspi_event(accepted).await;
+    let shipment = p.shipment(&refused).await;
+    assert_eq!(shipment["state"], "accepted_at_kaspi_point");
+    let handoff = shipment["deadlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "handoff")
+        .unwrap()
+        .clone();
+    assert_eq!(handoff["state"], "met_late");
+    // The first registry is a signed document: it still lists both envelopes.
+    let signed = p
+        .app
+        .get(&format!("/api/v1/registries/{first}"), Some(&p.clerk))
+        .await
+        .assert_status(200);
+    assert_eq!(signed["items"].as_array().unwrap().len(), 2);
 }

@@ -6,7 +6,7 @@ use crate::api::auth::{AccumulationClerks, Authorized, BranchStaff, Couriers};
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery, Bounds};
 use crate::api::printed;
-use crate::api::views::{self, PageQuery, Registry, RegistryPage};
+use crate::api::views::{self, PageQuery, Registry, RegistryPage, ShipmentDetail};
 use crate::db::models::{branch, registry};
 use crate::domain::identifiers::ApplicationNumber;
 use crate::domain::ids::{RegistryId, ShipmentId};
@@ -26,7 +26,8 @@ pub fn routes(cfg: &mut ServiceConfig<'_>) {
         .service(add_item)
         .service(remove_item)
         .service(seal_registry)
-        .service(hand_over);
+        .service(hand_over)
+        .service(bring_back);
 }
 
 fn found<T>(row: Option<T>, id: RegistryId) -> ApiResult<T> {
@@ -320,6 +321,54 @@ async fn hand_over(
         })
         .await?;
     tracing::info!(registry = ?view.number, items = view.items.len(), "registry handed over");
+    Ok(web::Json(view))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BringBack {
+    /// Why it came back, e.g. "not accepted at the Kaspi point: the seal was broken".
+    pub reason: Text,
+}
+
+/// The State courier brings back an envelope the Kaspi point did not accept (п.18) or that
+/// could not be delivered: it is `packed` again, for a new registry. The registry it was on
+/// stays as signed, its line marked withdrawn; a "not accepted" discrepancy of the envelope is
+/// settled by this and stays on record. Its deadlines run on until a point accepts it.
+#[utoipa::path(
+    tag = "clerks",
+    security(("bearer" = [])),
+    params(("id" = ShipmentId, Path, description = "Shipment id")),
+    request_body = BringBack,
+    responses(
+        (status = 200, body = ShipmentDetail),
+        (status = 404, description = "No such shipment in your branch (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not with the State courier (`invalid_transition`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/shipments/{id}/bring-back")]
+async fn bring_back(
+    auth: Authorized<Couriers>,
+    state: web::Data<AppState>,
+    id: ApiPath<ShipmentId>,
+    body: ApiJson<BringBack>,
+) -> ApiResult<web::Json<ShipmentDetail>> {
+    let id = id.into_inner()?.into_inner();
+    let body = body.into_inner()?;
+    auth.own_branch()?;
+    let scope = auth.scope().clone();
+    let now = state.clock.now();
+    let snapshot = state.calendar.current();
+    let actor = Actor::from(&auth.principal);
+    let disclosure = auth.disclosure();
+    let view = state
+        .write(move |conn| {
+            let ctx = EventContext::now(actor, now, &snapshot);
+            let row = registries::bring_back(conn, id, body.reason.as_str(), &scope, &ctx)?;
+            views::shipment(conn, row.id, &scope, disclosure)?
+                .ok_or_else(|| ApiError::not_found(format!("shipment {id} not found")))
+        })
+        .await?;
     Ok(web::Json(view))
 }
 

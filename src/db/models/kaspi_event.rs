@@ -117,6 +117,23 @@ pub struct DiscrepancyRow {
     pub resolved_at: Option<NaiveDateTime>,
 }
 
+/// Settles the open "not accepted" discrepancies of a shipment (the courier brought it back);
+/// returns how many.
+pub fn settle_not_accepted(
+    conn: &mut DbConnection,
+    shipment: ShipmentId,
+    at: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        discrepancies::table
+            .filter(discrepancies::shipment_id.eq(shipment))
+            .filter(discrepancies::kind.eq(DiscrepancyKind::NotAccepted))
+            .filter(discrepancies::resolved_at.is_null()),
+    )
+    .set(discrepancies::resolved_at.eq(Some(at)))
+    .execute(conn)
+}
+
 pub fn insert_discrepancy(conn: &mut DbConnection, row: &DiscrepancyRow) -> QueryResult<()> {
     diesel::insert_into(discrepancies::table)
         .values(row)

@@ -45,6 +45,9 @@ pub struct ItemRow {
     pub waybill: String,
     pub added_by: KeyId,
     pub added_at: NaiveDateTime,
+    /// The State courier brought the envelope back (п.18 not accepted): the line stays on the
+    /// signed registry, and the envelope may go onto a new one.
+    pub withdrawn_at: Option<NaiveDateTime>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &RegistryRow) -> QueryResult<()> {
@@ -175,6 +178,34 @@ pub fn insert_item(conn: &mut DbConnection, row: &ItemRow) -> QueryResult<()> {
         .values(row)
         .execute(conn)
         .map(|_| ())
+}
+
+/// Marks the envelope's line on its live registry of `kind` withdrawn (the courier brought it
+/// back); returns that registry's id and number, if it was on one.
+pub fn withdraw_item(
+    conn: &mut DbConnection,
+    shipment_id: ShipmentId,
+    kind: RegistryKind,
+    at: NaiveDateTime,
+) -> QueryResult<Option<(RegistryId, Option<String>)>> {
+    let live = registry_items::table
+        .inner_join(registries::table)
+        .filter(registry_items::shipment_id.eq(shipment_id))
+        .filter(registry_items::registry_kind.eq(kind))
+        .filter(registry_items::withdrawn_at.is_null())
+        .select((registries::id, registries::number))
+        .first::<(RegistryId, Option<String>)>(conn)
+        .optional()?;
+    if let Some((id, _)) = &live {
+        diesel::update(
+            registry_items::table
+                .filter(registry_items::registry_id.eq(*id))
+                .filter(registry_items::shipment_id.eq(shipment_id)),
+        )
+        .set(registry_items::withdrawn_at.eq(Some(at)))
+        .execute(conn)?;
+    }
+    Ok(live)
 }
 
 /// Takes a shipment off a registry; false if it was not on it.
