@@ -235,6 +235,8 @@ pub const OPERATION_PROBLEMS: &[(&str, &[ErrorCode])] = &[
         &[NotFound, InvalidTransition, CalendarUnavailable],
     ), // registries::hand_over: NotFound find; InvalidTransition not sealed / apply Refusal; CalendarUnavailable replay_waiting -> kaspi_events::process -> apply(AcceptedAtKaspiPoint) -> start_deadlines(PointWait) (own_branch cannot fail for Couriers)
     ("print_registry", &[NotFound]), // found(registry::find_scoped)
+    ("track_application", &[NotFound]), // found application::find_by_number
+    ("track_waybill", &[NotFound]),  // found shipment::find_by_waybill
     ("bring_back", &[NotFound, InvalidTransition]), // registries::bring_back: NotFound find_scoped; InvalidTransition apply(BroughtBack) Refusal (own_branch cannot fail for Couriers)
     // integrations/kaspi.rs
     (

@@ -614,3 +614,82 @@ impl ForceMajeurePeriod {
         }
     }
 }
+
+/// What Kaspi may read of an application it registered (issue 23: every party sees where a
+/// document is): where each document is, the deadlines that concern the citizen, and the
+/// timeline — without staff names, IINs or the details of a line (which name couriers and
+/// recipients).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct KaspiTrack {
+    pub application_number: String,
+    pub status: ApplicationStatus,
+    pub delivery_method: DeliveryMethod,
+    pub documents: Vec<KaspiTrackedDocument>,
+}
+
+/// One document of a [`KaspiTrack`].
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct KaspiTrackedDocument {
+    pub kind: ShipmentKind,
+    pub waybill: Option<String>,
+    pub state: ShipmentState,
+    /// The deadlines that concern the citizen: the arrival at the Kaspi point (п.10), the wait
+    /// there (п.11), the storage in the cell (п.21, 29) and a duplicate's issue (п.26).
+    pub deadlines: Vec<DeadlineView>,
+    pub timeline: Vec<TrackLine>,
+}
+
+/// A line of a document's history as Kaspi reads it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TrackLine {
+    pub event: String,
+    pub from: Option<String>,
+    pub to: String,
+    /// `api` (State Corporation staff), `kaspi`, `registry_office` or `sweeper`.
+    pub source: String,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// The deadlines a citizen's own dates come from.
+const CITIZENS_DEADLINES: [DeadlineKind; 4] = [
+    DeadlineKind::KaspiArrival,
+    DeadlineKind::PointWait,
+    DeadlineKind::Storage,
+    DeadlineKind::Duplicate,
+];
+
+pub fn kaspi_track(conn: &mut DbConnection, row: ApplicationRow) -> QueryResult<KaspiTrack> {
+    let zone = branch::get(conn, row.branch_id)?.time_zone;
+    let documents = shipments::of_application(conn, row.id)?
+        .into_iter()
+        .map(|s| {
+            let deadlines = deadlines(conn, s.id, zone)?
+                .into_iter()
+                .filter(|d| CITIZENS_DEADLINES.contains(&d.kind))
+                .collect();
+            let timeline = history::of_shipment(conn, s.id)?
+                .into_iter()
+                .map(|h| TrackLine {
+                    event: h.event,
+                    from: h.from_status,
+                    to: h.to_status,
+                    source: h.source,
+                    occurred_at: from_db_time(h.occurred_at),
+                })
+                .collect();
+            Ok(KaspiTrackedDocument {
+                kind: s.kind,
+                waybill: s.waybill,
+                state: s.status,
+                deadlines,
+                timeline,
+            })
+        })
+        .collect::<QueryResult<_>>()?;
+    Ok(KaspiTrack {
+        application_number: row.number,
+        status: row.status,
+        delivery_method: row.delivery_method,
+        documents,
+    })
+}

@@ -237,3 +237,78 @@ async fn an_envelope_the_point_did_not_accept_is_brought_back_and_sent_again() {
         .assert_status(200);
     assert_eq!(signed["items"].as_array().unwrap().len(), 2);
 }
+
+/// Issue 23: Kaspi reads where the documents of its applications stand — by application
+/// number or by waybill, whatever the branch — with the deadlines that concern the citizen and
+/// the timeline, but no staff name, IIN or line details.
+#[actix_web::test]
+async fn kaspi_reads_where_a_document_is_without_staff_names_or_iins() {
+    let p = Pilot::new().await;
+    p.placed_shipment("TK-1").await;
+    let by_number = p
+        .app
+        .get(
+            "/api/v1/integrations/kaspi/applications/TK-1",
+            Some(&p.kaspi),
+        )
+        .await
+        .assert_status(200);
+    let by_waybill = p
+        .app
+        .get(
+            "/api/v1/integrations/kaspi/waybills/WB-TK-1",
+            Some(&p.kaspi),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(by_number, by_waybill);
+    let document = &by_number["documents"][0];
+    assert_eq!(document["state"], "placed_in_cell");
+    let kinds: Vec<&str> = document["deadlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["kaspi_arrival", "point_wait", "storage"]);
+    let events: Vec<&str> = document["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    for step in [
+        "executed",
+        "intake",
+        "label",
+        "hand_over_to_courier",
+        "accepted_at_kaspi_point",
+        "placed_in_cell",
+    ] {
+        assert!(events.contains(&step), "{step} not in {events:?}");
+    }
+    let text = by_number.to_string();
+    for secret in [
+        crate::lifecycle::iin(12).as_str(),
+        "Нұрланова",
+        "Ерлан",
+        "actor_name",
+        "details",
+    ] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    p.app
+        .get(
+            "/api/v1/integrations/kaspi/applications/TK-1",
+            Some(&p.clerk),
+        )
+        .await
+        .assert_problem(403, "role_forbidden");
+    p.app
+        .get(
+            "/api/v1/integrations/kaspi/waybills/WB-NONE",
+            Some(&p.kaspi),
+        )
+        .await
+        .assert_problem(404, "not_found");
+}

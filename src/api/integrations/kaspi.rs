@@ -5,9 +5,10 @@ use crate::api::AppState;
 use crate::api::auth::{Authorized, KaspiIntegration};
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::extract::ApiJson;
-use crate::api::views::{self, ApplicationView, DeadlineView};
-use crate::db::models::branch;
+use crate::api::extract::ApiPath;
+use crate::api::views::{self, ApplicationView, DeadlineView, KaspiTrack};
 use crate::db::models::integration_event::fingerprint;
+use crate::db::models::{application, branch, shipment};
 use crate::domain::calendar::supported_instant;
 use crate::domain::identifiers::{ApplicationNumber, ExternalId, Iin, Phone, Waybill};
 use crate::domain::ids::ShipmentId;
@@ -18,14 +19,73 @@ use crate::workflows::kaspi_order::{self, KaspiOrder};
 use crate::workflows::register::{self, NewApplication};
 use crate::workflows::{Actor, EventContext, Source};
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, post, web};
+use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn routes(cfg: &mut ServiceConfig<'_>) {
-    cfg.service(register_application).service(order_created);
+    cfg.service(register_application)
+        .service(order_created)
+        .service(track_application)
+        .service(track_waybill);
+}
+
+/// Where the documents of an application stand (issue 23): state, the deadlines that concern
+/// the citizen, and the timeline without staff names or IINs. Kaspi registers every
+/// application of the pilot, so any application number is Kaspi's own; branch-blind.
+#[utoipa::path(
+    tag = "integrations",
+    security(("bearer" = [])),
+    params(("number" = ApplicationNumber, Path, description = "Application number")),
+    responses(
+        (status = 200, body = KaspiTrack),
+        (status = 404, description = "No such application (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/integrations/kaspi/applications/{number}")]
+async fn track_application(
+    _auth: Authorized<KaspiIntegration>,
+    state: web::Data<AppState>,
+    number: ApiPath<ApplicationNumber>,
+) -> ApiResult<web::Json<KaspiTrack>> {
+    let number = number.into_inner()?.into_inner();
+    let track = state
+        .db(move |conn| {
+            let row = application::find_by_number(conn, number.as_str())?
+                .ok_or_else(|| ApiError::not_found(format!("application {number} not found")))?;
+            Ok(views::kaspi_track(conn, row)?)
+        })
+        .await?;
+    Ok(web::Json(track))
+}
+
+/// [`track_application`] by the waybill of one of its documents.
+#[utoipa::path(
+    tag = "integrations",
+    security(("bearer" = [])),
+    params(("waybill" = Waybill, Path, description = "Kaspi waybill of a document")),
+    responses(
+        (status = 200, body = KaspiTrack),
+        (status = 404, description = "No document with this waybill (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/integrations/kaspi/waybills/{waybill}")]
+async fn track_waybill(
+    _auth: Authorized<KaspiIntegration>,
+    state: web::Data<AppState>,
+    waybill: ApiPath<Waybill>,
+) -> ApiResult<web::Json<KaspiTrack>> {
+    let waybill = waybill.into_inner()?.into_inner();
+    let track = state
+        .db(move |conn| {
+            let loaded = shipment::find_by_waybill(conn, waybill.as_str())?
+                .ok_or_else(|| ApiError::not_found(format!("waybill {waybill} not found")))?;
+            Ok(views::kaspi_track(conn, loaded.application)?)
+        })
+        .await?;
+    Ok(web::Json(track))
 }
 
 /// A citizen's application as submitted in the Kaspi app (п.3–4).
