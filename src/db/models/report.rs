@@ -143,6 +143,21 @@ pub struct Waiting {
     pub since: NaiveDateTime,
 }
 
+/// The rows of a waiting step's query: (id, branch, zone, label, since).
+type WaitingRow<Id> = (Id, BranchId, BranchTimeZone, Option<String>, NaiveDateTime);
+
+fn waiting<Id>(rows: Vec<WaitingRow<Id>>, reference: impl Fn(Id) -> uuid::Uuid) -> Vec<Waiting> {
+    rows.into_iter()
+        .map(|(id, branch_id, zone, label, since)| Waiting {
+            reference: reference(id),
+            branch_id,
+            zone,
+            label,
+            since,
+        })
+        .collect()
+}
+
 /// Documents in `state`, oldest first, since the state was entered, within `window` (the
 /// window's age is the caller's to apply: it counts from when the step fell due).
 pub fn waiting_in_state(
@@ -168,25 +183,7 @@ pub fn waiting_in_state(
     if let Some(branch) = window.branch {
         query = query.filter(shipments::branch_id.eq(branch));
     }
-    query
-        .load::<(
-            ShipmentId,
-            BranchId,
-            BranchTimeZone,
-            Option<String>,
-            NaiveDateTime,
-        )>(conn)
-        .map(|rows| {
-            rows.into_iter()
-                .map(|(id, branch_id, zone, application_number, since)| Waiting {
-                    reference: id.0,
-                    branch_id,
-                    zone,
-                    label: application_number,
-                    since,
-                })
-                .collect()
-        })
+    Ok(waiting(query.load(conn)?, |id: ShipmentId| id.0))
 }
 
 /// Originals cancelled after their loss whose application has no duplicate yet, oldest first,
@@ -219,25 +216,7 @@ pub fn cancelled_without_duplicate(
     if let Some(branch) = window.branch {
         query = query.filter(shipments::branch_id.eq(branch));
     }
-    query
-        .load::<(
-            ShipmentId,
-            BranchId,
-            BranchTimeZone,
-            Option<String>,
-            NaiveDateTime,
-        )>(conn)
-        .map(|rows| {
-            rows.into_iter()
-                .map(|(id, branch_id, zone, label, since)| Waiting {
-                    reference: id.0,
-                    branch_id,
-                    zone,
-                    label,
-                    since,
-                })
-                .collect()
-        })
+    Ok(waiting(query.load(conn)?, |id: ShipmentId| id.0))
 }
 
 /// Loss acts still `recorded` (not drawn, п.24) since the loss, or `drawn` while their
@@ -281,25 +260,7 @@ pub fn loss_acts_waiting(
     if let Some(branch) = window.branch {
         query = query.filter(loss_acts::branch_id.eq(branch));
     }
-    query
-        .load::<(
-            ShipmentId,
-            BranchId,
-            BranchTimeZone,
-            Option<String>,
-            NaiveDateTime,
-        )>(conn)
-        .map(|rows| {
-            rows.into_iter()
-                .map(|(id, branch_id, zone, application_number, since)| Waiting {
-                    reference: id.0,
-                    branch_id,
-                    zone,
-                    label: application_number,
-                    since,
-                })
-                .collect()
-        })
+    Ok(waiting(query.load(conn)?, |id: ShipmentId| id.0))
 }
 
 /// Kaspi handoff registries in `state` (a draft since it was drawn, a sealed one since its
@@ -341,25 +302,7 @@ pub fn registries_waiting(
     if let Some(branch) = window.branch {
         query = query.filter(registries::branch_id.eq(branch));
     }
-    query
-        .load::<(
-            RegistryId,
-            BranchId,
-            BranchTimeZone,
-            Option<String>,
-            NaiveDateTime,
-        )>(conn)
-        .map(|rows| {
-            rows.into_iter()
-                .map(|(id, branch_id, zone, number, since)| Waiting {
-                    reference: id.0,
-                    branch_id,
-                    zone,
-                    label: number,
-                    since,
-                })
-                .collect()
-        })
+    Ok(waiting(query.load(conn)?, |id: RegistryId| id.0))
 }
 
 /// How one branch did on one kind of deadline.
