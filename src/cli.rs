@@ -363,6 +363,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
         metrics: metrics.clone(),
         calendar: calendar.clone(),
         pilot: config.pilot,
+        execution_term: config.execution_term,
         kaspi_secrets: config.kaspi_secrets.clone(),
         writer,
     });

@@ -59,6 +59,8 @@ pub struct Config {
     pub calendar_refresh: std::time::Duration,
     /// The first and last days (local time) on which postamat delivery may be chosen (order п.6).
     pub pilot: crate::domain::application::PilotWindow,
+    /// The registry office's term for executing an application, in working days (Rules no. 112).
+    pub execution_term: u32,
     pub dispatch: DispatchConfig,
     /// How often `serve` sweeps due deadlines; `None` (0) leaves it to `postamat sweep`.
     pub sweep_interval: Option<std::time::Duration>,
@@ -109,6 +111,14 @@ const PILOT_STARTS_ON: Setting =
 
 const PILOT_ENDS_ON: Setting = setting("POSTAMAT_PILOT_ENDS_ON", "pilot_ends_on", "2026-12-31");
 
+/// The registry office's term for executing an application, in working days (the service's
+/// Rules, no. 112): one still awaiting execution after it is in the exception queue.
+const EXECUTION_TERM: Setting = setting(
+    "POSTAMAT_EXECUTION_TERM_WORKING_DAYS",
+    "execution_term_working_days",
+    "3",
+);
+
 const KASPI_SECRETS: Setting = setting(
     "POSTAMAT_KASPI_WEBHOOK_SECRETS",
     "kaspi_webhook_secrets",
@@ -156,7 +166,7 @@ const DISPATCH_INTERVAL_SECS: Setting = setting(
 );
 
 /// Every setting, for checking the keys of a configuration file.
-const SETTINGS: [&Setting; 22] = [
+const SETTINGS: [&Setting; 23] = [
     &SMS_MAX_SEGMENTS,
     &SMS_GATEWAY_URL,
     &SMS_GATEWAY_TOKEN,
@@ -172,6 +182,7 @@ const SETTINGS: [&Setting; 22] = [
     &KASPI_SECRETS,
     &PILOT_STARTS_ON,
     &PILOT_ENDS_ON,
+    &EXECUTION_TERM,
     &DATABASE_URL,
     &BIND,
     &LOG_FORMAT,
@@ -320,6 +331,14 @@ impl Config {
                     .ok_or_else(|| format!("must be a number of seconds from 1 to 3600, got '{v}'"))
             })?,
             pilot: pilot_window(&sources)?,
+            execution_term: sources.parse(&EXECUTION_TERM, |v| {
+                v.parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=60).contains(n))
+                    .ok_or_else(|| {
+                        format!("must be a number of working days from 1 to 60, got '{v}'")
+                    })
+            })?,
             dispatch: DispatchConfig {
                 sms: gateway(&sources, &SMS_GATEWAY_URL, Some(&SMS_GATEWAY_TOKEN))?,
                 kaspi_app: gateway(

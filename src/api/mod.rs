@@ -49,6 +49,8 @@ pub struct AppState {
     pub calendar: Arc<CalendarCache>,
     /// The days postamat delivery may be chosen (order п.6).
     pub pilot: crate::domain::application::PilotWindow,
+    /// The registry office's term for executing an application, in working days.
+    pub execution_term: u32,
     /// Secrets Kaspi signs its webhook calls with (two while rotating).
     pub kaspi_secrets: Vec<crate::domain::webhook::WebhookSecret>,
     /// SQLite's one writing connection (`None` on PostgreSQL, where writes use the pool).

@@ -12,6 +12,9 @@ use chrono_tz::Tz;
 /// A step that is late once its term has passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stall {
+    /// An application the registry office has not executed within its term, in working days
+    /// (the service's Rules no. 112; a setting).
+    ExecutionOverdue { working_days: u32 },
     /// Lost, and the loss act not drawn (п.24): 1 working day.
     LossActNotDrawn,
     /// The act drawn, and the registry office has not cancelled (п.24): 3 working days.
@@ -34,6 +37,8 @@ pub enum Stall {
 /// What waits, and since when (the read side finds the rows).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Waits {
+    /// An application awaiting execution, since it was submitted.
+    AwaitingExecution,
     /// A document in this state, since it entered it.
     InState(ShipmentState),
     /// A loss act still recorded (since the loss), or drawn (since its drawing) while its
@@ -55,18 +60,9 @@ pub enum Term {
 }
 
 impl Stall {
-    pub const ALL: [Stall; 7] = [
-        Stall::LossActNotDrawn,
-        Stall::CancellationAwaited,
-        Stall::NotTakenIn,
-        Stall::ReturnRegistryNotFormed,
-        Stall::RegistryNotSealed,
-        Stall::RegistryNotHandedOver,
-        Stall::DuplicateNotRequested,
-    ];
-
     pub fn waits(self) -> Waits {
         match self {
+            Stall::ExecutionOverdue { .. } => Waits::AwaitingExecution,
             Stall::LossActNotDrawn => Waits::LossAct { drawn: false },
             Stall::CancellationAwaited => Waits::LossAct { drawn: true },
             Stall::NotTakenIn => Waits::InState(ShipmentState::ReadyAtRegistryOffice),
@@ -79,6 +75,7 @@ impl Stall {
 
     pub fn term(self) -> Term {
         match self {
+            Stall::ExecutionOverdue { working_days } => Term::Rule(Rule::WorkingDays(working_days)),
             Stall::LossActNotDrawn | Stall::NotTakenIn | Stall::ReturnRegistryNotFormed => {
                 Term::Rule(Rule::WorkingDays(1))
             }
@@ -97,13 +94,16 @@ impl Stall {
     /// accumulation sector draws acts and registries, п.13, 24, 32).
     pub fn side(self) -> Side {
         match self {
-            Stall::CancellationAwaited => Side::RegistryOffice,
+            Stall::ExecutionOverdue { .. } | Stall::CancellationAwaited => Side::RegistryOffice,
             _ => Side::StateCorporation,
         }
     }
 
     pub fn reason(self) -> &'static str {
         match self {
+            Stall::ExecutionOverdue { .. } => {
+                "awaiting execution by the registry office beyond its term (Rules no. 112)"
+            }
             Stall::LossActNotDrawn => "lost; the loss act is not drawn (п.24)",
             Stall::CancellationAwaited => {
                 "the loss act is drawn; the registry office has not cancelled the application (п.24)"
@@ -171,5 +171,9 @@ mod tests {
         assert_eq!(local(Stall::CancellationAwaited), "Fri 27 00:00");
         assert_eq!(local(Stall::RegistryNotSealed), "Tue 24 00:00");
         assert_eq!(local(Stall::RegistryNotHandedOver), "Tue 24 12:00");
+        assert_eq!(
+            local(Stall::ExecutionOverdue { working_days: 3 }),
+            "Fri 27 00:00"
+        );
     }
 }

@@ -280,6 +280,7 @@ impl TestApp {
                 starts_on: chrono::NaiveDate::from_ymd_opt(2026, 2, 13).unwrap(),
                 ends_on: chrono::NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
             },
+            execution_term: 3,
             kaspi_secrets: vec![
                 WebhookSecret::parse(KASPI_SECRET).unwrap(),
                 WebhookSecret::parse(KASPI_NEXT_SECRET).unwrap(),

@@ -312,3 +312,23 @@ async fn kaspi_reads_where_a_document_is_without_staff_names_or_iins() {
         .await
         .assert_problem(404, "not_found");
 }
+
+/// Issue 23: an application submitted on Monday 16 Mar 2026 and not executed by the registry
+/// office within its term (3 working days here, a setting: Rules no. 112) is theirs to act on
+/// from 24:00 of Thursday 19 Mar, until it is executed.
+#[actix_web::test]
+async fn an_application_not_executed_within_the_term_is_in_the_queue() {
+    let p = Pilot::new().await;
+    p.set_clock("2026-03-16T06:00:00Z");
+    let registered = p.register("EX-1", "postamat").await;
+    let id = registered["id"].as_str().unwrap().to_owned();
+    p.set_clock("2026-03-19T18:59:00Z");
+    assert!(p.queue_of("execution_overdue").await.is_empty());
+    p.set_clock("2026-03-19T19:00:00Z");
+    assert_eq!(
+        p.queue_of("execution_overdue").await,
+        vec![(id, "registry_office".to_owned())]
+    );
+    p.execute("EX-1").await;
+    assert!(p.queue_of("execution_overdue").await.is_empty());
+}

@@ -70,6 +70,7 @@ pub async fn exceptions(req: HttpRequest, state: web::Data<AppState>) -> PageRes
     let scope = auth.scope().clone();
     let now = state.clock.now();
     let calendar = state.calendar.current();
+    let term = state.execution_term;
     let asked = filter.clone();
     let items = state
         .db(move |conn| {
@@ -79,6 +80,7 @@ pub async fn exceptions(req: HttpRequest, state: web::Data<AppState>) -> PageRes
                 &asked,
                 now,
                 &calendar.calendar,
+                term,
             )?)
         })
         .await

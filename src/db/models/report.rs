@@ -11,7 +11,7 @@ use crate::db::schema::{
 use crate::domain::calendar::Calendar;
 use crate::domain::deadline::{DeadlineKind, DeadlineState, judged_against};
 use crate::domain::force_majeure::{Extended, ForceMajeure, extended_due, notice_standing};
-use crate::domain::ids::{BranchId, DeadlineId, RegistryId, ShipmentId};
+use crate::domain::ids::{ApplicationId, BranchId, DeadlineId, RegistryId, ShipmentId};
 use crate::domain::reference::BranchTimeZone;
 use crate::domain::registry::RegistryKind;
 use crate::domain::shipment::{DeliveryMethod, ShipmentKind, ShipmentState, Side, answerable};
@@ -156,6 +156,30 @@ fn waiting<Id>(rows: Vec<WaitingRow<Id>>, reference: impl Fn(Id) -> uuid::Uuid) 
             since,
         })
         .collect()
+}
+
+/// Applications awaiting the registry office's execution, oldest first, since they were
+/// submitted, within `window`.
+pub fn awaiting_execution(conn: &mut DbConnection, window: &Window) -> QueryResult<Vec<Waiting>> {
+    use crate::domain::application::ApplicationStatus;
+    let mut query = applications::table
+        .inner_join(branches::table)
+        .filter(applications::status.eq(ApplicationStatus::AwaitingExecution))
+        .filter(applications::submitted_at.le(window.began_by()))
+        .order(applications::submitted_at)
+        .limit(window.limit)
+        .select((
+            applications::id,
+            applications::branch_id,
+            branches::time_zone,
+            applications::number.nullable(),
+            applications::submitted_at,
+        ))
+        .into_boxed();
+    if let Some(branch) = window.branch {
+        query = query.filter(applications::branch_id.eq(branch));
+    }
+    Ok(waiting(query.load(conn)?, |id: ApplicationId| id.0))
 }
 
 /// Documents in `state`, oldest first, since the state was entered, within `window` (the
