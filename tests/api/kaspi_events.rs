@@ -86,8 +86,8 @@ impl Pilot {
         (id, self.hand_over(&[number]).await.1)
     }
 
-    /// Packed envelopes put on one registry and sealed; returns (registry id, registry number).
-    pub async fn seal(&self, numbers: &[&str]) -> (String, String) {
+    /// Packed envelopes put on one draft handoff registry; returns its id.
+    pub async fn draft(&self, numbers: &[&str]) -> String {
         let draft = self
             .app
             .post(
@@ -97,7 +97,13 @@ impl Pilot {
             )
             .await
             .assert_status(201);
-        let registry = draft["id"].as_str().unwrap();
+        draft["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Packed envelopes put on one registry and sealed; returns (registry id, registry number).
+    pub async fn seal(&self, numbers: &[&str]) -> (String, String) {
+        let registry = self.draft(numbers).await;
+        let registry = registry.as_str();
         let sealed = self
             .app
             .post(

@@ -153,7 +153,7 @@ impl Pilot {
     }
 }
 
-fn deadline<'a>(shipment: &'a Value, kind: &str) -> &'a Value {
+pub fn deadline<'a>(shipment: &'a Value, kind: &str) -> &'a Value {
     shipment["deadlines"]
         .as_array()
         .unwrap()

@@ -2,7 +2,7 @@
 //! return pickup registry, the п.34 messages, issue or transfer after a month.
 
 use crate::kaspi_events::event;
-use crate::lifecycle::Pilot;
+use crate::lifecycle::{Pilot, deadline};
 use serde_json::json;
 
 /// An expired document Kaspi removed from its cell and brought back to its point (п.30–31).
@@ -252,24 +252,7 @@ async fn a_document_on_a_sealed_return_registry_lost_by_kaspi_is_lost_on_kaspis_
     assert_eq!(p.sweep("2026-03-31T01:00:00Z").await.storage_expired, 2);
     back_at_the_point(&p, "RL-1").await;
     back_at_the_point(&p, "RL-2").await;
-    let draft = p
-        .app
-        .post(
-            "/api/v1/registries",
-            Some(&p.clerk),
-            &json!({"kind": "return_pickup", "application_numbers": ["RL-1", "RL-2"]}),
-        )
-        .await
-        .assert_status(201);
-    let registry = draft["id"].as_str().unwrap();
-    p.app
-        .post(
-            &format!("/api/v1/registries/{registry}/seal"),
-            Some(&p.clerk),
-            &json!({}),
-        )
-        .await
-        .assert_status(200);
+    let registry = return_registry(&p, &["RL-1", "RL-2"]).await;
     assert_eq!(p.shipment(&lost).await["state"], "in_return_registry");
 
     p.kaspi_event(json!({"event_id": "rl1-lost", "type": "lost", "waybill": "WB-RL-1",
@@ -328,14 +311,28 @@ async fn at_the_issuance_sector(p: &Pilot, number: &str) -> String {
         .to_owned()
 }
 
-fn deadline_of(shipment: &serde_json::Value, kind: &str) -> serde_json::Value {
-    shipment["deadlines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["kind"] == kind)
-        .unwrap_or_else(|| panic!("no {kind} deadline in {shipment}"))
-        .clone()
+/// Sealed return pickup registry of the documents of `numbers`, back at the Kaspi point (п.32);
+/// returns its id.
+async fn return_registry(p: &Pilot, numbers: &[&str]) -> String {
+    let draft = p
+        .app
+        .post(
+            "/api/v1/registries",
+            Some(&p.clerk),
+            &json!({"kind": "return_pickup", "application_numbers": numbers}),
+        )
+        .await
+        .assert_status(201);
+    let registry = draft["id"].as_str().unwrap().to_owned();
+    p.app
+        .post(
+            &format!("/api/v1/registries/{registry}/seal"),
+            Some(&p.clerk),
+            &json!({}),
+        )
+        .await
+        .assert_status(200);
+    registry
 }
 
 /// Issue 22 item 4 (п.35): "обеспечивает хранение документов в течение 1 месяца, после чего
@@ -363,12 +360,12 @@ async fn a_month_at_the_issuance_sector_ending_23_december_is_met_and_the_transf
         .await
         .assert_status(200);
     let shipment = p.shipment(&on_time).await;
-    let storage = deadline_of(&shipment, "issuance_storage");
+    let storage = deadline(&shipment, "issuance_storage");
     assert_eq!(
         (storage["state"].as_str(), storage["resolved_at"].as_str()),
         (Some("met"), Some("2026-12-23T19:00:00Z"))
     );
-    let transfer = deadline_of(&shipment, "transfer");
+    let transfer = deadline(&shipment, "transfer");
     assert_eq!(
         (
             transfer["state"].as_str(),
@@ -382,8 +379,8 @@ async fn a_month_at_the_issuance_sector_ending_23_december_is_met_and_the_transf
     assert_eq!(report.listed_for_transfer, 2, "{report:?}");
     for id in [&late, &issued] {
         let shipment = p.shipment(id).await;
-        assert_eq!(deadline_of(&shipment, "issuance_storage")["state"], "met");
-        let transfer = deadline_of(&shipment, "transfer");
+        assert_eq!(deadline(&shipment, "issuance_storage")["state"], "met");
+        let transfer = deadline(&shipment, "transfer");
         assert_eq!(
             (transfer["state"].as_str(), transfer["due_at"].as_str()),
             (Some("pending"), Some("2026-12-24T19:00:00Z"))
@@ -399,7 +396,7 @@ async fn a_month_at_the_issuance_sector_ending_23_december_is_met_and_the_transf
         .await
         .assert_status(200);
     assert_eq!(
-        deadline_of(&p.shipment(&issued).await, "transfer")["state"],
+        deadline(&p.shipment(&issued).await, "transfer")["state"],
         "cancelled"
     );
     // TM-1 is still there after 24:00 of Thursday: the hand-on is breached, and it is handed
@@ -415,7 +412,7 @@ async fn a_month_at_the_issuance_sector_ending_23_december_is_met_and_the_transf
         .await
         .assert_status(200);
     assert_eq!(
-        deadline_of(&p.shipment(&late).await, "transfer")["state"],
+        deadline(&p.shipment(&late).await, "transfer")["state"],
         "met_late"
     );
 
@@ -513,12 +510,12 @@ async fn months_at_the_issuance_sector_stored_by_the_old_rule_are_re_read_once()
         (&issued, "pending"),
     ] {
         let shipment = p.shipment(id).await;
-        let storage = deadline_of(&shipment, "issuance_storage");
+        let storage = deadline(&shipment, "issuance_storage");
         assert_eq!(
             (storage["state"].as_str(), storage["resolved_at"].as_str()),
             (Some("met"), Some("2026-12-23T19:00:00Z"))
         );
-        let hand_on = deadline_of(&shipment, "transfer");
+        let hand_on = deadline(&shipment, "transfer");
         assert_eq!(
             (hand_on["state"].as_str(), hand_on["due_at"].as_str()),
             (Some(transfer), Some("2026-12-24T19:00:00Z")),
@@ -551,22 +548,6 @@ async fn a_returned_document_without_its_return_registry_is_in_the_queue() {
         p.queue_of("return_registry_not_formed").await,
         vec![(id.clone(), "state_corporation".to_owned())]
     );
-    let draft = p
-        .app
-        .post(
-            "/api/v1/registries",
-            Some(&p.clerk),
-            &json!({"kind": "return_pickup", "application_numbers": ["RR-1"]}),
-        )
-        .await
-        .assert_status(201);
-    p.app
-        .post(
-            &format!("/api/v1/registries/{}/seal", draft["id"].as_str().unwrap()),
-            Some(&p.clerk),
-            &json!({}),
-        )
-        .await
-        .assert_status(200);
+    return_registry(&p, &["RR-1"]).await;
     assert!(p.queue_of("return_registry_not_formed").await.is_empty());
 }

@@ -61,16 +61,7 @@ async fn an_executed_document_not_taken_in_by_the_next_working_day_is_in_the_que
 async fn a_registry_not_sealed_that_day_or_not_signed_for_by_noon_is_in_the_queue() {
     let p = Pilot::new().await;
     p.packed("RS-1").await;
-    let draft = p
-        .app
-        .post(
-            "/api/v1/registries",
-            Some(&p.clerk),
-            &json!({"application_numbers": ["RS-1"]}),
-        )
-        .await
-        .assert_status(201);
-    let registry = draft["id"].as_str().unwrap().to_owned();
+    let registry = p.draft(&["RS-1"]).await;
     p.set_clock("2026-11-23T18:59:00Z");
     assert!(p.queue_of("registry_not_sealed").await.is_empty());
     p.set_clock("2026-11-23T19:00:00Z");

@@ -189,6 +189,26 @@ pub fn waiting_in_state(
     window: &Window,
     state: ShipmentState,
 ) -> QueryResult<Vec<Waiting>> {
+    shipments_waiting(conn, window, state, false)
+}
+
+/// Originals cancelled after their loss whose application has no duplicate yet, oldest first,
+/// since the cancellation, within `window`.
+pub fn cancelled_without_duplicate(
+    conn: &mut DbConnection,
+    window: &Window,
+) -> QueryResult<Vec<Waiting>> {
+    shipments_waiting(conn, window, ShipmentState::Cancelled, true)
+}
+
+/// Documents in `state` since they entered it; `without_duplicate`: only originals whose
+/// application has no duplicate.
+fn shipments_waiting(
+    conn: &mut DbConnection,
+    window: &Window,
+    state: ShipmentState,
+    without_duplicate: bool,
+) -> QueryResult<Vec<Waiting>> {
     let mut query = shipments::table
         .inner_join(applications::table)
         .inner_join(branches::table)
@@ -204,39 +224,15 @@ pub fn waiting_in_state(
             shipments::updated_at,
         ))
         .into_boxed();
-    if let Some(branch) = window.branch {
-        query = query.filter(shipments::branch_id.eq(branch));
+    if without_duplicate {
+        let no_duplicate = diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "NOT EXISTS (SELECT 1 FROM shipments d \
+             WHERE d.application_id = shipments.application_id AND d.kind = 'duplicate')",
+        );
+        query = query
+            .filter(shipments::kind.eq(ShipmentKind::Original))
+            .filter(no_duplicate);
     }
-    Ok(waiting(query.load(conn)?, |id: ShipmentId| id.0))
-}
-
-/// Originals cancelled after their loss whose application has no duplicate yet, oldest first,
-/// since the cancellation, within `window`.
-pub fn cancelled_without_duplicate(
-    conn: &mut DbConnection,
-    window: &Window,
-) -> QueryResult<Vec<Waiting>> {
-    let no_duplicate = diesel::dsl::sql::<diesel::sql_types::Bool>(
-        "NOT EXISTS (SELECT 1 FROM shipments d WHERE d.application_id = shipments.application_id \
-         AND d.kind = 'duplicate')",
-    );
-    let mut query = shipments::table
-        .inner_join(applications::table)
-        .inner_join(branches::table)
-        .filter(shipments::status.eq(ShipmentState::Cancelled))
-        .filter(shipments::kind.eq(ShipmentKind::Original))
-        .filter(no_duplicate)
-        .filter(shipments::updated_at.le(window.began_by()))
-        .order(shipments::updated_at)
-        .limit(window.limit)
-        .select((
-            shipments::id,
-            shipments::branch_id,
-            branches::time_zone,
-            applications::number.nullable(),
-            shipments::updated_at,
-        ))
-        .into_boxed();
     if let Some(branch) = window.branch {
         query = query.filter(shipments::branch_id.eq(branch));
     }
