@@ -237,8 +237,33 @@ pub const OPERATION_PROBLEMS: &[(&str, &[ErrorCode])] = &[
     ("print_registry", &[NotFound]), // found(registry::find_scoped)
     ("track_application", &[NotFound]), // found application::find_by_number
     ("track_waybill", &[NotFound]),  // found shipment::find_by_waybill
+    (
+        "reroute_to_con",
+        &[NotFound, InvalidTransition, CalendarUnavailable],
+    ), // delivery::reroute_to_con: NotFound find_scoped; InvalidTransition status/method/with the State courier/apply Refusal; CalendarUnavailable start_deadlines(Return)
     ("bring_back", &[NotFound, InvalidTransition]), // registries::bring_back: NotFound find_scoped; InvalidTransition apply(BroughtBack) Refusal (own_branch cannot fail for Couriers)
     // integrations/kaspi.rs
+    (
+        "change_postamat",
+        &[
+            ValidationFailed,
+            NotFound,
+            InvalidTransition,
+            UnknownPostamat,
+            PostamatNotInCity,
+            EventIdReused,
+        ],
+    ), // ValidationFailed supported_instant(occurred_at); delivery::change_postamat: NotFound application; InvalidTransition status/method/apply Refusal (placed); UnknownPostamat; PostamatNotInCity; EventIdReused integrations::once
+    (
+        "reroute_to_con_by_kaspi",
+        &[
+            ValidationFailed,
+            NotFound,
+            InvalidTransition,
+            CalendarUnavailable,
+            EventIdReused,
+        ],
+    ), // ValidationFailed supported_instant(occurred_at); delivery::reroute_to_con: NotFound; InvalidTransition status/method/with the State courier/apply Refusal; CalendarUnavailable start_deadlines(Return); EventIdReused integrations::once
     (
         "register_application",
         &[

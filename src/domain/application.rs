@@ -49,6 +49,33 @@ names!(ApplicationStatus {
     Cancelled => "cancelled",
 });
 
+/// Why a citizen's way of delivery changes before placement (issue 23).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryChangeReason {
+    /// The citizen asked (in the Kaspi app, or at the ЦОН).
+    CitizenRequest,
+    /// The chosen postamat is out of service.
+    PostamatOutOfService,
+}
+
+names!(DeliveryChangeReason {
+    CitizenRequest => "citizen_request",
+    PostamatOutOfService => "postamat_out_of_service",
+});
+
+impl ApplicationStatus {
+    /// Issue 23: the way of delivery may change while a document is still to come or on its
+    /// way: not once the application was refused or cancelled (a duplicate is issued at the
+    /// ЦОН, п.26).
+    pub fn delivery_may_change(self) -> bool {
+        matches!(
+            self,
+            ApplicationStatus::AwaitingExecution | ApplicationStatus::Executed
+        )
+    }
+}
+
 /// The final status the registry office gives an application.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

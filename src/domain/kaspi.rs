@@ -162,6 +162,8 @@ pub enum DiscrepancyKind {
     EnvelopeRefused,
     /// Placed in another postamat than the citizen chose (п.4, 19).
     WrongPostamat,
+    /// Taken out of its cell before the storage the citizen was told of ended (п.29).
+    RemovedEarly,
 }
 
 names!(DiscrepancyKind {
@@ -169,4 +171,5 @@ names!(DiscrepancyKind {
     UnexpectedEnvelope => "unexpected_envelope",
     EnvelopeRefused => "envelope_refused",
     WrongPostamat => "wrong_postamat",
+    RemovedEarly => "removed_early",
 });

@@ -50,6 +50,11 @@ pub enum NotificationKind {
     /// A day before storage ends (п.29): collect by D (Kaspi app). Sent by the sweeper, not by a
     /// transition.
     StorageReminder,
+    /// Issue 23, п.4: the document goes to another postamat in the city (Kaspi app).
+    PostamatChanged,
+    /// Issue 23, п.3, 14: the document will be issued at the ЦОН instead (Kaspi app + SMS 1414,
+    /// as every message that sends the citizen to the ЦОН).
+    ReroutedToCon,
 }
 
 names!(NotificationKind {
@@ -58,6 +63,8 @@ names!(NotificationKind {
     CancelledAfterLoss => "cancelled_after_loss",
     ReturnedToStateCorporation => "returned_to_state_corporation",
     StorageReminder => "storage_reminder",
+    PostamatChanged => "postamat_changed",
+    ReroutedToCon => "rerouted_to_con",
 });
 
 impl NotificationKind {
@@ -65,12 +72,13 @@ impl NotificationKind {
     /// order names it (п.25, 34).
     pub fn channels(self) -> &'static [Channel] {
         match self {
-            NotificationKind::CancelledAfterLoss | NotificationKind::ReturnedToStateCorporation => {
-                &[Channel::KaspiApp, Channel::Sms1414]
-            }
+            NotificationKind::CancelledAfterLoss
+            | NotificationKind::ReturnedToStateCorporation
+            | NotificationKind::ReroutedToCon => &[Channel::KaspiApp, Channel::Sms1414],
             NotificationKind::PlacedInCell
             | NotificationKind::DeliveryLate
-            | NotificationKind::StorageReminder => &[Channel::KaspiApp],
+            | NotificationKind::StorageReminder
+            | NotificationKind::PostamatChanged => &[Channel::KaspiApp],
         }
     }
 }
@@ -203,11 +211,15 @@ pub enum OutboundKind {
     CreateOrder,
     /// п.24: the second copy of a loss act, for the registry office.
     LossAct,
+    /// Issue 23: the citizen asked the ЦОН for the document there; Kaspi is to stop delivering
+    /// it (and bring it back to its point if it has it).
+    CancelDelivery,
 }
 
 names!(OutboundKind {
     CreateOrder => "create_order",
     LossAct => "loss_act",
+    CancelDelivery => "cancel_delivery",
 });
 
 /// The facts a message states.
@@ -231,14 +243,26 @@ pub enum Facts<'a> {
         lost: LostWhere,
     },
     /// п.34: removed from the postamat and moved to the State Corporation; where to collect it.
+    /// `rerouted`: brought back because the citizen asked for the ЦОН, not left uncollected.
     ReturnedToStateCorporation {
         application_number: &'a str,
         branch_address: &'a str,
+        rerouted: bool,
     },
     /// A day before storage ends (п.29): the last day to collect.
     StorageReminder {
         application_number: &'a str,
         collect_by: NaiveDate,
+    },
+    /// Issue 23, п.4: the postamat it now goes to.
+    PostamatChanged {
+        application_number: &'a str,
+        postamat_address: &'a str,
+    },
+    /// Issue 23, п.14: the branch that will issue it.
+    ReroutedToCon {
+        application_number: &'a str,
+        branch_address: &'a str,
     },
 }
 
@@ -252,6 +276,8 @@ impl Facts<'_> {
             Facts::ReturnedToStateCorporation { .. } => {
                 NotificationKind::ReturnedToStateCorporation
             }
+            Facts::PostamatChanged { .. } => NotificationKind::PostamatChanged,
+            Facts::ReroutedToCon { .. } => NotificationKind::ReroutedToCon,
         }
     }
 }
@@ -338,6 +364,7 @@ pub fn render(facts: &Facts<'_>, language: Language) -> String {
             Facts::ReturnedToStateCorporation {
                 application_number,
                 branch_address,
+                rerouted: false,
             },
             Language::Ru,
         ) => format!(
@@ -347,10 +374,67 @@ pub fn render(facts: &Facts<'_>, language: Language) -> String {
             Facts::ReturnedToStateCorporation {
                 application_number,
                 branch_address,
+                rerouted: false,
             },
             Language::Kk,
         ) => format!(
             "{application_number} өтінім бойынша туу туралы куәлік постаматтан алынбай, Мемлекеттік корпорацияға тапсырылды. Оны ХҚКО-дан алыңыз: {branch_address}."
+        ),
+        (
+            Facts::ReturnedToStateCorporation {
+                application_number,
+                branch_address,
+                rerouted: true,
+            },
+            Language::Ru,
+        ) => format!(
+            "Свидетельство о рождении по заявке {application_number} передано в Госкорпорацию, как вы просили. Получите его в ЦОН: {branch_address}."
+        ),
+        (
+            Facts::ReturnedToStateCorporation {
+                application_number,
+                branch_address,
+                rerouted: true,
+            },
+            Language::Kk,
+        ) => format!(
+            "{application_number} өтінім бойынша туу туралы куәлік өтінішіңіз бойынша Мемлекеттік корпорацияға тапсырылды. Оны ХҚКО-дан алыңыз: {branch_address}."
+        ),
+        (
+            Facts::PostamatChanged {
+                application_number,
+                postamat_address,
+            },
+            Language::Ru,
+        ) => format!(
+            "Свидетельство о рождении по заявке {application_number} будет доставлено в другой постамат Kaspi: {postamat_address}."
+        ),
+        (
+            Facts::PostamatChanged {
+                application_number,
+                postamat_address,
+            },
+            Language::Kk,
+        ) => format!(
+            "{application_number} өтінім бойынша туу туралы куәлік басқа Kaspi постаматына жеткізіледі: {postamat_address}."
+        ),
+        (
+            Facts::ReroutedToCon {
+                application_number,
+                branch_address,
+            },
+            Language::Ru,
+        ) => format!(
+            "Свидетельство о рождении по заявке {application_number} выдадут не в постамате, а в ЦОН: {branch_address}. Возьмите удостоверение личности."
+        ),
+        (
+            Facts::ReroutedToCon {
+                application_number,
+                branch_address,
+            },
+            Language::Kk,
+        ) => format!(
+            "{application_number} өтінім бойынша туу туралы куәлікті постаматта емес, ХҚКО-да береді: {branch_address}. Жеке куәлігіңізді алыңыз."
         ),
         (
             Facts::StorageReminder {
@@ -524,6 +608,17 @@ mod tests {
         let returned = Facts::ReturnedToStateCorporation {
             application_number: "002641234567",
             branch_address: "г. Алматы, пр. Абая, 10",
+            rerouted: false,
+        };
+        // Issue 23: sent to the ЦОН at the citizen's request, and told so.
+        let rerouted = Facts::ReturnedToStateCorporation {
+            application_number: "002641234567",
+            branch_address: "г. Алматы, пр. Абая, 10",
+            rerouted: true,
+        };
+        let con_instead = Facts::ReroutedToCon {
+            application_number: "002641234567",
+            branch_address: "г. Алматы, пр. Абая, 10",
         };
         let cancelled = Facts::CancelledAfterLoss {
             application_number: "002641234567",
@@ -535,9 +630,15 @@ mod tests {
             branch_address: "г. Алматы, пр. Абая, 10",
             lost: LostWhere::AtStateCorporation,
         };
-        for (facts, language) in [&returned, &cancelled, &cancelled_at_con]
-            .into_iter()
-            .flat_map(|f| [(f, Language::Kk), (f, Language::Ru)])
+        for (facts, language) in [
+            &returned,
+            &rerouted,
+            &con_instead,
+            &cancelled,
+            &cancelled_at_con,
+        ]
+        .into_iter()
+        .flat_map(|f| [(f, Language::Kk), (f, Language::Ru)])
         {
             let text = render(facts, language);
             assert!(text.contains("Абая, 10"), "{text}");

@@ -33,6 +33,9 @@ pub enum ShipmentState {
     Collected,
     /// Not collected in time (п.30).
     StorageExpired,
+    /// With the Kaspi courier on the way back to the point: taken out of its cell before its
+    /// storage ended (п.29), or re-routed to the ЦОН while out for delivery (issue 23).
+    ReturningToKaspiPoint,
     /// Back at the Kaspi point (п.31).
     ReturnedToKaspiPoint,
     /// On a return pickup registry (п.32, 33).
@@ -50,7 +53,7 @@ pub enum ShipmentState {
 }
 
 impl ShipmentState {
-    pub const ALL: [ShipmentState; 16] = [
+    pub const ALL: [ShipmentState; 17] = [
         ShipmentState::ReadyAtRegistryOffice,
         ShipmentState::AtAccumulationSector,
         ShipmentState::Packed,
@@ -60,6 +63,7 @@ impl ShipmentState {
         ShipmentState::PlacedInCell,
         ShipmentState::Collected,
         ShipmentState::StorageExpired,
+        ShipmentState::ReturningToKaspiPoint,
         ShipmentState::ReturnedToKaspiPoint,
         ShipmentState::InReturnRegistry,
         ShipmentState::AtIssuanceSector,
@@ -80,6 +84,7 @@ impl ShipmentState {
             ShipmentState::PlacedInCell => "placed_in_cell",
             ShipmentState::Collected => "collected",
             ShipmentState::StorageExpired => "storage_expired",
+            ShipmentState::ReturningToKaspiPoint => "returning_to_kaspi_point",
             ShipmentState::ReturnedToKaspiPoint => "returned_to_kaspi_point",
             ShipmentState::InReturnRegistry => "in_return_registry",
             ShipmentState::AtIssuanceSector => "at_issuance_sector",
@@ -145,6 +150,7 @@ impl ShipmentState {
             | S::OutForDelivery
             | S::PlacedInCell
             | S::StorageExpired
+            | S::ReturningToKaspiPoint
             | S::ReturnedToKaspiPoint
             | S::InReturnRegistry => Some(Side::Kaspi),
             S::Collected | S::IssuedAtCon | S::TransferredAfterStorage | S::Lost | S::Cancelled => {
@@ -235,6 +241,9 @@ pub enum ShipmentEvent {
     StorageExpired,
     /// Kaspi removed the uncollected document from the cell (п.30).
     RemovedFromCell,
+    /// Kaspi took the document out of its cell before its storage ended (п.29): flagged, and
+    /// Kaspi's courier is to place it again or bring it back to the point (issue 23).
+    RemovedEarly,
     /// Back at the Kaspi point (п.31).
     ReturnedToKaspiPoint,
     /// Put on a return pickup registry (п.32).
@@ -247,6 +256,12 @@ pub enum ShipmentEvent {
     TransferredAfterStorage,
     /// Reported delayed, with a new expected date (п.27): not a state.
     Delayed,
+    /// The citizen's postamat changed before placement (another in the same city, п.4): the
+    /// citizen's choice, or the chosen one out of service. Not a state.
+    PostamatChanged,
+    /// The citizen asked for the ЦОН instead of the postamat before placement (п.3, 14): the
+    /// document goes to the issuance sector, through the return path when Kaspi holds it.
+    ReroutedToCon,
     /// Lost, with a loss act (п.22–23).
     Lost,
     /// The registry office cancelled the application after the loss (п.24).
@@ -254,7 +269,7 @@ pub enum ShipmentEvent {
 }
 
 impl ShipmentEvent {
-    pub const ALL: [ShipmentEvent; 20] = [
+    pub const ALL: [ShipmentEvent; 23] = [
         ShipmentEvent::KaspiOrderCreated,
         ShipmentEvent::Intake,
         ShipmentEvent::RouteToIssuance,
@@ -267,12 +282,15 @@ impl ShipmentEvent {
         ShipmentEvent::Collected,
         ShipmentEvent::StorageExpired,
         ShipmentEvent::RemovedFromCell,
+        ShipmentEvent::RemovedEarly,
         ShipmentEvent::ReturnedToKaspiPoint,
         ShipmentEvent::AddedToReturnRegistry,
         ShipmentEvent::ReturnPickedUp,
         ShipmentEvent::Issued,
         ShipmentEvent::TransferredAfterStorage,
         ShipmentEvent::Delayed,
+        ShipmentEvent::PostamatChanged,
+        ShipmentEvent::ReroutedToCon,
         ShipmentEvent::Lost,
         ShipmentEvent::Cancelled,
     ];
@@ -291,12 +309,15 @@ impl ShipmentEvent {
             ShipmentEvent::Collected => "collected",
             ShipmentEvent::StorageExpired => "storage_expired",
             ShipmentEvent::RemovedFromCell => "removed_from_cell",
+            ShipmentEvent::RemovedEarly => "removed_early",
             ShipmentEvent::ReturnedToKaspiPoint => "returned_to_kaspi_point",
             ShipmentEvent::AddedToReturnRegistry => "added_to_return_registry",
             ShipmentEvent::ReturnPickedUp => "return_picked_up",
             ShipmentEvent::Issued => "issued",
             ShipmentEvent::TransferredAfterStorage => "transferred_after_storage",
             ShipmentEvent::Delayed => "delayed",
+            ShipmentEvent::PostamatChanged => "postamat_changed",
+            ShipmentEvent::ReroutedToCon => "rerouted_to_con",
             ShipmentEvent::Lost => "lost",
             ShipmentEvent::Cancelled => "cancelled",
         }
@@ -316,8 +337,13 @@ impl ShipmentEvent {
             | ShipmentEvent::PlacedInCell
             | ShipmentEvent::Collected
             | ShipmentEvent::RemovedFromCell
+            | ShipmentEvent::RemovedEarly
             | ShipmentEvent::ReturnedToKaspiPoint
-            | ShipmentEvent::Delayed => &[R(Role::Kaspi)],
+            | ShipmentEvent::Delayed
+            | ShipmentEvent::PostamatChanged => &[R(Role::Kaspi)],
+            // The citizen asks in the Kaspi app (Kaspi reports it) or at the ЦОН (the
+            // accumulation sector records it).
+            ShipmentEvent::ReroutedToCon => &[R(Role::Kaspi), R(Role::AccumulationClerk)],
             ShipmentEvent::Intake
             | ShipmentEvent::RouteToIssuance
             | ShipmentEvent::Label
@@ -431,6 +457,7 @@ pub enum Event {
     Collected,
     StorageExpired,
     RemovedFromCell,
+    RemovedEarly,
     ReturnedToKaspiPoint,
     AddedToReturnRegistry,
     ReturnPickedUp,
@@ -439,6 +466,9 @@ pub enum Event {
     },
     TransferredAfterStorage,
     Delayed,
+    /// The postamat is the application's; the event brings nothing to the shipment's row.
+    PostamatChanged,
+    ReroutedToCon,
     Lost,
     Cancelled,
 }
@@ -458,12 +488,15 @@ impl Event {
             Event::Collected => ShipmentEvent::Collected,
             Event::StorageExpired => ShipmentEvent::StorageExpired,
             Event::RemovedFromCell => ShipmentEvent::RemovedFromCell,
+            Event::RemovedEarly => ShipmentEvent::RemovedEarly,
             Event::ReturnedToKaspiPoint => ShipmentEvent::ReturnedToKaspiPoint,
             Event::AddedToReturnRegistry => ShipmentEvent::AddedToReturnRegistry,
             Event::ReturnPickedUp => ShipmentEvent::ReturnPickedUp,
             Event::Issued { .. } => ShipmentEvent::Issued,
             Event::TransferredAfterStorage => ShipmentEvent::TransferredAfterStorage,
             Event::Delayed => ShipmentEvent::Delayed,
+            Event::PostamatChanged => ShipmentEvent::PostamatChanged,
+            Event::ReroutedToCon => ShipmentEvent::ReroutedToCon,
             Event::Lost => ShipmentEvent::Lost,
             Event::Cancelled => ShipmentEvent::Cancelled,
         }
@@ -483,11 +516,14 @@ impl Event {
             ShipmentEvent::Collected => Event::Collected,
             ShipmentEvent::StorageExpired => Event::StorageExpired,
             ShipmentEvent::RemovedFromCell => Event::RemovedFromCell,
+            ShipmentEvent::RemovedEarly => Event::RemovedEarly,
             ShipmentEvent::ReturnedToKaspiPoint => Event::ReturnedToKaspiPoint,
             ShipmentEvent::AddedToReturnRegistry => Event::AddedToReturnRegistry,
             ShipmentEvent::ReturnPickedUp => Event::ReturnPickedUp,
             ShipmentEvent::TransferredAfterStorage => Event::TransferredAfterStorage,
             ShipmentEvent::Delayed => Event::Delayed,
+            ShipmentEvent::PostamatChanged => Event::PostamatChanged,
+            ShipmentEvent::ReroutedToCon => Event::ReroutedToCon,
             ShipmentEvent::Lost => Event::Lost,
             ShipmentEvent::Cancelled => Event::Cancelled,
             ShipmentEvent::KaspiOrderCreated
@@ -596,6 +632,7 @@ const HELD_BY_KASPI: &[ShipmentState] = &[
     S::OutForDelivery,
     S::PlacedInCell,
     S::StorageExpired,
+    S::ReturningToKaspiPoint,
     S::ReturnedToKaspiPoint,
     S::InReturnRegistry,
 ];
@@ -711,6 +748,28 @@ const TABLE: &[Row] = &[
             POSTAMAT,
         )
     },
+    // Issue 23, п.28–29: placed again after Kaspi took it out of its cell early. The citizen is
+    // told of this placement, and the 3 calendar days count from the placement they were told
+    // about: this one; the return the removal started is moot.
+    Row {
+        starts: &[D::Storage],
+        withdraws: &[D::Return],
+        notifies: &[NotificationKind::PlacedInCell],
+        ..row(
+            ShipmentEvent::PlacedInCell,
+            &[S::ReturningToKaspiPoint],
+            Some(S::PlacedInCell),
+            POSTAMAT,
+        )
+    },
+    // Moved to another cell (the first would not open) without leaving the postamat: the cell
+    // is recorded; the citizen was told of the first placement, and its storage stands (п.29).
+    row(
+        ShipmentEvent::PlacedInCell,
+        &[S::PlacedInCell],
+        None,
+        POSTAMAT,
+    ),
     Row {
         meets: &[D::Storage],
         ..row(
@@ -759,6 +818,21 @@ const TABLE: &[Row] = &[
         None,
         POSTAMAT,
     ),
+    // Issue 23, п.29–30: taken out of the cell before the storage the citizen was told of
+    // ended. The workflow tells it from a removal after the expiry by the storage's due instant
+    // ([`judge_removal`]). The storage is cut short (the removal is flagged as a
+    // discrepancy); Kaspi's courier places it again, or brings it to the point within 1 working
+    // day as after an expiry (п.30).
+    Row {
+        starts: &[D::Return],
+        withdraws: &[D::Storage],
+        ..row(
+            ShipmentEvent::RemovedEarly,
+            &[S::PlacedInCell],
+            Some(S::ReturningToKaspiPoint),
+            POSTAMAT,
+        )
+    },
     Row {
         meets: &[D::Return],
         ..row(
@@ -768,14 +842,24 @@ const TABLE: &[Row] = &[
             POSTAMAT,
         )
     },
-    // п.32–34.
+    // A re-routed document comes back to the point on the ЦОН route.
+    Row {
+        meets: &[D::Return],
+        ..row(
+            ShipmentEvent::ReturnedToKaspiPoint,
+            &[S::ReturningToKaspiPoint],
+            Some(S::ReturnedToKaspiPoint),
+            BOTH,
+        )
+    },
+    // п.32–34; a document re-routed to the ЦОН while Kaspi held it takes the same way back.
     Row {
         starts: &[D::ReturnPickup],
         ..row(
             ShipmentEvent::AddedToReturnRegistry,
             &[S::ReturnedToKaspiPoint],
             Some(S::InReturnRegistry),
-            POSTAMAT,
+            BOTH,
         )
     },
     Row {
@@ -786,7 +870,7 @@ const TABLE: &[Row] = &[
             ShipmentEvent::ReturnPickedUp,
             &[S::InReturnRegistry],
             Some(S::AtIssuanceSector),
-            POSTAMAT,
+            BOTH,
         )
     },
     // п.35: issued after the month but before the hand-on fell due, nothing is left to hand on;
@@ -825,6 +909,73 @@ const TABLE: &[Row] = &[
             POSTAMAT,
         )
     },
+    // Issue 23, п.4: another postamat in the same city, any time before placement (or before
+    // placing again after an early removal). The deadlines run on: none depends on the postamat.
+    row(
+        ShipmentEvent::PostamatChanged,
+        &[
+            S::ReadyAtRegistryOffice,
+            S::AtAccumulationSector,
+            S::Packed,
+            S::HandedToCourier,
+            S::AcceptedAtKaspiPoint,
+            S::OutForDelivery,
+            S::ReturningToKaspiPoint,
+        ],
+        None,
+        POSTAMAT,
+    ),
+    // Issue 23, п.3, 14: the ЦОН instead of the postamat, before placement. Afterwards the
+    // document is on the ЦОН route. At the registry office it waits for intake (п.14); at the
+    // accumulation sector it is unpacked (its envelope off any registry not yet signed for) and
+    // handed to the issuance sector, whose month starts (п.35). The postamat route's deadlines
+    // not yet due are moot (one already missed stays missed). With the State courier it is
+    // brought back first. At the Kaspi point it waits there for a return pickup registry
+    // (п.32–33); with Kaspi's courier it is brought back to the point within 1 working day, as
+    // a return (п.30).
+    Row {
+        withdraws: &[D::KaspiArrival],
+        ..row(
+            ShipmentEvent::ReroutedToCon,
+            &[S::ReadyAtRegistryOffice],
+            None,
+            POSTAMAT,
+        )
+    },
+    Row {
+        starts: &[D::IssuanceStorage],
+        withdraws: &[D::KaspiArrival, D::Handoff],
+        ..row(
+            ShipmentEvent::ReroutedToCon,
+            &[S::AtAccumulationSector, S::Packed],
+            Some(S::AtIssuanceSector),
+            POSTAMAT,
+        )
+    },
+    Row {
+        withdraws: &[D::PointWait],
+        ..row(
+            ShipmentEvent::ReroutedToCon,
+            &[S::AcceptedAtKaspiPoint],
+            Some(S::ReturnedToKaspiPoint),
+            POSTAMAT,
+        )
+    },
+    Row {
+        starts: &[D::Return],
+        ..row(
+            ShipmentEvent::ReroutedToCon,
+            &[S::OutForDelivery],
+            Some(S::ReturningToKaspiPoint),
+            POSTAMAT,
+        )
+    },
+    row(
+        ShipmentEvent::ReroutedToCon,
+        &[S::ReturningToKaspiPoint],
+        None,
+        POSTAMAT,
+    ),
     // п.22–25.
     Row {
         cancels_pending: true,
@@ -991,6 +1142,62 @@ pub fn collection_supersedes_expiry(
     !removed_at.iter().any(|removed| *removed <= collected_at)
 }
 
+/// Issue 23, п.29: Kaspi's steps with a removal from the cell before the storage the citizen
+/// was told of ended (`storage_ends`, its due instant; a placement earlier in the same plan has
+/// its whole storage ahead) take the early removal instead, and the steps after it follow from
+/// there. Other plans are returned as they are.
+pub fn judge_removal(
+    steps: Vec<Transition>,
+    method: DeliveryMethod,
+    removed_at: chrono::DateTime<chrono::Utc>,
+    storage_ends: Option<chrono::DateTime<chrono::Utc>>,
+) -> Vec<Transition> {
+    let kaspi = Actor::Role(Role::Kaspi);
+    let Some(i) = steps
+        .iter()
+        .position(|t| t.event == ShipmentEvent::RemovedFromCell && t.from == S::PlacedInCell)
+    else {
+        return steps;
+    };
+    let placed_in_plan = steps[..i]
+        .iter()
+        .any(|t| t.event == ShipmentEvent::PlacedInCell);
+    let early = placed_in_plan || storage_ends.is_some_and(|ends| removed_at < ends);
+    if !early {
+        return steps;
+    }
+    let mut judged = steps[..i].to_vec();
+    let mut state = S::PlacedInCell;
+    for event in
+        std::iter::once(ShipmentEvent::RemovedEarly).chain(steps[i + 1..].iter().map(|t| t.event))
+    {
+        let t = transition(state, event, method, kaspi)
+            .expect("every step after an early removal applies from where it leaves the document");
+        state = t.to;
+        judged.push(t);
+    }
+    judged
+}
+
+/// Issue 23: a placement Kaspi reports for a document that is already in a cell, or that Kaspi
+/// took out of its cell early, is a new placement only if it happened after the document got
+/// where it is (`since`) — and, in a cell still, names another cell (the first would not
+/// open). Anything else is an older or repeated report of a placement we have.
+pub fn placement_is_new(
+    current: ShipmentState,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    current_cell: Option<&str>,
+    reported_at: chrono::DateTime<chrono::Utc>,
+    reported_cell: &str,
+) -> bool {
+    let later = since.is_none_or(|since| reported_at > since);
+    match current {
+        S::PlacedInCell => later && current_cell != Some(reported_cell),
+        S::ReturningToKaspiPoint => later,
+        _ => true,
+    }
+}
+
 /// Kaspi can be ahead of our records: it reports on an envelope whose handover to the State
 /// courier (п.17) is not recorded yet. Such an event waits for the handover rather than being
 /// refused.
@@ -1014,7 +1221,9 @@ impl ShipmentState {
             ShipmentState::AcceptedAtKaspiPoint => 4,
             ShipmentState::OutForDelivery => 5,
             ShipmentState::PlacedInCell => 6,
-            ShipmentState::Collected | ShipmentState::StorageExpired => 7,
+            ShipmentState::Collected
+            | ShipmentState::StorageExpired
+            | ShipmentState::ReturningToKaspiPoint => 7,
             ShipmentState::ReturnedToKaspiPoint => 8,
             ShipmentState::InReturnRegistry => 9,
             ShipmentState::AtIssuanceSector => 10,
@@ -1081,6 +1290,199 @@ mod tests {
             Some(Side::Kaspi)
         );
         assert_eq!(answerable(D::Storage, S::PlacedInCell), None);
+    }
+
+    fn at(h: u32) -> chrono::DateTime<chrono::Utc> {
+        chrono::NaiveDate::from_ymd_opt(2026, 3, 28)
+            .unwrap()
+            .and_hms_opt(h, 0, 0)
+            .unwrap()
+            .and_utc()
+    }
+
+    fn events_of(steps: &[Transition]) -> Vec<ShipmentEvent> {
+        steps.iter().map(|t| t.event).collect()
+    }
+
+    /// Issue 23, п.29: a removal before the storage the citizen was told of ended is an early
+    /// removal: the storage is withdrawn, the п.30 return starts, and Kaspi places it again or
+    /// brings it to the point; a removal at or after the end is the usual expiry.
+    #[test]
+    fn a_removal_before_the_storage_ended_is_an_early_removal() {
+        let removal = |storage_ends| {
+            let KaspiPlan::Apply(steps) =
+                kaspi_plan(S::PlacedInCell, ShipmentEvent::RemovedFromCell, Postamat)
+            else {
+                panic!("a removal from a cell applies")
+            };
+            judge_removal(steps, Postamat, at(10), storage_ends)
+        };
+        let early = removal(Some(at(11)));
+        assert_eq!(events_of(&early), [ShipmentEvent::RemovedEarly]);
+        assert_eq!(early[0].to, S::ReturningToKaspiPoint);
+        assert_eq!(early[0].withdraws, &[D::Storage]);
+        assert_eq!(early[0].starts, &[D::Return]);
+        for on_time in [Some(at(10)), Some(at(9)), None] {
+            let expiry = removal(on_time);
+            assert_eq!(events_of(&expiry), [ShipmentEvent::RemovedFromCell]);
+            assert_eq!(expiry[0].to, S::StorageExpired);
+        }
+
+        // A return to the point reported straight from the cell implies the removal: early.
+        let KaspiPlan::Apply(steps) = kaspi_plan(
+            S::PlacedInCell,
+            ShipmentEvent::ReturnedToKaspiPoint,
+            Postamat,
+        ) else {
+            panic!("a return implies the removal")
+        };
+        let judged = judge_removal(steps, Postamat, at(10), Some(at(20)));
+        assert_eq!(
+            events_of(&judged),
+            [
+                ShipmentEvent::RemovedEarly,
+                ShipmentEvent::ReturnedToKaspiPoint
+            ]
+        );
+        assert_eq!(judged[1].to, S::ReturnedToKaspiPoint);
+        assert_eq!(judged[1].meets, &[D::Return]);
+
+        // A removal reported before its placement: the implied placement has its whole
+        // storage ahead, so the removal is early whatever is stored.
+        let KaspiPlan::Apply(steps) =
+            kaspi_plan(S::OutForDelivery, ShipmentEvent::RemovedFromCell, Postamat)
+        else {
+            panic!("a removal implies the placement")
+        };
+        let judged = judge_removal(steps, Postamat, at(10), None);
+        assert_eq!(
+            events_of(&judged),
+            [ShipmentEvent::PlacedInCell, ShipmentEvent::RemovedEarly]
+        );
+
+        // Placed again: a new storage the citizen is told of, the return withdrawn.
+        let again = transition(
+            S::ReturningToKaspiPoint,
+            ShipmentEvent::PlacedInCell,
+            Postamat,
+            Actor::Role(Role::Kaspi),
+        )
+        .unwrap();
+        assert_eq!(again.to, S::PlacedInCell);
+        assert_eq!(again.starts, &[D::Storage]);
+        assert_eq!(again.withdraws, &[D::Return]);
+        assert_eq!(again.notifies, &[NotificationKind::PlacedInCell]);
+    }
+
+    /// Issue 23: another cell in the same postamat changes the cell and nothing else; an older
+    /// or repeated placement report is not a placement again.
+    #[test]
+    fn a_placement_again_is_new_only_when_later_and_elsewhere() {
+        let in_cell = |since, cell, reported_at, reported| {
+            placement_is_new(S::PlacedInCell, since, cell, reported_at, reported)
+        };
+        assert!(in_cell(Some(at(10)), Some("B-17"), at(11), "B-18"));
+        assert!(!in_cell(Some(at(10)), Some("B-17"), at(11), "B-17"));
+        assert!(!in_cell(Some(at(10)), Some("B-17"), at(10), "B-18"));
+        assert!(!in_cell(Some(at(10)), Some("B-17"), at(9), "B-18"));
+        let removed = |reported_at| {
+            placement_is_new(
+                S::ReturningToKaspiPoint,
+                Some(at(10)),
+                Some("B-17"),
+                reported_at,
+                "B-17",
+            )
+        };
+        assert!(removed(at(12)), "the same cell again, after the removal");
+        assert!(!removed(at(9)), "the first placement, reported late");
+        assert!(placement_is_new(
+            S::OutForDelivery,
+            None,
+            None,
+            at(9),
+            "B-1"
+        ));
+
+        let moved = transition(
+            S::PlacedInCell,
+            ShipmentEvent::PlacedInCell,
+            Postamat,
+            Actor::Role(Role::Kaspi),
+        )
+        .unwrap();
+        assert_eq!(moved.to, S::PlacedInCell);
+        assert!(moved.starts.is_empty() && moved.notifies.is_empty());
+    }
+
+    /// Issue 23, п.3–4, 14: the postamat changes, or the ЦОН is chosen instead, only before
+    /// placement; with the State courier the document is brought back first; what Kaspi holds
+    /// comes back by the return path on the ЦОН route.
+    #[test]
+    fn the_way_of_delivery_changes_only_before_placement() {
+        let kaspi = Actor::Role(Role::Kaspi);
+        let clerk = Actor::Role(Role::AccumulationClerk);
+        for state in ShipmentState::ALL {
+            let before_placement = matches!(
+                state,
+                S::ReadyAtRegistryOffice
+                    | S::AtAccumulationSector
+                    | S::Packed
+                    | S::HandedToCourier
+                    | S::AcceptedAtKaspiPoint
+                    | S::OutForDelivery
+                    | S::ReturningToKaspiPoint
+            );
+            let changed = transition(state, ShipmentEvent::PostamatChanged, Postamat, kaspi);
+            assert_eq!(changed.is_ok(), before_placement, "{state}");
+            if let Ok(t) = changed {
+                assert_eq!(t.to, state, "a postamat change moves nothing");
+            }
+            assert!(transition(state, ShipmentEvent::PostamatChanged, Con, kaspi).is_err());
+            let rerouted = transition(state, ShipmentEvent::ReroutedToCon, Postamat, clerk);
+            assert_eq!(
+                rerouted.is_ok(),
+                before_placement && state != S::HandedToCourier,
+                "{state}"
+            );
+        }
+        let to = |state| {
+            transition(state, ShipmentEvent::ReroutedToCon, Postamat, kaspi)
+                .unwrap()
+                .to
+        };
+        assert_eq!(to(S::ReadyAtRegistryOffice), S::ReadyAtRegistryOffice);
+        assert_eq!(to(S::Packed), S::AtIssuanceSector);
+        assert_eq!(to(S::AcceptedAtKaspiPoint), S::ReturnedToKaspiPoint);
+        assert_eq!(to(S::OutForDelivery), S::ReturningToKaspiPoint);
+        // On the ЦОН route from here on: the issuance sector, or back through the point.
+        for (state, event) in [
+            (S::ReadyAtRegistryOffice, ShipmentEvent::Intake),
+            (S::AtIssuanceSector, ShipmentEvent::Issued),
+            (
+                S::ReturningToKaspiPoint,
+                ShipmentEvent::ReturnedToKaspiPoint,
+            ),
+            (
+                S::ReturnedToKaspiPoint,
+                ShipmentEvent::AddedToReturnRegistry,
+            ),
+            (S::InReturnRegistry, ShipmentEvent::ReturnPickedUp),
+        ] {
+            transition(state, event, Con, event.actors()[0])
+                .unwrap_or_else(|e| panic!("{event} from {state} on the ЦОН route: {e}"));
+        }
+        assert!(
+            transition(
+                S::ReturningToKaspiPoint,
+                ShipmentEvent::PlacedInCell,
+                Con,
+                kaspi
+            )
+            .is_err(),
+            "a re-routed document is not placed"
+        );
+        assert_eq!(S::ReturningToKaspiPoint.holder(), Some(Side::Kaspi));
     }
 
     fn first_actor(event: ShipmentEvent) -> Actor {
@@ -1159,9 +1561,11 @@ mod tests {
         }
         assert_eq!(
             allowed.len(),
-            // 50, the collection that supersedes an expiry (issue 12), and the envelope the
-            // State courier brings back (issue 23, п.18).
-            52,
+            // 50, the collection that supersedes an expiry (issue 12), the envelope the State
+            // courier brings back (issue 23, п.18), and issue 23's changes of delivery before
+            // placement (7 postamat changes, 6 re-routes to the ЦОН, the return path on the ЦОН
+            // route: +4), the early removal and what follows it (+7).
+            74,
             "the number of allowed (state, event, route) triples changed"
         );
     }

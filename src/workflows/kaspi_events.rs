@@ -17,10 +17,10 @@ use crate::db::models::integration_event::fingerprint;
 use crate::db::models::kaspi_event::{self as stored, DiscrepancyRow, KaspiEventRow};
 use crate::db::models::registry::{self, ItemWithShipment, RegistryRow};
 use crate::db::models::shipment::{self as shipments, Loaded, ShipmentRow};
-use crate::db::models::{history, postamat, to_db_time};
+use crate::db::models::{deadline, history, postamat, to_db_time};
 use crate::db::{DbConnection, lock_key, write_transaction};
 use crate::domain::calendar::CalendarSnapshot;
-use crate::domain::deadline::{self as rules, DeadlineKind};
+use crate::domain::deadline::{self as rules, DeadlineKind, DeadlineState};
 use crate::domain::identifiers::{ExternalId, Waybill};
 use crate::domain::ids::{DiscrepancyId, ShipmentId};
 use crate::domain::kaspi::{
@@ -32,7 +32,7 @@ use crate::domain::reference::BranchTimeZone;
 use crate::domain::registry::{RegistryKind, RegistryState};
 use crate::domain::shipment::{
     Event, KaspiPlan, ShipmentEvent, ShipmentState, Transition, collection_supersedes_expiry,
-    kaspi_may_be_ahead, kaspi_plan,
+    judge_removal, kaspi_may_be_ahead, kaspi_plan, placement_is_new,
 };
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -322,6 +322,8 @@ fn process(
     };
     let plan = match plan {
         Plan::Apply(_) if contradicts_removal(conn, &loaded.shipment, event)? => Plan::Stale,
+        Plan::Apply(_) if !placement_is_new_one(conn, &loaded.shipment, event)? => Plan::Stale,
+        Plan::Apply(steps) => Plan::Apply(judge_early_removal(conn, &loaded, steps, event)?),
         plan => plan,
     };
     Ok(match plan {
@@ -334,6 +336,9 @@ fn process(
                 &event.body,
                 ctx,
             )?;
+            if steps.iter().any(|t| t.event == ShipmentEvent::RemovedEarly) {
+                flag_early_removal(conn, &loaded, ctx)?;
+            }
             effects(conn, &loaded, &applied, &event.body, ctx)?;
             Processed::on(Outcome::Applied, Some(&applied.shipment), None)
         }
@@ -364,6 +369,92 @@ fn contradicts_removal(
         &removed,
         to_db_time(event.occurred_at),
     ))
+}
+
+/// Issue 23: a placement reported for a document already in a cell, or taken out of its cell
+/// early, is a new placement only if it is later than where the document is now
+/// ([`placement_is_new`]); reads the history only in those states.
+fn placement_is_new_one(
+    conn: &mut DbConnection,
+    shipment: &ShipmentRow,
+    event: &KaspiEvent,
+) -> WorkflowResult<bool> {
+    let KaspiEventBody::PlacedInCell { cell, .. } = &event.body else {
+        return Ok(true);
+    };
+    if !matches!(
+        shipment.status,
+        ShipmentState::PlacedInCell | ShipmentState::ReturningToKaspiPoint
+    ) {
+        return Ok(true);
+    }
+    let since = history::entered_at(conn, shipment.id, shipment.status.as_str())?;
+    Ok(placement_is_new(
+        shipment.status,
+        since.map(|at| at.and_utc()),
+        shipment.postamat_cell.as_deref(),
+        event.occurred_at,
+        cell.as_str(),
+    ))
+}
+
+/// Issue 23, п.29: a removal from the cell before the storage the citizen was told of ended is
+/// an early removal ([`judge_removal`]); reads the storage's due instant only when the plan
+/// removes the document from a cell we have it in.
+fn judge_early_removal(
+    conn: &mut DbConnection,
+    loaded: &Loaded,
+    steps: Vec<Transition>,
+    event: &KaspiEvent,
+) -> WorkflowResult<Vec<Transition>> {
+    let removes_from_our_cell = loaded.shipment.status == ShipmentState::PlacedInCell
+        && steps
+            .iter()
+            .any(|t| t.event == ShipmentEvent::RemovedFromCell);
+    let storage_ends = if removes_from_our_cell {
+        deadline::of_shipment(conn, loaded.shipment.id)?
+            .into_iter()
+            .filter(|d| d.kind == DeadlineKind::Storage && d.state == DeadlineState::Pending)
+            .map(|d| d.due_at())
+            .max()
+    } else {
+        None
+    };
+    Ok(judge_removal(
+        steps,
+        loaded.shipment.delivery_method,
+        event.occurred_at,
+        storage_ends,
+    ))
+}
+
+/// An early removal is flagged for the supervisors as a discrepancy (Kaspi's side): the citizen
+/// was told a day to collect by that the cell did not keep.
+fn flag_early_removal(
+    conn: &mut DbConnection,
+    loaded: &Loaded,
+    ctx: &EventContext<'_>,
+) -> WorkflowResult<()> {
+    let row = &loaded.shipment;
+    let local = ctx
+        .occurred_at
+        .with_timezone(&loaded.time_zone.tz())
+        .format("%d.%m.%Y %H:%M");
+    let detail = format!(
+        "taken out of cell {} of its postamat at {local}, before the storage the citizen was told of ended (п.29)",
+        row.postamat_cell.as_deref().unwrap_or("-")
+    );
+    discrepancy(
+        conn,
+        Found {
+            registry: None,
+            shipment: Some(row),
+            kind: DiscrepancyKind::RemovedEarly,
+            waybill: row.waybill.as_deref(),
+            detail,
+        },
+        ctx,
+    )
 }
 
 /// How an event fits a shipment, decided from what was read.
@@ -489,12 +580,23 @@ fn apply_steps(
         let details = serde_json::json!({ "implied_by": ctx.external_event_id });
         now = apply(conn, &now, Some(zone), event, ctx, Some(details))?.shipment;
     }
-    debug_assert_eq!(last.event, body.shipment_event());
+    // The event as reported, unless the plan judged it otherwise (a removal before the
+    // storage ended is an early removal, issue 23).
+    let event = if last.event == body.shipment_event() {
+        reported_event(body)
+    } else {
+        Event::bare(last.event).ok_or_else(|| {
+            WorkflowError::internal(
+                "applying a Kaspi event",
+                anyhow::anyhow!("Kaspi's plan judged {} as {}", body.type_name(), last.event),
+            )
+        })?
+    };
     apply(
         conn,
         &now,
         Some(zone),
-        reported_event(body),
+        event,
         ctx,
         Some(history_details(body)),
     )
@@ -571,9 +673,13 @@ fn effects(
                     loaded.time_zone.tz(),
                     &ctx.calendar.calendar,
                 )?;
+                // Placed again after an early removal (issue 23): told again, with its own day.
+                let again = (applied.transition.from == ShipmentState::ReturningToKaspiPoint)
+                    .then(|| ctx.occurred_at.to_rfc3339());
                 let notice = Notice::PlacedInCell {
                     postamat: &address,
                     collect_by: storage.last_day,
+                    cause: again.as_deref(),
                 };
                 notify_citizen(conn, app, row.id, notice, ctx.recorded_at)?;
             }
@@ -713,7 +819,9 @@ fn accept_registry(
     let kaspi_number = acceptance.kaspi_registry_number;
     let accepted: Vec<&str> = acceptance.accepted.iter().map(Waybill::as_str).collect();
     let mut mismatches = 0;
-    for (item, shipment, time_zone) in &items {
+    // An envelope withdrawn from the registry before the courier signed for it (re-routed to
+    // the ЦОН, issue 23) never went to the point.
+    for (item, shipment, time_zone) in items.iter().filter(|(i, _, _)| i.withdrawn_at.is_none()) {
         let waybill = item.waybill.as_str();
         let found = |kind, detail| Found {
             registry: Some(&registry),

@@ -10,6 +10,7 @@
 
 pub mod calendar;
 pub mod console;
+pub mod delivery;
 pub mod disputes;
 pub mod duplicate;
 pub mod error;

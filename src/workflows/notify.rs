@@ -15,20 +15,34 @@ use chrono::{DateTime, NaiveDate, Utc};
 /// What to tell the citizen.
 #[derive(Debug, Clone)]
 pub enum Notice<'a> {
-    /// п.28: in this postamat, collect by this day.
+    /// п.28: in this postamat, collect by this day. `cause` tells a placement after an early
+    /// removal (issue 23) from the first, which keeps the key it always had.
     PlacedInCell {
         postamat: &'a Bilingual,
         collect_by: NaiveDate,
+        cause: Option<&'a str>,
     },
     /// п.27: delayed; expected on this day. `cause` tells apart delays meant to be separate
     /// messages.
     DeliveryLate { new_date: NaiveDate, cause: &'a str },
     /// п.25: cancelled after a loss; a free duplicate at the branch.
     CancelledAfterLoss { lost: LostWhere },
-    /// п.34: back at the State Corporation; collect it at the branch.
-    ReturnedToStateCorporation,
-    /// A day before storage ends (п.29): collect by this day.
-    StorageReminder { collect_by: NaiveDate },
+    /// п.34: back at the State Corporation; collect it at the branch. `rerouted`: because the
+    /// citizen asked for the ЦОН (issue 23).
+    ReturnedToStateCorporation { rerouted: bool },
+    /// A day before storage ends (п.29): collect by this day. `cause` as for the placement.
+    StorageReminder {
+        collect_by: NaiveDate,
+        cause: Option<&'a str>,
+    },
+    /// Issue 23, п.4: it now goes to this postamat (`cause`: its Kaspi id, so that each change
+    /// is told).
+    PostamatChanged {
+        postamat: &'a Bilingual,
+        cause: &'a str,
+    },
+    /// Issue 23, п.14: it will be issued at the branch instead.
+    ReroutedToCon,
 }
 
 /// Writes `notice` for the citizen of `application` about `shipment`; returns how many messages
@@ -43,9 +57,9 @@ pub fn notify_citizen(
     let language = application.language;
     let application_number = application.number.as_str();
     let branch_address = match notice {
-        Notice::CancelledAfterLoss { .. } | Notice::ReturnedToStateCorporation => {
-            Some(branch::get(conn, application.branch_id)?.address())
-        }
+        Notice::CancelledAfterLoss { .. }
+        | Notice::ReturnedToStateCorporation { .. }
+        | Notice::ReroutedToCon => Some(branch::get(conn, application.branch_id)?.address()),
         _ => None,
     };
     let branch_address = branch_address.as_ref().map_or("", |a| a.get(language));
@@ -53,13 +67,14 @@ pub fn notify_citizen(
         Notice::PlacedInCell {
             postamat,
             collect_by,
+            cause,
         } => (
             Facts::PlacedInCell {
                 application_number,
                 postamat_address: postamat.get(language),
                 collect_by,
             },
-            None,
+            cause,
         ),
         Notice::DeliveryLate { new_date, cause } => (
             Facts::DeliveryLate {
@@ -76,17 +91,32 @@ pub fn notify_citizen(
             },
             None,
         ),
-        Notice::ReturnedToStateCorporation => (
+        Notice::ReturnedToStateCorporation { rerouted } => (
             Facts::ReturnedToStateCorporation {
                 application_number,
                 branch_address,
+                rerouted,
             },
             None,
         ),
-        Notice::StorageReminder { collect_by } => (
+        Notice::StorageReminder { collect_by, cause } => (
             Facts::StorageReminder {
                 application_number,
                 collect_by,
+            },
+            cause,
+        ),
+        Notice::PostamatChanged { postamat, cause } => (
+            Facts::PostamatChanged {
+                application_number,
+                postamat_address: postamat.get(language),
+            },
+            Some(cause),
+        ),
+        Notice::ReroutedToCon => (
+            Facts::ReroutedToCon {
+                application_number,
+                branch_address,
             },
             None,
         ),

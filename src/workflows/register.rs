@@ -3,7 +3,8 @@
 
 use super::{EventContext, Reason, WorkflowError, WorkflowResult};
 use crate::db::models::application::{self, ApplicationRow};
-use crate::db::models::postamat::{self, city_key};
+use crate::db::models::branch::BranchRow;
+use crate::db::models::postamat::{self, PostamatRow, city_key};
 use crate::db::models::{branch, to_db_time};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::application::{ApplicationStatus, PilotWindow};
@@ -129,39 +130,7 @@ fn insert(
                     format!("postamat {kaspi_id} is not in the postamat list"),
                 )
             })?;
-            // п.4: "любой постамат в своем городе" — the same city by its reference key (КАТО
-            // code), never by the name as typed. A row entered before codes were kept and not
-            // given one since is still compared as it was (by its normalised name), so that
-            // the migration changes no answer; it is logged for an admin to code.
-            if branch.city_code.is_empty() || chosen.city_code.is_empty() {
-                let (what, id) = if branch.city_code.is_empty() {
-                    ("branch", branch.code.as_str())
-                } else {
-                    ("postamat", kaspi_id.as_str())
-                };
-                tracing::warn!(
-                    what,
-                    id,
-                    "reference data without a city code: cities compared by name until an admin sets it (п.4)"
-                );
-                if city_key(&chosen.city) != city_key(&branch.city) {
-                    return Err(WorkflowError::rejected(
-                        Reason::PostamatNotInCity,
-                        format!(
-                            "postamat {kaspi_id} is in {}, not in {} of branch {} ({what} {id} has no city code yet, so the names were compared)",
-                            chosen.city, branch.city, branch.code
-                        ),
-                    ));
-                }
-            } else if chosen.city_code != branch.city_code {
-                return Err(WorkflowError::rejected(
-                    Reason::PostamatNotInCity,
-                    format!(
-                        "postamat {kaspi_id} is in {} ({}), not in {} ({}) of branch {}",
-                        chosen.city, chosen.city_code, branch.city, branch.city_code, branch.code
-                    ),
-                ));
-            }
+            in_branch_city(&branch, &chosen)?;
             // Order п.6: postamat delivery only while the pilot runs.
             let submitted_on = new
                 .submitted_at
@@ -210,4 +179,42 @@ fn insert(
         &ctx,
     )?;
     Ok(row)
+}
+
+/// п.4: "любой постамат в своем городе" — the postamat is in the city of the application's
+/// branch, by the city's reference key (КАТО code), never by the name as typed. A row entered
+/// before codes were kept and not given one since is still compared as it was (by its
+/// normalised name), so that the migration changes no answer; it is logged for an admin to code.
+pub(super) fn in_branch_city(branch: &BranchRow, chosen: &PostamatRow) -> WorkflowResult<()> {
+    let kaspi_id = chosen.kaspi_id.as_str();
+    if branch.city_code.is_empty() || chosen.city_code.is_empty() {
+        let (what, id) = if branch.city_code.is_empty() {
+            ("branch", branch.code.as_str())
+        } else {
+            ("postamat", kaspi_id)
+        };
+        tracing::warn!(
+            what,
+            id,
+            "reference data without a city code: cities compared by name until an admin sets it (п.4)"
+        );
+        if city_key(&chosen.city) != city_key(&branch.city) {
+            return Err(WorkflowError::rejected(
+                Reason::PostamatNotInCity,
+                format!(
+                    "postamat {kaspi_id} is in {}, not in {} of branch {} ({what} {id} has no city code yet, so the names were compared)",
+                    chosen.city, branch.city, branch.code
+                ),
+            ));
+        }
+    } else if chosen.city_code != branch.city_code {
+        return Err(WorkflowError::rejected(
+            Reason::PostamatNotInCity,
+            format!(
+                "postamat {kaspi_id} is in {} ({}), not in {} ({}) of branch {}",
+                chosen.city, chosen.city_code, branch.city, branch.city_code, branch.code
+            ),
+        ));
+    }
+    Ok(())
 }

@@ -18,7 +18,7 @@ use crate::domain::ids::{BranchId, KeyId, RegistryId, ShipmentId};
 use crate::domain::kaspi::registry_wait_key;
 use crate::domain::notification::NotificationKind;
 use crate::domain::registry::{RegistryKind, RegistryState};
-use crate::domain::shipment::{Event, ShipmentEvent, ShipmentState};
+use crate::domain::shipment::{DeliveryMethod, Event, ShipmentEvent, ShipmentState};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 fn find(
@@ -300,10 +300,15 @@ pub fn hand_over(
         // waiting for the return pickup, or ours) is not there to sign for. The sealed registry
         // stays as it was signed; the courier takes the rest, and their history names the ones
         // missing.
+        // Likewise an envelope re-routed to the ЦОН after sealing (issue 23): its line is
+        // marked withdrawn and it stays at the accumulation sector.
         let mut present = Vec::new();
         let mut missing = Vec::new();
+        let mut withdrawn = Vec::new();
         for (item, state) in registry::items(conn, row.id)? {
-            if matches!(state, ShipmentState::Lost | ShipmentState::Cancelled) {
+            if item.withdrawn_at.is_some() {
+                withdrawn.push(item.waybill);
+            } else if matches!(state, ShipmentState::Lost | ShipmentState::Cancelled) {
                 missing.push(item.waybill);
             } else {
                 present.push(item);
@@ -312,14 +317,16 @@ pub fn hand_over(
         if present.is_empty() {
             return Err(WorkflowError::rejected(
                 Reason::InvalidTransition,
-                "every document on this registry was lost after it was sealed; there is nothing to hand over",
+                "every document on this registry was lost or withdrawn after it was sealed; there is nothing to hand over",
             ));
         }
-        let details = if missing.is_empty() {
-            serde_json::json!({ "registry": row.number, "courier": courier_name })
-        } else {
-            serde_json::json!({ "registry": row.number, "courier": courier_name, "lost_after_sealing": missing })
-        };
+        let mut details = serde_json::json!({ "registry": row.number, "courier": courier_name });
+        if !missing.is_empty() {
+            details["lost_after_sealing"] = serde_json::json!(missing);
+        }
+        if !withdrawn.is_empty() {
+            details["withdrawn_after_sealing"] = serde_json::json!(withdrawn);
+        }
         let mut handed = Vec::new();
         for item in present {
             let shipment = shipments::find(conn, item.shipment_id)?.ok_or_else(|| {
@@ -339,11 +346,13 @@ pub fn hand_over(
                 .contains(&NotificationKind::ReturnedToStateCorporation)
             {
                 let app = application::get(conn, shipment.application_id)?;
+                // A document re-routed to the ЦОН (issue 23) was not left uncollected.
+                let rerouted = shipment.delivery_method == DeliveryMethod::Con;
                 notify_citizen(
                     conn,
                     &app,
                     shipment.id,
-                    Notice::ReturnedToStateCorporation,
+                    Notice::ReturnedToStateCorporation { rerouted },
                     ctx.recorded_at,
                 )?;
             }

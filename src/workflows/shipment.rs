@@ -55,6 +55,8 @@ pub fn apply(
             registry_office_registry,
         } => next.registry_office_registry = Some(registry_office_registry),
         Event::PlacedInCell { cell: Some(cell) } => next.postamat_cell = Some(cell),
+        // Issue 23: from here on the document is on the ЦОН route.
+        Event::ReroutedToCon => next.delivery_method = DeliveryMethod::Con,
         Event::Issued { recipient } => {
             next.issued_to = Some(recipient.issued_to());
             let (iin, name, power_of_attorney) = match recipient {

@@ -13,7 +13,7 @@ use crate::db::models::shipment as shipments;
 use crate::db::models::{application, branch};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::calendar::CalendarSnapshot;
-use crate::domain::deadline::{DeadlineState, OnBreach};
+use crate::domain::deadline::{DeadlineKind, DeadlineState, OnBreach};
 use crate::domain::force_majeure::{Decision, decide};
 use crate::domain::notification::{backoff, sweeper_delay_date};
 use crate::domain::shipment::{Event, ShipmentState};
@@ -293,7 +293,16 @@ fn remind(
             // The storage period ends at 24:00 of its last day, i.e. 00:00 of the next.
             let collect_by = due_at.with_timezone(&tz).date_naive() - Days::new(1);
             let app = application::get(conn, row.application_id)?;
-            let notice = Notice::StorageReminder { collect_by };
+            // A storage after a placement again (issue 23) is reminded of on its own.
+            let storages = deadline::of_shipment(conn, row.id)?
+                .iter()
+                .filter(|d| d.kind == DeadlineKind::Storage)
+                .count();
+            let again = (storages > 1).then(|| collect_by.to_string());
+            let notice = Notice::StorageReminder {
+                collect_by,
+                cause: again.as_deref(),
+            };
             Ok(notify_citizen(conn, &app, row.id, notice, as_of)? > 0)
         });
         match reminded {

@@ -7,6 +7,7 @@ mod calendar;
 mod cli;
 mod common;
 mod console;
+mod delivery_changes;
 mod dispatcher;
 mod errors;
 mod kaspi_events;

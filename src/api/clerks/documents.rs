@@ -9,6 +9,7 @@ use crate::api::extract::{ApiJson, ApiPath, ApiQuery, Bounds};
 use crate::api::views::{self, ApplicationView, ShipmentDetail};
 use crate::db::models::application;
 use crate::db::models::shipment::{self as shipments, ShipmentQuery};
+use crate::domain::application::DeliveryChangeReason;
 use crate::domain::calendar::supported_instant;
 use crate::domain::deadline::DeadlineKind;
 use crate::domain::identifiers::{ApplicationNumber, Iin, Waybill};
@@ -17,7 +18,7 @@ use crate::domain::reference::Text;
 use crate::domain::shipment::{DeliveryMethod, ShipmentKind, ShipmentState};
 use crate::workflows::intake::take_in_all;
 use crate::workflows::issuance::{self, Receiver, Transfer};
-use crate::workflows::{Actor, EventContext, duplicate, label};
+use crate::workflows::{Actor, EventContext, delivery, duplicate, label};
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -32,7 +33,8 @@ pub fn routes(cfg: &mut ServiceConfig<'_>) {
         .service(label_envelope)
         .service(issue_document)
         .service(transfer_after_storage)
-        .service(request_duplicate);
+        .service(request_duplicate)
+        .service(reroute_to_con);
 }
 
 /// Look up an application by its number (п.12): delivery method, chosen postamat, where the
@@ -504,4 +506,53 @@ async fn request_duplicate(
         })
         .await?;
     Ok(HttpResponse::Created().json(view))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RerouteToCon {
+    /// Why: the citizen asked at the ЦОН, or the chosen postamat is out of service.
+    pub reason: DeliveryChangeReason,
+}
+
+/// The citizen asked the ЦОН for the certificate there instead of the postamat (issue 23, п.3,
+/// 14), any time before it is placed. A document still at the registry office goes the ЦОН
+/// route from its intake; one at the accumulation sector goes to the issuance sector at once (a
+/// packed envelope is unpacked and leaves a registry not yet signed for); one at the Kaspi point waits there for a return pickup registry (п.32);
+/// one with Kaspi's courier is brought back to the point first. Kaspi is asked to stop
+/// delivering it, and the citizen is told where to collect it. One with the State courier is
+/// brought back first (`POST /shipments/{id}/bring-back`).
+#[utoipa::path(
+    tag = "clerks",
+    security(("bearer" = [])),
+    params(("number" = ApplicationNumber, Path, description = "Application number")),
+    request_body = RerouteToCon,
+    responses(
+        (status = 200, body = ApplicationView),
+        (status = 404, description = "No such application in your branch (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already for the ЦОН, placed, with the State courier, or refused or cancelled (`invalid_transition`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/applications/{number}/reroute-to-con")]
+async fn reroute_to_con(
+    auth: Authorized<AccumulationClerks>,
+    state: web::Data<AppState>,
+    number: ApiPath<ApplicationNumber>,
+    body: ApiJson<RerouteToCon>,
+) -> ApiResult<web::Json<ApplicationView>> {
+    let number = number.into_inner()?.into_inner();
+    let body = body.into_inner()?;
+    let scope = auth.scope().clone();
+    let disclosure = auth.disclosure();
+    let now = state.clock.now();
+    let snapshot = state.calendar.current();
+    let actor = Actor::from(&auth.principal);
+    let view = state
+        .write(move |conn| {
+            let ctx = EventContext::now(actor, now, &snapshot);
+            let app = delivery::reroute_to_con(conn, number.as_str(), body.reason, &scope, &ctx)?;
+            Ok(views::application(conn, app, disclosure)?)
+        })
+        .await?;
+    Ok(web::Json(view))
 }

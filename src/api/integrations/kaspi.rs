@@ -7,14 +7,17 @@ use crate::api::error::{ApiError, ApiResult};
 use crate::api::extract::ApiJson;
 use crate::api::extract::ApiPath;
 use crate::api::views::{self, ApplicationView, DeadlineView, KaspiTrack};
+use crate::db::models::branch::BranchScope;
 use crate::db::models::integration_event::fingerprint;
 use crate::db::models::{application, branch, shipment};
+use crate::domain::application::DeliveryChangeReason;
 use crate::domain::calendar::supported_instant;
 use crate::domain::identifiers::{ApplicationNumber, ExternalId, Iin, Phone, Waybill};
 use crate::domain::ids::ShipmentId;
 use crate::domain::notification::Language;
 use crate::domain::reference::{BranchCode, KaspiPostamatId, Text};
 use crate::domain::shipment::DeliveryMethod;
+use crate::workflows::delivery;
 use crate::workflows::kaspi_order::{self, KaspiOrder};
 use crate::workflows::register::{self, NewApplication};
 use crate::workflows::{Actor, EventContext, Source};
@@ -27,6 +30,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn routes(cfg: &mut ServiceConfig<'_>) {
     cfg.service(register_application)
+        .service(change_postamat)
+        .service(reroute_to_con_by_kaspi)
         .service(order_created)
         .service(track_application)
         .service(track_waybill);
@@ -249,6 +254,141 @@ async fn order_created(
             deadlines: views::deadlines(conn, shipment.id, zone)?,
         };
         let json = serde_json::to_value(recorded).map_err(ApiError::internal)?;
+        Ok((StatusCode::OK, json))
+    })
+    .await
+}
+
+/// Kaspi reports that a citizen's document goes to another postamat (issue 23).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostamatChange {
+    /// Kaspi's id of this event: a repeat changes nothing.
+    pub event_id: ExternalId,
+    /// When the citizen chose it, or Kaspi took the old postamat out of service.
+    pub occurred_at: DateTime<Utc>,
+    /// The new postamat: in the city of the application's branch (п.4).
+    pub postamat_id: KaspiPostamatId,
+    pub reason: DeliveryChangeReason,
+}
+
+/// A new postamat for an application's document, any time before it is placed (issue 23): the
+/// citizen chose another in the app, or the chosen one is out of service. It must be in the
+/// city of the application's branch (п.4). Deadlines run on (none depends on the postamat); the
+/// placement message (п.28) names the new postamat, and a citizen whose document exists is told
+/// of the change in the app.
+#[utoipa::path(
+    tag = "integrations",
+    security(("bearer" = [])),
+    params(("number" = ApplicationNumber, Path, description = "Application number")),
+    request_body = PostamatChange,
+    responses(
+        (status = 200, body = ApplicationView),
+        (status = 404, description = "Unknown application (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already placed, delivered at the ЦОН, refused or cancelled (`invalid_transition`), or the event id reused (`event_id_reused`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`unknown_postamat`, `postamat_not_in_city`, or a date out of range (`validation_failed`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/integrations/kaspi/applications/{number}/postamat")]
+async fn change_postamat(
+    auth: Authorized<KaspiIntegration>,
+    state: web::Data<AppState>,
+    number: ApiPath<ApplicationNumber>,
+    body: ApiJson<PostamatChange>,
+) -> ApiResult<HttpResponse> {
+    let number = number.into_inner()?.into_inner();
+    let body = body.into_inner()?;
+    supported_instant(body.occurred_at, "occurred_at")?;
+    let key = EventKey {
+        source: "kaspi",
+        event_id: body.event_id.to_string(),
+        kind: "postamat_changed",
+        application_number: number.to_string(),
+        payload_hash: fingerprint(&(number.as_str(), &body)),
+    };
+    let now = state.clock.now();
+    let snapshot = state.calendar.current();
+    let actor = Actor::from(&auth.principal);
+    let disclosure = auth.disclosure();
+    once(&state, key, move |conn| {
+        let ctx = EventContext::reported(
+            actor,
+            Source::Kaspi,
+            body.event_id.as_str(),
+            body.occurred_at,
+            now,
+            &snapshot,
+        );
+        let app =
+            delivery::change_postamat(conn, number.as_str(), &body.postamat_id, body.reason, &ctx)?;
+        let view = views::application(conn, app, disclosure)?;
+        let json = serde_json::to_value(view).map_err(ApiError::internal)?;
+        Ok((StatusCode::OK, json))
+    })
+    .await
+}
+
+/// Kaspi reports that a citizen asked in the app for the ЦОН instead of the postamat (issue 23).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConInstead {
+    /// Kaspi's id of this event: a repeat changes nothing.
+    pub event_id: ExternalId,
+    /// When the citizen asked.
+    pub occurred_at: DateTime<Utc>,
+    pub reason: DeliveryChangeReason,
+}
+
+/// The ЦОН instead of the postamat, any time before placement (issue 23, п.3, 14): a document
+/// still with the State Corporation goes the ЦОН route; one at Kaspi's point waits there for the
+/// return pickup registry (п.32–33); one with Kaspi's courier is to be brought back to the point
+/// within 1 working day, as a return (п.30). The citizen is told where to collect it. One with
+/// the State courier is refused until it is brought back or accepted at the point.
+#[utoipa::path(
+    tag = "integrations",
+    security(("bearer" = [])),
+    params(("number" = ApplicationNumber, Path, description = "Application number")),
+    request_body = ConInstead,
+    responses(
+        (status = 200, body = ApplicationView),
+        (status = 404, description = "Unknown application (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already placed, delivered at the ЦОН, with the State courier, refused or cancelled (`invalid_transition`), or the event id reused (`event_id_reused`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/integrations/kaspi/applications/{number}/reroute-to-con")]
+async fn reroute_to_con_by_kaspi(
+    auth: Authorized<KaspiIntegration>,
+    state: web::Data<AppState>,
+    number: ApiPath<ApplicationNumber>,
+    body: ApiJson<ConInstead>,
+) -> ApiResult<HttpResponse> {
+    let number = number.into_inner()?.into_inner();
+    let body = body.into_inner()?;
+    supported_instant(body.occurred_at, "occurred_at")?;
+    let key = EventKey {
+        source: "kaspi",
+        event_id: body.event_id.to_string(),
+        kind: "rerouted_to_con",
+        application_number: number.to_string(),
+        payload_hash: fingerprint(&(number.as_str(), &body)),
+    };
+    let now = state.clock.now();
+    let snapshot = state.calendar.current();
+    let actor = Actor::from(&auth.principal);
+    let disclosure = auth.disclosure();
+    once(&state, key, move |conn| {
+        let ctx = EventContext::reported(
+            actor,
+            Source::Kaspi,
+            body.event_id.as_str(),
+            body.occurred_at,
+            now,
+            &snapshot,
+        );
+        let app =
+            delivery::reroute_to_con(conn, number.as_str(), body.reason, &BranchScope::All, &ctx)?;
+        let view = views::application(conn, app, disclosure)?;
+        let json = serde_json::to_value(view).map_err(ApiError::internal)?;
         Ok((StatusCode::OK, json))
     })
     .await

@@ -82,6 +82,30 @@ pub fn get(conn: &mut DbConnection, id: ApplicationId) -> QueryResult<Applicatio
         .first(conn)
 }
 
+/// Sets the way of delivery (issue 23: another postamat, or the ЦОН instead) if the application
+/// is still at its version; false if someone else changed it.
+pub fn set_delivery(
+    conn: &mut DbConnection,
+    row: &ApplicationRow,
+    method: DeliveryMethod,
+    postamat: Option<PostamatId>,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    diesel::update(
+        applications::table
+            .find(row.id)
+            .filter(applications::version.eq(row.version)),
+    )
+    .set((
+        applications::delivery_method.eq(method),
+        applications::postamat_id.eq(postamat),
+        applications::version.eq(row.version + 1),
+        applications::updated_at.eq(to_db_time(now)),
+    ))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
 /// Moves the application to `to` if it is still at its version; false if someone else moved it.
 pub fn set_status(
     conn: &mut DbConnection,

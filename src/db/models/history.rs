@@ -52,6 +52,20 @@ pub fn of_shipment(conn: &mut DbConnection, id: ShipmentId) -> QueryResult<Vec<H
         .load(conn)
 }
 
+/// When the shipment last entered `state` (the time of the latest line that moved it there).
+pub fn entered_at(
+    conn: &mut DbConnection,
+    id: ShipmentId,
+    state: &str,
+) -> QueryResult<Option<NaiveDateTime>> {
+    status_events::table
+        .filter(status_events::shipment_id.eq(id))
+        .filter(status_events::to_status.eq(state))
+        .filter(status_events::from_status.ne(state))
+        .select(diesel::dsl::max(status_events::occurred_at))
+        .first(conn)
+}
+
 /// The events of one kind Kaspi reported for a shipment (`delayed`, `removed_from_cell`, …),
 /// applied or recorded late: when each happened, with its details.
 pub fn kaspi_reports(

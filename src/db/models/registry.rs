@@ -180,6 +180,22 @@ pub fn insert_item(conn: &mut DbConnection, row: &ItemRow) -> QueryResult<()> {
         .map(|_| ())
 }
 
+/// The registry of `kind` the envelope is on now (its line not withdrawn), with its state.
+pub fn live_of(
+    conn: &mut DbConnection,
+    shipment_id: ShipmentId,
+    kind: RegistryKind,
+) -> QueryResult<Option<(RegistryId, RegistryState)>> {
+    registry_items::table
+        .inner_join(registries::table)
+        .filter(registry_items::shipment_id.eq(shipment_id))
+        .filter(registry_items::registry_kind.eq(kind))
+        .filter(registry_items::withdrawn_at.is_null())
+        .select((registries::id, registries::state))
+        .first(conn)
+        .optional()
+}
+
 /// Marks the envelope's line on its live registry of `kind` withdrawn (the courier brought it
 /// back); returns that registry's id and number, if it was on one.
 pub fn withdraw_item(

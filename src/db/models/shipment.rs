@@ -56,6 +56,7 @@ pub fn save_change(conn: &mut DbConnection, row: &ShipmentRow) -> QueryResult<bo
     )
     .set((
         shipments::status.eq(row.status),
+        shipments::delivery_method.eq(row.delivery_method),
         shipments::kaspi_order_id.eq(&row.kaspi_order_id),
         shipments::waybill.eq(&row.waybill),
         shipments::registry_office_registry.eq(&row.registry_office_registry),
