@@ -138,6 +138,32 @@ pub fn registry(registry: &Registry, branch: &BranchRow) -> String {
             )
         })
         .collect();
+    // The signed table stays as it was signed; a line withdrawn since (brought back, п.18, or
+    // re-routed to the ЦОН, issue 23) is noted below it.
+    let withdrawn: String = registry
+        .items
+        .iter()
+        .filter_map(|item| {
+            let at = item.withdrawn_at?;
+            Some(format!(
+                "<li>{} — {}: {}</li>\n",
+                escape(&item.waybill),
+                both("тізілімнен алынды", "изъят из реестра"),
+                local_time(at, tz),
+            ))
+        })
+        .collect();
+    let withdrawn = if withdrawn.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<p>{}:</p>\n<ul class=\"withdrawn\">\n{withdrawn}</ul>\n",
+            both(
+                "Қол қойылғаннан кейінгі белгілер",
+                "Отметки после подписания"
+            )
+        )
+    };
     let (hands_over, receives) = match registry.kind {
         RegistryKind::KaspiHandoff => (
             both(
@@ -161,6 +187,7 @@ pub fn registry(registry: &Registry, branch: &BranchRow) -> String {
          <table>\n<thead><tr><th>№</th><th>{app_label}</th><th>{waybill_label}</th><th>{barcode_label}</th></tr></thead>\n\
          <tbody>\n{rows}</tbody>\n</table>\n\
          <p>{count_label}: {count}</p>\n\
+         {withdrawn}\
          <table class=\"signatures\">\n\
          <tr><td>{hands_over}: ____________________ / {sealed_by} /</td></tr>\n\
          <tr><td>{receives}: ____________________ / {courier} /</td></tr>\n\

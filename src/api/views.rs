@@ -316,6 +316,10 @@ pub struct RegistryItem {
     /// The shipment's state now.
     pub state: ShipmentState,
     pub added_at: DateTime<Utc>,
+    /// When the line was withdrawn from the signed registry: the State courier brought the
+    /// envelope back (п.18), or it was re-routed to the ЦОН before the courier signed for it
+    /// (issue 23).
+    pub withdrawn_at: Option<DateTime<Utc>>,
 }
 
 /// One page of a keyset-paged list: `limit` items at most (50 when omitted, up to 200), newest
@@ -423,6 +427,7 @@ pub fn registry(conn: &mut DbConnection, row: RegistryRow) -> QueryResult<Regist
             waybill: item.waybill,
             state,
             added_at: from_db_time(item.added_at),
+            withdrawn_at: item.withdrawn_at.map(from_db_time),
         })
         .collect();
     Ok(Registry {

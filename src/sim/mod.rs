@@ -21,8 +21,8 @@ use crate::db::models::branch::{self, BranchFields, BranchScope};
 use crate::db::models::deadline;
 use crate::db::models::postamat::{self, PostamatFields};
 use crate::db::models::{from_db_time, loss_act};
-use crate::domain::application::FinalStatus;
 use crate::domain::application::PilotWindow;
+use crate::domain::application::{DeliveryChangeReason, FinalStatus};
 use crate::domain::deadline::DeadlineKind;
 use crate::domain::identifiers::{ApplicationNumber, ExternalId, Iin, Phone, Waybill};
 use crate::domain::ids::{BranchId, DisputeId, LossActId, RegistryId, ShipmentId};
@@ -35,8 +35,9 @@ use crate::domain::shipment::DeliveryMethod;
 use crate::jobs::calendar_refresh::CalendarCache;
 use crate::jobs::dispatcher::Dispatcher;
 use crate::workflows::{
-    Actor, EventContext, Source, WorkflowError, disputes, duplicate, force_majeure, intake,
-    issuance, kaspi_events, kaspi_order, label, loss, register, registries, registry_office, sweep,
+    Actor, EventContext, Source, WorkflowError, delivery, disputes, duplicate, force_majeure,
+    intake, issuance, kaspi_events, kaspi_order, label, loss, register, registries,
+    registry_office, sweep,
 };
 use anyhow::{Context, anyhow, bail};
 use chrono::{DateTime, Days, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
@@ -198,6 +199,9 @@ struct Branch {
     ready_con: Vec<usize>,
     /// Back at Kaspi's point, waiting for a return pickup registry.
     returned: Vec<usize>,
+    /// Brought back by the State courier (not accepted at the point, п.18), packed again for
+    /// the next handoff registry.
+    brought_back: Vec<usize>,
     /// Force-majeure periods: the branch does nothing then.
     closed: Vec<(DateTime<Utc>, DateTime<Utc>)>,
 }
@@ -240,6 +244,12 @@ enum Action {
     KaspiRemoved(usize),
     KaspiReturned(usize),
     KaspiLost(usize),
+    /// The State courier brings back an envelope the point did not accept (п.18).
+    BringBack(usize),
+    /// Kaspi reports another postamat for a document at its point (п.4).
+    PostamatChange(usize),
+    /// The citizen asks in the Kaspi app for the ЦОН instead (issue 23).
+    ConInstead(usize),
     ConVisit(usize),
     Transfer(usize),
     DrawAct(usize, LossActId),
@@ -449,6 +459,7 @@ impl Run<'_> {
                 ready_postamat: Vec::new(),
                 ready_con: Vec::new(),
                 returned: Vec::new(),
+                brought_back: Vec::new(),
                 closed: Vec::new(),
             });
         }
@@ -695,6 +706,16 @@ impl Run<'_> {
                 }
             }
             Action::KaspiAccept { registry, docs } => {
+                // An envelope the point does not accept comes back with the State courier the
+                // next working day (п.18) and goes onto the next registry.
+                let (refused, docs): (Vec<usize>, Vec<usize>) = docs
+                    .into_iter()
+                    .partition(|&d| self.docs[d].fate.not_accepted);
+                for d in refused {
+                    self.docs[d].fate.not_accepted = false;
+                    let next = self.next_open(self.docs[d].branch, local_day(at), 9, 0);
+                    self.at(next, Action::BringBack(d));
+                }
                 let waybills = docs.iter().map(|&d| self.docs[d].waybill.clone()).collect();
                 let kaspi_registry = ExternalId::try_from(format!("KSP-{registry}"))?;
                 let body = KaspiEventBody::AcceptedAtPoint {
@@ -708,6 +729,15 @@ impl Run<'_> {
                     if fate.loss == Some(LossPoint::Kaspi) {
                         self.at(at + Duration::hours(20), Action::KaspiLost(d));
                         continue;
+                    }
+                    // The citizen asks for the ЦОН while it waits at the point: it goes back
+                    // by the return path, not to a cell.
+                    if fate.con_instead {
+                        self.at(at + Duration::hours(2), Action::ConInstead(d));
+                        continue;
+                    }
+                    if fate.postamat_change {
+                        self.at(at + Duration::hours(2), Action::PostamatChange(d));
                     }
                     let minute = self.model.minutes(8 * 60);
                     let placed = local(
@@ -818,6 +848,50 @@ impl Run<'_> {
                 let act = self.open_act_of(d)?;
                 let next = self.next_open(self.docs[d].branch, local_day(at), 10, 0);
                 self.at(next, Action::DrawAct(d, act));
+            }
+            Action::BringBack(d) => {
+                let branch = self.docs[d].branch;
+                let courier = self.staff(branch, |b| &b.courier);
+                let ctx = EventContext::now(courier, at, &snapshot);
+                let scope = self.branches[branch].scope.clone();
+                let shipment = self.shipment(d)?;
+                registries::bring_back(
+                    self.conn,
+                    shipment,
+                    "not accepted at the Kaspi point (simulated)",
+                    &scope,
+                    &ctx,
+                )?;
+                self.branches[branch].brought_back.push(d);
+            }
+            Action::PostamatChange(d) => {
+                let doc = &self.docs[d];
+                let postamats = &self.branches[doc.branch].postamats;
+                let to = (doc.fate.postamat + 1) % postamats.len();
+                let postamat = postamats[to].clone();
+                let number = doc.number.clone();
+                let ctx = self.reported(self.kaspi.clone(), Source::Kaspi, "PST", at, &snapshot);
+                delivery::change_postamat(
+                    self.conn,
+                    number.as_str(),
+                    &postamat,
+                    DeliveryChangeReason::PostamatOutOfService,
+                    &ctx,
+                )?;
+                self.docs[d].fate.postamat = to;
+            }
+            Action::ConInstead(d) => {
+                let number = self.docs[d].number.clone();
+                let ctx = self.reported(self.kaspi.clone(), Source::Kaspi, "CON", at, &snapshot);
+                delivery::reroute_to_con(
+                    self.conn,
+                    number.as_str(),
+                    DeliveryChangeReason::CitizenRequest,
+                    &BranchScope::All,
+                    &ctx,
+                )?;
+                let branch = self.docs[d].branch;
+                self.branches[branch].returned.push(d);
             }
             Action::ConVisit(d) => {
                 let branch = self.docs[d].branch;
@@ -1064,15 +1138,17 @@ impl Run<'_> {
             }
         }
         let postamat = std::mem::take(&mut self.branches[b].ready_postamat);
-        if postamat.is_empty() {
-            return Ok(());
-        }
+        // Envelopes the courier brought back go onto today's registry with the new ones.
+        let mut packed = std::mem::take(&mut self.branches[b].brought_back);
         let numbers: Vec<ApplicationNumber> = postamat
             .iter()
             .map(|&d| self.docs[d].number.clone())
             .collect();
-        let taken = intake::take_in_all(self.conn, &numbers, None, &scope, &ctx)?;
-        let mut packed = Vec::new();
+        let taken = if numbers.is_empty() {
+            Vec::new()
+        } else {
+            intake::take_in_all(self.conn, &numbers, None, &scope, &ctx)?
+        };
         for (&d, result) in postamat.iter().zip(taken) {
             let row = result.map_err(|e| refused(&self.docs[d].number, "intake", e))?;
             self.docs[d].shipment = Some(row.id);
@@ -1137,6 +1213,26 @@ impl Run<'_> {
         let number = sealed
             .number
             .ok_or_else(|| anyhow!("a sealed registry has a number"))?;
+        // Lost after the registry was sealed (issue 23 trap 1): the courier signs for the rest.
+        let (lost, docs): (Vec<usize>, Vec<usize>) = docs
+            .into_iter()
+            .partition(|&d| self.docs[d].fate.loss == Some(LossPoint::AfterSealing));
+        for d in lost {
+            let clerk = self.staff(b, |b| &b.clerk);
+            let act = loss::record_state_loss(
+                self.conn,
+                self.shipment(d)?,
+                loss::StateLoss {
+                    cause: Text::try_from("Утерян после закрытия реестра".to_owned())?,
+                    circumstances: Text::try_from("Simulated".to_owned())?,
+                    responsible_employee: Text::try_from(clerk.name.clone())?,
+                },
+                &scope,
+                &ctx,
+            )?;
+            let next = self.next_open(b, local_day(at), 10, 0);
+            self.at(next, Action::DrawAct(d, act));
+        }
         // The State courier comes the next working day by 12:00 (п.17, 33), now and then late;
         // the handoff is met when the point accepts the bag an hour later (п.17, 18).
         let hour = if self.model.courier_late() { 13 } else { 10 };

@@ -42,6 +42,22 @@ pub struct Rates {
     /// after a month, п.35).
     #[arg(long, default_value_t = 0.05)]
     pub con_no_show: f64,
+    /// Share of postamat documents lost at the accumulation sector after their handoff registry
+    /// was sealed (issue 23 trap 1: the courier signs for the rest).
+    #[arg(long, default_value_t = 0.001)]
+    pub lost_after_sealing: f64,
+    /// Share of envelopes the Kaspi point does not accept (п.18; issue 23 trap 2: the State
+    /// courier brings them back and they go onto the next registry).
+    #[arg(long, default_value_t = 0.003)]
+    pub not_accepted: f64,
+    /// Share of postamat documents whose postamat changes while at Kaspi's point: the citizen's
+    /// choice or the postamat out of service (issue 23 trap 3, п.4).
+    #[arg(long, default_value_t = 0.01)]
+    pub postamat_change: f64,
+    /// Share of citizens who ask in the Kaspi app for the ЦОН instead while the document is at
+    /// Kaspi's point (issue 23 trap 3: it comes back by the return path).
+    #[arg(long, default_value_t = 0.005)]
+    pub con_instead: f64,
 }
 
 impl Default for Rates {
@@ -57,6 +73,10 @@ impl Default for Rates {
             loss: 0.002,
             dispute: 0.3,
             con_no_show: 0.05,
+            lost_after_sealing: 0.001,
+            not_accepted: 0.003,
+            postamat_change: 0.01,
+            con_instead: 0.005,
         }
     }
 }
@@ -75,6 +95,10 @@ impl Rates {
             ("loss", self.loss),
             ("dispute", self.dispute),
             ("con-no-show", self.con_no_show),
+            ("lost-after-sealing", self.lost_after_sealing),
+            ("not-accepted", self.not_accepted),
+            ("postamat-change", self.postamat_change),
+            ("con-instead", self.con_instead),
         ];
         for (name, rate) in all {
             if !(0.0..=1.0).contains(&rate) {
@@ -93,6 +117,9 @@ impl Rates {
 pub enum LossPoint {
     /// At the accumulation sector, before labelling (п.23).
     AccumulationSector,
+    /// At the accumulation sector, packed on a sealed registry the courier has not signed for
+    /// yet (п.23; issue 23 trap 1).
+    AfterSealing,
     /// At Kaspi, after its point accepted it (п.22).
     Kaspi,
 }
@@ -121,6 +148,12 @@ pub struct Fate {
     pub collection: Collection,
     /// Hours after the document is ready at the ЦОН that the citizen comes (`None`: never).
     pub con_visit_hours: Option<i64>,
+    /// The Kaspi point leaves the envelope off its acceptance (п.18).
+    pub not_accepted: bool,
+    /// Kaspi reports another postamat while the document waits at its point (п.4).
+    pub postamat_change: bool,
+    /// The citizen asks for the ЦОН instead while the document waits at Kaspi's point.
+    pub con_instead: bool,
 }
 
 /// The seeded generator every random choice of a run comes from, in the run's order.
@@ -149,6 +182,14 @@ impl Model {
                 LossPoint::Kaspi
             }
         });
+        let loss = loss.or_else(|| {
+            (!at_con && rng.random_bool(r.lost_after_sealing)).then_some(LossPoint::AfterSealing)
+        });
+        // Issue 23's paths, for documents on their way to a postamat: at most one each.
+        let not_accepted = !at_con && loss.is_none() && rng.random_bool(r.not_accepted);
+        let con_instead = !at_con && loss.is_none() && rng.random_bool(r.con_instead);
+        let postamat_change =
+            !at_con && loss.is_none() && !con_instead && rng.random_bool(r.postamat_change);
         let placement_late_days = if rng.random_bool(r.placement_late) {
             rng.random_range(1..=3)
         } else {
@@ -174,6 +215,9 @@ impl Model {
             placement_late_days,
             collection,
             con_visit_hours: (!rng.random_bool(r.con_no_show)).then(|| rng.random_range(2..=120)),
+            not_accepted,
+            postamat_change,
+            con_instead,
         }
     }
 

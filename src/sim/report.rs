@@ -32,7 +32,39 @@ pub struct Report {
     pub handovers: Vec<(DateTime<Utc>, String, RegistryKind, String, i64)>,
     /// (branch, kind, state) → shipments in that state at the end.
     pub outcomes: BTreeMap<(String, ShipmentKind, ShipmentState), u64>,
+    /// (branch, path) → documents that left the usual path that way (issue 23).
+    pub paths: BTreeMap<(String, &'static str), u64>,
 }
+
+/// The paths off the usual one the report counts: a history event (and the state it left,
+/// where that tells the path) with its label.
+const PATHS: [(&str, Option<&str>, &str); 5] = [
+    (
+        "postamat_changed",
+        None,
+        "another postamat before placement (п.4)",
+    ),
+    (
+        "rerouted_to_con",
+        None,
+        "the ЦОН instead of the postamat (п.3, 14)",
+    ),
+    (
+        "brought_back",
+        None,
+        "not accepted at the point, brought back by the State courier (п.18)",
+    ),
+    (
+        "lost",
+        Some("packed"),
+        "lost packed, its registry handed over without it (п.23)",
+    ),
+    (
+        "removed_early",
+        None,
+        "taken out of its cell before storage ended (п.29)",
+    ),
+];
 
 fn zone() -> chrono_tz::Tz {
     crate::domain::reference::BranchTimeZone::default().tz()
@@ -104,6 +136,21 @@ pub fn gather(conn: &mut DbConnection, settings: &Settings) -> anyhow::Result<Re
     for hours in time_in_state.values_mut() {
         hours.sort_by(f64::total_cmp);
     }
+    let mut paths = BTreeMap::new();
+    for code in &settings.branches {
+        for (_, _, label) in PATHS {
+            paths.insert((code.to_string(), label), 0);
+        }
+    }
+    let events: Vec<&str> = PATHS.iter().map(|(event, _, _)| *event).collect();
+    for ((branch, event, from), n) in report::events_by_branch(conn, &events)? {
+        let path = PATHS
+            .iter()
+            .find(|(e, left, _)| *e == event && left.is_none_or(|l| from.as_deref() == Some(l)));
+        if let Some((_, _, label)) = path {
+            *paths.entry((branch, *label)).or_insert(0) += n;
+        }
+    }
     let handovers = report::handovers(conn)?
         .into_iter()
         .map(|h| (from_db_time(h.at), h.branch, h.kind, h.number, h.envelopes))
@@ -115,6 +162,7 @@ pub fn gather(conn: &mut DbConnection, settings: &Settings) -> anyhow::Result<Re
         time_in_state,
         handovers,
         outcomes,
+        paths,
     })
 }
 
@@ -188,6 +236,26 @@ impl Report {
         out
     }
 
+    pub fn paths_csv(&self) -> String {
+        let mut out = String::from("branch,path,documents\n");
+        for ((branch, path), n) in &self.paths {
+            writeln!(out, "{branch},\"{path}\",{n}").unwrap();
+        }
+        out
+    }
+
+    /// Documents that left the usual path this way, all branches together.
+    pub fn path_total(&self, event: &str) -> u64 {
+        let Some((_, _, label)) = PATHS.iter().find(|(e, _, _)| *e == event) else {
+            return 0;
+        };
+        self.paths
+            .iter()
+            .filter(|((_, path), _)| path == label)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     pub fn outcomes_csv(&self) -> String {
         let mut out = String::from("branch,kind,state,shipments\n");
         for ((branch, kind, state), n) in &self.outcomes {
@@ -206,6 +274,7 @@ pub fn write(report: &Report, settings: &Settings, dir: &Path) -> anyhow::Result
         ("time_in_state.csv", report.time_in_state_csv()),
         ("courier_load.csv", report.courier_csv()),
         ("outcomes.csv", report.outcomes_csv()),
+        ("paths.csv", report.paths_csv()),
         ("daily.svg", daily_chart(report, settings)?),
         ("courier_load.svg", courier_chart(report, settings)?),
         (
@@ -459,7 +528,7 @@ fn html(report: &Report, settings: &Settings) -> String {
             vec![
                 "Rates".into(),
                 format!(
-                    "ЦОН {:.2}, registry delay {:.2}, courier late {:.2}, placement late {:.2} (delay reported {:.2}), no-show {:.2}, late collection {:.2}, loss {:.3}, dispute {:.2}, ЦОН no-show {:.2}",
+                    "ЦОН {:.2}, registry delay {:.2}, courier late {:.2}, placement late {:.2} (delay reported {:.2}), no-show {:.2}, late collection {:.2}, loss {:.3}, dispute {:.2}, ЦОН no-show {:.2}, lost after sealing {:.3}, not accepted {:.3}, postamat change {:.3}, ЦОН instead {:.3}",
                     r.con_share,
                     r.registry_delay,
                     r.courier_late,
@@ -469,7 +538,11 @@ fn html(report: &Report, settings: &Settings) -> String {
                     r.late_collection,
                     r.loss,
                     r.dispute,
-                    r.con_no_show
+                    r.con_no_show,
+                    r.lost_after_sealing,
+                    r.not_accepted,
+                    r.postamat_change,
+                    r.con_instead
                 ),
             ],
             vec![
@@ -571,6 +644,13 @@ fn html(report: &Report, settings: &Settings) -> String {
             ]
         }),
     );
+    let paths = table(
+        &["branch", "path", "documents"],
+        report
+            .paths
+            .iter()
+            .map(|((b, path), n)| vec![b.clone(), (*path).to_owned(), n.to_string()]),
+    );
     let outcomes = table(
         &["branch", "kind", "state", "shipments"],
         report.outcomes.iter().map(|((b, k, s), n)| {
@@ -603,7 +683,8 @@ img {{ max-width: 100%; border: 1px solid #ccc; }}
 the sweeper and the dispatcher ran every simulated hour. Deadlines follow the order's
 clauses and Kazakhstan's working-day calendar. Files: <a href="sla.csv">sla.csv</a>,
 <a href="daily.csv">daily.csv</a>, <a href="time_in_state.csv">time_in_state.csv</a>,
-<a href="courier_load.csv">courier_load.csv</a>, <a href="outcomes.csv">outcomes.csv</a>.</p>
+<a href="courier_load.csv">courier_load.csv</a>, <a href="outcomes.csv">outcomes.csv</a>,
+<a href="paths.csv">paths.csv</a>.</p>
 {summary}
 <h2>Deadlines (SLA)</h2>
 <p>Deadlines falling due from {from} to {to}; the same numbers as
@@ -619,6 +700,10 @@ working days, weekends and holidays show in the intake and courier lines.</p>
 {courier}
 <h2>Time in each state</h2>
 {times}
+<h2>Off the usual path</h2>
+<p>Documents that took a way the order does not spell out, each through its workflow
+(<code>docs/exceptions.md</code>).</p>
+{paths}
 <h2>Where the documents are at the end</h2>
 {outcomes}
 </body>

@@ -257,6 +257,20 @@ async fn the_citizen_asks_the_con_for_a_packed_document_and_it_goes_to_the_issua
         .unwrap()["details"]
         .clone();
     assert_eq!(signed_line["withdrawn_after_sealing"], json!(["WB-RC-1"]));
+    // The printed registry keeps both lines as signed and notes the one withdrawn below them.
+    let print = p
+        .app
+        .get(
+            &format!("/api/v1/registries/{registry}/print"),
+            Some(&p.courier),
+        )
+        .await;
+    let shown = crate::printed::visible_text(&print.text);
+    assert!(shown.contains("Всего конвертов: 2"), "{shown}");
+    assert!(
+        shown.contains("WB-RC-1 — тізілімнен алынды / изъят из реестра: 19.03.2026"),
+        "{shown}"
+    );
 
     // Issued at the ЦОН like any other.
     p.app

@@ -698,6 +698,29 @@ pub fn moves_of(conn: &mut DbConnection, ids: &[ShipmentId]) -> QueryResult<Vec<
         .collect())
 }
 
+/// How many history lines of each of `events` there are, by branch and the state they left:
+/// the paths off the usual one (a postamat changed, a document re-routed or brought back).
+pub fn events_by_branch(
+    conn: &mut DbConnection,
+    events: &[&str],
+) -> QueryResult<BTreeMap<(String, String, Option<String>), u64>> {
+    let rows: Vec<(String, String, Option<String>)> = status_events::table
+        .inner_join(applications::table.on(applications::id.eq(status_events::application_id)))
+        .inner_join(branches::table.on(branches::id.eq(applications::branch_id)))
+        .filter(status_events::event.eq_any(events))
+        .select((
+            branches::code,
+            status_events::event,
+            status_events::from_status,
+        ))
+        .load(conn)?;
+    let mut counts = BTreeMap::new();
+    for row in rows {
+        *counts.entry(row).or_default() += 1;
+    }
+    Ok(counts)
+}
+
 /// A shipment as it is now, with its branch.
 #[derive(Debug, Clone, Queryable)]
 pub struct ShipmentNow {
