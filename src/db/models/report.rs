@@ -698,13 +698,16 @@ pub fn moves_of(conn: &mut DbConnection, ids: &[ShipmentId]) -> QueryResult<Vec<
         .collect())
 }
 
+/// A history event counted by branch: (branch code, event, the state it left).
+pub type BranchEvent = (String, String, Option<String>);
+
 /// How many history lines of each of `events` there are, by branch and the state they left:
 /// the paths off the usual one (a postamat changed, a document re-routed or brought back).
 pub fn events_by_branch(
     conn: &mut DbConnection,
     events: &[&str],
-) -> QueryResult<BTreeMap<(String, String, Option<String>), u64>> {
-    let rows: Vec<(String, String, Option<String>)> = status_events::table
+) -> QueryResult<BTreeMap<BranchEvent, u64>> {
+    let rows: Vec<BranchEvent> = status_events::table
         .inner_join(applications::table.on(applications::id.eq(status_events::application_id)))
         .inner_join(branches::table.on(branches::id.eq(applications::branch_id)))
         .filter(status_events::event.eq_any(events))
