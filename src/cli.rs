@@ -394,6 +394,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
                 calendar.clone(),
                 Clock::System,
                 metrics.clone(),
+                config.pilot,
                 every,
                 stop.clone(),
             )));
@@ -474,6 +475,16 @@ fn sweep(
     } else {
         let report = crate::workflows::sweep::sweep(&mut conn, as_of, &calendar.current())?;
         println!("{}", serde_json::to_string(&report)?);
+        // Order п.6 (issue 25): after the pilot's end, what has not gone to Kaspi goes to the ЦОН.
+        let ended = crate::workflows::pilot_end::reroute_after_end(
+            &mut conn,
+            as_of,
+            config.pilot,
+            &calendar.current(),
+        )?;
+        if ended != Default::default() {
+            println!("{}", serde_json::json!({ "pilot_end": ended }));
+        }
     }
     Ok(())
 }

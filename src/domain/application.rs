@@ -1,6 +1,7 @@
 //! An application (п.3–5): what the citizen asked for, and the registry office's status of it.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -14,6 +15,22 @@ pub struct PilotWindow {
 }
 
 impl PilotWindow {
+    /// The first instant after the pilot in a branch of zone `tz`: 00:00 of the day after its
+    /// last day (order п.6, "действует до 31 декабря 2026 года").
+    pub fn ends_at(self, tz: Tz) -> DateTime<Utc> {
+        let next = self.ends_on.succ_opt().unwrap_or(self.ends_on);
+        next.and_time(NaiveTime::MIN)
+            .and_local_timezone(tz)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|| next.and_time(NaiveTime::MIN).and_utc())
+    }
+
+    /// Whether the pilot is over at `at` in a branch of zone `tz`.
+    pub fn is_over(self, at: DateTime<Utc>, tz: Tz) -> bool {
+        at >= self.ends_at(tz)
+    }
+
     /// Why an application submitted on `day` may not choose a postamat, if it may not.
     pub fn refuses(self, day: NaiveDate) -> Option<String> {
         if day < self.starts_on {
@@ -57,17 +74,21 @@ pub enum DeliveryChangeReason {
     CitizenRequest,
     /// The chosen postamat is out of service.
     PostamatOutOfService,
+    /// The pilot ended (order п.6) before the document was handed to the State courier for
+    /// Kaspi: it is issued at the ЦОН (issue 25).
+    PilotEnded,
 }
 
 names!(DeliveryChangeReason {
     CitizenRequest => "citizen_request",
     PostamatOutOfService => "postamat_out_of_service",
+    PilotEnded => "pilot_ended",
 });
 
 impl ApplicationStatus {
-    /// Issue 23: the way of delivery may change while a document is still to come or on its
-    /// way: not once the application was refused or cancelled (a duplicate is issued at the
-    /// ЦОН, п.26).
+    /// Issue 23, п.3–4: the way of delivery may change while a document is still to come or on
+    /// its way: not once the application was refused or cancelled (a duplicate is issued at
+    /// the ЦОН, п.26).
     pub fn delivery_may_change(self) -> bool {
         matches!(
             self,
@@ -115,6 +136,20 @@ impl ApplicationStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Order п.6: in force until 31 December 2026 — to 24:00 of that day in the branch's zone.
+    #[test]
+    fn the_pilot_is_over_from_midnight_after_its_last_day() {
+        let pilot = PilotWindow {
+            starts_on: NaiveDate::from_ymd_opt(2026, 2, 13).unwrap(),
+            ends_on: NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
+        };
+        let almaty = chrono_tz::Asia::Almaty;
+        let end: DateTime<Utc> = "2026-12-31T19:00:00Z".parse().unwrap();
+        assert_eq!(pilot.ends_at(almaty), end);
+        assert!(!pilot.is_over(end - chrono::Duration::seconds(1), almaty));
+        assert!(pilot.is_over(end, almaty));
+    }
 
     #[test]
     fn a_final_status_is_given_once_and_a_cancellation_waits_for_the_loss() {

@@ -50,7 +50,8 @@ pub enum NotificationKind {
     /// A day before storage ends (п.29): collect by D (Kaspi app). Sent by the sweeper, not by a
     /// transition.
     StorageReminder,
-    /// Issue 23, п.4: the document goes to another postamat in the city (Kaspi app).
+    /// Issue 23: the document goes to another postamat in the city (п.4); told in the Kaspi app
+    /// as the placement is (п.28).
     PostamatChanged,
     /// Issue 23, п.3, 14: the document will be issued at the ЦОН instead (Kaspi app + SMS 1414,
     /// as every message that sends the citizen to the ЦОН).
@@ -106,6 +107,18 @@ impl LostWhere {
             _ => LostWhere::InDelivery,
         }
     }
+}
+
+/// Why a document came back to the State Corporation, as the п.34 message says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReturnedWhy {
+    /// Not collected in its 3 days (п.29–30).
+    NotCollected,
+    /// The citizen asked for the ЦОН instead (issue 23).
+    Rerouted,
+    /// Kaspi took it out of its cell before the citizen's days ended and brought it back
+    /// (issue 23, п.29): not the citizen's doing.
+    RemovedEarly,
 }
 
 /// How a message reaches the citizen.
@@ -211,8 +224,9 @@ pub enum OutboundKind {
     CreateOrder,
     /// п.24: the second copy of a loss act, for the registry office.
     LossAct,
-    /// Issue 23: the citizen asked the ЦОН for the document there; Kaspi is to stop delivering
-    /// it (and bring it back to its point if it has it).
+    /// Issue 23 (п.3, 8, 14): the document is issued at the ЦОН instead; Kaspi, asked for an
+    /// order at the execution (п.8), is to stop delivering it (and bring it back to its point,
+    /// п.30–31, if it has it).
     CancelDelivery,
 }
 
@@ -242,12 +256,12 @@ pub enum Facts<'a> {
         branch_address: &'a str,
         lost: LostWhere,
     },
-    /// п.34: removed from the postamat and moved to the State Corporation; where to collect it.
-    /// `rerouted`: brought back because the citizen asked for the ЦОН, not left uncollected.
+    /// п.34: removed from the postamat and moved to the State Corporation; where to collect it,
+    /// and why it came back.
     ReturnedToStateCorporation {
         application_number: &'a str,
         branch_address: &'a str,
-        rerouted: bool,
+        why: ReturnedWhy,
     },
     /// A day before storage ends (п.29): the last day to collect.
     StorageReminder {
@@ -259,10 +273,12 @@ pub enum Facts<'a> {
         application_number: &'a str,
         postamat_address: &'a str,
     },
-    /// Issue 23, п.14: the branch that will issue it.
+    /// Issue 23, п.14: the branch that will issue it; `pilot_ended`: because the pilot ended
+    /// (issue 25, order п.6), not at the citizen's request.
     ReroutedToCon {
         application_number: &'a str,
         branch_address: &'a str,
+        pilot_ended: bool,
     },
 }
 
@@ -364,7 +380,7 @@ pub fn render(facts: &Facts<'_>, language: Language) -> String {
             Facts::ReturnedToStateCorporation {
                 application_number,
                 branch_address,
-                rerouted: false,
+                why: ReturnedWhy::NotCollected,
             },
             Language::Ru,
         ) => format!(
@@ -374,7 +390,7 @@ pub fn render(facts: &Facts<'_>, language: Language) -> String {
             Facts::ReturnedToStateCorporation {
                 application_number,
                 branch_address,
-                rerouted: false,
+                why: ReturnedWhy::NotCollected,
             },
             Language::Kk,
         ) => format!(
@@ -384,7 +400,7 @@ pub fn render(facts: &Facts<'_>, language: Language) -> String {
             Facts::ReturnedToStateCorporation {
                 application_number,
                 branch_address,
-                rerouted: true,
+                why: ReturnedWhy::Rerouted,
             },
             Language::Ru,
         ) => format!(
@@ -394,11 +410,31 @@ pub fn render(facts: &Facts<'_>, language: Language) -> String {
             Facts::ReturnedToStateCorporation {
                 application_number,
                 branch_address,
-                rerouted: true,
+                why: ReturnedWhy::Rerouted,
             },
             Language::Kk,
         ) => format!(
             "{application_number} өтінім бойынша туу туралы куәлік өтінішіңіз бойынша Мемлекеттік корпорацияға тапсырылды. Оны ХҚКО-дан алыңыз: {branch_address}."
+        ),
+        (
+            Facts::ReturnedToStateCorporation {
+                application_number,
+                branch_address,
+                why: ReturnedWhy::RemovedEarly,
+            },
+            Language::Ru,
+        ) => format!(
+            "Свидетельство о рождении по заявке {application_number} было изъято из постамата и передано в Госкорпорацию. Получите его в ЦОН: {branch_address}."
+        ),
+        (
+            Facts::ReturnedToStateCorporation {
+                application_number,
+                branch_address,
+                why: ReturnedWhy::RemovedEarly,
+            },
+            Language::Kk,
+        ) => format!(
+            "{application_number} өтінім бойынша туу туралы куәлік постаматтан алынып, Мемлекеттік корпорацияға тапсырылды. Оны ХҚКО-дан алыңыз: {branch_address}."
         ),
         (
             Facts::PostamatChanged {
@@ -422,6 +458,7 @@ pub fn render(facts: &Facts<'_>, language: Language) -> String {
             Facts::ReroutedToCon {
                 application_number,
                 branch_address,
+                pilot_ended: false,
             },
             Language::Ru,
         ) => format!(
@@ -431,10 +468,31 @@ pub fn render(facts: &Facts<'_>, language: Language) -> String {
             Facts::ReroutedToCon {
                 application_number,
                 branch_address,
+                pilot_ended: false,
             },
             Language::Kk,
         ) => format!(
             "{application_number} өтінім бойынша туу туралы куәлікті постаматта емес, ХҚКО-да береді: {branch_address}. Жеке куәлігіңізді алыңыз."
+        ),
+        (
+            Facts::ReroutedToCon {
+                application_number,
+                branch_address,
+                pilot_ended: true,
+            },
+            Language::Ru,
+        ) => format!(
+            "Выдача через постаматы Kaspi завершена. Свидетельство о рождении по заявке {application_number} получите в ЦОН: {branch_address}. Возьмите удостоверение личности."
+        ),
+        (
+            Facts::ReroutedToCon {
+                application_number,
+                branch_address,
+                pilot_ended: true,
+            },
+            Language::Kk,
+        ) => format!(
+            "Kaspi постаматтары арқылы беру аяқталды. {application_number} өтінім бойынша туу туралы куәлікті ХҚКО-дан алыңыз: {branch_address}. Жеке куәлігіңізді алыңыз."
         ),
         (
             Facts::StorageReminder {
@@ -608,17 +666,29 @@ mod tests {
         let returned = Facts::ReturnedToStateCorporation {
             application_number: "002641234567",
             branch_address: "г. Алматы, пр. Абая, 10",
-            rerouted: false,
+            why: ReturnedWhy::NotCollected,
         };
         // Issue 23: sent to the ЦОН at the citizen's request, and told so.
         let rerouted = Facts::ReturnedToStateCorporation {
             application_number: "002641234567",
             branch_address: "г. Алматы, пр. Абая, 10",
-            rerouted: true,
+            why: ReturnedWhy::Rerouted,
+        };
+        let removed_early = Facts::ReturnedToStateCorporation {
+            application_number: "002641234567",
+            branch_address: "г. Алматы, пр. Абая, 10",
+            why: ReturnedWhy::RemovedEarly,
         };
         let con_instead = Facts::ReroutedToCon {
             application_number: "002641234567",
             branch_address: "г. Алматы, пр. Абая, 10",
+            pilot_ended: false,
+        };
+        // Issue 25: the pilot over, the citizen is told why.
+        let pilot_over = Facts::ReroutedToCon {
+            application_number: "002641234567",
+            branch_address: "г. Алматы, пр. Абая, 10",
+            pilot_ended: true,
         };
         let cancelled = Facts::CancelledAfterLoss {
             application_number: "002641234567",
@@ -633,7 +703,9 @@ mod tests {
         for (facts, language) in [
             &returned,
             &rerouted,
+            &removed_early,
             &con_instead,
+            &pilot_over,
             &cancelled,
             &cancelled_at_con,
         ]

@@ -342,8 +342,8 @@ impl ShipmentEvent {
             | ShipmentEvent::Delayed
             | ShipmentEvent::PostamatChanged => &[R(Role::Kaspi)],
             // The citizen asks in the Kaspi app (Kaspi reports it) or at the ЦОН (the
-            // accumulation sector records it).
-            ShipmentEvent::ReroutedToCon => &[R(Role::Kaspi), R(Role::AccumulationClerk)],
+            // accumulation sector records it); at the pilot's end, the sweeper (issue 25).
+            ShipmentEvent::ReroutedToCon => &[R(Role::Kaspi), R(Role::AccumulationClerk), Sweeper],
             ShipmentEvent::Intake
             | ShipmentEvent::RouteToIssuance
             | ShipmentEvent::Label
@@ -842,7 +842,8 @@ const TABLE: &[Row] = &[
             POSTAMAT,
         )
     },
-    // A re-routed document comes back to the point on the ЦОН route.
+    // п.30–31: back at the point after an early removal, or re-routed to the ЦОН while with
+    // Kaspi's courier (on the ЦОН route then).
     Row {
         meets: &[D::Return],
         ..row(
@@ -1143,9 +1144,9 @@ pub fn collection_supersedes_expiry(
 }
 
 /// Issue 23, п.29: Kaspi's steps with a removal from the cell before the storage the citizen
-/// was told of ended (`storage_ends`, its due instant; a placement earlier in the same plan has
-/// its whole storage ahead) take the early removal instead, and the steps after it follow from
-/// there. Other plans are returned as they are.
+/// was told of ended (`storage_ends`, its due instant) take the early removal instead, and the
+/// steps after it follow from there. Without a known end (a placement only implied by the
+/// removal) nothing is judged early. Other plans are returned as they are.
 pub fn judge_removal(
     steps: Vec<Transition>,
     method: DeliveryMethod,
@@ -1159,11 +1160,7 @@ pub fn judge_removal(
     else {
         return steps;
     };
-    let placed_in_plan = steps[..i]
-        .iter()
-        .any(|t| t.event == ShipmentEvent::PlacedInCell);
-    let early = placed_in_plan || storage_ends.is_some_and(|ends| removed_at < ends);
-    if !early {
+    if storage_ends.is_none_or(|ends| removed_at >= ends) {
         return steps;
     }
     let mut judged = steps[..i].to_vec();
@@ -1179,23 +1176,59 @@ pub fn judge_removal(
     judged
 }
 
-/// Issue 23: a placement Kaspi reports for a document that is already in a cell, or that Kaspi
-/// took out of its cell early, is a new placement only if it happened after the document got
-/// where it is (`since`) — and, in a cell still, names another cell (the first would not
-/// open). Anything else is an older or repeated report of a placement we have.
-pub fn placement_is_new(
+/// What Kaspi reported of a step, for [`kaspi_report_is_new`].
+#[derive(Debug, Clone, Copy)]
+pub struct Reported<'a> {
+    pub event: ShipmentEvent,
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// The cell, for a placement.
+    pub cell: Option<&'a str>,
+}
+
+/// Issue 23, п.19, 29: in a cell, or on its way back after an early removal, a Kaspi report is
+/// of a new step only if it happened after the document got where it is (`since`): a placement
+/// (in a cell still, in another cell — the first would not open), or a collection or removal
+/// after a placement again whose report is late. Anything else is an older or repeated report
+/// of a step we have: history only.
+pub fn kaspi_report_is_new(
     current: ShipmentState,
     since: Option<chrono::DateTime<chrono::Utc>>,
     current_cell: Option<&str>,
-    reported_at: chrono::DateTime<chrono::Utc>,
-    reported_cell: &str,
+    reported: Reported<'_>,
 ) -> bool {
-    let later = since.is_none_or(|since| reported_at > since);
-    match current {
-        S::PlacedInCell => later && current_cell != Some(reported_cell),
-        S::ReturningToKaspiPoint => later,
+    let later = since.is_none_or(|since| reported.at > since);
+    match (current, reported.event) {
+        (S::PlacedInCell, ShipmentEvent::PlacedInCell) => later && current_cell != reported.cell,
+        _ if kaspi_report_may_be_old(current, reported.event) => later,
         _ => true,
     }
+}
+
+/// Whether [`kaspi_report_is_new`] needs to know when the document got where it is.
+pub fn kaspi_report_may_be_old(current: ShipmentState, event: ShipmentEvent) -> bool {
+    matches!(
+        (current, event),
+        (S::PlacedInCell, ShipmentEvent::PlacedInCell)
+            | (
+                S::ReturningToKaspiPoint,
+                ShipmentEvent::PlacedInCell
+                    | ShipmentEvent::Collected
+                    | ShipmentEvent::RemovedFromCell
+            )
+    )
+}
+
+/// Order п.6, issue 25: at the pilot's end a postamat document the State Corporation still
+/// holds before its courier signed for it — at the registry office, taken in, or packed — has
+/// no way to Kaspi any more and is issued at the ЦОН. One the State courier has taken, or that
+/// Kaspi holds, completes its way with every deadline as usual.
+pub fn goes_to_the_con_at_pilot_end(state: ShipmentState) -> bool {
+    matches!(
+        state,
+        ShipmentState::ReadyAtRegistryOffice
+            | ShipmentState::AtAccumulationSector
+            | ShipmentState::Packed
+    )
 }
 
 /// Kaspi can be ahead of our records: it reports on an envelope whose handover to the State
@@ -1220,10 +1253,10 @@ impl ShipmentState {
             ShipmentState::HandedToCourier => 3,
             ShipmentState::AcceptedAtKaspiPoint => 4,
             ShipmentState::OutForDelivery => 5,
-            ShipmentState::PlacedInCell => 6,
-            ShipmentState::Collected
-            | ShipmentState::StorageExpired
-            | ShipmentState::ReturningToKaspiPoint => 7,
+            // Taken out of its cell early, a document may be placed (and collected, or removed)
+            // again: Kaspi's reports of those steps are not behind it.
+            ShipmentState::PlacedInCell | ShipmentState::ReturningToKaspiPoint => 6,
+            ShipmentState::Collected | ShipmentState::StorageExpired => 7,
             ShipmentState::ReturnedToKaspiPoint => 8,
             ShipmentState::InReturnRegistry => 9,
             ShipmentState::AtIssuanceSector => 10,
@@ -1347,8 +1380,8 @@ mod tests {
         assert_eq!(judged[1].to, S::ReturnedToKaspiPoint);
         assert_eq!(judged[1].meets, &[D::Return]);
 
-        // A removal reported before its placement: the implied placement has its whole
-        // storage ahead, so the removal is early whatever is stored.
+        // A removal reported before its placement: no placement time is known, so nothing
+        // is judged early (a late placement report must not turn an expiry into a flag).
         let KaspiPlan::Apply(steps) =
             kaspi_plan(S::OutForDelivery, ShipmentEvent::RemovedFromCell, Postamat)
         else {
@@ -1357,7 +1390,19 @@ mod tests {
         let judged = judge_removal(steps, Postamat, at(10), None);
         assert_eq!(
             events_of(&judged),
-            [ShipmentEvent::PlacedInCell, ShipmentEvent::RemovedEarly]
+            [ShipmentEvent::PlacedInCell, ShipmentEvent::RemovedFromCell]
+        );
+
+        // On its way back after an early removal, a collection whose placement again was not
+        // reported yet implies it (п.29): it is not behind the document.
+        let KaspiPlan::Apply(steps) =
+            kaspi_plan(S::ReturningToKaspiPoint, ShipmentEvent::Collected, Postamat)
+        else {
+            panic!("a collection after an early removal implies the placement again")
+        };
+        assert_eq!(
+            events_of(&steps),
+            [ShipmentEvent::PlacedInCell, ShipmentEvent::Collected]
         );
 
         // Placed again: a new storage the citizen is told of, the return withdrawn.
@@ -1378,30 +1423,49 @@ mod tests {
     /// or repeated placement report is not a placement again.
     #[test]
     fn a_placement_again_is_new_only_when_later_and_elsewhere() {
+        let placed = |at, cell| Reported {
+            event: ShipmentEvent::PlacedInCell,
+            at,
+            cell: Some(cell),
+        };
         let in_cell = |since, cell, reported_at, reported| {
-            placement_is_new(S::PlacedInCell, since, cell, reported_at, reported)
+            kaspi_report_is_new(S::PlacedInCell, since, cell, placed(reported_at, reported))
         };
         assert!(in_cell(Some(at(10)), Some("B-17"), at(11), "B-18"));
         assert!(!in_cell(Some(at(10)), Some("B-17"), at(11), "B-17"));
         assert!(!in_cell(Some(at(10)), Some("B-17"), at(10), "B-18"));
         assert!(!in_cell(Some(at(10)), Some("B-17"), at(9), "B-18"));
-        let removed = |reported_at| {
-            placement_is_new(
+        let removed = |reported: Reported| {
+            kaspi_report_is_new(
                 S::ReturningToKaspiPoint,
                 Some(at(10)),
                 Some("B-17"),
-                reported_at,
-                "B-17",
+                reported,
             )
         };
-        assert!(removed(at(12)), "the same cell again, after the removal");
-        assert!(!removed(at(9)), "the first placement, reported late");
-        assert!(placement_is_new(
+        assert!(
+            removed(placed(at(12), "B-17")),
+            "the same cell again, after the removal"
+        );
+        assert!(
+            !removed(placed(at(9), "B-17")),
+            "the first placement, reported late"
+        );
+        let removal = |at| Reported {
+            event: ShipmentEvent::RemovedFromCell,
+            at,
+            cell: None,
+        };
+        assert!(!removed(removal(at(10))), "the early removal itself again");
+        assert!(
+            removed(removal(at(11))),
+            "removed again after a placement again"
+        );
+        assert!(kaspi_report_is_new(
             S::OutForDelivery,
             None,
             None,
-            at(9),
-            "B-1"
+            placed(at(9), "B-1")
         ));
 
         let moved = transition(

@@ -2,10 +2,12 @@
 //! deadline and its lag in the metrics.
 
 use crate::db::{DbConnection, DbPool};
+use crate::domain::application::PilotWindow;
 use crate::domain::calendar::CalendarSnapshot;
 use crate::jobs::Stop;
 use crate::jobs::calendar_refresh::CalendarCache;
 use crate::observability::Metrics;
+use crate::workflows::pilot_end::reroute_after_end;
 use crate::workflows::sweep::{SweepReport, sweep_with};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -30,6 +32,7 @@ pub async fn run(
     cache: Arc<CalendarCache>,
     clock: crate::clock::Clock,
     metrics: Metrics,
+    pilot: PilotWindow,
     every: Duration,
     mut stop: Stop,
 ) {
@@ -40,6 +43,17 @@ pub async fn run(
         let outcome = actix_web::web::block(move || -> anyhow::Result<SweepReport> {
             let mut conn = pool.get()?;
             let report = sweep_observed(&mut conn, now, &cache.current(), &metrics)?;
+            // Order п.6 (issue 25): after the pilot's end, what has not gone to Kaspi goes to
+            // the ЦОН. Its failure is not the sweep's either.
+            match reroute_after_end(&mut conn, now, pilot, &cache.current()) {
+                Ok(ended) if ended.rerouted_to_con > 0 || ended.failed > 0 => {
+                    tracing::info!(?ended, "pilot's end: documents re-routed to the ЦОН");
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e.chain(), "pilot's end round failed; the next sweep retries")
+                }
+            }
             // Housekeeping: console sessions that are over. Its failure is not the sweep's.
             if let Err(e) = crate::workflows::console::purge_expired(&mut conn, now) {
                 tracing::warn!(error = %e, "expired console sessions not deleted; the next sweep retries");

@@ -250,6 +250,8 @@ enum Action {
     PostamatChange(usize),
     /// The citizen asks in the Kaspi app for the ЦОН instead (issue 23).
     ConInstead(usize),
+    /// Kaspi takes a document out of its cell before storage ends (п.29).
+    KaspiRemovedEarly(usize),
     ConVisit(usize),
     Transfer(usize),
     DrawAct(usize, LossActId),
@@ -786,6 +788,10 @@ impl Run<'_> {
                     ],
                     &snapshot,
                 )?;
+                if self.docs[d].fate.removed_early {
+                    self.at(at + Duration::hours(20), Action::KaspiRemovedEarly(d));
+                    return Ok(());
+                }
                 match self.docs[d].fate.collection {
                     Collection::AfterHours(hours) => {
                         self.at(at + Duration::hours(hours), Action::KaspiCollected(d))
@@ -815,6 +821,17 @@ impl Run<'_> {
                     self.at(due + Duration::hours(3), Action::KaspiRemoved(d));
                     return Ok(());
                 }
+                let body = KaspiEventBody::RemovedFromCell {
+                    waybill: self.docs[d].waybill.clone(),
+                };
+                self.kaspi_events(at, vec![(at, body)], &snapshot)?;
+                let minute = self.model.minutes(240);
+                self.at(
+                    local(local_day(at) + Days::new(1), 10, minute),
+                    Action::KaspiReturned(d),
+                );
+            }
+            Action::KaspiRemovedEarly(d) => {
                 let body = KaspiEventBody::RemovedFromCell {
                     waybill: self.docs[d].waybill.clone(),
                 };
@@ -1028,7 +1045,13 @@ impl Run<'_> {
     ) -> anyhow::Result<()> {
         let actor = self.registry_office.clone();
         let ctx = self.reported(actor, Source::RegistryOffice, "RAGS", at, snapshot);
-        registry_office::apply_status(self.conn, self.docs[d].number.as_str(), status, &ctx)?;
+        registry_office::apply_status(
+            self.conn,
+            self.docs[d].number.as_str(),
+            status,
+            self.settings.pilot,
+            &ctx,
+        )?;
         Ok(())
     }
 

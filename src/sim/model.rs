@@ -58,6 +58,10 @@ pub struct Rates {
     /// Kaspi's point (issue 23 trap 3: it comes back by the return path).
     #[arg(long, default_value_t = 0.005)]
     pub con_instead: f64,
+    /// Share of placed documents Kaspi takes out of their cell the day after, before storage
+    /// ends, and brings back to its point (issue 23 trap 4, п.29: flagged).
+    #[arg(long, default_value_t = 0.002)]
+    pub removed_early: f64,
 }
 
 impl Default for Rates {
@@ -77,6 +81,7 @@ impl Default for Rates {
             not_accepted: 0.003,
             postamat_change: 0.01,
             con_instead: 0.005,
+            removed_early: 0.002,
         }
     }
 }
@@ -99,6 +104,7 @@ impl Rates {
             ("not-accepted", self.not_accepted),
             ("postamat-change", self.postamat_change),
             ("con-instead", self.con_instead),
+            ("removed-early", self.removed_early),
         ];
         for (name, rate) in all {
             if !(0.0..=1.0).contains(&rate) {
@@ -154,6 +160,8 @@ pub struct Fate {
     pub postamat_change: bool,
     /// The citizen asks for the ЦОН instead while the document waits at Kaspi's point.
     pub con_instead: bool,
+    /// Kaspi takes it out of its cell the day after placing it (п.29).
+    pub removed_early: bool,
 }
 
 /// The seeded generator every random choice of a run comes from, in the run's order.
@@ -190,6 +198,8 @@ impl Model {
         let con_instead = !at_con && loss.is_none() && rng.random_bool(r.con_instead);
         let postamat_change =
             !at_con && loss.is_none() && !con_instead && rng.random_bool(r.postamat_change);
+        let removed_early =
+            !at_con && loss.is_none() && !con_instead && rng.random_bool(r.removed_early);
         let placement_late_days = if rng.random_bool(r.placement_late) {
             rng.random_range(1..=3)
         } else {
@@ -218,6 +228,7 @@ impl Model {
             not_accepted,
             postamat_change,
             con_instead,
+            removed_early,
         }
     }
 

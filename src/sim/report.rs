@@ -528,7 +528,7 @@ fn html(report: &Report, settings: &Settings) -> String {
             vec![
                 "Rates".into(),
                 format!(
-                    "ЦОН {:.2}, registry delay {:.2}, courier late {:.2}, placement late {:.2} (delay reported {:.2}), no-show {:.2}, late collection {:.2}, loss {:.3}, dispute {:.2}, ЦОН no-show {:.2}, lost after sealing {:.3}, not accepted {:.3}, postamat change {:.3}, ЦОН instead {:.3}",
+                    "ЦОН {:.2}, registry delay {:.2}, courier late {:.2}, placement late {:.2} (delay reported {:.2}), no-show {:.2}, late collection {:.2}, loss {:.3}, dispute {:.2}, ЦОН no-show {:.2}, lost after sealing {:.3}, not accepted {:.3}, postamat change {:.3}, ЦОН instead {:.3}, removed early {:.3}",
                     r.con_share,
                     r.registry_delay,
                     r.courier_late,
@@ -542,7 +542,8 @@ fn html(report: &Report, settings: &Settings) -> String {
                     r.lost_after_sealing,
                     r.not_accepted,
                     r.postamat_change,
-                    r.con_instead
+                    r.con_instead,
+                    r.removed_early
                 ),
             ],
             vec![

@@ -17,9 +17,10 @@ use crate::db::models::application::{self, ApplicationRow};
 use crate::db::models::branch::{self, BranchScope};
 use crate::db::models::registry;
 use crate::db::models::shipment::{self as shipments, ShipmentRow};
-use crate::db::models::{outbox, postamat, to_db_time};
+use crate::db::models::{history, outbox, postamat, to_db_time};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::application::DeliveryChangeReason;
+use crate::domain::ids::ShipmentId;
 use crate::domain::notification::{Destination, OutboundKind};
 use crate::domain::reference::KaspiPostamatId;
 use crate::domain::registry::{RegistryKind, RegistryState};
@@ -144,9 +145,11 @@ pub fn change_postamat(
         // will name the new postamat.
         if let Some(document) = document {
             let address = chosen.address();
+            // Each change is told, a change back included: the cause is the report's own id.
+            let cause = ctx.external_event_id.as_deref().unwrap_or(to.as_str());
             let notice = Notice::PostamatChanged {
                 postamat: &address,
-                cause: to.as_str(),
+                cause,
             };
             notify_citizen(conn, &app, document.id, notice, ctx.recorded_at)?;
         }
@@ -167,67 +170,111 @@ pub fn reroute_to_con(
 ) -> WorkflowResult<ApplicationRow> {
     write_transaction(conn, |conn| {
         let (app, original) = changeable(conn, number, scope)?;
-        if let Some(document) = &original {
-            match document.status {
-                ShipmentState::HandedToCourier => {
-                    return Err(WorkflowError::rejected(
-                        Reason::InvalidTransition,
-                        format!(
-                            "the document of application {number} is with the State courier: it is brought back first (POST /api/v1/shipments/{}/bring-back), or re-routed once the Kaspi point has accepted it",
-                            document.id
-                        ),
-                    ));
-                }
-                ShipmentState::Packed => take_off_unsigned_registry(conn, document, ctx)?,
-                _ => {}
-            }
-        }
-        let details = serde_json::json!({ "reason": reason, "from_state": original.as_ref().map(|d| d.status) });
-        let document = record_change(
-            conn,
-            &app,
-            original.as_ref(),
-            Event::ReroutedToCon,
-            details,
-            ctx,
-        )?;
-        let app = set_delivery(conn, &app, DeliveryMethod::Con, None, ctx)?;
-        if let Some(document) = &document {
-            // Asked at the ЦОН: Kaspi, which may have the order, or the envelope, hears it from
-            // us. Asked in the Kaspi app: Kaspi knows.
-            let asked_at_con = ctx.actor.role() != Some(Role::Kaspi);
-            if asked_at_con && let Some(order) = &document.kaspi_order_id {
-                let payload = serde_json::json!({
-                    "request": OutboundKind::CancelDelivery,
-                    "application_number": app.number,
-                    "kaspi_order_id": order,
-                    "waybill": document.waybill,
-                    "reason": reason,
-                    "return_to_point": matches!(
-                        document.status,
-                        ShipmentState::ReturnedToKaspiPoint | ShipmentState::ReturningToKaspiPoint
+        reroute(conn, app, original, reason, ctx)
+    })
+}
+
+/// The re-route of [`reroute_to_con`], inside the caller's transaction.
+pub(super) fn reroute(
+    conn: &mut DbConnection,
+    app: ApplicationRow,
+    original: Option<ShipmentRow>,
+    reason: DeliveryChangeReason,
+    ctx: &EventContext<'_>,
+) -> WorkflowResult<ApplicationRow> {
+    let number = app.number.as_str();
+    if let Some(document) = &original {
+        match document.status {
+            ShipmentState::HandedToCourier => {
+                return Err(WorkflowError::rejected(
+                    Reason::InvalidTransition,
+                    format!(
+                        "the document of application {number} is with the State courier: it is brought back first (POST /api/v1/shipments/{}/bring-back), or re-routed once the Kaspi point has accepted it",
+                        document.id
                     ),
-                    "requested_at": ctx.occurred_at,
-                });
-                outbox::insert_outbound(
-                    conn,
-                    Destination::Kaspi,
-                    OutboundKind::CancelDelivery,
-                    &payload,
-                    &format!("cancel_delivery:{}", app.number),
-                    ctx.recorded_at,
-                )?;
+                ));
             }
-            notify_citizen(
+            ShipmentState::Packed => take_off_unsigned_registry(conn, document, ctx)?,
+            _ => {}
+        }
+    }
+    let details =
+        serde_json::json!({ "reason": reason, "from_state": original.as_ref().map(|d| d.status) });
+    let document = record_change(
+        conn,
+        &app,
+        original.as_ref(),
+        Event::ReroutedToCon,
+        details,
+        ctx,
+    )?;
+    let app = set_delivery(conn, &app, DeliveryMethod::Con, None, ctx)?;
+    if let Some(document) = &document {
+        // Not asked in the Kaspi app (at the ЦОН, or at the pilot's end): Kaspi, which was asked
+        // for an order when the document was executed (п.8) and may have made it or hold the
+        // envelope, hears it from us. Asked in the app: Kaspi knows.
+        if ctx.actor.role() != Some(Role::Kaspi) {
+            let payload = serde_json::json!({
+                "request": OutboundKind::CancelDelivery,
+                "application_number": app.number,
+                "kaspi_order_id": document.kaspi_order_id,
+                "waybill": document.waybill,
+                "reason": reason,
+                "return_to_point": matches!(
+                    document.status,
+                    ShipmentState::ReturnedToKaspiPoint | ShipmentState::ReturningToKaspiPoint
+                ),
+                "requested_at": ctx.occurred_at,
+            });
+            outbox::insert_outbound(
                 conn,
-                &app,
-                document.id,
-                Notice::ReroutedToCon,
+                Destination::Kaspi,
+                OutboundKind::CancelDelivery,
+                &payload,
+                &format!("cancel_delivery:{}", app.number),
                 ctx.recorded_at,
             )?;
         }
-        Ok(app)
-    })
+        let pilot_ended = reason == DeliveryChangeReason::PilotEnded;
+        notify_citizen(
+            conn,
+            &app,
+            document.id,
+            Notice::ReroutedToCon { pilot_ended },
+            ctx.recorded_at,
+        )?;
+    }
+    Ok(app)
+}
+
+/// A document made for the ЦОН whose application was re-routed before the registry office
+/// executed it (the citizen asked, or the pilot ended): the citizen is told now that there is a
+/// document, and why.
+pub(super) fn tell_rerouted_before_execution(
+    conn: &mut DbConnection,
+    app: &ApplicationRow,
+    document: ShipmentId,
+    ctx: &EventContext<'_>,
+) -> WorkflowResult<()> {
+    let Some(details) = history::application_line(conn, app.id, "rerouted_to_con")? else {
+        return Ok(());
+    };
+    let reason = serde_json::from_str::<serde_json::Value>(&details)
+        .ok()
+        .and_then(|d| {
+            d.get("reason")?
+                .as_str()
+                .and_then(DeliveryChangeReason::parse)
+        });
+    let pilot_ended = reason == Some(DeliveryChangeReason::PilotEnded);
+    notify_citizen(
+        conn,
+        app,
+        document,
+        Notice::ReroutedToCon { pilot_ended },
+        ctx.recorded_at,
+    )?;
+    Ok(())
 }
 
 /// A packed envelope re-routed to the ЦОН leaves the handoff registry it is on: a draft simply
@@ -238,17 +285,26 @@ fn take_off_unsigned_registry(
     document: &ShipmentRow,
     ctx: &EventContext<'_>,
 ) -> WorkflowResult<()> {
+    let withdraw = |conn: &mut DbConnection| {
+        registry::withdraw_item(
+            conn,
+            document.id,
+            RegistryKind::KaspiHandoff,
+            to_db_time(ctx.recorded_at),
+        )
+    };
     match registry::live_of(conn, document.id, RegistryKind::KaspiHandoff)? {
+        // Claimed first, as every change of a draft is: a seal committing meanwhile makes it
+        // a signed registry, whose line is withdrawn instead.
         Some((id, RegistryState::Draft)) => {
-            registry::delete_item(conn, id, document.id)?;
+            if registry::claim_draft(conn, id)? {
+                registry::delete_item(conn, id, document.id)?;
+            } else {
+                withdraw(conn)?;
+            }
         }
         Some((_, RegistryState::Sealed)) => {
-            registry::withdraw_item(
-                conn,
-                document.id,
-                RegistryKind::KaspiHandoff,
-                to_db_time(ctx.recorded_at),
-            )?;
+            withdraw(conn)?;
         }
         Some(_) | None => {}
     }

@@ -31,8 +31,9 @@ use crate::domain::notification::{Bilingual, NotificationKind, kaspi_delay_date}
 use crate::domain::reference::BranchTimeZone;
 use crate::domain::registry::{RegistryKind, RegistryState};
 use crate::domain::shipment::{
-    Event, KaspiPlan, ShipmentEvent, ShipmentState, Transition, collection_supersedes_expiry,
-    judge_removal, kaspi_may_be_ahead, kaspi_plan, placement_is_new,
+    Event, KaspiPlan, Reported, ShipmentEvent, ShipmentState, Transition,
+    collection_supersedes_expiry, judge_removal, kaspi_may_be_ahead, kaspi_plan,
+    kaspi_report_is_new, kaspi_report_may_be_old,
 };
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -320,10 +321,15 @@ fn process(
             ));
         }
     };
+    let mut early = false;
     let plan = match plan {
         Plan::Apply(_) if contradicts_removal(conn, &loaded.shipment, event)? => Plan::Stale,
-        Plan::Apply(_) if !placement_is_new_one(conn, &loaded.shipment, event)? => Plan::Stale,
-        Plan::Apply(steps) => Plan::Apply(judge_early_removal(conn, &loaded, steps, event)?),
+        Plan::Apply(_) if !report_is_new(conn, &loaded.shipment, event)? => Plan::Stale,
+        Plan::Apply(steps) => {
+            let (steps, flagged) = judge_early_removal(conn, &loaded, steps, event)?;
+            early = flagged;
+            Plan::Apply(steps)
+        }
         plan => plan,
     };
     Ok(match plan {
@@ -336,7 +342,7 @@ fn process(
                 &event.body,
                 ctx,
             )?;
-            if steps.iter().any(|t| t.event == ShipmentEvent::RemovedEarly) {
+            if early {
                 flag_early_removal(conn, &loaded, ctx)?;
             }
             effects(conn, &loaded, &applied, &event.body, ctx)?;
@@ -371,61 +377,75 @@ fn contradicts_removal(
     ))
 }
 
-/// Issue 23: a placement reported for a document already in a cell, or taken out of its cell
-/// early, is a new placement only if it is later than where the document is now
-/// ([`placement_is_new`]); reads the history only in those states.
-fn placement_is_new_one(
+/// Issue 23: in a cell, or on its way back after an early removal, a Kaspi report is of a new
+/// step only if it is later than where the document is now ([`kaspi_report_is_new`]); reads
+/// the history only in those states.
+fn report_is_new(
     conn: &mut DbConnection,
     shipment: &ShipmentRow,
     event: &KaspiEvent,
 ) -> WorkflowResult<bool> {
-    let KaspiEventBody::PlacedInCell { cell, .. } = &event.body else {
-        return Ok(true);
-    };
-    if !matches!(
-        shipment.status,
-        ShipmentState::PlacedInCell | ShipmentState::ReturningToKaspiPoint
-    ) {
+    if !kaspi_report_may_be_old(shipment.status, event.body.shipment_event()) {
         return Ok(true);
     }
+    let reported = Reported {
+        event: event.body.shipment_event(),
+        at: event.occurred_at,
+        cell: match &event.body {
+            KaspiEventBody::PlacedInCell { cell, .. } => Some(cell.as_str()),
+            _ => None,
+        },
+    };
     let since = history::entered_at(conn, shipment.id, shipment.status.as_str())?;
-    Ok(placement_is_new(
+    Ok(kaspi_report_is_new(
         shipment.status,
         since.map(|at| at.and_utc()),
         shipment.postamat_cell.as_deref(),
-        event.occurred_at,
-        cell.as_str(),
+        reported,
     ))
 }
 
 /// Issue 23, п.29: a removal from the cell before the storage the citizen was told of ended is
-/// an early removal ([`judge_removal`]); reads the storage's due instant only when the plan
-/// removes the document from a cell we have it in.
+/// an early removal ([`judge_removal`]), and flagged; so is one reported only after the sweeper
+/// expired the storage. Reads the storage's due instant only for a removal from a cell we have
+/// the document in, or after its expiry. Returns the steps and whether to flag the removal.
 fn judge_early_removal(
     conn: &mut DbConnection,
     loaded: &Loaded,
     steps: Vec<Transition>,
     event: &KaspiEvent,
-) -> WorkflowResult<Vec<Transition>> {
-    let removes_from_our_cell = loaded.shipment.status == ShipmentState::PlacedInCell
-        && steps
-            .iter()
-            .any(|t| t.event == ShipmentEvent::RemovedFromCell);
-    let storage_ends = if removes_from_our_cell {
-        deadline::of_shipment(conn, loaded.shipment.id)?
-            .into_iter()
-            .filter(|d| d.kind == DeadlineKind::Storage && d.state == DeadlineState::Pending)
-            .map(|d| d.due_at())
-            .max()
-    } else {
-        None
+) -> WorkflowResult<(Vec<Transition>, bool)> {
+    let removal = steps
+        .iter()
+        .any(|t| t.event == ShipmentEvent::RemovedFromCell);
+    let storage = match loaded.shipment.status {
+        ShipmentState::PlacedInCell if removal => Some(DeadlineState::Pending),
+        ShipmentState::StorageExpired if removal => Some(DeadlineState::Breached),
+        _ => None,
     };
-    Ok(judge_removal(
+    let Some(storage) = storage else {
+        return Ok((steps, false));
+    };
+    let storage_ends = deadline::of_shipment(conn, loaded.shipment.id)?
+        .into_iter()
+        .filter(|d| d.kind == DeadlineKind::Storage && d.state == storage)
+        .map(|d| d.due_at())
+        .max();
+    if loaded.shipment.status == ShipmentState::StorageExpired {
+        // Recorded where it is; the flag says the cell did not keep the citizen's days.
+        let early = storage_ends.is_some_and(|ends| event.occurred_at < ends);
+        return Ok((steps, early));
+    }
+    let judged = judge_removal(
         steps,
         loaded.shipment.delivery_method,
         event.occurred_at,
         storage_ends,
-    ))
+    );
+    let early = judged
+        .iter()
+        .any(|t| t.event == ShipmentEvent::RemovedEarly);
+    Ok((judged, early))
 }
 
 /// An early removal is flagged for the supervisors as a discrepancy (Kaspi's side): the citizen
@@ -820,8 +840,12 @@ fn accept_registry(
     let accepted: Vec<&str> = acceptance.accepted.iter().map(Waybill::as_str).collect();
     let mut mismatches = 0;
     // An envelope withdrawn from the registry before the courier signed for it (re-routed to
-    // the ЦОН, issue 23) never went to the point.
-    for (item, shipment, time_zone) in items.iter().filter(|(i, _, _)| i.withdrawn_at.is_none()) {
+    // the ЦОН, issue 23) never went to the point; one brought back after it (п.18) did.
+    let went = |item: &registry::ItemRow| {
+        item.withdrawn_at
+            .is_none_or(|at| registry.handed_over_at.is_some_and(|handed| handed <= at))
+    };
+    for (item, shipment, time_zone) in items.iter().filter(|(i, _, _)| went(i)) {
         let waybill = item.waybill.as_str();
         let found = |kind, detail| Found {
             registry: Some(&registry),
@@ -857,10 +881,11 @@ fn accept_registry(
             }
         }
     }
-    for waybill in accepted
-        .iter()
-        .filter(|w| !items.iter().any(|(item, _, _)| item.waybill == **w))
-    {
+    for waybill in accepted.iter().filter(|w| {
+        !items
+            .iter()
+            .any(|(item, _, _)| item.waybill == **w && went(item))
+    }) {
         mismatches += 1;
         let detail = format!(
             "envelope {waybill} is on Kaspi's registry {kaspi_number} but not on registry {number}"

@@ -23,6 +23,7 @@ pub mod keys;
 pub mod label;
 pub mod loss;
 pub mod notify;
+pub mod pilot_end;
 pub mod register;
 pub mod registries;
 pub mod registry_office;

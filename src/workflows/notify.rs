@@ -9,7 +9,7 @@ use crate::db::models::application::ApplicationRow;
 use crate::db::models::outbox::{self, NewNotification};
 use crate::db::models::{branch, history};
 use crate::domain::ids::ShipmentId;
-use crate::domain::notification::{self, Bilingual, Facts, LostWhere, dedup_key};
+use crate::domain::notification::{self, Bilingual, Facts, LostWhere, ReturnedWhy, dedup_key};
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// What to tell the citizen.
@@ -27,9 +27,8 @@ pub enum Notice<'a> {
     DeliveryLate { new_date: NaiveDate, cause: &'a str },
     /// п.25: cancelled after a loss; a free duplicate at the branch.
     CancelledAfterLoss { lost: LostWhere },
-    /// п.34: back at the State Corporation; collect it at the branch. `rerouted`: because the
-    /// citizen asked for the ЦОН (issue 23).
-    ReturnedToStateCorporation { rerouted: bool },
+    /// п.34: back at the State Corporation; collect it at the branch; why it came back.
+    ReturnedToStateCorporation { why: ReturnedWhy },
     /// A day before storage ends (п.29): collect by this day. `cause` as for the placement.
     StorageReminder {
         collect_by: NaiveDate,
@@ -41,8 +40,9 @@ pub enum Notice<'a> {
         postamat: &'a Bilingual,
         cause: &'a str,
     },
-    /// Issue 23, п.14: it will be issued at the branch instead.
-    ReroutedToCon,
+    /// Issue 23, п.14: it will be issued at the branch instead; `pilot_ended`: because the
+    /// pilot ended (issue 25).
+    ReroutedToCon { pilot_ended: bool },
 }
 
 /// Writes `notice` for the citizen of `application` about `shipment`; returns how many messages
@@ -59,7 +59,7 @@ pub fn notify_citizen(
     let branch_address = match notice {
         Notice::CancelledAfterLoss { .. }
         | Notice::ReturnedToStateCorporation { .. }
-        | Notice::ReroutedToCon => Some(branch::get(conn, application.branch_id)?.address()),
+        | Notice::ReroutedToCon { .. } => Some(branch::get(conn, application.branch_id)?.address()),
         _ => None,
     };
     let branch_address = branch_address.as_ref().map_or("", |a| a.get(language));
@@ -91,11 +91,11 @@ pub fn notify_citizen(
             },
             None,
         ),
-        Notice::ReturnedToStateCorporation { rerouted } => (
+        Notice::ReturnedToStateCorporation { why } => (
             Facts::ReturnedToStateCorporation {
                 application_number,
                 branch_address,
-                rerouted,
+                why,
             },
             None,
         ),
@@ -113,10 +113,11 @@ pub fn notify_citizen(
             },
             Some(cause),
         ),
-        Notice::ReroutedToCon => (
+        Notice::ReroutedToCon { pilot_ended } => (
             Facts::ReroutedToCon {
                 application_number,
                 branch_address,
+                pilot_ended,
             },
             None,
         ),

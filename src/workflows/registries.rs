@@ -11,12 +11,12 @@ use crate::db::models::kaspi_event;
 use crate::db::models::numbering::{Series, next_number};
 use crate::db::models::registry::{self, ItemRow, RegistryRow};
 use crate::db::models::shipment::{self as shipments, ShipmentRow};
-use crate::db::models::{application, branch, to_db_time};
+use crate::db::models::{application, branch, history, to_db_time};
 use crate::db::{DbConnection, lock_key, write_transaction};
 use crate::domain::identifiers::ApplicationNumber;
 use crate::domain::ids::{BranchId, KeyId, RegistryId, ShipmentId};
 use crate::domain::kaspi::registry_wait_key;
-use crate::domain::notification::NotificationKind;
+use crate::domain::notification::{NotificationKind, ReturnedWhy};
 use crate::domain::registry::{RegistryKind, RegistryState};
 use crate::domain::shipment::{DeliveryMethod, Event, ShipmentEvent, ShipmentState};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -346,13 +346,20 @@ pub fn hand_over(
                 .contains(&NotificationKind::ReturnedToStateCorporation)
             {
                 let app = application::get(conn, shipment.application_id)?;
-                // A document re-routed to the ЦОН (issue 23) was not left uncollected.
-                let rerouted = shipment.delivery_method == DeliveryMethod::Con;
+                // A document re-routed to the ЦОН, or one Kaspi took out of its cell early
+                // (issue 23), was not left uncollected.
+                let why = if shipment.delivery_method == DeliveryMethod::Con {
+                    ReturnedWhy::Rerouted
+                } else if history::kaspi_reports(conn, shipment.id, "removed_early")?.is_empty() {
+                    ReturnedWhy::NotCollected
+                } else {
+                    ReturnedWhy::RemovedEarly
+                };
                 notify_citizen(
                     conn,
                     &app,
                     shipment.id,
-                    Notice::ReturnedToStateCorporation { rerouted },
+                    Notice::ReturnedToStateCorporation { why },
                     ctx.recorded_at,
                 )?;
             }

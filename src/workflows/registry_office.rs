@@ -3,13 +3,14 @@
 
 use super::notify::{Notice, notify_citizen};
 use super::shipment::{self, Line};
-use super::{EventContext, Reason, WorkflowError, WorkflowResult};
+use super::{EventContext, Reason, WorkflowError, WorkflowResult, delivery};
 use crate::db::models::application::{self, ApplicationRow};
+use crate::db::models::branch;
 use crate::db::models::postamat;
 use crate::db::models::shipment::{self as shipments, ShipmentRow};
 use crate::db::models::{history, loss_act, outbox};
 use crate::db::{DbConnection, write_transaction};
-use crate::domain::application::FinalStatus;
+use crate::domain::application::{DeliveryChangeReason, FinalStatus, PilotWindow};
 use crate::domain::loss::LossActState;
 use crate::domain::notification::{Destination, LostWhere, NotificationKind, OutboundKind};
 use crate::domain::shipment::{DeliveryMethod, Event, ShipmentKind, ShipmentState};
@@ -21,15 +22,18 @@ pub struct StatusApplied {
     pub shipment: Option<ShipmentRow>,
 }
 
-/// Applies the registry office's `status` to the application `number`.
+/// Applies the registry office's `status` to the application `number`; `pilot` is the window
+/// postamat delivery runs in (order п.6): an execution reported after it ends makes the
+/// document for the ЦОН.
 pub fn apply_status(
     conn: &mut DbConnection,
     number: &str,
     status: FinalStatus,
+    pilot: PilotWindow,
     ctx: &EventContext<'_>,
 ) -> WorkflowResult<StatusApplied> {
     write_transaction(conn, |conn| {
-        let app = application::find_by_number(conn, number)?
+        let mut app = application::find_by_number(conn, number)?
             .ok_or_else(|| WorkflowError::not_found(format!("application {number} not found")))?;
         let Some(to) = app.status.after(status) else {
             return Err(WorkflowError::rejected(
@@ -39,7 +43,11 @@ pub fn apply_status(
         };
         let shipment = match status {
             FinalStatus::Cancelled => Some(cancel(conn, &app, ctx)?),
-            FinalStatus::Executed => Some(execute(conn, &app, ctx)?),
+            FinalStatus::Executed => {
+                let (executed, document) = execute(conn, app, pilot, ctx)?;
+                app = executed;
+                Some(document)
+            }
             FinalStatus::Refused => {
                 shipment::record(
                     conn,
@@ -73,12 +81,24 @@ pub fn apply_status(
 }
 
 /// п.8: the document exists; Kaspi creates the delivery order once the final status is known
-/// (the request is written with the change and delivered by the dispatcher).
+/// (the request is written with the change and delivered by the dispatcher). After the pilot's
+/// end (order п.6, issue 25) a postamat application is re-routed to the ЦОН first: no new
+/// delivery starts through Kaspi. A citizen whose application was re-routed before execution
+/// is told now where to collect the document, and why.
 fn execute(
     conn: &mut DbConnection,
-    app: &ApplicationRow,
+    app: ApplicationRow,
+    pilot: PilotWindow,
     ctx: &EventContext<'_>,
-) -> WorkflowResult<ShipmentRow> {
+) -> WorkflowResult<(ApplicationRow, ShipmentRow)> {
+    let tz = branch::time_zone(conn, app.branch_id)?.tz();
+    let app =
+        if app.delivery_method == DeliveryMethod::Postamat && pilot.is_over(ctx.recorded_at, tz) {
+            delivery::reroute(conn, app, None, DeliveryChangeReason::PilotEnded, ctx)?
+        } else {
+            app
+        };
+    let app = &app;
     let created = shipment::create(
         conn,
         app.id,
@@ -105,8 +125,10 @@ fn execute(
             &format!("create_order:{}", app.number),
             ctx.recorded_at,
         )?;
+    } else {
+        delivery::tell_rerouted_before_execution(conn, app, created.id, ctx)?;
     }
-    Ok(created)
+    Ok((app.clone(), created))
 }
 
 /// п.24–25: the lost document is cancelled and the citizen told where to get a free duplicate.

@@ -16,7 +16,7 @@ use crate::domain::calendar::CalendarSnapshot;
 use crate::domain::deadline::{DeadlineKind, DeadlineState, OnBreach};
 use crate::domain::force_majeure::{Decision, decide};
 use crate::domain::notification::{backoff, sweeper_delay_date};
-use crate::domain::shipment::{Event, ShipmentState};
+use crate::domain::shipment::{DeliveryMethod, Event, ShipmentState};
 use chrono::{DateTime, Days, Utc};
 use diesel::Connection;
 use serde::Serialize;
@@ -251,6 +251,9 @@ fn consequence(
                 report.storage_expired += 1;
             }
         }
+        // A document re-routed to the ЦОН (issue 23) is not late for a postamat: the citizen was
+        // told where to collect it instead.
+        OnBreach::NotifyDelay if row.delivery_method == DeliveryMethod::Con => {}
         OnBreach::NotifyDelay => {
             // п.27: unless Kaspi has given the citizen a date still ahead, the new expected
             // date is the next working day after the breach.
@@ -293,7 +296,8 @@ fn remind(
             // The storage period ends at 24:00 of its last day, i.e. 00:00 of the next.
             let collect_by = due_at.with_timezone(&tz).date_naive() - Days::new(1);
             let app = application::get(conn, row.application_id)?;
-            // A storage after a placement again (issue 23) is reminded of on its own.
+            // A storage after a placement again (issue 23, п.29: 3 days from the placement the
+            // citizen was told of) is reminded of on its own.
             let storages = deadline::of_shipment(conn, row.id)?
                 .iter()
                 .filter(|d| d.kind == DeadlineKind::Storage)

@@ -303,6 +303,16 @@ async fn an_application_rerouted_before_execution_is_executed_for_the_con() {
     );
     let taken = p.intake(&["RE-1"], Some("РАГС-реестр 7")).await;
     assert_eq!(taken["items"][0]["state"], "at_issuance_sector");
+    // Told once there is a document, on both channels, that the ЦОН will issue it.
+    let id = taken["items"][0]["shipment_id"].as_str().unwrap();
+    let told: Vec<_> = p
+        .notifications(id)
+        .await
+        .into_iter()
+        .filter(|n| n.kind == "rerouted_to_con")
+        .collect();
+    assert_eq!(told.len(), 2, "{told:?}");
+    assert!(told[0].body.contains("ХҚКО-да береді"), "{told:?}");
 }
 
 /// Trap 3: what Kaspi holds comes back by the return path (п.30–34) on the ЦОН route: from the
@@ -541,4 +551,72 @@ async fn a_document_taken_out_of_its_cell_early_is_flagged_and_placed_again_or_r
     let events = timeline_events(&shipment);
     assert!(events.contains(&"removed_early".to_owned()), "{events:?}");
     assert_eq!(p.sweep("2026-03-31T01:00:00Z").await.storage_expired, 0);
+}
+
+/// Trap 4 with Kaspi's reports out of order (п.19, 29): the collection after a placement again
+/// arrives before that placement's report; it implies it, and the late report is history only.
+/// A removal before the storage ended that arrives only after the sweeper expired it is still
+/// flagged.
+#[actix_web::test]
+async fn kaspis_late_reports_around_an_early_removal_neither_lose_nor_repeat_a_step() {
+    let p = Pilot::new().await;
+    let id = p.placed_shipment("EO-1").await;
+    p.kaspi_event(event(
+        "eo1-r",
+        "removed_from_cell",
+        "WB-EO-1",
+        "2026-03-28T10:00:00+05:00",
+    ))
+    .await;
+    let collected = p
+        .kaspi_event(event(
+            "eo1-c",
+            "collected",
+            "WB-EO-1",
+            "2026-03-29T18:00:00+05:00",
+        ))
+        .await;
+    assert_eq!(collected["outcome"], "applied", "{collected}");
+    assert_eq!(p.shipment(&id).await["state"], "collected");
+    let late = p
+        .kaspi_event(json!({"event_id": "eo1-p2", "type": "placed_in_cell", "waybill": "WB-EO-1",
+                            "occurred_at": "2026-03-29T12:00:00+05:00", "postamat_id": "PST-ALA-1", "cell": "C-03"}))
+        .await;
+    assert_eq!(late["outcome"], "out_of_order_recorded", "{late}");
+    assert_eq!(
+        p.notifications(&id)
+            .await
+            .iter()
+            .filter(|n| n.kind == "placed_in_cell")
+            .count(),
+        1,
+        "the citizen who has the certificate is not told of a placement"
+    );
+
+    // Expired by the sweeper at 24:00 of Monday 30 March; Kaspi's report of a removal on the
+    // Monday morning comes after.
+    let other = p.placed_shipment("EO-2").await;
+    assert_eq!(p.sweep("2026-03-31T01:00:00Z").await.storage_expired, 1);
+    p.kaspi_event(event(
+        "eo2-r",
+        "removed_from_cell",
+        "WB-EO-2",
+        "2026-03-30T09:00:00+05:00",
+    ))
+    .await;
+    assert_eq!(p.shipment(&other).await["state"], "storage_expired");
+    let supervisor = p.app.token(Role::Supervisor, None).await;
+    let flagged = p
+        .app
+        .get("/api/v1/discrepancies", Some(&supervisor))
+        .await
+        .assert_status(200);
+    assert!(
+        flagged
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["kind"] == "removed_early" && d["waybill"] == "WB-EO-2"),
+        "{flagged}"
+    );
 }

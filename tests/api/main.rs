@@ -17,6 +17,7 @@ mod lifecycle;
 mod logs;
 mod losses;
 mod openapi;
+mod pilot_end;
 mod printed;
 mod reference_data;
 mod returns;

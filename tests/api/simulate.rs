@@ -31,6 +31,7 @@ fn settings(force_majeure: &[&str]) -> Settings {
             not_accepted: 0.04,
             postamat_change: 0.05,
             con_instead: 0.04,
+            removed_early: 0.04,
             ..Rates::default()
         },
         force_majeure: force_majeure.iter().map(|s| s.parse().unwrap()).collect(),
@@ -118,6 +119,7 @@ async fn a_simulated_week_is_repeatable_consistent_and_reported_as_the_api_repor
         "brought_back",
         "postamat_changed",
         "rerouted_to_con",
+        "removed_early",
     ] {
         assert!(report.path_total(event) > 0, "no document took {event}");
     }

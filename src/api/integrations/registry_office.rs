@@ -75,6 +75,7 @@ async fn registry_office_event(
     let now = state.clock.now();
     let snapshot = state.calendar.current();
     let actor = Actor::from(&auth.principal);
+    let pilot = state.pilot;
     once(&state, key, move |conn| {
         let ctx = EventContext::reported(
             actor,
@@ -84,7 +85,13 @@ async fn registry_office_event(
             now,
             &snapshot,
         );
-        let applied = apply_status(conn, body.application_number.as_str(), body.status, &ctx)?;
+        let applied = apply_status(
+            conn,
+            body.application_number.as_str(),
+            body.status,
+            pilot,
+            &ctx,
+        )?;
         let answer = EventApplied {
             application_number: applied.application.number,
             application_status: applied.application.status,

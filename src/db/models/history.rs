@@ -52,6 +52,24 @@ pub fn of_shipment(conn: &mut DbConnection, id: ShipmentId) -> QueryResult<Vec<H
         .load(conn)
 }
 
+/// The details of the latest line of `event` on the application itself (before it had a
+/// document), if any.
+pub fn application_line(
+    conn: &mut DbConnection,
+    id: ApplicationId,
+    event: &str,
+) -> QueryResult<Option<String>> {
+    Ok(status_events::table
+        .filter(status_events::application_id.eq(id))
+        .filter(status_events::shipment_id.is_null())
+        .filter(status_events::event.eq(event))
+        .order((status_events::occurred_at.desc(), status_events::id.desc()))
+        .select(status_events::details)
+        .first::<Option<String>>(conn)
+        .optional()?
+        .flatten())
+}
+
 /// When the shipment last entered `state` (the time of the latest line that moved it there).
 pub fn entered_at(
     conn: &mut DbConnection,

@@ -298,10 +298,12 @@ pub fn registries_waiting(
     } else {
         diesel::dsl::sql::<diesel::sql_types::Timestamp>("registries.created_at")
     };
-    // A sealed registry whose every document was lost after sealing has nothing to hand over.
+    // A sealed registry whose every document was lost or withdrawn (re-routed to the ЦОН)
+    // after sealing has nothing to hand over.
     let live = diesel::dsl::sql::<diesel::sql_types::Bool>(
         "EXISTS (SELECT 1 FROM registry_items i JOIN shipments s ON s.id = i.shipment_id \
-         WHERE i.registry_id = registries.id AND s.status NOT IN ('lost', 'cancelled'))",
+         WHERE i.registry_id = registries.id AND i.withdrawn_at IS NULL \
+         AND s.status NOT IN ('lost', 'cancelled'))",
     );
     let mut query = registries::table
         .inner_join(branches::table.on(branches::id.eq(registries::branch_id)))
@@ -686,10 +688,13 @@ pub fn moves_of(conn: &mut DbConnection, ids: &[ShipmentId]) -> QueryResult<Vec<
     let ids: Vec<Option<ShipmentId>> = ids.iter().copied().map(Some).collect();
     let rows: Vec<Move> = moves!()
         .filter(status_events::shipment_id.eq_any(ids))
+        // The id (time-ordered) settles lines of one instant — a step and those it implied, or
+        // an intake and the label that followed in the same second — in the order written.
         .order((
             status_events::shipment_id,
             status_events::occurred_at,
             status_events::recorded_at,
+            status_events::id,
         ))
         .load(conn)?;
     Ok(rows

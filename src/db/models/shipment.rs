@@ -155,6 +155,22 @@ pub fn find_by_waybill(conn: &mut DbConnection, waybill: &str) -> QueryResult<Op
     Ok(found.map(Loaded::from))
 }
 
+/// The application numbers and branch zones of the documents on the postamat route in one of
+/// `states`, oldest application first.
+pub fn on_postamat_route_in(
+    conn: &mut DbConnection,
+    states: &[ShipmentState],
+) -> QueryResult<Vec<(String, BranchTimeZone)>> {
+    shipments::table
+        .inner_join(applications::table.on(applications::id.eq(shipments::application_id)))
+        .inner_join(branches::table.on(branches::id.eq(shipments::branch_id)))
+        .filter(shipments::delivery_method.eq(DeliveryMethod::Postamat))
+        .filter(shipments::status.eq_any(states))
+        .order((applications::submitted_at, applications::number))
+        .select((applications::number, branches::time_zone))
+        .load(conn)
+}
+
 /// An application's shipments, oldest first (the original, then any duplicates).
 pub fn of_application(
     conn: &mut DbConnection,
