@@ -9,5 +9,6 @@ pub mod db;
 pub mod domain;
 pub mod jobs;
 pub mod observability;
+pub mod reports;
 pub mod sim;
 pub mod workflows;

@@ -9,7 +9,6 @@
 
 pub mod admin;
 pub mod auth;
-pub mod charts;
 pub mod clerks;
 pub mod console;
 pub mod error;
@@ -20,7 +19,6 @@ pub mod printed;
 pub mod problems;
 pub mod supervisors;
 pub mod system;
-pub mod views;
 
 use crate::api::error::{ApiError, ApiResult, Problem};
 use crate::clock::Clock;
@@ -58,6 +56,36 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The SLA report's lines for the days `first` to `last` (Almaty), as the scope may see
+    /// them, judged now (the API's report and the console's page).
+    pub async fn sla_lines(
+        &self,
+        scope: crate::db::models::branch::BranchScope,
+        first: chrono::NaiveDate,
+        last: chrono::NaiveDate,
+    ) -> ApiResult<Vec<crate::reports::sla::SlaLine>> {
+        use crate::reports::sla;
+        let period = sla::period(first, last)
+            .map_err(|e| error::ApiError::new(error::ErrorCode::InvalidQuery, e.to_string()))?;
+        let (snapshot, now) = (self.calendar.current(), self.clock.now());
+        self.db(move |conn| Ok(sla::lines(conn, &scope, period, now, &snapshot.calendar)?))
+            .await
+    }
+
+    /// The year as this instance knows it once a calendar edit is committed; absent only if
+    /// the reload after the commit failed (logged; the periodic refresh catches up).
+    pub async fn year_after_edit(
+        &self,
+        year: i32,
+    ) -> Option<crate::reports::calendar::CalendarYear> {
+        self.reload_calendar().await;
+        let snapshot = self.calendar.current();
+        snapshot
+            .calendar
+            .year(year)
+            .map(|y| crate::reports::calendar::year_view(y, snapshot.calendar.version()))
+    }
+
     /// Runs database work on the blocking thread pool, never on the async executor.
     pub async fn db<T, F>(&self, work: F) -> ApiResult<T>
     where

@@ -5,10 +5,10 @@
 //! branch's local time in the usual `дд.мм.гггг чч:мм` form; each envelope's waybill is also a
 //! Code 128 barcode (inline SVG) that the courier and Kaspi's point can scan.
 
-use crate::api::views::{LossAct, Registry};
 use crate::db::models::branch::BranchRow;
 use crate::domain::loss::LossSide;
 use crate::domain::registry::RegistryKind;
+use crate::reports::views::{LossAct, Registry};
 use barcoders::generators::svg::SVG;
 use barcoders::sym::code128::Code128;
 use chrono::{DateTime, Utc};
@@ -273,6 +273,20 @@ pub fn loss_act(
     ]
     .concat();
     page(&format!("Акт об утере № {number}"), &body)
+}
+
+/// The printed registry `id` if the scope may see it (this endpoint's page, and the console's).
+pub fn registry_page(
+    conn: &mut crate::db::DbConnection,
+    id: crate::domain::ids::RegistryId,
+    scope: &crate::db::models::branch::BranchScope,
+) -> diesel::QueryResult<Option<String>> {
+    let Some(row) = crate::db::models::registry::find_scoped(conn, id, scope)? else {
+        return Ok(None);
+    };
+    let branch = crate::db::models::branch::get(conn, row.branch_id)?;
+    let view = crate::reports::views::registry(conn, row)?;
+    Ok(Some(registry(&view, &branch)))
 }
 
 #[cfg(test)]

@@ -4,14 +4,14 @@
 //! bytes. `sla.csv` is what `GET /api/v1/reports/sla?format=csv` answers for the period.
 
 use super::Settings;
-use crate::api::charts::{self, finish, plot_error, swatch};
-use crate::api::supervisors::exceptions::{SlaLine, sla_csv};
 use crate::db::DbConnection;
 use crate::db::models::branch::BranchScope;
 use crate::db::models::from_db_time;
 use crate::db::models::report;
 use crate::domain::registry::RegistryKind;
 use crate::domain::shipment::{ShipmentKind, ShipmentState};
+use crate::reports::charts::{self, finish, plot_error, swatch};
+use crate::reports::sla::{SlaLine, sla_csv};
 use anyhow::{Context, anyhow};
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use plotters::prelude::*;

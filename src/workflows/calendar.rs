@@ -10,6 +10,8 @@ use crate::domain::calendar::{Amendment, DayKind, DayName, EditAction, YearEdit}
 use crate::domain::reference::Text;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use serde::Deserialize;
+use utoipa::ToSchema;
 
 pub fn edit(
     conn: &mut DbConnection,
@@ -118,4 +120,97 @@ pub fn import_swaps(
         }
         Ok(recorded)
     })
+}
+
+/// One edit. `reason` names the decree or correction; it is kept with who made the edit.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum CalendarEditRequest {
+    /// Add a year generated from the rules (Kurban Ait if announced).
+    AddYear {
+        kurban_ait: Option<NaiveDate>,
+        reason: Text,
+    },
+    /// Set or correct the first day of Kurban Ait.
+    SetKurbanAit { date: NaiveDate, reason: Text },
+    /// Make a weekday a day off (by default a government swap).
+    AddDayOff {
+        date: NaiveDate,
+        kind: Option<DayKind>,
+        name_kk: Option<Text>,
+        name_ru: Option<Text>,
+        reason: Text,
+    },
+    /// Make a non-working weekday a working day again.
+    RemoveDayOff { date: NaiveDate, reason: Text },
+    /// Make a Saturday or Sunday a working day (the other half of a decree swap).
+    AddWorkingDay {
+        date: NaiveDate,
+        name_kk: Option<Text>,
+        name_ru: Option<Text>,
+        reason: Text,
+    },
+    /// Make a worked weekend day a day off again.
+    RemoveWorkingDay { date: NaiveDate, reason: Text },
+}
+
+/// A day's name in both languages, or the defaults.
+pub fn name(kk: Option<Text>, ru: Option<Text>, default_kk: &str, default_ru: &str) -> DayName {
+    DayName::new(
+        kk.map_or_else(|| default_kk.to_owned(), String::from),
+        ru.map_or_else(|| default_ru.to_owned(), String::from),
+    )
+}
+
+impl CalendarEditRequest {
+    pub fn into_edit(self) -> (YearEdit, Text) {
+        use CalendarEditRequest::*;
+        match self {
+            AddYear { kurban_ait, reason } => (YearEdit::AddYear { kurban_ait }, reason),
+            SetKurbanAit { date, reason } => (YearEdit::SetKurbanAit { date }, reason),
+            AddDayOff {
+                date,
+                kind,
+                name_kk,
+                name_ru,
+                reason,
+            } => (
+                YearEdit::Amend(Amendment::AddDayOff {
+                    date,
+                    kind: kind.unwrap_or(DayKind::GovernmentSwap),
+                    name: name(
+                        name_kk,
+                        name_ru,
+                        "Демалыс күні (Үкімет қаулысы)",
+                        "Выходной день (постановление Правительства)",
+                    ),
+                }),
+                reason,
+            ),
+            RemoveDayOff { date, reason } => {
+                (YearEdit::Amend(Amendment::RemoveDayOff { date }), reason)
+            }
+            AddWorkingDay {
+                date,
+                name_kk,
+                name_ru,
+                reason,
+            } => (
+                YearEdit::Amend(Amendment::AddWorkingDay {
+                    date,
+                    name: name(
+                        name_kk,
+                        name_ru,
+                        "Жұмыс күні (Үкімет қаулысы)",
+                        "Рабочий день (постановление Правительства)",
+                    ),
+                }),
+                reason,
+            ),
+            RemoveWorkingDay { date, reason } => (
+                YearEdit::Amend(Amendment::RemoveWorkingDay { date }),
+                reason,
+            ),
+        }
+    }
 }

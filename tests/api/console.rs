@@ -8,10 +8,10 @@ use actix_web::test::TestRequest;
 use chrono::Duration;
 use postamat::api::console::i18n::Lang;
 use postamat::api::console::{SESSION_COOKIE, SIGN_IN_COOKIE};
-use postamat::api::supervisors::exceptions::ExceptionKind;
 use postamat::domain::deadline::{DeadlineKind, DeadlineState};
 use postamat::domain::role::Role;
 use postamat::domain::shipment::{ShipmentEvent, ShipmentState};
+use postamat::reports::exceptions::ExceptionKind;
 use serde_json::json;
 
 /// The `Set-Cookie` line for `name`, if the response sets it.

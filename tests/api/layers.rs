@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-const MODULES: [&str; 10] = [
+const MODULES: [&str; 11] = [
     "api",
     "cli",
     "clock",
@@ -14,6 +14,7 @@ const MODULES: [&str; 10] = [
     "domain",
     "jobs",
     "observability",
+    "reports",
     "sim",
     "workflows",
 ];
@@ -123,6 +124,49 @@ fn handlers_neither_write_nor_decide_a_shipment_rule() {
             assert!(
                 !text.contains(forbidden),
                 "{} does {forbidden} itself: that belongs in a workflow or the domain",
+                path.display()
+            );
+        }
+    }
+}
+
+/// Issue 25: one home for the read side. `reports` reads through `db` and the domain only, so
+/// the API, the console, the command line and the simulation read the same way; the
+/// simulation imports nothing of the HTTP layer, and the console no handler module.
+#[test]
+fn the_read_side_has_one_home_that_the_simulation_and_the_console_share() {
+    for (path, text) in module_sources("reports") {
+        for forbidden in [
+            "crate::api",
+            "crate::workflows",
+            "crate::jobs",
+            "crate::sim",
+            "actix",
+        ] {
+            assert!(
+                !text.contains(forbidden),
+                "{} refers to {forbidden}: the read side reads through db and the domain",
+                path.display()
+            );
+        }
+    }
+    for (path, text) in module_sources("sim") {
+        assert!(
+            !text.contains("crate::api"),
+            "{} imports the HTTP layer",
+            path.display()
+        );
+    }
+    for (path, text) in sources(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api/console")) {
+        for handlers in [
+            "crate::api::admin",
+            "crate::api::clerks",
+            "crate::api::integrations",
+            "crate::api::supervisors",
+        ] {
+            assert!(
+                !text.contains(handlers),
+                "{} imports a handler module ({handlers})",
                 path.display()
             );
         }

@@ -6,10 +6,11 @@ use crate::api::auth::{AnyRole, Authorized};
 use crate::api::error::{ApiError, ApiResult, ErrorCode};
 use crate::api::extract::{ApiPath, ApiQuery};
 use crate::db::models::branch;
-use crate::domain::calendar::{DayKind, YearCalendar, supported_instant};
+use crate::domain::calendar::supported_instant;
 use crate::domain::deadline::{self, DeadlineKind, Rule};
 use crate::domain::force_majeure::{Decision, decide};
 use crate::domain::reference::{BranchCode, BranchTimeZone};
+use crate::reports::calendar::{CalendarYear, year_view};
 use actix_web::{get, web};
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -20,66 +21,6 @@ use utoipa_actix_web::service_config::ServiceConfig;
 pub fn routes(cfg: &mut ServiceConfig<'_>) {
     // The literal route before the one with a parameter.
     cfg.service(preview_deadline).service(get_year);
-}
-
-/// A day that differs from the Monday–Friday week.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CalendarDay {
-    pub date: NaiveDate,
-    #[schema(example = "monday")]
-    pub weekday: String,
-    /// `false` for a weekday off, `true` for a worked Saturday or Sunday.
-    pub working: bool,
-    pub kind: DayKind,
-    pub name_kk: String,
-    pub name_ru: String,
-    /// Whether it comes from a supervisor's edit rather than from the rules.
-    pub edited: bool,
-}
-
-/// A year of the calendar.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CalendarYear {
-    pub year: i32,
-    /// The calendar version: it goes up with every edit, and every deadline records it.
-    pub calendar_version: i64,
-    /// The first day of Kurban Ait; `null` until announced (then only the rules' days apply).
-    pub kurban_ait: Option<NaiveDate>,
-    /// Every non-working weekday and every working weekend day, by date.
-    pub days: Vec<CalendarDay>,
-}
-
-pub fn year_view(year: &YearCalendar, version: i64) -> CalendarYear {
-    let day = |date: NaiveDate, working: bool, special: &crate::domain::calendar::SpecialDay| {
-        CalendarDay {
-            date,
-            weekday: full_weekday(date),
-            working,
-            kind: special.kind,
-            name_kk: special.name.kk.clone(),
-            name_ru: special.name.ru.clone(),
-            edited: special.edited,
-        }
-    };
-    let mut days: Vec<CalendarDay> = year
-        .days_off()
-        .map(|(date, s)| day(date, false, s))
-        .chain(
-            year.working_weekend_days()
-                .map(|(date, s)| day(date, true, s)),
-        )
-        .collect();
-    days.sort_by_key(|d| d.date);
-    CalendarYear {
-        year: year.year,
-        calendar_version: version,
-        kurban_ait: year.kurban_ait,
-        days,
-    }
-}
-
-fn full_weekday(date: NaiveDate) -> String {
-    date.format("%A").to_string().to_lowercase()
 }
 
 /// The non-working weekdays and working weekend days of a year.

@@ -6,12 +6,12 @@ use crate::api::auth::{AccumulationClerks, Authorized, BranchStaff, Couriers};
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery, Bounds};
 use crate::api::printed;
-use crate::api::views::{self, PageQuery, Registry, RegistryPage, ShipmentDetail};
-use crate::db::models::{branch, registry};
+use crate::db::models::registry;
 use crate::domain::identifiers::ApplicationNumber;
 use crate::domain::ids::{RegistryId, ShipmentId};
 use crate::domain::reference::Text;
 use crate::domain::registry::{RegistryKind, RegistryState};
+use crate::reports::views::{self, PageQuery, Registry, RegistryPage, ShipmentDetail};
 use crate::workflows::{Actor, EventContext, registries};
 use actix_web::{HttpResponse, delete, get, post, web};
 use serde::Deserialize;
@@ -392,7 +392,7 @@ async fn print_registry(
     let id = id.into_inner()?.into_inner();
     let scope = auth.scope().clone();
     let page = state
-        .db(move |conn| found(printed_page(conn, id, &scope)?, id))
+        .db(move |conn| found(printed::registry_page(conn, id, &scope)?, id))
         .await?;
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
@@ -401,18 +401,4 @@ async fn print_registry(
             printed::content_security_policy(),
         ))
         .body(page))
-}
-
-/// The printed registry `id` if the scope may see it (this endpoint's page, and the console's).
-pub(crate) fn printed_page(
-    conn: &mut crate::db::DbConnection,
-    id: RegistryId,
-    scope: &crate::db::models::branch::BranchScope,
-) -> diesel::QueryResult<Option<String>> {
-    let Some(row) = registry::find_scoped(conn, id, scope)? else {
-        return Ok(None);
-    };
-    let branch = branch::get(conn, row.branch_id)?;
-    let view = views::registry(conn, row)?;
-    Ok(Some(printed::registry(&view, &branch)))
 }

@@ -2,7 +2,7 @@
 //!
 //! A page is only a view over what the API does: the caller is a [`Principal`] checked by the
 //! same [`Authorized`] policies as the endpoints, records are read through the same `db` and
-//! [`views`](crate::api::views) functions, and the one form that changes something (a calendar
+//! [`views`](crate::reports::views) functions, and the one form that changes something (a calendar
 //! edit) calls the same workflow as `POST /api/v1/calendar/{year}/edits`.
 //!
 //! - Signing in exchanges an API key for a server-side session ([`workflows::console`]); the

@@ -8,15 +8,8 @@ use super::{
 };
 use crate::api::AppState;
 use crate::api::auth::{AnyRole, BranchStaff, Supervisors};
-use crate::api::charts::{self, SlaChartText};
-use crate::api::clerks::registries::printed_page;
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::printed;
-use crate::api::supervisors::calendar_edits::{CalendarEditRequest, year_after_edit};
-use crate::api::supervisors::exceptions::{
-    self, ExceptionFilter, ExceptionKind, SlaLine, sla_csv as render_sla_csv, sla_lines,
-};
-use crate::api::views;
 use crate::db::models::shipment::{self as shipments, SearchTerm};
 use crate::db::models::{branch, calendar, from_db_time, outbox, registry};
 use crate::domain::deadline::{DeadlineKind, DeadlineState};
@@ -25,7 +18,12 @@ use crate::domain::ids::{RegistryId, ShipmentId};
 use crate::domain::reference::Text;
 use crate::domain::role::Role;
 use crate::domain::shipment::ShipmentKind;
+use crate::reports::charts::{self, SlaChartText};
+use crate::reports::exceptions::{self, ExceptionFilter, ExceptionKind};
+use crate::reports::sla::{SlaLine, sla_csv as render_sla_csv};
+use crate::reports::views;
 use crate::workflows::calendar as calendar_edit;
+use crate::workflows::calendar::CalendarEditRequest;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
@@ -195,7 +193,8 @@ async fn sla_report(
     let (auth, ctx) = signed_in::<Supervisors>(req, state).await?;
     let period: Period = parse_query(&ctx)?;
     let (from, to) = period.days(today(state));
-    let lines = sla_lines(state, auth.scope().clone(), from, to)
+    let lines = state
+        .sla_lines(auth.scope().clone(), from, to)
         .await
         .map_err(api_error(&ctx))?;
     Ok((ctx, from, to, lines))
@@ -738,7 +737,7 @@ pub async fn print_registry(
     let id: RegistryId = path_value(&ctx, &path)?;
     let scope = auth.scope().clone();
     let page = state
-        .db(move |conn| Ok(printed_page(conn, id, &scope)?))
+        .db(move |conn| Ok(printed::registry_page(conn, id, &scope)?))
         .await
         .map_err(api_error(&ctx))?
         .ok_or_else(|| not_found(&ctx, format!("registry {id}")))?;
@@ -774,7 +773,7 @@ pub async fn calendar(
             ApiError::not_found(format!("the calendar has no data for {year}")),
         ));
     };
-    let view = crate::api::clerks::calendar::year_view(data, snapshot.calendar.version());
+    let view = crate::reports::calendar::year_view(data, snapshot.calendar.version());
     let supervisor = auth.principal.role == Role::Supervisor;
     let edits = if supervisor {
         Some(
@@ -1017,6 +1016,6 @@ pub async fn edit_calendar(
         year,
         "calendar edited in the console"
     );
-    year_after_edit(&state, year).await;
+    state.year_after_edit(year).await;
     Ok(see_other(&format!("/console/calendar/{year}#history")).finish())
 }

@@ -2,15 +2,15 @@
 
 use crate::api::AppState;
 use crate::api::auth::{Authorized, Supervisors};
-use crate::api::clerks::calendar::{CalendarYear, year_view};
 use crate::api::error::ApiResult;
 use crate::api::extract::{ApiJson, ApiPath, Bounds};
 use crate::db::models::calendar::{self, EditRow};
 use crate::db::models::from_db_time;
-use crate::domain::calendar::{Amendment, DayKind, DayName, EditAction, YearEdit};
+use crate::domain::calendar::{DayKind, EditAction};
 use crate::domain::ids::KeyId;
 use crate::domain::reference::Text;
-use crate::workflows::calendar::{self as calendar_edit, DecreeSwap};
+use crate::reports::calendar::CalendarYear;
+use crate::workflows::calendar::{self as calendar_edit, CalendarEditRequest, DecreeSwap, name};
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -21,98 +21,6 @@ pub fn routes(cfg: &mut ServiceConfig<'_>) {
     cfg.service(edit_year)
         .service(import_swaps)
         .service(list_edits);
-}
-
-/// One edit. `reason` names the decree or correction; it is kept with who made the edit.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum CalendarEditRequest {
-    /// Add a year generated from the rules (Kurban Ait if announced).
-    AddYear {
-        kurban_ait: Option<NaiveDate>,
-        reason: Text,
-    },
-    /// Set or correct the first day of Kurban Ait.
-    SetKurbanAit { date: NaiveDate, reason: Text },
-    /// Make a weekday a day off (by default a government swap).
-    AddDayOff {
-        date: NaiveDate,
-        kind: Option<DayKind>,
-        name_kk: Option<Text>,
-        name_ru: Option<Text>,
-        reason: Text,
-    },
-    /// Make a non-working weekday a working day again.
-    RemoveDayOff { date: NaiveDate, reason: Text },
-    /// Make a Saturday or Sunday a working day (the other half of a decree swap).
-    AddWorkingDay {
-        date: NaiveDate,
-        name_kk: Option<Text>,
-        name_ru: Option<Text>,
-        reason: Text,
-    },
-    /// Make a worked weekend day a day off again.
-    RemoveWorkingDay { date: NaiveDate, reason: Text },
-}
-
-fn name(kk: Option<Text>, ru: Option<Text>, default_kk: &str, default_ru: &str) -> DayName {
-    DayName::new(
-        kk.map_or_else(|| default_kk.to_owned(), String::from),
-        ru.map_or_else(|| default_ru.to_owned(), String::from),
-    )
-}
-
-impl CalendarEditRequest {
-    pub(crate) fn into_edit(self) -> (YearEdit, Text) {
-        use CalendarEditRequest::*;
-        match self {
-            AddYear { kurban_ait, reason } => (YearEdit::AddYear { kurban_ait }, reason),
-            SetKurbanAit { date, reason } => (YearEdit::SetKurbanAit { date }, reason),
-            AddDayOff {
-                date,
-                kind,
-                name_kk,
-                name_ru,
-                reason,
-            } => (
-                YearEdit::Amend(Amendment::AddDayOff {
-                    date,
-                    kind: kind.unwrap_or(DayKind::GovernmentSwap),
-                    name: name(
-                        name_kk,
-                        name_ru,
-                        "Демалыс күні (Үкімет қаулысы)",
-                        "Выходной день (постановление Правительства)",
-                    ),
-                }),
-                reason,
-            ),
-            RemoveDayOff { date, reason } => {
-                (YearEdit::Amend(Amendment::RemoveDayOff { date }), reason)
-            }
-            AddWorkingDay {
-                date,
-                name_kk,
-                name_ru,
-                reason,
-            } => (
-                YearEdit::Amend(Amendment::AddWorkingDay {
-                    date,
-                    name: name(
-                        name_kk,
-                        name_ru,
-                        "Жұмыс күні (Үкімет қаулысы)",
-                        "Рабочий день (постановление Правительства)",
-                    ),
-                }),
-                reason,
-            ),
-            RemoveWorkingDay { date, reason } => (
-                YearEdit::Amend(Amendment::RemoveWorkingDay { date }),
-                reason,
-            ),
-        }
-    }
 }
 
 /// One edit of the calendar, as kept for audit.
@@ -192,20 +100,9 @@ async fn edit_year(
         .await?;
     tracing::info!(version = record.version, year, action = ?record.action, "calendar edited");
     Ok(HttpResponse::Created().json(CalendarEdited {
-        calendar: year_after_edit(&state, year).await,
+        calendar: state.year_after_edit(year).await,
         edit: record,
     }))
-}
-
-/// The year as this instance knows it once an edit is committed; absent only if the reload
-/// after the commit failed (logged; the periodic refresh catches up).
-pub(crate) async fn year_after_edit(state: &AppState, year: i32) -> Option<CalendarYear> {
-    state.reload_calendar().await;
-    let snapshot = state.calendar.current();
-    snapshot
-        .calendar
-        .year(year)
-        .map(|y| year_view(y, snapshot.calendar.version()))
 }
 
 /// One decree swap to import.
@@ -300,7 +197,7 @@ async fn import_swaps(
         })
         .await?;
     tracing::info!(year, edits = edits.len(), "decree swaps imported");
-    let calendar = year_after_edit(&state, year).await;
+    let calendar = state.year_after_edit(year).await;
     Ok(HttpResponse::Created().json(SwapsImported { edits, calendar }))
 }
 

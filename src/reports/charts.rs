@@ -1,8 +1,8 @@
 //! Charts drawn by the binary as SVG (plotters' SVG backend, its own text layout: no fonts,
 //! no script, no network): the console's SLA page and `postamat simulate`'s report share them.
 
-use crate::api::supervisors::exceptions::SlaLine;
 use crate::domain::deadline::DeadlineKind;
+use crate::reports::sla::SlaLine;
 use anyhow::anyhow;
 use plotters::prelude::*;
 
