@@ -364,6 +364,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
         calendar: calendar.clone(),
         pilot: config.pilot,
         execution_term: config.execution_term,
+        quiet_hours: config.dispatch.quiet_hours,
         kaspi_secrets: config.kaspi_secrets.clone(),
         writer,
     });

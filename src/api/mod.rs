@@ -49,6 +49,8 @@ pub struct AppState {
     pub pilot: crate::domain::application::PilotWindow,
     /// The registry office's term for executing an application, in working days.
     pub execution_term: u32,
+    /// The SMS quiet hours (the pilot report counts the SMS they held back).
+    pub quiet_hours: (chrono::NaiveTime, chrono::NaiveTime),
     /// Secrets Kaspi signs its webhook calls with (two while rotating).
     pub kaspi_secrets: Vec<crate::domain::webhook::WebhookSecret>,
     /// SQLite's one writing connection (`None` on PostgreSQL, where writes use the pool).

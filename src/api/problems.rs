@@ -235,8 +235,10 @@ pub const OPERATION_PROBLEMS: &[(&str, &[ErrorCode])] = &[
         &[NotFound, InvalidTransition, CalendarUnavailable],
     ), // registries::hand_over: NotFound find; InvalidTransition not sealed / apply Refusal; CalendarUnavailable replay_waiting -> kaspi_events::process -> apply(AcceptedAtKaspiPoint) -> start_deadlines(PointWait) (own_branch cannot fail for Couriers)
     ("print_registry", &[NotFound]), // found(registry::find_scoped)
+    ("pilot_report", &[NotFound]), // asked_branch: another's or unknown branch; InvalidQuery (period, table) from the query's shape
+    ("pilot_end_outlook", &[NotFound]), // asked_branch
     ("track_application", &[NotFound]), // found application::find_by_number
-    ("track_waybill", &[NotFound]),  // found shipment::find_by_waybill
+    ("track_waybill", &[NotFound]), // found shipment::find_by_waybill
     (
         "reroute_to_con",
         &[NotFound, InvalidTransition, CalendarUnavailable],

@@ -1231,6 +1231,36 @@ pub fn goes_to_the_con_at_pilot_end(state: ShipmentState) -> bool {
     )
 }
 
+/// What the pilot's end does to a document on its way, were it still where it is then (issue
+/// 25, the supervisors' outlook; order п.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AtPilotEnd {
+    /// A postamat document the State Corporation holds before its courier signed for it: it is
+    /// re-routed to the ЦОН ([`goes_to_the_con_at_pilot_end`]).
+    ToTheCon,
+    /// A postamat document the State courier has taken or Kaspi holds: it completes its way
+    /// after the end as in the pilot.
+    CompletesWithKaspi,
+    /// On the ЦОН's side (the ЦОН route, the issuance sector, a loss): the end changes nothing.
+    Unaffected,
+}
+
+/// [`AtPilotEnd`] for a document in `state` on route `method`.
+pub fn at_pilot_end(state: ShipmentState, method: DeliveryMethod) -> AtPilotEnd {
+    if method == DeliveryMethod::Con {
+        return AtPilotEnd::Unaffected;
+    }
+    if goes_to_the_con_at_pilot_end(state) {
+        return AtPilotEnd::ToTheCon;
+    }
+    match state.holder() {
+        Some(Side::Kaspi) => AtPilotEnd::CompletesWithKaspi,
+        _ if state == S::HandedToCourier => AtPilotEnd::CompletesWithKaspi,
+        _ => AtPilotEnd::Unaffected,
+    }
+}
+
 /// Kaspi can be ahead of our records: it reports on an envelope whose handover to the State
 /// courier (п.17) is not recorded yet. Such an event waits for the handover rather than being
 /// refused.
@@ -1547,6 +1577,31 @@ mod tests {
             "a re-routed document is not placed"
         );
         assert_eq!(S::ReturningToKaspiPoint.holder(), Some(Side::Kaspi));
+    }
+
+    /// Order п.6, issue 25: at the end, what the State Corporation holds before the courier's
+    /// signature goes to the ЦОН; what the courier took or Kaspi holds completes with Kaspi.
+    #[test]
+    fn the_pilots_end_sends_to_the_con_only_what_has_not_left_for_kaspi() {
+        for state in ShipmentState::ALL {
+            let judged = at_pilot_end(state, Postamat);
+            let expected = match state {
+                S::ReadyAtRegistryOffice | S::AtAccumulationSector | S::Packed => {
+                    AtPilotEnd::ToTheCon
+                }
+                S::HandedToCourier
+                | S::AcceptedAtKaspiPoint
+                | S::OutForDelivery
+                | S::PlacedInCell
+                | S::StorageExpired
+                | S::ReturningToKaspiPoint
+                | S::ReturnedToKaspiPoint
+                | S::InReturnRegistry => AtPilotEnd::CompletesWithKaspi,
+                _ => AtPilotEnd::Unaffected,
+            };
+            assert_eq!(judged, expected, "{state}");
+            assert_eq!(at_pilot_end(state, Con), AtPilotEnd::Unaffected, "{state}");
+        }
     }
 
     fn first_actor(event: ShipmentEvent) -> Actor {

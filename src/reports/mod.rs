@@ -7,5 +7,7 @@
 pub mod calendar;
 pub mod charts;
 pub mod exceptions;
+pub mod pilot;
+pub mod pilot_end;
 pub mod sla;
 pub mod views;

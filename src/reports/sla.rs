@@ -9,7 +9,7 @@ use crate::domain::calendar::Calendar;
 use crate::domain::deadline::DeadlineKind;
 use crate::domain::shipment::Side;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// One line of the SLA report: how one branch did on one kind of deadline.
@@ -109,4 +109,12 @@ pub fn lines(
         .into_iter()
         .map(SlaLine::from)
         .collect())
+}
+
+/// How a report is answered.
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportFormat {
+    Json,
+    Csv,
 }

@@ -34,6 +34,9 @@ pub struct Report {
     pub outcomes: BTreeMap<(String, ShipmentKind, ShipmentState), u64>,
     /// (branch, path) → documents that left the usual path that way (issue 23).
     pub paths: BTreeMap<(String, &'static str), u64>,
+    /// The pilot report over the period (issue 25): the same code path as
+    /// `GET /api/v1/reports/pilot` over this database.
+    pub pilot: crate::reports::pilot::PilotReport,
 }
 
 /// The paths off the usual one the report counts: a history event (and the state it left,
@@ -151,6 +154,18 @@ pub fn gather(conn: &mut DbConnection, settings: &Settings) -> anyhow::Result<Re
             *paths.entry((branch, *label)).or_insert(0) += n;
         }
     }
+    let pilot = crate::reports::pilot::gather(
+        conn,
+        &BranchScope::All,
+        crate::reports::pilot::Request {
+            first: settings.from,
+            last: settings.last_day(),
+            branch: None,
+            now: settings.end(),
+            quiet_hours: settings.dispatch.quiet_hours,
+        },
+        &calendar.calendar,
+    )?;
     let handovers = report::handovers(conn)?
         .into_iter()
         .map(|h| (from_db_time(h.at), h.branch, h.kind, h.number, h.envelopes))
@@ -163,6 +178,7 @@ pub fn gather(conn: &mut DbConnection, settings: &Settings) -> anyhow::Result<Re
         handovers,
         outcomes,
         paths,
+        pilot,
     })
 }
 
@@ -287,6 +303,7 @@ pub fn write(report: &Report, settings: &Settings, dir: &Path) -> anyhow::Result
         let path = dir.join(name);
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     }
+    crate::reports::pilot::write_files(&report.pilot, &dir.join("pilot"))?;
     Ok(())
 }
 

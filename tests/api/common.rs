@@ -281,6 +281,10 @@ impl TestApp {
                 ends_on: chrono::NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
             },
             execution_term: 3,
+            quiet_hours: (
+                chrono::NaiveTime::from_hms_opt(21, 0, 0).unwrap(),
+                chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+            ),
             kaspi_secrets: vec![
                 WebhookSecret::parse(KASPI_SECRET).unwrap(),
                 WebhookSecret::parse(KASPI_NEXT_SECRET).unwrap(),

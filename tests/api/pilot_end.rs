@@ -89,6 +89,54 @@ async fn at_the_pilots_end_what_has_not_gone_to_kaspi_goes_to_the_con_and_the_re
     let (_, registry) = p.hand_over(&["PE-C"]).await;
     assert_eq!(p.shipment(&sent).await["state"], "handed_to_courier");
 
+    // The supervisors' outlook the day before: the packed envelope would go to the ЦОН, the
+    // courier's completes after the end, the application not executed is counted.
+    let supervisor = p
+        .app
+        .token(postamat::domain::role::Role::Supervisor, None)
+        .await;
+    let outlook = p
+        .app
+        .get("/api/v1/reports/pilot-end", Some(&supervisor))
+        .await
+        .assert_status(200);
+    assert_eq!(outlook["last_day"], "2026-12-31");
+    assert_eq!(outlook["ends_at"], "2026-12-31T19:00:00Z");
+    assert_eq!(outlook["to_the_con"], 1, "{outlook}");
+    assert_eq!(outlook["completes_with_kaspi"], 1, "{outlook}");
+    let listed: Vec<(String, String)> = outlook["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["application_number"].as_str().unwrap().to_owned(),
+                d["at_the_end"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("PE-B".to_owned(), "to_the_con".to_owned()),
+            ("PE-C".to_owned(), "completes_with_kaspi".to_owned())
+        ]
+    );
+    assert_eq!(
+        outlook["awaiting_execution"],
+        json!([{"branch": "ALM01", "postamat": 1, "con": 0}])
+    );
+    let branch = p
+        .app
+        .token(postamat::domain::role::Role::Supervisor, Some("AST01"))
+        .await;
+    let theirs = p
+        .app
+        .get("/api/v1/reports/pilot-end", Some(&branch))
+        .await
+        .assert_status(200);
+    assert_eq!(theirs["to_the_con"], 0);
+
     // Before the end, in Almaty's 23:59 of 31 December: nothing moves.
     assert_eq!(
         p.pilot_end_round("2026-12-31T18:59:59Z").await,

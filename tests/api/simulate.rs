@@ -55,7 +55,10 @@ async fn simulate(name: &str, settings: Settings) -> (TestApp, PathBuf, sim::rep
     let report = actix_web::web::block(move || {
         let mut conn = pool.get().unwrap();
         let outcome = sim::run(&mut conn, &settings, &|_, _| {}).expect("the simulation runs");
-        assert_eq!(outcome.applications, 5 * 100);
+        assert_eq!(
+            outcome.applications,
+            u64::from(settings.days * settings.per_day)
+        );
         let report = sim::report::gather(&mut conn, &settings).unwrap();
         sim::report::write(&report, &settings, &out).unwrap();
         report
@@ -69,6 +72,7 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
         .map(|p| {
             (
                 p.file_name().unwrap().to_string_lossy().into_owned(),
@@ -276,4 +280,143 @@ async fn a_force_majeure_period_moves_the_deadlines_it_covers_and_closes_the_bra
         handovers_on(&closed_report, "AST01"),
         handovers_on(&plain_report, "AST01")
     );
+}
+
+/// Issue 25: every table of the pilot report as CSV holds the same figures as the JSON, row by
+/// row and column by column.
+pub fn assert_csv_is_the_json(report: &Value, table: &str, csv: &str) {
+    let rows = report[table]
+        .as_array()
+        .unwrap_or_else(|| panic!("no table {table}"));
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let body: Vec<&str> = lines.collect();
+    assert_eq!(body.len(), rows.len(), "{table}: {csv}");
+    for (line, row) in body.iter().zip(rows) {
+        let cells = split_csv(line);
+        assert_eq!(cells.len(), header.len(), "{table}: {line}");
+        for (column, cell) in header.iter().zip(cells) {
+            let value = &row[*column];
+            let expected = match value {
+                Value::Null => String::new(),
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            assert_eq!(cell, expected, "{table}.{column}: {line} vs {row}");
+        }
+    }
+}
+
+fn split_csv(line: &str) -> Vec<String> {
+    let (mut cells, mut cell, mut quoted, mut chars) =
+        (Vec::new(), String::new(), false, line.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cell.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => cells.push(std::mem::take(&mut cell)),
+            (c, _) => cell.push(c),
+        }
+    }
+    cells.push(cell);
+    cells
+}
+
+/// Issue 25: a simulated month's pilot report, written by `postamat simulate`, is what
+/// `GET /api/v1/reports/pilot` answers over its database — JSON and each table's CSV — and its
+/// figures add up.
+#[actix_web::test]
+async fn a_simulated_months_pilot_report_is_what_the_api_answers_over_its_database() {
+    let mut month = settings(&[]);
+    month.days = 31;
+    month.per_day = 20;
+    let (app, dir, report) = simulate("month", month.clone()).await;
+    let written: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("pilot/pilot.json")).unwrap()).unwrap();
+    assert_eq!(written, serde_json::to_value(&report.pilot).unwrap());
+    app.clock.set(month.end());
+    let supervisor = app.token(Role::Supervisor, None).await;
+    let url = format!(
+        "/api/v1/reports/pilot?from={}&to={}",
+        month.from,
+        month.last_day()
+    );
+    let answered = app.get(&url, Some(&supervisor)).await.assert_status(200);
+    assert_eq!(answered, written, "the API and the simulation read alike");
+    for table in postamat::reports::pilot::TABLES {
+        let csv = app
+            .get(
+                &format!("{url}&format=csv&table={table}"),
+                Some(&supervisor),
+            )
+            .await;
+        assert_eq!(csv.status.as_u16(), 200, "{}", csv.text);
+        let file = std::fs::read_to_string(dir.join(format!("pilot/{table}.csv"))).unwrap();
+        assert_eq!(csv.text, file, "{table}.csv");
+        assert_csv_is_the_json(&answered, table, &csv.text);
+    }
+    // The figures hold together: the total row adds up the branches, and every collected
+    // postamat document of the month is in the headline.
+    let volumes = answered["volumes"].as_array().unwrap();
+    let total = volumes.last().unwrap();
+    assert_eq!(total["branch"], "all");
+    for column in ["applications_postamat", "executed", "placed", "collected"] {
+        let sum: i64 = volumes[..volumes.len() - 1]
+            .iter()
+            .map(|r| r[column].as_i64().unwrap())
+            .sum();
+        assert_eq!(total[column].as_i64().unwrap(), sum, "{column}");
+    }
+    assert_eq!(
+        total["applications_postamat"].as_i64().unwrap()
+            + total["applications_con"].as_i64().unwrap(),
+        31 * 20
+    );
+    let headline = answered["headline"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert!(
+        headline["postamat_deliveries"].as_i64().unwrap() > 100,
+        "{headline}"
+    );
+    assert!(
+        headline["without_exception"].as_i64().unwrap()
+            < headline["postamat_deliveries"].as_i64().unwrap(),
+        "{headline}"
+    );
+    let legs: Vec<&str> = answered["time_to_citizen"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["branch"] == "all")
+        .map(|r| r["measure"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        legs,
+        [
+            "execution_to_collection",
+            "execution_to_issue",
+            "execution_to_intake",
+            "intake_to_handover",
+            "handover_to_acceptance",
+            "acceptance_to_placement",
+            "placement_to_collection"
+        ]
+    );
+    // A branch supervisor sees their branch only; another branch is not found.
+    let branch = app.token(Role::Supervisor, Some("ALM01")).await;
+    let own = app.get(&url, Some(&branch)).await.assert_status(200);
+    assert_eq!(own["branch"], "ALM01");
+    app.get(&format!("{url}&branch=AST01"), Some(&branch))
+        .await
+        .assert_problem(404, "not_found");
+    app.get(&format!("{url}&format=csv"), Some(&supervisor))
+        .await
+        .assert_problem(400, "invalid_query");
 }

@@ -12,7 +12,7 @@ use crate::domain::kaspi::{DiscrepancyKind, Outcome};
 use crate::domain::notification::Outbox;
 use crate::observability::redact::mask_urls;
 use crate::reports::exceptions::{self, Exception, ExceptionFilter};
-use crate::reports::sla::{SlaLine, sla_csv};
+use crate::reports::sla::{ReportFormat, SlaLine, sla_csv};
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -268,13 +268,6 @@ async fn exception_queue(
         })
         .await?;
     Ok(web::Json(found))
-}
-
-#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum ReportFormat {
-    Json,
-    Csv,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -5,6 +5,7 @@ pub mod calendar_edits;
 pub mod disputes;
 pub mod exceptions;
 pub mod force_majeure;
+pub mod reports;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -13,4 +14,5 @@ pub fn routes(cfg: &mut ServiceConfig<'_>) {
     disputes::routes(cfg);
     exceptions::routes(cfg);
     force_majeure::routes(cfg);
+    reports::routes(cfg);
 }

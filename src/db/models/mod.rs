@@ -15,6 +15,7 @@ pub mod kaspi_event;
 pub mod loss_act;
 pub mod numbering;
 pub mod outbox;
+pub mod pilot;
 pub mod postamat;
 pub mod registry;
 pub mod report;
