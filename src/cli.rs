@@ -57,6 +57,11 @@ enum Command {
     /// Simulate a period of the pilot through the service's own workflows, with a simulated
     /// clock, on an empty database; write a report with SLA statistics and charts.
     Simulate(Box<SimulateArgs>),
+    /// Write a report to files.
+    Report {
+        #[command(subcommand)]
+        report: ReportCommand,
+    },
     /// Apply every deadline due by now (or by --as-of) once, then exit (for cron, or to replay
     /// a moment).
     Sweep {
@@ -71,6 +76,27 @@ enum Command {
         /// future times).
         #[arg(long, conflicts_with = "dry_run")]
         allow_future: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReportCommand {
+    /// The pilot's results for a period (issue 25): pilot.json, one CSV per table, and the
+    /// printable page in Kazakh and Russian with its charts — the figures
+    /// `GET /api/v1/reports/pilot` answers.
+    Pilot {
+        /// First day (Almaty), inclusive.
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Last day (Almaty), inclusive; at most a year after --from.
+        #[arg(long)]
+        to: chrono::NaiveDate,
+        /// One branch's figures only.
+        #[arg(long)]
+        branch: Option<crate::domain::reference::BranchCode>,
+        /// The folder to write to (created if missing).
+        #[arg(long)]
+        out: std::path::PathBuf,
     },
 }
 
@@ -167,6 +193,7 @@ pub fn main() -> ExitCode {
         } => sweep(&config, as_of, dry_run, allow_future),
         Command::Doctor => doctor(&config),
         Command::Simulate(args) => simulate(&config, *args),
+        Command::Report { report } => write_report(&config, report),
         Command::Backup { file } => backup(&config, &file),
         Command::Openapi => unreachable!("handled above"),
     };
@@ -487,6 +514,51 @@ fn sweep(
             println!("{}", serde_json::json!({ "pilot_end": ended }));
         }
     }
+    Ok(())
+}
+
+fn write_report(config: &Config, report: ReportCommand) -> anyhow::Result<()> {
+    let ReportCommand::Pilot {
+        from,
+        to,
+        branch,
+        out,
+    } = report;
+    let pool = open_database(config)?;
+    let mut conn = pool.get().context("cannot get a database connection")?;
+    let calendar = CalendarCache::load(&mut conn).context("cannot load the calendar")?;
+    let branch = match branch {
+        Some(code) => Some(
+            crate::db::models::branch::find_by_code(&mut conn, code.as_str())?
+                .ok_or_else(|| anyhow::anyhow!("--branch {code}: no such branch"))?
+                .id,
+        ),
+        None => None,
+    };
+    let request = crate::reports::pilot::Request {
+        first: from,
+        last: to,
+        branch,
+        now: Clock::System.now(),
+        quiet_hours: config.dispatch.quiet_hours,
+    };
+    let report = crate::reports::pilot::gather(
+        &mut conn,
+        &crate::db::models::branch::BranchScope::All,
+        request,
+        &calendar.current().calendar,
+    )?;
+    crate::reports::pilot::write_files(&report, &out)
+        .with_context(|| format!("writing {}", out.display()))?;
+    for language in [
+        crate::domain::notification::Language::Kk,
+        crate::domain::notification::Language::Ru,
+    ] {
+        let page = crate::api::console::pilot_report_page(&report, language)?;
+        let path = out.join(format!("pilot-{language}.html"));
+        std::fs::write(&path, page).with_context(|| format!("writing {}", path.display()))?;
+    }
+    println!("{}", out.display());
     Ok(())
 }
 

@@ -88,6 +88,56 @@ impl AppState {
             .map(|y| crate::reports::calendar::year_view(y, snapshot.calendar.version()))
     }
 
+    /// The branch a supervisor asks for, if the scope may see it: `Ok(None)` for every branch
+    /// the scope sees; a branch not found, or another than a branch supervisor's own, is "not
+    /// found".
+    pub fn asked_branch(
+        conn: &mut DbConnection,
+        scope: &crate::db::models::branch::BranchScope,
+        code: Option<&crate::domain::reference::BranchCode>,
+    ) -> ApiResult<Option<crate::domain::ids::BranchId>> {
+        let Some(code) = code else {
+            return Ok(scope.branch());
+        };
+        match crate::db::models::branch::find_by_code(conn, code.as_str())? {
+            Some(found) if scope.allows(found.id) => Ok(Some(found.id)),
+            _ => Err(error::ApiError::not_found(format!(
+                "branch {code} not found"
+            ))),
+        }
+    }
+
+    /// The pilot report (issue 25) a supervisor of `scope` asks for: the API's and the
+    /// console's.
+    pub async fn pilot_report(
+        &self,
+        scope: crate::db::models::branch::BranchScope,
+        first: chrono::NaiveDate,
+        last: chrono::NaiveDate,
+        branch: Option<crate::domain::reference::BranchCode>,
+    ) -> ApiResult<crate::reports::pilot::PilotReport> {
+        use crate::reports::pilot::{self, ReportError, Request};
+        let calendar = self.calendar.current();
+        let (now, quiet_hours) = (self.clock.now(), self.quiet_hours);
+        self.db(move |conn| {
+            let branch = Self::asked_branch(conn, &scope, branch.as_ref())?;
+            let request = Request {
+                first,
+                last,
+                branch,
+                now,
+                quiet_hours,
+            };
+            pilot::gather(conn, &scope, request, &calendar.calendar).map_err(|e| match e {
+                ReportError::Period(p) => {
+                    error::ApiError::new(error::ErrorCode::InvalidQuery, p.to_string())
+                }
+                ReportError::Database(e) => e.into(),
+            })
+        })
+        .await
+    }
+
     /// Runs database work on the blocking thread pool, never on the async executor.
     pub async fn db<T, F>(&self, work: F) -> ApiResult<T>
     where

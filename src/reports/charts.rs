@@ -152,3 +152,64 @@ pub fn sla_chart(lines: &[SlaLine], text: &SlaChartText<'_>) -> anyhow::Result<S
     }
     Ok(svg)
 }
+
+/// A bar per named value, each labelled with its value (the pilot report's volumes and times).
+pub fn bars(caption: &str, y_desc: &str, values: &[(&str, f64)]) -> anyhow::Result<String> {
+    let top = values
+        .iter()
+        .map(|(_, v)| *v)
+        .fold(0.0f64, f64::max)
+        .max(1.0);
+    let color = RGBColor(31, 119, 180);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (960, 380)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let n = values.len().max(1) as f64;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(caption, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0f64..n, 0f64..(top * 1.15))
+            .map_err(plot_error)?;
+        let names: Vec<&str> = values.iter().map(|(name, _)| *name).collect();
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(values.len() * 2 + 1)
+            .x_label_formatter(&|x| {
+                let i = x.floor() as usize;
+                if (x - x.floor() - 0.5).abs() < 0.26 {
+                    names.get(i).copied().unwrap_or("").to_owned()
+                } else {
+                    String::new()
+                }
+            })
+            .y_desc(y_desc)
+            .draw()
+            .map_err(plot_error)?;
+        chart
+            .draw_series(values.iter().enumerate().map(|(i, (_, v))| {
+                let x = i as f64;
+                Rectangle::new([(x + 0.2, 0.0), (x + 0.8, *v)], color.filled())
+            }))
+            .map_err(plot_error)?;
+        chart
+            .draw_series(values.iter().enumerate().map(|(i, (_, v))| {
+                let label = if v.fract() == 0.0 {
+                    format!("{v:.0}")
+                } else {
+                    format!("{v:.1}")
+                };
+                Text::new(
+                    label,
+                    (i as f64 + 0.35, *v + top * 0.03),
+                    ("sans-serif", 14),
+                )
+            }))
+            .map_err(plot_error)?;
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}

@@ -315,6 +315,38 @@ async fn the_console_in_chromium() {
     screens.save(&c, "08-calendar-kk").await;
     c.goto(&format!("{base}/console/registries")).await.unwrap();
     screens.save(&c, "09-registries").await;
+    // Issue 25: the pilot report, in both languages, and its page to print.
+    for (lang, heading) in [
+        ("ru", "Результаты пилотного проекта"),
+        ("kk", "Пилоттық жобаның нәтижелері"),
+    ] {
+        c.goto(&format!(
+            "{base}/console/reports/pilot?from=2026-03-01&to=2026-11-30&lang={lang}"
+        ))
+        .await
+        .unwrap();
+        assert!(text_of(&c, "h1").await.contains(heading), "{lang}");
+        assert!(c.find_all(Locator::Css("main table")).await.unwrap().len() >= 5);
+        assert_eq!(
+            c.find_all(Locator::Css("figure.chart svg"))
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+        screens.save(&c, &format!("10-pilot-report-{lang}")).await;
+        c.goto(&format!(
+            "{base}/console/reports/pilot/print?from=2026-03-01&to=2026-11-30&lang={lang}"
+        ))
+        .await
+        .unwrap();
+        assert!(text_of(&c, "h1").await.contains(heading), "{lang}");
+        screens
+            .save(&c, &format!("11-pilot-report-print-{lang}"))
+            .await;
+    }
+    // Back to the console (the page to print has no navigation).
+    c.goto(&format!("{base}/console/registries")).await.unwrap();
     sign_out(&c).await;
     c.goto(&format!("{base}/console/exceptions")).await.unwrap();
     assert_eq!(c.current_url().await.unwrap().path(), "/console/sign-in");

@@ -3,7 +3,7 @@
 use crate::common::TestDatabase;
 use std::process::{Command, Output};
 
-fn postamat(database_url: &str, args: &[&str]) -> Output {
+pub fn postamat(database_url: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_postamat"))
         .args(args)
         .env_clear()

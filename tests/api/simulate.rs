@@ -419,4 +419,57 @@ async fn a_simulated_months_pilot_report_is_what_the_api_answers_over_its_databa
     app.get(&format!("{url}&format=csv"), Some(&supervisor))
         .await
         .assert_problem(400, "invalid_query");
+
+    // `postamat report pilot` writes the same figures to files, and the printable page in both
+    // languages, which renders in Chromium without an error.
+    let out_dir = dir.join("cli-report");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let (database_url, from, to, out) = (
+        app.database_url.clone(),
+        month.from.to_string(),
+        month.last_day().to_string(),
+        out_dir.display().to_string(),
+    );
+    let run = actix_web::web::block(move || {
+        crate::cli::postamat(
+            &database_url,
+            &[
+                "report", "pilot", "--from", &from, "--to", &to, "--out", &out,
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let by_cli: Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("pilot.json")).unwrap()).unwrap();
+    // Read at the wall clock, not the simulated one: the figures of a finished month agree.
+    for table in [
+        "headline",
+        "volumes",
+        "time_to_citizen",
+        "returns",
+        "losses",
+        "duplicates",
+    ] {
+        assert_eq!(by_cli[table], written[table], "{table}");
+    }
+    for (language, heading) in [
+        ("kk", "Пилоттық жобаның нәтижелері"),
+        ("ru", "Результаты пилотного проекта"),
+    ] {
+        let page = out_dir.join(format!("pilot-{language}.html"));
+        let html = std::fs::read_to_string(&page).unwrap();
+        assert!(html.contains(heading), "{language}");
+        assert!(html.matches("<svg").count() >= 2, "{language}: charts");
+        crate::printed::screenshot(
+            &format!("pilot report {language}"),
+            &page,
+            &page.with_extension("png"),
+        );
+    }
 }

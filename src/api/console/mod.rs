@@ -18,6 +18,7 @@
 
 pub mod i18n;
 mod pages;
+mod pilot;
 
 use crate::api::AppState;
 use crate::api::auth::{Authorized, Policy};
@@ -49,6 +50,19 @@ const STYLESHEET: &str = include_str!("console.css");
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
      form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// The pilot report as a page of its own in the citizen-facing language asked for
+/// (`postamat report pilot`).
+pub fn pilot_report_page(
+    report: &crate::reports::pilot::PilotReport,
+    language: crate::domain::notification::Language,
+) -> anyhow::Result<String> {
+    let lang = match language {
+        crate::domain::notification::Language::Kk => Lang::Kk,
+        crate::domain::notification::Language::Ru => Lang::Ru,
+    };
+    pilot::page(report, lang, pilot::Styled::Inline)
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/console")
@@ -61,6 +75,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/exceptions", web::get().to(pages::exceptions))
             .route("/sla", web::get().to(pages::sla))
             .route("/sla.csv", web::get().to(pages::sla_csv))
+            .route("/reports/pilot", web::get().to(pages::pilot_report))
+            .route(
+                "/reports/pilot/print",
+                web::get().to(pages::pilot_report_print),
+            )
             .route("/shipments", web::get().to(pages::search))
             .route("/shipments", web::post().to(pages::search_form))
             .route("/shipments/{id}", web::get().to(pages::shipment))
@@ -469,6 +488,7 @@ pub fn layout(ctx: &Ctx, title: &str, body: Markup) -> Markup {
                             @for (path, label) in [
                                 ("/console/exceptions", t.nav_exceptions),
                                 ("/console/sla", t.nav_sla),
+                                ("/console/reports/pilot", pilot::nav_label(ctx.lang)),
                                 ("/console/shipments", t.nav_search),
                                 ("/console/registries", t.nav_registries),
                                 ("/console/calendar", t.nav_calendar),

@@ -4,11 +4,8 @@ use crate::api::AppState;
 use crate::api::auth::{Authorized, Supervisors};
 use crate::api::error::{ApiError, ApiResult, ErrorCode};
 use crate::api::extract::ApiQuery;
-use crate::db::DbConnection;
-use crate::db::models::branch::{self, BranchScope};
-use crate::domain::ids::BranchId;
 use crate::domain::reference::BranchCode;
-use crate::reports::pilot::{self, PilotReport, ReportError, Request};
+use crate::reports::pilot::{self, PilotReport};
 use crate::reports::pilot_end::{self, PilotEndOutlook};
 use crate::reports::sla::ReportFormat;
 use actix_web::{HttpResponse, get, web};
@@ -41,23 +38,6 @@ pub struct PilotQuery {
     /// `returns`, `losses`, `duplicates`, `disputes`, `force_majeure`, `messages`,
     /// `requests`).
     pub table: Option<String>,
-}
-
-/// The branch a supervisor asks for, if the scope may see it: `Ok(None)` for every branch the
-/// scope sees; a branch not found, or another branch than a branch supervisor's own, is "not
-/// found".
-pub(crate) fn asked_branch(
-    conn: &mut DbConnection,
-    scope: &BranchScope,
-    code: Option<&BranchCode>,
-) -> ApiResult<Option<BranchId>> {
-    let Some(code) = code else {
-        return Ok(scope.branch());
-    };
-    match branch::find_by_code(conn, code.as_str())? {
-        Some(found) if scope.allows(found.id) => Ok(Some(found.id)),
-        _ => Err(ApiError::not_found(format!("branch {code} not found"))),
-    }
 }
 
 /// The pilot's results for a period, per branch and in total (issue 25): volumes; time from the
@@ -107,7 +87,14 @@ async fn pilot_report(
             ));
         }
     };
-    let report = state.pilot_report(auth.scope().clone(), &query).await?;
+    let report = state
+        .pilot_report(
+            auth.scope().clone(),
+            query.from,
+            query.to,
+            query.branch.clone(),
+        )
+        .await?;
     Ok(match table {
         None => HttpResponse::Ok().json(report),
         Some(table) => HttpResponse::Ok()
@@ -118,34 +105,6 @@ async fn pilot_report(
             ))
             .body(report.table(&table).unwrap_or_default()),
     })
-}
-
-impl AppState {
-    /// The pilot report a supervisor of `scope` asks for (the API's and the console's).
-    pub(crate) async fn pilot_report(
-        &self,
-        scope: BranchScope,
-        query: &PilotQuery,
-    ) -> ApiResult<PilotReport> {
-        let calendar = self.calendar.current();
-        let (first, last, code) = (query.from, query.to, query.branch.clone());
-        let (now, quiet_hours) = (self.clock.now(), self.quiet_hours);
-        self.db(move |conn| {
-            let branch = asked_branch(conn, &scope, code.as_ref())?;
-            let request = Request {
-                first,
-                last,
-                branch,
-                now,
-                quiet_hours,
-            };
-            pilot::gather(conn, &scope, request, &calendar.calendar).map_err(|e| match e {
-                ReportError::Period(p) => ApiError::new(ErrorCode::InvalidQuery, p.to_string()),
-                ReportError::Database(e) => e.into(),
-            })
-        })
-        .await
-    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -181,7 +140,7 @@ async fn pilot_end_outlook(
     let (pilot, now) = (state.pilot, state.clock.now());
     let outlook = state
         .db(move |conn| {
-            let branch = asked_branch(conn, &scope, query.branch.as_ref())?;
+            let branch = AppState::asked_branch(conn, &scope, query.branch.as_ref())?;
             Ok(pilot_end::outlook(conn, pilot, branch, now)?)
         })
         .await?;
