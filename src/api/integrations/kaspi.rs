@@ -6,6 +6,8 @@ use crate::api::auth::{Authorized, KaspiIntegration};
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::extract::ApiJson;
 use crate::api::extract::ApiPath;
+use crate::db::DbConnection;
+use crate::db::models::application::ApplicationRow;
 use crate::db::models::branch::BranchScope;
 use crate::db::models::integration_event::fingerprint;
 use crate::db::models::{application, branch, shipment};
@@ -17,6 +19,7 @@ use crate::domain::notification::Language;
 use crate::domain::reference::{BranchCode, KaspiPostamatId, Text};
 use crate::domain::shipment::DeliveryMethod;
 use crate::reports::views::{self, ApplicationView, DeadlineView, KaspiTrack};
+use crate::workflows::WorkflowResult;
 use crate::workflows::delivery;
 use crate::workflows::kaspi_order::{self, KaspiOrder};
 use crate::workflows::register::{self, NewApplication};
@@ -298,33 +301,19 @@ async fn change_postamat(
 ) -> ApiResult<HttpResponse> {
     let number = number.into_inner()?.into_inner();
     let body = body.into_inner()?;
-    supported_instant(body.occurred_at, "occurred_at")?;
-    let key = EventKey {
-        source: "kaspi",
-        event_id: body.event_id.to_string(),
-        kind: "postamat_changed",
-        application_number: number.to_string(),
-        payload_hash: fingerprint(&(number.as_str(), &body)),
-    };
-    let now = state.clock.now();
-    let snapshot = state.calendar.current();
-    let actor = Actor::from(&auth.principal);
-    let disclosure = auth.disclosure();
-    once(&state, key, move |conn| {
-        let ctx = EventContext::reported(
-            actor,
-            Source::Kaspi,
-            body.event_id.as_str(),
-            body.occurred_at,
-            now,
-            &snapshot,
-        );
-        let app =
-            delivery::change_postamat(conn, number.as_str(), &body.postamat_id, body.reason, &ctx)?;
-        let view = views::application(conn, app, disclosure)?;
-        let json = serde_json::to_value(view).map_err(ApiError::internal)?;
-        Ok((StatusCode::OK, json))
-    })
+    let event = (body.event_id.clone(), body.occurred_at);
+    let hash = fingerprint(&(number.as_str(), &body));
+    delivery_change(
+        auth,
+        &state,
+        number,
+        event,
+        "postamat_changed",
+        hash,
+        move |conn, number, ctx| {
+            delivery::change_postamat(conn, number, &body.postamat_id, body.reason, ctx)
+        },
+    )
     .await
 }
 
@@ -364,29 +353,60 @@ async fn reroute_to_con_by_kaspi(
 ) -> ApiResult<HttpResponse> {
     let number = number.into_inner()?.into_inner();
     let body = body.into_inner()?;
-    supported_instant(body.occurred_at, "occurred_at")?;
+    let event = (body.event_id.clone(), body.occurred_at);
+    let hash = fingerprint(&(number.as_str(), &body));
+    delivery_change(
+        auth,
+        &state,
+        number,
+        event,
+        "rerouted_to_con",
+        hash,
+        move |conn, number, ctx| {
+            delivery::reroute_to_con(conn, number, body.reason, &BranchScope::All, ctx)
+        },
+    )
+    .await
+}
+
+/// A change of a citizen's way of delivery Kaspi reports (issue 23), once per event id: `change`
+/// runs the workflow on the application; the answer is the application as it is now.
+async fn delivery_change<F>(
+    auth: Authorized<KaspiIntegration>,
+    state: &AppState,
+    number: ApplicationNumber,
+    (event_id, occurred_at): (ExternalId, DateTime<Utc>),
+    kind: &'static str,
+    payload_hash: String,
+    change: F,
+) -> ApiResult<HttpResponse>
+where
+    F: FnOnce(&mut DbConnection, &str, &EventContext<'_>) -> WorkflowResult<ApplicationRow>
+        + Send
+        + 'static,
+{
+    supported_instant(occurred_at, "occurred_at")?;
     let key = EventKey {
         source: "kaspi",
-        event_id: body.event_id.to_string(),
-        kind: "rerouted_to_con",
+        event_id: event_id.to_string(),
+        kind,
         application_number: number.to_string(),
-        payload_hash: fingerprint(&(number.as_str(), &body)),
+        payload_hash,
     };
     let now = state.clock.now();
     let snapshot = state.calendar.current();
     let actor = Actor::from(&auth.principal);
     let disclosure = auth.disclosure();
-    once(&state, key, move |conn| {
+    once(state, key, move |conn| {
         let ctx = EventContext::reported(
             actor,
             Source::Kaspi,
-            body.event_id.as_str(),
-            body.occurred_at,
+            event_id.as_str(),
+            occurred_at,
             now,
             &snapshot,
         );
-        let app =
-            delivery::reroute_to_con(conn, number.as_str(), body.reason, &BranchScope::All, &ctx)?;
+        let app = change(conn, number.as_str(), &ctx)?;
         let view = views::application(conn, app, disclosure)?;
         let json = serde_json::to_value(view).map_err(ApiError::internal)?;
         Ok((StatusCode::OK, json))
