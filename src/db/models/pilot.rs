@@ -120,34 +120,47 @@ pub struct Journey {
 }
 
 /// Every original document collected or issued in the span, with its steps. The first time of
-/// each step (a step implied by a later report shares that report's time).
+/// each step (a step implied by a later report shares that report's time). The history of
+/// the steps is read once and grouped by document alone — which PostgreSQL does in parallel,
+/// each worker on its share — then the documents that reached the citizen in the span are
+/// picked, and what went wrong on them counted in two grouped reads.
 pub fn journeys(conn: &mut DbConnection, span: Span) -> QueryResult<Vec<Journey>> {
     spanned(
         conn,
-        "SELECT b.code AS branch, s.delivery_method AS delivery_method, \
-           MIN(CASE WHEN e.event = 'executed' THEN e.occurred_at END) AS executed, \
-           MIN(CASE WHEN e.event = 'intake' THEN e.occurred_at END) AS taken_in, \
-           MIN(CASE WHEN e.event = 'hand_over_to_courier' THEN e.occurred_at END) AS handed_over, \
-           MIN(CASE WHEN e.event = 'accepted_at_kaspi_point' AND e.from_status <> e.to_status \
-                    THEN e.occurred_at END) AS accepted, \
-           MIN(CASE WHEN e.event = 'placed_in_cell' AND e.from_status <> e.to_status \
-                    THEN e.occurred_at END) AS placed, \
-           MAX(CASE WHEN e.event IN ('collected', 'issued') AND e.from_status <> e.to_status \
-                    THEN e.occurred_at END) AS reached, \
-           (SELECT COUNT(*) FROM deadlines d WHERE d.shipment_id = s.id \
-              AND d.state IN ('met_late', 'breached')) AS missed, \
-           (SELECT COUNT(*) FROM discrepancies x WHERE x.shipment_id = s.id) AS discrepancies, \
-           SUM(CASE WHEN e.event IN ('rerouted_to_con', 'postamat_changed', 'brought_back', \
-                 'removed_early', 'delayed') THEN 1 ELSE 0 END) AS detours \
-         FROM shipments s \
-         JOIN branches b ON b.id = s.branch_id \
-         JOIN status_events e ON e.shipment_id = s.id \
+        "WITH reached AS ( \
+           SELECT DISTINCT f.shipment_id AS id FROM status_events f \
+           WHERE f.event IN ('collected', 'issued') AND f.from_status <> f.to_status \
+             AND f.occurred_at >= $1 AND f.occurred_at < $2), \
+         steps AS ( \
+           SELECT e.shipment_id AS id, \
+             MIN(CASE WHEN e.event = 'executed' THEN e.occurred_at END) AS executed, \
+             MIN(CASE WHEN e.event = 'intake' THEN e.occurred_at END) AS taken_in, \
+             MIN(CASE WHEN e.event = 'hand_over_to_courier' THEN e.occurred_at END) AS handed_over, \
+             MIN(CASE WHEN e.event = 'accepted_at_kaspi_point' AND e.from_status <> e.to_status \
+                      THEN e.occurred_at END) AS accepted, \
+             MIN(CASE WHEN e.event = 'placed_in_cell' AND e.from_status <> e.to_status \
+                      THEN e.occurred_at END) AS placed, \
+             MAX(CASE WHEN e.event IN ('collected', 'issued') AND e.from_status <> e.to_status \
+                      THEN e.occurred_at END) AS reached, \
+             SUM(CASE WHEN e.event IN ('rerouted_to_con', 'postamat_changed', 'brought_back', \
+                   'removed_early', 'delayed') THEN 1 ELSE 0 END) AS detours \
+           FROM status_events e \
+           WHERE e.event IN ('executed', 'intake', 'hand_over_to_courier', \
+             'accepted_at_kaspi_point', 'placed_in_cell', 'collected', 'issued', \
+             'rerouted_to_con', 'postamat_changed', 'brought_back', 'removed_early', 'delayed') \
+           GROUP BY e.shipment_id) \
+         SELECT b.code AS branch, s.delivery_method AS delivery_method, st.executed, \
+           st.taken_in, st.handed_over, st.accepted, st.placed, st.reached, \
+           COALESCE(m.n, 0) AS missed, COALESCE(x.n, 0) AS discrepancies, st.detours \
+         FROM reached r JOIN steps st ON st.id = r.id \
+         JOIN shipments s ON s.id = st.id JOIN branches b ON b.id = s.branch_id \
+         LEFT JOIN (SELECT d.shipment_id, COUNT(*) AS n FROM deadlines d \
+           WHERE d.state IN ('met_late', 'breached') GROUP BY d.shipment_id) m \
+           ON m.shipment_id = s.id \
+         LEFT JOIN (SELECT x.shipment_id, COUNT(*) AS n FROM discrepancies x \
+           GROUP BY x.shipment_id) x ON x.shipment_id = s.id \
          WHERE s.kind = 'original' AND s.status IN ('collected', 'issued_at_con') \
-           AND ($3 IS NULL OR s.branch_id = $3) \
-           AND EXISTS (SELECT 1 FROM status_events f WHERE f.shipment_id = s.id \
-             AND f.event IN ('collected', 'issued') AND f.from_status <> f.to_status \
-             AND f.occurred_at >= $1 AND f.occurred_at < $2) \
-         GROUP BY s.id, b.code, s.delivery_method",
+           AND ($3 IS NULL OR s.branch_id = $3)",
         span,
     )
 }
