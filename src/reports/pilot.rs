@@ -512,6 +512,13 @@ pub fn gather_on_two(
     Ok(assemble(&request, at.code, &journeys, rest?))
 }
 
+/// Adds the named counts of a branch's row `r` to the total `t`.
+macro_rules! add {
+    ($t:expr, $r:expr; $($field:ident),+) => {{
+        $($t.$field += $r.$field;)+
+    }};
+}
+
 /// Rows by branch, with the row that adds them up last.
 fn by_branch<R: Default + Clone>(
     rows: BTreeMap<String, R>,
@@ -550,10 +557,7 @@ fn headline(journeys: &[stored::Journey]) -> Vec<Headline> {
     let mut out = by_branch(
         rows,
         |r, b| r.branch = b,
-        |t, r| {
-            t.postamat_deliveries += r.postamat_deliveries;
-            t.without_exception += r.without_exception;
-        },
+        |t, r| add!(t, r; postamat_deliveries, without_exception),
     );
     for row in &mut out {
         row.share_without_exception = share(row.without_exception, row.postamat_deliveries);
@@ -596,21 +600,7 @@ fn volumes(events: &[Count], applications: &[Count]) -> Vec<Volumes> {
     by_branch(
         rows,
         |r, b| r.branch = b,
-        |t, r| {
-            t.applications_postamat += r.applications_postamat;
-            t.applications_con += r.applications_con;
-            t.executed += r.executed;
-            t.taken_in += r.taken_in;
-            t.handed_to_kaspi += r.handed_to_kaspi;
-            t.placed += r.placed;
-            t.collected += r.collected;
-            t.returned += r.returned;
-            t.issued_at_con += r.issued_at_con;
-            t.transferred_after_storage += r.transferred_after_storage;
-            t.lost += r.lost;
-            t.postamat_changed += r.postamat_changed;
-            t.rerouted_to_con += r.rerouted_to_con;
-        },
+        |t, r| add!(t, r; applications_postamat, applications_con, executed, taken_in, handed_to_kaspi, placed, collected, returned, issued_at_con, transferred_after_storage, lost, postamat_changed, rerouted_to_con),
     )
 }
 
@@ -751,15 +741,7 @@ fn returns(events: &[Count], expired_now: &[Count]) -> Vec<Returns> {
     let mut out = by_branch(
         rows,
         |r, b| r.branch = b,
-        |t, r| {
-            t.placed += r.placed;
-            t.returned += r.returned;
-            t.then_collected += r.then_collected;
-            t.then_issued_at_con += r.then_issued_at_con;
-            t.then_transferred += r.then_transferred;
-            t.then_lost += r.then_lost;
-            t.still_on_the_way += r.still_on_the_way;
-        },
+        |t, r| add!(t, r; placed, returned, then_collected, then_issued_at_con, then_transferred, then_lost, still_on_the_way),
     );
     for row in &mut out {
         row.share_returned = share(row.returned, row.placed);
@@ -803,13 +785,7 @@ fn duplicates(deadlines: &[Count]) -> Vec<Duplicates> {
     by_branch(
         rows,
         |r, b| r.branch = b,
-        |t, r| {
-            t.requested += r.requested;
-            t.issued_in_time += r.issued_in_time;
-            t.issued_late += r.issued_late;
-            t.overdue += r.overdue;
-            t.pending += r.pending;
-        },
+        |t, r| add!(t, r; requested, issued_in_time, issued_late, overdue, pending),
     )
 }
 
@@ -826,11 +802,7 @@ fn disputes(counts: &[Count]) -> Vec<Disputes> {
     by_branch(
         rows,
         |r, b| r.branch = b,
-        |t, r| {
-            t.opened += r.opened;
-            t.settled += r.settled;
-            t.open += r.open;
-        },
+        |t, r| add!(t, r; opened, settled, open),
     )
 }
 
@@ -871,13 +843,7 @@ fn force_majeure_days(
     Ok(by_branch(
         rows,
         |r, b| r.branch = b,
-        |t, r| {
-            t.periods += r.periods;
-            t.days += r.days;
-            t.noticed_in_time += r.noticed_in_time;
-            t.noticed_late += r.noticed_late;
-            t.not_noticed += r.not_noticed;
-        },
+        |t, r| add!(t, r; periods, days, noticed_in_time, noticed_late, not_noticed),
     ))
 }
 
