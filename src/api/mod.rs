@@ -130,8 +130,8 @@ impl AppState {
                 now,
                 quiet_hours,
             };
-            // Two connections when the pool has one to spare: half the time over a whole
-            // pilot; the same figures either way.
+            // Two connections when the pool has one to spare, so the two reads overlap; the
+            // same figures either way.
             let report = match pool.try_get() {
                 Some(mut second) => pilot::gather_on_two(
                     &mut conn,

@@ -490,8 +490,9 @@ pub fn gather(
 }
 
 /// [`gather`] on two connections at once: the documents' journeys (the largest read) on
-/// `second`, everything else on `first`. The same reads and the same figures, in about half
-/// the time over a whole pilot's database (the API's answer; issue 25 asks it under 2 s).
+/// `second`, everything else on `first`. The same reads and the same figures; on two cores the
+/// two reads overlap only partly, as PostgreSQL already splits the journeys' read between its
+/// workers (the API's answer; issue 25 asks it under 2 s).
 pub fn gather_on_two(
     first: &mut DbConnection,
     second: &mut DbConnection,

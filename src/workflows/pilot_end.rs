@@ -44,7 +44,8 @@ pub fn reroute_after_end(
     calendar: &CalendarSnapshot,
 ) -> WorkflowResult<PilotEndReport> {
     let mut report = PilotEndReport::default();
-    // No zone of Kazakhstan is ahead of UTC+14: before this the pilot runs everywhere.
+    // Kazakhstan's zones are less than a day ahead of UTC: before 00:00 UTC of the last day the
+    // pilot runs in every branch, and there is nothing to read.
     if as_of.date_naive() < pilot.ends_on {
         return Ok(report);
     }
