@@ -288,6 +288,92 @@ where
     }
 }
 
+/// Reads that must all see one moment of the database (a report): one read-only transaction.
+/// On PostgreSQL it is `REPEATABLE READ` — one snapshot for every statement — with JIT
+/// compilation off: a report's statements run for well under a second, and compiling them
+/// cost more than it saved (measured for issue 25: 0.1–1 s per statement on the pilot report).
+/// On SQLite a transaction on one connection already reads one snapshot.
+pub fn snapshot_read<T, E>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    snapshot_read_from(conn, None, work)
+}
+
+/// [`snapshot_read`] on a second PostgreSQL connection, reading the snapshot another
+/// transaction exported with [`export_snapshot`] (the two see exactly the same rows).
+pub fn snapshot_read_from<T, E>(
+    conn: &mut DbConnection,
+    snapshot: Option<&SnapshotId>,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    // Inside a transaction already: its snapshot and settings stand (they can only be set
+    // before its first statement).
+    let nested = match conn {
+        DbConnection::Postgres(pg) => AnsiTransactionManager::transaction_manager_status_mut(pg)
+            .transaction_depth()
+            .is_ok_and(|depth| depth.is_some()),
+        DbConnection::Sqlite(_) => false,
+    };
+    if nested {
+        return conn.transaction(work);
+    }
+    conn.transaction(|conn| {
+        if let DbConnection::Postgres(_) = conn {
+            let mut settings = String::from(
+                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; \
+                 SET LOCAL jit = off;",
+            );
+            if let Some(SnapshotId(id)) = snapshot {
+                settings = format!(
+                    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; \
+                     SET TRANSACTION SNAPSHOT '{id}'; SET LOCAL jit = off;"
+                );
+            }
+            conn.batch_execute(&settings)?;
+        }
+        work(conn)
+    })
+}
+
+/// A PostgreSQL snapshot exported by a transaction, for another to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotId(String);
+
+/// The snapshot of the PostgreSQL transaction `conn` is in (within [`snapshot_read`]), for
+/// [`snapshot_read_from`] on another connection; `None` on SQLite, which cannot share one.
+pub fn export_snapshot(conn: &mut DbConnection) -> QueryResult<Option<SnapshotId>> {
+    #[derive(QueryableByName)]
+    struct Exported {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        id: String,
+    }
+    let DbConnection::Postgres(_) = conn else {
+        return Ok(None);
+    };
+    let exported: Exported =
+        diesel::sql_query("SELECT pg_export_snapshot() AS id").get_result(conn)?;
+    // PostgreSQL's identifiers are hex digits and dashes; nothing else is written into SQL.
+    if exported.id.is_empty()
+        || !exported
+            .id
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() || c == '-')
+    {
+        return Err(diesel::result::Error::QueryBuilderError(
+            format!("unexpected snapshot identifier {:?}", exported.id).into(),
+        ));
+    }
+    Ok(Some(SnapshotId(exported.id)))
+}
+
 /// Serialises transactions that concern one key (a waybill, a registry) until the caller's
 /// transaction ends. PostgreSQL takes a transaction-scoped advisory lock; SQLite's IMMEDIATE
 /// transactions already run one writer at a time.

@@ -22,6 +22,7 @@ mod printed;
 mod reference_data;
 mod returns;
 mod simulate;
+mod snapshots;
 mod statements;
 mod stuck;
 mod sweeper;

@@ -33,6 +33,18 @@ pub fn from_db_time(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
 }
 
+/// A raw statement written in portable SQL with PostgreSQL's parameters `$1`, `$2`, … (SQLite
+/// reads the same numbers as `?1`, `?2`, …). The text must hold no other `$`.
+pub fn portable_query(
+    conn: &crate::db::DbConnection,
+    sql: &str,
+) -> diesel::query_builder::SqlQuery {
+    diesel::sql_query(match conn {
+        crate::db::DbConnection::Sqlite(_) => sql.replace('$', "?"),
+        crate::db::DbConnection::Postgres(_) => sql.to_owned(),
+    })
+}
+
 /// Bounds that compare below and above every stored instant on both backends, for a filter
 /// whose bound was not asked for. Not chrono's `MIN`/`MAX`: SQLite compares timestamps as
 /// text, and `+262142-…` sorts before `2026-…`.

@@ -3,13 +3,12 @@
 //! query counts in SQL what one period of one branch (or all) needs; nothing is kept on the
 //! side. The statements are portable SQL, numbered `$n` (SQLite reads them as `?n`).
 
-use super::to_db_time;
+use super::{portable_query as query, to_db_time};
 use crate::db::DbConnection;
 use crate::db::id::Uuid;
 use crate::domain::ids::BranchId;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use diesel::query_builder::SqlQuery;
 use diesel::sql_types::{BigInt, Date, Nullable, Text, Timestamp};
 
 /// What one read takes in: `[from, to)` and, if given, one branch.
@@ -32,13 +31,6 @@ where
         .bind::<Timestamp, _>(to_db_time(span.to))
         .bind::<Nullable<Uuid>, _>(span.branch)
         .load(conn)
-}
-
-fn query(conn: &DbConnection, sql: &str) -> SqlQuery {
-    diesel::sql_query(match conn {
-        DbConnection::Sqlite(_) => sql.replace('$', "?"),
-        DbConnection::Postgres(_) => sql.to_owned(),
-    })
 }
 
 /// A count by branch and one or more names.
@@ -122,16 +114,12 @@ pub struct Journey {
 /// Every original document collected or issued in the span, with its steps. The first time of
 /// each step (a step implied by a later report shares that report's time). The history of
 /// the steps is read once and grouped by document alone — which PostgreSQL does in parallel,
-/// each worker on its share — then the documents that reached the citizen in the span are
-/// picked, and what went wrong on them counted in two grouped reads.
+/// each worker on its share — keeping the documents that reached the citizen in the span
+/// (the same pass tells), then what went wrong on them is counted in two grouped reads.
 pub fn journeys(conn: &mut DbConnection, span: Span) -> QueryResult<Vec<Journey>> {
     spanned(
         conn,
-        "WITH reached AS ( \
-           SELECT DISTINCT f.shipment_id AS id FROM status_events f \
-           WHERE f.event IN ('collected', 'issued') AND f.from_status <> f.to_status \
-             AND f.occurred_at >= $1 AND f.occurred_at < $2), \
-         steps AS ( \
+        "WITH steps AS ( \
            SELECT e.shipment_id AS id, \
              MIN(CASE WHEN e.event = 'executed' THEN e.occurred_at END) AS executed, \
              MIN(CASE WHEN e.event = 'intake' THEN e.occurred_at END) AS taken_in, \
@@ -148,11 +136,14 @@ pub fn journeys(conn: &mut DbConnection, span: Span) -> QueryResult<Vec<Journey>
            WHERE e.event IN ('executed', 'intake', 'hand_over_to_courier', \
              'accepted_at_kaspi_point', 'placed_in_cell', 'collected', 'issued', \
              'rerouted_to_con', 'postamat_changed', 'brought_back', 'removed_early', 'delayed') \
-           GROUP BY e.shipment_id) \
+           GROUP BY e.shipment_id \
+           HAVING MAX(CASE WHEN e.event IN ('collected', 'issued') \
+                   AND e.from_status <> e.to_status \
+                   AND e.occurred_at >= $1 AND e.occurred_at < $2 THEN 1 ELSE 0 END) = 1) \
          SELECT b.code AS branch, s.delivery_method AS delivery_method, st.executed, \
            st.taken_in, st.handed_over, st.accepted, st.placed, st.reached, \
            COALESCE(m.n, 0) AS missed, COALESCE(x.n, 0) AS discrepancies, st.detours \
-         FROM reached r JOIN steps st ON st.id = r.id \
+         FROM steps st \
          JOIN shipments s ON s.id = st.id JOIN branches b ON b.id = s.branch_id \
          LEFT JOIN (SELECT d.shipment_id, COUNT(*) AS n FROM deadlines d \
            WHERE d.state IN ('met_late', 'breached') GROUP BY d.shipment_id) m \

@@ -17,7 +17,7 @@ use crate::domain::registry::RegistryKind;
 use crate::domain::shipment::{DeliveryMethod, ShipmentKind, ShipmentState, Side, answerable};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Nullable, Text};
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 use std::collections::BTreeMap;
 
 /// The sweeper's note on a deadline a force-majeure period holds back: a wait, not a failure.
@@ -525,32 +525,67 @@ fn moved_by(
     Ok(found)
 }
 
-/// The counts as the deadlines are stored.
+/// One group of the SLA window's deadlines: branch, kind, state and, for the missed, where the
+/// document was at the due instant.
+#[derive(Debug, QueryableByName)]
+struct SlaGroup {
+    #[diesel(sql_type = Text)]
+    branch: String,
+    #[diesel(sql_type = Text)]
+    kind: DeadlineKind,
+    #[diesel(sql_type = Text)]
+    state: DeadlineState,
+    #[diesel(sql_type = Nullable<Text>)]
+    at_due: Option<ShipmentState>,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// The counts as the deadlines are stored, counted in the database (a month of the pilot has
+/// hundreds of thousands of deadlines and a few dozen groups; issue 25's report reads them).
 fn sla_as_stored(
     conn: &mut DbConnection,
     scope: &BranchScope,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> QueryResult<BTreeMap<(String, &'static str), SlaCounts>> {
-    let mut query = deadlines::table
-        .inner_join(shipments::table.inner_join(branches::table))
-        .filter(deadlines::due_at.ge(to_db_time(from)))
-        .filter(deadlines::due_at.lt(to_db_time(to)))
-        .select((
-            branches::code,
-            deadlines::kind,
-            deadlines::state,
-            diesel::dsl::sql::<Nullable<Text>>(&format!(
-                "CASE WHEN deadlines.state IN ('met_late', 'breached') THEN {STATE_AT_DUE} END"
-            )),
-        ))
-        .into_boxed();
-    if let Some(id) = scope.branch() {
-        query = query.filter(shipments::branch_id.eq(id));
-    }
+    // The missed are counted apart: only they need where the document was at the due instant,
+    // and the rest then group by plain columns, which PostgreSQL hashes instead of sorting
+    // (it cannot estimate the groups of an expression over a subquery).
+    let window = "deadlines.due_at >= $1 AND deadlines.due_at < $2 \
+                  AND ($3 IS NULL OR s.branch_id = $3)";
+    let groups: Vec<SlaGroup> = super::portable_query(
+        conn,
+        &format!(
+            "SELECT b.code AS branch, t.kind, t.state, t.at_due, t.n FROM ( \
+               SELECT s.branch_id, deadlines.kind AS kind, deadlines.state AS state, \
+                 CAST(NULL AS TEXT) AS at_due, COUNT(*) AS n \
+               FROM deadlines JOIN shipments s ON s.id = deadlines.shipment_id \
+               WHERE {window} AND deadlines.state NOT IN ('met_late', 'breached') \
+               GROUP BY s.branch_id, deadlines.kind, deadlines.state \
+             UNION ALL \
+               SELECT m.branch_id, m.kind, m.state, m.at_due, COUNT(*) AS n FROM ( \
+                 SELECT s.branch_id, deadlines.kind AS kind, deadlines.state AS state, \
+                   {STATE_AT_DUE} AS at_due \
+                 FROM deadlines JOIN shipments s ON s.id = deadlines.shipment_id \
+                 WHERE {window} AND deadlines.state IN ('met_late', 'breached')) m \
+               GROUP BY m.branch_id, m.kind, m.state, m.at_due) t \
+             JOIN branches b ON b.id = t.branch_id"
+        ),
+    )
+    .bind::<Timestamp, _>(to_db_time(from))
+    .bind::<Timestamp, _>(to_db_time(to))
+    .bind::<Nullable<crate::db::id::Uuid>, _>(scope.branch())
+    .load(conn)?;
     let mut lines: BTreeMap<(String, &'static str), SlaCounts> = BTreeMap::new();
-    type Row = (String, DeadlineKind, DeadlineState, Option<ShipmentState>);
-    for (branch, kind, state, at_due) in query.load::<Row>(conn)? {
+    for SlaGroup {
+        branch,
+        kind,
+        state,
+        at_due,
+        n,
+    } in groups
+    {
         let line = lines
             .entry((branch.clone(), kind.as_str()))
             .or_insert_with(|| SlaCounts {
@@ -563,8 +598,8 @@ fn sla_as_stored(
                 cancelled: 0,
                 missed_by: BTreeMap::new(),
             });
-        *line.count(state) += 1;
-        line.missed(kind, state, at_due, 1);
+        *line.count(state) += n;
+        line.missed(kind, state, at_due, n);
     }
     Ok(lines)
 }
