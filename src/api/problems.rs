@@ -287,7 +287,7 @@ pub const OPERATION_PROBLEMS: &[(&str, &[ErrorCode])] = &[
             CalendarUnavailable,
             EventIdReused,
         ],
-    ), // ValidationFailed supported_instant(occurred_at); kaspi_order::record_order: NotFound application; InvalidTransition no original / apply Refusal (state, ЦОН route); OrderConflict; AlreadyExists shipment::save_change UniqueViolation (waybill/order id of another shipment); CalendarUnavailable start_deadlines(KaspiArrival) or replay_waiting; EventIdReused integrations::once
+    ), // ValidationFailed supported_instant(occurred_at); kaspi_order::record_order: NotFound application; InvalidTransition no original / apply Refusal (state, ЦОН route); OrderConflict; OrderConflict also order_held_by_another (waybill/order id of another shipment); AlreadyExists shipment::save_change UniqueViolation only when two such orders race; CalendarUnavailable start_deadlines(KaspiArrival) or replay_waiting; EventIdReused integrations::once
     // integrations/kaspi_events.rs
     (
         "receive_event",

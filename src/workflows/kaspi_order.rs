@@ -52,6 +52,22 @@ pub fn record_order(
             }
             (None, _) => {}
         }
+        // Another document's order or waybill: Kaspi's mistake to correct, named as such
+        // (not the storage's "already exists").
+        if let Some(other) = shipments::order_held_by_another(
+            conn,
+            original.id,
+            order.order_id.as_str(),
+            order.waybill.as_str(),
+        )? {
+            return Err(WorkflowError::rejected(
+                Reason::OrderConflict,
+                format!(
+                    "Kaspi order {} or waybill {} is already application {other}'s",
+                    order.order_id, order.waybill
+                ),
+            ));
+        }
         // Serialised with Kaspi events waiting on this waybill (see `kaspi_events::receive`).
         lock_key(conn, order.waybill.as_str())?;
         let details = serde_json::json!({

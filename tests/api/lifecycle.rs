@@ -550,6 +550,45 @@ async fn repeated_registrations_and_events_change_nothing() {
 }
 
 #[actix_web::test]
+async fn an_order_or_waybill_of_another_application_is_an_order_conflict() {
+    let p = Pilot::new().await;
+    for number in ["APP-A", "APP-B"] {
+        p.register(number, "postamat").await;
+        p.execute(number).await;
+    }
+    p.order("APP-A", "2026-03-19T10:00:00+05:00").await;
+    for (event_id, order_id, waybill) in [
+        ("ord-b-1", "K-APP-B", "WB-APP-A"),
+        ("ord-b-2", "K-APP-A", "WB-APP-B"),
+    ] {
+        let body = json!({"event_id": event_id, "application_number": "APP-B", "kaspi_order_id": order_id, "waybill": waybill, "occurred_at": "2026-03-19T11:00:00+05:00"});
+        let refused = p
+            .app
+            .post("/api/v1/integrations/kaspi/orders", Some(&p.kaspi), &body)
+            .await
+            .assert_problem(409, "order_conflict");
+        assert!(
+            refused["detail"].as_str().unwrap().contains("APP-A"),
+            "{refused}"
+        );
+    }
+    let b = p
+        .app
+        .get("/api/v1/applications/APP-B", Some(&p.clerk))
+        .await
+        .assert_status(200);
+    assert!(b["shipments"][0]["waybill"].is_null(), "{b}");
+    // Its own order still goes through.
+    p.order("APP-B", "2026-03-19T12:00:00+05:00").await;
+    let b = p
+        .app
+        .get("/api/v1/applications/APP-B", Some(&p.clerk))
+        .await
+        .assert_status(200);
+    assert_eq!(b["shipments"][0]["waybill"], "WB-APP-B", "{b}");
+}
+
+#[actix_web::test]
 async fn refusals_name_the_current_state_and_change_nothing() {
     let p = Pilot::new().await;
     p.register("APP-4", "postamat").await;

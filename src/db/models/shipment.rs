@@ -155,6 +155,27 @@ pub fn find_by_waybill(conn: &mut DbConnection, waybill: &str) -> QueryResult<Op
     Ok(found.map(Loaded::from))
 }
 
+/// The application number of another shipment than `id` that already carries Kaspi order
+/// `order_id` or waybill `waybill` (both are unique: a document has its own order and label).
+pub fn order_held_by_another(
+    conn: &mut DbConnection,
+    id: ShipmentId,
+    order_id: &str,
+    waybill: &str,
+) -> QueryResult<Option<String>> {
+    shipments::table
+        .inner_join(applications::table.on(applications::id.eq(shipments::application_id)))
+        .filter(shipments::id.ne(id))
+        .filter(
+            shipments::kaspi_order_id
+                .eq(order_id)
+                .or(shipments::waybill.eq(waybill)),
+        )
+        .select(applications::number)
+        .first(conn)
+        .optional()
+}
+
 /// The application numbers and branch zones of the documents on the postamat route in one of
 /// `states`, oldest application first.
 pub fn on_postamat_route_in(
