@@ -112,6 +112,17 @@ pub struct Ctx {
     chose_lang: bool,
 }
 
+/// The first of the console's languages in the browser's `Accept-Language`, ranked by quality
+/// (RFC 9110 §12.5.4) with actix-web's parser: `en-US,en;q=0.9,ru;q=0.8` is Russian.
+fn preferred(req: &HttpRequest) -> Option<Lang> {
+    use actix_web::http::header::{AcceptLanguage, Header, Preference};
+    let accepted = AcceptLanguage::parse(req).ok()?;
+    accepted.ranked().into_iter().find_map(|tag| match tag {
+        Preference::Specific(tag) => Lang::parse(&tag.primary_language().to_ascii_lowercase()),
+        Preference::Any => None,
+    })
+}
+
 impl Ctx {
     pub fn t(&self) -> &'static Texts {
         self.lang.texts()
@@ -127,18 +138,7 @@ impl Ctx {
             .and_then(|(_, v)| Lang::parse(v));
         let lang = asked
             .or_else(|| req.cookie(LANG_COOKIE).and_then(|c| Lang::parse(c.value())))
-            .or_else(|| {
-                let accept = req
-                    .headers()
-                    .get(header::ACCEPT_LANGUAGE)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
-                let first = accept.split(',').next().unwrap_or("").trim();
-                first
-                    .to_ascii_lowercase()
-                    .starts_with("ru")
-                    .then_some(Lang::Ru)
-            })
+            .or_else(|| preferred(req))
             .unwrap_or_default();
         Ctx {
             lang,
@@ -415,13 +415,11 @@ pub fn check_csrf(ctx: &Ctx, sent: &str) -> Result<(), ConsoleError> {
     }
 }
 
-/// Constant-time equality of two tokens.
+/// Constant-time equality of two tokens (`subtle`, as the webhook signatures use; a length
+/// difference is not secret: every token has the same length).
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    use subtle::ConstantTimeEq;
+    a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
 /// A form body, parsed; `Err` names what is wrong.
@@ -724,6 +722,23 @@ async fn sign_out(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_language_is_the_best_ranked_of_the_consoles_two() {
+        let lang = |accept: &str| {
+            let req = actix_web::test::TestRequest::default()
+                .insert_header((header::ACCEPT_LANGUAGE, accept))
+                .to_http_request();
+            Ctx::of(&req).lang
+        };
+        assert_eq!(lang("en-US,en;q=0.9,ru;q=0.8"), Lang::Ru);
+        assert_eq!(lang("ru-RU"), Lang::Ru);
+        assert_eq!(lang("ru;q=0.5,kk-KZ;q=0.9"), Lang::Kk);
+        assert_eq!(lang("kk,ru;q=0.9"), Lang::Kk);
+        assert_eq!(lang("en-US,en;q=0.9"), Lang::default());
+        assert_eq!(lang("*"), Lang::default());
+        assert_eq!(lang("not a header;;;"), Lang::default());
+    }
 
     #[test]
     fn sign_in_sends_back_only_to_console_paths() {
