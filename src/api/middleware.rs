@@ -1,5 +1,5 @@
-//! The one middleware every request passes: request id, tracing span, metrics, and the
-//! guarantee that every error response is a problem document — including actix's own (unknown
+//! The one middleware every request passes: request id, tracing span, metrics, HEAD as GET,
+//! and the guarantee that every error response is a problem document — including actix's own (unknown
 //! route, wrong method, body too large, wrong media type).
 
 use super::AppState;
@@ -29,7 +29,7 @@ fn request_id(req: &ServiceRequest) -> String {
 }
 
 pub async fn observe(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let started = Instant::now();
@@ -40,6 +40,11 @@ pub async fn observe(
         m @ ("GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS") => m.to_owned(),
         _ => "OTHER".to_owned(),
     };
+    // HEAD is GET without the body (RFC 9110 §9.3.2): routed and answered as GET, and the HTTP
+    // layer, which knows the request was HEAD, sends the headers only. Logged as HEAD.
+    if req.method() == actix_web::http::Method::HEAD {
+        req.head_mut().method = actix_web::http::Method::GET;
+    }
     // The span carries no path or query: those may hold identifiers of citizens.
     let span = tracing::info_span!(
         "request",

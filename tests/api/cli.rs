@@ -140,6 +140,19 @@ fn serve_prints_the_first_admin_key_once_and_answers_health_checks() {
     assert_eq!(status, 200);
     assert!(body.contains("postamat_http_requests_total"), "{body}");
     assert!(body.contains("postamat_db_pool_connections"), "{body}");
+    // HEAD answers as GET does, with the headers only (RFC 9110 §9.3.2).
+    for (path, token) in [
+        ("/healthz", None),
+        ("/docs/", None),
+        ("/api/v1/me", Some(token.as_str())),
+    ] {
+        assert_eq!(
+            first.request("HEAD", path, token),
+            (200, String::new()),
+            "{path}"
+        );
+    }
+    assert_eq!(first.request("HEAD", "/api/v1/me", None).0, 401);
     drop(first);
 
     let second = Server::start(&url);
@@ -209,6 +222,11 @@ impl Server {
 
     /// A minimal HTTP/1.1 GET, so the test needs no HTTP client.
     fn get(&self, path: &str, token: Option<&str>) -> (u16, String) {
+        self.request("GET", path, token)
+    }
+
+    /// A minimal HTTP/1.1 request without a body: the status and everything after the headers.
+    fn request(&self, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
         use std::io::{Read, Write};
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         let auth = token
@@ -216,7 +234,7 @@ impl Server {
             .unwrap_or_default();
         write!(
             stream,
-            "GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n"
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n"
         )
         .unwrap();
         let mut response = String::new();
