@@ -178,7 +178,7 @@ pub const OPERATION_PROBLEMS: &[(&str, &[ErrorCode])] = &[
     ("lookup_application", &[NotFound]), // application::find_scoped None
     ("intake", &[ValidationFailed, CalendarUnavailable]), // ValidationFailed: ApiError::validation (1..500 numbers); CalendarUnavailable: take_in_all -> take_in -> shipment::apply -> start_deadlines(Handoff) is_ours, fails the whole call (per-item NotFound/InvalidTransition/ValidationFailed are in the 200 body; own_branch cannot fail for AccumulationClerks)
     ("get_shipment", &[NotFound]),                        // views::shipment None
-    ("list_shipments", &[ValidationFailed]), // ValidationFailed supported_instant(due_before/due_after); shipments::list (limit/offset clamped)
+    ("list_shipments", &[ValidationFailed]), // ValidationFailed supported_instant(due_before/due_after); limit/offset out of range are InvalidQuery (PageQuery::limit)
     (
         "label_envelope",
         &[NotFound, InvalidTransition, NoKaspiOrder, WaybillMismatch],

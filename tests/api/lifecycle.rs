@@ -924,6 +924,25 @@ async fn shipments_are_listed_by_state_and_deadline_with_pages() {
         .await
         .assert_status(200);
     assert_eq!(rest["items"].as_array().unwrap().len(), 1);
+    // A page size or offset out of range is refused, not changed behind the client's back.
+    for query in ["limit=0", "limit=201", "limit=-1", "offset=-1"] {
+        let refused = p
+            .app
+            .get(&format!("/api/v1/shipments?{query}"), Some(&p.clerk))
+            .await
+            .assert_problem(400, "invalid_query");
+        let field = query.split('=').next().unwrap();
+        assert!(
+            refused["detail"].as_str().unwrap().contains(field),
+            "{query}: {refused}"
+        );
+    }
+    let most = p
+        .app
+        .get("/api/v1/shipments?limit=200&offset=0", Some(&p.clerk))
+        .await
+        .assert_status(200);
+    assert_eq!(most["limit"], 200);
     let due = p
         .app
         .get(

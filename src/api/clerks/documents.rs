@@ -234,8 +234,11 @@ pub struct ShipmentFilter {
     #[param(value_type = Option<String>)]
     pub due_after: Option<DateTime<Utc>>,
     pub application_number: Option<String>,
-    /// At most 200; 50 when omitted.
+    /// How many (1 to 200; 50 when omitted).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    /// How many to skip (0 when omitted).
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 
@@ -267,7 +270,10 @@ pub struct ShipmentPage {
     tag = "clerks",
     security(("bearer" = [])),
     params(ShipmentFilter),
-    responses((status = 200, body = ShipmentPage))
+    responses(
+        (status = 200, body = ShipmentPage),
+        (status = 400, description = "A limit or offset out of range, or an unknown filter (`invalid_query`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
+    )
 )]
 #[get("/api/v1/shipments")]
 async fn list_shipments(
@@ -278,14 +284,30 @@ async fn list_shipments(
     let filter = filter.into_inner()?.into_inner();
     let bounded =
         |t: Option<DateTime<Utc>>, what| t.map(|t| supported_instant(t, what)).transpose();
+    // Out of range is refused, not silently changed: a client paging with a size it did not
+    // get would skip or repeat shipments.
+    let limit = crate::reports::views::PageQuery {
+        limit: filter.limit,
+        cursor: None,
+    }
+    .limit()
+    .map_err(ApiError::invalid_query)?;
+    let offset = match filter.offset.unwrap_or(0) {
+        n if n >= 0 => n,
+        n => {
+            return Err(ApiError::invalid_query(format!(
+                "offset: 0 or more, got {n}"
+            )));
+        }
+    };
     let query = ShipmentQuery {
         state: filter.state,
         deadline_kind: filter.deadline_kind,
         due_before: bounded(filter.due_before, "due_before")?,
         due_after: bounded(filter.due_after, "due_after")?,
         application_number: filter.application_number,
-        limit: filter.limit.unwrap_or(50).clamp(1, 200),
-        offset: filter.offset.unwrap_or(0).max(0),
+        limit,
+        offset,
     };
     let scope = auth.scope().clone();
     let (limit, offset) = (query.limit, query.offset);
