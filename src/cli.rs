@@ -23,7 +23,7 @@ use std::sync::Arc;
 #[derive(Debug, Parser)]
 #[command(
     name = "postamat",
-    version,
+    version = crate::VERSION,
     about = "Birth certificates through Kaspi postamats: the State Corporation service"
 )]
 struct Cli {

@@ -1,6 +1,17 @@
 //! postamat: the State Corporation side of Kazakhstan's pilot that delivers birth certificates
 //! through Kaspi postamats. See README.md for the map of this crate.
 
+/// The version and the commit this binary was built from (`build.rs`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("POSTAMAT_COMMIT"),
+    ")"
+);
+
+/// The commit this binary was built from, or `unknown`.
+pub const COMMIT: &str = env!("POSTAMAT_COMMIT");
+
 pub mod api;
 pub mod cli;
 pub mod clock;

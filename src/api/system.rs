@@ -116,6 +116,7 @@ pub async fn index() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({
         "service": "postamat",
         "version": env!("CARGO_PKG_VERSION"),
+        "commit": crate::COMMIT,
         "docs": "/docs/",
         "openapi": "/api-docs/openapi.json",
         "health": "/healthz",

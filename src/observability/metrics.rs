@@ -72,8 +72,21 @@ impl Metrics {
             &["channel", "outcome"],
         )
         .expect("metric definition is valid");
+        // Always 1; the labels say which build answers (alerts and dashboards join on it).
+        let build_info = IntGaugeVec::new(
+            Opts::new(
+                "build_info",
+                "The version and commit of this binary (always 1)",
+            ),
+            &["version", "commit"],
+        )
+        .expect("metric definition is valid");
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), crate::COMMIT])
+            .set(1);
         for collector in [
-            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(build_info) as Box<dyn prometheus::core::Collector>,
+            Box::new(requests.clone()),
             Box::new(latency.clone()),
             Box::new(pool.clone()),
             Box::new(swept.clone()),

@@ -122,6 +122,35 @@ fn the_openapi_command_prints_the_generated_document() {
 }
 
 #[test]
+fn the_version_names_the_commit_built_from() {
+    let out = Command::new(env!("CARGO_BIN_EXE_postamat"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let printed = stdout(&out);
+    assert_eq!(
+        printed.trim(),
+        format!(
+            "postamat {} ({})",
+            env!("CARGO_PKG_VERSION"),
+            postamat::COMMIT
+        )
+    );
+    // Built from this checkout: the commit is git's (an archive without .git says `unknown`).
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output();
+    if let Some(head) = head.ok().filter(|h| h.status.success()) {
+        assert_eq!(
+            postamat::COMMIT,
+            String::from_utf8_lossy(&head.stdout).trim()
+        );
+    }
+}
+
+#[test]
 fn serve_prints_the_first_admin_key_once_and_answers_health_checks() {
     let (_db, url) = TestDatabase::create_url();
     let first = Server::start(&url);
@@ -140,6 +169,19 @@ fn serve_prints_the_first_admin_key_once_and_answers_health_checks() {
     assert_eq!(status, 200);
     assert!(body.contains("postamat_http_requests_total"), "{body}");
     assert!(body.contains("postamat_db_pool_connections"), "{body}");
+    assert!(
+        body.contains(&format!(
+            "postamat_build_info{{commit=\"{}\",version=\"{}\"}} 1",
+            postamat::COMMIT,
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{body}"
+    );
+    let (_, index) = first.get("/", None);
+    assert!(
+        index.contains(&format!("\"commit\":\"{}\"", postamat::COMMIT)),
+        "{index}"
+    );
     // HEAD answers as GET does, with the headers only (RFC 9110 §9.3.2).
     for (path, token) in [
         ("/healthz", None),
