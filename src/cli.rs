@@ -393,6 +393,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
         execution_term: config.execution_term,
         quiet_hours: config.dispatch.quiet_hours,
         kaspi_secrets: config.kaspi_secrets.clone(),
+        secure_cookies: config.console_secure_cookies,
         writer,
     });
     let body_limit = config.max_body_bytes;

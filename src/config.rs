@@ -66,6 +66,8 @@ pub struct Config {
     pub sweep_interval: Option<std::time::Duration>,
     /// Secrets Kaspi signs its webhook calls with; empty refuses every Kaspi event.
     pub kaspi_secrets: Vec<crate::domain::webhook::WebhookSecret>,
+    /// The console's cookies are `Secure` whatever the request's scheme (`always`).
+    pub console_secure_cookies: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -96,6 +98,15 @@ const LOG_FORMAT: Setting = setting("POSTAMAT_LOG_FORMAT", "log_format", "auto")
 const LOG_FILTER: Setting = setting("POSTAMAT_LOG", "log", "info");
 const POOL_SIZE: Setting = setting("POSTAMAT_POOL_SIZE", "pool_size", "10");
 const MAX_BODY_BYTES: Setting = setting("POSTAMAT_MAX_BODY_BYTES", "max_body_bytes", "1048576");
+
+/// Whether the console's cookies are marked `Secure`: `auto` when the request came over TLS
+/// (directly, or through a proxy sending `X-Forwarded-Proto: https`), `always` behind a proxy
+/// that ends TLS without saying so.
+const CONSOLE_SECURE_COOKIES: Setting = setting(
+    "POSTAMAT_CONSOLE_SECURE_COOKIES",
+    "console_secure_cookies",
+    "auto",
+);
 
 const CALENDAR_REFRESH_SECS: Setting = setting(
     "POSTAMAT_CALENDAR_REFRESH_SECS",
@@ -166,7 +177,7 @@ const DISPATCH_INTERVAL_SECS: Setting = setting(
 );
 
 /// Every setting, for checking the keys of a configuration file.
-const SETTINGS: [&Setting; 23] = [
+const SETTINGS: [&Setting; 24] = [
     &SMS_MAX_SEGMENTS,
     &SMS_GATEWAY_URL,
     &SMS_GATEWAY_TOKEN,
@@ -190,6 +201,7 @@ const SETTINGS: [&Setting; 23] = [
     &POOL_SIZE,
     &MAX_BODY_BYTES,
     &CALENDAR_REFRESH_SECS,
+    &CONSOLE_SECURE_COOKIES,
 ];
 
 pub const CONFIG_FILE_ENV: &str = "POSTAMAT_CONFIG";
@@ -331,6 +343,11 @@ impl Config {
                     .ok_or_else(|| format!("must be a number of seconds from 1 to 3600, got '{v}'"))
             })?,
             pilot: pilot_window(&sources)?,
+            console_secure_cookies: sources.parse(&CONSOLE_SECURE_COOKIES, |v| match v {
+                "auto" => Ok(false),
+                "always" => Ok(true),
+                other => Err(format!("must be auto or always, got '{other}'")),
+            })?,
             execution_term: sources.parse(&EXECUTION_TERM, |v| {
                 v.parse::<u32>()
                     .ok()
@@ -581,6 +598,21 @@ mod tests {
 
         let err = Config::from_vars(vars(&[("POSTAMAT_BIND", "localhost")])).unwrap_err();
         assert_eq!(err.setting, "POSTAMAT_BIND");
+
+        let err =
+            Config::from_vars(vars(&[("POSTAMAT_CONSOLE_SECURE_COOKIES", "yes")])).unwrap_err();
+        assert_eq!(err.setting, "POSTAMAT_CONSOLE_SECURE_COOKIES");
+    }
+
+    #[test]
+    fn console_cookies_follow_the_scheme_unless_set_always_secure() {
+        assert!(
+            !Config::from_vars(HashMap::new())
+                .unwrap()
+                .console_secure_cookies
+        );
+        let always = vars(&[("POSTAMAT_CONSOLE_SECURE_COOKIES", "always")]);
+        assert!(Config::from_vars(always).unwrap().console_secure_cookies);
     }
 
     #[test]

@@ -53,6 +53,9 @@ pub struct AppState {
     pub quiet_hours: (chrono::NaiveTime, chrono::NaiveTime),
     /// Secrets Kaspi signs its webhook calls with (two while rotating).
     pub kaspi_secrets: Vec<crate::domain::webhook::WebhookSecret>,
+    /// The console's cookies are `Secure` whatever the request's scheme (behind a proxy that
+    /// ends TLS without sending `X-Forwarded-Proto`).
+    pub secure_cookies: bool,
     /// SQLite's one writing connection (`None` on PostgreSQL, where writes use the pool).
     pub writer: Option<Arc<Writer>>,
 }

@@ -253,6 +253,11 @@ pub fn default_now() -> DateTime<Utc> {
 
 impl TestApp {
     pub async fn new() -> TestApp {
+        Self::with(|_| {}).await
+    }
+
+    /// A test app whose state `change` adjusts first (a setting under test).
+    pub async fn with(change: impl FnOnce(&mut AppState)) -> TestApp {
         install_log_capture();
         let (database, location) = TestDatabase::create();
         let database_url = url_of(&location);
@@ -271,7 +276,7 @@ impl TestApp {
             .expect("open the writer")
             .map(Arc::new);
         let clock = Clock::manual(default_now());
-        let state = web::Data::new(AppState {
+        let mut state = AppState {
             pool: pool.clone(),
             clock: clock.clone(),
             metrics: Metrics::new(),
@@ -289,8 +294,11 @@ impl TestApp {
                 WebhookSecret::parse(KASPI_SECRET).unwrap(),
                 WebhookSecret::parse(KASPI_NEXT_SECRET).unwrap(),
             ],
+            secure_cookies: false,
             writer,
-        });
+        };
+        change(&mut state);
+        let state = web::Data::new(state);
         let service = Rc::new(test::init_service(api::app(state, BODY_LIMIT)).await);
         let call: Call = Box::new(move |req: TestRequest| {
             let service = service.clone();

@@ -212,6 +212,17 @@ async fn over_tls_the_session_cookie_is_secure() {
 }
 
 #[actix_web::test]
+async fn behind_a_proxy_that_does_not_say_tls_the_cookies_can_be_set_secure() {
+    // POSTAMAT_CONSOLE_SECURE_COOKIES=always
+    let app = TestApp::with(|state| state.secure_cookies = true).await;
+    let admin = app.admin().await;
+    let mut browser = Browser::new(&app);
+    let res = browser.sign_in(&admin).await;
+    assert_eq!(res.status, 303);
+    assert!(set_cookie(&res, SESSION_COOKIE).unwrap().contains("Secure"));
+}
+
+#[actix_web::test]
 async fn sign_in_refuses_a_forged_form_and_a_bad_key_and_keeps_nothing() {
     let app = TestApp::new().await;
     let admin = app.admin().await;

@@ -164,9 +164,13 @@ impl Ctx {
     }
 }
 
-/// Whether the request reached us over TLS (directly, or through a proxy saying so).
+/// Whether the console's cookies are `Secure`: the request reached us over TLS (directly, or
+/// through a proxy saying so), or the service is set to mark them always.
 fn over_tls(req: &HttpRequest) -> bool {
     req.connection_info().scheme() == "https"
+        || req
+            .app_data::<web::Data<AppState>>()
+            .is_some_and(|state| state.secure_cookies)
 }
 
 fn cookie<'a>(
