@@ -42,6 +42,9 @@ pub struct DispatchConfig {
     pub quiet_hours: (chrono::NaiveTime, chrono::NaiveTime),
     /// How often `serve` delivers; `None` (0) turns delivery off.
     pub interval: Option<std::time::Duration>,
+    /// CA certificates (DER) trusted beside Mozilla's bundled roots: a gateway behind an
+    /// internal or national CA.
+    pub extra_roots: Vec<Vec<u8>>,
 }
 
 #[derive(Debug, Clone)]
@@ -170,6 +173,10 @@ const DISPATCH_MAX_ATTEMPTS: Setting = setting(
 const SMS_MAX_SEGMENTS: Setting = setting("POSTAMAT_SMS_MAX_SEGMENTS", "sms_max_segments", "3");
 const SMS_QUIET_HOURS: Setting =
     setting("POSTAMAT_SMS_QUIET_HOURS", "sms_quiet_hours", "21:00-09:00");
+/// A PEM file, or a folder of them (`*.pem`, `*.crt`), of CA certificates the dispatcher trusts
+/// beside Mozilla's bundled roots.
+const DISPATCH_CA_CERTS: Setting = setting("POSTAMAT_DISPATCH_CA_CERTS", "dispatch_ca_certs", "");
+
 const DISPATCH_INTERVAL_SECS: Setting = setting(
     "POSTAMAT_DISPATCH_INTERVAL_SECS",
     "dispatch_interval_secs",
@@ -177,7 +184,7 @@ const DISPATCH_INTERVAL_SECS: Setting = setting(
 );
 
 /// Every setting, for checking the keys of a configuration file.
-const SETTINGS: [&Setting; 24] = [
+const SETTINGS: [&Setting; 25] = [
     &SMS_MAX_SEGMENTS,
     &SMS_GATEWAY_URL,
     &SMS_GATEWAY_TOKEN,
@@ -202,9 +209,48 @@ const SETTINGS: [&Setting; 24] = [
     &MAX_BODY_BYTES,
     &CALENDAR_REFRESH_SECS,
     &CONSOLE_SECURE_COOKIES,
+    &DISPATCH_CA_CERTS,
 ];
 
 pub const CONFIG_FILE_ENV: &str = "POSTAMAT_CONFIG";
+
+/// The CA certificates (DER) of a PEM file, or of every `*.pem` and `*.crt` file of a folder;
+/// refused when there is none, or a file is not PEM (a setting that trusts nothing is a mistake).
+pub fn ca_certificates(path: &Path) -> Result<Vec<Vec<u8>>, String> {
+    let shown = path.display();
+    let files = if path.is_dir() {
+        let mut files: Vec<_> = std::fs::read_dir(path)
+            .map_err(|e| format!("cannot read the folder {shown}: {e}"))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.is_file()
+                    && p.extension().is_some_and(|x| {
+                        x.eq_ignore_ascii_case("pem") || x.eq_ignore_ascii_case("crt")
+                    })
+            })
+            .collect();
+        files.sort();
+        files
+    } else {
+        vec![path.to_owned()]
+    };
+    let mut certificates = Vec::new();
+    for file in &files {
+        let pem =
+            std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        for item in ureq::tls::parse_pem(&pem) {
+            match item {
+                Ok(ureq::tls::PemItem::Certificate(cert)) => certificates.push(cert.der().to_vec()),
+                Ok(_) => {}
+                Err(e) => return Err(format!("{} is not valid PEM: {e}", file.display())),
+            }
+        }
+    }
+    if certificates.is_empty() {
+        return Err(format!("no PEM certificate in {shown}"));
+    }
+    Ok(certificates)
+}
 
 /// One setting as an operator sees it (`postamat doctor`): secrets masked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -395,6 +441,10 @@ impl Config {
                     _ => Err(format!(
                         "must be a number of seconds from 0 (off) to 3600, got '{v}'"
                     )),
+                })?,
+                extra_roots: sources.parse(&DISPATCH_CA_CERTS, |v| match v.trim() {
+                    "" => Ok(Vec::new()),
+                    path => ca_certificates(Path::new(path)),
                 })?,
             },
             sweep_interval: sources.parse(&SWEEP_INTERVAL_SECS, |v| match v.parse::<u64>() {

@@ -56,11 +56,33 @@ pub struct Dispatcher {
     metrics: Option<Metrics>,
 }
 
+/// Mozilla's roots, bundled (no system store is read), and the operator's own CAs beside them
+/// (`POSTAMAT_DISPATCH_CA_CERTS`: a 1414 or registry-office gateway behind an internal or
+/// national CA).
+fn tls_config(extra_roots: &[Vec<u8>]) -> ureq::tls::TlsConfig {
+    use ureq::tls::{Certificate, RootCerts, TlsConfig};
+    if extra_roots.is_empty() {
+        return TlsConfig::builder().root_certs(RootCerts::WebPki).build();
+    }
+    let roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+        .chain(
+            extra_roots
+                .iter()
+                .map(|der| Certificate::from_der(der).to_owned()),
+        );
+    TlsConfig::builder()
+        .root_certs(RootCerts::from(roots.collect::<Vec<_>>()))
+        .build()
+}
+
 impl Dispatcher {
     pub fn new(config: DispatchConfig, kaspi_secrets: &[WebhookSecret]) -> Self {
         let agent = ureq::Agent::config_builder()
             .timeout_connect(Some(Duration::from_secs(5)))
             .timeout_global(Some(Duration::from_secs(15)))
+            .tls_config(tls_config(&config.extra_roots))
             .build()
             .new_agent();
         Dispatcher {

@@ -117,6 +117,7 @@ fn config(sms: Option<Gateway>, app: Option<Gateway>, kaspi: Option<Gateway>) ->
             chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
         ),
         interval: None,
+        extra_roots: Vec::new(),
     }
 }
 
@@ -426,4 +427,132 @@ async fn the_create_order_request_to_kaspi_is_signed_like_kaspis_webhooks() {
     );
     let body: serde_json::Value = serde_json::from_str(&hit.body).unwrap();
     assert_eq!(body["application_number"], "KO-1");
+}
+
+/// A gateway on loopback behind a CA of the test's own (an internal or national CA): answers
+/// 200 to every request it can read; counts them.
+struct TlsGateway {
+    url: String,
+    ca_pem: String,
+    hits: Arc<Mutex<usize>>,
+}
+
+impl TlsGateway {
+    fn start() -> TlsGateway {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+        use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "postamat test national CA");
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+        let server_key = KeyPair::generate().unwrap();
+        let server = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+            .unwrap()
+            .signed_by(&server_key, &ca)
+            .unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![server.der().clone(), ca.der().clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
+        )
+        .unwrap();
+        let config = Arc::new(config);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("https://{}/send", listener.local_addr().unwrap());
+        let hits = Arc::new(Mutex::new(0));
+        let counted = hits.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { break };
+                let Ok(conn) = rustls::ServerConnection::new(config.clone()) else {
+                    continue;
+                };
+                let mut tls = rustls::StreamOwned::new(conn, stream);
+                // A client that refuses the certificate ends the handshake here.
+                let mut reader = BufReader::new(&mut tls);
+                let mut line = String::new();
+                let mut length = 0;
+                loop {
+                    line.clear();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                    if line == "\r\n" {
+                        let mut body = vec![0; length];
+                        if reader.read_exact(&mut body).is_ok() {
+                            *counted.lock().unwrap() += 1;
+                            let _ = tls.write_all(
+                                b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                            );
+                            let _ = tls.flush();
+                            tls.conn.send_close_notify();
+                            let _ = tls.flush();
+                        }
+                        break;
+                    }
+                }
+            }
+        });
+        TlsGateway {
+            url,
+            ca_pem: ca.pem(),
+            hits,
+        }
+    }
+}
+
+#[actix_web::test]
+async fn a_gateway_behind_the_operators_own_ca_is_reached_once_its_ca_is_set() {
+    let p = Pilot::new().await;
+    p.placed_shipment("TLS-1").await;
+    let gateway = TlsGateway::start();
+    let app = Some(Gateway {
+        url: gateway.url.clone(),
+        token: None,
+    });
+    // Mozilla's roots alone do not know the CA: the attempt fails and is retried.
+    let bundled = Arc::new(Dispatcher::new(config(None, app.clone(), None), &[]));
+    let report = p.dispatch(&bundled, "2026-11-23T06:00:00Z").await;
+    assert_eq!(report.retried, 1, "{report:?}");
+    assert_eq!(*gateway.hits.lock().unwrap(), 0);
+
+    // POSTAMAT_DISPATCH_CA_CERTS names a folder holding the CA: the same message goes through.
+    let dir = std::env::temp_dir().join(format!("postamat-ca-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    assert!(
+        postamat::config::ca_certificates(&dir).is_err(),
+        "an empty folder trusts nothing"
+    );
+    std::fs::write(dir.join("national-ca.pem"), &gateway.ca_pem).unwrap();
+    std::fs::write(dir.join("notes.txt"), "not a certificate").unwrap();
+    let extra_roots = postamat::config::ca_certificates(&dir).unwrap();
+    assert_eq!(extra_roots.len(), 1);
+    let trusted = Arc::new(Dispatcher::new(
+        DispatchConfig {
+            extra_roots,
+            ..config(None, app, None)
+        },
+        &[],
+    ));
+    let report = p.dispatch(&trusted, "2026-11-23T08:00:00Z").await;
+    assert_eq!(report.sent, 1, "{report:?}");
+    assert_eq!(*gateway.hits.lock().unwrap(), 1);
+
+    std::fs::write(
+        dir.join("broken.crt"),
+        "-----BEGIN CERTIFICATE-----\nnot base64\n",
+    )
+    .unwrap();
+    assert!(postamat::config::ca_certificates(&dir.join("broken.crt")).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
 }
