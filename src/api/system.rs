@@ -77,6 +77,26 @@ async fn readyz(state: web::Data<AppState>) -> ApiResult<web::Json<Readiness>> {
 )]
 #[get("/metrics")]
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    // The backlog is read at each scrape; a database that cannot answer leaves the HTTP, pool
+    // and process figures standing and says so in `postamat_backlog_read_ok`.
+    let (pool, now) = (state.pool.clone(), state.clock.now());
+    let depth = web::block(move || -> anyhow::Result<_> {
+        let mut conn = pool.get()?;
+        Ok(crate::db::models::report::depth(&mut conn, now)?)
+    })
+    .await;
+    let depth = match depth {
+        Ok(Ok(depth)) => Some(depth),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "metrics: the backlog could not be read");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: the backlog read failed");
+            None
+        }
+    };
+    state.metrics.set_backlog(depth.as_ref());
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render(&state.pool))

@@ -38,9 +38,11 @@ pub async fn run(
 ) {
     let mut ticks = actix_web::rt::time::interval(every);
     while stop.next_tick(&mut ticks).await {
-        let (pool, cache, now, metrics) =
+        let (pool, cache, now, observed) =
             (pool.clone(), cache.clone(), clock.now(), metrics.clone());
+        let started = std::time::Instant::now();
         let outcome = actix_web::web::block(move || -> anyhow::Result<SweepReport> {
+            let metrics = observed;
             let mut conn = pool.get()?;
             let report = sweep_observed(&mut conn, now, &cache.current(), &metrics)?;
             // Order п.6 (issue 25): after the pilot's end, what has not gone to Kaspi goes to
@@ -61,6 +63,12 @@ pub async fn run(
             Ok(report)
         })
         .await;
+        let round = match &outcome {
+            Ok(Ok(report)) if report.failed > 0 => "partial",
+            Ok(Ok(_)) => "ok",
+            _ => "failed",
+        };
+        metrics.observe_sweep_run(round, started.elapsed());
         match outcome {
             Ok(Ok(report)) if report.due > 0 || report.reminders > 0 => {
                 tracing::info!(?report, "sweep");

@@ -1,8 +1,12 @@
-//! Prometheus metrics of the HTTP layer and the connection pool.
+//! Prometheus metrics: the HTTP layer, the connection pool, the sweeper, the outboxes, Kaspi's
+//! events, the build and the process; the backlog (outbox depth, the oldest due deadline) read
+//! from the database at scrape time. `deploy/alerts.yml` alerts on them.
 
 use crate::db::DbPool;
+use crate::db::models::report::Depth;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
 use std::time::Duration;
 
@@ -15,6 +19,12 @@ pub struct Metrics {
     swept: IntCounterVec,
     sweep_lag: HistogramVec,
     messages: IntCounterVec,
+    sweep_runs: IntCounterVec,
+    sweep_duration: Histogram,
+    kaspi_events: IntCounterVec,
+    outbox_depth: IntGaugeVec,
+    oldest_due: Gauge,
+    backlog_read: IntGauge,
 }
 
 impl Metrics {
@@ -72,6 +82,52 @@ impl Metrics {
             &["channel", "outcome"],
         )
         .expect("metric definition is valid");
+        let sweep_runs = IntCounterVec::new(
+            Opts::new(
+                "sweep_runs_total",
+                "Sweeper rounds by outcome (ok, failed: the round itself failed; partial: some \
+                 deadline's consequence failed and is retried)",
+            ),
+            &["outcome"],
+        )
+        .expect("metric definition is valid");
+        let sweep_duration = Histogram::with_opts(
+            HistogramOpts::new("sweep_duration_seconds", "How long one sweeper round took")
+                .buckets(vec![
+                    0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+                ]),
+        )
+        .expect("metric definition is valid");
+        let kaspi_events = IntCounterVec::new(
+            Opts::new(
+                "kaspi_events_total",
+                "Kaspi delivery-status events answered, by outcome (applied, duplicate, \
+                 out_of_order_recorded, rejected, unmatched)",
+            ),
+            &["outcome"],
+        )
+        .expect("metric definition is valid");
+        let outbox_depth = IntGaugeVec::new(
+            Opts::new(
+                "outbox_depth",
+                "Messages waiting (pending) or given up (dead) now, by outbox (citizens, systems) \
+                 and channel or destination; read at scrape time",
+            ),
+            &["outbox", "channel", "state"],
+        )
+        .expect("metric definition is valid");
+        let oldest_due = Gauge::with_opts(Opts::new(
+            "oldest_due_deadline_age_seconds",
+            "How long ago the oldest pending deadline fell due (0: none is due); read at scrape \
+             time",
+        ))
+        .expect("metric definition is valid");
+        let backlog_read = IntGauge::with_opts(Opts::new(
+            "backlog_read_ok",
+            "1 when the scrape could read the backlog from the database, 0 when it could not \
+             (the outbox depths are then absent and the deadline age 0)",
+        ))
+        .expect("metric definition is valid");
         // Always 1; the labels say which build answers (alerts and dashboards join on it).
         let build_info = IntGaugeVec::new(
             Opts::new(
@@ -92,11 +148,24 @@ impl Metrics {
             Box::new(swept.clone()),
             Box::new(sweep_lag.clone()),
             Box::new(messages.clone()),
+            Box::new(sweep_runs.clone()),
+            Box::new(sweep_duration.clone()),
+            Box::new(kaspi_events.clone()),
+            Box::new(outbox_depth.clone()),
+            Box::new(oldest_due.clone()),
+            Box::new(backlog_read.clone()),
         ] {
             registry
                 .register(collector)
                 .expect("metric names are unique");
         }
+        // The process: CPU seconds, resident memory, open files, threads, start time (Linux).
+        #[cfg(target_os = "linux")]
+        registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("metric names are unique");
         Metrics {
             registry,
             requests,
@@ -105,7 +174,41 @@ impl Metrics {
             swept,
             sweep_lag,
             messages,
+            sweep_runs,
+            sweep_duration,
+            kaspi_events,
+            outbox_depth,
+            oldest_due,
+            backlog_read,
         }
+    }
+
+    /// One sweeper round: how long it took and how it went (`ok`, `partial`, `failed`).
+    pub fn observe_sweep_run(&self, outcome: &str, took: Duration) {
+        self.sweep_runs.with_label_values(&[outcome]).inc();
+        self.sweep_duration.observe(took.as_secs_f64());
+    }
+
+    /// One Kaspi event answered with `outcome`.
+    pub fn observe_kaspi_event(&self, outcome: &str) {
+        self.kaspi_events.with_label_values(&[outcome]).inc();
+    }
+
+    /// The backlog as read at this scrape, or `None` when it could not be read.
+    pub fn set_backlog(&self, backlog: Option<&Depth>) {
+        self.outbox_depth.reset();
+        let Some(depth) = backlog else {
+            self.backlog_read.set(0);
+            self.oldest_due.set(0.0);
+            return;
+        };
+        self.backlog_read.set(1);
+        for line in &depth.outboxes {
+            self.outbox_depth
+                .with_label_values(&[line.outbox, &line.channel, &line.state])
+                .set(line.n);
+        }
+        self.oldest_due.set(depth.oldest_due_age.as_secs_f64());
     }
 
     /// One due deadline applied `lag` after it fell due.
@@ -142,6 +245,10 @@ impl Metrics {
         self.pool
             .with_label_values(&["max"])
             .set(i64::from(pool.max_size()));
+        self.encode()
+    }
+
+    fn encode(&self) -> String {
         let mut out = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut out)
@@ -153,5 +260,62 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::models::report::OutboxLine;
+
+    /// Every `postamat_*` series the alerts and the dashboard read is one the service exports
+    /// (a renamed metric would silence an alert without any error).
+    #[test]
+    fn the_alerts_and_the_dashboard_read_only_exported_series() {
+        let metrics = Metrics::new();
+        metrics.observe_request("GET", "/healthz", 200, Duration::from_millis(1));
+        metrics.observe_sweep("storage", Duration::from_secs(1));
+        metrics.observe_sweep_run("ok", Duration::from_millis(5));
+        metrics.observe_message("sms_1414", "sent");
+        metrics.observe_kaspi_event("applied");
+        metrics.pool.with_label_values(&["idle"]).set(1);
+        metrics.set_backlog(Some(&Depth {
+            outboxes: vec![OutboxLine {
+                outbox: "citizens",
+                channel: "sms_1414".into(),
+                state: "pending".into(),
+                n: 1,
+            }],
+            oldest_due_age: Duration::from_secs(3),
+        }));
+        let text = metrics.encode();
+        let exported: std::collections::BTreeSet<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split(['{', ' ']).next())
+            .collect();
+        let read = [
+            include_str!("../../deploy/alerts.yml"),
+            include_str!("../../deploy/grafana-dashboard.json"),
+        ];
+        let mut names = std::collections::BTreeSet::new();
+        for source in read {
+            let mut rest = source;
+            while let Some(at) = rest.find("postamat_") {
+                let name: String = rest[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                rest = &rest[at + name.len()..];
+                names.insert(name);
+            }
+        }
+        assert!(names.len() >= 10, "{names:?}");
+        for name in &names {
+            assert!(
+                exported.contains(name.as_str()),
+                "{name} is read but not exported:\n{text}"
+            );
+        }
     }
 }

@@ -177,6 +177,26 @@ fn serve_prints_the_first_admin_key_once_and_answers_health_checks() {
         )),
         "{body}"
     );
+    // What an on-call alerts on (deploy/alerts.yml): the backlog read at scrape time, the
+    // sweeper's rounds (the first runs at start), the process.
+    for metric in [
+        "postamat_backlog_read_ok 1",
+        "postamat_oldest_due_deadline_age_seconds 0",
+        "postamat_process_resident_memory_bytes",
+        "postamat_process_cpu_seconds_total",
+    ] {
+        assert!(body.contains(metric), "{metric} missing: {body}");
+    }
+    let swept = (0..100).any(|_| {
+        let (_, body) = first.get("/metrics", None);
+        body.contains("postamat_sweep_runs_total{outcome=\"ok\"} 1")
+            && body.contains("postamat_sweep_duration_seconds_count 1")
+            || {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                false
+            }
+    });
+    assert!(swept, "the first sweeper round is counted");
     let (_, index) = first.get("/", None);
     assert!(
         index.contains(&format!("\"commit\":\"{}\"", postamat::COMMIT)),

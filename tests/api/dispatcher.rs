@@ -556,3 +556,64 @@ async fn a_gateway_behind_the_operators_own_ca_is_reached_once_its_ca_is_set() {
     assert!(postamat::config::ca_certificates(&dir.join("broken.crt")).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[actix_web::test]
+async fn metrics_show_the_outboxes_depth_the_oldest_due_deadline_and_kaspis_outcomes() {
+    let p = Pilot::new().await;
+    p.placed_shipment("M-1").await;
+    let metric = |text: &str, line: &str| -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(line)?.trim().parse().ok())
+    };
+    // Read as of before the pilot's events: nothing is due yet.
+    let later = p.app.clock.now();
+    p.set_clock("2026-01-01T00:00:00Z");
+    let text = p.app.get("/metrics", None).await.text;
+    assert_eq!(
+        metric(&text, "postamat_backlog_read_ok"),
+        Some(1.0),
+        "{text}"
+    );
+    // The placement's message to the Kaspi app waits in the citizens' outbox; the create-order
+    // request in the systems' one.
+    assert_eq!(
+        metric(
+            &text,
+            "postamat_outbox_depth{channel=\"kaspi_app\",outbox=\"citizens\",state=\"pending\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "postamat_outbox_depth{channel=\"kaspi\",outbox=\"systems\",state=\"pending\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "postamat_kaspi_events_total{outcome=\"applied\"}"),
+        Some(2.0),
+        "accepted and placed: {text}"
+    );
+    assert_eq!(
+        metric(&text, "postamat_oldest_due_deadline_age_seconds"),
+        Some(0.0),
+        "nothing due yet: {text}"
+    );
+    // A repeat is counted as such.
+    p.kaspi_event(placed_event("M-1-p", "WB-M-1", "PST-ALA-1"))
+        .await;
+    let text = p.app.get("/metrics", None).await.text;
+    assert_eq!(
+        metric(&text, "postamat_kaspi_events_total{outcome=\"duplicate\"}"),
+        Some(1.0),
+        "{text}"
+    );
+    // Months on, the storage in the cell is long due and nobody swept: the age says so.
+    p.app.clock.set(later);
+    let text = p.app.get("/metrics", None).await.text;
+    let age = metric(&text, "postamat_oldest_due_deadline_age_seconds").unwrap();
+    assert!(age > 86_400.0, "{age}: {text}");
+}

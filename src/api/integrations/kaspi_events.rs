@@ -134,12 +134,16 @@ async fn receive(
             results[position] = Some(answer.into());
         }
     }
-    results
+    let results = results
         .into_iter()
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| {
             ApiError::internal(anyhow::anyhow!("an event was received without an answer"))
-        })
+        })?;
+    for result in &results {
+        state.metrics.observe_kaspi_event(result.outcome.as_str());
+    }
+    Ok(results)
 }
 
 /// One delivery-status event. Answers 200 with the event's outcome (`applied`, `duplicate`,

@@ -656,6 +656,80 @@ pub fn backlog(conn: &mut DbConnection, now: DateTime<Utc>) -> QueryResult<Backl
     })
 }
 
+/// One outbox's waiting or dead messages on one channel (or destination).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxLine {
+    /// `citizens` (SMS and Kaspi-app messages) or `systems` (requests to Kaspi and the registry
+    /// office).
+    pub outbox: &'static str,
+    pub channel: String,
+    /// `pending` or `dead`.
+    pub state: String,
+    pub n: i64,
+}
+
+/// What an on-call alerts on (`/metrics`): the outboxes' depth and how long ago the oldest
+/// pending deadline fell due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Depth {
+    pub outboxes: Vec<OutboxLine>,
+    /// Zero when nothing is due. A deadline force majeure holds back is waiting, not late for
+    /// the sweeper, and is left out.
+    pub oldest_due_age: std::time::Duration,
+}
+
+pub fn depth(conn: &mut DbConnection, now: DateTime<Utc>) -> QueryResult<Depth> {
+    use crate::db::schema::{notifications, outbound_messages};
+    use crate::domain::notification::DeliveryState;
+    let states = [DeliveryState::Pending, DeliveryState::Dead];
+    let citizens: Vec<(String, String, i64)> = notifications::table
+        .filter(notifications::state.eq_any(states))
+        .group_by((notifications::channel, notifications::state))
+        .select((
+            notifications::channel,
+            notifications::state,
+            diesel::dsl::count_star(),
+        ))
+        .load(conn)?;
+    let systems: Vec<(String, String, i64)> = outbound_messages::table
+        .filter(outbound_messages::state.eq_any(states))
+        .group_by((outbound_messages::destination, outbound_messages::state))
+        .select((
+            outbound_messages::destination,
+            outbound_messages::state,
+            diesel::dsl::count_star(),
+        ))
+        .load(conn)?;
+    let line = |outbox| {
+        move |(channel, state, n)| OutboxLine {
+            outbox,
+            channel,
+            state,
+            n,
+        }
+    };
+    let oldest: Option<NaiveDateTime> = deadlines::table
+        .filter(deadlines::state.eq(DeadlineState::Pending))
+        .filter(deadlines::due_at.le(to_db_time(now)))
+        .filter(
+            deadlines::sweep_error
+                .is_null()
+                .or(deadlines::sweep_error.ne(SUSPENDED_NOTE)),
+        )
+        .select(diesel::dsl::min(deadlines::due_at))
+        .get_result(conn)?;
+    Ok(Depth {
+        outboxes: citizens
+            .into_iter()
+            .map(line("citizens"))
+            .chain(systems.into_iter().map(line("systems")))
+            .collect(),
+        oldest_due_age: oldest
+            .and_then(|due| (now - due.and_utc()).to_std().ok())
+            .unwrap_or_default(),
+    })
+}
+
 /// The SLA report's period: from the first day's midnight to the midnight after the last day,
 /// Almaty time (the endpoint's `from`/`to`, and the simulation's report).
 pub fn sla_period(first: NaiveDate, last: NaiveDate) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
