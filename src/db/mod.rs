@@ -246,6 +246,20 @@ pub fn connect(location: &DatabaseLocation, pool_size: u32) -> anyhow::Result<Db
     Ok(pool)
 }
 
+/// Whether `conn` is inside a transaction already (a nested one is a savepoint).
+fn in_transaction(conn: &mut DbConnection) -> bool {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let status = match conn {
+        DbConnection::Postgres(pg) => AnsiTransactionManager::transaction_manager_status_mut(pg),
+        DbConnection::Sqlite(sqlite) => {
+            AnsiTransactionManager::transaction_manager_status_mut(sqlite)
+        }
+    };
+    status
+        .transaction_depth()
+        .is_ok_and(|depth| depth.is_some())
+}
+
 /// A transaction that reads and then writes. On SQLite it begins `IMMEDIATE`, taking the write
 /// lock up front: a deferred transaction that read first would fail with "database is locked"
 /// when another writer got in between, instead of waiting for the busy timeout.
@@ -257,16 +271,13 @@ where
     E: From<diesel::result::Error>,
 {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    // Inside a transaction already (one command calling another): a savepoint, as usual.
+    if in_transaction(conn) {
+        return conn.transaction(work);
+    }
     let DbConnection::Sqlite(sqlite) = conn else {
         return conn.transaction(work);
     };
-    // Inside a transaction already (one command calling another): a savepoint, as usual.
-    let nested = AnsiTransactionManager::transaction_manager_status_mut(sqlite)
-        .transaction_depth()
-        .is_ok_and(|depth| depth.is_some());
-    if nested {
-        return conn.transaction(work);
-    }
     AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
     let result = work(conn);
     let DbConnection::Sqlite(sqlite) = conn else {
@@ -313,16 +324,9 @@ pub fn snapshot_read_from<T, E>(
 where
     E: From<diesel::result::Error>,
 {
-    use diesel::connection::{AnsiTransactionManager, TransactionManager};
     // Inside a transaction already: its snapshot and settings stand (they can only be set
     // before its first statement).
-    let nested = match conn {
-        DbConnection::Postgres(pg) => AnsiTransactionManager::transaction_manager_status_mut(pg)
-            .transaction_depth()
-            .is_ok_and(|depth| depth.is_some()),
-        DbConnection::Sqlite(_) => false,
-    };
-    if nested {
+    if in_transaction(conn) {
         return conn.transaction(work);
     }
     conn.transaction(|conn| {
