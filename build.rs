@@ -2,7 +2,6 @@
 //! `postamat_build_info` metric. `POSTAMAT_COMMIT` set at build time wins (a build from an
 //! archive without `.git`, e.g. in a container); without either the commit is `unknown`.
 
-use std::path::Path;
 use std::process::Command;
 
 fn main() {
@@ -15,28 +14,33 @@ fn main() {
     println!("cargo:rustc-env=POSTAMAT_COMMIT={}", commit.trim());
 }
 
-fn git_commit() -> Option<String> {
-    let git = Path::new(".git");
-    if !git.exists() {
-        return None;
-    }
-    // Rebuilt when the branch moves: HEAD names the branch, the branch's ref the commit.
-    println!("cargo:rerun-if-changed=.git/HEAD");
-    println!("cargo:rerun-if-changed=.git/packed-refs");
-    if let Ok(head) = std::fs::read_to_string(git.join("HEAD"))
-        && let Some(reference) = head.trim().strip_prefix("ref: ")
-    {
-        println!("cargo:rerun-if-changed=.git/{reference}");
-    }
+fn git(args: &[&str]) -> Option<String> {
     let out = Command::new("git")
-        .args(["rev-parse", "--short=12", "HEAD"])
+        .args(args)
         .output()
         .ok()
         .filter(|o| o.status.success())?;
-    let commit = String::from_utf8(out.stdout).ok()?;
-    let commit = commit.trim();
-    commit
-        .chars()
-        .all(|c| c.is_ascii_hexdigit())
-        .then(|| commit.to_owned())
+    Some(String::from_utf8(out.stdout).ok()?.trim().to_owned())
+}
+
+fn git_commit() -> Option<String> {
+    let commit = git(&["rev-parse", "--short=12", "HEAD"])?;
+    if !commit.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    // Rebuilt when the branch moves: HEAD names the branch, the branch's ref (loose, or in
+    // packed-refs) the commit. Git says where they are (a worktree keeps them apart), and only
+    // files that exist are watched: cargo takes a missing one as changed on every build.
+    let mut watched = vec!["HEAD".to_owned(), "packed-refs".to_owned()];
+    if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
+        watched.push(branch);
+    }
+    for name in watched {
+        if let Some(path) = git(&["rev-parse", "--git-path", &name])
+            && std::path::Path::new(&path).exists()
+        {
+            println!("cargo:rerun-if-changed={path}");
+        }
+    }
+    Some(commit)
 }

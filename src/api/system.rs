@@ -77,26 +77,31 @@ async fn readyz(state: web::Data<AppState>) -> ApiResult<web::Json<Readiness>> {
 )]
 #[get("/metrics")]
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    // The backlog is read at each scrape; a database that cannot answer leaves the HTTP, pool
-    // and process figures standing and says so in `postamat_backlog_read_ok`.
-    let (pool, now) = (state.pool.clone(), state.clock.now());
-    let depth = web::block(move || -> anyhow::Result<_> {
-        let mut conn = pool.get()?;
-        Ok(crate::db::models::report::depth(&mut conn, now)?)
-    })
-    .await;
-    let depth = match depth {
-        Ok(Ok(depth)) => Some(depth),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "metrics: the backlog could not be read");
-            None
+    // The backlog is read from the database (at most every few seconds, however often this is
+    // called) on a connection the pool has idle: a scrape never waits for one behind real
+    // requests. With none idle the last reading stands; a database that cannot answer leaves
+    // the HTTP, pool and process figures standing and says so in `postamat_backlog_read_ok`.
+    let now = state.clock.now();
+    if state.metrics.backlog_due(now) {
+        let pool = state.pool.clone();
+        let depth = web::block(move || -> Option<anyhow::Result<_>> {
+            let mut conn = pool.try_get()?;
+            Some(crate::db::models::report::depth(&mut conn, now).map_err(anyhow::Error::from))
+        })
+        .await;
+        match depth {
+            Ok(Some(Ok(depth))) => state.metrics.set_backlog(Some(&depth)),
+            Ok(Some(Err(e))) => {
+                tracing::warn!(error = %e, "metrics: the backlog could not be read");
+                state.metrics.set_backlog(None);
+            }
+            Ok(None) => tracing::debug!("metrics: no idle connection; the last backlog stands"),
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics: the backlog read failed");
+                state.metrics.set_backlog(None);
+            }
         }
-        Err(e) => {
-            tracing::warn!(error = %e, "metrics: the backlog read failed");
-            None
-        }
-    };
-    state.metrics.set_backlog(depth.as_ref());
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render(&state.pool))

@@ -247,7 +247,7 @@ pub fn connect(location: &DatabaseLocation, pool_size: u32) -> anyhow::Result<Db
 }
 
 /// Whether `conn` is inside a transaction already (a nested one is a savepoint).
-fn in_transaction(conn: &mut DbConnection) -> bool {
+pub fn in_transaction(conn: &mut DbConnection) -> bool {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
     let status = match conn {
         DbConnection::Postgres(pg) => AnsiTransactionManager::transaction_manager_status_mut(pg),

@@ -8,7 +8,21 @@ use prometheus::{
     Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
     Opts, Registry, TextEncoder,
 };
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// The backlog is read from the database at most this often, however often `/metrics` is
+/// called (it needs no key: a tight loop of scrapes must not become a load on the database).
+const BACKLOG_EVERY: Duration = Duration::from_secs(5);
+
+/// When the backlog was last read, and the outbox series it showed.
+#[derive(Default)]
+struct BacklogShown {
+    /// On the service's clock (a test's clock moves by hand).
+    read_at: Option<chrono::DateTime<chrono::Utc>>,
+    series: BTreeSet<[String; 3]>,
+}
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -25,6 +39,7 @@ pub struct Metrics {
     outbox_depth: IntGaugeVec,
     oldest_due: Gauge,
     backlog_read: IntGauge,
+    backlog: Arc<Mutex<BacklogShown>>,
 }
 
 impl Metrics {
@@ -128,6 +143,14 @@ impl Metrics {
              (the outbox depths are then absent and the deadline age 0)",
         ))
         .expect("metric definition is valid");
+        // Known outcomes start at 0, so a rule's `increase` sees the first one (a series born at
+        // 1 has no increase) and a rule sees the series before anything happened.
+        for outcome in ["ok", "partial", "failed"] {
+            sweep_runs.with_label_values(&[outcome]);
+        }
+        for outcome in crate::domain::kaspi::Outcome::ALL {
+            kaspi_events.with_label_values(&[outcome.as_str()]);
+        }
         // Always 1; the labels say which build answers (alerts and dashboards join on it).
         let build_info = IntGaugeVec::new(
             Opts::new(
@@ -180,7 +203,21 @@ impl Metrics {
             outbox_depth,
             oldest_due,
             backlog_read,
+            backlog: Arc::default(),
         }
+    }
+
+    /// Whether a scrape at `now` should read the backlog: not read within [`BACKLOG_EVERY`] (it
+    /// then counts as read now, so concurrent scrapes read it once).
+    pub fn backlog_due(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        let mut shown = self.backlog.lock().unwrap_or_else(|e| e.into_inner());
+        let due = shown
+            .read_at
+            .is_none_or(|at| (now - at).abs().to_std().unwrap_or(Duration::MAX) >= BACKLOG_EVERY);
+        if due {
+            shown.read_at = Some(now);
+        }
+        due
     }
 
     /// One sweeper round: how long it took and how it went (`ok`, `partial`, `failed`).
@@ -195,20 +232,38 @@ impl Metrics {
     }
 
     /// The backlog as read at this scrape, or `None` when it could not be read.
+    /// Series that are no longer there are removed one by one (not reset all at once), so a
+    /// scrape at the same moment never sees the gauges empty.
     pub fn set_backlog(&self, backlog: Option<&Depth>) {
-        self.outbox_depth.reset();
-        let Some(depth) = backlog else {
-            self.backlog_read.set(0);
-            self.oldest_due.set(0.0);
-            return;
-        };
-        self.backlog_read.set(1);
-        for line in &depth.outboxes {
-            self.outbox_depth
-                .with_label_values(&[line.outbox, &line.channel, &line.state])
-                .set(line.n);
+        let mut shown = self.backlog.lock().unwrap_or_else(|e| e.into_inner());
+        let now: BTreeSet<[String; 3]> = backlog
+            .map(|depth| {
+                depth
+                    .outboxes
+                    .iter()
+                    .map(|l| [l.outbox.to_owned(), l.channel.clone(), l.state.clone()])
+                    .collect()
+            })
+            .unwrap_or_default();
+        for gone in shown.series.difference(&now) {
+            let [outbox, channel, state] = gone;
+            let _ = self.outbox_depth.remove_label_values(&[
+                outbox.as_str(),
+                channel.as_str(),
+                state.as_str(),
+            ]);
         }
-        self.oldest_due.set(depth.oldest_due_age.as_secs_f64());
+        if let Some(depth) = backlog {
+            for line in &depth.outboxes {
+                self.outbox_depth
+                    .with_label_values(&[line.outbox, &line.channel, &line.state])
+                    .set(line.n);
+            }
+        }
+        shown.series = now;
+        self.backlog_read.set(i64::from(backlog.is_some()));
+        self.oldest_due
+            .set(backlog.map_or(0.0, |d| d.oldest_due_age.as_secs_f64()));
     }
 
     /// One due deadline applied `lag` after it fell due.

@@ -495,7 +495,8 @@ pub fn gather(
 /// [`gather`] on two PostgreSQL connections at once, both reading one snapshot: the documents'
 /// journeys (the largest read) on `second`, everything else on `first`. The same reads and the
 /// same figures (issue 25 asks the API's answer under 2 s). SQLite cannot share a snapshot
-/// between connections, so there it is [`gather`] on `first`.
+/// between connections, nor can a caller's transaction export one: there it is [`gather`] on
+/// `first`.
 pub fn gather_on_two(
     first: &mut DbConnection,
     second: &mut DbConnection,
@@ -503,7 +504,8 @@ pub fn gather_on_two(
     request: Request,
     calendar: &Calendar,
 ) -> Result<PilotReport, ReportError> {
-    if !matches!(second, DbConnection::Postgres(_)) {
+    // A snapshot cannot be exported from within a caller's transaction (a savepoint there).
+    if !matches!(second, DbConnection::Postgres(_)) || crate::db::in_transaction(first) {
         return gather(first, scope, request, calendar);
     }
     crate::db::snapshot_read(first, |first| {

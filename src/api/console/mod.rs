@@ -114,10 +114,13 @@ pub struct Ctx {
 
 /// The first of the console's languages in the browser's `Accept-Language`, ranked by quality
 /// (RFC 9110 §12.5.4) with actix-web's parser: `en-US,en;q=0.9,ru;q=0.8` is Russian.
+/// A language marked `q=0` is not acceptable and is never picked.
 fn preferred(req: &HttpRequest) -> Option<Lang> {
-    use actix_web::http::header::{AcceptLanguage, Header, Preference};
-    let accepted = AcceptLanguage::parse(req).ok()?;
-    accepted.ranked().into_iter().find_map(|tag| match tag {
+    use actix_web::http::header::{AcceptLanguage, Header, Preference, Quality};
+    let mut accepted = AcceptLanguage::parse(req).ok()?.0;
+    accepted.retain(|item| item.quality > Quality::ZERO);
+    accepted.sort_by_key(|item| std::cmp::Reverse(item.quality));
+    accepted.into_iter().find_map(|item| match item.item {
         Preference::Specific(tag) => Lang::parse(&tag.primary_language().to_ascii_lowercase()),
         Preference::Any => None,
     })
@@ -741,6 +744,8 @@ mod tests {
         assert_eq!(lang("kk,ru;q=0.9"), Lang::Kk);
         assert_eq!(lang("en-US,en;q=0.9"), Lang::default());
         assert_eq!(lang("*"), Lang::default());
+        assert_eq!(lang("en, ru;q=0"), Lang::default(), "q=0 is not acceptable");
+        assert_eq!(lang("ru;q=0, kk;q=0.1"), Lang::Kk);
         assert_eq!(lang("not a header;;;"), Lang::default());
     }
 
