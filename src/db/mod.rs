@@ -331,17 +331,14 @@ where
     }
     conn.transaction(|conn| {
         if let DbConnection::Postgres(_) = conn {
-            let mut settings = String::from(
+            // The isolation level first: a snapshot is imported only into REPEATABLE READ.
+            let import = snapshot
+                .map(|SnapshotId(id)| format!("SET TRANSACTION SNAPSHOT '{id}'; "))
+                .unwrap_or_default();
+            conn.batch_execute(&format!(
                 "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; \
-                 SET LOCAL jit = off;",
-            );
-            if let Some(SnapshotId(id)) = snapshot {
-                settings = format!(
-                    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; \
-                     SET TRANSACTION SNAPSHOT '{id}'; SET LOCAL jit = off;"
-                );
-            }
-            conn.batch_execute(&settings)?;
+                 {import}SET LOCAL jit = off;"
+            ))?;
         }
         work(conn)
     })
