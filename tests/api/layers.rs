@@ -1,6 +1,6 @@
-//! The layering the code is built on (README, map of `src/`), checked on the source itself:
-//! `db` knows rows and queries only, the top-level modules import one another without a
-//! cycle, and handlers write nothing themselves.
+//! The layering the code is built on (docs/architecture.md, map of `src/`), checked on the
+//! source itself: `db` knows rows and queries only, the top-level modules import one another
+//! without a cycle, and handlers write nothing themselves.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -115,16 +115,16 @@ fn path_parameters_are_in_the_path_and_filters_in_the_query() {
     );
 }
 
-/// The README names the SLA report's fields; they are the report's, in JSON (the document's
+/// docs/api.md names the SLA report's fields; they are the report's, in JSON (the document's
 /// `SlaLine`) and in CSV (the header).
 #[actix_web::test]
 async fn the_readme_names_the_sla_reports_fields() {
-    let readme = include_str!("../../README.md");
+    let readme = include_str!("../../docs/api.md");
     let sentence = readme
         .split("deadline kind with the fields ")
         .nth(1)
         .and_then(|rest| rest.split("; the CSV").next())
-        .expect("the README describes the SLA report's fields");
+        .expect("docs/api.md describes the SLA report's fields");
     let mut named: Vec<String> = regex::Regex::new(r"`([a-z_]+)`")
         .unwrap()
         .captures_iter(sentence)
@@ -139,7 +139,7 @@ async fn the_readme_names_the_sla_reports_fields() {
         .cloned()
         .collect();
     documented.sort();
-    assert_eq!(named, documented, "README vs the document's SlaLine");
+    assert_eq!(named, documented, "docs/api.md vs the document's SlaLine");
 
     let app = TestApp::new().await;
     let supervisor = app
