@@ -57,8 +57,9 @@ pub enum KaspiEventBody {
     },
 }
 
-/// One event from Kaspi.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+/// One event from Kaspi. Its OpenAPI schema is written in `api::integrations::kaspi_schema`,
+/// from `KaspiEventBody`'s: one object per event type, chosen by `type`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KaspiEvent {
     /// Kaspi's id of the event: unique; a repeat changes nothing.
     pub event_id: ExternalId,

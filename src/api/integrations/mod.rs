@@ -2,6 +2,7 @@
 
 pub mod kaspi;
 pub mod kaspi_events;
+mod kaspi_schema;
 pub mod registry_office;
 pub mod webhook;
 
