@@ -19,6 +19,7 @@ pub mod printed;
 pub mod problems;
 pub mod supervisors;
 pub mod system;
+pub mod webhooks;
 
 use crate::api::error::{ApiError, ApiResult, Problem};
 use crate::clock::Clock;
@@ -219,6 +220,7 @@ impl AppState {
         (name = "supervisors", description = "Calendar edits and force-majeure periods"),
         (name = "reference", description = "Reference data every role reads"),
         (name = "system", description = "Health, readiness, metrics, identity"),
+        (name = "outbound", description = "Calls the service makes (the `webhooks` section)"),
     )
 )]
 struct ApiDoc;
@@ -258,6 +260,7 @@ pub fn openapi() -> OpenApiDoc {
 fn finish(mut api: OpenApiDoc) -> OpenApiDoc {
     api.info.version = env!("CARGO_PKG_VERSION").to_owned();
     problems::document(&mut api);
+    webhooks::document(&mut api);
     api
 }
 

@@ -1,8 +1,10 @@
 //! What the citizen is told (DOMAIN.md §7), in Kazakh or Russian, in the short, polite style of
 //! the state's SMS (see `sms-birth-registration-example.ru.md`).
 
+use crate::domain::application::DeliveryChangeReason;
 use crate::domain::ids::ShipmentId;
-use chrono::NaiveDate;
+use crate::domain::loss::LossSide;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -235,6 +237,67 @@ names!(OutboundKind {
     LossAct => "loss_act",
     CancelDelivery => "cancel_delivery",
 });
+
+/// The body of a message to a citizen, as the 1414 and Kaspi-app gateways receive it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct GatewayMessage {
+    /// Our id of the message, also sent as `Idempotency-Key`: a repeat is the same message.
+    pub message_id: String,
+    pub channel: Channel,
+    /// The citizen's phone number, `+7XXXXXXXXXX`.
+    pub recipient: Option<String>,
+    /// The text, in the citizen's language.
+    pub text: String,
+}
+
+/// What we ask of Kaspi: the body of a signed request to its API, told apart by `request`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "request", rename_all = "snake_case")]
+pub enum KaspiRequest {
+    /// п.8: the registry office executed the application; Kaspi creates the delivery order.
+    CreateOrder {
+        application_number: String,
+        /// The postamat the citizen chose (Kaspi's id).
+        postamat_id: Option<String>,
+        executed_at: DateTime<Utc>,
+    },
+    /// Issue 23 (п.3, 8, 14): the document is issued at the ЦОН instead; stop delivering it, and
+    /// bring it back to the point (п.30–31) if Kaspi holds it.
+    CancelDelivery {
+        application_number: String,
+        kaspi_order_id: Option<String>,
+        waybill: Option<String>,
+        reason: DeliveryChangeReason,
+        /// The envelope is on its way back to, or at, Kaspi's point.
+        return_to_point: bool,
+        requested_at: DateTime<Utc>,
+    },
+}
+
+impl KaspiRequest {
+    pub fn kind(&self) -> OutboundKind {
+        match self {
+            KaspiRequest::CreateOrder { .. } => OutboundKind::CreateOrder,
+            KaspiRequest::CancelDelivery { .. } => OutboundKind::CancelDelivery,
+        }
+    }
+}
+
+/// п.24: the second copy of a loss act, for the registry office.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LossActCopy {
+    /// Our act's number, e.g. `ALM01-2026-А-000001`.
+    pub loss_act_number: String,
+    pub application_number: String,
+    /// Whose side lost it.
+    pub side: LossSide,
+    /// Kaspi's own act, when Kaspi lost it (п.22).
+    pub kaspi_act_number: Option<String>,
+    pub cause: String,
+    pub circumstances: String,
+    pub responsible_employee: String,
+    pub drawn_at: DateTime<Utc>,
+}
 
 /// The facts a message states.
 #[derive(Debug, Clone)]

@@ -14,7 +14,7 @@ use crate::db::models::outbox::{self, Claimed, Route};
 use crate::db::models::{application, branch};
 use crate::db::{DbConnection, DbPool, write_transaction};
 use crate::domain::notification::{
-    Channel, DeliveryState, Destination, Outbox, backoff, quiet_until, sms_segments,
+    Channel, DeliveryState, Destination, GatewayMessage, Outbox, backoff, quiet_until, sms_segments,
 };
 use crate::domain::webhook::WebhookSecret;
 use crate::jobs::Stop;
@@ -126,15 +126,20 @@ impl Dispatcher {
             );
             return Delivery::Sent;
         };
-        let body = match outbox {
-            Outbox::Notifications => serde_json::json!({
-                "message_id": message.dedup_key,
-                "channel": message.route.name(),
-                "recipient": message.recipient,
-                "text": message.body,
-            })
-            .to_string(),
-            Outbox::Outbound => message.body.clone(),
+        let body = match (outbox, message.route) {
+            (Outbox::Notifications, Route::Citizen(channel)) => {
+                let sent = GatewayMessage {
+                    message_id: message.dedup_key.clone(),
+                    channel,
+                    recipient: message.recipient.clone(),
+                    text: message.body.clone(),
+                };
+                serde_json::to_string(&sent).expect("a gateway message serialises")
+            }
+            (Outbox::Notifications, Route::System(_)) => {
+                return Delivery::Permanent("a citizen message routed to a system".into());
+            }
+            (Outbox::Outbound, _) => message.body.clone(),
         };
         let mut request = self
             .agent

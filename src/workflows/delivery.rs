@@ -21,7 +21,7 @@ use crate::db::models::{history, outbox, postamat, to_db_time};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::application::DeliveryChangeReason;
 use crate::domain::ids::ShipmentId;
-use crate::domain::notification::{Destination, OutboundKind};
+use crate::domain::notification::{Destination, KaspiRequest};
 use crate::domain::reference::KaspiPostamatId;
 use crate::domain::registry::{RegistryKind, RegistryState};
 use crate::domain::role::Role;
@@ -214,23 +214,22 @@ pub(super) fn reroute(
         // for an order when the document was executed (п.8) and may have made it or hold the
         // envelope, hears it from us. Asked in the app: Kaspi knows.
         if ctx.actor.role() != Some(Role::Kaspi) {
-            let payload = serde_json::json!({
-                "request": OutboundKind::CancelDelivery,
-                "application_number": app.number,
-                "kaspi_order_id": document.kaspi_order_id,
-                "waybill": document.waybill,
-                "reason": reason,
-                "return_to_point": matches!(
+            let request = KaspiRequest::CancelDelivery {
+                application_number: app.number.clone(),
+                kaspi_order_id: document.kaspi_order_id.clone(),
+                waybill: document.waybill.clone(),
+                reason,
+                return_to_point: matches!(
                     document.status,
                     ShipmentState::ReturnedToKaspiPoint | ShipmentState::ReturningToKaspiPoint
                 ),
-                "requested_at": ctx.occurred_at,
-            });
+                requested_at: ctx.occurred_at,
+            };
             outbox::insert_outbound(
                 conn,
                 Destination::Kaspi,
-                OutboundKind::CancelDelivery,
-                &payload,
+                request.kind(),
+                &request,
                 &format!("cancel_delivery:{}", app.number),
                 ctx.recorded_at,
             )?;

@@ -12,7 +12,7 @@ use crate::db::models::{branch, outbox, to_db_time};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::ids::{KeyId, LossActId, ShipmentId};
 use crate::domain::loss::{LossActState, LossSide};
-use crate::domain::notification::{Destination, OutboundKind};
+use crate::domain::notification::{Destination, LossActCopy, OutboundKind};
 use crate::domain::reference::Text;
 use crate::domain::shipment::Event;
 use chrono::DateTime;
@@ -125,16 +125,16 @@ pub fn draw_act(
                 "the loss act was drawn meanwhile; reload it".into(),
             ));
         }
-        let second_copy = serde_json::json!({
-            "loss_act_number": number,
-            "application_number": application_number,
-            "side": act.side,
-            "kaspi_act_number": act.kaspi_act_number,
-            "cause": act.cause,
-            "circumstances": act.circumstances,
-            "responsible_employee": act.responsible_employee,
-            "drawn_at": now,
-        });
+        let second_copy = LossActCopy {
+            loss_act_number: number.clone(),
+            application_number: application_number.clone(),
+            side: act.side,
+            kaspi_act_number: act.kaspi_act_number.clone(),
+            cause: act.cause.clone(),
+            circumstances: act.circumstances.clone(),
+            responsible_employee: act.responsible_employee.clone(),
+            drawn_at: now,
+        };
         outbox::insert_outbound(
             conn,
             Destination::RegistryOffice,

@@ -12,7 +12,7 @@ use crate::db::models::{history, loss_act, outbox};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::application::{DeliveryChangeReason, FinalStatus, PilotWindow};
 use crate::domain::loss::LossActState;
-use crate::domain::notification::{Destination, LostWhere, NotificationKind, OutboundKind};
+use crate::domain::notification::{Destination, KaspiRequest, LostWhere, NotificationKind};
 use crate::domain::shipment::{DeliveryMethod, Event, ShipmentKind, ShipmentState};
 
 /// What the status did.
@@ -112,16 +112,16 @@ fn execute(
             Some(id) => postamat::find_by_id(conn, id)?,
             None => None,
         };
-        let payload = serde_json::json!({
-            "application_number": app.number,
-            "postamat_id": postamat.map(|p| p.kaspi_id),
-            "executed_at": ctx.occurred_at,
-        });
+        let request = KaspiRequest::CreateOrder {
+            application_number: app.number.clone(),
+            postamat_id: postamat.map(|p| p.kaspi_id),
+            executed_at: ctx.occurred_at,
+        };
         outbox::insert_outbound(
             conn,
             Destination::Kaspi,
-            OutboundKind::CreateOrder,
-            &payload,
+            request.kind(),
+            &request,
             &format!("create_order:{}", app.number),
             ctx.recorded_at,
         )?;

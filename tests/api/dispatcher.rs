@@ -8,7 +8,9 @@ use actix_web::web;
 use chrono::{DateTime, Utc};
 use postamat::config::{DispatchConfig, Gateway};
 use postamat::db::models::outbox::{self, NewNotification};
-use postamat::domain::notification::{Channel, Language, NotificationKind};
+use postamat::domain::notification::{
+    Channel, GatewayMessage, KaspiRequest, Language, NotificationKind,
+};
 use postamat::domain::role::Role;
 use postamat::domain::webhook::WebhookSecret;
 use postamat::jobs::dispatcher::{DispatchReport, Dispatcher};
@@ -367,9 +369,10 @@ async fn an_sms_in_the_quiet_hours_waits_until_nine_and_both_languages_are_sent(
             ..Default::default()
         }
     );
-    let sms: serde_json::Value = serde_json::from_str(&sms_gateway.hits()[0].body).unwrap();
-    assert_eq!(sms["channel"], "sms_1414");
-    assert!(sms["text"].as_str().unwrap().contains("ЦОН"));
+    // The body is the document's `GatewayMessage` (its `webhooks` section).
+    let sms: GatewayMessage = serde_json::from_str(&sms_gateway.hits()[0].body).unwrap();
+    assert_eq!(sms.channel, Channel::Sms1414);
+    assert!(sms.text.contains("ЦОН"));
 
     // A Russian-speaking applicant gets Russian.
     let (_, registry_number) = p.handed_over_in("Q-2", "ru").await;
@@ -425,8 +428,15 @@ async fn the_create_order_request_to_kaspi_is_signed_like_kaspis_webhooks() {
         hit.header("webhook-signature").unwrap(),
         secret.sign(id, timestamp, hit.body.as_bytes())
     );
+    // The body is the document's `KaspiRequest` (its `webhooks` section), told apart by `request`.
+    match serde_json::from_str::<KaspiRequest>(&hit.body).unwrap() {
+        KaspiRequest::CreateOrder {
+            application_number, ..
+        } => assert_eq!(application_number, "KO-1"),
+        other => panic!("expected create_order, got {other:?}"),
+    }
     let body: serde_json::Value = serde_json::from_str(&hit.body).unwrap();
-    assert_eq!(body["application_number"], "KO-1");
+    assert_eq!(body["request"], "create_order");
 }
 
 /// A gateway on loopback behind a CA of the test's own (an internal or national CA): answers

@@ -98,15 +98,17 @@ pub fn insert_outbound(
     conn: &mut DbConnection,
     destination: Destination,
     kind: OutboundKind,
-    payload: &serde_json::Value,
+    payload: &impl serde::Serialize,
     dedup_key: &str,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
+    let payload = serde_json::to_string(payload)
+        .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
     let row = OutboundRow {
         id: MessageId::new(),
         destination,
         kind,
-        payload: payload.to_string(),
+        payload,
         dedup_key: dedup_key.to_owned(),
         state: DeliveryState::Pending,
         attempts: 0,
