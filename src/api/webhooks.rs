@@ -10,8 +10,7 @@ use utoipa::openapi::path::{
     HttpMethod, Operation, OperationBuilder, ParameterBuilder, ParameterIn, PathItem,
 };
 use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::schema::{Object, Type};
-use utoipa::openapi::{PathsBuilder, Ref, Required, ResponseBuilder};
+use utoipa::openapi::{Object, PathsBuilder, Ref, Required, ResponseBuilder, Type};
 use utoipa::{PartialSchema, ToSchema};
 
 /// The Standard Webhooks test vectors (`webhook-signature` for a given secret, id, timestamp

@@ -12,8 +12,7 @@ use crate::domain::identifiers::ExternalId;
 use crate::domain::kaspi::{KaspiEvent, KaspiEventBody};
 use chrono::{DateTime, Utc};
 use std::borrow::Cow;
-use utoipa::openapi::schema::{Discriminator, Object, OneOf, Schema};
-use utoipa::openapi::{Ref, RefOr};
+use utoipa::openapi::{Discriminator, Object, OneOf, Ref, RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
 /// The fields every event carries, for their derived schemas and descriptions.
