@@ -1,5 +1,5 @@
 //! postamat: the State Corporation side of Kazakhstan's pilot that delivers birth certificates
-//! through Kaspi postamats. See README.md for the map of this crate.
+//! through Kaspi postamats. See docs/architecture.md for the map of this crate.
 
 /// The version and the commit this binary was built from (`build.rs`).
 pub const VERSION: &str = concat!(

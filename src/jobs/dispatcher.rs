@@ -20,7 +20,7 @@ use crate::domain::webhook::WebhookSecret;
 use crate::jobs::Stop;
 use crate::observability::Metrics;
 use chrono::{DateTime, TimeZone, Utc};
-use rand::Rng;
+use rand::RngExt;
 use serde::Serialize;
 use std::time::Duration;
 

@@ -4,8 +4,8 @@
 
 use crate::domain::identifiers::iin_check_digit;
 use chrono::NaiveDate;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha12Rng;
 
 /// The behaviour model's rates (probabilities from 0 to 1).
 #[derive(Debug, Clone, clap::Args)]
@@ -166,14 +166,15 @@ pub struct Fate {
 
 /// The seeded generator every random choice of a run comes from, in the run's order.
 pub struct Model {
-    rng: StdRng,
+    /// ChaCha12 by name, not `StdRng` (which rand may change): the same seed, the same run.
+    rng: ChaCha12Rng,
     rates: Rates,
 }
 
 impl Model {
     pub fn new(seed: u64, rates: Rates) -> Self {
         Model {
-            rng: StdRng::seed_from_u64(seed),
+            rng: ChaCha12Rng::seed_from_u64(seed),
             rates,
         }
     }

@@ -12,7 +12,7 @@ use crate::domain::role::{Role, RoleBranchMismatch};
 use base64::Engine;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use rand::RngCore;
+use rand::Rng;
 use sha2::{Digest, Sha256};
 
 /// Every token starts with this, so a leaked one is recognisable (and redacted from logs).
