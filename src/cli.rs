@@ -45,7 +45,7 @@ enum Command {
     /// Print the OpenAPI document.
     Openapi,
     /// Write a consistent copy of a SQLite database to FILE while the service runs (SQLite's
-    /// VACUUM INTO). For PostgreSQL use pg_dump (see the README).
+    /// VACUUM INTO). For PostgreSQL use pg_dump (see docs/operations.md).
     Backup {
         /// Where to write the copy; must not exist yet.
         file: std::path::PathBuf,
