@@ -104,6 +104,9 @@ pub enum ErrorCode {
     LastAdminKey,
     /// The database cannot be reached right now.
     DatabaseUnavailable,
+    /// The database's disk (or SQLite's file) is full: nothing of the request was written;
+    /// writes resume once an operator frees space.
+    StorageFull,
     /// The working-day calendar lacks a year a deadline of this request falls in: our
     /// configuration, not the caller's mistake, so a retry after an administrator adds the year
     /// succeeds (nothing of the request was kept).
@@ -134,7 +137,9 @@ impl ErrorCode {
             AlreadyExists | InUse | ConcurrentUpdate | LastAdminKey => StatusCode::CONFLICT,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            DatabaseUnavailable | CalendarUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            DatabaseUnavailable | StorageFull | CalendarUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -182,6 +187,7 @@ impl ErrorCode {
             SignatureExpired => "signature_expired",
             LastAdminKey => "last_admin_key",
             DatabaseUnavailable => "database_unavailable",
+            StorageFull => "storage_full",
             CalendarUnavailable => "calendar_unavailable",
             Internal => "internal",
         }
@@ -230,6 +236,7 @@ impl ErrorCode {
             SignatureExpired => "Webhook signature expired",
             LastAdminKey => "Last active admin key",
             DatabaseUnavailable => "Database unavailable",
+            StorageFull => "Database storage full",
             CalendarUnavailable => "Working-day calendar incomplete",
             Internal => "Internal error",
         }
@@ -428,6 +435,20 @@ impl From<DieselError> for ApiError {
             {
                 ApiError::new(ErrorCode::ConcurrentUpdate, "the database is busy; retry")
             }
+            // SQLite's SQLITE_FULL ("database or disk is full"), PostgreSQL's disk_full (53100:
+            // "could not extend file …: No space left on device"): the statement and its
+            // transaction are rolled back, so nothing is half-written; worth retrying once an
+            // operator frees space.
+            DieselError::DatabaseError(_, info)
+                if info.message().contains("database or disk is full")
+                    || info.message().contains("No space left on device") =>
+            {
+                tracing::error!(error = info.message(), "the database's storage is full");
+                ApiError::new(
+                    ErrorCode::StorageFull,
+                    "the database's storage is full; nothing was written; retry later",
+                )
+            }
             DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => ApiError::new(
                 ErrorCode::DatabaseUnavailable,
                 "the database connection was lost; retry",
@@ -573,5 +594,64 @@ mod tests {
         assert_eq!(err.code(), ErrorCode::Internal);
         let cause = format!("{:#}", err.cause.as_ref().unwrap());
         assert!(cause.contains("no such table: kaspi_events"), "{cause}");
+    }
+
+    /// Issue 27: a full disk is a 503 `storage_full` with `Retry-After`, and the transaction
+    /// that hit it leaves nothing behind. SQLite's real SQLITE_FULL, made by capping the file's
+    /// pages (`max_page_count`) as a full filesystem would.
+    #[test]
+    fn a_full_database_is_storage_full_and_nothing_is_half_written() {
+        use diesel::connection::SimpleConnection;
+        use diesel::prelude::*;
+        let mut conn = diesel::SqliteConnection::establish(":memory:").unwrap();
+        conn.batch_execute("CREATE TABLE t (v BLOB NOT NULL); INSERT INTO t VALUES (x'00');")
+            .unwrap();
+        #[derive(QueryableByName)]
+        struct Pages {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            page_count: i64,
+        }
+        let pages = diesel::sql_query("PRAGMA page_count")
+            .get_result::<Pages>(&mut conn)
+            .unwrap()
+            .page_count;
+        conn.batch_execute(&format!("PRAGMA max_page_count = {pages}"))
+            .unwrap();
+        // The service's write path: SQLite rolls the transaction back itself on SQLITE_FULL,
+        // so diesel's own `transaction` would report its failed ROLLBACK instead; ours keeps
+        // the error that happened.
+        let mut conn = crate::db::DbConnection::Sqlite(conn);
+        let written = crate::db::write_transaction(&mut conn, |conn| {
+            diesel::sql_query("INSERT INTO t VALUES (x'01')").execute(conn)?;
+            diesel::sql_query("INSERT INTO t VALUES (zeroblob(1000000))").execute(conn)
+        });
+        let crate::db::DbConnection::Sqlite(mut conn) = conn else {
+            unreachable!()
+        };
+        let err = ApiError::from(written.unwrap_err());
+        assert_eq!(err.code(), ErrorCode::StorageFull, "{:?}", err.cause);
+        let response = err.error_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(response.headers().contains_key(header::RETRY_AFTER));
+        #[derive(QueryableByName)]
+        struct Rows {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let rows = diesel::sql_query("SELECT count(*) AS n FROM t")
+            .get_result::<Rows>(&mut conn)
+            .unwrap();
+        assert_eq!(
+            rows.n, 1,
+            "the first insert of the failed transaction was kept"
+        );
+        // Space freed: the same connection writes again.
+        conn.batch_execute("PRAGMA max_page_count = 1000000")
+            .unwrap();
+        let mut conn = crate::db::DbConnection::Sqlite(conn);
+        crate::db::write_transaction(&mut conn, |conn| {
+            diesel::sql_query("INSERT INTO t VALUES (zeroblob(1000000))").execute(conn)
+        })
+        .expect("writes resume on the same connection once there is space");
     }
 }

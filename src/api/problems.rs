@@ -21,7 +21,7 @@ use utoipa::openapi::{
 
 /// Every code an operation can answer with.
 pub fn codes_of(operation: &Operation, method: &str) -> BTreeSet<ErrorCode> {
-    let mut codes: BTreeSet<ErrorCode> = [Internal, DatabaseUnavailable].into();
+    let mut codes: BTreeSet<ErrorCode> = [Internal, DatabaseUnavailable, StorageFull].into();
     if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
         codes.extend([MissingToken, InvalidToken, RoleForbidden]);
     }

@@ -9,6 +9,7 @@ pub mod schema;
 pub mod writer;
 
 use diesel::connection::SimpleConnection;
+use diesel::migration::MigrationSource;
 use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -412,25 +413,67 @@ macro_rules! insert_or_ignore {
 }
 pub(crate) use insert_or_ignore;
 
-/// Applies pending migrations of the connection's backend; returns how many ran.
+/// Applies pending migrations of the connection's backend; returns how many ran. A database
+/// that a newer binary has migrated (a migration this binary does not know is applied) is
+/// refused before anything runs: this binary would read and write tables it does not know the
+/// shape of, and two versions would each think they own the schema.
 pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<usize> {
-    let applied = match conn {
+    fn apply<C: MigrationHarness<B>, B: diesel::backend::Backend>(
+        conn: &mut C,
+        source: EmbeddedMigrations,
+    ) -> anyhow::Result<usize>
+    where
+        EmbeddedMigrations: MigrationSource<B>,
+    {
+        let unknown = unknown_applied(conn, &source)
+            .map_err(|e| anyhow::anyhow!("cannot read the migration state: {e}"))?;
+        if !unknown.is_empty() {
+            anyhow::bail!(
+                "the database's schema is newer than this binary (postamat {}): migration(s) {} \
+                 are applied but unknown to it. Run the release that made them (or a later one); \
+                 this binary neither serves nor migrates this database",
+                env!("CARGO_PKG_VERSION"),
+                unknown.join(", ")
+            );
+        }
+        conn.run_pending_migrations(source)
+            .map(|v| v.len())
+            .map_err(|e| anyhow::anyhow!("migrations failed: {e}"))
+    }
+    match conn {
         DbConnection::Postgres(pg) => {
             // Several instances may start at once against one database.
             diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
                 .execute(pg)?;
-            let result = pg
-                .run_pending_migrations(POSTGRES_MIGRATIONS)
-                .map(|v| v.len());
+            let result = apply(pg, POSTGRES_MIGRATIONS);
             diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
                 .execute(pg)?;
             result
         }
-        DbConnection::Sqlite(sqlite) => sqlite
-            .run_pending_migrations(SQLITE_MIGRATIONS)
-            .map(|v| v.len()),
-    };
-    applied.map_err(|e| anyhow::anyhow!("migrations failed: {e}"))
+        DbConnection::Sqlite(sqlite) => apply(sqlite, SQLITE_MIGRATIONS),
+    }
+}
+
+/// The applied migrations (versions) this binary's `source` does not have.
+fn unknown_applied<C: MigrationHarness<B>, B: diesel::backend::Backend>(
+    conn: &mut C,
+    source: &EmbeddedMigrations,
+) -> diesel::migration::Result<Vec<String>>
+where
+    EmbeddedMigrations: MigrationSource<B>,
+{
+    let known: std::collections::BTreeSet<String> = MigrationSource::<B>::migrations(source)?
+        .iter()
+        .map(|m| m.name().version().to_string())
+        .collect();
+    let mut unknown: Vec<String> = conn
+        .applied_migrations()?
+        .iter()
+        .map(|v| v.to_string())
+        .filter(|v| !known.contains(v))
+        .collect();
+    unknown.sort();
+    Ok(unknown)
 }
 
 /// True on a PostgreSQL server whose autovacuum is off (worth a warning at start-up).

@@ -1,6 +1,7 @@
 //! The `postamat` command as an operator runs it.
 
 use crate::common::TestDatabase;
+use diesel::{Connection, RunQueryDsl};
 use std::process::{Command, Output};
 
 pub fn postamat(database_url: &str, args: &[&str]) -> Output {
@@ -885,4 +886,49 @@ fn a_dry_run_never_migrates() {
     assert!(err.contains("a dry run does not migrate"), "{err}");
     let doctor = stdout(&postamat(&url, &["doctor"]));
     assert!(doctor.contains("schema: 0 migrations applied"), "{doctor}");
+}
+
+/// Issue 27: a database a newer release has migrated is refused at start, by `serve` and by
+/// `migrate`, naming the unknown migration, and nothing is applied or changed.
+#[test]
+fn a_schema_newer_than_the_binary_is_refused_at_start() {
+    let (_db, url) = TestDatabase::create_url();
+    assert!(postamat(&url, &["migrate"]).status.success());
+    let future = "29991231000000";
+    let insert = format!("INSERT INTO __diesel_schema_migrations (version) VALUES ('{future}')");
+    match url.strip_prefix("sqlite://") {
+        Some(path) => {
+            let mut conn = diesel::SqliteConnection::establish(path).unwrap();
+            diesel::sql_query(&insert).execute(&mut conn).unwrap();
+        }
+        None => {
+            let mut conn = diesel::PgConnection::establish(&url).unwrap();
+            diesel::sql_query(&insert).execute(&mut conn).unwrap();
+        }
+    }
+    let schema = |url: &str| {
+        let doctor = stdout(&postamat(url, &["doctor"]));
+        let line = doctor
+            .lines()
+            .find(|l| l.trim_start().starts_with("schema:"));
+        line.expect("doctor shows the schema").to_owned()
+    };
+    let before = schema(&url);
+    for command in [&["migrate"][..], &["serve"][..]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_postamat"))
+            .args(command)
+            .env_clear()
+            .env("POSTAMAT_DATABASE_URL", &url)
+            .env("POSTAMAT_BIND", "127.0.0.1:0")
+            .env("POSTAMAT_LOG_FORMAT", "json")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{command:?} started");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("the database's schema is newer than this binary") && err.contains(future),
+            "{command:?}: {err}"
+        );
+    }
+    assert_eq!(schema(&url), before);
 }
