@@ -449,10 +449,23 @@ impl From<DieselError> for ApiError {
                     "the database's storage is full; nothing was written; retry later",
                 )
             }
-            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => ApiError::new(
+            // The connection died under the request (the server restarted or went away): the
+            // transaction did not commit, so a retry is safe. Found by the fault suite
+            // (tests/faults): libpq reports these as UnableToSendCommand ("no connection to the
+            // server") or, for an administrator's shutdown, with SQLSTATE 57P01/57P03 texts.
+            DieselError::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => ApiError::new(
                 ErrorCode::DatabaseUnavailable,
                 "the database connection was lost; retry",
             ),
+            DieselError::DatabaseError(_, info) if connection_lost(info.message()) => {
+                ApiError::new(
+                    ErrorCode::DatabaseUnavailable,
+                    "the database connection was lost; retry",
+                )
+            }
             // The message of a database error is the engine's primary message; its details
             // (which can quote row values) are never kept.
             DieselError::DatabaseError(kind, info) => ApiError::internal(anyhow::anyhow!(
@@ -464,6 +477,23 @@ impl From<DieselError> for ApiError {
             other => ApiError::internal(anyhow::anyhow!("database error: {other}")),
         }
     }
+}
+
+/// libpq's and PostgreSQL's words for a connection that is gone or a server that is going or
+/// coming (not a problem of the request).
+fn connection_lost(message: &str) -> bool {
+    [
+        "terminating connection due to administrator command",
+        "the database system is shutting down",
+        "the database system is starting up",
+        "the database system is in recovery mode",
+        "server closed the connection unexpectedly",
+        "no connection to the server",
+        "could not receive data from server",
+        "SSL connection has been closed unexpectedly",
+    ]
+    .iter()
+    .any(|words| message.contains(words))
 }
 
 impl From<r2d2_error::PoolError> for ApiError {

@@ -54,7 +54,13 @@ async fn readyz(state: web::Data<AppState>) -> ApiResult<web::Json<Readiness>> {
                 db::DbConnection::Postgres(_) => "postgres",
                 db::DbConnection::Sqlite(_) => "sqlite",
             };
-            let current = db::migrations_current(conn).map_err(ApiError::internal)?;
+            let current = db::migrations_current(conn).map_err(|e| {
+                match e.downcast::<diesel::result::Error>() {
+                    // The database went away under us: 503, like any other read.
+                    Ok(database) => ApiError::from(database),
+                    Err(other) => ApiError::internal(other),
+                }
+            })?;
             Ok((backend, current))
         })
         .await?;

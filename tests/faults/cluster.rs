@@ -1,0 +1,248 @@
+//! A PostgreSQL cluster of the test's own, and the service serving from it.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A free port on loopback (bound and released; the cluster or service takes it next).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn required() -> bool {
+    std::env::var_os("POSTAMAT_REQUIRE_FAULTS").is_some()
+}
+
+/// Skips the calling test with `why`, or fails it when faults are required.
+pub fn unavailable(why: &str) -> Option<Cluster> {
+    assert!(!required(), "POSTAMAT_REQUIRE_FAULTS is set, but {why}");
+    eprintln!("fault suite skipped: {why}");
+    None
+}
+
+fn server_binaries() -> Option<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|entry| Some(entry.ok()?.path().join("bin")))
+        .filter(|bin| bin.join("pg_ctl").exists() && bin.join("initdb").exists())
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+}
+
+pub struct Cluster {
+    bin: PathBuf,
+    dir: PathBuf,
+    pub port: u16,
+    /// As root, the server binaries run as `postgres` (initdb refuses root).
+    as_postgres: bool,
+}
+
+impl Cluster {
+    /// initdb and start a cluster on a free port, trusting loopback; `None` (skipped) when the
+    /// machine cannot.
+    pub fn start() -> Option<Cluster> {
+        if std::env::var_os("TEST_POSTGRES_URL").is_some() {
+            // The suite's PostgreSQL pass: the faults make their own cluster, so they already
+            // ran in the first pass.
+            eprintln!("fault suite skipped: it runs in the pass without TEST_POSTGRES_URL");
+            return None;
+        }
+        let Some(bin) = server_binaries() else {
+            return unavailable("no PostgreSQL server binaries under /usr/lib/postgresql");
+        };
+        let as_postgres = is_root();
+        let dir = std::env::temp_dir().join(format!(
+            "postamat-fault-pg-{}",
+            uuid::Uuid::now_v7().simple()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        if as_postgres {
+            let owned = Command::new("chown")
+                .args(["-R", "postgres:", dir.to_str().unwrap()])
+                .status()
+                .unwrap();
+            if !owned.success() {
+                return unavailable(
+                    "running as root, but the data folder cannot be given to postgres",
+                );
+            }
+        }
+        let cluster = Cluster {
+            bin,
+            dir,
+            port: free_port(),
+            as_postgres,
+        };
+        let data = cluster.data();
+        let init = cluster.run(
+            "initdb",
+            &[
+                "-D",
+                &data,
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ],
+        );
+        if !init {
+            return unavailable("initdb failed");
+        }
+        assert!(cluster.pg_ctl(&["start"]), "the cluster did not start");
+        Some(cluster)
+    }
+
+    fn data(&self) -> String {
+        self.dir.join("data").to_str().unwrap().to_owned()
+    }
+
+    fn run(&self, program: &str, args: &[&str]) -> bool {
+        let program = self.bin.join(program);
+        let mut command = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&program);
+            c
+        } else {
+            Command::new(&program)
+        };
+        command
+            .args(args)
+            .current_dir(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// `pg_ctl ACTION` with the cluster's options, waiting for it to finish (at most 60 s).
+    pub fn pg_ctl(&self, action: &[&str]) -> bool {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.dir.to_str().unwrap()
+        );
+        let log = self.dir.join("server.log");
+        let data = self.data();
+        let mut args = vec!["-D", &data, "-w", "-t", "60", "-o", &options];
+        let log = log.to_str().unwrap();
+        args.extend(["-l", log]);
+        args.extend(action);
+        self.run("pg_ctl", &args)
+    }
+
+    pub fn url(&self) -> String {
+        format!(
+            "postgres://postgres@127.0.0.1:{}/postgres?sslmode=disable&connect_timeout=2",
+            self.port
+        )
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.pg_ctl(&["-m", "immediate", "stop"]);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `postamat serve` on a free port against `database_url`; killed when dropped.
+pub struct Service {
+    child: Child,
+    pub port: u16,
+    log: PathBuf,
+    pub admin: String,
+}
+
+impl Service {
+    pub fn start(database_url: &str, folder: &Path) -> Service {
+        let port = free_port();
+        let env = |command: &mut Command| {
+            command
+                .env_clear()
+                .env("POSTAMAT_DATABASE_URL", database_url)
+                .env("POSTAMAT_BIND", format!("127.0.0.1:{port}"))
+                .env("POSTAMAT_LOG_FORMAT", "json")
+                // The background jobs run often, so they meet the fault too.
+                .env("POSTAMAT_SWEEP_INTERVAL_SECS", "1")
+                .env("POSTAMAT_DISPATCH_INTERVAL_SECS", "1")
+                .env("POSTAMAT_CALENDAR_REFRESH_SECS", "1");
+        };
+        let mut migrate = Command::new(env!("CARGO_BIN_EXE_postamat"));
+        env(&mut migrate);
+        assert!(migrate.arg("migrate").status().unwrap().success());
+        let mut keys = Command::new(env!("CARGO_BIN_EXE_postamat"));
+        env(&mut keys);
+        let out = keys
+            .args(["keys", "create", "--role", "admin", "--name", "faults"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let admin = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap()
+            .trim()
+            .to_owned();
+        let log = folder.join(format!("service-{port}.log"));
+        let mut serve = Command::new(env!("CARGO_BIN_EXE_postamat"));
+        env(&mut serve);
+        let child = serve
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let service = Service {
+            child,
+            port,
+            log,
+            admin,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if crate::http::get(port, "/readyz", None, Duration::from_secs(2))
+                .is_some_and(|a| a.status == 200)
+            {
+                return service;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the service did not become ready: {}", service.log());
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Still running (not crashed).
+    pub fn alive(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
