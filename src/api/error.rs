@@ -496,6 +496,24 @@ fn connection_lost(message: &str) -> bool {
     .any(|words| message.contains(words))
 }
 
+impl From<crate::db::writer::WriteLost> for ApiError {
+    fn from(lost: crate::db::writer::WriteLost) -> Self {
+        use crate::db::writer::WriteLost;
+        match lost {
+            WriteLost::Panicked => ApiError::internal(lost),
+            WriteLost::StorageFull => ApiError::new(
+                ErrorCode::StorageFull,
+                "the database's storage is full; nothing was written; retry later",
+            ),
+            // Nothing was kept: the caller may send it again.
+            WriteLost::NotCommitted => ApiError::new(
+                ErrorCode::DatabaseUnavailable,
+                "the write could not be committed; nothing was written; retry",
+            ),
+        }
+    }
+}
+
 impl From<r2d2_error::PoolError> for ApiError {
     fn from(err: r2d2_error::PoolError) -> Self {
         tracing::warn!(error = %err, "no database connection available");

@@ -195,7 +195,7 @@ impl AppState {
         F: FnOnce(&mut DbConnection) -> ApiResult<T> + Send + 'static,
     {
         match &self.writer {
-            Some(writer) => writer.run(work).await.map_err(ApiError::internal)?,
+            Some(writer) => writer.run(work).await.map_err(ApiError::from)?,
             None => self.db(work).await,
         }
     }

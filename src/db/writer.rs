@@ -22,8 +22,8 @@ use std::sync::mpsc;
 /// Writes committed together at the most.
 const GROUP: usize = 64;
 
-/// Answers a write once its group is committed (`true`) or rolled back (`false`).
-type Deliver = Box<dyn FnOnce(bool) + Send>;
+/// Answers a write once its group is committed (`Ok`) or rolled back (why).
+type Deliver = Box<dyn FnOnce(Result<(), WriteLost>) + Send>;
 type Job = Box<dyn FnOnce(&mut DbConnection) -> Deliver + Send>;
 
 /// The queue to the one writing connection.
@@ -31,11 +31,19 @@ pub struct Writer {
     jobs: mpsc::Sender<Job>,
 }
 
-/// A write got no answer: it (or another write committed with it) panicked, or its group could
-/// not be committed.
-#[derive(Debug, thiserror::Error)]
-#[error("the write was not committed (a write of its group panicked, or the commit failed)")]
-pub struct WriteLost;
+/// A write that was not committed, and why. Nothing of it was kept, so a retry is safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WriteLost {
+    /// It, or another write committed with it, panicked: a bug.
+    #[error("the write was not committed: a write of its group panicked")]
+    Panicked,
+    /// The group's commit found the disk full (SQLITE_FULL): an operator frees space.
+    #[error("the write was not committed: the database's storage is full")]
+    StorageFull,
+    /// The group's commit failed otherwise (SQLite had already rolled it back, an I/O error).
+    #[error("the write was not committed: the commit failed")]
+    NotCommitted,
+}
 
 impl Writer {
     /// The writer a database needs: one for SQLite, none for PostgreSQL.
@@ -85,14 +93,13 @@ impl Writer {
         let (answer, answered) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |conn| {
             let result = work(conn);
-            Box::new(move |committed| {
-                if committed {
-                    let _ = answer.send(result);
-                }
+            Box::new(move |committed: Result<(), WriteLost>| {
+                let _ = answer.send(committed.map(|()| result));
             })
         });
-        self.jobs.send(job).map_err(|_| WriteLost)?;
-        answered.await.map_err(|_| WriteLost)
+        self.jobs.send(job).map_err(|_| WriteLost::Panicked)?;
+        // No answer at all: the write itself panicked (its answer went with it).
+        answered.await.map_err(|_| WriteLost::Panicked)?
     }
 }
 
@@ -114,7 +121,9 @@ fn commit_together(conn: &mut DbConnection, group: Vec<Job>) -> bool {
             // dropping the connection rolls back what they did.
             Err(_) => {
                 tracing::error!("a write panicked; the writes committed with it are rolled back");
-                deliveries.into_iter().for_each(|deliver| deliver(false));
+                deliveries
+                    .into_iter()
+                    .for_each(|deliver| deliver(Err(WriteLost::Panicked)));
                 return false;
             }
         }
@@ -123,17 +132,23 @@ fn commit_together(conn: &mut DbConnection, group: Vec<Job>) -> bool {
         unreachable!("the connection does not change backend")
     };
     let committed = match AnsiTransactionManager::commit_transaction(sqlite) {
-        Ok(()) => true,
+        Ok(()) => Ok(()),
         Err(e) => {
             tracing::error!(error = %e, "a group of writes could not be committed; each is answered with a failure");
+            // SQLite may have rolled the transaction back itself (it does on SQLITE_FULL), so
+            // this can find none; the connection is reopened either way.
             if let Err(e) = AnsiTransactionManager::rollback_transaction(sqlite) {
-                tracing::error!(error = %e, "the database writer cannot roll back");
+                tracing::warn!(error = %e, "the database writer's rollback after a failed commit");
             }
-            false
+            Err(if e.to_string().contains("database or disk is full") {
+                WriteLost::StorageFull
+            } else {
+                WriteLost::NotCommitted
+            })
         }
     };
     for deliver in deliveries {
         deliver(committed);
     }
-    committed
+    committed.is_ok()
 }

@@ -14,7 +14,7 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-fn required() -> bool {
+pub fn required() -> bool {
     std::env::var_os("POSTAMAT_REQUIRE_FAULTS").is_some()
 }
 
@@ -35,7 +35,7 @@ fn server_binaries() -> Option<PathBuf> {
     found.pop()
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()

@@ -9,5 +9,6 @@
 //! `POSTAMAT_REQUIRE_FAULTS` is set (CI sets it), when that fails the test.
 
 mod cluster;
+mod disk_full;
 mod http;
 mod pg_restart;

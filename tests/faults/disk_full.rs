@@ -1,0 +1,200 @@
+//! Fault 3: SQLite's disk fills up. The database lives on a small tmpfs the test mounts; a
+//! filler file takes the rest of it. Writes then answer 503 `storage_full` (never a 500) with
+//! nothing half-written, reads keep working, and once the filler is removed writes resume with
+//! no restart; every acknowledged write is stored and `PRAGMA integrity_check` is `ok` after.
+
+use crate::cluster::{Service, is_root, required};
+use crate::http::{get, request};
+use diesel::{Connection, QueryableByName, RunQueryDsl};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+/// A tmpfs of `size` at a new folder, unmounted (and removed) when dropped.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(size: &str) -> Option<SmallDisk> {
+        let dir = std::env::temp_dir().join(format!(
+            "postamat-fault-disk-{}",
+            uuid::Uuid::now_v7().simple()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            let _ = std::fs::remove_dir(&dir);
+            return None;
+        }
+        Some(SmallDisk(dir))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Fills the file system of `path`'s folder with one file, bounded by `at_most` bytes.
+fn fill(path: &Path, at_most: usize) -> usize {
+    let mut file = std::fs::File::create(path).unwrap();
+    let chunk = vec![0x5a_u8; 16 * 1024];
+    let mut written = 0;
+    while written < at_most {
+        match file.write(&chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => written += n,
+        }
+    }
+    let _ = file.sync_all();
+    written
+}
+
+fn branch(code: &str) -> String {
+    serde_json::json!({
+        "name_kk": format!("{code} ХҚКО"),
+        "name_ru": format!("ЦОН {code}"),
+        "city": "Алматы",
+        "city_code": "750000000",
+        "address_kk": "Алматы қ., Абай даңғ., 10",
+        "address_ru": "г. Алматы, пр. Абая, 10",
+    })
+    .to_string()
+}
+
+#[test]
+fn sqlite_disk_full_refuses_writes_keeps_reads_and_recovers() {
+    if std::env::var_os("TEST_POSTGRES_URL").is_some() {
+        eprintln!("fault suite skipped: it runs in the pass without TEST_POSTGRES_URL");
+        return;
+    }
+    if !is_root() {
+        assert!(
+            !required(),
+            "POSTAMAT_REQUIRE_FAULTS is set, but mounting a tmpfs needs root"
+        );
+        eprintln!("fault suite skipped: mounting a tmpfs needs root");
+        return;
+    }
+    let Some(disk) = SmallDisk::mount("8m") else {
+        assert!(
+            !required(),
+            "POSTAMAT_REQUIRE_FAULTS is set, but tmpfs cannot be mounted"
+        );
+        eprintln!("fault suite skipped: tmpfs cannot be mounted here");
+        return;
+    };
+    let folder = std::env::temp_dir().join(format!(
+        "postamat-fault-service-{}",
+        uuid::Uuid::now_v7().simple()
+    ));
+    std::fs::create_dir_all(&folder).unwrap();
+    let database = disk.0.join("postamat.db");
+    let url = format!("sqlite://{}", database.display());
+    let mut service = Service::start(&url, &folder);
+    let (port, admin) = (service.port, service.admin.clone());
+    let put = |code: &str| {
+        request(
+            port,
+            "PUT",
+            &format!("/api/v1/branches/{code}"),
+            Some(&admin),
+            Some(&branch(code)),
+            LIMIT,
+        )
+        .expect("an answer")
+    };
+    let mut acknowledged = Vec::new();
+    for i in 0..20 {
+        let code = format!("D{i:04}");
+        assert!(put(&code).status < 300, "writes before the disk is full");
+        acknowledged.push(code);
+    }
+
+    let filler = disk.0.join("filler");
+    let filled = fill(&filler, 64 << 20);
+    let (mut refused, mut other) = (0, Vec::new());
+    // Bounded: the WAL may hold a few more writes in pages it already has.
+    for i in 0..500 {
+        let code = format!("F{i:04}");
+        let answer = put(&code);
+        match answer.status {
+            200 | 201 => acknowledged.push(code),
+            503 => {
+                assert!(answer.body.contains("storage_full"), "{}", answer.body);
+                refused += 1;
+                if refused >= 5 {
+                    break;
+                }
+            }
+            _ => other.push(format!("{} {}", answer.status, answer.body)),
+        }
+    }
+    let reads = get(port, "/api/v1/branches?limit=5", Some(&admin), LIMIT).expect("an answer");
+    eprintln!(
+        "fault disk_full: filler {filled} bytes; {refused} writes refused; {} acknowledged; \
+         other {other:?}; a read while full answered {}",
+        acknowledged.len(),
+        reads.status
+    );
+    assert!(
+        other.is_empty(),
+        "answers other than 2xx and 503: {other:?}"
+    );
+    assert!(refused >= 5, "the full disk was never seen");
+    assert_eq!(
+        reads.status, 200,
+        "reads while the disk is full: {}",
+        reads.body
+    );
+
+    std::fs::remove_file(&filler).unwrap();
+    let resumed = (0..20)
+        .map(|i| {
+            let code = format!("R{i:04}");
+            (put(&code), code)
+        })
+        .find(|(answer, _)| answer.status < 300);
+    let (_, code) = resumed.expect("writes did not resume once space was freed");
+    acknowledged.push(code);
+    for code in &acknowledged {
+        let stored = get(
+            port,
+            &format!("/api/v1/branches/{code}"),
+            Some(&admin),
+            LIMIT,
+        )
+        .unwrap();
+        assert_eq!(stored.status, 200, "acknowledged {code} is not stored");
+    }
+    let log = service.log();
+    assert!(service.alive(), "the service died: {log}");
+    assert!(!log.contains("panicked"), "a panic in the log: {log}");
+    assert!(
+        !log.contains("\"code\":\"internal\""),
+        "an internal error in the log: {log}"
+    );
+    drop(service);
+
+    #[derive(QueryableByName)]
+    struct Check {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        integrity_check: String,
+    }
+    let mut conn = diesel::SqliteConnection::establish(database.to_str().unwrap()).unwrap();
+    let check = diesel::sql_query("PRAGMA integrity_check")
+        .load::<Check>(&mut conn)
+        .unwrap();
+    assert_eq!(check.len(), 1);
+    assert_eq!(check[0].integrity_check, "ok");
+    drop(conn);
+    let _ = std::fs::remove_dir_all(&folder);
+}
