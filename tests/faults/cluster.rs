@@ -146,6 +146,16 @@ impl Cluster {
         self.run("pg_ctl", &args)
     }
 
+    /// A client program of the same PostgreSQL (`pg_dump`, `pg_restore`, `createdb`), as the
+    /// test's own user; its errors go to the test's output.
+    pub fn client(&self, program: &str, args: &[&str]) -> bool {
+        Command::new(self.bin.join(program))
+            .args(args)
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
     pub fn url(&self) -> String {
         format!(
             "postgres://postgres@127.0.0.1:{}/postgres?sslmode=disable&connect_timeout=2",

@@ -8,6 +8,7 @@
 //! root, the `postgres` user to run them as. Without them it is skipped with a message, unless
 //! `POSTAMAT_REQUIRE_FAULTS` is set (CI sets it), when that fails the test.
 
+mod backup;
 mod cluster;
 mod disk_full;
 mod http;
