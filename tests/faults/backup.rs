@@ -3,7 +3,7 @@
 //! the service serving from it: every write acknowledged before the dump began is there, and the
 //! restored service takes new writes.
 
-use crate::cluster::{Cluster, Service};
+use crate::cluster::{Cluster, Service, branch, scratch};
 use crate::http::{get, request};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,18 +11,6 @@ use std::time::{Duration, Instant};
 
 const LIMIT: Duration = Duration::from_secs(10);
 const WRITERS: usize = 4;
-
-fn branch(code: &str) -> String {
-    serde_json::json!({
-        "name_kk": format!("{code} ХҚКО"),
-        "name_ru": format!("ЦОН {code}"),
-        "city": "Алматы",
-        "city_code": "750000000",
-        "address_kk": "Алматы қ., Абай даңғ., 10",
-        "address_ru": "г. Алматы, пр. Абая, 10",
-    })
-    .to_string()
-}
 
 fn put(port: u16, admin: &str, code: &str) -> Option<u16> {
     request(
@@ -41,11 +29,7 @@ fn a_dump_under_load_restores_every_acknowledged_write() {
     let Some(cluster) = Cluster::start() else {
         return;
     };
-    let folder = std::env::temp_dir().join(format!(
-        "postamat-fault-backup-{}",
-        uuid::Uuid::now_v7().simple()
-    ));
-    std::fs::create_dir_all(&folder).unwrap();
+    let folder = scratch("backup");
     let service = Service::start(&cluster.url(), &folder);
     let (port, admin) = (service.port, Arc::new(service.admin.clone()));
     let stop = Arc::new(AtomicBool::new(false));

@@ -5,6 +5,29 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// A reference-data write every fault uses as its load: a branch under `code`.
+pub fn branch(code: &str) -> String {
+    serde_json::json!({
+        "name_kk": format!("{code} ХҚКО"),
+        "name_ru": format!("ЦОН {code}"),
+        "city": "Алматы",
+        "city_code": "750000000",
+        "address_kk": "Алматы қ., Абай даңғ., 10",
+        "address_ru": "г. Алматы, пр. Абая, 10",
+    })
+    .to_string()
+}
+
+/// A new folder under the system's temporary one, for a fault's logs and files.
+pub fn scratch(kind: &str) -> std::path::PathBuf {
+    let folder = std::env::temp_dir().join(format!(
+        "postamat-fault-{kind}-{}",
+        uuid::Uuid::now_v7().simple()
+    ));
+    std::fs::create_dir_all(&folder).unwrap();
+    folder
+}
+
 /// A free port on loopback (bound and released; the cluster or service takes it next).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -12,6 +35,16 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// The suite's PostgreSQL pass: the faults bring their own databases, so they already ran in
+/// the first pass (skipped, with a message).
+pub fn second_pass() -> bool {
+    let second = std::env::var_os("TEST_POSTGRES_URL").is_some();
+    if second {
+        eprintln!("fault suite skipped: it runs in the pass without TEST_POSTGRES_URL");
+    }
+    second
 }
 
 pub fn required() -> bool {
@@ -54,21 +87,14 @@ impl Cluster {
     /// initdb and start a cluster on a free port, trusting loopback; `None` (skipped) when the
     /// machine cannot.
     pub fn start() -> Option<Cluster> {
-        if std::env::var_os("TEST_POSTGRES_URL").is_some() {
-            // The suite's PostgreSQL pass: the faults make their own cluster, so they already
-            // ran in the first pass.
-            eprintln!("fault suite skipped: it runs in the pass without TEST_POSTGRES_URL");
+        if second_pass() {
             return None;
         }
         let Some(bin) = server_binaries() else {
             return unavailable("no PostgreSQL server binaries under /usr/lib/postgresql");
         };
         let as_postgres = is_root();
-        let dir = std::env::temp_dir().join(format!(
-            "postamat-fault-pg-{}",
-            uuid::Uuid::now_v7().simple()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("pg");
         if as_postgres {
             let owned = Command::new("chown")
                 .args(["-R", "postgres:", dir.to_str().unwrap()])

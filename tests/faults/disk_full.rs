@@ -3,7 +3,7 @@
 //! nothing half-written, reads keep working, and once the filler is removed writes resume with
 //! no restart; every acknowledged write is stored and `PRAGMA integrity_check` is `ok` after.
 
-use crate::cluster::{Service, is_root, required};
+use crate::cluster::{Service, branch, is_root, required, scratch, second_pass};
 use crate::http::{get, request};
 use diesel::{Connection, QueryableByName, RunQueryDsl};
 use std::io::Write;
@@ -18,11 +18,7 @@ struct SmallDisk(PathBuf);
 
 impl SmallDisk {
     fn mount(size: &str) -> Option<SmallDisk> {
-        let dir = std::env::temp_dir().join(format!(
-            "postamat-fault-disk-{}",
-            uuid::Uuid::now_v7().simple()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("disk");
         let mounted = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
             .arg(&dir)
@@ -58,22 +54,9 @@ fn fill(path: &Path, at_most: usize) -> usize {
     written
 }
 
-fn branch(code: &str) -> String {
-    serde_json::json!({
-        "name_kk": format!("{code} ХҚКО"),
-        "name_ru": format!("ЦОН {code}"),
-        "city": "Алматы",
-        "city_code": "750000000",
-        "address_kk": "Алматы қ., Абай даңғ., 10",
-        "address_ru": "г. Алматы, пр. Абая, 10",
-    })
-    .to_string()
-}
-
 #[test]
 fn sqlite_disk_full_refuses_writes_keeps_reads_and_recovers() {
-    if std::env::var_os("TEST_POSTGRES_URL").is_some() {
-        eprintln!("fault suite skipped: it runs in the pass without TEST_POSTGRES_URL");
+    if second_pass() {
         return;
     }
     if !is_root() {
@@ -92,11 +75,7 @@ fn sqlite_disk_full_refuses_writes_keeps_reads_and_recovers() {
         eprintln!("fault suite skipped: tmpfs cannot be mounted here");
         return;
     };
-    let folder = std::env::temp_dir().join(format!(
-        "postamat-fault-service-{}",
-        uuid::Uuid::now_v7().simple()
-    ));
-    std::fs::create_dir_all(&folder).unwrap();
+    let folder = scratch("service");
     let database = disk.0.join("postamat.db");
     let url = format!("sqlite://{}", database.display());
     let mut service = Service::start(&url, &folder);

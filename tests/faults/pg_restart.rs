@@ -5,9 +5,8 @@
 //! serves again within the bound, with no restart and no dead connection left in its pool; and
 //! every acknowledged write is stored.
 
-use crate::cluster::{Cluster, Service};
+use crate::cluster::{Cluster, Service, branch, scratch};
 use crate::http::{Answer, get, request};
-use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -28,28 +27,12 @@ struct Seen {
     answer: Option<Answer>,
 }
 
-fn branch(code: &str) -> String {
-    json!({
-        "name_kk": format!("{code} ХҚКО"),
-        "name_ru": format!("ЦОН {code}"),
-        "city": "Алматы",
-        "city_code": "750000000",
-        "address_kk": "Алматы қ., Абай даңғ., 10",
-        "address_ru": "г. Алматы, пр. Абая, 10",
-    })
-    .to_string()
-}
-
 #[test]
 fn postgresql_restarted_and_down_under_load() {
     let Some(cluster) = Cluster::start() else {
         return;
     };
-    let folder = std::env::temp_dir().join(format!(
-        "postamat-fault-service-{}",
-        uuid::Uuid::now_v7().simple()
-    ));
-    std::fs::create_dir_all(&folder).unwrap();
+    let folder = scratch("service");
     let mut service = Service::start(&cluster.url(), &folder);
     let port = service.port;
     let admin = Arc::new(service.admin.clone());
