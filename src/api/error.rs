@@ -449,22 +449,18 @@ impl From<DieselError> for ApiError {
                     "the database's storage is full; nothing was written; retry later",
                 )
             }
-            // The connection died under the request (the server restarted or went away): the
-            // transaction did not commit, so a retry is safe. Found by the fault suite
-            // (tests/faults): libpq reports these as UnableToSendCommand ("no connection to the
-            // server") or, for an administrator's shutdown, with SQLSTATE 57P01/57P03 texts.
-            DieselError::DatabaseError(
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-                _,
-            ) => ApiError::new(
-                ErrorCode::DatabaseUnavailable,
-                "the database connection was lost; retry",
-            ),
+            // The connection died under the request (the server restarted or went away). Found
+            // by the fault suite (tests/faults): libpq reports it as UnableToSendCommand ("no
+            // connection to the server") or with the texts of SQLSTATE 57P01–57P03. Only these
+            // words make it a 503: UnableToSendCommand also covers client-side misuse (too many
+            // bind parameters, a command in progress), which is a bug. Lost during COMMIT, the
+            // outcome is unknown: the detail says so, and the calls worth retrying blindly
+            // (the integrations') are idempotent.
+            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+                ApiError::new(ErrorCode::DatabaseUnavailable, CONNECTION_LOST)
+            }
             DieselError::DatabaseError(_, info) if connection_lost(info.message()) => {
-                ApiError::new(
-                    ErrorCode::DatabaseUnavailable,
-                    "the database connection was lost; retry",
-                )
+                ApiError::new(ErrorCode::DatabaseUnavailable, CONNECTION_LOST)
             }
             // The message of a database error is the engine's primary message; its details
             // (which can quote row values) are never kept.
@@ -479,11 +475,17 @@ impl From<DieselError> for ApiError {
     }
 }
 
+const CONNECTION_LOST: &str = "the database connection was lost; if it was lost while \
+                               committing, the request may have been applied: retry it and \
+                               read the answer";
+
 /// libpq's and PostgreSQL's words for a connection that is gone or a server that is going or
-/// coming (not a problem of the request).
+/// coming (not a problem of the request). PostgreSQL translates its messages by
+/// `lc_messages`: docs/operations.md asks for `C` or English on the service's database.
 fn connection_lost(message: &str) -> bool {
     [
         "terminating connection due to administrator command",
+        "terminating connection because of crash of another server process",
         "the database system is shutting down",
         "the database system is starting up",
         "the database system is in recovery mode",

@@ -220,8 +220,10 @@ impl ManageConnection for ConnectionManager {
 }
 
 /// How long a request waits for a database connection before it answers 503
-/// `database_unavailable`. With the database gone, every request still answers within 5 s
-/// (issue 27, checked by tests/faults): at most this waiting, then the answer.
+/// `database_unavailable`. With the database refusing connections, every request still answers
+/// within 5 s (issue 27, checked by tests/faults): at most this waiting, then the answer. (A
+/// database that stops answering without refusing — a network partition — is not bounded yet:
+/// no statement timeout or TCP keepalive is set.)
 pub const POOL_WAIT: Duration = Duration::from_secs(4);
 
 /// Builds the pool. For SQLite the file's folder is created first, so a fresh checkout works.

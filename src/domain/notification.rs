@@ -130,6 +130,8 @@ pub enum Channel {
     /// A push in the Kaspi app; the app finds its user by the phone number.
     KaspiApp,
     /// An SMS through the 1414 gateway.
+    // serde's snake_case would write `sms1414`; the gateway and the database say `sms_1414`.
+    #[serde(rename = "sms_1414")]
     Sms1414,
 }
 
@@ -647,6 +649,72 @@ pub fn backoff(attempt: u32, jitter: f64) -> std::time::Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The outbound bodies, literally, as the gateways, Kaspi and the registry office have read
+    /// them since before they were types (plus `request` on create_order, added in 0.3.0).
+    #[test]
+    fn outbound_bodies_keep_their_wire_form() {
+        use serde_json::json;
+        let at = DateTime::parse_from_rfc3339("2026-12-07T09:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let message = GatewayMessage {
+            message_id: "m-1".into(),
+            channel: Channel::Sms1414,
+            recipient: Some("+77011234567".into()),
+            text: "Сәлем".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&message).unwrap(),
+            json!({"message_id": "m-1", "channel": "sms_1414", "recipient": "+77011234567",
+                   "text": "Сәлем"})
+        );
+        assert_eq!(
+            serde_json::to_value(Channel::KaspiApp).unwrap(),
+            json!(Channel::KaspiApp.as_str())
+        );
+        let create = KaspiRequest::CreateOrder {
+            application_number: "A-1".into(),
+            postamat_id: Some("PST-1".into()),
+            executed_at: at,
+        };
+        assert_eq!(
+            serde_json::to_value(&create).unwrap(),
+            json!({"request": "create_order", "application_number": "A-1",
+                   "postamat_id": "PST-1", "executed_at": "2026-12-07T09:30:00Z"})
+        );
+        let cancel = KaspiRequest::CancelDelivery {
+            application_number: "A-1".into(),
+            kaspi_order_id: Some("K-1".into()),
+            waybill: None,
+            reason: DeliveryChangeReason::PilotEnded,
+            return_to_point: true,
+            requested_at: at,
+        };
+        assert_eq!(
+            serde_json::to_value(&cancel).unwrap(),
+            json!({"request": "cancel_delivery", "application_number": "A-1",
+                   "kaspi_order_id": "K-1", "waybill": null, "reason": "pilot_ended",
+                   "return_to_point": true, "requested_at": "2026-12-07T09:30:00Z"})
+        );
+        let copy = LossActCopy {
+            loss_act_number: "ALM01-2026-000001".into(),
+            application_number: "A-1".into(),
+            side: LossSide::StateCorporation,
+            kaspi_act_number: None,
+            cause: "c".into(),
+            circumstances: "s".into(),
+            responsible_employee: "e".into(),
+            drawn_at: at,
+        };
+        assert_eq!(
+            serde_json::to_value(&copy).unwrap(),
+            json!({"loss_act_number": "ALM01-2026-000001", "application_number": "A-1",
+                   "side": "state_corporation", "kaspi_act_number": null, "cause": "c",
+                   "circumstances": "s", "responsible_employee": "e",
+                   "drawn_at": "2026-12-07T09:30:00Z"})
+        );
+    }
 
     #[test]
     fn a_late_or_past_kaspi_delay_announces_nothing() {

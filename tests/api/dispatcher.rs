@@ -370,9 +370,21 @@ async fn an_sms_in_the_quiet_hours_waits_until_nine_and_both_languages_are_sent(
         }
     );
     // The body is the document's `GatewayMessage` (its `webhooks` section).
-    let sms: GatewayMessage = serde_json::from_str(&sms_gateway.hits()[0].body).unwrap();
+    let body = &sms_gateway.hits()[0].body;
+    let sms: GatewayMessage = serde_json::from_str(body).unwrap();
     assert_eq!(sms.channel, Channel::Sms1414);
     assert!(sms.text.contains("ЦОН"));
+    // The gateway's contract, literally.
+    let raw: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(raw["channel"], "sms_1414");
+    let mut keys: Vec<&str> = raw
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort();
+    assert_eq!(keys, ["channel", "message_id", "recipient", "text"]);
 
     // A Russian-speaking applicant gets Russian.
     let (_, registry_number) = p.handed_over_in("Q-2", "ru").await;

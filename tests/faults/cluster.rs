@@ -59,13 +59,24 @@ pub fn unavailable(why: &str) -> Option<Cluster> {
 }
 
 fn server_binaries() -> Option<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+    // The newest major version (by number: 17 after 9.6).
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .ok()?
-        .filter_map(|entry| Some(entry.ok()?.path().join("bin")))
-        .filter(|bin| bin.join("pg_ctl").exists() && bin.join("initdb").exists())
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            let major = path
+                .file_name()?
+                .to_str()?
+                .split('.')
+                .next()?
+                .parse()
+                .ok()?;
+            Some((major, path.join("bin")))
+        })
+        .filter(|(_, bin)| bin.join("pg_ctl").exists() && bin.join("initdb").exists())
         .collect();
     found.sort();
-    found.pop()
+    found.pop().map(|(_, bin)| bin)
 }
 
 pub fn is_root() -> bool {

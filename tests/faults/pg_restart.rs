@@ -27,6 +27,15 @@ struct Seen {
     answer: Option<Answer>,
 }
 
+/// Sets the stop flag when dropped, so a failed assertion stops the load threads too.
+struct Stopper(Arc<AtomicBool>);
+
+impl Drop for Stopper {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 #[test]
 fn postgresql_restarted_and_down_under_load() {
     let Some(cluster) = Cluster::start() else {
@@ -36,7 +45,19 @@ fn postgresql_restarted_and_down_under_load() {
     let mut service = Service::start(&cluster.url(), &folder);
     let port = service.port;
     let admin = Arc::new(service.admin.clone());
+    // Readers read one branch (a list would grow with every write).
+    let read = request(
+        port,
+        "PUT",
+        "/api/v1/branches/READ01",
+        Some(&admin),
+        Some(&branch("READ01")),
+        HANG,
+    );
+    assert!(read.is_some_and(|a| a.status < 300));
     let stop = Arc::new(AtomicBool::new(false));
+    // However this test ends, the load stops with it.
+    let _stopper = Stopper(stop.clone());
     let seen = Arc::new(Mutex::new(Vec::<Seen>::new()));
     let mut workers = Vec::new();
     for w in 0..WRITERS + READERS {
@@ -56,7 +77,7 @@ fn postgresql_restarted_and_down_under_load() {
                 } else {
                     (
                         None,
-                        get(port, "/api/v1/branches?limit=20", Some(&admin), HANG),
+                        get(port, "/api/v1/branches/READ01", Some(&admin), HANG),
                     )
                 };
                 let failed = answer.as_ref().is_none_or(|a| a.status >= 500);
@@ -99,8 +120,9 @@ fn postgresql_restarted_and_down_under_load() {
     assert!(cluster.pg_ctl(&["-m", "fast", "stop"]), "stop");
     let down = Instant::now();
     std::thread::sleep(Duration::from_secs(6));
-    assert!(cluster.pg_ctl(&["start"]), "start again");
+    // From here on the database may accept connections (pg_ctl returns a moment after).
     let back = Instant::now();
+    assert!(cluster.pg_ctl(&["start"]), "start again");
     std::thread::sleep(Duration::from_secs(8));
     stop.store(true, Ordering::Relaxed);
     for worker in workers {

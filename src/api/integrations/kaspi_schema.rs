@@ -6,7 +6,8 @@
 //! Kaspi operations. So the document names one object schema per event type
 //! (`KaspiEventPlacedInCell`, …), each with the common fields, and `KaspiEvent` is a `oneOf` of
 //! them with a `type` discriminator. Everything is built from the derived schemas of
-//! `KaspiEventBody` and [`Envelope`], so a new field or event type cannot be forgotten here.
+//! `KaspiEventBody` and [`Envelope`] (the fields beside the body, checked against `KaspiEvent`
+//! by a test), so a new field or event type cannot be forgotten here.
 
 use crate::domain::identifiers::ExternalId;
 use crate::domain::kaspi::{KaspiEvent, KaspiEventBody};
@@ -139,5 +140,26 @@ mod tests {
             }
         }
         assert_eq!(variant_name("placed_in_cell"), "KaspiEventPlacedInCell");
+    }
+
+    /// The schema's fields are exactly an event's on the wire: a field added to `KaspiEvent`
+    /// beside its body and not to `Envelope` fails here.
+    #[test]
+    fn the_schema_names_exactly_the_fields_an_event_has_on_the_wire() {
+        let sent = serde_json::json!({
+            "event_id": "e-1", "occurred_at": "2026-12-07T09:35:00Z", "type": "placed_in_cell",
+            "waybill": "WB-1", "postamat_id": "PST-ALA-0042", "cell": "C-17"
+        });
+        let event: KaspiEvent = serde_json::from_value(sent).unwrap();
+        let wire = serde_json::to_value(&event).unwrap();
+        let mut on_wire: Vec<&String> = wire.as_object().unwrap().keys().collect();
+        on_wire.sort();
+        let (_, _, schema) = variants()
+            .into_iter()
+            .find(|(tag, _, _)| tag == "placed_in_cell")
+            .unwrap();
+        let mut in_schema: Vec<&String> = schema.properties.keys().collect();
+        in_schema.sort();
+        assert_eq!(on_wire, in_schema);
     }
 }
