@@ -439,10 +439,7 @@ impl From<DieselError> for ApiError {
             // "could not extend file …: No space left on device"): the statement and its
             // transaction are rolled back, so nothing is half-written; worth retrying once an
             // operator frees space.
-            DieselError::DatabaseError(_, info)
-                if info.message().contains("database or disk is full")
-                    || info.message().contains("No space left on device") =>
-            {
+            DieselError::DatabaseError(_, info) if crate::db::storage_full(info.message()) => {
                 tracing::error!(error = info.message(), "the database's storage is full");
                 ApiError::new(
                     ErrorCode::StorageFull,

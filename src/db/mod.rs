@@ -461,6 +461,13 @@ pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<usize> {
     }
 }
 
+/// Whether a database error's message says its storage is full: SQLite's SQLITE_FULL, or
+/// PostgreSQL's disk_full (53100, "could not extend file …: No space left on device"). The
+/// statement's transaction was rolled back; nothing of it was kept.
+pub fn storage_full(message: &str) -> bool {
+    message.contains("database or disk is full") || message.contains("No space left on device")
+}
+
 /// The applied migrations (versions) this binary's `source` does not have.
 fn unknown_applied<C: MigrationHarness<B>, B: diesel::backend::Backend>(
     conn: &mut C,

@@ -140,7 +140,7 @@ fn commit_together(conn: &mut DbConnection, group: Vec<Job>) -> bool {
             if let Err(e) = AnsiTransactionManager::rollback_transaction(sqlite) {
                 tracing::warn!(error = %e, "the database writer's rollback after a failed commit");
             }
-            Err(if e.to_string().contains("database or disk is full") {
+            Err(if super::storage_full(&e.to_string()) {
                 WriteLost::StorageFull
             } else {
                 WriteLost::NotCommitted
