@@ -100,6 +100,23 @@ const BIND: Setting = setting("POSTAMAT_BIND", "bind", "127.0.0.1:8080");
 const LOG_FORMAT: Setting = setting("POSTAMAT_LOG_FORMAT", "log_format", "auto");
 const LOG_FILTER: Setting = setting("POSTAMAT_LOG", "log", "info");
 const POOL_SIZE: Setting = setting("POSTAMAT_POOL_SIZE", "pool_size", "10");
+/// PostgreSQL's timeouts (issue 27, `db::PgTimeouts`): they bound every answer when the
+/// database is slow, stalled or lost behind the network.
+const DB_CONNECT_TIMEOUT_SECS: Setting = setting(
+    "POSTAMAT_DB_CONNECT_TIMEOUT_SECS",
+    "db_connect_timeout_secs",
+    "3",
+);
+const DB_STATEMENT_TIMEOUT_SECS: Setting = setting(
+    "POSTAMAT_DB_STATEMENT_TIMEOUT_SECS",
+    "db_statement_timeout_secs",
+    "15",
+);
+const DB_NETWORK_TIMEOUT_SECS: Setting = setting(
+    "POSTAMAT_DB_NETWORK_TIMEOUT_SECS",
+    "db_network_timeout_secs",
+    "5",
+);
 const MAX_BODY_BYTES: Setting = setting("POSTAMAT_MAX_BODY_BYTES", "max_body_bytes", "1048576");
 
 /// Whether the console's cookies are marked `Secure`: `auto` when the request came over TLS
@@ -184,7 +201,7 @@ const DISPATCH_INTERVAL_SECS: Setting = setting(
 );
 
 /// Every setting, for checking the keys of a configuration file.
-const SETTINGS: [&Setting; 25] = [
+const SETTINGS: [&Setting; 28] = [
     &SMS_MAX_SEGMENTS,
     &SMS_GATEWAY_URL,
     &SMS_GATEWAY_TOKEN,
@@ -206,6 +223,9 @@ const SETTINGS: [&Setting; 25] = [
     &LOG_FORMAT,
     &LOG_FILTER,
     &POOL_SIZE,
+    &DB_CONNECT_TIMEOUT_SECS,
+    &DB_STATEMENT_TIMEOUT_SECS,
+    &DB_NETWORK_TIMEOUT_SECS,
     &MAX_BODY_BYTES,
     &CALENDAR_REFRESH_SECS,
     &CONSOLE_SECURE_COOKIES,
@@ -350,7 +370,13 @@ impl Config {
             file_name,
         };
         Ok(Config {
-            database: sources.parse(&DATABASE_URL, DatabaseLocation::parse)?,
+            database: sources
+                .parse(&DATABASE_URL, DatabaseLocation::parse)?
+                .with_timeouts(crate::db::PgTimeouts {
+                    connect: seconds(&sources, &DB_CONNECT_TIMEOUT_SECS, 1, 60)?,
+                    statement: seconds(&sources, &DB_STATEMENT_TIMEOUT_SECS, 1, 3600)?,
+                    network: seconds(&sources, &DB_NETWORK_TIMEOUT_SECS, 2, 600)?,
+                }),
             bind: sources.parse(&BIND, |v| {
                 v.parse().map_err(|_| {
                     format!("must be an address and port such as 127.0.0.1:8080, got '{v}'")
@@ -494,6 +520,22 @@ fn gateway(
         None => None,
     };
     Ok(url.map(|url| Gateway { url, token }))
+}
+
+/// A whole number of seconds from `low` to `high`.
+fn seconds(
+    sources: &Sources,
+    setting: &Setting,
+    low: u64,
+    high: u64,
+) -> Result<std::time::Duration, ConfigError> {
+    sources.parse(setting, |v| {
+        v.parse::<u64>()
+            .ok()
+            .filter(|n| (low..=high).contains(n))
+            .map(std::time::Duration::from_secs)
+            .ok_or_else(|| format!("must be a number of seconds from {low} to {high}, got '{v}'"))
+    })
 }
 
 fn pilot_window(sources: &Sources) -> Result<crate::domain::application::PilotWindow, ConfigError> {

@@ -40,6 +40,65 @@ pub enum DatabaseLocation {
     Sqlite(PathBuf),
 }
 
+/// How long the service gives PostgreSQL before it gives up (issue 27): these bound every
+/// answer when the database is slow, stalled or behind a network that lost it, so a request
+/// never waits forever on a half-open connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PgTimeouts {
+    /// Opening a connection (libpq's `connect_timeout`).
+    pub connect: Duration,
+    /// One statement on the server (`statement_timeout`); migrations are exempt.
+    pub statement: Duration,
+    /// A connection that acknowledges nothing for about this long is closed: TCP keepalives
+    /// probe an idle-waiting one (from half of it, every second, three times) and
+    /// `tcp_user_timeout` closes one whose sent data stays unacknowledged this long.
+    pub network: Duration,
+}
+
+impl PgTimeouts {
+    /// libpq's parameters for these timeouts, as `name=percent-encoded value`. `options` is
+    /// the server's `-c statement_timeout=…` (libpq decodes `%XX`, not `+`).
+    fn parameters(&self) -> Vec<(&'static str, String)> {
+        let network = self.network.as_secs().max(1);
+        vec![
+            ("connect_timeout", self.connect.as_secs().max(1).to_string()),
+            ("keepalives", "1".into()),
+            ("keepalives_idle", (network / 2).max(1).to_string()),
+            ("keepalives_interval", "1".into()),
+            ("keepalives_count", "3".into()),
+            ("tcp_user_timeout", (network * 1000).to_string()),
+            (
+                "options",
+                format!("-c%20statement_timeout%3D{}", self.statement.as_millis()),
+            ),
+        ]
+    }
+}
+
+/// `url` with the timeouts' libpq parameters added, each only where the URL does not set it
+/// already (the operator's URL wins); an `options` of the URL's own gets the statement timeout
+/// appended unless it sets one.
+fn with_pg_timeouts(url: &str, timeouts: PgTimeouts) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut segments: Vec<String> = query
+        .split('&')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let name_of = |segment: &str| segment.split('=').next().unwrap_or("").to_owned();
+    for (name, value) in timeouts.parameters() {
+        match segments.iter_mut().find(|s| name_of(s) == name) {
+            None => segments.push(format!("{name}={value}")),
+            Some(own) if name == "options" && !own.contains("statement_timeout") => {
+                own.push_str("%20");
+                own.push_str(&value);
+            }
+            Some(_) => {}
+        }
+    }
+    format!("{base}?{}", segments.join("&"))
+}
+
 impl DatabaseLocation {
     pub fn parse(url: &str) -> Result<Self, String> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -53,6 +112,17 @@ impl DatabaseLocation {
             Ok(DatabaseLocation::Sqlite(PathBuf::from(path)))
         } else {
             Err("must start with postgres://, postgresql:// or sqlite://".into())
+        }
+    }
+
+    /// The location with PostgreSQL's timeouts applied to its URL; SQLite's is unchanged (a
+    /// local file has no network, and its busy timeout is fixed at 10 s).
+    pub fn with_timeouts(self, timeouts: PgTimeouts) -> Self {
+        match self {
+            DatabaseLocation::Postgres(url) => {
+                DatabaseLocation::Postgres(with_pg_timeouts(&url, timeouts))
+            }
+            sqlite => sqlite,
         }
     }
 
@@ -131,6 +201,60 @@ pub fn mask_url(raw: &str) -> String {
         url.set_fragment(Some("****"));
     }
     url.to_string()
+}
+
+#[cfg(test)]
+mod timeout_tests {
+    use super::*;
+
+    const TIMEOUTS: PgTimeouts = PgTimeouts {
+        connect: Duration::from_secs(3),
+        statement: Duration::from_secs(15),
+        network: Duration::from_secs(5),
+    };
+
+    #[test]
+    fn the_timeouts_are_added_as_libpq_parameters() {
+        let url = with_pg_timeouts("postgres://u:p@db:5432/postamat?sslmode=require", TIMEOUTS);
+        assert_eq!(
+            url,
+            "postgres://u:p@db:5432/postamat?sslmode=require&connect_timeout=3&keepalives=1\
+             &keepalives_idle=2&keepalives_interval=1&keepalives_count=3&tcp_user_timeout=5000\
+             &options=-c%20statement_timeout%3D15000"
+        );
+        let bare = with_pg_timeouts("postgres://db/postamat", TIMEOUTS);
+        assert!(
+            bare.starts_with("postgres://db/postamat?connect_timeout=3&"),
+            "{bare}"
+        );
+    }
+
+    #[test]
+    fn the_operators_own_parameters_win() {
+        let url = with_pg_timeouts(
+            "postgres://db/p?connect_timeout=10&options=-c%20search_path%3Dx&tcp_user_timeout=0",
+            TIMEOUTS,
+        );
+        assert!(url.contains("connect_timeout=10&"), "{url}");
+        assert!(!url.contains("connect_timeout=3"), "{url}");
+        assert!(url.contains("tcp_user_timeout=0&"), "{url}");
+        assert!(
+            url.contains("options=-c%20search_path%3Dx%20-c%20statement_timeout%3D15000"),
+            "{url}"
+        );
+        let own = with_pg_timeouts(
+            "postgres://db/p?options=-c%20statement_timeout%3D0",
+            TIMEOUTS,
+        );
+        assert!(own.ends_with("options=-c%20statement_timeout%3D0"), "{own}");
+        assert_eq!(own.matches("statement_timeout").count(), 1);
+    }
+
+    #[test]
+    fn sqlite_has_no_network_to_time_out() {
+        let sqlite = DatabaseLocation::Sqlite("data/p.db".into());
+        assert_eq!(sqlite.clone().with_timeouts(TIMEOUTS), sqlite);
+    }
 }
 
 #[cfg(test)]
@@ -221,9 +345,9 @@ impl ManageConnection for ConnectionManager {
 
 /// How long a request waits for a database connection before it answers 503
 /// `database_unavailable`. With the database refusing connections, every request still answers
-/// within 5 s (issue 27, checked by tests/faults): at most this waiting, then the answer. (A
-/// database that stops answering without refusing — a network partition — is not bounded yet:
-/// no statement timeout or TCP keepalive is set.)
+/// within 5 s (issue 27, checked by tests/faults): at most this waiting, then the answer. A
+/// database that stops answering without refusing (a network partition, a stalled server) is
+/// bounded by [`PgTimeouts`] on the connections that are already in use.
 pub const POOL_WAIT: Duration = Duration::from_secs(4);
 
 /// Builds the pool. For SQLite the file's folder is created first, so a fresh checkout works.
@@ -450,9 +574,14 @@ pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<usize> {
     match conn {
         DbConnection::Postgres(pg) => {
             // Several instances may start at once against one database.
+            // A migration may rewrite a large table, and another instance's may hold the lock
+            // meanwhile: the statement timeout (PgTimeouts) is for requests. RESET returns to
+            // the connection's own value afterwards.
+            pg.batch_execute("SET statement_timeout = 0")?;
             diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
                 .execute(pg)?;
             let result = apply(pg, POSTGRES_MIGRATIONS);
+            pg.batch_execute("RESET statement_timeout")?;
             diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
                 .execute(pg)?;
             result

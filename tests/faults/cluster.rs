@@ -92,12 +92,30 @@ pub struct Cluster {
     pub port: u16,
     /// As root, the server binaries run as `postgres` (initdb refuses root).
     as_postgres: bool,
+    /// The network namespace the server runs in, and the address it listens on there.
+    netns: Option<String>,
+    pub host: String,
+}
+
+/// The faults run one at a time: each measures answer times, which a neighbour's load on a
+/// 2-core machine would stretch.
+pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Cluster {
     /// initdb and start a cluster on a free port, trusting loopback; `None` (skipped) when the
     /// machine cannot.
     pub fn start() -> Option<Cluster> {
+        Cluster::start_in(None)
+    }
+
+    /// Like [`Cluster::start`], the server running in network namespace `netns` and listening
+    /// on `host` there (trusting every address of 10.0.0.0/8).
+    pub fn start_in(netns: Option<(&str, &str)>) -> Option<Cluster> {
         if second_pass() {
             return None;
         }
@@ -122,6 +140,8 @@ impl Cluster {
             dir,
             port: free_port(),
             as_postgres,
+            netns: netns.map(|(ns, _)| ns.to_owned()),
+            host: netns.map_or("127.0.0.1", |(_, host)| host).to_owned(),
         };
         let data = cluster.data();
         let init = cluster.run(
@@ -141,6 +161,12 @@ impl Cluster {
         if !init {
             return unavailable("initdb failed");
         }
+        if cluster.netns.is_some() {
+            use std::io::Write;
+            let hba = cluster.dir.join("data").join("pg_hba.conf");
+            let mut hba = std::fs::OpenOptions::new().append(true).open(hba).unwrap();
+            writeln!(hba, "host all all 10.0.0.0/8 trust").unwrap();
+        }
         assert!(cluster.pg_ctl(&["start"]), "the cluster did not start");
         Some(cluster)
     }
@@ -151,13 +177,18 @@ impl Cluster {
 
     fn run(&self, program: &str, args: &[&str]) -> bool {
         let program = self.bin.join(program);
-        let mut command = if self.as_postgres {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&program);
-            c
-        } else {
-            Command::new(&program)
+        let mut command = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]);
+                c
+            }
+            None => Command::new("env"),
         };
+        if self.as_postgres {
+            command.args(["runuser", "-u", "postgres", "--"]);
+        }
+        command.arg(&program);
         command
             .args(args)
             .current_dir(&self.dir)
@@ -170,9 +201,10 @@ impl Cluster {
     /// `pg_ctl ACTION` with the cluster's options, waiting for it to finish (at most 60 s).
     pub fn pg_ctl(&self, action: &[&str]) -> bool {
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "-p {} -k {} -c listen_addresses={} -c fsync=off",
             self.port,
-            self.dir.to_str().unwrap()
+            self.dir.to_str().unwrap(),
+            self.host,
         );
         let log = self.dir.join("server.log");
         let data = self.data();
@@ -195,8 +227,8 @@ impl Cluster {
 
     pub fn url(&self) -> String {
         format!(
-            "postgres://postgres@127.0.0.1:{}/postgres?sslmode=disable&connect_timeout=2",
-            self.port
+            "postgres://postgres@{}:{}/postgres?sslmode=disable&connect_timeout=2",
+            self.host, self.port
         )
     }
 
@@ -232,7 +264,8 @@ impl Service {
                 // The background jobs run often, so they meet the fault too.
                 .env("POSTAMAT_SWEEP_INTERVAL_SECS", "1")
                 .env("POSTAMAT_DISPATCH_INTERVAL_SECS", "1")
-                .env("POSTAMAT_CALENDAR_REFRESH_SECS", "1");
+                .env("POSTAMAT_CALENDAR_REFRESH_SECS", "1")
+                .env("POSTAMAT_KASPI_WEBHOOK_SECRETS", crate::pipeline::SECRET);
         };
         let mut migrate = Command::new(env!("CARGO_BIN_EXE_postamat"));
         env(&mut migrate);

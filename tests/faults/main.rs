@@ -12,4 +12,6 @@ mod backup;
 mod cluster;
 mod disk_full;
 mod http;
+mod network;
 mod pg_restart;
+mod pipeline;
