@@ -15,3 +15,4 @@ mod http;
 mod network;
 mod pg_restart;
 mod pipeline;
+mod upgrade;
