@@ -5,10 +5,10 @@
 //! serves again within the bound, with no restart and no dead connection left in its pool; and
 //! every acknowledged write is stored.
 
-use crate::cluster::{Cluster, Service, branch, scratch};
-use crate::http::{Answer, get, request};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use crate::cluster::{Cluster, Service, one_at_a_time, scratch};
+use crate::http::get;
+use crate::pipeline::{HANG, Load, Summary};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// Every answer comes within this, database or not: the pool waits at most
@@ -16,85 +16,24 @@ use std::time::{Duration, Instant};
 const ANSWER_BOUND: Duration = Duration::from_secs(5);
 /// The service serves again within this of the database's return.
 const RECOVERY_BOUND: Duration = Duration::from_secs(5);
-/// A request still unanswered after this is a hang.
-const HANG: Duration = Duration::from_secs(20);
-const WRITERS: usize = 6;
-const READERS: usize = 2;
-
-struct Seen {
-    at: Instant,
-    write: Option<String>,
-    answer: Option<Answer>,
-}
-
-/// Sets the stop flag when dropped, so a failed assertion stops the load threads too.
-struct Stopper(Arc<AtomicBool>);
-
-impl Drop for Stopper {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
+const WRITERS: usize = 16;
+const READERS: usize = 4;
 
 #[test]
 fn postgresql_restarted_and_down_under_load() {
+    let _one = one_at_a_time();
     let Some(cluster) = Cluster::start() else {
         return;
     };
     let folder = scratch("service");
     let mut service = Service::start(&cluster.url(), &folder);
     let port = service.port;
-    let admin = Arc::new(service.admin.clone());
-    // Readers read one branch (a list would grow with every write).
-    let read = request(
-        port,
-        "PUT",
-        "/api/v1/branches/READ01",
-        Some(&admin),
-        Some(&branch("READ01")),
-        HANG,
-    );
-    assert!(read.is_some_and(|a| a.status < 300));
-    let stop = Arc::new(AtomicBool::new(false));
-    // However this test ends, the load stops with it.
-    let _stopper = Stopper(stop.clone());
-    let seen = Arc::new(Mutex::new(Vec::<Seen>::new()));
-    let mut workers = Vec::new();
-    for w in 0..WRITERS + READERS {
-        let (stop, seen, admin) = (stop.clone(), seen.clone(), admin.clone());
-        workers.push(std::thread::spawn(move || {
-            // Bounded in count as well as by the stop flag.
-            for i in 0..20_000 {
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                let (write, answer) = if w < WRITERS {
-                    let code = format!("F{w}W{i:05}");
-                    let path = format!("/api/v1/branches/{code}");
-                    let body = branch(&code);
-                    let answer = request(port, "PUT", &path, Some(&admin), Some(&body), HANG);
-                    (Some(code), answer)
-                } else {
-                    (
-                        None,
-                        get(port, "/api/v1/branches/READ01", Some(&admin), HANG),
-                    )
-                };
-                let failed = answer.as_ref().is_none_or(|a| a.status >= 500);
-                seen.lock().unwrap().push(Seen {
-                    at: Instant::now(),
-                    write,
-                    answer,
-                });
-                if failed {
-                    // A client backs off a little on 503 rather than spinning.
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-            }
-        }));
-    }
+    let admin = service.admin.clone();
+    let mut load = Load::prepare(port, &admin);
+    let stop = load.stopper();
+    load.start(WRITERS, READERS);
     let ready = {
-        let (stop, admin) = (stop.clone(), admin.clone());
+        let (stop, admin) = (stop.0.clone(), admin.clone());
         std::thread::spawn(move || {
             let mut probes = Vec::new();
             while !stop.load(Ordering::Relaxed) && probes.len() < 2_000 {
@@ -124,51 +63,50 @@ fn postgresql_restarted_and_down_under_load() {
     let back = Instant::now();
     assert!(cluster.pg_ctl(&["start"]), "start again");
     std::thread::sleep(Duration::from_secs(8));
-    stop.store(true, Ordering::Relaxed);
-    for worker in workers {
-        worker.join().unwrap();
-    }
+    load.finish();
     let probes = ready.join().unwrap();
 
-    let seen = seen.lock().unwrap();
+    let seen = load.seen();
     let log = service.log();
-    let hangs = seen.iter().filter(|s| s.answer.is_none()).count();
-    let answers: Vec<(&Seen, &Answer)> = seen
+    let all = Summary::of(&seen);
+    let first_ok_after = seen
         .iter()
-        .filter_map(|s| s.answer.as_ref().map(|a| (s, a)))
-        .collect();
-    let ok = answers.iter().filter(|(_, a)| a.status < 300).count();
-    let unavailable = answers.iter().filter(|(_, a)| a.status == 503).count();
-    let other: Vec<String> = answers
-        .iter()
-        .filter(|(_, a)| a.status >= 300 && a.status != 503)
-        .map(|(_, a)| format!("{} {}", a.status, a.body))
-        .collect();
-    let longest = answers
-        .iter()
-        .map(|(_, a)| a.took)
-        .max()
-        .unwrap_or_default();
-    let first_ok_after = answers
-        .iter()
-        .filter(|(s, a)| s.at > back && a.status < 300)
-        .map(|(s, _)| s.at - back)
+        .filter(|s| s.at > back && s.answer.as_ref().is_some_and(|a| a.status < 300))
+        .map(|s| s.at - back)
         .min();
+    let (completed, abandoned) = load.completed();
     eprintln!(
-        "fault pg_restart: {} requests: {ok} 2xx, {unavailable} 503, {} other, {hangs} unanswered; \
-         longest answer {longest:?}; first 2xx {first_ok_after:?} after the database returned",
-        seen.len(),
-        other.len()
+        "fault pg_restart: {} requests: {} 2xx, {} 503, {} other, {} unanswered; longest answer \
+         {:?}; first 2xx {first_ok_after:?} after the database returned; {completed} units \
+         through the pipeline, {abandoned} given up as ambiguous, {} refusals after a retry",
+        all.requests,
+        all.ok,
+        all.unavailable,
+        all.other.len(),
+        all.unanswered,
+        all.longest,
+        Summary::ambiguous(&seen),
     );
-    assert_eq!(hangs, 0, "requests without an answer");
+    assert_eq!(all.unanswered, 0, "requests without an answer");
     assert!(
-        other.is_empty(),
-        "answers other than 2xx and 503: {other:?}"
+        all.other.is_empty(),
+        "answers other than 2xx and 503: {:?}",
+        all.other
     );
-    assert!(longest <= ANSWER_BOUND, "an answer took {longest:?}");
-    assert!(unavailable > 0, "the outage was never seen");
-    for (_, a) in answers.iter().filter(|(_, a)| a.status == 503) {
-        assert!(a.body.contains("database_unavailable"), "{}", a.body);
+    assert!(
+        all.longest <= ANSWER_BOUND,
+        "an answer took {:?}",
+        all.longest
+    );
+    assert!(all.unavailable > 0, "the outage was never seen");
+    for answer in seen.iter().filter_map(|s| s.answer.as_ref()) {
+        if answer.status == 503 {
+            assert!(
+                answer.body.contains("database_unavailable"),
+                "{}",
+                answer.body
+            );
+        }
     }
     let recovered = first_ok_after.expect("no success after the database returned");
     assert!(
@@ -176,10 +114,12 @@ fn postgresql_restarted_and_down_under_load() {
         "served again only after {recovered:?}"
     );
     // No dead connection left: after the recovery bound, everything succeeds.
-    let late_failures: Vec<u16> = answers
+    let late_failures: Vec<u16> = seen
         .iter()
-        .filter(|(s, a)| s.at > back + RECOVERY_BOUND && a.status >= 300)
-        .map(|(_, a)| a.status)
+        .filter(|s| s.at > back + RECOVERY_BOUND && !s.retried)
+        .filter_map(|s| s.answer.as_ref())
+        .filter(|a| a.status >= 300)
+        .map(|a| a.status)
         .collect();
     assert!(
         late_failures.is_empty(),
@@ -202,22 +142,9 @@ fn postgresql_restarted_and_down_under_load() {
             .any(|(at, status)| *at > back && *status == Some(200)),
         "/readyz never ready again"
     );
-    // Every acknowledged write is stored.
-    let acknowledged: Vec<&String> = answers
-        .iter()
-        .filter(|(_, a)| a.status < 300)
-        .filter_map(|(s, _)| s.write.as_ref())
-        .collect();
-    for code in &acknowledged {
-        let stored = get(
-            port,
-            &format!("/api/v1/branches/{code}"),
-            Some(&admin),
-            HANG,
-        )
-        .unwrap();
-        assert_eq!(stored.status, 200, "acknowledged {code} is not stored");
-    }
+    // The invariants of the kill -9 test.
+    let events = load.check(port, &cluster.url());
+    eprintln!("fault pg_restart: {events} acknowledged events checked, 0 lost, 0 applied twice");
     assert!(service.alive(), "the service died: {log}");
     assert!(!log.contains("panicked"), "a panic in the log: {log}");
     drop(service);

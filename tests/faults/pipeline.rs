@@ -43,6 +43,7 @@ struct Tokens {
 struct Acknowledged {
     event_id: String,
     body: String,
+    at: Instant,
 }
 
 #[derive(Default)]
@@ -230,9 +231,20 @@ impl Load {
     /// applied twice; no history line is without its stored event; every citizen message an
     /// applied placement caused exists exactly once. Returns the number of acknowledged events.
     pub fn check(&self, port: u16, url: &str) -> usize {
+        self.check_until(port, url, None)
+    }
+
+    /// [`Load::check`] of a copy of the database taken at `until` (a restored backup): the
+    /// events acknowledged before it are the ones that must be there.
+    pub fn check_until(&self, port: u16, url: &str, until: Option<Instant>) -> usize {
         let shared = self.shared.lock().unwrap();
         let secret = WebhookSecret::parse(SECRET).unwrap();
-        for event in &shared.events {
+        let events: Vec<&Acknowledged> = shared
+            .events
+            .iter()
+            .filter(|e| until.is_none_or(|until| e.at < until))
+            .collect();
+        for event in &events {
             let answer = send_event(port, &secret, &event.body);
             let outcome = must(answer, &event.event_id);
             assert_eq!(
@@ -244,7 +256,7 @@ impl Load {
         let location = postamat::db::DatabaseLocation::parse(url).unwrap();
         let pool = postamat::db::connect(&location, 1).unwrap();
         let mut conn = pool.get().unwrap();
-        for event in &shared.events {
+        for event in &events {
             assert!(
                 rows(
                     &mut conn,
@@ -308,7 +320,7 @@ impl Load {
             );
         }
         assert_eq!(told.len(), placed.len(), "messages without a placement");
-        shared.events.len()
+        events.len()
     }
 }
 
@@ -399,6 +411,7 @@ impl Writer {
                         self.shared.lock().unwrap().events.push(Acknowledged {
                             event_id: sent["event_id"].as_str().unwrap().to_owned(),
                             body,
+                            at: Instant::now(),
                         });
                     }
                     return Step::Done(value);
