@@ -395,6 +395,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
         kaspi_secrets: config.kaspi_secrets.clone(),
         secure_cookies: config.console_secure_cookies,
         writer,
+        storage: Default::default(),
     });
     let body_limit = config.max_body_bytes;
     let refresh = config.calendar_refresh;

@@ -59,6 +59,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// SQLite's one writing connection (`None` on PostgreSQL, where writes use the pool).
     pub writer: Option<Arc<Writer>>,
+    /// Whether writes lately found the storage full (`/readyz` reports it).
+    pub storage: Arc<crate::db::StorageWatch>,
 }
 
 impl AppState {
@@ -194,10 +196,19 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> ApiResult<T> + Send + 'static,
     {
-        match &self.writer {
-            Some(writer) => writer.run(work).await.map_err(ApiError::from)?,
+        let result = match &self.writer {
+            Some(writer) => writer
+                .run(work)
+                .await
+                .unwrap_or_else(|lost| Err(lost.into())),
             None => self.db(work).await,
+        };
+        match &result {
+            Ok(_) => self.storage.room(),
+            Err(e) if e.code() == error::ErrorCode::StorageFull => self.storage.full(),
+            Err(_) => {}
         }
+        result
     }
 }
 

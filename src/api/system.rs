@@ -43,7 +43,7 @@ pub struct Readiness {
     tag = "system",
     responses(
         (status = 200, body = Readiness),
-        (status = 503, description = "Database unreachable or migrations pending (`database_unavailable`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unreachable or migrations pending (`database_unavailable`), or a write found its storage full in the last 30 s and none has succeeded since (`storage_full`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/readyz")]
@@ -68,6 +68,18 @@ async fn readyz(state: web::Data<AppState>) -> ApiResult<web::Json<Readiness>> {
         return Err(ApiError::new(
             ErrorCode::DatabaseUnavailable,
             "database migrations are pending; run `postamat migrate`",
+        ));
+    }
+    // Reads still work, but a service that cannot keep what it is sent is not ready for it
+    // (issue 27): a write found the storage full lately, and none has succeeded since.
+    if let Some(ago) = state.storage.recently_full() {
+        return Err(ApiError::new(
+            ErrorCode::StorageFull,
+            format!(
+                "a write found the database's storage full {} s ago; writes are refused until \
+                 space is freed",
+                ago.as_secs()
+            ),
         ));
     }
     Ok(web::Json(Readiness {

@@ -296,6 +296,7 @@ impl TestApp {
             ],
             secure_cookies: false,
             writer,
+            storage: Default::default(),
         };
         change(&mut state);
         let state = web::Data::new(state);
