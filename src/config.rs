@@ -373,7 +373,7 @@ impl Config {
             database: sources
                 .parse(&DATABASE_URL, DatabaseLocation::parse)?
                 .with_timeouts(crate::db::PgTimeouts {
-                    connect: seconds(&sources, &DB_CONNECT_TIMEOUT_SECS, 1, 60)?,
+                    connect: seconds(&sources, &DB_CONNECT_TIMEOUT_SECS, 2, 60)?,
                     statement: seconds(&sources, &DB_STATEMENT_TIMEOUT_SECS, 1, 3600)?,
                     network: seconds(&sources, &DB_NETWORK_TIMEOUT_SECS, 2, 600)?,
                 }),

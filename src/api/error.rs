@@ -459,6 +459,16 @@ impl From<DieselError> for ApiError {
             DieselError::DatabaseError(_, info) if connection_lost(info.message()) => {
                 ApiError::new(ErrorCode::DatabaseUnavailable, CONNECTION_LOST)
             }
+            // PostgreSQL's statement timeout (57014, set from POSTAMAT_DB_STATEMENT_TIMEOUT_SECS)
+            // or lock timeout: the database did not answer in time, the transaction is rolled
+            // back. The request may be sent again.
+            DieselError::DatabaseError(_, info) if timed_out(info.message()) => {
+                tracing::warn!(error = info.message(), "a statement timed out");
+                ApiError::new(
+                    ErrorCode::DatabaseUnavailable,
+                    "the database did not answer in time; nothing was written; retry",
+                )
+            }
             // The message of a database error is the engine's primary message; its details
             // (which can quote row values) are never kept.
             DieselError::DatabaseError(kind, info) => ApiError::internal(anyhow::anyhow!(
@@ -475,6 +485,12 @@ impl From<DieselError> for ApiError {
 const CONNECTION_LOST: &str = "the database connection was lost; if it was lost while \
                                committing, the request may have been applied: retry it and \
                                read the answer";
+
+/// PostgreSQL's words for a statement it cancelled for taking too long (SQLSTATE 57014).
+fn timed_out(message: &str) -> bool {
+    message.contains("canceling statement due to statement timeout")
+        || message.contains("canceling statement due to lock timeout")
+}
 
 /// libpq's and PostgreSQL's words for a connection that is gone or a server that is going or
 /// coming (not a problem of the request). PostgreSQL translates its messages by
@@ -646,6 +662,20 @@ mod tests {
     /// Issue 27: a full disk is a 503 `storage_full` with `Retry-After`, and the transaction
     /// that hit it leaves nothing behind. SQLite's real SQLITE_FULL, made by capping the file's
     /// pages (`max_page_count`) as a full filesystem would.
+    #[test]
+    fn a_statement_postgresql_cancelled_for_time_is_a_503() {
+        for words in [
+            "canceling statement due to statement timeout",
+            "canceling statement due to lock timeout",
+        ] {
+            let err = ApiError::from(DieselError::DatabaseError(
+                diesel::result::DatabaseErrorKind::Unknown,
+                Box::new(words.to_owned()),
+            ));
+            assert_eq!(err.code(), ErrorCode::DatabaseUnavailable, "{words}");
+        }
+    }
+
     #[test]
     fn a_full_database_is_storage_full_and_nothing_is_half_written() {
         use diesel::connection::SimpleConnection;

@@ -47,39 +47,63 @@ pub enum DatabaseLocation {
 pub struct PgTimeouts {
     /// Opening a connection (libpq's `connect_timeout`).
     pub connect: Duration,
-    /// One statement on the server (`statement_timeout`); migrations are exempt.
+    /// One statement on the server (`statement_timeout`; migrations are exempt), and twice it
+    /// for a session left idle inside a transaction (`idle_in_transaction_session_timeout`), so
+    /// a client the network lost mid-transaction does not hold its row locks for long.
     pub statement: Duration,
-    /// A connection that acknowledges nothing for about this long is closed: TCP keepalives
-    /// probe an idle-waiting one (from half of it, every second, three times) and
-    /// `tcp_user_timeout` closes one whose sent data stays unacknowledged this long.
+    /// A connection that acknowledges nothing for about this long is closed, on both ends:
+    /// TCP keepalives probe an idle-waiting one (from half of it, every second, three times;
+    /// libpq's and the server's `tcp_keepalives_*`), and `tcp_user_timeout` closes one whose
+    /// sent data stays unacknowledged this long.
     pub network: Duration,
 }
 
 impl PgTimeouts {
-    /// libpq's parameters for these timeouts, as `name=percent-encoded value`. `options` is
-    /// the server's `-c statement_timeout=…` (libpq decodes `%XX`, not `+`).
+    /// libpq's parameters for these timeouts (values as they go in the URL).
     fn parameters(&self) -> Vec<(&'static str, String)> {
-        let network = self.network.as_secs().max(1);
+        let network = self.network.as_secs().max(2);
         vec![
-            ("connect_timeout", self.connect.as_secs().max(1).to_string()),
+            // libpq takes 1 as 2: the smallest it honours.
+            ("connect_timeout", self.connect.as_secs().max(2).to_string()),
             ("keepalives", "1".into()),
-            ("keepalives_idle", (network / 2).max(1).to_string()),
+            ("keepalives_idle", (network / 2).to_string()),
             ("keepalives_interval", "1".into()),
             ("keepalives_count", "3".into()),
             ("tcp_user_timeout", (network * 1000).to_string()),
+        ]
+    }
+
+    /// The server's settings for the session, as `-c name=value` in libpq's `options`.
+    fn server_settings(&self) -> Vec<(&'static str, String)> {
+        let network = self.network.as_secs().max(2);
+        let statement = self.statement.as_millis();
+        vec![
+            ("statement_timeout", statement.to_string()),
             (
-                "options",
-                format!("-c%20statement_timeout%3D{}", self.statement.as_millis()),
+                "idle_in_transaction_session_timeout",
+                (statement * 2).to_string(),
             ),
+            ("tcp_keepalives_idle", (network / 2).to_string()),
+            ("tcp_keepalives_interval", "1".into()),
+            ("tcp_keepalives_count", "3".into()),
+            ("tcp_user_timeout", (network * 1000).to_string()),
         ]
     }
 }
 
 /// `url` with the timeouts' libpq parameters added, each only where the URL does not set it
-/// already (the operator's URL wins); an `options` of the URL's own gets the statement timeout
-/// appended unless it sets one.
+/// already (the operator's URL wins), and the server's settings added to `options` (the URL's
+/// own, if it has one) unless it names them. The query starts at the first `?` after the
+/// credentials (libpq allows an unencoded `?` in a password); libpq decodes `%XX`, not `+`.
 fn with_pg_timeouts(url: &str, timeouts: PgTimeouts) -> String {
-    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let after_credentials = url.rfind('@').map_or(0, |at| at + 1);
+    let (base, query) = match url[after_credentials..].find('?') {
+        Some(at) => (
+            &url[..after_credentials + at],
+            &url[after_credentials + at + 1..],
+        ),
+        None => (url, ""),
+    };
     let mut segments: Vec<String> = query
         .split('&')
         .filter(|s| !s.is_empty())
@@ -87,13 +111,22 @@ fn with_pg_timeouts(url: &str, timeouts: PgTimeouts) -> String {
         .collect();
     let name_of = |segment: &str| segment.split('=').next().unwrap_or("").to_owned();
     for (name, value) in timeouts.parameters() {
-        match segments.iter_mut().find(|s| name_of(s) == name) {
-            None => segments.push(format!("{name}={value}")),
-            Some(own) if name == "options" && !own.contains("statement_timeout") => {
-                own.push_str("%20");
-                own.push_str(&value);
-            }
-            Some(_) => {}
+        if !segments.iter().any(|s| name_of(s) == name) {
+            segments.push(format!("{name}={value}"));
+        }
+    }
+    let options = match segments.iter().position(|s| name_of(s) == "options") {
+        Some(at) => at,
+        None => {
+            segments.push("options=".to_owned());
+            segments.len() - 1
+        }
+    };
+    for (name, value) in timeouts.server_settings() {
+        let own = &mut segments[options];
+        if !own.contains(name) {
+            let separator = if own.ends_with('=') { "" } else { "%20" };
+            own.push_str(&format!("{separator}-c%20{name}%3D{value}"));
         }
     }
     format!("{base}?{}", segments.join("&"))
@@ -160,6 +193,9 @@ const PLAIN_POSTGRES_PARAMETERS: &[&str] = &[
     "keepalives_idle",
     "keepalives_interval",
     "keepalives_count",
+    "tcp_user_timeout",
+    // The server settings of the session (`-c statement_timeout=…`): no secret goes there.
+    "options",
 ];
 
 /// A URL as an operator or a log line may show it (security review, issue 28 finding 5):
@@ -220,8 +256,11 @@ mod storage_watch_tests {
     #[test]
     fn a_refusal_older_than_the_window_is_not_reported() {
         let watch = StorageWatch::default();
-        *watch.lock() = std::time::Instant::now().checked_sub(StorageWatch::WINDOW);
-        assert_eq!(watch.recently_full(), None);
+        watch.full();
+        let at = watch.lock().unwrap();
+        let just_before = at + StorageWatch::WINDOW - Duration::from_millis(1);
+        assert!(watch.full_as_of(just_before).is_some());
+        assert_eq!(watch.full_as_of(at + StorageWatch::WINDOW), None);
     }
 }
 
@@ -235,14 +274,21 @@ mod timeout_tests {
         network: Duration::from_secs(5),
     };
 
+    const SERVER: &str = "options=-c%20statement_timeout%3D15000\
+        %20-c%20idle_in_transaction_session_timeout%3D30000%20-c%20tcp_keepalives_idle%3D2\
+        %20-c%20tcp_keepalives_interval%3D1%20-c%20tcp_keepalives_count%3D3\
+        %20-c%20tcp_user_timeout%3D5000";
+
     #[test]
     fn the_timeouts_are_added_as_libpq_parameters() {
         let url = with_pg_timeouts("postgres://u:p@db:5432/postamat?sslmode=require", TIMEOUTS);
         assert_eq!(
             url,
-            "postgres://u:p@db:5432/postamat?sslmode=require&connect_timeout=3&keepalives=1\
-             &keepalives_idle=2&keepalives_interval=1&keepalives_count=3&tcp_user_timeout=5000\
-             &options=-c%20statement_timeout%3D15000"
+            format!(
+                "postgres://u:p@db:5432/postamat?sslmode=require&connect_timeout=3&keepalives=1\
+                 &keepalives_idle=2&keepalives_interval=1&keepalives_count=3\
+                 &tcp_user_timeout=5000&{SERVER}"
+            )
         );
         let bare = with_pg_timeouts("postgres://db/postamat", TIMEOUTS);
         assert!(
@@ -259,17 +305,34 @@ mod timeout_tests {
         );
         assert!(url.contains("connect_timeout=10&"), "{url}");
         assert!(!url.contains("connect_timeout=3"), "{url}");
-        assert!(url.contains("tcp_user_timeout=0&"), "{url}");
+        assert!(url.contains("&tcp_user_timeout=0&"), "{url}");
         assert!(
-            url.contains("options=-c%20search_path%3Dx%20-c%20statement_timeout%3D15000"),
+            url.contains("options=-c%20search_path%3Dx%20-c%20statement_timeout%3D15000%20"),
             "{url}"
         );
         let own = with_pg_timeouts(
             "postgres://db/p?options=-c%20statement_timeout%3D0",
             TIMEOUTS,
         );
-        assert!(own.ends_with("options=-c%20statement_timeout%3D0"), "{own}");
-        assert_eq!(own.matches("statement_timeout").count(), 1);
+        assert!(
+            own.contains("?options=-c%20statement_timeout%3D0%20-c%20idle_"),
+            "{own}"
+        );
+        assert_eq!(own.matches("statement_timeout").count(), 1, "{own}");
+    }
+
+    #[test]
+    fn a_question_mark_in_the_password_is_not_the_query() {
+        let url = with_pg_timeouts("postgres://u:pa?ss@db/p?sslmode=require", TIMEOUTS);
+        assert!(
+            url.starts_with("postgres://u:pa?ss@db/p?sslmode=require&connect_timeout=3&"),
+            "{url}"
+        );
+        let no_query = with_pg_timeouts("postgres://u:pa?ss@db/p", TIMEOUTS);
+        assert!(
+            no_query.starts_with("postgres://u:pa?ss@db/p?connect_timeout=3&"),
+            "{no_query}"
+        );
     }
 
     #[test]
@@ -603,10 +666,15 @@ pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<usize> {
             diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
                 .execute(pg)?;
             let result = apply(pg, POSTGRES_MIGRATIONS);
-            pg.batch_execute("RESET statement_timeout")?;
-            diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
-                .execute(pg)?;
-            result
+            // Both run whatever happened; the migration's own error is the one worth reporting.
+            let unlocked =
+                diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
+                    .execute(pg);
+            let reset = pg.batch_execute("RESET statement_timeout");
+            let applied = result?;
+            unlocked?;
+            reset?;
+            Ok(applied)
         }
         DbConnection::Sqlite(sqlite) => apply(sqlite, SQLITE_MIGRATIONS),
     }
@@ -643,8 +711,12 @@ impl StorageWatch {
 
     /// How long ago the last refusal was, while it is within the window.
     pub fn recently_full(&self) -> Option<Duration> {
+        self.full_as_of(std::time::Instant::now())
+    }
+
+    fn full_as_of(&self, now: std::time::Instant) -> Option<Duration> {
         self.lock()
-            .map(|at| at.elapsed())
+            .map(|at| now.saturating_duration_since(at))
             .filter(|ago| *ago < Self::WINDOW)
     }
 

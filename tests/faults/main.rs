@@ -15,4 +15,5 @@ mod http;
 mod network;
 mod pg_restart;
 mod pipeline;
+mod timeouts;
 mod upgrade;
