@@ -3,26 +3,13 @@
 //! the service serving from it: every write acknowledged before the dump began is there, and the
 //! restored service takes new writes.
 
-use crate::cluster::{Cluster, Service, branch, one_at_a_time, scratch};
-use crate::http::request;
+use crate::cluster::{Cluster, Service, one_at_a_time, put_branch, scratch};
 use crate::pipeline::{Load, Summary};
 use std::time::{Duration, Instant};
 
 const LIMIT: Duration = Duration::from_secs(10);
 const WRITERS: usize = 16;
 const READERS: usize = 4;
-
-fn put(port: u16, admin: &str, code: &str) -> Option<u16> {
-    request(
-        port,
-        "PUT",
-        &format!("/api/v1/branches/{code}"),
-        Some(admin),
-        Some(&branch(code)),
-        LIMIT,
-    )
-    .map(|a| a.status)
-}
 
 #[test]
 fn a_dump_under_load_restores_every_acknowledged_write() {
@@ -31,7 +18,7 @@ fn a_dump_under_load_restores_every_acknowledged_write() {
         return;
     };
     let folder = scratch("backup");
-    let service = Service::start(&cluster.url(), &folder);
+    let mut service = Service::start(&cluster.url(), &folder);
     let mut load = Load::prepare(service.port, &service.admin);
     let _stopper = load.stopper();
     load.start(WRITERS, READERS);
@@ -61,6 +48,7 @@ fn a_dump_under_load_restores_every_acknowledged_write() {
         "a request failed with no fault: {:?}",
         all.other
     );
+    service.assert_clean();
     drop(service);
 
     let restored_url = cluster.url().replace("/postgres?", "/restored?");
@@ -86,21 +74,22 @@ fn a_dump_under_load_restores_every_acknowledged_write() {
         ),
         "pg_restore"
     );
-    let restored = Service::start(&restored_url, &folder);
+    let mut restored = Service::start(&restored_url, &folder);
     // Every event acknowledged before the dump began is there (and answers duplicate), with
     // the invariants of the kill -9 test on the restored database.
     let (completed, _) = load.completed();
     let before = load.check_until(restored.port, &restored_url, Some(dump_started));
     eprintln!(
         "fault backup: {} requests, all 2xx; {completed} units through the pipeline; {before} \
-         Kaspi events acknowledged before the dump began, all restored; dump took {dump_took:?}",
+         Kaspi events and integration calls acknowledged before the dump began, all restored; dump took {dump_took:?}",
         all.requests
     );
     assert!(before > 0);
     assert_eq!(
-        put(restored.port, &restored.admin, "AFTERRESTORE"),
+        put_branch(restored.port, &restored.admin, "AFTERRESTORE", LIMIT).map(|a| a.status),
         Some(201)
     );
+    restored.assert_clean();
     drop(restored);
     let _ = std::fs::remove_dir_all(&folder);
 }

@@ -51,11 +51,60 @@ pub fn required() -> bool {
     std::env::var_os("POSTAMAT_REQUIRE_FAULTS").is_some()
 }
 
-/// Skips the calling test with `why`, or fails it when faults are required.
-pub fn unavailable(why: &str) -> Option<Cluster> {
+/// Says why the calling test is skipped, or fails it when faults are required.
+pub fn skip(why: &str) {
     assert!(!required(), "POSTAMAT_REQUIRE_FAULTS is set, but {why}");
     eprintln!("fault suite skipped: {why}");
+}
+
+/// [`skip`], for a cluster that cannot start.
+pub fn unavailable(why: &str) -> Option<Cluster> {
+    skip(why);
     None
+}
+
+/// PUT a branch `code` with the admin key: a small write of reference data.
+pub fn put_branch(
+    port: u16,
+    admin: &str,
+    code: &str,
+    limit: Duration,
+) -> Option<crate::http::Answer> {
+    crate::http::request(
+        port,
+        "PUT",
+        &format!("/api/v1/branches/{code}"),
+        Some(admin),
+        Some(&branch(code)),
+        limit,
+    )
+}
+
+/// SQLite's own checks of the file at `path`: `integrity_check` is `ok` and no foreign key is
+/// broken.
+pub fn assert_sqlite_sound(path: &Path) {
+    use diesel::{Connection, QueryableByName, RunQueryDsl};
+    #[derive(QueryableByName)]
+    struct Check {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        integrity_check: String,
+    }
+    #[derive(QueryableByName)]
+    struct Broken {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        table: String,
+    }
+    let mut conn = diesel::SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    let check: Vec<Check> = diesel::sql_query("PRAGMA integrity_check")
+        .load(&mut conn)
+        .unwrap();
+    let check: Vec<String> = check.into_iter().map(|c| c.integrity_check).collect();
+    assert_eq!(check, ["ok"]);
+    let broken: Vec<Broken> = diesel::sql_query("PRAGMA foreign_key_check")
+        .load(&mut conn)
+        .unwrap();
+    let broken: Vec<String> = broken.into_iter().map(|b| b.table).collect();
+    assert!(broken.is_empty(), "foreign keys broken in {broken:?}");
 }
 
 fn server_binaries() -> Option<PathBuf> {
@@ -265,7 +314,10 @@ impl Service {
                 .env("POSTAMAT_SWEEP_INTERVAL_SECS", "1")
                 .env("POSTAMAT_DISPATCH_INTERVAL_SECS", "1")
                 .env("POSTAMAT_CALENDAR_REFRESH_SECS", "1")
-                .env("POSTAMAT_KASPI_WEBHOOK_SECRETS", crate::pipeline::SECRET);
+                .env("POSTAMAT_KASPI_WEBHOOK_SECRETS", crate::pipeline::SECRET)
+                // The load registers postamat deliveries today, whatever year the suite runs in
+                // (the order's own window ends on 31 December 2026).
+                .env("POSTAMAT_PILOT_ENDS_ON", "2099-12-31");
         };
         let mut migrate = Command::new(env!("CARGO_BIN_EXE_postamat"));
         env(&mut migrate);
@@ -317,6 +369,17 @@ impl Service {
     /// Still running (not crashed).
     pub fn alive(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Still running, with no panic and no 500 `internal` in its log.
+    pub fn assert_clean(&mut self) {
+        let log = self.log();
+        assert!(self.alive(), "the service died: {log}");
+        assert!(!log.contains("panicked"), "a panic in the log: {log}");
+        assert!(
+            !log.contains("\"code\":\"internal\""),
+            "an internal error in the log: {log}"
+        );
     }
 }
 

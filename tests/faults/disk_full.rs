@@ -3,10 +3,11 @@
 //! nothing half-written, reads keep working, and once the filler is removed writes resume with
 //! no restart; every acknowledged write is stored and `PRAGMA integrity_check` is `ok` after.
 
-use crate::cluster::{Service, branch, is_root, one_at_a_time, required, scratch, second_pass};
-use crate::http::{get, request};
+use crate::cluster::{
+    Service, assert_sqlite_sound, is_root, one_at_a_time, put_branch, scratch, second_pass, skip,
+};
+use crate::http::get;
 use crate::pipeline::{Load, Summary};
-use diesel::{Connection, QueryableByName, RunQueryDsl};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -64,20 +65,10 @@ fn sqlite_disk_full_refuses_writes_keeps_reads_and_recovers() {
     }
     let _one = one_at_a_time();
     if !is_root() {
-        assert!(
-            !required(),
-            "POSTAMAT_REQUIRE_FAULTS is set, but mounting a tmpfs needs root"
-        );
-        eprintln!("fault suite skipped: mounting a tmpfs needs root");
-        return;
+        return skip("mounting a tmpfs needs root");
     }
     let Some(disk) = SmallDisk::mount("64m") else {
-        assert!(
-            !required(),
-            "POSTAMAT_REQUIRE_FAULTS is set, but tmpfs cannot be mounted"
-        );
-        eprintln!("fault suite skipped: tmpfs cannot be mounted here");
-        return;
+        return skip("tmpfs cannot be mounted here");
     };
     let folder = scratch("service");
     let database = disk.0.join("postamat.db");
@@ -89,17 +80,7 @@ fn sqlite_disk_full_refuses_writes_keeps_reads_and_recovers() {
     let _stopper = load.stopper();
     load.start(WRITERS, READERS);
     std::thread::sleep(Duration::from_secs(2));
-    let put = |code: &str| {
-        request(
-            port,
-            "PUT",
-            &format!("/api/v1/branches/{code}"),
-            Some(&admin),
-            Some(&branch(code)),
-            LIMIT,
-        )
-        .expect("an answer")
-    };
+    let put = |code: &str| put_branch(port, &admin, code, LIMIT).expect("an answer");
     let mut acknowledged = Vec::new();
     for i in 0..20 {
         let code = format!("D{i:04}");
@@ -202,26 +183,8 @@ fn sqlite_disk_full_refuses_writes_keeps_reads_and_recovers() {
         .unwrap();
         assert_eq!(stored.status, 200, "acknowledged {code} is not stored");
     }
-    let log = service.log();
-    assert!(service.alive(), "the service died: {log}");
-    assert!(!log.contains("panicked"), "a panic in the log: {log}");
-    assert!(
-        !log.contains("\"code\":\"internal\""),
-        "an internal error in the log: {log}"
-    );
+    service.assert_clean();
     drop(service);
-
-    #[derive(QueryableByName)]
-    struct Check {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        integrity_check: String,
-    }
-    let mut conn = diesel::SqliteConnection::establish(database.to_str().unwrap()).unwrap();
-    let check = diesel::sql_query("PRAGMA integrity_check")
-        .load::<Check>(&mut conn)
-        .unwrap();
-    assert_eq!(check.len(), 1);
-    assert_eq!(check[0].integrity_check, "ok");
-    drop(conn);
+    assert_sqlite_sound(&database);
     let _ = std::fs::remove_dir_all(&folder);
 }

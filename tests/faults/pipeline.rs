@@ -46,10 +46,22 @@ struct Acknowledged {
     at: Instant,
 }
 
+/// An integration call (the registry office's, Kaspi's registration and order) the service
+/// acknowledged: idempotent, so sent again it answers 2xx and changes nothing.
+struct Call {
+    path: String,
+    token: String,
+    body: String,
+    at: Instant,
+}
+
 #[derive(Default)]
 struct Shared {
     seen: Vec<Seen>,
     events: Vec<Acknowledged>,
+    calls: Vec<Call>,
+    /// Shipments of units taken through every step, with when their collection was answered.
+    collected: Vec<(String, Instant)>,
     shipments: Vec<String>,
     /// Units given up after an ambiguous answer (a step answered 503, its retry a refusal).
     abandoned: usize,
@@ -74,7 +86,8 @@ impl Drop for Stopper {
     }
 }
 
-fn must(answer: Option<Answer>, what: &str) -> Value {
+/// The answer's JSON, which must be a 2xx.
+pub fn must(answer: Option<Answer>, what: &str) -> Value {
     let answer = answer.unwrap_or_else(|| panic!("{what}: no answer"));
     assert!(
         answer.status < 300,
@@ -85,7 +98,8 @@ fn must(answer: Option<Answer>, what: &str) -> Value {
     serde_json::from_str(&answer.body).unwrap_or(Value::Null)
 }
 
-fn key(port: u16, admin: &str, role: &str, branch: Option<&str>) -> String {
+/// A new API key of `role` (at `branch`), made with the admin key.
+pub fn key(port: u16, admin: &str, role: &str, branch: Option<&str>) -> String {
     let body = json!({"name": format!("faults {role}"), "role": role, "branch": branch});
     let created = must(
         request(
@@ -234,16 +248,13 @@ impl Load {
         self.check_until(port, url, None)
     }
 
-    /// [`Load::check`] of a copy of the database taken at `until` (a restored backup): the
-    /// events acknowledged before it are the ones that must be there.
+    /// [`Load::check`] of a copy of the database taken at `until` (a restored backup): what
+    /// was acknowledged before it is what must be there.
     pub fn check_until(&self, port: u16, url: &str, until: Option<Instant>) -> usize {
         let shared = self.shared.lock().unwrap();
+        let before = |at: Instant| until.is_none_or(|until| at < until);
         let secret = WebhookSecret::parse(SECRET).unwrap();
-        let events: Vec<&Acknowledged> = shared
-            .events
-            .iter()
-            .filter(|e| until.is_none_or(|until| e.at < until))
-            .collect();
+        let events: Vec<&Acknowledged> = shared.events.iter().filter(|e| before(e.at)).collect();
         for event in &events {
             let answer = send_event(port, &secret, &event.body);
             let outcome = must(answer, &event.event_id);
@@ -253,75 +264,122 @@ impl Load {
                 event.event_id
             );
         }
+        let calls: Vec<&Call> = shared.calls.iter().filter(|c| before(c.at)).collect();
+        for call in &calls {
+            let answer = request(
+                port,
+                "POST",
+                &call.path,
+                Some(&call.token),
+                Some(&call.body),
+                HANG,
+            );
+            must(answer, &format!("{} {} sent again", call.path, call.body));
+        }
         let location = postamat::db::DatabaseLocation::parse(url).unwrap();
         let pool = postamat::db::connect(&location, 1).unwrap();
         let mut conn = pool.get().unwrap();
-        for event in &events {
-            assert!(
-                rows(
-                    &mut conn,
-                    &format!(
-                        "SELECT event_id AS value FROM kaspi_events WHERE event_id = '{}'",
-                        event.event_id
-                    ),
-                )
-                .len()
-                    == 1,
-                "acknowledged {} is not stored",
-                event.event_id
-            );
-        }
-        let twice = rows(
+        let stored: HashSet<String> = rows(&mut conn, "SELECT event_id AS value FROM kaspi_events")
+            .into_iter()
+            .collect();
+        let lost: Vec<&str> = events
+            .iter()
+            .map(|e| e.event_id.as_str())
+            .filter(|id| !stored.contains(*id))
+            .collect();
+        assert!(lost.is_empty(), "acknowledged events not stored: {lost:?}");
+        // Every unit answered through its collection is collected.
+        let collected: HashSet<String> = rows(
             &mut conn,
-            "SELECT external_event_id AS value FROM status_events WHERE source = 'kaspi' \
-             AND external_event_id IS NOT NULL \
-             GROUP BY external_event_id, shipment_id, event HAVING COUNT(*) > 1",
-        );
-        assert!(
-            twice.is_empty(),
-            "{} events applied twice, such as {:?}",
-            twice.len(),
-            &twice[..twice.len().min(5)]
-        );
-        let orphans = rows(
-            &mut conn,
-            "SELECT s.external_event_id AS value FROM status_events s WHERE s.source = 'kaspi' \
-             AND s.external_event_id IS NOT NULL AND NOT EXISTS \
-             (SELECT 1 FROM kaspi_events k WHERE k.event_id = s.external_event_id) AND NOT EXISTS \
-             (SELECT 1 FROM integration_events i WHERE i.event_id = s.external_event_id)",
-        );
-        assert!(
-            orphans.is_empty(),
-            "{} history lines without their event, such as {:?}",
-            orphans.len(),
-            &orphans[..orphans.len().min(5)]
-        );
-        // One placement each, so one placement message each (the Kaspi app's).
-        let placed: HashSet<String> = rows(
-            &mut conn,
-            "SELECT DISTINCT CAST(shipment_id AS TEXT) AS value FROM status_events \
-             WHERE source = 'kaspi' AND to_status = 'placed_in_cell'",
+            "SELECT CAST(id AS TEXT) AS value FROM shipments WHERE status = 'collected'",
         )
         .into_iter()
         .collect();
-        let mut told: HashMap<String, usize> = HashMap::new();
-        for shipment in rows(
-            &mut conn,
-            "SELECT CAST(shipment_id AS TEXT) AS value FROM notifications \
-             WHERE kind = 'placed_in_cell'",
-        ) {
-            *told.entry(shipment).or_default() += 1;
-        }
-        for shipment in &placed {
-            assert_eq!(
-                told.get(shipment).copied().unwrap_or(0),
-                1,
-                "placement messages of {shipment}"
-            );
-        }
-        assert_eq!(told.len(), placed.len(), "messages without a placement");
-        events.len()
+        let not: Vec<&String> = shared
+            .collected
+            .iter()
+            .filter(|(_, at)| before(*at))
+            .map(|(id, _)| id)
+            .filter(|id| !collected.contains(*id))
+            .collect();
+        assert!(
+            not.is_empty(),
+            "acknowledged collections not stored: {not:?}"
+        );
+        database_invariants(&mut conn, None);
+        events.len() + calls.len()
     }
+}
+
+/// What must hold of any database the service wrote, whatever happened to it: no integration
+/// event applied twice to a document, no history line without its stored event, and exactly one
+/// placement message for each document placed once. History lines recorded before `since`
+/// (UTC) are exempt from the stored-event rule: the simulation, which made the upgrade's
+/// fixtures, calls the workflows without the HTTP inbox that stores the registry office's and
+/// Kaspi's calls.
+pub fn database_invariants(
+    conn: &mut postamat::db::DbConnection,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+) {
+    let twice = rows(
+        conn,
+        "SELECT external_event_id AS value FROM status_events WHERE external_event_id IS NOT NULL \
+         GROUP BY source, external_event_id, shipment_id, event HAVING COUNT(*) > 1",
+    );
+    assert!(
+        twice.is_empty(),
+        "{} events applied twice, such as {:?}",
+        twice.len(),
+        &twice[..twice.len().min(5)]
+    );
+    let since = since.map_or(String::new(), |at| {
+        format!(" AND s.recorded_at >= '{}'", at.format("%Y-%m-%d %H:%M:%S"))
+    });
+    let orphans = rows(
+        conn,
+        &format!(
+            "SELECT s.external_event_id AS value FROM status_events s \
+             WHERE s.external_event_id IS NOT NULL{since} AND NOT EXISTS \
+             (SELECT 1 FROM kaspi_events k WHERE k.event_id = s.external_event_id) AND NOT EXISTS \
+             (SELECT 1 FROM integration_events i WHERE i.event_id = s.external_event_id)"
+        ),
+    );
+    assert!(
+        orphans.is_empty(),
+        "{} history lines without their event, such as {:?}",
+        orphans.len(),
+        &orphans[..orphans.len().min(5)]
+    );
+    // Placed once (the load places each document once; a document placed again is told
+    // again, п.28), so told once: the Kaspi app's message.
+    let mut placements: HashMap<String, usize> = HashMap::new();
+    for shipment in rows(
+        conn,
+        "SELECT CAST(shipment_id AS TEXT) AS value FROM status_events \
+         WHERE to_status = 'placed_in_cell' AND event = 'placed_in_cell'",
+    ) {
+        *placements.entry(shipment).or_default() += 1;
+    }
+    let mut told: HashMap<String, usize> = HashMap::new();
+    for shipment in rows(
+        conn,
+        "SELECT CAST(shipment_id AS TEXT) AS value FROM notifications \
+         WHERE kind = 'placed_in_cell'",
+    ) {
+        *told.entry(shipment).or_default() += 1;
+    }
+    for (shipment, times) in &placements {
+        let messages = told.get(shipment).copied().unwrap_or(0);
+        assert_eq!(messages, *times, "placement messages of {shipment}");
+    }
+    let unplaced: Vec<&String> = told
+        .keys()
+        .filter(|s| !placements.contains_key(*s))
+        .collect();
+    assert!(
+        unplaced.is_empty(),
+        "messages without a placement: {unplaced:?}"
+    );
 }
 
 type Text = diesel::sql_types::Text;
@@ -341,7 +399,8 @@ fn rows(conn: &mut postamat::db::DbConnection, sql: &str) -> Vec<String> {
         .collect()
 }
 
-fn send_event(port: u16, secret: &WebhookSecret, body: &str) -> Option<Answer> {
+/// One Kaspi event, signed as Kaspi signs it (Standard Webhooks).
+pub fn send_event(port: u16, secret: &WebhookSecret, body: &str) -> Option<Answer> {
     let id = format!("msg_{}", uuid::Uuid::now_v7().simple());
     let timestamp = chrono::Utc::now().timestamp();
     let signature = secret.sign(&id, timestamp, body.as_bytes());
@@ -406,13 +465,25 @@ impl Writer {
             });
             match status {
                 Some(200..=299) => {
-                    if token.is_none() {
-                        let sent: Value = serde_json::from_str(&body).unwrap();
-                        self.shared.lock().unwrap().events.push(Acknowledged {
-                            event_id: sent["event_id"].as_str().unwrap().to_owned(),
-                            body,
-                            at: Instant::now(),
-                        });
+                    let mut shared = self.shared.lock().unwrap();
+                    match token {
+                        None => {
+                            let sent: Value = serde_json::from_str(&body).unwrap();
+                            shared.events.push(Acknowledged {
+                                event_id: sent["event_id"].as_str().unwrap().to_owned(),
+                                body,
+                                at: Instant::now(),
+                            });
+                        }
+                        Some(token) if path.starts_with("/api/v1/integrations/") => {
+                            shared.calls.push(Call {
+                                path: path.to_owned(),
+                                token: token.to_owned(),
+                                body,
+                                at: Instant::now(),
+                            });
+                        }
+                        Some(_) => {}
                     }
                     return Step::Done(value);
                 }
@@ -420,6 +491,8 @@ impl Writer {
                     retried = true;
                     std::thread::sleep(Duration::from_millis(100));
                 }
+                // A failure of ours is never ambiguous: it is in `seen`, and fails the test.
+                Some(500..) => return Step::GaveUp,
                 Some(_) if retried => return Step::Ambiguous,
                 // Refused at the first try: the load's own mistake or the service's; either way
                 // it is in `seen` for the test to report.
@@ -551,7 +624,12 @@ impl Writer {
                 _ => return self.abandon(),
             }
         }
-        self.shared.lock().unwrap().completed += 1;
+        let mut shared = self.shared.lock().unwrap();
+        shared.completed += 1;
+        let now = Instant::now();
+        shared
+            .collected
+            .extend(shipments.iter().map(|id| (id.clone(), now)));
     }
 
     fn abandon(&self) {
@@ -584,8 +662,9 @@ impl Summary {
             unavailable: answers().filter(|a| a.status == 503).count(),
             other: seen
                 .iter()
-                .filter(|s| !s.retried)
-                .filter_map(|s| s.answer.as_ref())
+                .filter_map(|s| s.answer.as_ref().map(|a| (s.retried, a)))
+                .filter(|(retried, a)| !retried || a.status >= 500)
+                .map(|(_, a)| a)
                 .filter(|a| a.status >= 300 && a.status != 503)
                 .map(|a| format!("{} {}", a.status, a.body))
                 .collect(),

@@ -1,8 +1,8 @@
 //! Fault 4: an upgrade with data. `fixtures/schema-14.*` are databases the binary of the last
 //! schema before the current one made (commit 68cff65, migrations 1–14): twelve days of the
-//! pilot simulated by it, so documents stand in every state of the way — at the registry office,
-//! packed on sealed registries, with Kaspi, in cells, expired, at the issuance sector, lost,
-//! cancelled, collected — with their deadlines, messages, loss acts and disputes. Made with
+//! pilot simulated by it, so documents stand in ten of the seventeen states — at the registry
+//! office, packed on sealed registries, with Kaspi, in cells, expired, at the issuance sector,
+//! lost, cancelled, collected — with their deadlines, messages, loss acts and disputes. Made with
 //!
 //! ```text
 //! postamat simulate --from 2026-11-16 --days 12 --branches ALM01,AST01 --per-day 20 --seed 27 \
@@ -18,9 +18,9 @@
 //! it over the same data; a fixture is remade from the last release when the schema it holds
 //! is no longer worth the test's while.
 
-use crate::cluster::{Cluster, Service, one_at_a_time, scratch, second_pass};
-use crate::http::{Answer, get, request};
-use crate::pipeline::{HANG, SECRET};
+use crate::cluster::{Cluster, Service, assert_sqlite_sound, one_at_a_time, scratch, second_pass};
+use crate::http::{get, request};
+use crate::pipeline::{HANG, SECRET, database_invariants, key, must, send_event};
 use diesel::{QueryableByName, RunQueryDsl};
 use postamat::domain::webhook::WebhookSecret;
 use serde_json::{Value, json};
@@ -148,33 +148,13 @@ struct Driver {
     sent: BTreeMap<String, String>,
 }
 
-fn ok(answer: Option<Answer>, what: &str) -> Value {
-    let answer = answer.unwrap_or_else(|| panic!("{what}: no answer"));
-    assert!(
-        answer.status < 300,
-        "{what}: {} {}",
-        answer.status,
-        answer.body
-    );
-    serde_json::from_str(&answer.body).unwrap_or(Value::Null)
-}
-
 impl Driver {
     fn key(&self, role: &str, branch: Option<&str>) -> String {
-        let body = json!({"name": format!("upgrade {role}"), "role": role, "branch": branch});
-        let made = request(
-            self.port,
-            "POST",
-            "/api/v1/admin/keys",
-            Some(&self.admin),
-            Some(&body.to_string()),
-            HANG,
-        );
-        ok(made, "a key")["token"].as_str().unwrap().to_owned()
+        key(self.port, &self.admin, role, branch)
     }
 
     fn post(&self, path: &str, token: &str, body: Value) -> Value {
-        ok(
+        must(
             request(
                 self.port,
                 "POST",
@@ -208,29 +188,15 @@ impl Driver {
             .entry(event["event_id"].as_str().unwrap().to_owned())
             .or_insert_with(|| event.to_string())
             .clone();
-        let id = format!("msg_{}", uuid::Uuid::now_v7().simple());
-        let timestamp = chrono::Utc::now().timestamp();
-        let signature = self.secret.sign(&id, timestamp, body.as_bytes());
-        let answer = crate::http::request_with(
-            self.port,
-            "POST",
-            "/api/v1/integrations/kaspi/events",
-            &[
-                ("webhook-id", id),
-                ("webhook-timestamp", timestamp.to_string()),
-                ("webhook-signature", signature),
-            ],
-            Some(&body),
-            HANG,
-        );
-        let outcome = ok(answer, &format!("{kind} of {}", doc.number));
+        let answer = send_event(self.port, &self.secret, &body);
+        let outcome = must(answer, &format!("{kind} of {}", doc.number));
         // A duplicate: the registry's acceptance, sent for each of its envelopes.
         let applied = ["applied", "duplicate"].contains(&outcome["outcome"].as_str().unwrap_or(""));
         assert!(applied, "{kind} of {}: {outcome}", doc.number);
     }
 
     fn registry(&self, id: &str, token: &str) -> Value {
-        ok(
+        must(
             get(
                 self.port,
                 &format!("/api/v1/registries/{id}"),
@@ -363,14 +329,23 @@ impl Driver {
 
 /// Migrates the fixture at `url`, then drives every unfinished document to its end.
 fn upgrade_and_drive(url: &str, folder: &Path) {
+    let upgraded_at = chrono::Utc::now();
     let before = counts(url);
     let said = migrate(url);
-    assert!(said.contains("1 migration(s) applied"), "{said}");
+    // Every migration after the fixture's 14, whatever their number by now.
+    let newer = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite"))
+        .unwrap()
+        .count()
+        - 14;
+    assert!(
+        said.contains(&format!("{newer} migration(s) applied")),
+        "{said}"
+    );
     let after = counts(url);
     assert_eq!(before, after, "rows changed by the migration");
     assert!(before["shipments"] > 100, "{before:?}");
 
-    let service = Service::start(url, folder);
+    let mut service = Service::start(url, folder);
     let mut driver = Driver {
         port: service.port,
         admin: service.admin.clone(),
@@ -467,8 +442,8 @@ fn upgrade_and_drive(url: &str, folder: &Path) {
         last.len(),
         driver.steps
     );
-    let log = service.log();
-    assert!(!log.contains("panicked"), "a panic in the log: {log}");
+    database_invariants(&mut pool.get().unwrap(), Some(upgraded_at));
+    service.assert_clean();
 }
 
 #[test]
@@ -483,28 +458,7 @@ fn a_sqlite_database_of_the_previous_schema_is_migrated_and_driven_to_the_end() 
     let url = format!("sqlite://{}", file.display());
     upgrade_and_drive(&url, &folder);
     // The rebuilt table kept its keys.
-    #[derive(QueryableByName)]
-    struct Check {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        integrity_check: String,
-    }
-    use diesel::Connection;
-    let mut conn = diesel::SqliteConnection::establish(file.to_str().unwrap()).unwrap();
-    let check: Vec<Check> = diesel::sql_query("PRAGMA integrity_check")
-        .load(&mut conn)
-        .unwrap();
-    assert_eq!(check.len(), 1);
-    assert_eq!(check[0].integrity_check, "ok");
-    #[derive(QueryableByName)]
-    struct Broken {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        table: String,
-    }
-    let broken: Vec<Broken> = diesel::sql_query("PRAGMA foreign_key_check")
-        .load(&mut conn)
-        .unwrap();
-    let broken: Vec<String> = broken.into_iter().map(|b| b.table).collect();
-    assert!(broken.is_empty(), "foreign keys broken in {broken:?}");
+    assert_sqlite_sound(&file);
     let _ = std::fs::remove_dir_all(&folder);
 }
 
@@ -517,6 +471,13 @@ fn a_postgresql_database_of_the_previous_schema_is_migrated_and_driven_to_the_en
     let folder = scratch("upgrade-pg");
     let dump = folder.join("schema-14.sql");
     gunzip(&fixture("schema-14.postgres.sql.gz"), &dump);
+    // pg_dump 15.14 and later fence the dump with \restrict, which older psql does not know.
+    let text = std::fs::read_to_string(&dump).unwrap();
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
+        .collect();
+    std::fs::write(&dump, kept.join("\n")).unwrap();
     let port = cluster.port.to_string();
     assert!(
         cluster.client(
