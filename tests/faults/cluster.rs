@@ -303,7 +303,11 @@ pub struct Service {
 
 impl Service {
     pub fn start(database_url: &str, folder: &Path) -> Service {
-        let port = free_port();
+        Service::start_on(database_url, folder, free_port())
+    }
+
+    /// [`Service::start`] on `port` (a restarted service takes its predecessor's).
+    pub fn start_on(database_url: &str, folder: &Path, port: u16) -> Service {
         let env = |command: &mut Command| {
             command
                 .env_clear()
@@ -380,6 +384,14 @@ impl Service {
             !log.contains("\"code\":\"internal\""),
             "an internal error in the log: {log}"
         );
+    }
+}
+
+impl Service {
+    /// SIGKILL, as the kernel's OOM killer or a power cut would stop it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

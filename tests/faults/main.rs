@@ -12,6 +12,7 @@ mod backup;
 mod cluster;
 mod disk_full;
 mod http;
+mod kill;
 mod network;
 mod pg_restart;
 mod pipeline;

@@ -464,6 +464,11 @@ impl Writer {
                 retried,
             });
             match status {
+                // A batch answer refusing its items after a try whose answer was lost (the
+                // intake was taken in then): as ambiguous as a refusal.
+                Some(200..=299) if retried && value["refused"].as_u64().is_some_and(|n| n > 0) => {
+                    return Step::Ambiguous;
+                }
                 Some(200..=299) => {
                     let mut shared = self.shared.lock().unwrap();
                     match token {
