@@ -630,9 +630,10 @@ async fn key(client: &Client, base: &str, admin: &str, role: &str, branch: Optio
 }
 
 async fn reference_data(client: &Client, base: &str, admin: &str) -> Tokens {
+    // Cities are compared by their КАТО code (order п.4): Almaty's is 750000000.
     let branch = json!({"name_kk": "Алматы қаласы бойынша №1 ХҚКО", "name_ru": "ЦОН №1 города Алматы",
-        "city": "Алматы", "address_kk": "Алматы қ., Абай даңғ., 10", "address_ru": "г. Алматы, пр. Абая, 10"});
-    let postamat = json!({"city": "Алматы", "address_kk": "Төле би к-сі, 55", "address_ru": "ул. Толе би, 55"});
+        "city": "Алматы", "city_code": "750000000", "address_kk": "Алматы қ., Абай даңғ., 10", "address_ru": "г. Алматы, пр. Абая, 10"});
+    let postamat = json!({"city": "Алматы", "city_code": "750000000", "address_kk": "Төле би к-сі, 55", "address_ru": "ул. Толе би, 55"});
     must(
         client,
         base,
