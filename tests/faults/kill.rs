@@ -28,7 +28,7 @@ fn killed_under_load(url: &str, folder: &std::path::Path, backend: &str) {
     load.finish();
     let seen = load.seen();
     let all = Summary::of(&seen);
-    let (completed, abandoned) = load.completed();
+    let (completed, _) = load.completed();
     // Unanswered: only while no service was there (and those in flight at the kill).
     let stray: Vec<Duration> = seen
         .iter()
@@ -36,16 +36,9 @@ fn killed_under_load(url: &str, folder: &std::path::Path, backend: &str) {
         .map(|s| s.at.saturating_duration_since(killed))
         .collect();
     eprintln!(
-        "fault kill ({backend}): {} requests: {} 2xx, {} 503, {} other, {} unanswered around the \
-         kill; longest answer {:?}; {completed} units through the pipeline, {abandoned} given up \
-         as ambiguous, {} refusals after a retry",
-        all.requests,
-        all.ok,
-        all.unavailable,
-        all.other.len(),
-        all.unanswered,
-        all.longest,
-        Summary::ambiguous(&seen),
+        "fault kill ({backend}): {} (unanswered: around the kill); {}",
+        all.line(),
+        load.progress(&seen)
     );
     assert!(stray.is_empty(), "unanswered away from the kill: {stray:?}");
     assert!(all.unanswered > 0, "the kill was never seen");

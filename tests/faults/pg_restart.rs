@@ -68,35 +68,14 @@ fn postgresql_restarted_and_down_under_load() {
 
     let seen = load.seen();
     let all = Summary::of(&seen);
-    let first_ok_after = seen
-        .iter()
-        .filter(|s| s.at > back && s.answer.as_ref().is_some_and(|a| a.status < 300))
-        .map(|s| s.at - back)
-        .min();
-    let (completed, abandoned) = load.completed();
+    let first_ok_after = Summary::first_success_after(&seen, back);
     eprintln!(
-        "fault pg_restart: {} requests: {} 2xx, {} 503, {} other, {} unanswered; longest answer \
-         {:?}; first 2xx {first_ok_after:?} after the database returned; {completed} units \
-         through the pipeline, {abandoned} given up as ambiguous, {} refusals after a retry",
-        all.requests,
-        all.ok,
-        all.unavailable,
-        all.other.len(),
-        all.unanswered,
-        all.longest,
-        Summary::ambiguous(&seen),
+        "fault pg_restart: {}; first 2xx {first_ok_after:?} after the database returned; {}",
+        all.line(),
+        load.progress(&seen)
     );
     assert_eq!(all.unanswered, 0, "requests without an answer");
-    assert!(
-        all.other.is_empty(),
-        "answers other than 2xx and 503: {:?}",
-        all.other
-    );
-    assert!(
-        all.longest <= ANSWER_BOUND,
-        "an answer took {:?}",
-        all.longest
-    );
+    all.assert_bounded(ANSWER_BOUND);
     assert!(all.unavailable > 0, "the outage was never seen");
     for answer in seen.iter().filter_map(|s| s.answer.as_ref()) {
         if answer.status == 503 {
@@ -143,7 +122,9 @@ fn postgresql_restarted_and_down_under_load() {
     );
     // The invariants of the kill -9 test.
     let events = load.check(port, &cluster.url());
-    eprintln!("fault pg_restart: {events} acknowledged events checked, 0 lost, 0 applied twice");
+    eprintln!(
+        "fault pg_restart: {events} acknowledged events and calls checked, 0 lost, 0 applied twice"
+    );
     service.assert_clean();
     drop(service);
     let _ = std::fs::remove_dir_all(&folder);

@@ -115,15 +115,9 @@ pub fn key(port: u16, admin: &str, role: &str, branch: Option<&str>) -> String {
     created["token"].as_str().unwrap().to_owned()
 }
 
-/// A valid IIN (check digit) for a serial.
+/// A valid IIN for a serial.
 fn iin(serial: u64) -> String {
-    (0..10)
-        .map(|bump| format!("8704123{:04}", (serial + bump) % 10_000))
-        .find_map(|first11| {
-            let digits: Vec<u32> = first11.chars().map(|c| c.to_digit(10).unwrap()).collect();
-            postamat::domain::identifiers::iin_check_digit(&digits).map(|d| format!("{first11}{d}"))
-        })
-        .unwrap()
+    postamat::domain::identifiers::synthetic_iin("870412", 3, (serial % 10_000) as u32)
 }
 
 impl Load {
@@ -233,6 +227,16 @@ impl Load {
     /// What the load saw (taken out; call after [`Load::finish`]).
     pub fn seen(&self) -> Vec<Seen> {
         std::mem::take(&mut self.shared.lock().unwrap().seen)
+    }
+
+    /// How far the writers got, for the test's output.
+    pub fn progress(&self, seen: &[Seen]) -> String {
+        let (completed, abandoned) = self.completed();
+        format!(
+            "{completed} units through the pipeline, {abandoned} given up as ambiguous, {} \
+             refusals after a retry",
+            Summary::ambiguous(seen)
+        )
     }
 
     pub fn completed(&self) -> (usize, usize) {
@@ -676,6 +680,37 @@ impl Summary {
             unanswered: seen.iter().filter(|s| s.answer.is_none()).count(),
             longest: answers().map(|a| a.took).max().unwrap_or_default(),
         }
+    }
+
+    /// The figures, for the test's output (and the note).
+    pub fn line(&self) -> String {
+        format!(
+            "{} requests: {} 2xx, {} 503, {} other, {} unanswered; longest answer {:?}",
+            self.requests,
+            self.ok,
+            self.unavailable,
+            self.other.len(),
+            self.unanswered,
+            self.longest
+        )
+    }
+
+    /// No answer other than 2xx and 503, and every answer within `bound`.
+    pub fn assert_bounded(&self, bound: Duration) {
+        assert!(
+            self.other.is_empty(),
+            "answers other than 2xx and 503: {:?}",
+            self.other
+        );
+        assert!(self.longest <= bound, "an answer took {:?}", self.longest);
+    }
+
+    /// How long after `back` the first success came: the time to recover.
+    pub fn first_success_after(seen: &[Seen], back: Instant) -> Option<Duration> {
+        seen.iter()
+            .filter(|s| s.at > back && s.answer.as_ref().is_some_and(|a| a.status < 300))
+            .map(|s| s.at - back)
+            .min()
     }
 
     /// Refusals after a retry: the client's view of an ambiguous 503 (reported, not failed).
