@@ -659,9 +659,8 @@ mod tests {
         assert!(cause.contains("no such table: kaspi_events"), "{cause}");
     }
 
-    /// Issue 27: a full disk is a 503 `storage_full` with `Retry-After`, and the transaction
-    /// that hit it leaves nothing behind. SQLite's real SQLITE_FULL, made by capping the file's
-    /// pages (`max_page_count`) as a full filesystem would.
+    /// Issue 27: PostgreSQL's statement or lock timeout is the database not answering in time,
+    /// a 503 worth retrying, not a 500 (a real one is in tests/faults/timeouts.rs).
     #[test]
     fn a_statement_postgresql_cancelled_for_time_is_a_503() {
         for words in [
@@ -676,6 +675,9 @@ mod tests {
         }
     }
 
+    /// Issue 27: a full disk is a 503 `storage_full` with `Retry-After`, and the transaction
+    /// that hit it leaves nothing behind. SQLite's real SQLITE_FULL, made by capping the file's
+    /// pages (`max_page_count`) as a full filesystem would.
     #[test]
     fn a_full_database_is_storage_full_and_nothing_is_half_written() {
         use diesel::connection::SimpleConnection;
