@@ -17,6 +17,11 @@
 //! - `--kill`: the service is killed with SIGKILL in the middle of a run of single events,
 //!   restarted, and every event it had acknowledged is looked up in the database.
 //!
+//! The floor (issue 26, `ingest/floor.rs`) is sent the same single events right after the
+//! service: an actix-web + diesel route that verifies the signature, parses the event and in one
+//! transaction updates the documents, inserts their history and the event. The service's figures
+//! are printed as ratios to it.
+//!
 //! The baseline runs in the same process against the same database before the service starts:
 //! a pool of `--connections` connections, each transaction one UPDATE by key and two INSERTs
 //! (the least an applied event must write), and on PostgreSQL `pgbench` with the same
@@ -34,6 +39,9 @@ use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+#[path = "ingest/floor.rs"]
+mod floor;
 
 const SECRET: &str = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
@@ -261,6 +269,34 @@ impl Measure {
     }
 }
 
+impl Measure {
+    /// `service`'s figures as ratios to these (the floor's): throughput, p99, and the CPU an
+    /// event costs the service and the database.
+    fn compare(&self, service: &Measure) {
+        let per = |d: Duration, m: &Measure| d.as_secs_f64() * 1000.0 / m.count as f64;
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        println!(
+            "{:<34} events/s {:.2}× the floor's; p99 {:.1} ms against {:.1} ms",
+            "service vs the floor",
+            service.rate() / self.rate(),
+            ms(service.percentile(0.99)),
+            ms(self.percentile(0.99)),
+        );
+        if let (Some((svc, db)), Some((floor_svc, floor_db))) = (service.cpu, self.cpu) {
+            println!(
+                "{:<34} CPU per event: service {:.2} ms ({:.1}× the floor's {:.2}), database {:.2} ms ({:.1}× the floor's {:.2})",
+                "",
+                per(svc, service),
+                per(svc, service) / per(floor_svc, self),
+                per(floor_svc, self),
+                per(db, service),
+                per(db, service) / per(floor_db, self).max(f64::EPSILON),
+                per(floor_db, self),
+            );
+        }
+    }
+}
+
 fn header() {
     println!(
         "{:<34} {:>7} {:>12} {:>8} {:>8} {:>8} {:>6} {:>5} {:>9} {:>8} {:>13}",
@@ -421,24 +457,25 @@ impl Server {
                 }
             }
         });
-        let base = format!("http://127.0.0.1:{port}");
+        let mut server = Server::attach(child, port);
+        server.admin_token = rx.recv_timeout(Duration::from_millis(500)).ok();
+        server
+    }
+
+    /// A server process started elsewhere (the floor), once it accepts on `port`.
+    fn attach(child: Child, port: u16) -> Server {
         let ready = Instant::now();
-        loop {
-            let up = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
-            if up {
-                break;
-            }
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
                 ready.elapsed() < Duration::from_secs(60),
-                "the service did not start"
+                "the server on port {port} did not start"
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        let admin_token = rx.recv_timeout(Duration::from_millis(500)).ok();
         Server {
             child,
-            base,
-            admin_token,
+            base: format!("http://127.0.0.1:{port}"),
+            admin_token: None,
         }
     }
 
@@ -993,6 +1030,12 @@ async fn kill_during_load(
 }
 
 fn main() {
+    // The floor's own process (floor::start): `--floor-serve URL PORT CONNECTIONS`.
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("--floor-serve") {
+        let number = |i: usize| argv[i].parse().expect("--floor-serve URL PORT CONNECTIONS");
+        floor::serve(&argv[2], number(3) as u16, number(4), SECRET);
+    }
     let args = args();
     if let Some(bin) = &args.server_bin {
         SERVER_BIN.set(bin.clone()).unwrap();
@@ -1038,8 +1081,18 @@ fn main() {
             println!("{:<34} {:>7} {:>10.0}/s", "baseline: pgbench, prepared", "-", tps);
         }
         let reference = pgbench_tps.unwrap_or(base.rate());
-        let measure = ingest(&client, &server, &events(&single, "s", 1), args.connections, format!("single events, {} conn", args.connections)).await;
+        let singles = events(&single, "s", 1);
+        let measure = ingest(&client, &server, &singles, args.connections, format!("single events, {} conn", args.connections)).await;
         measure.print(Some(reference));
+        // The floor (issue 26): the same requests, on its own tables holding the same waybills.
+        let waybills: Vec<String> = single.iter().map(|d| d.waybill.clone()).collect();
+        floor::prepare(&pool(&url, 1), &waybills);
+        let floor_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let floor_server = Server::attach(floor::start(&url, floor_port, args.connections as u32), floor_port);
+        let floor = ingest(&client, &floor_server, &singles, args.connections, format!("the floor: single events, {} conn", args.connections)).await;
+        floor.print(Some(reference));
+        drop(floor_server);
+        floor.compare(&measure);
         let batches = ingest(&client, &server, &events(&batched, "b", args.batch), args.connections, format!("batches of {}, {} at once", args.batch, args.connections)).await;
         batches.print(Some(reference));
         println!("{:<34} {:>37.2}×", "batches vs single events", batches.rate() / measure.rate());
