@@ -5,6 +5,7 @@
 //! cargo bench --bench ingest                                   # SQLite in a temp folder
 //! cargo bench --bench ingest -- --database-url postgres://postgres@127.0.0.1:5432/postgres
 //! cargo bench --bench ingest -- --documents 2500 --connections 16 --batch 500 --kill
+//! cargo bench --bench ingest -- --database-url postgres://… --statements   # pg_stat_statements
 //! ```
 //!
 //! It starts `postamat serve` (release build) on its own database (for PostgreSQL it creates
@@ -55,6 +56,8 @@ struct Args {
     reads: usize,
     registry_size: usize,
     kill: bool,
+    /// PostgreSQL: pg_stat_statements per statement for the single events and for the floor.
+    statements: bool,
     baseline_seconds: u64,
     /// Another build of the service to measure (e.g. an older commit's).
     server_bin: Option<String>,
@@ -70,6 +73,7 @@ fn args() -> Args {
         reads: 20_000,
         registry_size: 1,
         kill: false,
+        statements: false,
         baseline_seconds: 10,
         server_bin: None,
     };
@@ -89,6 +93,7 @@ fn args() -> Args {
             "--registry-size" => args.registry_size = value().parse().expect("--registry-size N"),
             "--baseline-seconds" => args.baseline_seconds = value().parse().expect("seconds"),
             "--kill" => args.kill = true,
+            "--statements" => args.statements = true,
             "--server-bin" => args.server_bin = Some(value()),
             other => panic!("unknown flag {other}; see the header of benches/ingest.rs"),
         }
@@ -388,6 +393,87 @@ fn baseline(url: &str, connections: usize, seconds: u64) -> Measure {
         server_unavailable: 0,
         rss_kib: None,
         cpu: None,
+    }
+}
+
+/// pg_stat_statements on the run's database (`--statements`, PostgreSQL with the extension
+/// preloaded): what each statement cost, per event, between a reset and a read.
+struct Statements {
+    pool: DbPool,
+}
+
+impl Statements {
+    fn new(url: &str) -> Statements {
+        let pool = pool(url, 1);
+        pool.get()
+            .unwrap()
+            .batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            .expect("pg_stat_statements needs shared_preload_libraries and a superuser");
+        Statements { pool }
+    }
+
+    fn reset(&self) {
+        self.pool
+            .get()
+            .unwrap()
+            .batch_execute("SELECT pg_stat_statements_reset()")
+            .unwrap();
+    }
+
+    /// The statements of this database since the reset, costliest first, per one of `events`.
+    fn read(&self, events: usize) -> String {
+        #[derive(diesel::QueryableByName)]
+        struct Line {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            calls: i64,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            blocks: i64,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            dirtied: i64,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            wal: i64,
+            #[diesel(sql_type = diesel::sql_types::Double)]
+            ms: f64,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            query: String,
+        }
+        let lines: Vec<Line> = diesel::sql_query(
+            "SELECT calls, (shared_blks_hit + shared_blks_read)::bigint AS blocks, \
+             shared_blks_dirtied::bigint AS dirtied, wal_bytes::bigint AS wal, \
+             total_exec_time AS ms, query FROM pg_stat_statements \
+             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+             AND query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC LIMIT 25",
+        )
+        .load(&mut self.pool.get().unwrap())
+        .unwrap();
+        let per = |v: i64| v as f64 / events as f64;
+        let mut out = format!(
+            "{:>8} {:>8} {:>8} {:>9} {:>8}  statement\n",
+            "calls", "blocks", "dirtied", "WAL B", "ms"
+        );
+        let mut total = (0.0, 0.0, 0.0, 0.0, 0.0);
+        for l in &lines {
+            let query: String = l.query.split_whitespace().collect::<Vec<_>>().join(" ");
+            let shown: String = query.chars().take(90).collect();
+            out.push_str(&format!(
+                "{:>8.2} {:>8.1} {:>8.2} {:>9.0} {:>8.3}  {shown}\n",
+                per(l.calls),
+                per(l.blocks),
+                per(l.dirtied),
+                per(l.wal),
+                l.ms / events as f64,
+            ));
+            total.0 += per(l.calls);
+            total.1 += per(l.blocks);
+            total.2 += per(l.dirtied);
+            total.3 += per(l.wal);
+            total.4 += l.ms / events as f64;
+        }
+        out.push_str(&format!(
+            "{:>8.2} {:>8.1} {:>8.2} {:>9.0} {:>8.3}  (all of the above)",
+            total.0, total.1, total.2, total.3, total.4
+        ));
+        out
     }
 }
 
@@ -1082,17 +1168,27 @@ fn main() {
         }
         let reference = pgbench_tps.unwrap_or(base.rate());
         let singles = events(&single, "s", 1);
+        let statements = (args.statements && backend == "postgres").then(|| Statements::new(&url));
+        statements.iter().for_each(Statements::reset);
         let measure = ingest(&client, &server, &singles, args.connections, format!("single events, {} conn", args.connections)).await;
         measure.print(Some(reference));
+        let service_statements = statements.as_ref().map(|s| s.read(measure.count));
         // The floor (issue 26): the same requests, on its own tables holding the same waybills.
         let waybills: Vec<String> = single.iter().map(|d| d.waybill.clone()).collect();
         floor::prepare(&pool(&url, 1), &waybills);
         let floor_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let floor_server = Server::attach(floor::start(&url, floor_port, args.connections as u32), floor_port);
+        statements.iter().for_each(Statements::reset);
         let floor = ingest(&client, &floor_server, &singles, args.connections, format!("the floor: single events, {} conn", args.connections)).await;
         floor.print(Some(reference));
         drop(floor_server);
         floor.compare(&measure);
+        if let (Some(statements), Some(service)) = (&statements, service_statements) {
+            println!("\npg_stat_statements per event, the service's single events:");
+            println!("{service}");
+            println!("pg_stat_statements per event, the floor's:");
+            println!("{}", statements.read(floor.count));
+        }
         let batches = ingest(&client, &server, &events(&batched, "b", args.batch), args.connections, format!("batches of {}, {} at once", args.batch, args.connections)).await;
         batches.print(Some(reference));
         println!("{:<34} {:>37.2}×", "batches vs single events", batches.rate() / measure.rate());
