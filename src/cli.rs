@@ -3,6 +3,7 @@
 use crate::api::{self, AppState};
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::db::key_cache::{self, KeyCache};
 use crate::db::models::api_key::{self, NewKey};
 use crate::db::writer::Writer;
 use crate::db::{self, DbPool};
@@ -383,6 +384,10 @@ fn serve(config: Config) -> anyhow::Result<()> {
     let calendar = Arc::new(CalendarCache::load(&mut conn).context("cannot load the calendar")?);
     drop(conn);
     let writer = Writer::for_location(&config.database)?.map(Arc::new);
+    let keys = Arc::new(KeyCache::default());
+    if let db::DatabaseLocation::Postgres(url) = &config.database {
+        key_cache::listen(&keys, url.clone()).context("cannot start the key-notice listener")?;
+    }
     let metrics = Metrics::new();
     let state = web::Data::new(AppState {
         pool: pool.clone(),
@@ -396,6 +401,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
         secure_cookies: config.console_secure_cookies,
         writer,
         storage: Default::default(),
+        keys: keys.clone(),
     });
     let body_limit = config.max_body_bytes;
     let refresh = config.calendar_refresh;
@@ -618,7 +624,7 @@ fn keys(config: &Config, action: KeysCommand) -> anyhow::Result<()> {
             } else {
                 LastAdmin::Refuse
             };
-            let key = keys::revoke(&mut conn, id, last_admin, now)
+            let (key, _) = keys::revoke(&mut conn, id, last_admin, now)
                 .map_err(|e| anyhow::anyhow!(e.chain()))?;
             println!(
                 "key {} revoked at {}",

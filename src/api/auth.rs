@@ -3,7 +3,7 @@
 
 use super::AppState;
 use crate::api::error::{ApiError, ErrorCode};
-use crate::db::models::api_key::{self, Principal};
+use crate::db::models::api_key::Principal;
 use crate::db::models::branch::BranchScope;
 use crate::domain::role::Role;
 use actix_web::dev::Payload;
@@ -193,15 +193,12 @@ impl<P: Policy + 'static> FromRequest for Authorized<P> {
             let token = token?;
             let state = state
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("application state missing")))?;
-            let principal = state
-                .db(move |conn| Ok(api_key::authenticate(conn, &token)?))
-                .await?
-                .ok_or_else(|| {
-                    ApiError::new(
-                        ErrorCode::InvalidToken,
-                        "the API key is malformed, unknown or revoked",
-                    )
-                })?;
+            let principal = state.authenticate(token).await?.ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InvalidToken,
+                    "the API key is malformed, unknown or revoked",
+                )
+            })?;
             let span = tracing::Span::current();
             span.record("key_id", tracing::field::display(principal.key_id));
             span.record("role", principal.role.as_str());

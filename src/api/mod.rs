@@ -61,6 +61,9 @@ pub struct AppState {
     pub writer: Option<Arc<Writer>>,
     /// Whether writes lately found the storage full (`/readyz` reports it).
     pub storage: Arc<crate::db::StorageWatch>,
+    /// API keys this instance has read lately (PostgreSQL only; emptied by every key change on
+    /// any instance, see `db::key_cache`).
+    pub keys: Arc<crate::db::key_cache::KeyCache>,
 }
 
 impl AppState {
@@ -170,6 +173,62 @@ impl AppState {
             work(&mut conn)
         })
         .await?
+    }
+
+    /// The caller a bearer token belongs to: from this instance's key cache, else read (and
+    /// cached, on PostgreSQL). `None` for an unknown or revoked key.
+    pub async fn authenticate(
+        &self,
+        token: String,
+    ) -> ApiResult<Option<crate::db::models::api_key::Principal>> {
+        if let Some(principal) = self.keys.get(&token) {
+            return Ok(Some(principal));
+        }
+        let ticket = self.keys.ticket();
+        let keys = self.keys.clone();
+        self.db(move |conn| {
+            let principal = crate::db::models::api_key::authenticate(conn, &token)?;
+            if let Some(principal) = &principal {
+                keys.put(ticket, &token, principal);
+            }
+            Ok(principal)
+        })
+        .await
+    }
+
+    /// Runs a write that may change API key `id` (it says whether it did) and, if it did,
+    /// answers once every instance that was listening for key notices has emptied its key
+    /// cache (`db::key_cache`), so the next request at any of them reads the key again. Waits
+    /// [`key_cache::ACK_WAIT`] at the most: an instance lost meanwhile is not waited for longer.
+    ///
+    /// [`key_cache::ACK_WAIT`]: crate::db::key_cache::ACK_WAIT
+    pub async fn write_key<T, F>(&self, id: crate::domain::ids::KeyId, work: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> ApiResult<(T, bool)> + Send + 'static,
+    {
+        use crate::db::key_cache;
+        let ticket = self.keys.ticket();
+        let listeners = if ticket.live() {
+            self.db(|conn| Ok(key_cache::listeners(conn)?)).await?
+        } else {
+            Vec::new()
+        };
+        let (done, changed) = self.write(work).await?;
+        let payload = id.to_string();
+        let started = std::time::Instant::now();
+        while changed && !self.keys.acknowledged(ticket, &payload, &listeners) {
+            if started.elapsed() >= key_cache::ACK_WAIT {
+                tracing::warn!(
+                    key_id = %id,
+                    "key change: not every instance acknowledged it in time; those that did not \
+                     empty their key caches when their notice arrives"
+                );
+                break;
+            }
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        Ok(done)
     }
 
     /// Reloads the in-memory calendar and force-majeure periods once a change to them is

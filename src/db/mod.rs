@@ -4,6 +4,7 @@
 
 pub mod column;
 pub mod id;
+pub mod key_cache;
 pub mod models;
 pub mod schema;
 pub mod writer;

@@ -16,13 +16,14 @@ pub enum LastAdmin {
     Allow,
 }
 
-/// Revokes key `id` at `now`; revoking a revoked key keeps its first revocation time.
+/// Revokes key `id` at `now`; revoking a revoked key keeps its first revocation time. Returns
+/// the key and whether this call revoked it (false if it was revoked before).
 pub fn revoke(
     conn: &mut DbConnection,
     id: KeyId,
     last_admin: LastAdmin,
     now: DateTime<Utc>,
-) -> WorkflowResult<ApiKey> {
+) -> WorkflowResult<(ApiKey, bool)> {
     write_transaction(conn, |conn| {
         // Two admins revoking each other's keys at once must not both pass the check.
         lock_key(conn, "api_keys:admins")?;
@@ -38,7 +39,8 @@ pub fn revoke(
                 ),
             ));
         }
-        api_key::revoke(conn, id, now)?
-            .ok_or_else(|| WorkflowError::not_found(format!("API key {id}")))
+        let revoked = api_key::revoke(conn, id, now)?
+            .ok_or_else(|| WorkflowError::not_found(format!("API key {id}")))?;
+        Ok((revoked, key.revoked_at.is_none()))
     })
 }

@@ -13,6 +13,7 @@ use futures_util::future::LocalBoxFuture;
 use postamat::api::{self, AppState};
 use postamat::clock::Clock;
 use postamat::config::LogFormat;
+use postamat::db::key_cache;
 use postamat::db::models::api_key::{self, NewKey};
 use postamat::db::writer::Writer;
 use postamat::db::{self, DatabaseLocation, DbPool};
@@ -242,8 +243,11 @@ pub struct TestApp {
     pub calendar: Arc<CalendarCache>,
     /// For running the `postamat` command against the same database.
     pub database_url: String,
-    // Dropped last: the database outlives the connections to it.
-    _database: TestDatabase,
+    location: DatabaseLocation,
+    /// The instance's API key cache (live on PostgreSQL once its listener listens).
+    pub keys: Arc<key_cache::KeyCache>,
+    // Dropped last: the database outlives the connections to it (and another instance's).
+    _database: Arc<TestDatabase>,
 }
 
 /// 2026-11-23 10:00 in Almaty.
@@ -260,8 +264,36 @@ impl TestApp {
     pub async fn with(change: impl FnOnce(&mut AppState)) -> TestApp {
         install_log_capture();
         let (database, location) = TestDatabase::create();
+        Self::build(
+            Arc::new(database),
+            location,
+            Clock::manual(default_now()),
+            change,
+        )
+        .await
+    }
+
+    /// A second instance of the service on this app's database (with its own pool, writer and
+    /// caches), as production runs several.
+    pub async fn another_instance(&self) -> TestApp {
+        Self::build(
+            self._database.clone(),
+            self.location.clone(),
+            self.clock.clone(),
+            |_| {},
+        )
+        .await
+    }
+
+    async fn build(
+        database: Arc<TestDatabase>,
+        location: DatabaseLocation,
+        clock: Clock,
+        change: impl FnOnce(&mut AppState),
+    ) -> TestApp {
         let database_url = url_of(&location);
         let writer_location = location.clone();
+        let app_location = location.clone();
         let (pool, calendar) = web::block(move || {
             let pool = db::connect(&location, 4).expect("connect to the test database");
             let mut conn = pool.get().unwrap();
@@ -275,7 +307,6 @@ impl TestApp {
         let writer = Writer::for_location(&writer_location)
             .expect("open the writer")
             .map(Arc::new);
-        let clock = Clock::manual(default_now());
         let mut state = AppState {
             pool: pool.clone(),
             clock: clock.clone(),
@@ -297,8 +328,15 @@ impl TestApp {
             secure_cookies: false,
             writer,
             storage: Default::default(),
+            keys: Default::default(),
         };
         change(&mut state);
+        // On PostgreSQL API keys are cached, as in production, with the listener that keeps
+        // the cache true.
+        if let DatabaseLocation::Postgres(url) = &app_location {
+            key_cache::listen(&state.keys, url.clone()).expect("start the key listener");
+        }
+        let keys = state.keys.clone();
         let state = web::Data::new(state);
         let service = Rc::new(test::init_service(api::app(state, BODY_LIMIT)).await);
         let call: Call = Box::new(move |req: TestRequest| {
@@ -329,12 +367,29 @@ impl TestApp {
             clock,
             calendar,
             database_url,
+            location: app_location,
+            keys,
             _database: database,
         }
     }
 
+    /// Waits (5 s at the most) until the instance caches API keys, on PostgreSQL.
+    pub async fn wait_for_key_cache(&self) {
+        if self.backend() != "postgres" {
+            return;
+        }
+        let started = std::time::Instant::now();
+        while !self.keys.is_live() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(5),
+                "the key listener did not start"
+            );
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     pub fn backend(&self) -> &'static str {
-        match &self._database {
+        match &*self._database {
             TestDatabase::Sqlite(_) => "sqlite",
             TestDatabase::Postgres { .. } => "postgres",
         }

@@ -153,7 +153,9 @@ async fn revoke_key(
     let id = id.into_inner()?.into_inner();
     let now = state.clock.now();
     let key = state
-        .write(move |conn| Ok(keys::revoke(conn, id, LastAdmin::Refuse, now)?))
+        .write_key(id, move |conn| {
+            Ok(keys::revoke(conn, id, LastAdmin::Refuse, now)?)
+        })
         .await?;
     tracing::info!(key_id = %key.id, "API key revoked");
     Ok(web::Json(key.into()))
