@@ -86,13 +86,7 @@ pub fn apply(
     } else {
         details
     };
-    if !shipment::save_change(conn, &next)? {
-        return Err(WorkflowError::Conflict(
-            "the shipment was changed by another request at the same time; reload and retry".into(),
-        ));
-    }
-    record(
-        conn,
+    let line = history_row(
         Line {
             application_id: row.application_id,
             shipment_id: Some(row.id),
@@ -102,7 +96,50 @@ pub fn apply(
             details,
         },
         ctx,
-    )?;
+    );
+    // The deadlines met go into the same write as the change when nothing else touches the
+    // shipment's deadlines first (a storage that ran out, cancellations, withdrawals): the
+    // order of those stays as it was.
+    let runs_out = t.meets.iter().any(|k| k.runs_into().is_some());
+    let simple = !runs_out && !t.cancels_pending && t.cancels.is_empty() && t.withdraws.is_empty();
+    let meeting = simple.then_some(shipment::Meeting {
+        kinds: t.meets,
+        at: to_db_time(ctx.occurred_at),
+    });
+    // The deadlines it starts are reckoned first (reading the branch's zone if not given); one
+    // goes into the same write, as its insert comes last either way.
+    let starts = planned_deadlines(conn, row.id, row.branch_id, zone, t.starts, ctx)?;
+    let folded = simple && starts.len() <= 1;
+    let start = starts.first().filter(|_| folded);
+    if !shipment::save_transition(conn, &next, &line, meeting, start)? {
+        return Err(WorkflowError::Conflict(
+            "the shipment was changed by another request at the same time; reload and retry".into(),
+        ));
+    }
+    if !simple {
+        settle_deadlines(conn, row, zone, &t, ctx)?;
+    }
+    if !folded {
+        for started in &starts {
+            deadline::insert(conn, started)?;
+        }
+    }
+    Ok(Applied {
+        shipment: next,
+        transition: t,
+    })
+}
+
+/// What a change does to a shipment's deadlines besides starting new ones, in this order: a
+/// storage that ran out before the event (п.35) is met at its end, then cancellations and
+/// withdrawals, then the deadlines the change meets.
+fn settle_deadlines(
+    conn: &mut DbConnection,
+    row: &ShipmentRow,
+    zone: Option<BranchTimeZone>,
+    t: &Transition,
+    ctx: &EventContext<'_>,
+) -> WorkflowResult<()> {
     // п.35: a month of storage that ended before this event ran its course, whether or not the
     // sweeper has seen it yet: it is met at its end and the hand-on is counted from there.
     if t.meets.iter().any(|k| k.runs_into().is_some()) {
@@ -134,11 +171,7 @@ pub fn apply(
         deadline::cancel_pending(conn, row.id, moot, ctx.occurred_at)?;
     }
     deadline::meet(conn, row.id, t.meets, ctx.occurred_at)?;
-    start_deadlines(conn, row.id, row.branch_id, zone, t.starts, ctx)?;
-    Ok(Applied {
-        shipment: next,
-        transition: t,
-    })
+    Ok(())
 }
 
 /// One line of history.
@@ -158,26 +191,28 @@ pub fn record(
     line: Line<'_>,
     ctx: &EventContext<'_>,
 ) -> WorkflowResult<()> {
-    history::insert(
-        conn,
-        &HistoryRow {
-            id: HistoryId::new(),
-            application_id: line.application_id,
-            shipment_id: line.shipment_id,
-            event: line.event.to_owned(),
-            from_status: line.from.map(str::to_owned),
-            to_status: line.to.to_owned(),
-            actor_role: ctx.actor.role(),
-            actor_key_id: ctx.actor.key_id,
-            actor_name: ctx.actor.name.clone(),
-            source: ctx.source.as_str().to_owned(),
-            external_event_id: ctx.external_event_id.clone(),
-            details: line.details.map(|d| d.to_string()),
-            occurred_at: to_db_time(ctx.occurred_at),
-            recorded_at: to_db_time(ctx.recorded_at),
-        },
-    )?;
+    history::insert(conn, &history_row(line, ctx))?;
     Ok(())
+}
+
+/// A line of history as it is stored: who, when, from which source.
+fn history_row(line: Line<'_>, ctx: &EventContext<'_>) -> HistoryRow {
+    HistoryRow {
+        id: HistoryId::new(),
+        application_id: line.application_id,
+        shipment_id: line.shipment_id,
+        event: line.event.to_owned(),
+        from_status: line.from.map(str::to_owned),
+        to_status: line.to.to_owned(),
+        actor_role: ctx.actor.role(),
+        actor_key_id: ctx.actor.key_id,
+        actor_name: ctx.actor.name.clone(),
+        source: ctx.source.as_str().to_owned(),
+        external_event_id: ctx.external_event_id.clone(),
+        details: line.details.map(|d| d.to_string()),
+        occurred_at: to_db_time(ctx.occurred_at),
+        recorded_at: to_db_time(ctx.recorded_at),
+    }
 }
 
 /// A history line on a shipment that does not change its state (force majeure, a dispute, a
@@ -290,8 +325,24 @@ pub(super) fn start_deadlines(
     kinds: &[DeadlineKind],
     ctx: &EventContext<'_>,
 ) -> WorkflowResult<()> {
+    for row in planned_deadlines(conn, shipment_id, branch_id, zone, kinds, ctx)? {
+        deadline::insert(conn, &row)?;
+    }
+    Ok(())
+}
+
+/// The deadlines [`start_deadlines`] writes, reckoned (the branch's zone is read when not
+/// given).
+fn planned_deadlines(
+    conn: &mut DbConnection,
+    shipment_id: ShipmentId,
+    branch_id: BranchId,
+    zone: Option<BranchTimeZone>,
+    kinds: &[DeadlineKind],
+    ctx: &EventContext<'_>,
+) -> WorkflowResult<Vec<DeadlineRow>> {
     if kinds.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let tz = match zone {
         Some(zone) => zone,
@@ -300,6 +351,7 @@ pub(super) fn start_deadlines(
     .tz();
     let suspensions = ctx.calendar.suspensions_for(Some(branch_id));
     let calendar = &ctx.calendar.calendar;
+    let mut planned = Vec::with_capacity(kinds.len());
     for &kind in kinds {
         let plain = rules::due(kind.rule(), ctx.occurred_at, tz, calendar)?;
         // Counting that would start inside a force-majeure period starts after it. While a
@@ -315,25 +367,22 @@ pub(super) fn start_deadlines(
             Decision::MoveTo(extended) => extended,
             Decision::Keep | Decision::Hold { .. } => plain,
         };
-        deadline::insert(
-            conn,
-            &DeadlineRow {
-                id: DeadlineId::new(),
-                shipment_id,
-                kind,
-                started_at: to_db_time(ctx.occurred_at),
-                due_at: to_db_time(due.at),
-                calendar_version: due.calendar_version,
-                state: DeadlineState::Pending,
-                resolved_at: None,
-                sweep_attempts: 0,
-                sweep_after: None,
-                sweep_error: None,
-                created_at: to_db_time(ctx.recorded_at),
-            },
-        )?;
+        planned.push(DeadlineRow {
+            id: DeadlineId::new(),
+            shipment_id,
+            kind,
+            started_at: to_db_time(ctx.occurred_at),
+            due_at: to_db_time(due.at),
+            calendar_version: due.calendar_version,
+            state: DeadlineState::Pending,
+            resolved_at: None,
+            sweep_attempts: 0,
+            sweep_after: None,
+            sweep_error: None,
+            created_at: to_db_time(ctx.recorded_at),
+        });
     }
-    Ok(())
+    Ok(planned)
 }
 
 /// The shipment of `id` in the scope, or "not found".

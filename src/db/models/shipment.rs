@@ -6,6 +6,8 @@ use super::to_db_time;
 use crate::db::DbConnection;
 use crate::db::models::application::ApplicationRow;
 use crate::db::models::branch::BranchScope;
+use crate::db::models::deadline::{self, DeadlineRow};
+use crate::db::models::history::{self, HistoryRow};
 use crate::db::models::postamat::PostamatRow;
 use crate::db::schema::{applications, branches, deadlines, postamats, shipments};
 use crate::domain::deadline::{DeadlineKind, DeadlineState};
@@ -70,6 +72,218 @@ pub fn save_change(conn: &mut DbConnection, row: &ShipmentRow) -> QueryResult<bo
     ))
     .execute(conn)
     .map(|n| n == 1)
+}
+
+/// The deadlines a change meets ([`crate::db::models::deadline::meet`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Meeting<'a> {
+    pub kinds: &'a [DeadlineKind],
+    pub at: NaiveDateTime,
+}
+
+/// [`save_change`], the change's history line, the deadlines it meets and the one it starts,
+/// together: false (and nothing written) if another transaction changed the shipment first.
+/// On PostgreSQL this is one statement (issue 26: each statement costs the database more than
+/// most of its work); on SQLite, where a statement costs no round trip, one for each part.
+pub fn save_transition(
+    conn: &mut DbConnection,
+    row: &ShipmentRow,
+    line: &HistoryRow,
+    meeting: Option<Meeting<'_>>,
+    start: Option<&DeadlineRow>,
+) -> QueryResult<bool> {
+    let meeting = meeting.filter(|m| !m.kinds.is_empty());
+    match conn {
+        DbConnection::Postgres(pg) => transition_in_one(pg, row, line, meeting, start),
+        DbConnection::Sqlite(_) => {
+            if !save_change(conn, row)? {
+                return Ok(false);
+            }
+            history::insert(conn, line)?;
+            if let Some(m) = meeting {
+                deadline::meet(conn, row.id, m.kinds, super::from_db_time(m.at))?;
+            }
+            if let Some(start) = start {
+                deadline::insert(conn, start)?;
+            }
+            Ok(true)
+        }
+    }
+}
+
+/// The statement of [`save_transition`] on PostgreSQL.
+fn transition_in_one(
+    pg: &mut diesel::PgConnection,
+    row: &ShipmentRow,
+    line: &HistoryRow,
+    meeting: Option<Meeting<'_>>,
+    start: Option<&DeadlineRow>,
+) -> QueryResult<bool> {
+    let saved: i64 = TransitionInOne {
+        row,
+        line,
+        meeting,
+        start,
+    }
+    .get_result(pg)?;
+    Ok(saved == 1)
+}
+
+/// A data-modifying `WITH`: the shipment's update returns its id, and each other part writes
+/// only for what it returned, so nothing is written if the shipment is not at its version.
+/// Built by hand because diesel has no `WITH`, and not with `sql_query`, which is prepared anew
+/// each time: this one is cached by its text, one of four.
+struct TransitionInOne<'a> {
+    row: &'a ShipmentRow,
+    line: &'a HistoryRow,
+    meeting: Option<Meeting<'a>>,
+    start: Option<&'a DeadlineRow>,
+}
+
+impl diesel::query_builder::QueryId for TransitionInOne<'_> {
+    type QueryId = ();
+    // Cached by its text, not by its type: the text depends on the parts present.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for TransitionInOne<'_> {
+    type SqlType = diesel::sql_types::BigInt;
+}
+
+impl RunQueryDsl<diesel::PgConnection> for TransitionInOne<'_> {}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for TransitionInOne<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use crate::db::id::Uuid;
+        use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
+        let (row, line) = (self.row, self.line);
+        out.push_sql("WITH saved AS (UPDATE shipments SET status = ");
+        out.push_bind_param::<Text, _>(&row.status)?;
+        out.push_sql(", delivery_method = ");
+        out.push_bind_param::<Text, _>(&row.delivery_method)?;
+        out.push_sql(", kaspi_order_id = ");
+        out.push_bind_param::<Nullable<Text>, _>(&row.kaspi_order_id)?;
+        out.push_sql(", waybill = ");
+        out.push_bind_param::<Nullable<Text>, _>(&row.waybill)?;
+        out.push_sql(", registry_office_registry = ");
+        out.push_bind_param::<Nullable<Text>, _>(&row.registry_office_registry)?;
+        out.push_sql(", issued_to = ");
+        out.push_bind_param::<Nullable<Text>, _>(&row.issued_to)?;
+        out.push_sql(", recipient_iin = ");
+        out.push_bind_param::<Nullable<Text>, _>(&row.recipient_iin)?;
+        out.push_sql(", recipient_name = ");
+        out.push_bind_param::<Nullable<Text>, _>(&row.recipient_name)?;
+        out.push_sql(", power_of_attorney = ");
+        out.push_bind_param::<Nullable<Text>, _>(&row.power_of_attorney)?;
+        out.push_sql(", postamat_cell = ");
+        out.push_bind_param::<Nullable<Text>, _>(&row.postamat_cell)?;
+        out.push_sql(", version = ");
+        out.push_bind_param::<Integer, _>(&row.version)?;
+        out.push_sql(", updated_at = ");
+        out.push_bind_param::<Timestamp, _>(&row.updated_at)?;
+        // As `save_change`: only at the version the change was made from.
+        out.push_sql(" WHERE id = ");
+        out.push_bind_param::<Uuid, _>(&row.id)?;
+        out.push_sql(" AND version + 1 = ");
+        out.push_bind_param::<Integer, _>(&row.version)?;
+        out.push_sql(
+            " RETURNING id), line AS (INSERT INTO status_events (id, application_id, \
+             shipment_id, event, from_status, to_status, actor_role, actor_key_id, actor_name, \
+             source, external_event_id, details, occurred_at, recorded_at) SELECT ",
+        );
+        out.push_bind_param::<Uuid, _>(&line.id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Uuid, _>(&line.application_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Uuid>, _>(&line.shipment_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&line.event)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&line.from_status)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&line.to_status)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&line.actor_role)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Uuid>, _>(&line.actor_key_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&line.actor_name)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&line.source)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&line.external_event_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&line.details)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamp, _>(&line.occurred_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamp, _>(&line.recorded_at)?;
+        out.push_sql(" FROM saved)");
+        if let Some(meeting) = &self.meeting {
+            // As `deadline::meet`: met on time up to the due instant, late after it; one or two
+            // kinds, always two parameters.
+            debug_assert!(
+                (1..=2).contains(&meeting.kinds.len()),
+                "a transition meets one or two kinds"
+            );
+            let first = &meeting.kinds[0];
+            let second = meeting.kinds.get(1).unwrap_or(first);
+            let [open, breached] = &DeadlineState::OPEN;
+            out.push_sql(", met AS (UPDATE deadlines SET state = CASE WHEN due_at >= ");
+            out.push_bind_param::<Timestamp, _>(&meeting.at)?;
+            out.push_sql(" THEN ");
+            out.push_bind_param::<Text, _>(&DeadlineState::Met)?;
+            out.push_sql(" ELSE ");
+            out.push_bind_param::<Text, _>(&DeadlineState::MetLate)?;
+            out.push_sql(" END, resolved_at = ");
+            out.push_bind_param::<Timestamp, _>(&meeting.at)?;
+            out.push_sql(" WHERE shipment_id = (SELECT id FROM saved) AND (kind = ");
+            out.push_bind_param::<Text, _>(first)?;
+            out.push_sql(" OR kind = ");
+            out.push_bind_param::<Text, _>(second)?;
+            out.push_sql(") AND (state = ");
+            out.push_bind_param::<Text, _>(open)?;
+            out.push_sql(" OR state = ");
+            out.push_bind_param::<Text, _>(breached)?;
+            out.push_sql("))");
+        }
+        if let Some(d) = self.start {
+            out.push_sql(
+                ", started AS (INSERT INTO deadlines (id, shipment_id, kind, started_at, due_at, \
+                 calendar_version, state, resolved_at, sweep_attempts, sweep_after, \
+                 sweep_error, created_at) SELECT ",
+            );
+            out.push_bind_param::<Uuid, _>(&d.id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Uuid, _>(&d.shipment_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&d.kind)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Timestamp, _>(&d.started_at)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Timestamp, _>(&d.due_at)?;
+            out.push_sql(", ");
+            out.push_bind_param::<BigInt, _>(&d.calendar_version)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&d.state)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Timestamp>, _>(&d.resolved_at)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Integer, _>(&d.sweep_attempts)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Timestamp>, _>(&d.sweep_after)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Text>, _>(&d.sweep_error)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Timestamp, _>(&d.created_at)?;
+            out.push_sql(" FROM saved)");
+        }
+        out.push_sql(" SELECT count(*) FROM saved");
+        Ok(())
+    }
 }
 
 pub fn find(conn: &mut DbConnection, id: ShipmentId) -> QueryResult<Option<ShipmentRow>> {
