@@ -20,20 +20,28 @@ impl Pilot {
         let event: KaspiEvent = serde_json::from_value(body).unwrap();
         let (cache, now) = (self.app.calendar.clone(), self.app.clock.now());
         let ((), statements) = self
-            .recorded(move |conn| {
-                let actor = Actor::kaspi("Kaspi webhook counted");
-                let snapshot = cache.current();
-                let delivery = Delivery {
-                    actor: &actor,
-                    now,
-                    calendar: &snapshot,
-                };
-                let received = receive_chunk(conn, &[&event], delivery).unwrap();
-                assert_eq!(received[0].outcome, Outcome::Applied, "{received:?}");
-            })
+            .recorded(move |conn| applied(conn, &event, &cache, now))
             .await;
         statements
     }
+}
+
+/// Receives `event` through the workflow, as Kaspi's webhook does; it must apply.
+fn applied(
+    conn: &mut postamat::db::DbConnection,
+    event: &KaspiEvent,
+    calendar: &postamat::jobs::calendar_refresh::CalendarCache,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    let actor = Actor::kaspi("Kaspi webhook counted");
+    let snapshot = calendar.current();
+    let delivery = Delivery {
+        actor: &actor,
+        now,
+        calendar: &snapshot,
+    };
+    let received = receive_chunk(conn, &[event], delivery).unwrap();
+    assert_eq!(received[0].outcome, Outcome::Applied, "{received:?}");
 }
 
 #[actix_web::test]
@@ -215,13 +223,6 @@ async fn kaspi_delivery_events_update_shipments_hot_on_postgres() {
         let mut conn = pool.get().unwrap();
         let mut counted = None;
         let _ = conn.transaction::<(), diesel::result::Error, _>(|conn| {
-            let actor = Actor::kaspi("Kaspi webhook counted");
-            let snapshot = cache.current();
-            let delivery = Delivery {
-                actor: &actor,
-                now,
-                calendar: &snapshot,
-            };
             // What this session has counted and not yet reported is included: the difference
             // is the events'.
             let count = |conn: &mut postamat::db::DbConnection| {
@@ -233,8 +234,7 @@ async fn kaspi_delivery_events_update_shipments_hot_on_postgres() {
             };
             let before = count(conn)?;
             for event in &events {
-                let received = receive_chunk(conn, &[event], delivery).unwrap();
-                assert_eq!(received[0].outcome, Outcome::Applied, "{received:?}");
+                applied(conn, event, &cache, now);
             }
             let after = count(conn)?;
             counted = Some(Updates {
