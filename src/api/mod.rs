@@ -199,7 +199,8 @@ impl AppState {
     /// Runs a write that may change API key `id` (it says whether it did) and, if it did,
     /// answers once every instance that was listening for key notices has emptied its key
     /// cache (`db::key_cache`), so the next request at any of them reads the key again. Waits
-    /// [`key_cache::ACK_WAIT`] at the most: an instance lost meanwhile is not waited for longer.
+    /// [`key_cache::ACK_WAIT`] at the most: an instance lost meanwhile is not waited for longer,
+    /// and an instance whose own listener is down (it cannot hear the others) waits all of it.
     ///
     /// [`key_cache::ACK_WAIT`]: crate::db::key_cache::ACK_WAIT
     pub async fn write_key<T, F>(&self, id: crate::domain::ids::KeyId, work: F) -> ApiResult<T>
@@ -209,11 +210,7 @@ impl AppState {
     {
         use crate::db::key_cache;
         let ticket = self.keys.ticket();
-        let listeners = if ticket.live() {
-            self.db(|conn| Ok(key_cache::listeners(conn)?)).await?
-        } else {
-            Vec::new()
-        };
+        let listeners = self.db(|conn| Ok(key_cache::listeners(conn)?)).await?;
         let (done, changed) = self.write(work).await?;
         let payload = id.to_string();
         let started = std::time::Instant::now();

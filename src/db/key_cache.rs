@@ -32,7 +32,10 @@ pub const CHANNEL: &str = "postamat_keys";
 pub const ACKS: &str = "postamat_key_acks";
 /// The `application_name` of listening connections, by which they are found.
 pub const APPLICATION_NAME: &str = "postamat-key-notices";
-/// The longest a key's change waits for the listeners' acknowledgements.
+/// The longest a key's change waits for the listeners' acknowledgements (all of it when this
+/// instance is not listening itself and others are). A listener lost to a network partition is
+/// noticed by the server only after its keepalives, so it may be waited for in vain; that
+/// instance cannot reach the database meanwhile either.
 pub const ACK_WAIT: Duration = Duration::from_secs(2);
 /// The longest a key stays cached, notices or not.
 pub const TTL: Duration = Duration::from_secs(60);
@@ -63,13 +66,6 @@ struct Inner {
 /// since), or before a key is changed (to wait for the acknowledgements that follow).
 #[derive(Debug, Clone, Copy)]
 pub struct Ticket(Option<(u64, u64)>);
-
-impl Ticket {
-    /// Whether the cache was live when the ticket was taken.
-    pub fn live(&self) -> bool {
-        self.0.is_some()
-    }
-}
 
 impl KeyCache {
     /// The caller a token belongs to, if cached.
@@ -139,11 +135,11 @@ impl KeyCache {
     }
 
     /// Whether each of `listeners` (server process ids) acknowledged the notice about
-    /// `payload` since `ticket` was taken. True when this instance was not listening then: it
-    /// cannot hear acknowledgements, and waits for none.
+    /// `payload` since `ticket` was taken. False when this instance was not listening then and
+    /// there are listeners: it cannot hear their acknowledgements (the caller waits its longest).
     pub fn acknowledged(&self, ticket: Ticket, payload: &str, listeners: &[i32]) -> bool {
         let Ticket(Some((_, since))) = ticket else {
-            return true;
+            return listeners.is_empty();
         };
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
         listeners.iter().all(|pid| {
@@ -345,7 +341,12 @@ mod listener {
                     pq::PQsocketPoll(socket, 1, 0, pq::PQgetCurrentTimeUSec() + WAKE_USEC)
                 };
                 if ready < 0 {
-                    return Some(std::io::Error::last_os_error().to_string());
+                    let error = std::io::Error::last_os_error();
+                    // A signal woke the wait: nothing was lost.
+                    if error.kind() == std::io::ErrorKind::Interrupted {
+                        continue;
+                    }
+                    return Some(error.to_string());
                 }
                 let cache = cache.upgrade()?;
                 // SAFETY: a live connection; reads what the socket holds without blocking.
@@ -455,8 +456,11 @@ mod tests {
         assert!(!cache.acknowledged(before, "key-1", &[7, 8]));
         cache.ack(8, "key-1".into());
         assert!(cache.acknowledged(before, "key-1", &[7, 8]));
-        // An instance that was not listening hears no acknowledgement and waits for none.
-        assert!(KeyCache::default().acknowledged(KeyCache::default().ticket(), "key-1", &[7]));
+        // An instance that was not listening hears no acknowledgement: with listeners about,
+        // it cannot tell they acted; with none, there is nothing to wait for.
+        let deaf = KeyCache::default();
+        assert!(!deaf.acknowledged(deaf.ticket(), "key-1", &[7]));
+        assert!(deaf.acknowledged(deaf.ticket(), "key-1", &[]));
     }
 
     #[test]

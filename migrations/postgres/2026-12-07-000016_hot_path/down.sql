@@ -1,3 +1,6 @@
+DROP TRIGGER branches_truncated ON branches;
+DROP TRIGGER api_keys_truncated ON api_keys;
+DROP FUNCTION postamat_keys_truncated();
 DROP TRIGGER branches_code_changed ON branches;
 DROP TRIGGER api_keys_changed ON api_keys;
 DROP FUNCTION postamat_key_changed();

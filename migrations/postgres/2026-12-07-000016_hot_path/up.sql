@@ -31,3 +31,14 @@ CREATE TRIGGER api_keys_changed AFTER UPDATE OR DELETE ON api_keys
     FOR EACH ROW EXECUTE FUNCTION postamat_key_changed();
 CREATE TRIGGER branches_code_changed AFTER UPDATE OF code OR DELETE ON branches
     FOR EACH ROW EXECUTE FUNCTION postamat_key_changed();
+-- A TRUNCATE fires no row trigger: it tells of every key at once.
+CREATE FUNCTION postamat_keys_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('postamat_keys', '*');
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER api_keys_truncated AFTER TRUNCATE ON api_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION postamat_keys_truncated();
+CREATE TRIGGER branches_truncated AFTER TRUNCATE ON branches
+    FOR EACH STATEMENT EXECUTE FUNCTION postamat_keys_truncated();

@@ -173,8 +173,13 @@ pub fn claim_due(
     as_of: DateTime<Utc>,
     limit: i64,
 ) -> QueryResult<Vec<DeadlineRow>> {
+    // `'pending'` written out, not bound: PostgreSQL's index holds open deadlines only
+    // (migration 16), and a plan kept for any parameter could not use it.
+    debug_assert_eq!(DeadlineState::Pending.as_str(), "pending");
     let query = deadlines::table
-        .filter(deadlines::state.eq(DeadlineState::Pending))
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "deadlines.state = 'pending'",
+        ))
         .filter(deadlines::due_at.le(to_db_time(as_of)))
         .filter(
             deadlines::sweep_after

@@ -121,6 +121,7 @@ fn transition_in_one(
 ) -> QueryResult<bool> {
     let saved: i64 = TransitionInOne {
         row,
+        from_version: row.version - 1,
         line,
         meeting,
         start,
@@ -131,10 +132,17 @@ fn transition_in_one(
 
 /// A data-modifying `WITH`: the shipment's update returns its id, and each other part writes
 /// only for what it returned, so nothing is written if the shipment is not at its version.
+/// Every part reads the deadlines as they were when the statement began, before it waited for
+/// the shipment's row, if it had to: a deadline another transaction inserted meanwhile without
+/// changing the shipment's version would not be met here. The one writer that does that, the
+/// sweeper running a storage out (п.35), starts a kind met only together with a storage, and
+/// such a change takes the step-by-step path (`workflows::shipment::apply`).
 /// Built by hand because diesel has no `WITH`, and not with `sql_query`, which is prepared anew
 /// each time: this one is cached by its text, one of four.
 struct TransitionInOne<'a> {
     row: &'a ShipmentRow,
+    /// The version the change was made from.
+    from_version: i32,
     line: &'a HistoryRow,
     meeting: Option<Meeting<'a>>,
     start: Option<&'a DeadlineRow>,
@@ -187,8 +195,8 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for TransitionInOne<'_
         // As `save_change`: only at the version the change was made from.
         out.push_sql(" WHERE id = ");
         out.push_bind_param::<Uuid, _>(&row.id)?;
-        out.push_sql(" AND version + 1 = ");
-        out.push_bind_param::<Integer, _>(&row.version)?;
+        out.push_sql(" AND version = ");
+        out.push_bind_param::<Integer, _>(&self.from_version)?;
         out.push_sql(
             " RETURNING id), line AS (INSERT INTO status_events (id, application_id, \
              shipment_id, event, from_status, to_status, actor_role, actor_key_id, actor_name, \
