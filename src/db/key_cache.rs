@@ -199,6 +199,9 @@ mod listener {
 
     /// How long a wait lasts before the thread checks the service still runs.
     const WAKE_USEC: i64 = 500_000;
+    /// What a listener sends itself once listening, and how long it waits for it.
+    const PROBE: &str = "probe";
+    const PROBE_WAIT_USEC: i64 = 3_000_000;
     /// The wait before connecting again after a loss.
     const RETRY: Duration = Duration::from_secs(1);
 
@@ -268,7 +271,95 @@ mod listener {
                 return Err(conn.error());
             }
             conn.run(&format!("LISTEN {CHANNEL}; LISTEN {ACKS}"), None)?;
+            conn.probe()?;
             Ok(conn)
+        }
+
+        /// Sends a notice to itself and waits for it: a connection that hears nothing (behind
+        /// a proxy that pools by transaction, say) must not make the cache live.
+        fn probe(&self) -> Result<(), String> {
+            self.run(&format!("SELECT pg_notify('{ACKS}', $1)"), Some(PROBE))?;
+            let socket = self.socket()?;
+            // SAFETY: a plain function.
+            let deadline = unsafe { pq::PQgetCurrentTimeUSec() } + PROBE_WAIT_USEC;
+            loop {
+                if self.drain(None)? {
+                    return Ok(());
+                }
+                // SAFETY: plain functions over a socket number libpq owns and keeps open.
+                let ready = unsafe { pq::PQsocketPoll(socket, 1, 0, deadline) };
+                if ready == 0 {
+                    return Err("this connection's own notice did not come back within 3 s \
+                         (is a proxy pooling by transaction in between?); API keys are not \
+                         cached"
+                        .into());
+                }
+                if ready < 0 {
+                    let error = std::io::Error::last_os_error();
+                    if error.kind() != std::io::ErrorKind::Interrupted {
+                        return Err(error.to_string());
+                    }
+                }
+            }
+        }
+
+        fn socket(&self) -> Result<std::os::raw::c_int, String> {
+            // SAFETY: a live connection.
+            let socket = unsafe { pq::PQsocket(self.0) };
+            if socket < 0 {
+                return Err("the connection has no socket".into());
+            }
+            Ok(socket)
+        }
+
+        /// Reads what has arrived and acts on each notice: a key notice empties the cache (if
+        /// given: one not yet live holds nothing) and is acknowledged; another listener's
+        /// acknowledgement is recorded. Says whether this connection's own probe came back.
+        fn drain(&self, cache: Option<&KeyCache>) -> Result<bool, String> {
+            // SAFETY: a live connection; reads what the socket holds without blocking.
+            if unsafe { pq::PQconsumeInput(self.0) } == 0 {
+                return Err(self.error());
+            }
+            // SAFETY: a live connection.
+            let own = unsafe { pq::PQbackendPID(self.0) };
+            let mut probed = false;
+            loop {
+                // SAFETY: a live connection; each notice is freed with PQfreemem once read.
+                let notice = unsafe { pq::PQnotifies(self.0) };
+                if notice.is_null() {
+                    break;
+                }
+                // SAFETY: libpq's notice, whose channel and payload are NUL-terminated.
+                let (channel, payload, pid) = unsafe {
+                    (
+                        CStr::from_ptr((*notice).relname)
+                            .to_string_lossy()
+                            .into_owned(),
+                        CStr::from_ptr((*notice).extra)
+                            .to_string_lossy()
+                            .into_owned(),
+                        (*notice).be_pid,
+                    )
+                };
+                // SAFETY: allocated by libpq, freed once.
+                unsafe { pq::PQfreemem(notice.cast()) };
+                if channel != ACKS {
+                    if let Some(cache) = cache {
+                        cache.notice();
+                    }
+                    // Acted on: tell the instance waiting to answer a revocation.
+                    self.run(&format!("SELECT pg_notify('{ACKS}', $1)"), Some(&payload))?;
+                } else if pid == own && payload == PROBE {
+                    probed = true;
+                } else if let Some(cache) = cache {
+                    cache.ack(pid, payload);
+                }
+            }
+            // SAFETY: a live connection.
+            if unsafe { pq::PQstatus(self.0) } != pq::ConnStatusType::CONNECTION_OK {
+                return Err(self.error());
+            }
+            Ok(probed)
         }
 
         /// Runs `sql`, with one text parameter if given, and checks it succeeded.
@@ -330,11 +421,10 @@ mod listener {
             // Live only once LISTEN runs: a change committed before it is in the database,
             // which every read after this sees.
             cache.upgrade()?.set_live(true);
-            // SAFETY: a live connection.
-            let socket = unsafe { pq::PQsocket(self.0) };
-            if socket < 0 {
-                return Some("the connection has no socket".into());
-            }
+            let socket = match self.socket() {
+                Ok(socket) => socket,
+                Err(why) => return Some(why),
+            };
             loop {
                 // SAFETY: plain functions over a socket number libpq owns and keeps open.
                 let ready = unsafe {
@@ -349,45 +439,8 @@ mod listener {
                     return Some(error.to_string());
                 }
                 let cache = cache.upgrade()?;
-                // SAFETY: a live connection; reads what the socket holds without blocking.
-                if unsafe { pq::PQconsumeInput(self.0) } == 0 {
-                    return Some(self.error());
-                }
-                loop {
-                    // SAFETY: a live connection; each notice is freed with PQfreemem once read.
-                    let notice = unsafe { pq::PQnotifies(self.0) };
-                    if notice.is_null() {
-                        break;
-                    }
-                    // SAFETY: libpq's notice, whose channel and payload are NUL-terminated.
-                    let (channel, payload, pid) = unsafe {
-                        (
-                            CStr::from_ptr((*notice).relname)
-                                .to_string_lossy()
-                                .into_owned(),
-                            CStr::from_ptr((*notice).extra)
-                                .to_string_lossy()
-                                .into_owned(),
-                            (*notice).be_pid,
-                        )
-                    };
-                    // SAFETY: allocated by libpq, freed once.
-                    unsafe { pq::PQfreemem(notice.cast()) };
-                    if channel == ACKS {
-                        cache.ack(pid, payload);
-                    } else {
-                        cache.notice();
-                        // Acted on: tell the instance waiting to answer a revocation.
-                        if let Err(why) =
-                            self.run(&format!("SELECT pg_notify('{ACKS}', $1)"), Some(&payload))
-                        {
-                            return Some(why);
-                        }
-                    }
-                }
-                // SAFETY: a live connection.
-                if unsafe { pq::PQstatus(self.0) } != pq::ConnStatusType::CONNECTION_OK {
-                    return Some(self.error());
+                if let Err(why) = self.drain(Some(&cache)) {
+                    return Some(why);
                 }
             }
         }
