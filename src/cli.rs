@@ -110,12 +110,24 @@ struct SimulateArgs {
     /// How many days.
     #[arg(long, default_value_t = 31)]
     days: u32,
-    /// The branches, comma-separated.
+    /// The branches, comma-separated. A code of one of Kazakhstan's regions (`--national`
+    /// lists them) is simulated in that region's centre, with its КАТО code and time zone.
     #[arg(long, value_delimiter = ',', default_value = "ALM01,AST01,SHY01")]
     branches: Vec<BranchCode>,
+    /// One branch in each of Kazakhstan's 20 regions (17 oblasts and 3 cities of national
+    /// significance), each in its centre: ALM01, AST01, SHY01, SEM01, KOK01, AKT01, KON01,
+    /// ATY01, URA01, TAR01, TAL01, KAR01, KOS01, KZO01, AKU01, PAV01, PET01, TUR01, ZHE01,
+    /// UKA01. Replaces --branches.
+    #[arg(long, conflicts_with = "branches")]
+    national: bool,
     /// Applications a day, over all branches (split evenly).
     #[arg(long, default_value_t = 400)]
     per_day: u32,
+    /// On PostgreSQL, how many connections the branches are dealt out to, acting side by side
+    /// between the sweeper's and the dispatcher's half-hourly runs; the outcome is the same for
+    /// any number (SQLite runs one).
+    #[arg(long, default_value_t = 2)]
+    lanes: u32,
     /// The seed: the same seed and options give the same run and byte-identical CSV files.
     #[arg(long, default_value_t = 7)]
     seed: u64,
@@ -658,18 +670,26 @@ fn simulate(config: &Config, args: SimulateArgs) -> anyhow::Result<()> {
     let settings = crate::sim::Settings {
         from: args.from,
         days: args.days,
-        branches: args.branches,
+        branches: if args.national {
+            crate::sim::regions::REGIONS
+                .iter()
+                .map(|r| r.branch.parse::<BranchCode>())
+                .collect::<Result<_, _>>()
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+        } else {
+            args.branches
+        },
         per_day: args.per_day,
         seed: args.seed,
         rates: args.rates,
         force_majeure: args.force_majeure,
         pilot: config.pilot,
         dispatch: config.dispatch.clone(),
+        lanes: args.lanes,
     };
     settings.check()?;
-    let pool = db::connect(&location, 2)?;
-    let mut conn = pool.get().context("cannot get a database connection")?;
-    db::run_migrations(&mut conn)?;
+    let pool = db::connect(&location, args.lanes + 1)?;
+    db::run_migrations(&mut *pool.get().context("cannot get a database connection")?)?;
     let bar = ProgressBar::new(1);
     bar.set_style(
         ProgressStyle::with_template(
@@ -683,9 +703,10 @@ fn simulate(config: &Config, args: SimulateArgs) -> anyhow::Result<()> {
         bar.set_length(total);
         bar.set_position(done);
     };
-    let outcome = crate::sim::run(&mut conn, &settings, &progress)?;
+    let outcome = crate::sim::run(&pool, &settings, &progress)?;
     bar.finish_and_clear();
     let simulated = started.elapsed();
+    let mut conn = pool.get().context("cannot get a database connection")?;
     let report = crate::sim::report::gather(&mut conn, &settings)?;
     crate::sim::report::write(&report, &settings, &args.report)?;
     let seconds = simulated.as_secs_f64().max(0.001);
@@ -702,5 +723,12 @@ fn simulate(config: &Config, args: SimulateArgs) -> anyhow::Result<()> {
         outcome.workflow_calls as f64 / seconds,
         args.report.join("index.html").display()
     );
+    if let Some((first, last)) = outcome.pace(7) {
+        println!(
+            "pace: {first:.1} simulated days a minute over the first week, {last:.1} over the \
+             last ({:.0} % of the first)",
+            100.0 * last / first
+        );
+    }
     Ok(())
 }

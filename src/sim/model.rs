@@ -164,7 +164,9 @@ pub struct Fate {
     pub removed_early: bool,
 }
 
-/// The seeded generator every random choice of a run comes from, in the run's order.
+/// The seeded generator every random choice of one branch comes from, in that branch's order.
+/// Each branch draws from a stream of its own, so what one branch's citizens and staff do
+/// depends neither on the other branches nor on how the branches are spread over lanes.
 pub struct Model {
     /// ChaCha12 by name, not `StdRng` (which rand may change): the same seed, the same run.
     rng: ChaCha12Rng,
@@ -172,11 +174,11 @@ pub struct Model {
 }
 
 impl Model {
-    pub fn new(seed: u64, rates: Rates) -> Self {
-        Model {
-            rng: ChaCha12Rng::seed_from_u64(seed),
-            rates,
-        }
+    /// The generator of the branch at `stream` (its place in the run's list of branches).
+    pub fn new(seed: u64, stream: u64, rates: Rates) -> Self {
+        let mut rng = ChaCha12Rng::seed_from_u64(seed);
+        rng.set_stream(stream);
+        Model { rng, rates }
     }
 
     pub fn fate(&mut self, postamats: usize) -> Fate {
@@ -293,16 +295,24 @@ mod tests {
     #[test]
     fn the_same_seed_draws_the_same_fates() {
         let draw = |seed| {
-            let mut m = Model::new(seed, Rates::default());
+            let mut m = Model::new(seed, 0, Rates::default());
             (0..200).map(|_| m.fate(5)).collect::<Vec<_>>()
         };
         assert_eq!(draw(7), draw(7));
         assert_ne!(draw(7), draw(8));
+        // Each branch has a stream of its own under the run's seed.
+        let stream = |n| {
+            let mut m = Model::new(7, n, Rates::default());
+            (0..200).map(|_| m.fate(5)).collect::<Vec<_>>()
+        };
+        assert_eq!(stream(0), draw(7));
+        assert_ne!(stream(1), stream(0));
+        assert_eq!(stream(1), stream(1));
     }
 
     #[test]
     fn generated_identifiers_are_valid() {
-        let mut m = Model::new(1, Rates::default());
+        let mut m = Model::new(1, 0, Rates::default());
         for _ in 0..500 {
             Iin::try_from(m.iin()).unwrap();
             crate::domain::identifiers::Phone::try_from(m.phone()).unwrap();
@@ -329,14 +339,14 @@ mod tests {
             con_share: 1.0,
             ..Rates::default()
         };
-        let mut m = Model::new(3, rates);
+        let mut m = Model::new(3, 0, rates);
         assert!((0..100).all(|_| m.fate(3).at_con));
         let rates = Rates {
             no_show: 1.0,
             late_collection: 0.0,
             ..Rates::default()
         };
-        let mut m = Model::new(3, rates);
+        let mut m = Model::new(3, 0, rates);
         assert!((0..100).all(|_| m.fate(3).collection == Collection::Never));
     }
 }
