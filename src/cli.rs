@@ -725,8 +725,8 @@ fn simulate(config: &Config, args: SimulateArgs) -> anyhow::Result<()> {
     );
     if let Some((first, last)) = outcome.pace(7) {
         println!(
-            "pace: {first:.1} simulated days a minute over the first week, {last:.1} over the \
-             last ({:.0} % of the first)",
+            "pace: {first:.0} workflow calls/s over the first week, {last:.0} over the last \
+             ({:.0} % of the first)",
             100.0 * last / first
         );
     }

@@ -172,24 +172,25 @@ pub struct Outcome {
     pub workflow_calls: u64,
     pub sweeps: u64,
     pub messages_delivered: u64,
-    /// Wall-clock seconds each simulated day took, in order (how the run keeps its pace as
-    /// the tables grow).
-    pub day_seconds: Vec<f64>,
+    /// Each simulated day: the wall-clock seconds it took and the workflow calls it made, in
+    /// order (how the run keeps its pace as the tables grow).
+    pub days: Vec<(f64, u64)>,
 }
 
 impl Outcome {
-    /// Simulated days per wall-clock minute over the first and the last `days` days, when the
-    /// run has that many twice over.
+    /// Workflow calls a second over the first and over the last `days` days, when the run has
+    /// that many twice over. Calls, not days: the first days of a run are lighter (nothing has
+    /// reached a postamat yet).
     pub fn pace(&self, days: usize) -> Option<(f64, f64)> {
-        if days == 0 || self.day_seconds.len() < 2 * days {
+        if days == 0 || self.days.len() < 2 * days {
             return None;
         }
-        let per_minute = |s: &[f64]| 60.0 * s.len() as f64 / s.iter().sum::<f64>().max(1e-9);
-        let n = self.day_seconds.len();
-        Some((
-            per_minute(&self.day_seconds[..days]),
-            per_minute(&self.day_seconds[n - days..]),
-        ))
+        let rate = |s: &[(f64, u64)]| {
+            let calls: u64 = s.iter().map(|d| d.1).sum();
+            calls as f64 / s.iter().map(|d| d.0).sum::<f64>().max(1e-9)
+        };
+        let n = self.days.len();
+        Some((rate(&self.days[..days]), rate(&self.days[n - days..])))
     }
 }
 
@@ -247,12 +248,15 @@ impl Branch {
     }
 }
 
+/// A document of the run. Its application number (`ALM01-20260213-00001`), waybill and IIN are
+/// kept in their parts and spelled out when used: a national year holds 400,000 of them.
 struct Doc {
-    number: ApplicationNumber,
-    iin: Iin,
     branch: usize,
+    /// The day the citizen applied, and which of that day's applications in the branch.
+    day: NaiveDate,
+    n: u32,
+    iin: u64,
     fate: Fate,
-    waybill: Waybill,
     shipment: Option<ShipmentId>,
 }
 
@@ -410,6 +414,10 @@ pub fn run(
     let hours = (end - start).num_hours().max(1) as u64;
     let steps = (end - start).num_minutes() / STEP_MINUTES;
     let mut day_started = std::time::Instant::now();
+    let calls = |outcome: &Outcome, runs: &[Run]| {
+        outcome.workflow_calls + runs.iter().map(|r| r.outcome.workflow_calls).sum::<u64>()
+    };
+    let mut calls_before = 0;
     for step in 0..=steps {
         let at = start + Duration::minutes(step * STEP_MINUTES);
         // A new day: the database is looked after, and each branch's applications of the day
@@ -417,7 +425,10 @@ pub fn run(
         if step % (24 * 60 / STEP_MINUTES) == 0 && at < end {
             if step > 0 {
                 maintain(&mut main)?;
-                outcome.day_seconds.push(day_started.elapsed().as_secs_f64());
+                let made = calls(&outcome, &runs);
+                let seconds = day_started.elapsed().as_secs_f64();
+                outcome.days.push((seconds, made - calls_before));
+                calls_before = made;
                 day_started = std::time::Instant::now();
             }
             let day = local_day(at);
@@ -456,7 +467,9 @@ pub fn run(
     sweep(&mut main, end, &calendar)?;
     outcome.sweeps += 1;
     outcome.messages_delivered += dispatcher.dispatch(&mut main, end)?.sent as u64;
-    outcome.day_seconds.push(day_started.elapsed().as_secs_f64());
+    let made = calls(&outcome, &runs);
+    let seconds = day_started.elapsed().as_secs_f64();
+    outcome.days.push((seconds, made - calls_before));
     progress(hours, hours);
     for run in &runs {
         outcome.applications += run.outcome.applications;
@@ -674,16 +687,20 @@ impl Run<'_> {
                 let minute = branch.model.minutes(14 * 60);
                 let at = local(day, 8, 0) + Duration::minutes(i64::from(minute));
                 let fate = branch.model.fate(branch.postamats.len());
-                let number = format!("{}-{}-{:05}", branch.code, day.format("%Y%m%d"), n + 1);
-                let iin = Iin::try_from(branch.model.iin())?;
+                let iin = branch.model.iin();
                 let doc = Doc {
-                    waybill: Waybill::try_from(format!("WB-{number}"))?,
-                    number: ApplicationNumber::try_from(number)?,
-                    iin,
                     branch: b,
+                    day,
+                    n: n + 1,
+                    iin: iin.parse()?,
                     fate,
                     shipment: None,
                 };
+                // Spelled out once here, so that spelling it out later cannot fail.
+                let number = number_of(&branch.code, &doc);
+                ApplicationNumber::try_from(number.clone())?;
+                Waybill::try_from(format!("WB-{number}"))?;
+                Iin::try_from(iin)?;
                 self.docs.push(doc);
                 let index = self.docs.len() - 1;
                 self.at(at, Action::Submit(index));
@@ -735,6 +752,20 @@ impl Run<'_> {
         Ok(())
     }
 
+    fn number(&self, d: usize) -> ApplicationNumber {
+        let doc = &self.docs[d];
+        ApplicationNumber::try_from(number_of(&self.branches[doc.branch].code, doc))
+            .expect("checked when drawn")
+    }
+
+    fn waybill(&self, d: usize) -> Waybill {
+        Waybill::try_from(format!("WB-{}", self.number(d))).expect("checked when drawn")
+    }
+
+    fn iin(&self, d: usize) -> Iin {
+        Iin::try_from(format!("{:012}", self.docs[d].iin)).expect("checked when drawn")
+    }
+
     /// The generator of the document's branch.
     fn model(&mut self, d: usize) -> &mut Model {
         let b = self.docs[d].branch;
@@ -760,8 +791,8 @@ impl Run<'_> {
                 let doc = &self.docs[d];
                 let b = &self.branches[doc.branch];
                 let new = register::NewApplication {
-                    number: doc.number.clone(),
-                    applicant_iin: doc.iin.clone(),
+                    number: self.number(d),
+                    applicant_iin: self.iin(d),
                     applicant_name,
                     phone,
                     language,
@@ -774,7 +805,7 @@ impl Run<'_> {
                     registry_office_code: ExternalId::try_from(format!("RAGS-{}", b.code))?,
                     branch: b.code.clone(),
                     submitted_at: at,
-                    payload_hash: format!("simulated:{}", doc.number),
+                    payload_hash: format!("simulated:{}", self.number(d)),
                 };
                 let ctx = self.reported(d, self.kaspi.clone(), Source::Kaspi, "APP", at, &snapshot);
                 register::register(self.conn, &new, self.settings.pilot, &ctx)?;
@@ -795,9 +826,9 @@ impl Run<'_> {
                 } else {
                     // Kaspi creates the delivery order minutes later (п.8–10).
                     let order = kaspi_order::KaspiOrder {
-                        application_number: doc.number.to_string(),
-                        order_id: ExternalId::try_from(format!("K-{}", doc.number))?,
-                        waybill: doc.waybill.clone(),
+                        application_number: self.number(d).to_string(),
+                        order_id: ExternalId::try_from(format!("K-{}", self.number(d)))?,
+                        waybill: self.waybill(d),
                     };
                     let branch = doc.branch;
                     let ctx = self.reported(
@@ -872,7 +903,7 @@ impl Run<'_> {
                     let next = self.next_open(self.docs[d].branch, local_day(at), 9, 0);
                     self.at(next, Action::BringBack(d));
                 }
-                let waybills = docs.iter().map(|&d| self.docs[d].waybill.clone()).collect();
+                let waybills = docs.iter().map(|&d| self.waybill(d)).collect();
                 let kaspi_registry = ExternalId::try_from(format!("KSP-{registry}"))?;
                 let body = KaspiEventBody::AcceptedAtPoint {
                     handoff_registry: ExternalId::try_from(registry)?,
@@ -912,14 +943,14 @@ impl Run<'_> {
             }
             Action::KaspiDelayed(d, date) => {
                 let body = KaspiEventBody::Delayed {
-                    waybill: self.docs[d].waybill.clone(),
+                    waybill: self.waybill(d),
                     new_expected_date: date,
                 };
                 self.kaspi_events(self.docs[d].branch, at, vec![(at, body)], &snapshot)?;
             }
             Action::KaspiPlaced(d) => {
                 let doc = &self.docs[d];
-                let waybill = doc.waybill.clone();
+                let waybill = self.waybill(d);
                 let postamat = self.branches[doc.branch].postamats[doc.fate.postamat].clone();
                 let cell = ExternalId::try_from(format!("C-{}", 1 + d % 40))?;
                 self.kaspi_events(
@@ -964,7 +995,7 @@ impl Run<'_> {
             }
             Action::KaspiCollected(d) => {
                 let body = KaspiEventBody::Collected {
-                    waybill: self.docs[d].waybill.clone(),
+                    waybill: self.waybill(d),
                 };
                 self.kaspi_events(self.docs[d].branch, at, vec![(at, body)], &snapshot)?;
             }
@@ -977,7 +1008,7 @@ impl Run<'_> {
                     return Ok(());
                 }
                 let body = KaspiEventBody::RemovedFromCell {
-                    waybill: self.docs[d].waybill.clone(),
+                    waybill: self.waybill(d),
                 };
                 self.kaspi_events(self.docs[d].branch, at, vec![(at, body)], &snapshot)?;
                 let minute = self.model(d).minutes(240);
@@ -988,7 +1019,7 @@ impl Run<'_> {
             }
             Action::KaspiRemovedEarly(d) => {
                 let body = KaspiEventBody::RemovedFromCell {
-                    waybill: self.docs[d].waybill.clone(),
+                    waybill: self.waybill(d),
                 };
                 self.kaspi_events(self.docs[d].branch, at, vec![(at, body)], &snapshot)?;
                 let minute = self.model(d).minutes(240);
@@ -999,16 +1030,16 @@ impl Run<'_> {
             }
             Action::KaspiReturned(d) => {
                 let body = KaspiEventBody::ReturnedToPoint {
-                    waybill: self.docs[d].waybill.clone(),
+                    waybill: self.waybill(d),
                 };
                 self.kaspi_events(self.docs[d].branch, at, vec![(at, body)], &snapshot)?;
                 let branch = self.docs[d].branch;
                 self.branches[branch].returned.push(d);
             }
             Action::KaspiLost(d) => {
-                let number = ExternalId::try_from(format!("KSP-LA-{}", self.docs[d].number))?;
+                let number = ExternalId::try_from(format!("KSP-LA-{}", self.number(d)))?;
                 let body = KaspiEventBody::Lost {
-                    waybill: self.docs[d].waybill.clone(),
+                    waybill: self.waybill(d),
                     loss_act: KaspiLossAct {
                         number,
                         cause: Text::try_from("Утерян при доставке".to_owned())?,
@@ -1041,7 +1072,7 @@ impl Run<'_> {
                 let postamats = &self.branches[doc.branch].postamats;
                 let to = (doc.fate.postamat + 1) % postamats.len();
                 let postamat = postamats[to].clone();
-                let number = doc.number.clone();
+                let number = self.number(d);
                 let ctx = self.reported(d, self.kaspi.clone(), Source::Kaspi, "PST", at, &snapshot);
                 delivery::change_postamat(
                     self.conn,
@@ -1053,7 +1084,7 @@ impl Run<'_> {
                 self.docs[d].fate.postamat = to;
             }
             Action::ConInstead(d) => {
-                let number = self.docs[d].number.clone();
+                let number = self.number(d);
                 let ctx = self.reported(d, self.kaspi.clone(), Source::Kaspi, "CON", at, &snapshot);
                 delivery::reroute_to_con(
                     self.conn,
@@ -1079,9 +1110,7 @@ impl Run<'_> {
                 issuance::issue(
                     self.conn,
                     shipment,
-                    issuance::Receiver::Applicant {
-                        iin: self.docs[d].iin.clone(),
-                    },
+                    issuance::Receiver::Applicant { iin: self.iin(d) },
                     &scope,
                     &ctx,
                 )?;
@@ -1094,7 +1123,7 @@ impl Run<'_> {
                 let shipment = self.shipment(d)?;
                 let transfer = issuance::Transfer {
                     to_whom: Text::try_from("Архив ЦОН".to_owned())?,
-                    reference: Text::try_from(format!("Акт передачи {}", self.docs[d].number))?,
+                    reference: Text::try_from(format!("Акт передачи {}", self.number(d)))?,
                 };
                 issuance::transfer(self.conn, shipment, &transfer, &scope, &ctx)?;
             }
@@ -1120,12 +1149,8 @@ impl Run<'_> {
                 let issuer = self.staff(branch, |b| &b.issuer);
                 let ctx = EventContext::now(issuer, at, &snapshot);
                 let scope = self.branches[branch].scope.clone();
-                duplicate::request_duplicate(
-                    self.conn,
-                    self.docs[d].number.as_str(),
-                    &scope,
-                    &ctx,
-                )?;
+                let number = self.number(d);
+                duplicate::request_duplicate(self.conn, number.as_str(), &scope, &ctx)?;
                 self.docs[d].shipment = None;
                 // The registry office issues the new certificate the next working day; it is
                 // taken in on the ЦОН route.
@@ -1201,9 +1226,10 @@ impl Run<'_> {
     ) -> anyhow::Result<()> {
         let actor = self.registry_office.clone();
         let ctx = self.reported(d, actor, Source::RegistryOffice, "RAGS", at, snapshot);
+        let number = self.number(d);
         registry_office::apply_status(
             self.conn,
-            self.docs[d].number.as_str(),
+            number.as_str(),
             status,
             self.settings.pilot,
             &ctx,
@@ -1253,7 +1279,7 @@ impl Run<'_> {
     fn shipment(&self, d: usize) -> anyhow::Result<ShipmentId> {
         self.docs[d]
             .shipment
-            .ok_or_else(|| anyhow!("{} has no shipment yet", self.docs[d].number))
+            .ok_or_else(|| anyhow!("{} has no shipment yet", self.number(d)))
     }
 
     /// When the document's storage in the postamat runs out.
@@ -1263,7 +1289,7 @@ impl Run<'_> {
             .into_iter()
             .find(|dl| dl.kind == DeadlineKind::Storage)
             .map(|dl| from_db_time(dl.due_at))
-            .ok_or_else(|| anyhow!("{} has no storage deadline", self.docs[d].number))
+            .ok_or_else(|| anyhow!("{} has no storage deadline", self.number(d)))
     }
 
     fn open_act_of(&mut self, d: usize) -> anyhow::Result<LossActId> {
@@ -1273,7 +1299,7 @@ impl Run<'_> {
             .into_iter()
             .find(|(act, _, _)| act.shipment_id == shipment)
             .map(|(act, _, _)| act.id)
-            .ok_or_else(|| anyhow!("no loss act for {}", self.docs[d].number))
+            .ok_or_else(|| anyhow!("no loss act for {}", self.number(d)))
     }
 
     /// The citizen comes to the ЦОН for a document kept there, or never does (then it is
@@ -1306,13 +1332,12 @@ impl Run<'_> {
         // The ЦОН route: straight on to the issuance sector with the registry office's registry.
         let con = std::mem::take(&mut self.branches[b].ready_con);
         if !con.is_empty() {
-            let numbers: Vec<ApplicationNumber> =
-                con.iter().map(|&d| self.docs[d].number.clone()).collect();
+            let numbers: Vec<ApplicationNumber> = con.iter().map(|&d| self.number(d)).collect();
             let registry =
                 Text::try_from(format!("RAGS-{}-{}", self.branches[b].code, local_day(at)))?;
             let taken = intake::take_in_all(self.conn, &numbers, Some(&registry), &scope, &ctx)?;
             for (&d, result) in con.iter().zip(taken) {
-                let row = result.map_err(|e| refused(&self.docs[d].number, "intake", e))?;
+                let row = result.map_err(|e| refused(&self.number(d), "intake", e))?;
                 self.docs[d].shipment = Some(row.id);
                 self.con_visit(d, at);
             }
@@ -1320,17 +1345,14 @@ impl Run<'_> {
         let postamat = std::mem::take(&mut self.branches[b].ready_postamat);
         // Envelopes the courier brought back go onto today's registry with the new ones.
         let mut packed = std::mem::take(&mut self.branches[b].brought_back);
-        let numbers: Vec<ApplicationNumber> = postamat
-            .iter()
-            .map(|&d| self.docs[d].number.clone())
-            .collect();
+        let numbers: Vec<ApplicationNumber> = postamat.iter().map(|&d| self.number(d)).collect();
         let taken = if numbers.is_empty() {
             Vec::new()
         } else {
             intake::take_in_all(self.conn, &numbers, None, &scope, &ctx)?
         };
         for (&d, result) in postamat.iter().zip(taken) {
-            let row = result.map_err(|e| refused(&self.docs[d].number, "intake", e))?;
+            let row = result.map_err(|e| refused(&self.number(d), "intake", e))?;
             self.docs[d].shipment = Some(row.id);
             if self.docs[d].fate.loss == Some(LossPoint::AccumulationSector) {
                 let act = loss::record_state_loss(
@@ -1348,7 +1370,8 @@ impl Run<'_> {
                 self.at(next, Action::DrawAct(d, act));
                 continue;
             }
-            label::label(self.conn, row.id, &self.docs[d].waybill, &scope, &ctx)?;
+            let waybill = self.waybill(d);
+            label::label(self.conn, row.id, &waybill, &scope, &ctx)?;
             packed.push(d);
         }
         if packed.is_empty() {
@@ -1385,8 +1408,7 @@ impl Run<'_> {
         let clerk = self.staff(b, |b| &b.clerk);
         let ctx = EventContext::now(clerk, at + Duration::minutes(30), snapshot);
         let scope = self.branches[b].scope.clone();
-        let numbers: Vec<ApplicationNumber> =
-            docs.iter().map(|&d| self.docs[d].number.clone()).collect();
+        let numbers: Vec<ApplicationNumber> = docs.iter().map(|&d| self.number(d)).collect();
         let branch_id = self.branches[b].id;
         let draft = registries::draft(self.conn, kind, branch_id, &numbers, &scope, &ctx)?;
         let sealed = registries::seal(self.conn, draft.id, &scope, &ctx)?;
@@ -1431,6 +1453,10 @@ impl Run<'_> {
         );
         Ok(())
     }
+}
+
+fn number_of(code: &BranchCode, doc: &Doc) -> String {
+    format!("{code}-{}-{:05}", doc.day.format("%Y%m%d"), doc.n)
 }
 
 fn refused(number: &ApplicationNumber, what: &str, e: WorkflowError) -> anyhow::Error {

@@ -8,6 +8,7 @@ use crate::db::DbConnection;
 use crate::db::models::branch::BranchScope;
 use crate::db::models::from_db_time;
 use crate::db::models::report;
+use crate::domain::reference::BranchTimeZone;
 use crate::domain::registry::RegistryKind;
 use crate::domain::shipment::{ShipmentKind, ShipmentState};
 use crate::reports::charts::{self, finish, plot_error, swatch};
@@ -94,25 +95,29 @@ pub fn gather(conn: &mut DbConnection, settings: &Settings) -> anyhow::Result<Re
     let mut submitted = BTreeMap::new();
     for offset in 0..settings.days {
         let day = settings.from + Days::new(u64::from(offset));
-        let (start, end) = report::sla_period(day, day).expect("a local day");
         for code in &settings.branches {
             daily.insert((day, code.to_string()), BTreeMap::new());
             submitted.insert((day, code.to_string()), 0);
         }
-        for branch in report::submitted_between(conn, start, end)? {
-            *submitted.entry((day, branch)).or_insert(0) += 1;
-        }
-        for m in report::moves_between(conn, start, end)? {
-            let Some(state) = ShipmentState::parse(&m.to) else {
-                continue;
-            };
+    }
+    // Each line counted on the local day it happened, in one pass over the period (the days
+    // are those `sla_period` bounds: Almaty's midnights).
+    let local_day = |at: DateTime<Utc>| {
+        at.with_timezone(&BranchTimeZone::default().tz())
+            .date_naive()
+    };
+    report::for_each_submission_between(conn, from, to, |branch, at| {
+        *submitted.entry((local_day(at), branch)).or_insert(0) += 1;
+    })?;
+    report::for_each_move_between(conn, from, to, |m| {
+        if let Some(state) = ShipmentState::parse(&m.to) {
             *daily
-                .entry((day, m.branch.clone()))
+                .entry((local_day(from_db_time(m.occurred_at)), m.branch))
                 .or_insert_with(BTreeMap::new)
                 .entry(state)
                 .or_insert(0) += 1;
         }
-    }
+    })?;
 
     let shipments = report::shipments_now(conn)?;
     let mut outcomes = BTreeMap::new();

@@ -1,7 +1,7 @@
 //! What supervisors read across the service: overdue deadlines for the exception queue, and the
 //! SLA counts per branch and deadline kind.
 
-use super::to_db_time;
+use super::{from_db_time, to_db_time};
 use crate::db::DbConnection;
 use crate::db::models::branch::BranchScope;
 use crate::db::models::force_majeure;
@@ -776,20 +776,26 @@ macro_rules! moves {
     };
 }
 
-/// History lines of shipments that happened in `[from, to)` and changed a state.
-pub fn moves_between(
+/// Each history line of a shipment that happened in `[from, to)` and changed a state, read one
+/// at a time: a national year of the pilot writes millions, and a scan per day would read them
+/// all again every day.
+pub fn for_each_move_between(
     conn: &mut DbConnection,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> QueryResult<Vec<Move>> {
-    let rows: Vec<Move> = moves!()
+    mut each: impl FnMut(Move),
+) -> QueryResult<()> {
+    let rows = moves!()
         .filter(status_events::occurred_at.ge(to_db_time(from)))
         .filter(status_events::occurred_at.lt(to_db_time(to)))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .filter(|m| m.from.as_deref() != Some(m.to.as_str()))
-        .collect())
+        .load_iter::<Move, diesel::connection::DefaultLoadingMode>(conn)?;
+    for row in rows {
+        let m = row?;
+        if m.from.as_deref() != Some(m.to.as_str()) {
+            each(m);
+        }
+    }
+    Ok(())
 }
 
 /// The state-changing history of these shipments, each in the order it happened.
@@ -918,16 +924,22 @@ pub fn handovers(conn: &mut DbConnection) -> QueryResult<Vec<Handover>> {
     Ok(out)
 }
 
-/// The branch of each application submitted in `[from, to)`.
-pub fn submitted_between(
+/// The branch and the time of each application submitted in `[from, to)`, read one at a time.
+pub fn for_each_submission_between(
     conn: &mut DbConnection,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> QueryResult<Vec<String>> {
-    applications::table
+    mut each: impl FnMut(String, DateTime<Utc>),
+) -> QueryResult<()> {
+    let rows = applications::table
         .inner_join(branches::table)
         .filter(applications::submitted_at.ge(to_db_time(from)))
         .filter(applications::submitted_at.lt(to_db_time(to)))
-        .select(branches::code)
-        .load(conn)
+        .select((branches::code, applications::submitted_at))
+        .load_iter::<(String, NaiveDateTime), diesel::connection::DefaultLoadingMode>(conn)?;
+    for row in rows {
+        let (branch, at) = row?;
+        each(branch, from_db_time(at));
+    }
+    Ok(())
 }
