@@ -11,7 +11,7 @@ use crate::db::schema::{
 use crate::domain::calendar::Calendar;
 use crate::domain::deadline::{DeadlineKind, DeadlineState, judged_against};
 use crate::domain::force_majeure::{Extended, ForceMajeure, extended_due, notice_standing};
-use crate::domain::ids::{ApplicationId, BranchId, DeadlineId, RegistryId, ShipmentId};
+use crate::domain::ids::{ApplicationId, BranchId, DeadlineId, HistoryId, RegistryId, ShipmentId};
 use crate::domain::reference::BranchTimeZone;
 use crate::domain::registry::RegistryKind;
 use crate::domain::shipment::{DeliveryMethod, ShipmentKind, ShipmentState, Side, answerable};
@@ -776,26 +776,62 @@ macro_rules! moves {
     };
 }
 
-/// Each history line of a shipment that happened in `[from, to)` and changed a state, read one
-/// at a time: a national year of the pilot writes millions, and a scan per day would read them
-/// all again every day.
+/// Rows a paged pass reads at a time.
+const PAGE: i64 = 20_000;
+
+/// Each history line of a shipment that happened in `[from, to)` and changed a state, read a
+/// page at a time in the order of its id: a national year of the pilot writes millions, and a
+/// query per day would read them all again every day (nothing indexes a line's time). Each
+/// page is a range of the primary key, so the pass reads the history once and holds one page.
 pub fn for_each_move_between(
     conn: &mut DbConnection,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     mut each: impl FnMut(Move),
 ) -> QueryResult<()> {
-    let rows = moves!()
-        .filter(status_events::occurred_at.ge(to_db_time(from)))
-        .filter(status_events::occurred_at.lt(to_db_time(to)))
-        .load_iter::<Move, diesel::connection::DefaultLoadingMode>(conn)?;
-    for row in rows {
-        let m = row?;
-        if m.from.as_deref() != Some(m.to.as_str()) {
-            each(m);
+    let mut after: Option<HistoryId> = None;
+    loop {
+        let mut query = status_events::table
+            .inner_join(
+                shipments::table.on(status_events::shipment_id.eq(shipments::id.nullable())),
+            )
+            .inner_join(branches::table.on(branches::id.eq(shipments::branch_id)))
+            .filter(status_events::occurred_at.ge(to_db_time(from)))
+            .filter(status_events::occurred_at.lt(to_db_time(to)))
+            .select((
+                status_events::id,
+                (
+                    status_events::shipment_id,
+                    branches::code,
+                    shipments::delivery_method,
+                    status_events::event,
+                    status_events::from_status,
+                    status_events::to_status,
+                    status_events::actor_role,
+                    status_events::occurred_at,
+                ),
+            ))
+            .order(status_events::id)
+            .limit(PAGE)
+            .into_boxed();
+        if let Some(last) = after {
+            query = query.filter(status_events::id.gt(last));
+        }
+        let page: Vec<(HistoryId, Move)> = query.load(conn)?;
+        let Some((last, _)) = page.last() else {
+            return Ok(());
+        };
+        after = Some(*last);
+        let full = page.len() as i64 == PAGE;
+        for (_, m) in page {
+            if m.from.as_deref() != Some(m.to.as_str()) {
+                each(m);
+            }
+        }
+        if !full {
+            return Ok(());
         }
     }
-    Ok(())
 }
 
 /// The state-changing history of these shipments, each in the order it happened.
@@ -924,22 +960,38 @@ pub fn handovers(conn: &mut DbConnection) -> QueryResult<Vec<Handover>> {
     Ok(out)
 }
 
-/// The branch and the time of each application submitted in `[from, to)`, read one at a time.
+/// The branch and the time of each application submitted in `[from, to)`, read a page at a time
+/// in the order of its id (as [`for_each_move_between`]).
 pub fn for_each_submission_between(
     conn: &mut DbConnection,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     mut each: impl FnMut(String, DateTime<Utc>),
 ) -> QueryResult<()> {
-    let rows = applications::table
-        .inner_join(branches::table)
-        .filter(applications::submitted_at.ge(to_db_time(from)))
-        .filter(applications::submitted_at.lt(to_db_time(to)))
-        .select((branches::code, applications::submitted_at))
-        .load_iter::<(String, NaiveDateTime), diesel::connection::DefaultLoadingMode>(conn)?;
-    for row in rows {
-        let (branch, at) = row?;
-        each(branch, from_db_time(at));
+    let mut after: Option<ApplicationId> = None;
+    loop {
+        let mut query = applications::table
+            .inner_join(branches::table)
+            .filter(applications::submitted_at.ge(to_db_time(from)))
+            .filter(applications::submitted_at.lt(to_db_time(to)))
+            .select((applications::id, branches::code, applications::submitted_at))
+            .order(applications::id)
+            .limit(PAGE)
+            .into_boxed();
+        if let Some(last) = after {
+            query = query.filter(applications::id.gt(last));
+        }
+        let page: Vec<(ApplicationId, String, NaiveDateTime)> = query.load(conn)?;
+        let Some((last, _, _)) = page.last() else {
+            return Ok(());
+        };
+        after = Some(*last);
+        let full = page.len() as i64 == PAGE;
+        for (_, branch, at) in page {
+            each(branch, from_db_time(at));
+        }
+        if !full {
+            return Ok(());
+        }
     }
-    Ok(())
 }
