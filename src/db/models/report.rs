@@ -745,6 +745,7 @@ pub fn sla_period(first: NaiveDate, last: NaiveDate) -> Option<(DateTime<Utc>, D
 /// One line of a shipment's history that changed (or set) its state.
 #[derive(Debug, Clone, Queryable)]
 pub struct Move {
+    pub id: HistoryId,
     pub shipment_id: Option<ShipmentId>,
     pub branch: String,
     pub delivery_method: DeliveryMethod,
@@ -764,6 +765,7 @@ macro_rules! moves {
             )
             .inner_join(branches::table.on(branches::id.eq(shipments::branch_id)))
             .select((
+                status_events::id,
                 status_events::shipment_id,
                 branches::code,
                 shipments::delivery_method,
@@ -791,39 +793,22 @@ pub fn for_each_move_between(
 ) -> QueryResult<()> {
     let mut after: Option<HistoryId> = None;
     loop {
-        let mut query = status_events::table
-            .inner_join(
-                shipments::table.on(status_events::shipment_id.eq(shipments::id.nullable())),
-            )
-            .inner_join(branches::table.on(branches::id.eq(shipments::branch_id)))
+        let mut query = moves!()
             .filter(status_events::occurred_at.ge(to_db_time(from)))
             .filter(status_events::occurred_at.lt(to_db_time(to)))
-            .select((
-                status_events::id,
-                (
-                    status_events::shipment_id,
-                    branches::code,
-                    shipments::delivery_method,
-                    status_events::event,
-                    status_events::from_status,
-                    status_events::to_status,
-                    status_events::actor_role,
-                    status_events::occurred_at,
-                ),
-            ))
             .order(status_events::id)
             .limit(PAGE)
             .into_boxed();
         if let Some(last) = after {
             query = query.filter(status_events::id.gt(last));
         }
-        let page: Vec<(HistoryId, Move)> = query.load(conn)?;
-        let Some((last, _)) = page.last() else {
+        let page: Vec<Move> = query.load(conn)?;
+        let Some(last) = page.last() else {
             return Ok(());
         };
-        after = Some(*last);
+        after = Some(last.id);
         let full = page.len() as i64 == PAGE;
-        for (_, m) in page {
+        for m in page {
             if m.from.as_deref() != Some(m.to.as_str()) {
                 each(m);
             }
