@@ -27,8 +27,8 @@ pub struct Report {
     pub daily: BTreeMap<(NaiveDate, String), BTreeMap<ShipmentState, u64>>,
     /// (day, branch) → applications submitted that day.
     pub submitted: BTreeMap<(NaiveDate, String), u64>,
-    /// state → hours spent in it, sorted.
-    pub time_in_state: BTreeMap<ShipmentState, Vec<f64>>,
+    /// state → the seconds spent in it, sorted (4 bytes each: a national year has ~2 million).
+    pub time_in_state: BTreeMap<ShipmentState, Vec<u32>>,
     /// Handovers to the State courier: local time, branch, kind, registry, envelopes.
     pub handovers: Vec<(DateTime<Utc>, String, RegistryKind, String, i64)>,
     /// (branch, kind, state) → shipments in that state at the end.
@@ -119,30 +119,30 @@ pub fn gather(conn: &mut DbConnection, settings: &Settings) -> anyhow::Result<Re
         }
     })?;
 
-    let shipments = report::shipments_now(conn)?;
     let mut outcomes = BTreeMap::new();
-    for s in &shipments {
-        *outcomes
-            .entry((s.branch.clone(), s.kind, s.state))
-            .or_insert(0) += 1;
-    }
-    let mut time_in_state: BTreeMap<ShipmentState, Vec<f64>> = BTreeMap::new();
-    let ids: Vec<_> = shipments.iter().map(|s| s.id).collect();
-    for chunk in ids.chunks(500) {
-        let moves = report::moves_of(conn, chunk)?;
+    let mut time_in_state: BTreeMap<ShipmentState, Vec<u32>> = BTreeMap::new();
+    report::for_each_shipments_page(conn, 500, |conn, page| {
+        for s in page {
+            *outcomes
+                .entry((s.branch.clone(), s.kind, s.state))
+                .or_insert(0) += 1;
+        }
+        let ids: Vec<_> = page.iter().map(|s| s.id).collect();
+        let moves = report::moves_of(conn, &ids)?;
         for shipment in moves.chunk_by(|a, b| a.shipment_id == b.shipment_id) {
             for pair in shipment.windows(2) {
                 let Some(state) = ShipmentState::parse(&pair[0].to) else {
                     continue;
                 };
-                let hours =
-                    (pair[1].occurred_at - pair[0].occurred_at).num_seconds() as f64 / 3600.0;
-                time_in_state.entry(state).or_default().push(hours.max(0.0));
+                let seconds = (pair[1].occurred_at - pair[0].occurred_at).num_seconds();
+                let seconds = u32::try_from(seconds.max(0)).unwrap_or(u32::MAX);
+                time_in_state.entry(state).or_default().push(seconds);
             }
         }
-    }
-    for hours in time_in_state.values_mut() {
-        hours.sort_by(f64::total_cmp);
+        Ok(())
+    })?;
+    for seconds in time_in_state.values_mut() {
+        seconds.sort_unstable();
     }
     let mut paths = BTreeMap::new();
     for code in &settings.branches {
@@ -187,13 +187,9 @@ pub fn gather(conn: &mut DbConnection, settings: &Settings) -> anyhow::Result<Re
     })
 }
 
-/// The `q` quantile of sorted values (nearest rank).
-pub fn quantile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = (q * sorted.len() as f64).ceil().max(1.0) as usize;
-    sorted[rank.min(sorted.len()) - 1]
+/// The `q` quantile (nearest rank) of sorted seconds, in hours; 0 of none.
+pub fn hours(sorted: &[u32], q: f64) -> f64 {
+    f64::from(crate::reports::pilot::quantile_of(sorted, q).unwrap_or(0)) / 3600.0
 }
 
 impl Report {
@@ -228,15 +224,15 @@ impl Report {
 
     pub fn time_in_state_csv(&self) -> String {
         let mut out = String::from("state,samples,p50_hours,p95_hours,max_hours\n");
-        for (state, hours) in &self.time_in_state {
+        for (state, seconds) in &self.time_in_state {
             writeln!(
                 out,
                 "{},{},{:.1},{:.1},{:.1}",
                 state.as_str(),
-                hours.len(),
-                quantile(hours, 0.5),
-                quantile(hours, 0.95),
-                hours.last().copied().unwrap_or(0.0)
+                seconds.len(),
+                hours(seconds, 0.5),
+                hours(seconds, 0.95),
+                hours(seconds, 1.0)
             )
             .unwrap();
         }
@@ -628,13 +624,13 @@ fn html(report: &Report, settings: &Settings) -> String {
             "p95 (hours)",
             "max (hours)",
         ],
-        report.time_in_state.iter().map(|(state, hours)| {
+        report.time_in_state.iter().map(|(state, seconds)| {
             vec![
                 state.as_str().to_owned(),
-                hours.len().to_string(),
-                format!("{:.1}", quantile(hours, 0.5)),
-                format!("{:.1}", quantile(hours, 0.95)),
-                format!("{:.1}", hours.last().copied().unwrap_or(0.0)),
+                seconds.len().to_string(),
+                format!("{:.1}", hours(seconds, 0.5)),
+                format!("{:.1}", hours(seconds, 0.95)),
+                format!("{:.1}", hours(seconds, 1.0)),
             ]
         }),
     );

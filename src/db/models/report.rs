@@ -890,6 +890,42 @@ pub fn shipments_now(conn: &mut DbConnection) -> QueryResult<Vec<ShipmentNow>> {
         .load(conn)
 }
 
+/// Every shipment as [`shipments_now`] reads it, handed to `each` a page of `size` at a time in
+/// the order of their ids, so a national year's ~400,000 are never held at once.
+pub fn for_each_shipments_page(
+    conn: &mut DbConnection,
+    size: i64,
+    mut each: impl FnMut(&mut DbConnection, &[ShipmentNow]) -> QueryResult<()>,
+) -> QueryResult<()> {
+    let mut after: Option<ShipmentId> = None;
+    loop {
+        let mut query = shipments::table
+            .inner_join(branches::table)
+            .select((
+                shipments::id,
+                branches::code,
+                shipments::kind,
+                shipments::delivery_method,
+                shipments::status,
+            ))
+            .order(shipments::id)
+            .limit(size)
+            .into_boxed();
+        if let Some(last) = after {
+            query = query.filter(shipments::id.gt(last));
+        }
+        let page: Vec<ShipmentNow> = query.load(conn)?;
+        let Some(last) = page.last() else {
+            return Ok(());
+        };
+        after = Some(last.id);
+        each(conn, &page)?;
+        if (page.len() as i64) < size {
+            return Ok(());
+        }
+    }
+}
+
 /// A registry handed to a State courier.
 #[derive(Debug, Clone)]
 pub struct Handover {
