@@ -122,7 +122,7 @@ pub fn gather(conn: &mut DbConnection, settings: &Settings) -> anyhow::Result<Re
     let mut outcomes = BTreeMap::new();
     let mut time_in_state: BTreeMap<ShipmentState, Vec<u32>> = BTreeMap::new();
     report::for_each_shipments_page(conn, 500, |conn, page| {
-        for s in page {
+        for s in &page {
             *outcomes
                 .entry((s.branch.clone(), s.kind, s.state))
                 .or_insert(0) += 1;

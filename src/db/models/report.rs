@@ -791,28 +791,51 @@ pub fn for_each_move_between(
     to: DateTime<Utc>,
     mut each: impl FnMut(Move),
 ) -> QueryResult<()> {
-    let mut after: Option<HistoryId> = None;
+    by_pages(
+        conn,
+        PAGE,
+        |conn, after: Option<HistoryId>| {
+            let mut query = moves!()
+                .filter(status_events::occurred_at.ge(to_db_time(from)))
+                .filter(status_events::occurred_at.lt(to_db_time(to)))
+                .order(status_events::id)
+                .limit(PAGE)
+                .into_boxed();
+            if let Some(last) = after {
+                query = query.filter(status_events::id.gt(last));
+            }
+            query.load(conn)
+        },
+        |m: &Move| m.id,
+        |_, page| {
+            for m in page {
+                if m.from.as_deref() != Some(m.to.as_str()) {
+                    each(m);
+                }
+            }
+            Ok(())
+        },
+    )
+}
+
+/// A paged pass in the order of a key: `load` reads the page of `size` rows after the key it is
+/// given (none: the first page), `each` takes each page in turn; it ends at a page not full.
+fn by_pages<K, R>(
+    conn: &mut DbConnection,
+    size: i64,
+    mut load: impl FnMut(&mut DbConnection, Option<K>) -> QueryResult<Vec<R>>,
+    key: impl Fn(&R) -> K,
+    mut each: impl FnMut(&mut DbConnection, Vec<R>) -> QueryResult<()>,
+) -> QueryResult<()> {
+    let mut after = None;
     loop {
-        let mut query = moves!()
-            .filter(status_events::occurred_at.ge(to_db_time(from)))
-            .filter(status_events::occurred_at.lt(to_db_time(to)))
-            .order(status_events::id)
-            .limit(PAGE)
-            .into_boxed();
-        if let Some(last) = after {
-            query = query.filter(status_events::id.gt(last));
-        }
-        let page: Vec<Move> = query.load(conn)?;
+        let page = load(conn, after)?;
         let Some(last) = page.last() else {
             return Ok(());
         };
-        after = Some(last.id);
-        let full = page.len() as i64 == PAGE;
-        for m in page {
-            if m.from.as_deref() != Some(m.to.as_str()) {
-                each(m);
-            }
-        }
+        after = Some(key(last));
+        let full = page.len() as i64 == size;
+        each(conn, page)?;
         if !full {
             return Ok(());
         }
@@ -877,17 +900,12 @@ pub struct ShipmentNow {
 
 /// Every shipment: its id, branch, kind, route and state now.
 pub fn shipments_now(conn: &mut DbConnection) -> QueryResult<Vec<ShipmentNow>> {
-    shipments::table
-        .inner_join(branches::table)
-        .select((
-            shipments::id,
-            branches::code,
-            shipments::kind,
-            shipments::delivery_method,
-            shipments::status,
-        ))
-        .order(shipments::id)
-        .load(conn)
+    let mut all = Vec::new();
+    for_each_shipments_page(conn, PAGE, |_, page| {
+        all.extend(page);
+        Ok(())
+    })?;
+    Ok(all)
 }
 
 /// Every shipment as [`shipments_now`] reads it, handed to `each` a page of `size` at a time in
@@ -895,35 +913,32 @@ pub fn shipments_now(conn: &mut DbConnection) -> QueryResult<Vec<ShipmentNow>> {
 pub fn for_each_shipments_page(
     conn: &mut DbConnection,
     size: i64,
-    mut each: impl FnMut(&mut DbConnection, &[ShipmentNow]) -> QueryResult<()>,
+    each: impl FnMut(&mut DbConnection, Vec<ShipmentNow>) -> QueryResult<()>,
 ) -> QueryResult<()> {
-    let mut after: Option<ShipmentId> = None;
-    loop {
-        let mut query = shipments::table
-            .inner_join(branches::table)
-            .select((
-                shipments::id,
-                branches::code,
-                shipments::kind,
-                shipments::delivery_method,
-                shipments::status,
-            ))
-            .order(shipments::id)
-            .limit(size)
-            .into_boxed();
-        if let Some(last) = after {
-            query = query.filter(shipments::id.gt(last));
-        }
-        let page: Vec<ShipmentNow> = query.load(conn)?;
-        let Some(last) = page.last() else {
-            return Ok(());
-        };
-        after = Some(last.id);
-        each(conn, &page)?;
-        if (page.len() as i64) < size {
-            return Ok(());
-        }
-    }
+    by_pages(
+        conn,
+        size,
+        |conn, after: Option<ShipmentId>| {
+            let mut query = shipments::table
+                .inner_join(branches::table)
+                .select((
+                    shipments::id,
+                    branches::code,
+                    shipments::kind,
+                    shipments::delivery_method,
+                    shipments::status,
+                ))
+                .order(shipments::id)
+                .limit(size)
+                .into_boxed();
+            if let Some(last) = after {
+                query = query.filter(shipments::id.gt(last));
+            }
+            query.load(conn)
+        },
+        |s: &ShipmentNow| s.id,
+        each,
+    )
 }
 
 /// A registry handed to a State courier.
