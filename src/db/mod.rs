@@ -7,6 +7,7 @@ pub mod id;
 pub mod key_cache;
 pub mod models;
 pub mod schema;
+pub mod time;
 pub mod writer;
 
 use diesel::connection::SimpleConnection;

@@ -1,9 +1,10 @@
 // One schema for both backends. Ids use the custom `Uuid` SQL type (`uuid` on PostgreSQL,
-// text on SQLite); every `Timestamp` holds UTC.
+// text on SQLite); instants use `UtcTime` (see `db::time`).
 
 diesel::table! {
     use diesel::sql_types::*;
     use crate::db::id::Uuid;
+    use crate::db::time::UtcTime;
 
     api_keys (id) {
         id -> Uuid,
@@ -12,14 +13,15 @@ diesel::table! {
         branch_id -> Nullable<Uuid>,
         token_prefix -> Text,
         token_hash -> Text,
-        created_at -> Timestamp,
-        revoked_at -> Nullable<Timestamp>,
+        created_at -> UtcTime,
+        revoked_at -> Nullable<UtcTime>,
     }
 }
 
 diesel::table! {
     use diesel::sql_types::*;
     use crate::db::id::Uuid;
+    use crate::db::time::UtcTime;
 
     branches (id) {
         id -> Uuid,
@@ -30,8 +32,8 @@ diesel::table! {
         address_kk -> Text,
         address_ru -> Text,
         time_zone -> Text,
-        created_at -> Timestamp,
-        updated_at -> Timestamp,
+        created_at -> UtcTime,
+        updated_at -> UtcTime,
         city_code -> Text,
     }
 }
@@ -39,6 +41,7 @@ diesel::table! {
 diesel::table! {
     use diesel::sql_types::*;
     use crate::db::id::Uuid;
+    use crate::db::time::UtcTime;
 
     postamats (id) {
         id -> Uuid,
@@ -47,8 +50,8 @@ diesel::table! {
         city_key -> Text,
         address_kk -> Text,
         address_ru -> Text,
-        created_at -> Timestamp,
-        updated_at -> Timestamp,
+        created_at -> UtcTime,
+        updated_at -> UtcTime,
         city_code -> Text,
     }
 }
@@ -56,25 +59,30 @@ diesel::table! {
 diesel::table! {
     use diesel::sql_types::*;
     use crate::db::id::Uuid;
+    use crate::db::time::UtcTime;
 
     service_bootstrap (id) {
         id -> Integer,
         admin_key_id -> Uuid,
-        created_at -> Timestamp,
+        created_at -> UtcTime,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::time::UtcTime;
+
     calendar_years (year) {
         year -> Integer,
         kurban_ait -> Nullable<Date>,
-        created_at -> Timestamp,
+        created_at -> UtcTime,
     }
 }
 
 diesel::table! {
     use diesel::sql_types::*;
     use crate::db::id::Uuid;
+    use crate::db::time::UtcTime;
 
     calendar_edits (version) {
         version -> BigInt,
@@ -87,27 +95,28 @@ diesel::table! {
         reason -> Text,
         key_id -> Uuid,
         actor_name -> Text,
-        created_at -> Timestamp,
+        created_at -> UtcTime,
     }
 }
 
 diesel::table! {
     use diesel::sql_types::*;
     use crate::db::id::Uuid;
+    use crate::db::time::UtcTime;
 
     force_majeure_periods (id) {
         id -> Uuid,
         branch_id -> Nullable<Uuid>,
-        starts_at -> Timestamp,
-        ends_at -> Nullable<Timestamp>,
+        starts_at -> UtcTime,
+        ends_at -> Nullable<UtcTime>,
         reason -> Text,
         document_ref -> Nullable<Text>,
         created_by -> Uuid,
-        created_at -> Timestamp,
+        created_at -> UtcTime,
         ended_by -> Nullable<Uuid>,
-        end_recorded_at -> Nullable<Timestamp>,
+        end_recorded_at -> Nullable<UtcTime>,
         notice_reference -> Nullable<Text>,
-        notice_recorded_at -> Nullable<Timestamp>,
+        notice_recorded_at -> Nullable<UtcTime>,
         notice_recorded_by -> Nullable<Uuid>,
     }
 }
@@ -115,6 +124,7 @@ diesel::table! {
 diesel::table! {
     use diesel::sql_types::*;
     use crate::db::id::Uuid;
+    use crate::db::time::UtcTime;
 
     applications (id) {
         id -> Uuid,
@@ -128,10 +138,10 @@ diesel::table! {
         postamat_id -> Nullable<Uuid>,
         branch_id -> Uuid,
         status -> Text,
-        submitted_at -> Timestamp,
+        submitted_at -> UtcTime,
         payload_hash -> Text,
-        created_at -> Timestamp,
-        updated_at -> Timestamp,
+        created_at -> UtcTime,
+        updated_at -> UtcTime,
         version -> Integer,
     }
 }
@@ -139,6 +149,7 @@ diesel::table! {
 diesel::table! {
     use diesel::sql_types::*;
     use crate::db::id::Uuid;
+    use crate::db::time::UtcTime;
 
     shipments (id) {
         id -> Uuid,
@@ -156,14 +167,15 @@ diesel::table! {
         power_of_attorney -> Nullable<Text>,
         postamat_cell -> Nullable<Text>,
         version -> Integer,
-        created_at -> Timestamp,
-        updated_at -> Timestamp,
+        created_at -> UtcTime,
+        updated_at -> UtcTime,
     }
 }
 
 diesel::table! {
     use diesel::sql_types::*;
     use crate::db::id::Uuid;
+    use crate::db::time::UtcTime;
 
     status_events (id) {
         id -> Uuid,
@@ -178,39 +190,46 @@ diesel::table! {
         source -> Text,
         external_event_id -> Nullable<Text>,
         details -> Nullable<Text>,
-        occurred_at -> Timestamp,
-        recorded_at -> Timestamp,
+        occurred_at -> UtcTime,
+        recorded_at -> UtcTime,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::time::UtcTime;
+
     data_revisions (name) {
         name -> Text,
-        applied_at -> Timestamp,
+        applied_at -> UtcTime,
     }
 }
 
 diesel::table! {
     use diesel::sql_types::*;
     use crate::db::id::Uuid;
+    use crate::db::time::UtcTime;
 
     deadlines (id) {
         id -> Uuid,
         shipment_id -> Uuid,
         kind -> Text,
-        started_at -> Timestamp,
-        due_at -> Timestamp,
+        started_at -> UtcTime,
+        due_at -> UtcTime,
         calendar_version -> BigInt,
         state -> Text,
-        resolved_at -> Nullable<Timestamp>,
+        resolved_at -> Nullable<UtcTime>,
         sweep_attempts -> Integer,
-        sweep_after -> Nullable<Timestamp>,
+        sweep_after -> Nullable<UtcTime>,
         sweep_error -> Nullable<Text>,
-        created_at -> Timestamp,
+        created_at -> UtcTime,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::time::UtcTime;
+
     integration_events (source, event_id) {
         source -> Text,
         event_id -> Text,
@@ -219,13 +238,14 @@ diesel::table! {
         payload_hash -> Text,
         response_status -> Integer,
         response -> Text,
-        received_at -> Timestamp,
+        received_at -> UtcTime,
     }
 }
 
 diesel::table! {
     use diesel::sql_types::*;
     use crate::db::id::Uuid;
+    use crate::db::time::UtcTime;
 
     registries (id) {
         id -> Uuid,
@@ -234,14 +254,14 @@ diesel::table! {
         state -> Text,
         number -> Nullable<Text>,
         created_by -> Uuid,
-        created_at -> Timestamp,
+        created_at -> UtcTime,
         sealed_by -> Nullable<Uuid>,
-        sealed_at -> Nullable<Timestamp>,
+        sealed_at -> Nullable<UtcTime>,
         handed_over_by -> Nullable<Uuid>,
-        handed_over_at -> Nullable<Timestamp>,
+        handed_over_at -> Nullable<UtcTime>,
         courier_name -> Nullable<Text>,
         kaspi_registry_number -> Nullable<Text>,
-        accepted_at -> Nullable<Timestamp>,
+        accepted_at -> Nullable<UtcTime>,
         version -> Integer,
     }
 }
@@ -249,6 +269,7 @@ diesel::table! {
 diesel::table! {
     use diesel::sql_types::*;
     use crate::db::id::Uuid;
+    use crate::db::time::UtcTime;
 
     registry_items (registry_id, shipment_id) {
         registry_id -> Uuid,
@@ -257,14 +278,15 @@ diesel::table! {
         application_number -> Text,
         waybill -> Text,
         added_by -> Uuid,
-        added_at -> Timestamp,
-        withdrawn_at -> Nullable<Timestamp>,
+        added_at -> UtcTime,
+        withdrawn_at -> Nullable<UtcTime>,
     }
 }
 
 diesel::table! {
     use diesel::sql_types::*;
     use crate::db::id::Uuid;
+    use crate::db::time::UtcTime;
 
     number_sequences (branch_id, year, series) {
         branch_id -> Uuid,
@@ -277,26 +299,28 @@ diesel::table! {
 diesel::table! {
     use diesel::sql_types::*;
     use crate::db::id::Uuid;
+    use crate::db::time::UtcTime;
 
     kaspi_events (event_id) {
         event_id -> Text,
         event_type -> Text,
         waybill -> Nullable<Text>,
-        occurred_at -> Timestamp,
+        occurred_at -> UtcTime,
         payload -> Text,
         payload_hash -> Text,
         outcome -> Text,
         reason_code -> Nullable<Text>,
         detail -> Nullable<Text>,
         shipment_id -> Nullable<Uuid>,
-        received_at -> Timestamp,
-        resolved_at -> Nullable<Timestamp>,
+        received_at -> UtcTime,
+        resolved_at -> Nullable<UtcTime>,
     }
 }
 
 diesel::table! {
     use diesel::sql_types::*;
     use crate::db::id::Uuid;
+    use crate::db::time::UtcTime;
 
     discrepancies (id) {
         id -> Uuid,
@@ -307,14 +331,15 @@ diesel::table! {
         waybill -> Nullable<Text>,
         detail -> Text,
         kaspi_event_id -> Nullable<Text>,
-        detected_at -> Timestamp,
-        resolved_at -> Nullable<Timestamp>,
+        detected_at -> UtcTime,
+        resolved_at -> Nullable<UtcTime>,
     }
 }
 
 diesel::table! {
     use diesel::sql_types::*;
     use crate::db::id::Uuid;
+    use crate::db::time::UtcTime;
 
     loss_acts (id) {
         id -> Uuid,
@@ -330,14 +355,15 @@ diesel::table! {
         kaspi_event_id -> Nullable<Text>,
         recorded_by -> Nullable<Uuid>,
         drawn_by -> Nullable<Uuid>,
-        drawn_at -> Nullable<Timestamp>,
-        created_at -> Timestamp,
+        drawn_at -> Nullable<UtcTime>,
+        created_at -> UtcTime,
     }
 }
 
 diesel::table! {
     use diesel::sql_types::*;
     use crate::db::id::Uuid;
+    use crate::db::time::UtcTime;
 
     notifications (id) {
         id -> Uuid,
@@ -351,16 +377,17 @@ diesel::table! {
         dedup_key -> Text,
         state -> Text,
         attempts -> Integer,
-        next_attempt_at -> Timestamp,
+        next_attempt_at -> UtcTime,
         last_error -> Nullable<Text>,
         lease_token -> Nullable<Text>,
-        created_at -> Timestamp,
+        created_at -> UtcTime,
     }
 }
 
 diesel::table! {
     use diesel::sql_types::*;
     use crate::db::id::Uuid;
+    use crate::db::time::UtcTime;
 
     outbound_messages (id) {
         id -> Uuid,
@@ -370,16 +397,17 @@ diesel::table! {
         dedup_key -> Text,
         state -> Text,
         attempts -> Integer,
-        next_attempt_at -> Timestamp,
+        next_attempt_at -> UtcTime,
         last_error -> Nullable<Text>,
         lease_token -> Nullable<Text>,
-        created_at -> Timestamp,
+        created_at -> UtcTime,
     }
 }
 
 diesel::table! {
     use diesel::sql_types::*;
     use crate::db::id::Uuid;
+    use crate::db::time::UtcTime;
 
     disputes (id) {
         id -> Uuid,
@@ -393,23 +421,24 @@ diesel::table! {
         outcome -> Nullable<Text>,
         settled_on -> Nullable<Date>,
         recorded_by -> Uuid,
-        created_at -> Timestamp,
-        updated_at -> Timestamp,
+        created_at -> UtcTime,
+        updated_at -> UtcTime,
     }
 }
 
 diesel::table! {
     use diesel::sql_types::*;
     use crate::db::id::Uuid;
+    use crate::db::time::UtcTime;
 
     console_sessions (id) {
         id -> Uuid,
         token_hash -> Text,
         api_key_id -> Uuid,
         csrf_token -> Text,
-        created_at -> Timestamp,
-        last_seen_at -> Timestamp,
-        expires_at -> Timestamp,
+        created_at -> UtcTime,
+        last_seen_at -> UtcTime,
+        expires_at -> UtcTime,
     }
 }
 

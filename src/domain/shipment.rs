@@ -1137,8 +1137,8 @@ pub fn kaspi_plan(
 /// unless Kaspi itself reported removing the document from its cell (п.30) at or before the
 /// collection: then the report contradicts Kaspi's own and is history only.
 pub fn collection_supersedes_expiry(
-    removed_at: &[chrono::NaiveDateTime],
-    collected_at: chrono::NaiveDateTime,
+    removed_at: &[chrono::DateTime<chrono::Utc>],
+    collected_at: chrono::DateTime<chrono::Utc>,
 ) -> bool {
     !removed_at.iter().any(|removed| *removed <= collected_at)
 }
@@ -1615,6 +1615,7 @@ mod tests {
                 .unwrap()
                 .and_hms_opt(h, 0, 0)
                 .unwrap()
+                .and_utc()
         };
         assert!(collection_supersedes_expiry(&[], t(12)));
         assert!(collection_supersedes_expiry(&[t(13)], t(12)));

@@ -21,7 +21,7 @@ pub fn sweep_observed(
     metrics: &Metrics,
 ) -> anyhow::Result<SweepReport> {
     Ok(sweep_with(conn, as_of, calendar, |due| {
-        let lag = (as_of - due.due_at()).to_std().unwrap_or_default();
+        let lag = (as_of - due.due_at).to_std().unwrap_or_default();
         metrics.observe_sweep(due.kind.as_str(), lag);
     })?)
 }

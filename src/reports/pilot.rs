@@ -12,8 +12,8 @@
 
 use crate::db::DbConnection;
 use crate::db::models::branch::BranchScope;
+use crate::db::models::force_majeure;
 use crate::db::models::pilot::{self as stored, Count, Span};
-use crate::db::models::{force_majeure, from_db_time};
 use crate::domain::calendar::Calendar;
 use crate::domain::deadline::DeadlineKind;
 use crate::domain::force_majeure::{NoticeStanding, notice_standing};
@@ -21,7 +21,7 @@ use crate::domain::ids::BranchId;
 use crate::domain::notification::quiet_until;
 use crate::domain::reference::BranchTimeZone;
 use crate::reports::sla::{self, PeriodRefused};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -673,7 +673,7 @@ const MEASURES: [&str; 7] = [
 
 /// The whole seconds from `from` to `to` (none before `from`; a leg of over 136 years would
 /// read as 136).
-fn seconds(from: Option<NaiveDateTime>, to: Option<NaiveDateTime>) -> Option<u32> {
+fn seconds(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Option<u32> {
     let (from, to) = (from?, to?);
     Some(u32::try_from((to - from).num_seconds().max(0)).unwrap_or(u32::MAX))
 }
@@ -864,8 +864,8 @@ fn force_majeure_days(
     let zone = BranchTimeZone::default().tz();
     let mut rows: BTreeMap<String, ForceMajeureDays> = BTreeMap::new();
     for (period, code) in force_majeure::list(conn, scope)? {
-        let starts = from_db_time(period.starts_at);
-        let ends = period.ends_at.map(from_db_time).unwrap_or(now.max(starts));
+        let starts = period.starts_at;
+        let ends = period.ends_at.unwrap_or(now.max(starts));
         if ends <= from || starts >= to {
             continue;
         }
@@ -879,7 +879,7 @@ fn force_majeure_days(
             .or_default();
         row.periods += 1;
         row.days += (last - first).num_days() + 1;
-        let recorded = period.notice_recorded_at.map(from_db_time);
+        let recorded = period.notice_recorded_at;
         match notice_standing(starts, recorded, now, calendar) {
             Ok(NoticeStanding::InTime { .. }) => row.noticed_in_time += 1,
             Ok(NoticeStanding::Late { .. }) => row.noticed_late += 1,
@@ -905,7 +905,7 @@ fn held_by_quiet_hours(
     let mut held = BTreeMap::new();
     stored::for_each_sms_written(conn, span, |s| {
         let tz: chrono_tz::Tz = s.time_zone.parse().unwrap_or(chrono_tz::Asia::Almaty);
-        let local = from_db_time(s.created_at).with_timezone(&tz).naive_local();
+        let local = s.created_at.with_timezone(&tz).naive_local();
         if quiet_until(local, quiet_start, quiet_end).is_some() {
             *held.entry((s.branch, s.kind)).or_insert(0) += 1;
         }

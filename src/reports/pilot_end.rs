@@ -4,7 +4,6 @@
 //! those that complete with Kaspi after it.
 
 use crate::db::DbConnection;
-use crate::db::models::from_db_time;
 use crate::db::models::pilot::{self as stored};
 use crate::domain::application::PilotWindow;
 use crate::domain::ids::BranchId;
@@ -101,7 +100,7 @@ pub fn outlook(
             DeliveryMethod::Postamat => step.postamat += 1,
             DeliveryMethod::Con => step.con += 1,
         }
-        let last_due = doc.last_due.map(from_db_time);
+        let last_due = doc.last_due;
         let judged = at_pilot_end(state, method);
         match judged {
             AtPilotEnd::ToTheCon => to_the_con += 1,

@@ -13,7 +13,7 @@ use crate::db::models::loss_act::LossAct as LossActRecord;
 use crate::db::models::postamat::{self, PostamatRow};
 use crate::db::models::registry::{self, RegistryRow};
 use crate::db::models::shipment::{self as shipments, Loaded};
-use crate::db::models::{api_key, branch, from_db_time};
+use crate::db::models::{api_key, branch};
 use crate::domain::application::ApplicationStatus;
 use crate::domain::calendar::Calendar;
 use crate::domain::deadline::{DeadlineKind, DeadlineState};
@@ -53,12 +53,12 @@ impl DeadlineView {
         DeadlineView {
             kind: row.kind,
             clause: row.kind.clause(),
-            started_at: row.started_at(),
-            due_at: row.due_at(),
-            due_local: row.due_at().with_timezone(&zone.tz()).to_rfc3339(),
+            started_at: row.started_at,
+            due_at: row.due_at,
+            due_local: row.due_at.with_timezone(&zone.tz()).to_rfc3339(),
             calendar_version: row.calendar_version,
             state: row.state,
-            resolved_at: row.resolved_at.map(from_db_time),
+            resolved_at: row.resolved_at,
         }
     }
 }
@@ -124,8 +124,8 @@ impl From<HistoryRow> for StatusEvent {
             source: row.source,
             external_event_id: row.external_event_id,
             details: row.details.and_then(|d| serde_json::from_str(&d).ok()),
-            occurred_at: from_db_time(row.occurred_at),
-            recorded_at: from_db_time(row.recorded_at),
+            occurred_at: row.occurred_at,
+            recorded_at: row.recorded_at,
         }
     }
 }
@@ -221,7 +221,7 @@ pub fn application(
     Ok(ApplicationView {
         id: row.id,
         status: row.status,
-        submitted_at: row.submitted_at(),
+        submitted_at: row.submitted_at,
         application_number: row.number,
         delivery_method: row.delivery_method,
         postamat,
@@ -426,8 +426,8 @@ pub fn registry(conn: &mut DbConnection, row: RegistryRow) -> QueryResult<Regist
             application_number: item.application_number,
             waybill: item.waybill,
             state,
-            added_at: from_db_time(item.added_at),
-            withdrawn_at: item.withdrawn_at.map(from_db_time),
+            added_at: item.added_at,
+            withdrawn_at: item.withdrawn_at,
         })
         .collect();
     Ok(Registry {
@@ -436,15 +436,15 @@ pub fn registry(conn: &mut DbConnection, row: RegistryRow) -> QueryResult<Regist
         kind: row.kind,
         state: row.state,
         created_by: key_name(conn, Some(row.created_by))?.unwrap_or_default(),
-        created_at: from_db_time(row.created_at),
+        created_at: row.created_at,
         sealed_by: key_name(conn, row.sealed_by)?,
-        sealed_at: row.sealed_at.map(from_db_time),
+        sealed_at: row.sealed_at,
         handed_over_by: key_name(conn, row.handed_over_by)?,
-        handed_over_at: row.handed_over_at.map(from_db_time),
+        handed_over_at: row.handed_over_at,
         number: row.number,
         courier_name: row.courier_name,
         kaspi_registry_number: row.kaspi_registry_number,
-        accepted_at: row.accepted_at.map(from_db_time),
+        accepted_at: row.accepted_at,
         items,
     })
 }
@@ -485,8 +485,8 @@ impl From<LossActRecord> for LossAct {
             cause: row.cause,
             circumstances: row.circumstances,
             responsible_employee: row.responsible_employee,
-            drawn_at: row.drawn_at.map(from_db_time),
-            created_at: from_db_time(row.created_at),
+            drawn_at: row.drawn_at,
+            created_at: row.created_at,
         }
     }
 }
@@ -520,8 +520,8 @@ impl From<DisputeRow> for Dispute {
             commission_protocol: r.commission_protocol,
             outcome: r.outcome,
             settled_on: r.settled_on,
-            created_at: from_db_time(r.created_at),
-            updated_at: from_db_time(r.updated_at),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
         }
     }
 }
@@ -586,14 +586,9 @@ impl ForceMajeurePeriod {
     /// The period as it stands at `now`.
     pub fn new(period: Period, calendar: &Calendar, now: DateTime<Utc>) -> Self {
         let row = &period.0;
-        let notice = notice_standing(
-            from_db_time(row.starts_at),
-            row.notice_recorded_at.map(from_db_time),
-            now,
-            calendar,
-        )
-        .ok()
-        .map(NoticeView::from);
+        let notice = notice_standing(row.starts_at, row.notice_recorded_at, now, calendar)
+            .ok()
+            .map(NoticeView::from);
         ForceMajeurePeriod {
             notice,
             ..ForceMajeurePeriod::recorded(period)
@@ -604,16 +599,16 @@ impl ForceMajeurePeriod {
         ForceMajeurePeriod {
             id: row.id,
             branch,
-            starts_at: from_db_time(row.starts_at),
-            ends_at: row.ends_at.map(from_db_time),
+            starts_at: row.starts_at,
+            ends_at: row.ends_at,
             reason: row.reason,
             document_ref: row.document_ref,
             created_by: row.created_by,
-            created_at: from_db_time(row.created_at),
+            created_at: row.created_at,
             ended_by: row.ended_by,
-            end_recorded_at: row.end_recorded_at.map(from_db_time),
+            end_recorded_at: row.end_recorded_at,
             notice_reference: row.notice_reference,
-            notice_recorded_at: row.notice_recorded_at.map(from_db_time),
+            notice_recorded_at: row.notice_recorded_at,
             notice_recorded_by: row.notice_recorded_by,
             notice: None,
         }
@@ -679,7 +674,7 @@ pub fn kaspi_track(conn: &mut DbConnection, row: ApplicationRow) -> QueryResult<
                     from: h.from_status,
                     to: h.to_status,
                     source: h.source,
-                    occurred_at: from_db_time(h.occurred_at),
+                    occurred_at: h.occurred_at,
                 })
                 .collect();
             Ok(KaspiTrackedDocument {

@@ -19,8 +19,8 @@ use crate::config::DispatchConfig;
 use crate::db::models::api_key::{self, NewKey, Principal};
 use crate::db::models::branch::{self, BranchFields, BranchScope};
 use crate::db::models::deadline;
+use crate::db::models::loss_act;
 use crate::db::models::postamat::{self, PostamatFields};
-use crate::db::models::{from_db_time, loss_act};
 use crate::db::{DbConnection, DbPool};
 use crate::domain::application::PilotWindow;
 use crate::domain::application::{DeliveryChangeReason, FinalStatus};
@@ -1316,7 +1316,7 @@ impl Run<'_> {
         deadline::of_shipment(self.conn, shipment)?
             .into_iter()
             .find(|dl| dl.kind == DeadlineKind::Storage)
-            .map(|dl| from_db_time(dl.due_at))
+            .map(|dl| dl.due_at)
             .ok_or_else(|| anyhow!("{} has no storage deadline", self.number(d)))
     }
 

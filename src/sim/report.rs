@@ -6,7 +6,6 @@
 use super::Settings;
 use crate::db::DbConnection;
 use crate::db::models::branch::BranchScope;
-use crate::db::models::from_db_time;
 use crate::db::models::report;
 use crate::domain::reference::BranchTimeZone;
 use crate::domain::registry::RegistryKind;
@@ -112,7 +111,7 @@ pub fn gather(conn: &mut DbConnection, settings: &Settings) -> anyhow::Result<Re
     report::for_each_move_between(conn, from, to, |m| {
         if let Some(state) = ShipmentState::parse(&m.to) {
             *daily
-                .entry((local_day(from_db_time(m.occurred_at)), m.branch))
+                .entry((local_day(m.occurred_at), m.branch))
                 .or_insert_with(BTreeMap::new)
                 .entry(state)
                 .or_insert(0) += 1;
@@ -173,7 +172,7 @@ pub fn gather(conn: &mut DbConnection, settings: &Settings) -> anyhow::Result<Re
     )?;
     let handovers = report::handovers(conn)?
         .into_iter()
-        .map(|h| (from_db_time(h.at), h.branch, h.kind, h.number, h.envelopes))
+        .map(|h| (h.at, h.branch, h.kind, h.number, h.envelopes))
         .collect();
     Ok(Report {
         sla,

@@ -4,7 +4,6 @@
 use super::{WorkflowError, WorkflowResult};
 use crate::db::models::api_key::Principal;
 use crate::db::models::calendar::{self, EditRow};
-use crate::db::models::to_db_time;
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::calendar::{Amendment, DayKind, DayName, EditAction, YearEdit};
 use crate::domain::reference::Text;
@@ -63,7 +62,7 @@ pub fn edit(
             reason: reason.to_string(),
             key_id: actor.key_id,
             actor_name: actor.name.clone(),
-            created_at: to_db_time(now),
+            created_at: now,
         };
         calendar::insert_edit(conn, &row)?;
         Ok(row)

@@ -17,7 +17,7 @@ use crate::db::models::application::{self, ApplicationRow};
 use crate::db::models::branch::{self, BranchScope};
 use crate::db::models::registry;
 use crate::db::models::shipment::{self as shipments, ShipmentRow};
-use crate::db::models::{history, outbox, postamat, to_db_time};
+use crate::db::models::{history, outbox, postamat};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::application::DeliveryChangeReason;
 use crate::domain::ids::ShipmentId;
@@ -100,7 +100,7 @@ fn set_delivery(
         delivery_method: method,
         postamat_id: postamat,
         version: app.version + 1,
-        updated_at: to_db_time(ctx.recorded_at),
+        updated_at: ctx.recorded_at,
         ..app.clone()
     })
 }
@@ -289,7 +289,7 @@ fn take_off_unsigned_registry(
             conn,
             document.id,
             RegistryKind::KaspiHandoff,
-            to_db_time(ctx.recorded_at),
+            ctx.recorded_at,
         )
     };
     match registry::live_of(conn, document.id, RegistryKind::KaspiHandoff)? {

@@ -6,9 +6,9 @@ use super::shipment::note;
 use super::{Actor, EventContext, Reason, WorkflowError, WorkflowResult};
 use crate::db::models::api_key::Principal;
 use crate::db::models::branch::{self, BranchScope};
+use crate::db::models::deadline;
 use crate::db::models::force_majeure::{self as periods, Period, PeriodRow};
 use crate::db::models::shipment as shipments;
-use crate::db::models::{deadline, to_db_time};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::calendar::{Calendar, CalendarSnapshot};
 use crate::domain::force_majeure::{Decision, decide, notice_due};
@@ -90,14 +90,14 @@ pub fn record(
         let row = PeriodRow {
             id: PeriodId::new(),
             branch_id,
-            starts_at: to_db_time(new.starts_at),
-            ends_at: new.ends_at.map(to_db_time),
+            starts_at: new.starts_at,
+            ends_at: new.ends_at,
             reason: new.reason.to_string(),
             document_ref: new.document_ref.as_ref().map(Text::to_string),
             created_by: actor.key_id,
-            created_at: to_db_time(now),
+            created_at: now,
             ended_by: new.ends_at.map(|_| actor.key_id),
-            end_recorded_at: new.ends_at.map(|_| to_db_time(now)),
+            end_recorded_at: new.ends_at.map(|_| now),
             notice_reference: None,
             notice_recorded_at: None,
             notice_recorded_by: None,
@@ -217,8 +217,8 @@ fn extend_deadlines(
             .collect();
         let decision = decide(
             due.kind.rule(),
-            due.started_at(),
-            due.due_at(),
+            due.started_at,
+            due.due_at,
             tz.tz(),
             calendar,
             &suspensions,
@@ -234,7 +234,7 @@ fn extend_deadlines(
                 .or_default()
                 .push(serde_json::json!({
                     "deadline": due.kind,
-                    "due_before": due.due_at(),
+                    "due_before": due.due_at,
                     "due_after": extended.at,
                 }));
         }

@@ -96,7 +96,7 @@ pub fn transfer(
         let storage_ends = deadline::of_shipment(conn, row.id)?
             .into_iter()
             .find(|d| d.kind == DeadlineKind::IssuanceStorage)
-            .map(|d| d.due_at());
+            .map(|d| d.due_at);
         transfer_allowed(storage_ends, ctx.occurred_at).map_err(|ends| {
             WorkflowError::rejected(
                 Reason::InvalidTransition,

@@ -17,7 +17,7 @@ use crate::db::models::integration_event::fingerprint;
 use crate::db::models::kaspi_event::{self as stored, DiscrepancyRow, KaspiEventRow};
 use crate::db::models::registry::{self, ItemWithShipment, RegistryRow};
 use crate::db::models::shipment::{self as shipments, Loaded, ShipmentRow};
-use crate::db::models::{deadline, history, postamat, to_db_time};
+use crate::db::models::{deadline, history, postamat};
 use crate::db::{DbConnection, lock_key, write_transaction};
 use crate::domain::calendar::CalendarSnapshot;
 use crate::domain::deadline::{self as rules, DeadlineKind, DeadlineState};
@@ -177,7 +177,7 @@ fn receive_in(
             event_id: event.event_id.to_string(),
             event_type: event.body.type_name().to_owned(),
             waybill: Some(event.body.wait_key()),
-            occurred_at: to_db_time(event.occurred_at),
+            occurred_at: event.occurred_at,
             payload: serde_json::to_string(event)
                 .map_err(|e| WorkflowError::internal("keeping a Kaspi event", e))?,
             payload_hash: hash,
@@ -185,8 +185,8 @@ fn receive_in(
             reason_code: done.reason.clone(),
             detail: done.detail.clone(),
             shipment_id: done.shipment_id,
-            received_at: to_db_time(ctx.recorded_at),
-            resolved_at: (done.outcome != Outcome::Unmatched).then(|| to_db_time(ctx.recorded_at)),
+            received_at: ctx.recorded_at,
+            resolved_at: (done.outcome != Outcome::Unmatched).then_some(ctx.recorded_at),
         };
         if !stored::insert_new(conn, &row)? {
             return Err(Stop::Seen);
@@ -371,10 +371,7 @@ fn contradicts_removal(
             .into_iter()
             .map(|(at, _)| at)
             .collect();
-    Ok(!collection_supersedes_expiry(
-        &removed,
-        to_db_time(event.occurred_at),
-    ))
+    Ok(!collection_supersedes_expiry(&removed, event.occurred_at))
 }
 
 /// Issue 23: in a cell, or on its way back after an early removal, a Kaspi report is of a new
@@ -399,7 +396,7 @@ fn report_is_new(
     let since = history::entered_at(conn, shipment.id, shipment.status.as_str())?;
     Ok(kaspi_report_is_new(
         shipment.status,
-        since.map(|at| at.and_utc()),
+        since,
         shipment.postamat_cell.as_deref(),
         reported,
     ))
@@ -429,7 +426,7 @@ fn judge_early_removal(
     let storage_ends = deadline::of_shipment(conn, loaded.shipment.id)?
         .into_iter()
         .filter(|d| d.kind == DeadlineKind::Storage && d.state == storage)
-        .map(|d| d.due_at())
+        .map(|d| d.due_at)
         .max();
     if loaded.shipment.status == ShipmentState::StorageExpired {
         // Recorded where it is; the flag says the cell did not keep the citizen's days.
@@ -769,7 +766,7 @@ fn discrepancy(
             waybill: found.waybill.map(str::to_owned),
             detail: found.detail,
             kaspi_event_id: ctx.external_event_id.clone(),
-            detected_at: to_db_time(ctx.recorded_at),
+            detected_at: ctx.recorded_at,
             resolved_at: None,
         },
     )?;
@@ -949,7 +946,7 @@ pub fn replay_waiting(
         let done = process(conn, &event, &ctx)?;
         if done.outcome != Outcome::Unmatched {
             resolved += 1;
-            kept.resolved_at = Some(to_db_time(ctx.recorded_at));
+            kept.resolved_at = Some(ctx.recorded_at);
         }
         kept.outcome = done.outcome;
         kept.reason_code = done.reason;

@@ -8,7 +8,7 @@ use crate::db::models::branch::BranchScope;
 use crate::db::models::loss_act::{self, LossAct, LossActRow};
 use crate::db::models::numbering::{Series, next_number};
 use crate::db::models::shipment::ShipmentRow;
-use crate::db::models::{branch, outbox, to_db_time};
+use crate::db::models::{branch, outbox};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::ids::{KeyId, LossActId, ShipmentId};
 use crate::domain::loss::{LossActState, LossSide};
@@ -57,7 +57,7 @@ pub fn open_act(
             recorded_by: ctx.actor.key_id,
             drawn_by: None,
             drawn_at: None,
-            created_at: to_db_time(ctx.recorded_at),
+            created_at: ctx.recorded_at,
         },
     )?;
     Ok(id)

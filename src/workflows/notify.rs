@@ -160,7 +160,7 @@ pub fn kaspi_delays(
                 let details: serde_json::Value = serde_json::from_str(details.as_deref()?).ok()?;
                 let reported = details.get("reported").unwrap_or(&details);
                 let date = reported.get("new_expected_date")?.as_str()?.parse().ok()?;
-                Some((occurred_at.and_utc(), date))
+                Some((occurred_at, date))
             })
             .collect();
     delays.sort_by_key(|d| std::cmp::Reverse(d.0));

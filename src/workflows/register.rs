@@ -3,9 +3,9 @@
 
 use super::{EventContext, Reason, WorkflowError, WorkflowResult};
 use crate::db::models::application::{self, ApplicationRow};
+use crate::db::models::branch;
 use crate::db::models::branch::BranchRow;
 use crate::db::models::postamat::{self, PostamatRow, city_key};
-use crate::db::models::{branch, to_db_time};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::application::{ApplicationStatus, PilotWindow};
 use crate::domain::identifiers::{ApplicationNumber, ExternalId, Iin, Phone};
@@ -142,7 +142,7 @@ fn insert(
             Some(chosen.id)
         }
     };
-    let now = to_db_time(ctx.recorded_at);
+    let now = ctx.recorded_at;
     let row = ApplicationRow {
         id: ApplicationId::new(),
         number: new.number.to_string(),
@@ -155,7 +155,7 @@ fn insert(
         postamat_id,
         branch_id: branch.id,
         status: ApplicationStatus::AwaitingExecution,
-        submitted_at: to_db_time(new.submitted_at),
+        submitted_at: new.submitted_at,
         payload_hash: new.payload_hash.clone(),
         created_at: now,
         updated_at: now,

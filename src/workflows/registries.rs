@@ -11,7 +11,7 @@ use crate::db::models::kaspi_event;
 use crate::db::models::numbering::{Series, next_number};
 use crate::db::models::registry::{self, ItemRow, RegistryRow};
 use crate::db::models::shipment::{self as shipments, ShipmentRow};
-use crate::db::models::{application, branch, history, to_db_time};
+use crate::db::models::{application, branch, history};
 use crate::db::{DbConnection, lock_key, write_transaction};
 use crate::domain::identifiers::ApplicationNumber;
 use crate::domain::ids::{BranchId, KeyId, RegistryId, ShipmentId};
@@ -110,7 +110,7 @@ fn add(
             application_number: number.to_string(),
             waybill,
             added_by,
-            added_at: to_db_time(ctx.recorded_at),
+            added_at: ctx.recorded_at,
             withdrawn_at: None,
         },
     );
@@ -147,7 +147,7 @@ pub fn draft(
             state: RegistryState::Draft,
             number: None,
             created_by,
-            created_at: to_db_time(ctx.recorded_at),
+            created_at: ctx.recorded_at,
             sealed_by: None,
             sealed_at: None,
             handed_over_by: None,
@@ -402,7 +402,7 @@ pub fn bring_back(
 ) -> WorkflowResult<ShipmentRow> {
     write_transaction(conn, |conn| {
         let shipment = super::shipment::find_scoped(conn, id, scope)?;
-        let at = to_db_time(ctx.recorded_at);
+        let at = ctx.recorded_at;
         let from = registry::withdraw_item(conn, shipment.id, RegistryKind::KaspiHandoff, at)?;
         let settled = kaspi_event::settle_not_accepted(conn, shipment.id, at)?;
         let details = serde_json::json!({

@@ -69,7 +69,7 @@ fn issuance_month_runs_out(
         let Some(row) = shipments::find(conn, ended.shipment_id)? else {
             continue;
         };
-        let end = ended.due_at();
+        let end = ended.due_at;
         deadline::settle(conn, ended.id, DeadlineState::Met, end)?;
         let at_end = EventContext {
             occurred_at: end,
@@ -81,10 +81,10 @@ fn issuance_month_runs_out(
         // recorded late keeps the state it found).
         let after = history::of_shipment(conn, row.id)?
             .into_iter()
-            .filter(|line| line.occurred_at.and_utc() >= end)
+            .filter(|line| line.occurred_at >= end)
             .filter(|line| line.from_status.as_deref() != Some(line.to_status.as_str()))
             .find_map(|line| {
-                ShipmentState::parse(&line.to_status).map(|to| (to, line.occurred_at.and_utc()))
+                ShipmentState::parse(&line.to_status).map(|to| (to, line.occurred_at))
             });
         match after {
             Some((ShipmentState::TransferredAfterStorage, at)) => {
@@ -131,7 +131,7 @@ fn midnight_ends_the_day_before(
     for (pending, branch_id, zone) in deadline::pending_with_zone(conn, None)? {
         let tz = zone.tz();
         let midnight = |t: DateTime<Utc>| t.with_timezone(&tz).time() == NaiveTime::MIN;
-        let started = pending.started_at();
+        let started = pending.started_at;
         let suspensions = snapshot.suspensions_for(Some(branch_id));
         if !midnight(started) && !suspensions.iter().any(|s| s.end.is_some_and(midnight)) {
             continue;
@@ -141,14 +141,14 @@ fn midnight_ends_the_day_before(
             Extended::Due(extended) => extended.at,
             Extended::Suspended { .. } => continue,
         };
-        if target == pending.due_at() || !deadline::move_due(conn, pending.id, target)? {
+        if target == pending.due_at || !deadline::move_due(conn, pending.id, target)? {
             continue;
         }
         moved += 1;
         if let Some(row) = shipments::find(conn, pending.shipment_id)? {
             let details = serde_json::json!({
                 "deadline": pending.kind,
-                "due_before": pending.due_at(),
+                "due_before": pending.due_at,
                 "due_after": target,
                 "revision": MIDNIGHT_ENDS_THE_DAY_BEFORE,
             });

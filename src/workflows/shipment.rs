@@ -7,7 +7,7 @@ use crate::db::DbConnection;
 use crate::db::models::deadline::{Cancel, DeadlineRow};
 use crate::db::models::history::{self, HistoryRow};
 use crate::db::models::shipment::ShipmentRow;
-use crate::db::models::{branch, deadline, shipment, to_db_time};
+use crate::db::models::{branch, deadline, shipment};
 use crate::domain::deadline::{self as rules, DeadlineKind, DeadlineState};
 use crate::domain::force_majeure::{Decision, decide};
 use crate::domain::ids::{ApplicationId, BranchId, DeadlineId, HistoryId, ShipmentId};
@@ -45,7 +45,7 @@ pub fn apply(
     let mut next = row.clone();
     next.status = t.to;
     next.version += 1;
-    next.updated_at = to_db_time(ctx.recorded_at);
+    next.updated_at = ctx.recorded_at;
     match event {
         Event::KaspiOrderCreated { order_id, waybill } => {
             next.kaspi_order_id = Some(order_id);
@@ -77,7 +77,7 @@ pub fn apply(
     let details = if t.supersedes {
         let mut merged = serde_json::json!({
             "supersedes": row.status.as_str(),
-            "superseded_recorded_at": row.updated_at.and_utc(),
+            "superseded_recorded_at": row.updated_at,
         });
         if let Some(serde_json::Value::Object(reported)) = details {
             merged["reported"] = serde_json::Value::Object(reported);
@@ -104,7 +104,7 @@ pub fn apply(
     let simple = !runs_out && !t.cancels_pending && t.cancels.is_empty() && t.withdraws.is_empty();
     let meeting = simple.then_some(shipment::Meeting {
         kinds: t.meets,
-        at: to_db_time(ctx.occurred_at),
+        at: ctx.occurred_at,
     });
     // The deadlines it starts are reckoned first (reading the branch's zone if not given); one
     // goes into the same write, as its insert comes last either way.
@@ -146,17 +146,9 @@ fn settle_deadlines(
         for ended in deadline::of_shipment(conn, row.id)? {
             let ran_out = ended.kind.runs_into().is_some()
                 && ended.state == DeadlineState::Pending
-                && ended.due_at() <= ctx.occurred_at;
+                && ended.due_at <= ctx.occurred_at;
             if ran_out && t.meets.contains(&ended.kind) {
-                run_out(
-                    conn,
-                    row.id,
-                    row.branch_id,
-                    zone,
-                    &ended,
-                    ended.due_at(),
-                    ctx,
-                )?;
+                run_out(conn, row.id, row.branch_id, zone, &ended, ended.due_at, ctx)?;
             }
         }
     }
@@ -210,8 +202,8 @@ fn history_row(line: Line<'_>, ctx: &EventContext<'_>) -> HistoryRow {
         source: ctx.source.as_str().to_owned(),
         external_event_id: ctx.external_event_id.clone(),
         details: line.details.map(|d| d.to_string()),
-        occurred_at: to_db_time(ctx.occurred_at),
-        recorded_at: to_db_time(ctx.recorded_at),
+        occurred_at: ctx.occurred_at,
+        recorded_at: ctx.recorded_at,
     }
 }
 
@@ -248,7 +240,7 @@ pub fn create(
     kind: ShipmentKind,
     ctx: &EventContext<'_>,
 ) -> WorkflowResult<ShipmentRow> {
-    let now = to_db_time(ctx.recorded_at);
+    let now = ctx.recorded_at;
     let row = ShipmentRow {
         id: ShipmentId::new(),
         application_id,
@@ -371,15 +363,15 @@ fn planned_deadlines(
             id: DeadlineId::new(),
             shipment_id,
             kind,
-            started_at: to_db_time(ctx.occurred_at),
-            due_at: to_db_time(due.at),
+            started_at: ctx.occurred_at,
+            due_at: due.at,
             calendar_version: due.calendar_version,
             state: DeadlineState::Pending,
             resolved_at: None,
             sweep_attempts: 0,
             sweep_after: None,
             sweep_error: None,
-            created_at: to_db_time(ctx.recorded_at),
+            created_at: ctx.recorded_at,
         });
     }
     Ok(planned)

@@ -150,7 +150,7 @@ pub fn dry_run(
                 deadline: due.id,
                 kind: due.kind.as_str(),
                 shipment_id: due.shipment_id,
-                due_at: due.due_at(),
+                due_at: due.due_at,
                 consequence: due.kind.on_breach().as_str(),
             })
         })
@@ -189,8 +189,8 @@ fn consequence(
     let suspensions = calendar.suspensions_for(Some(row.branch_id));
     let decision = decide(
         due.kind.rule(),
-        due.started_at(),
-        due.due_at(),
+        due.started_at,
+        due.due_at,
         tz,
         &calendar.calendar,
         &suspensions,
@@ -219,7 +219,7 @@ fn consequence(
         // force-majeure period that has passed since it was stored.
         let end = match decision {
             Decision::MoveTo(extended) => extended.at,
-            Decision::Keep | Decision::Hold { .. } => due.due_at(),
+            Decision::Keep | Decision::Hold { .. } => due.due_at,
         };
         let ctx = EventContext {
             actor: Actor::sweeper(),
@@ -243,7 +243,7 @@ fn consequence(
                     source: Source::Sweeper,
                     external_event_id: None,
                     // п.29–30: storage ended at the due instant, whenever we noticed.
-                    occurred_at: due.due_at(),
+                    occurred_at: due.due_at,
                     recorded_at: as_of,
                     calendar,
                 };

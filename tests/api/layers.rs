@@ -172,3 +172,43 @@ fn the_read_side_has_one_home_that_the_simulation_and_the_console_share() {
         }
     }
 }
+
+/// Issue 24, item 4: rows hold `DateTime<Utc>`, so the zone-less storage type stays in
+/// `db::time`. Outside `db` no code converts an instant for storage or binds one; the domain
+/// may still speak of a naive *local* wall-clock time (a branch's 12:00, the quiet hours).
+#[test]
+fn instants_leave_the_database_as_utc_and_nothing_above_it_converts_them() {
+    for module in MODULES.into_iter().filter(|m| *m != "db") {
+        for (path, text) in module_sources(module) {
+            for forbidden in [
+                "to_db_time",
+                "from_db_time",
+                "time::At(",
+                "MaybeAt",
+                "UtcTime",
+            ] {
+                assert!(
+                    !text.contains(forbidden),
+                    "{} uses {forbidden}: instants are converted in db::time only",
+                    path.display()
+                );
+            }
+            if module != "domain" {
+                assert!(
+                    !text.contains("NaiveDateTime"),
+                    "{} holds a zone-less instant: rows and views carry DateTime<Utc>",
+                    path.display()
+                );
+            }
+        }
+    }
+    for (path, text) in module_sources("db") {
+        if !path.ends_with("db/time.rs") {
+            assert!(
+                !text.contains("NaiveDateTime"),
+                "{} holds a zone-less instant: only db/time.rs knows the stored form",
+                path.display()
+            );
+        }
+    }
+}

@@ -7,7 +7,6 @@ use crate::api::error::ApiResult;
 use crate::api::extract::{ApiJson, ApiPath};
 use crate::api::found;
 use crate::db::models::branch::{self, BranchFields, BranchRow};
-use crate::db::models::from_db_time;
 use crate::domain::ids::BranchId;
 use crate::domain::reference::{BranchCode, BranchTimeZone, CityCode, Text};
 use actix_web::{HttpResponse, delete, get, put, web};
@@ -95,8 +94,8 @@ impl From<BranchRow> for Branch {
             address_kk: row.address_kk,
             address_ru: row.address_ru,
             time_zone: row.time_zone.as_str().to_owned(),
-            created_at: from_db_time(row.created_at),
-            updated_at: from_db_time(row.updated_at),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
         }
     }
 }

@@ -6,7 +6,6 @@ use crate::api::auth::{Admins, AnyRole, Authorized};
 use crate::api::error::ApiResult;
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::found;
-use crate::db::models::from_db_time;
 use crate::db::models::postamat::{self, PostamatFields, PostamatRow};
 use crate::domain::ids::PostamatId;
 use crate::domain::reference::{CityCode, KaspiPostamatId, Text};
@@ -64,8 +63,8 @@ impl From<PostamatRow> for Postamat {
             city_code: row.city_code,
             address_kk: row.address_kk,
             address_ru: row.address_ru,
-            created_at: from_db_time(row.created_at),
-            updated_at: from_db_time(row.updated_at),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
         }
     }
 }

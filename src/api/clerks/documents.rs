@@ -324,7 +324,7 @@ async fn list_shipments(
             state: row.status,
             waybill: row.waybill,
             kaspi_order_id: row.kaspi_order_id,
-            updated_at: crate::db::models::from_db_time(row.updated_at),
+            updated_at: row.updated_at,
         })
         .collect();
     Ok(web::Json(ShipmentPage {

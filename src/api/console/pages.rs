@@ -11,7 +11,7 @@ use crate::api::auth::{AnyRole, BranchStaff, Supervisors};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::printed;
 use crate::db::models::shipment::{self as shipments, SearchTerm};
-use crate::db::models::{branch, calendar, from_db_time, outbox, registry};
+use crate::db::models::{branch, calendar, outbox, registry};
 use crate::domain::deadline::{DeadlineKind, DeadlineState};
 use crate::domain::identifiers::{ApplicationNumber, Iin, Waybill};
 use crate::domain::ids::{RegistryId, ShipmentId};
@@ -580,7 +580,7 @@ pub async fn shipment(
                     tbody {
                         @for m in messages {
                             tr {
-                                td { (local(from_db_time(m.created_at), tz)) }
+                                td { (local(m.created_at, tz)) }
                                 td { (ctx.lang.name_of(m.channel.as_str())) " " (disclosure.phone(&m.recipient).unwrap_or_default()) }
                                 td { (ctx.lang.name_of(m.state.as_str())) }
                                 td { (m.body) }
@@ -866,7 +866,7 @@ pub async fn calendar(
                                     td { (e.action.as_str()) }
                                     td { (e.reason) }
                                     td { (e.actor_name) }
-                                    td { (local(from_db_time(e.created_at), zone)) }
+                                    td { (local(e.created_at, zone)) }
                                 }
                             }
                         }

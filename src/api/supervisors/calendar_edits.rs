@@ -5,7 +5,6 @@ use crate::api::auth::{Authorized, Supervisors};
 use crate::api::error::ApiResult;
 use crate::api::extract::{ApiJson, ApiPath, Bounds};
 use crate::db::models::calendar::{self, EditRow};
-use crate::db::models::from_db_time;
 use crate::domain::calendar::{DayKind, EditAction};
 use crate::domain::ids::KeyId;
 use crate::domain::reference::Text;
@@ -55,7 +54,7 @@ impl From<EditRow> for CalendarEditRecord {
             reason: row.reason,
             key_id: row.key_id,
             actor_name: row.actor_name,
-            created_at: from_db_time(row.created_at),
+            created_at: row.created_at,
         }
     }
 }

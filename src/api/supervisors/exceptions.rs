@@ -6,7 +6,7 @@ use crate::api::auth::{Authorized, Supervisors};
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::extract::{ApiPath, ApiQuery};
 use crate::db::models::kaspi_event::{self, DiscrepancyRow, KaspiEventRow};
-use crate::db::models::{from_db_time, outbox, report};
+use crate::db::models::{outbox, report};
 use crate::domain::ids::{DiscrepancyId, MessageId, RegistryId, ShipmentId};
 use crate::domain::kaspi::{DiscrepancyKind, Outcome};
 use crate::domain::notification::Outbox;
@@ -48,11 +48,11 @@ impl From<KaspiEventRow> for StoredEvent {
             event_id: row.event_id,
             event_type: row.event_type,
             waybill: row.waybill,
-            occurred_at: from_db_time(row.occurred_at),
+            occurred_at: row.occurred_at,
             outcome: row.outcome,
             reason: row.reason_code,
             detail: row.detail,
-            received_at: from_db_time(row.received_at),
+            received_at: row.received_at,
         }
     }
 }
@@ -116,7 +116,7 @@ impl From<DiscrepancyRow> for Discrepancy {
             waybill: row.waybill,
             detail: row.detail,
             kaspi_event_id: row.kaspi_event_id,
-            detected_at: from_db_time(row.detected_at),
+            detected_at: row.detected_at,
         }
     }
 }

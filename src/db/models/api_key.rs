@@ -2,15 +2,15 @@
 //! 256-bit random values, so a fast hash is enough (a slow password hash protects guessable
 //! secrets, which these are not) and lets every request find its key through a unique index.
 
-use super::{from_db_time, to_db_time};
 use crate::db::DbConnection;
 use crate::db::models::branch::BranchScope;
 use crate::db::schema::{api_keys, branches, service_bootstrap};
+use crate::db::time::{At, MaybeAt};
 use crate::domain::ids::{BranchId, KeyId};
 use crate::domain::reference::{BranchCode, Text};
 use crate::domain::role::{Role, RoleBranchMismatch};
 use base64::Engine;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use rand::Rng;
 use sha2::{Digest, Sha256};
@@ -30,8 +30,10 @@ struct ApiKeyRow {
     branch_id: Option<BranchId>,
     token_prefix: String,
     token_hash: String,
-    created_at: NaiveDateTime,
-    revoked_at: Option<NaiveDateTime>,
+    #[diesel(serialize_as = At)]
+    created_at: DateTime<Utc>,
+    #[diesel(serialize_as = MaybeAt)]
+    revoked_at: Option<DateTime<Utc>>,
 }
 
 /// A key as listed to operators: never its token.
@@ -120,11 +122,11 @@ pub fn create(
         branch_id,
         token_prefix: token[..SHOWN_PREFIX_LEN].to_owned(),
         token_hash: hash_token(&token),
-        created_at: to_db_time(now),
+        created_at: now,
         revoked_at: None,
     };
     diesel::insert_into(api_keys::table)
-        .values(&row)
+        .values(row.clone())
         .execute(conn)?;
     let key = ApiKey {
         id: row.id,
@@ -145,8 +147,8 @@ fn to_view(row: ApiKeyRow, branch: Option<String>) -> ApiKey {
         role: row.role,
         branch,
         token_prefix: row.token_prefix,
-        created_at: from_db_time(row.created_at),
-        revoked_at: row.revoked_at.map(from_db_time),
+        created_at: row.created_at,
+        revoked_at: row.revoked_at,
     }
 }
 
@@ -191,7 +193,7 @@ pub fn revoke(
             .filter(api_keys::id.eq(id))
             .filter(api_keys::revoked_at.is_null()),
     )
-    .set(api_keys::revoked_at.eq(to_db_time(now)))
+    .set(api_keys::revoked_at.eq(At(now)))
     .execute(conn)?;
     find(conn, id)
 }
@@ -295,7 +297,7 @@ pub fn bootstrap_admin(
             .values((
                 service_bootstrap::id.eq(1),
                 service_bootstrap::admin_key_id.eq(key.id),
-                service_bootstrap::created_at.eq(to_db_time(now)),
+                service_bootstrap::created_at.eq(At(now)),
             ))
             .execute(conn)?;
         Ok(Some((key, token)))

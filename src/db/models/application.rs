@@ -1,15 +1,15 @@
 //! Applications (п.3–5): what the citizen asked for, registered by Kaspi, finalised or refused
 //! by the registry office.
 
-use super::{from_db_time, to_db_time};
 use crate::db::DbConnection;
 use crate::db::models::branch::BranchScope;
 use crate::db::schema::applications;
+use crate::db::time::At;
 use crate::domain::application::ApplicationStatus;
 use crate::domain::ids::{ApplicationId, BranchId, PostamatId};
 use crate::domain::notification::Language;
 use crate::domain::shipment::DeliveryMethod;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -27,22 +27,19 @@ pub struct ApplicationRow {
     pub postamat_id: Option<PostamatId>,
     pub branch_id: BranchId,
     pub status: ApplicationStatus,
-    pub submitted_at: NaiveDateTime,
+    #[diesel(serialize_as = At)]
+    pub submitted_at: DateTime<Utc>,
     pub payload_hash: String,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
+    #[diesel(serialize_as = At)]
+    pub created_at: DateTime<Utc>,
+    #[diesel(serialize_as = At)]
+    pub updated_at: DateTime<Utc>,
     pub version: i32,
-}
-
-impl ApplicationRow {
-    pub fn submitted_at(&self) -> DateTime<Utc> {
-        from_db_time(self.submitted_at)
-    }
 }
 
 pub fn insert(conn: &mut DbConnection, row: &ApplicationRow) -> QueryResult<()> {
     diesel::insert_into(applications::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)
         .map(|_| ())
 }
@@ -100,7 +97,7 @@ pub fn set_delivery(
         applications::delivery_method.eq(method),
         applications::postamat_id.eq(postamat),
         applications::version.eq(row.version + 1),
-        applications::updated_at.eq(to_db_time(now)),
+        applications::updated_at.eq(At(now)),
     ))
     .execute(conn)
     .map(|n| n == 1)
@@ -121,7 +118,7 @@ pub fn set_status(
     .set((
         applications::status.eq(to),
         applications::version.eq(row.version + 1),
-        applications::updated_at.eq(to_db_time(now)),
+        applications::updated_at.eq(At(now)),
     ))
     .execute(conn)
     .map(|n| n == 1)

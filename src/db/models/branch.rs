@@ -1,12 +1,12 @@
 //! Branches of the State Corporation, and which of them a caller may see.
 
-use super::to_db_time;
 use crate::db::DbConnection;
 use crate::db::schema::branches;
+use crate::db::time::At;
 use crate::domain::ids::BranchId;
 use crate::domain::notification::Bilingual;
 use crate::domain::reference::{BranchCode, BranchTimeZone, CityCode};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -21,8 +21,10 @@ pub struct BranchRow {
     pub address_kk: String,
     pub address_ru: String,
     pub time_zone: BranchTimeZone,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
+    #[diesel(serialize_as = At)]
+    pub created_at: DateTime<Utc>,
+    #[diesel(serialize_as = At)]
+    pub updated_at: DateTime<Utc>,
     /// The city's КАТО code (п.4); '' for a branch entered before codes were kept and not
     /// given one since.
     pub city_code: String,
@@ -133,7 +135,7 @@ pub fn upsert(
                 branches::address_kk.eq(&fields.address_kk),
                 branches::address_ru.eq(&fields.address_ru),
                 branches::time_zone.eq(fields.time_zone),
-                branches::updated_at.eq(to_db_time(now)),
+                branches::updated_at.eq(At(now)),
             ))
             .execute(conn)?;
         if changed > 0 {
@@ -149,12 +151,12 @@ pub fn upsert(
             address_kk: fields.address_kk.clone(),
             address_ru: fields.address_ru.clone(),
             time_zone: fields.time_zone,
-            created_at: to_db_time(now),
-            updated_at: to_db_time(now),
+            created_at: now,
+            updated_at: now,
             city_code: fields.city_code.to_string(),
         };
         diesel::insert_into(branches::table)
-            .values(&row)
+            .values(row.clone())
             .execute(conn)?;
         Ok((row, true))
     })

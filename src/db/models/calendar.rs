@@ -2,12 +2,12 @@
 //! supervisor edit. The calendar itself is rebuilt from these by the domain core; its version
 //! is the number of the last edit (0 for the seeded rules alone).
 
-use super::to_db_time;
 use crate::db::DbConnection;
 use crate::db::schema::{calendar_edits, calendar_years};
+use crate::db::time::At;
 use crate::domain::calendar::{Amendment, Calendar, DayKind, DayName, EditAction, YearCalendar};
 use crate::domain::ids::KeyId;
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use std::collections::BTreeMap;
 
@@ -28,7 +28,8 @@ pub struct EditRow {
     pub reason: String,
     pub key_id: KeyId,
     pub actor_name: String,
-    pub created_at: NaiveDateTime,
+    #[diesel(serialize_as = At)]
+    pub created_at: DateTime<Utc>,
 }
 
 impl EditRow {
@@ -116,7 +117,7 @@ pub fn insert_year(
         .values((
             calendar_years::year.eq(year),
             calendar_years::kurban_ait.eq(kurban_ait),
-            calendar_years::created_at.eq(to_db_time(now)),
+            calendar_years::created_at.eq(At(now)),
         ))
         .execute(conn)
         .map(|_| ())
@@ -131,7 +132,7 @@ pub fn set_kurban_ait(conn: &mut DbConnection, year: i32, date: NaiveDate) -> Qu
 
 pub fn insert_edit(conn: &mut DbConnection, row: &EditRow) -> QueryResult<()> {
     diesel::insert_into(calendar_edits::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)
         .map(|_| ())
 }

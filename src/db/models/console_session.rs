@@ -4,11 +4,11 @@
 //! been idle too long, until sign-out, or until its key is revoked: every lookup joins the key.
 
 use super::api_key::{self, Principal};
-use super::{from_db_time, to_db_time};
 use crate::db::DbConnection;
 use crate::db::schema::console_sessions;
+use crate::db::time::At;
 use crate::domain::ids::{KeyId, SessionId};
-use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 
 /// How long a session lasts at most: one working shift.
@@ -26,9 +26,12 @@ struct SessionRow {
     token_hash: String,
     api_key_id: KeyId,
     csrf_token: String,
-    created_at: NaiveDateTime,
-    last_seen_at: NaiveDateTime,
-    expires_at: NaiveDateTime,
+    #[diesel(serialize_as = At)]
+    created_at: DateTime<Utc>,
+    #[diesel(serialize_as = At)]
+    last_seen_at: DateTime<Utc>,
+    #[diesel(serialize_as = At)]
+    expires_at: DateTime<Utc>,
 }
 
 /// A live session: who it is, and the token its forms must carry.
@@ -58,19 +61,19 @@ pub fn open(
         token_hash: api_key::hash_token(&token),
         api_key_id: principal.key_id,
         csrf_token: api_key::random_token(""),
-        created_at: to_db_time(now),
-        last_seen_at: to_db_time(now),
-        expires_at: to_db_time(now + ABSOLUTE_LIFETIME),
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + ABSOLUTE_LIFETIME,
     };
     diesel::insert_into(console_sessions::table)
-        .values(&row)
+        .values(row.clone())
         .execute(conn)?;
     Ok(Opened {
         session: Session {
             id: row.id,
             principal,
             csrf_token: row.csrf_token,
-            expires_at: from_db_time(row.expires_at),
+            expires_at: row.expires_at,
         },
         token,
     })
@@ -92,8 +95,8 @@ pub fn find(
     let Some(row) = found else {
         return Ok(None);
     };
-    let last_seen = from_db_time(row.last_seen_at);
-    if now >= from_db_time(row.expires_at) || now - last_seen >= IDLE_LIFETIME {
+    let last_seen = row.last_seen_at;
+    if now >= row.expires_at || now - last_seen >= IDLE_LIFETIME {
         return Ok(None);
     }
     let Some(principal) = api_key::principal(conn, row.api_key_id)? else {
@@ -103,7 +106,7 @@ pub fn find(
         id: row.id,
         principal,
         csrf_token: row.csrf_token,
-        expires_at: from_db_time(row.expires_at),
+        expires_at: row.expires_at,
     };
     Ok(Some((session, now - last_seen >= TOUCH_EVERY)))
 }
@@ -111,7 +114,7 @@ pub fn find(
 /// Records a session's use at `now`.
 pub fn touch(conn: &mut DbConnection, id: SessionId, now: DateTime<Utc>) -> QueryResult<()> {
     diesel::update(console_sessions::table.find(id))
-        .set(console_sessions::last_seen_at.eq(to_db_time(now)))
+        .set(console_sessions::last_seen_at.eq(At(now)))
         .execute(conn)
         .map(|_| ())
 }
@@ -129,8 +132,8 @@ pub fn purge_expired(conn: &mut DbConnection, now: DateTime<Utc>) -> QueryResult
     diesel::delete(
         console_sessions::table.filter(
             console_sessions::expires_at
-                .le(to_db_time(now))
-                .or(console_sessions::last_seen_at.le(to_db_time(now - IDLE_LIFETIME))),
+                .le(At(now))
+                .or(console_sessions::last_seen_at.le(At(now - IDLE_LIFETIME))),
         ),
     )
     .execute(conn)

@@ -1,15 +1,15 @@
 //! Deadlines of shipments (DOMAIN.md §5): started by a transition, met by a later one, breached
 //! by the sweeper, moved by force majeure.
 
-use super::{from_db_time, to_db_time};
 use crate::db::DbConnection;
 use crate::db::schema::{branches, deadlines, notifications, shipments};
+use crate::db::time::{At, MaybeAt};
 use crate::domain::deadline::{DeadlineKind, DeadlineState};
 use crate::domain::ids::{BranchId, DeadlineId, ShipmentId};
 use crate::domain::notification::{Channel, NotificationKind, dedup_key};
 use crate::domain::reference::BranchTimeZone;
 use crate::domain::shipment::ShipmentState;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use diesel::dsl::case_when;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
@@ -21,31 +21,26 @@ pub struct DeadlineRow {
     pub id: DeadlineId,
     pub shipment_id: ShipmentId,
     pub kind: DeadlineKind,
-    pub started_at: NaiveDateTime,
-    pub due_at: NaiveDateTime,
+    #[diesel(serialize_as = At)]
+    pub started_at: DateTime<Utc>,
+    #[diesel(serialize_as = At)]
+    pub due_at: DateTime<Utc>,
     pub calendar_version: i64,
     pub state: DeadlineState,
-    pub resolved_at: Option<NaiveDateTime>,
+    #[diesel(serialize_as = MaybeAt)]
+    pub resolved_at: Option<DateTime<Utc>>,
     /// Earlier sweeps that could not apply its consequence.
     pub sweep_attempts: i32,
-    pub sweep_after: Option<NaiveDateTime>,
+    #[diesel(serialize_as = MaybeAt)]
+    pub sweep_after: Option<DateTime<Utc>>,
     pub sweep_error: Option<String>,
-    pub created_at: NaiveDateTime,
-}
-
-impl DeadlineRow {
-    pub fn started_at(&self) -> DateTime<Utc> {
-        from_db_time(self.started_at)
-    }
-
-    pub fn due_at(&self) -> DateTime<Utc> {
-        from_db_time(self.due_at)
-    }
+    #[diesel(serialize_as = At)]
+    pub created_at: DateTime<Utc>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &DeadlineRow) -> QueryResult<()> {
     diesel::insert_into(deadlines::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)
         .map(|_| ())
 }
@@ -83,7 +78,7 @@ pub fn settle(
     diesel::update(deadlines::table.find(id))
         .set((
             deadlines::state.eq(state),
-            deadlines::resolved_at.eq(Some(to_db_time(at))),
+            deadlines::resolved_at.eq(Some(at)),
         ))
         .execute(conn)
         .map(|_| ())
@@ -120,12 +115,12 @@ pub fn cancel_pending(
         Cancel::NotDueBy(kinds, by) => cancelled
             .filter(deadlines::kind.eq_any(kinds))
             .filter(deadlines::state.eq(DeadlineState::Pending))
-            .filter(deadlines::due_at.gt(to_db_time(by))),
+            .filter(deadlines::due_at.gt(At(by))),
     };
     cancelled
         .set((
             deadlines::state.eq(DeadlineState::Cancelled),
-            deadlines::resolved_at.eq(Some(to_db_time(at))),
+            deadlines::resolved_at.eq(Some(at)),
         ))
         .execute(conn)
         .map(|_| ())
@@ -142,8 +137,7 @@ pub fn meet(
     if kinds.is_empty() {
         return Ok(());
     }
-    let at = to_db_time(at);
-    let state = case_when::<_, _, Text>(deadlines::due_at.ge(at), DeadlineState::Met)
+    let state = case_when::<_, _, Text>(deadlines::due_at.ge(At(at)), DeadlineState::Met)
         .otherwise(DeadlineState::MetLate);
     // A transition meets one or two kinds. The same number of parameters every time keeps the
     // statement prepared (an `IN` list of varying length is prepared anew on SQLite).
@@ -180,11 +174,11 @@ pub fn claim_due(
         .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
             "deadlines.state = 'pending'",
         ))
-        .filter(deadlines::due_at.le(to_db_time(as_of)))
+        .filter(deadlines::due_at.le(At(as_of)))
         .filter(
             deadlines::sweep_after
                 .is_null()
-                .or(deadlines::sweep_after.le(to_db_time(as_of))),
+                .or(deadlines::sweep_after.le(At(as_of))),
         )
         .order((deadlines::due_at, deadlines::id))
         .limit(limit);
@@ -208,7 +202,7 @@ pub fn postpone(
 ) -> QueryResult<()> {
     diesel::update(deadlines::table.find(id))
         .set((
-            deadlines::sweep_after.eq(Some(to_db_time(until))),
+            deadlines::sweep_after.eq(Some(until)),
             deadlines::sweep_attempts.eq(attempts),
             deadlines::sweep_error.eq(error),
         ))
@@ -228,7 +222,7 @@ pub fn move_due(
             .find(id)
             .filter(deadlines::state.eq(DeadlineState::Pending)),
     )
-    .set(deadlines::due_at.eq(to_db_time(due_at)))
+    .set(deadlines::due_at.eq(At(due_at)))
     .execute(conn)
     .map(|n| n == 1)
 }
@@ -247,7 +241,7 @@ pub fn resolve(
     )
     .set((
         deadlines::state.eq(state),
-        deadlines::resolved_at.eq(Some(to_db_time(at))),
+        deadlines::resolved_at.eq(Some(at)),
     ))
     .execute(conn)
     .map(|n| n == 1)
@@ -281,12 +275,12 @@ pub fn storage_ending(
     as_of: DateTime<Utc>,
     window: chrono::Duration,
 ) -> QueryResult<Vec<(ShipmentId, DateTime<Utc>)>> {
-    let due: Vec<(ShipmentId, NaiveDateTime)> = deadlines::table
+    let due: Vec<(ShipmentId, DateTime<Utc>)> = deadlines::table
         .inner_join(shipments::table)
         .filter(deadlines::state.eq(DeadlineState::Pending))
         .filter(deadlines::kind.eq(DeadlineKind::Storage))
-        .filter(deadlines::due_at.gt(to_db_time(as_of)))
-        .filter(deadlines::due_at.le(to_db_time(as_of + window)))
+        .filter(deadlines::due_at.gt(At(as_of)))
+        .filter(deadlines::due_at.le(At(as_of + window)))
         .filter(shipments::status.eq(ShipmentState::PlacedInCell))
         .select((deadlines::shipment_id, deadlines::due_at))
         .load(conn)?;
@@ -313,6 +307,5 @@ pub fn storage_ending(
     Ok(due
         .into_iter()
         .filter(|(id, _)| !reminded.contains(&key(*id)))
-        .map(|(id, due)| (id, from_db_time(due)))
         .collect())
 }

@@ -1,12 +1,12 @@
 //! Disputes (п.36): what was disputed between whom, and how the commission (its protocol) or
 //! a court settled it.
 
-use super::to_db_time;
 use crate::db::DbConnection;
 use crate::db::models::branch::BranchScope;
 use crate::db::schema::disputes;
+use crate::db::time::At;
 use crate::domain::ids::{BranchId, DisputeId, KeyId, LossActId, ShipmentId};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -26,8 +26,10 @@ pub struct DisputeRow {
     /// `None` while open.
     pub settled_on: Option<NaiveDate>,
     pub recorded_by: KeyId,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
+    #[diesel(serialize_as = At)]
+    pub created_at: DateTime<Utc>,
+    #[diesel(serialize_as = At)]
+    pub updated_at: DateTime<Utc>,
 }
 
 pub struct NewDispute<'a> {
@@ -57,11 +59,11 @@ pub fn open(
         outcome: None,
         settled_on: None,
         recorded_by: new.recorded_by,
-        created_at: to_db_time(now),
-        updated_at: to_db_time(now),
+        created_at: now,
+        updated_at: now,
     };
     diesel::insert_into(disputes::table)
-        .values(&row)
+        .values(row.clone())
         .execute(conn)?;
     Ok(row)
 }
@@ -108,7 +110,7 @@ pub fn settle(
         disputes::commission_protocol.eq(Some(protocol)),
         disputes::outcome.eq(Some(outcome)),
         disputes::settled_on.eq(Some(settled_on)),
-        disputes::updated_at.eq(to_db_time(now)),
+        disputes::updated_at.eq(At(now)),
     ))
     .execute(conn)
     .map(|n| n == 1)

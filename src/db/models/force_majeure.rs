@@ -1,12 +1,12 @@
 //! Force-majeure periods (п.37–38): national or for one branch, open until ended.
 
-use super::{from_db_time, to_db_time};
 use crate::db::DbConnection;
 use crate::db::models::branch::BranchScope;
 use crate::db::schema::{branches, force_majeure_periods};
+use crate::db::time::{At, MaybeAt};
 use crate::domain::force_majeure::{ForceMajeure, Suspension};
 use crate::domain::ids::{BranchId, KeyId, PeriodId};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -15,16 +15,21 @@ use diesel::prelude::*;
 pub struct PeriodRow {
     pub id: PeriodId,
     pub branch_id: Option<BranchId>,
-    pub starts_at: NaiveDateTime,
-    pub ends_at: Option<NaiveDateTime>,
+    #[diesel(serialize_as = At)]
+    pub starts_at: DateTime<Utc>,
+    #[diesel(serialize_as = MaybeAt)]
+    pub ends_at: Option<DateTime<Utc>>,
     pub reason: String,
     pub document_ref: Option<String>,
     pub created_by: KeyId,
-    pub created_at: NaiveDateTime,
+    #[diesel(serialize_as = At)]
+    pub created_at: DateTime<Utc>,
     pub ended_by: Option<KeyId>,
-    pub end_recorded_at: Option<NaiveDateTime>,
+    #[diesel(serialize_as = MaybeAt)]
+    pub end_recorded_at: Option<DateTime<Utc>>,
     pub notice_reference: Option<String>,
-    pub notice_recorded_at: Option<NaiveDateTime>,
+    #[diesel(serialize_as = MaybeAt)]
+    pub notice_recorded_at: Option<DateTime<Utc>>,
     /// The key that recorded the notice (`None` before issue 28 kept it).
     pub notice_recorded_by: Option<KeyId>,
 }
@@ -35,8 +40,8 @@ impl PeriodRow {
             id: self.id,
             branch: self.branch_id,
             suspension: Suspension {
-                start: from_db_time(self.starts_at),
-                end: self.ends_at.map(from_db_time),
+                start: self.starts_at,
+                end: self.ends_at,
             },
         }
     }
@@ -47,7 +52,7 @@ pub type Period = (PeriodRow, Option<String>);
 
 pub fn insert(conn: &mut DbConnection, row: &PeriodRow) -> QueryResult<()> {
     diesel::insert_into(force_majeure_periods::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)
         .map(|_| ())
 }
@@ -102,9 +107,9 @@ pub fn set_end(
             .filter(force_majeure_periods::ends_at.is_null()),
     )
     .set((
-        force_majeure_periods::ends_at.eq(Some(to_db_time(ends_at))),
+        force_majeure_periods::ends_at.eq(Some(ends_at)),
         force_majeure_periods::ended_by.eq(Some(ended_by)),
-        force_majeure_periods::end_recorded_at.eq(Some(to_db_time(now))),
+        force_majeure_periods::end_recorded_at.eq(Some(now)),
     ))
     .execute(conn)
     .map(|n| n == 1)
@@ -125,7 +130,7 @@ pub fn record_notice(
     )
     .set((
         force_majeure_periods::notice_reference.eq(Some(reference)),
-        force_majeure_periods::notice_recorded_at.eq(Some(to_db_time(now))),
+        force_majeure_periods::notice_recorded_at.eq(Some(now)),
         force_majeure_periods::notice_recorded_by.eq(Some(recorded_by)),
     ))
     .execute(conn)

@@ -3,9 +3,10 @@
 
 use crate::db::DbConnection;
 use crate::db::schema::status_events;
+use crate::db::time::At;
 use crate::domain::ids::{ApplicationId, HistoryId, KeyId, ShipmentId};
 use crate::domain::role::Role;
-use chrono::NaiveDateTime;
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -28,13 +29,15 @@ pub struct HistoryRow {
     pub external_event_id: Option<String>,
     /// JSON.
     pub details: Option<String>,
-    pub occurred_at: NaiveDateTime,
-    pub recorded_at: NaiveDateTime,
+    #[diesel(serialize_as = At)]
+    pub occurred_at: DateTime<Utc>,
+    #[diesel(serialize_as = At)]
+    pub recorded_at: DateTime<Utc>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &HistoryRow) -> QueryResult<()> {
     diesel::insert_into(status_events::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)
         .map(|_| ())
 }
@@ -75,7 +78,7 @@ pub fn entered_at(
     conn: &mut DbConnection,
     id: ShipmentId,
     state: &str,
-) -> QueryResult<Option<NaiveDateTime>> {
+) -> QueryResult<Option<DateTime<Utc>>> {
     status_events::table
         .filter(status_events::shipment_id.eq(id))
         .filter(status_events::to_status.eq(state))
@@ -90,7 +93,7 @@ pub fn kaspi_reports(
     conn: &mut DbConnection,
     id: ShipmentId,
     event: &str,
-) -> QueryResult<Vec<(NaiveDateTime, Option<String>)>> {
+) -> QueryResult<Vec<(DateTime<Utc>, Option<String>)>> {
     status_events::table
         .filter(status_events::shipment_id.eq(id))
         .filter(status_events::event.eq(event))

@@ -1,9 +1,9 @@
 //! Events from the registry office and Kaspi, kept by their own event id: a repeat gets the
 //! first answer and changes nothing; the same id with a different payload is refused.
 
-use super::to_db_time;
 use crate::db::DbConnection;
 use crate::db::schema::integration_events;
+use crate::db::time::At;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
@@ -73,7 +73,7 @@ pub fn store(conn: &mut DbConnection, event: NewEvent<'_>) -> QueryResult<()> {
             integration_events::payload_hash.eq(event.payload_hash),
             integration_events::response_status.eq(i32::from(event.status)),
             integration_events::response.eq(event.body.to_string()),
-            integration_events::received_at.eq(to_db_time(event.received_at)),
+            integration_events::received_at.eq(At(event.received_at)),
         ))
         .execute(conn)
         .map(|_| ())

@@ -5,10 +5,11 @@
 use crate::db::models::branch::BranchScope;
 use crate::db::models::report::Window;
 use crate::db::schema::{discrepancies, kaspi_events, shipments};
+use crate::db::time::{At, MaybeAt};
 use crate::db::{DbConnection, insert_or_ignore};
 use crate::domain::ids::{BranchId, DiscrepancyId, RegistryId, ShipmentId};
 use crate::domain::kaspi::{DiscrepancyKind, Outcome};
-use chrono::NaiveDateTime;
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -19,7 +20,8 @@ pub struct KaspiEventRow {
     pub event_type: String,
     /// What it waits on while unmatched: its waybill, or `registry:<number>` for an acceptance.
     pub waybill: Option<String>,
-    pub occurred_at: NaiveDateTime,
+    #[diesel(serialize_as = At)]
+    pub occurred_at: DateTime<Utc>,
     /// The event as Kaspi sent it (JSON).
     pub payload: String,
     pub payload_hash: String,
@@ -28,8 +30,10 @@ pub struct KaspiEventRow {
     pub reason_code: Option<String>,
     pub detail: Option<String>,
     pub shipment_id: Option<ShipmentId>,
-    pub received_at: NaiveDateTime,
-    pub resolved_at: Option<NaiveDateTime>,
+    #[diesel(serialize_as = At)]
+    pub received_at: DateTime<Utc>,
+    #[diesel(serialize_as = MaybeAt)]
+    pub resolved_at: Option<DateTime<Utc>>,
 }
 
 pub fn find(conn: &mut DbConnection, event_id: &str) -> QueryResult<Option<KaspiEventRow>> {
@@ -43,7 +47,7 @@ pub fn find(conn: &mut DbConnection, event_id: &str) -> QueryResult<Option<Kaspi
 /// Keeps an event seen for the first time; false if an event with its id is kept already (a
 /// twin committed by another transaction).
 pub fn insert_new(conn: &mut DbConnection, row: &KaspiEventRow) -> QueryResult<bool> {
-    Ok(insert_or_ignore!(conn, kaspi_events::table, row)? == 1)
+    Ok(insert_or_ignore!(conn, kaspi_events::table, row.clone())? == 1)
 }
 
 /// The kept events among `ids`.
@@ -113,8 +117,10 @@ pub struct DiscrepancyRow {
     pub waybill: Option<String>,
     pub detail: String,
     pub kaspi_event_id: Option<String>,
-    pub detected_at: NaiveDateTime,
-    pub resolved_at: Option<NaiveDateTime>,
+    #[diesel(serialize_as = At)]
+    pub detected_at: DateTime<Utc>,
+    #[diesel(serialize_as = MaybeAt)]
+    pub resolved_at: Option<DateTime<Utc>>,
 }
 
 /// Settles the open "not accepted" discrepancies of a shipment (the courier brought it back);
@@ -122,7 +128,7 @@ pub struct DiscrepancyRow {
 pub fn settle_not_accepted(
     conn: &mut DbConnection,
     shipment: ShipmentId,
-    at: NaiveDateTime,
+    at: DateTime<Utc>,
 ) -> QueryResult<usize> {
     diesel::update(
         discrepancies::table
@@ -136,7 +142,7 @@ pub fn settle_not_accepted(
 
 pub fn insert_discrepancy(conn: &mut DbConnection, row: &DiscrepancyRow) -> QueryResult<()> {
     diesel::insert_into(discrepancies::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)
         .map(|_| ())
 }
@@ -168,7 +174,7 @@ pub fn open_discrepancies(
 ) -> QueryResult<Vec<DiscrepancyRow>> {
     let mut query = discrepancies::table
         .filter(discrepancies::resolved_at.is_null())
-        .filter(discrepancies::detected_at.le(window.began_by()))
+        .filter(discrepancies::detected_at.le(At(window.began_by())))
         .select(DiscrepancyRow::as_select())
         .order(discrepancies::detected_at)
         .limit(window.limit)
@@ -188,7 +194,7 @@ pub fn unmatched(
     let mut query = kaspi_events::table
         .left_join(shipments::table.on(kaspi_events::shipment_id.eq(shipments::id.nullable())))
         .filter(kaspi_events::outcome.eq(Outcome::Unmatched))
-        .filter(kaspi_events::received_at.le(window.began_by()))
+        .filter(kaspi_events::received_at.le(At(window.began_by())))
         .order(kaspi_events::received_at)
         .limit(window.limit)
         .select((KaspiEventRow::as_select(), shipments::branch_id.nullable()))

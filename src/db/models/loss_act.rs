@@ -2,13 +2,13 @@
 //! employee (Kaspi's own act number kept for a Kaspi-side loss); the accumulation sector then
 //! draws the act under the branch's number.
 
-use super::to_db_time;
 use crate::db::DbConnection;
 use crate::db::models::branch::BranchScope;
 use crate::db::schema::{applications, branches, loss_acts, shipments};
+use crate::db::time::{At, MaybeAt};
 use crate::domain::ids::{BranchId, KeyId, LossActId, ShipmentId};
 use crate::domain::loss::{LossActState, LossSide};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -30,8 +30,10 @@ pub struct LossActRow {
     pub kaspi_event_id: Option<String>,
     pub recorded_by: Option<KeyId>,
     pub drawn_by: Option<KeyId>,
-    pub drawn_at: Option<NaiveDateTime>,
-    pub created_at: NaiveDateTime,
+    #[diesel(serialize_as = MaybeAt)]
+    pub drawn_at: Option<DateTime<Utc>>,
+    #[diesel(serialize_as = At)]
+    pub created_at: DateTime<Utc>,
 }
 
 /// A loss act with its application number and branch code.
@@ -39,7 +41,7 @@ pub type LossAct = (LossActRow, String, String);
 
 pub fn insert(conn: &mut DbConnection, row: &LossActRow) -> QueryResult<()> {
     diesel::insert_into(loss_acts::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)
         .map(|_| ())
 }
@@ -124,7 +126,7 @@ pub fn draw(
         loss_acts::number.eq(Some(number)),
         loss_acts::state.eq(LossActState::Drawn),
         loss_acts::drawn_by.eq(Some(by)),
-        loss_acts::drawn_at.eq(Some(to_db_time(at))),
+        loss_acts::drawn_at.eq(Some(at)),
     ))
     .execute(conn)
     .map(|n| n == 1)

@@ -2,16 +2,16 @@
 //! the change that causes them and delivered later by the dispatcher. A unique dedup key makes
 //! the same cause, written twice, one message.
 
-use super::{from_db_time, to_db_time};
 use crate::db::models::branch::BranchScope;
 use crate::db::models::report::Window;
 use crate::db::schema::{applications, notifications, outbound_messages};
+use crate::db::time::At;
 use crate::db::{DbConnection, insert_or_ignore};
 use crate::domain::ids::{ApplicationId, BranchId, MessageId, ShipmentId};
 use crate::domain::notification::{
     Channel, DeliveryState, Destination, Language, NotificationKind, OutboundKind, Outbox,
 };
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -30,10 +30,12 @@ pub struct NotificationRow {
     pub dedup_key: String,
     pub state: DeliveryState,
     pub attempts: i32,
-    pub next_attempt_at: NaiveDateTime,
+    #[diesel(serialize_as = At)]
+    pub next_attempt_at: DateTime<Utc>,
     pub last_error: Option<String>,
     pub lease_token: Option<String>,
-    pub created_at: NaiveDateTime,
+    #[diesel(serialize_as = At)]
+    pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -48,10 +50,12 @@ pub struct OutboundRow {
     pub dedup_key: String,
     pub state: DeliveryState,
     pub attempts: i32,
-    pub next_attempt_at: NaiveDateTime,
+    #[diesel(serialize_as = At)]
+    pub next_attempt_at: DateTime<Utc>,
     pub last_error: Option<String>,
     pub lease_token: Option<String>,
-    pub created_at: NaiveDateTime,
+    #[diesel(serialize_as = At)]
+    pub created_at: DateTime<Utc>,
 }
 
 /// A citizen's message, ready to be written.
@@ -85,12 +89,12 @@ pub fn insert_notification(
         dedup_key: n.dedup_key.to_owned(),
         state: DeliveryState::Pending,
         attempts: 0,
-        next_attempt_at: to_db_time(now),
+        next_attempt_at: now,
         last_error: None,
         lease_token: None,
-        created_at: to_db_time(now),
+        created_at: now,
     };
-    Ok(insert_or_ignore!(conn, notifications::table, &row)? == 1)
+    Ok(insert_or_ignore!(conn, notifications::table, row)? == 1)
 }
 
 /// Writes a message for another system unless one with the same dedup key exists.
@@ -112,12 +116,12 @@ pub fn insert_outbound(
         dedup_key: dedup_key.to_owned(),
         state: DeliveryState::Pending,
         attempts: 0,
-        next_attempt_at: to_db_time(now),
+        next_attempt_at: now,
         last_error: None,
         lease_token: None,
-        created_at: to_db_time(now),
+        created_at: now,
     };
-    Ok(insert_or_ignore!(conn, outbound_messages::table, &row)? == 1)
+    Ok(insert_or_ignore!(conn, outbound_messages::table, row)? == 1)
 }
 
 /// A shipment's messages to its citizen, oldest first.
@@ -184,7 +188,7 @@ pub fn claim(
         Outbox::Notifications => {
             let query = notifications::table
                 .filter(notifications::state.eq(DeliveryState::Pending))
-                .filter(notifications::next_attempt_at.le(to_db_time(now)))
+                .filter(notifications::next_attempt_at.le(At(now)))
                 .order(notifications::next_attempt_at)
                 .limit(limit);
             let rows: Vec<NotificationRow> = match conn {
@@ -212,7 +216,7 @@ pub fn claim(
         Outbox::Outbound => {
             let query = outbound_messages::table
                 .filter(outbound_messages::state.eq(DeliveryState::Pending))
-                .filter(outbound_messages::next_attempt_at.le(to_db_time(now)))
+                .filter(outbound_messages::next_attempt_at.le(At(now)))
                 .order(outbound_messages::next_attempt_at)
                 .limit(limit);
             let rows: Vec<OutboundRow> = match conn {
@@ -243,14 +247,14 @@ pub fn claim(
             Outbox::Notifications => diesel::update(notifications::table.find(message.id))
                 .set((
                     notifications::attempts.eq(message.attempts),
-                    notifications::next_attempt_at.eq(to_db_time(lease_until)),
+                    notifications::next_attempt_at.eq(At(lease_until)),
                     notifications::lease_token.eq(Some(&message.lease)),
                 ))
                 .execute(conn)?,
             Outbox::Outbound => diesel::update(outbound_messages::table.find(message.id))
                 .set((
                     outbound_messages::attempts.eq(message.attempts),
-                    outbound_messages::next_attempt_at.eq(to_db_time(lease_until)),
+                    outbound_messages::next_attempt_at.eq(At(lease_until)),
                     outbound_messages::lease_token.eq(Some(&message.lease)),
                 ))
                 .execute(conn)?,
@@ -277,7 +281,7 @@ pub fn reschedule(
         )
         .set((
             notifications::attempts.eq(attempts),
-            notifications::next_attempt_at.eq(to_db_time(at)),
+            notifications::next_attempt_at.eq(At(at)),
             notifications::last_error.eq(last_error),
             notifications::lease_token.eq(None::<String>),
         ))
@@ -289,7 +293,7 @@ pub fn reschedule(
         )
         .set((
             outbound_messages::attempts.eq(attempts),
-            outbound_messages::next_attempt_at.eq(to_db_time(at)),
+            outbound_messages::next_attempt_at.eq(At(at)),
             outbound_messages::last_error.eq(last_error),
             outbound_messages::lease_token.eq(None::<String>),
         ))
@@ -355,7 +359,7 @@ pub fn dead_letters(conn: &mut DbConnection, window: &Window) -> QueryResult<Vec
     let mut notes = notifications::table
         .inner_join(applications::table)
         .filter(notifications::state.eq(DeliveryState::Dead))
-        .filter(notifications::created_at.le(window.began_by()))
+        .filter(notifications::created_at.le(At(window.began_by())))
         .select((
             NotificationRow::as_select(),
             applications::branch_id,
@@ -371,7 +375,7 @@ pub fn dead_letters(conn: &mut DbConnection, window: &Window) -> QueryResult<Vec
     let outbound: Vec<OutboundRow> = if window.unbranched() {
         outbound_messages::table
             .filter(outbound_messages::state.eq(DeliveryState::Dead))
-            .filter(outbound_messages::created_at.le(window.began_by()))
+            .filter(outbound_messages::created_at.le(At(window.began_by())))
             .select(OutboundRow::as_select())
             .order(outbound_messages::created_at)
             .limit(window.limit)
@@ -388,7 +392,7 @@ pub fn dead_letters(conn: &mut DbConnection, window: &Window) -> QueryResult<Vec
             kind: n.kind.as_str(),
             attempts: n.attempts,
             last_error: n.last_error,
-            created_at: from_db_time(n.created_at),
+            created_at: n.created_at,
             branch_id: Some(branch),
             application_number: Some(number),
         })
@@ -399,7 +403,7 @@ pub fn dead_letters(conn: &mut DbConnection, window: &Window) -> QueryResult<Vec
             kind: m.kind.as_str(),
             attempts: m.attempts,
             last_error: m.last_error,
-            created_at: from_db_time(m.created_at),
+            created_at: m.created_at,
             branch_id: None,
             application_number: None,
         }))
@@ -425,7 +429,7 @@ pub fn requeue(
             let again = (
                 notifications::state.eq(DeliveryState::Pending),
                 notifications::attempts.eq(0),
-                notifications::next_attempt_at.eq(to_db_time(now)),
+                notifications::next_attempt_at.eq(At(now)),
             );
             match scope.branch() {
                 Some(branch) => diesel::update(
@@ -451,7 +455,7 @@ pub fn requeue(
         .set((
             outbound_messages::state.eq(DeliveryState::Pending),
             outbound_messages::attempts.eq(0),
-            outbound_messages::next_attempt_at.eq(to_db_time(now)),
+            outbound_messages::next_attempt_at.eq(At(now)),
         ))
         .execute(conn)?,
     };

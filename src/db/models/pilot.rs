@@ -5,13 +5,14 @@
 //! reads with a row per document or message ([`for_each_journey`], [`for_each_sms_written`])
 //! hand their rows over one at a time, so a national year is read in bounded memory.
 
-use super::{portable_query as query, to_db_time};
+use super::portable_query as query;
 use crate::db::DbConnection;
 use crate::db::id::Uuid;
+use crate::db::time::UtcTime;
 use crate::domain::ids::BranchId;
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Date, Nullable, Text, Timestamp};
+use diesel::sql_types::{BigInt, Date, Nullable, Text};
 
 /// What one read takes in: `[from, to)` and, if given, one branch.
 #[derive(Debug, Clone, Copy)]
@@ -29,8 +30,8 @@ where
         + 'static,
 {
     query(conn, sql)
-        .bind::<Timestamp, _>(to_db_time(span.from))
-        .bind::<Timestamp, _>(to_db_time(span.to))
+        .bind::<UtcTime, _>(span.from)
+        .bind::<UtcTime, _>(span.to)
         .bind::<Nullable<Uuid>, _>(span.branch)
         .load(conn)
 }
@@ -52,8 +53,8 @@ where
         + 'static,
 {
     let bound = query(conn, sql)
-        .bind::<Timestamp, _>(to_db_time(span.from))
-        .bind::<Timestamp, _>(to_db_time(span.to))
+        .bind::<UtcTime, _>(span.from)
+        .bind::<UtcTime, _>(span.to)
         .bind::<Nullable<Uuid>, _>(span.branch);
     match conn {
         DbConnection::Postgres(pg) => {
@@ -123,19 +124,19 @@ pub struct Journey {
     pub branch: String,
     #[diesel(sql_type = Text)]
     pub delivery_method: String,
-    #[diesel(sql_type = Nullable<Timestamp>)]
-    pub executed: Option<NaiveDateTime>,
-    #[diesel(sql_type = Nullable<Timestamp>)]
-    pub taken_in: Option<NaiveDateTime>,
-    #[diesel(sql_type = Nullable<Timestamp>)]
-    pub handed_over: Option<NaiveDateTime>,
-    #[diesel(sql_type = Nullable<Timestamp>)]
-    pub accepted: Option<NaiveDateTime>,
-    #[diesel(sql_type = Nullable<Timestamp>)]
-    pub placed: Option<NaiveDateTime>,
+    #[diesel(sql_type = Nullable<UtcTime>)]
+    pub executed: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<UtcTime>)]
+    pub taken_in: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<UtcTime>)]
+    pub handed_over: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<UtcTime>)]
+    pub accepted: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<UtcTime>)]
+    pub placed: Option<DateTime<Utc>>,
     /// The collection or the issue.
-    #[diesel(sql_type = Nullable<Timestamp>)]
-    pub reached: Option<NaiveDateTime>,
+    #[diesel(sql_type = Nullable<UtcTime>)]
+    pub reached: Option<DateTime<Utc>>,
     /// Its deadlines met late or breached.
     #[diesel(sql_type = BigInt)]
     pub missed: i64,
@@ -289,8 +290,8 @@ pub struct SmsWritten {
     pub branch: String,
     #[diesel(sql_type = Text)]
     pub kind: String,
-    #[diesel(sql_type = Timestamp)]
-    pub created_at: NaiveDateTime,
+    #[diesel(sql_type = UtcTime)]
+    pub created_at: DateTime<Utc>,
     #[diesel(sql_type = Text)]
     pub time_zone: String,
 }
@@ -341,8 +342,8 @@ pub struct OnItsWay {
     pub state: String,
     #[diesel(sql_type = Text)]
     pub delivery_method: String,
-    #[diesel(sql_type = Nullable<Timestamp>)]
-    pub last_due: Option<NaiveDateTime>,
+    #[diesel(sql_type = Nullable<UtcTime>)]
+    pub last_due: Option<DateTime<Utc>>,
 }
 
 /// Every document on its way now in `branch` (or every branch), oldest application first.

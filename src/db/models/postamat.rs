@@ -1,12 +1,12 @@
 //! Kaspi's postamats in our reference data (п.4, 19, 28).
 
-use super::to_db_time;
 use crate::db::DbConnection;
 use crate::db::schema::postamats;
+use crate::db::time::At;
 use crate::domain::ids::PostamatId;
 use crate::domain::notification::Bilingual;
 use crate::domain::reference::CityCode;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 /// The form of a city name used to compare cities: lower case, single spaces. Computed here
@@ -28,8 +28,10 @@ pub struct PostamatRow {
     pub city_key: String,
     pub address_kk: String,
     pub address_ru: String,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
+    #[diesel(serialize_as = At)]
+    pub created_at: DateTime<Utc>,
+    #[diesel(serialize_as = At)]
+    pub updated_at: DateTime<Utc>,
     /// The city's КАТО code (п.4); '' for a postamat entered before codes were kept and not
     /// given one since.
     pub city_code: String,
@@ -104,7 +106,7 @@ pub fn upsert(
                 postamats::city_code.eq(fields.city_code.as_str()),
                 postamats::address_kk.eq(&fields.address_kk),
                 postamats::address_ru.eq(&fields.address_ru),
-                postamats::updated_at.eq(to_db_time(now)),
+                postamats::updated_at.eq(At(now)),
             ))
             .execute(conn)?;
         if changed > 0 {
@@ -118,12 +120,12 @@ pub fn upsert(
             city: fields.city.clone(),
             address_kk: fields.address_kk.clone(),
             address_ru: fields.address_ru.clone(),
-            created_at: to_db_time(now),
-            updated_at: to_db_time(now),
+            created_at: now,
+            updated_at: now,
             city_code: fields.city_code.to_string(),
         };
         diesel::insert_into(postamats::table)
-            .values(&row)
+            .values(row.clone())
             .execute(conn)?;
         Ok((row, true))
     })

@@ -1,15 +1,15 @@
 //! Registries (п.13, 16–18, 32–33): numbered, printable manifests of envelopes, and their items.
 
-use super::to_db_time;
 use crate::db::DbConnection;
 use crate::db::models::branch::BranchScope;
 use crate::db::models::shipment::ShipmentRow;
 use crate::db::schema::{branches, registries, registry_items, shipments};
+use crate::db::time::{At, MaybeAt};
 use crate::domain::ids::{BranchId, KeyId, RegistryId, ShipmentId};
 use crate::domain::reference::BranchTimeZone;
 use crate::domain::registry::{RegistryKind, RegistryState};
 use crate::domain::shipment::ShipmentState;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -23,14 +23,18 @@ pub struct RegistryRow {
     /// Given when sealed.
     pub number: Option<String>,
     pub created_by: KeyId,
-    pub created_at: NaiveDateTime,
+    #[diesel(serialize_as = At)]
+    pub created_at: DateTime<Utc>,
     pub sealed_by: Option<KeyId>,
-    pub sealed_at: Option<NaiveDateTime>,
+    #[diesel(serialize_as = MaybeAt)]
+    pub sealed_at: Option<DateTime<Utc>>,
     pub handed_over_by: Option<KeyId>,
-    pub handed_over_at: Option<NaiveDateTime>,
+    #[diesel(serialize_as = MaybeAt)]
+    pub handed_over_at: Option<DateTime<Utc>>,
     pub courier_name: Option<String>,
     pub kaspi_registry_number: Option<String>,
-    pub accepted_at: Option<NaiveDateTime>,
+    #[diesel(serialize_as = MaybeAt)]
+    pub accepted_at: Option<DateTime<Utc>>,
     pub version: i32,
 }
 
@@ -44,15 +48,17 @@ pub struct ItemRow {
     pub application_number: String,
     pub waybill: String,
     pub added_by: KeyId,
-    pub added_at: NaiveDateTime,
+    #[diesel(serialize_as = At)]
+    pub added_at: DateTime<Utc>,
     /// The State courier brought the envelope back (п.18 not accepted): the line stays on the
     /// signed registry, and the envelope may go onto a new one.
-    pub withdrawn_at: Option<NaiveDateTime>,
+    #[diesel(serialize_as = MaybeAt)]
+    pub withdrawn_at: Option<DateTime<Utc>>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &RegistryRow) -> QueryResult<()> {
     diesel::insert_into(registries::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)
         .map(|_| ())
 }
@@ -175,7 +181,7 @@ pub fn claim_draft(conn: &mut DbConnection, id: RegistryId) -> QueryResult<bool>
 
 pub fn insert_item(conn: &mut DbConnection, row: &ItemRow) -> QueryResult<()> {
     diesel::insert_into(registry_items::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)
         .map(|_| ())
 }
@@ -202,7 +208,7 @@ pub fn withdraw_item(
     conn: &mut DbConnection,
     shipment_id: ShipmentId,
     kind: RegistryKind,
-    at: NaiveDateTime,
+    at: DateTime<Utc>,
 ) -> QueryResult<Option<(RegistryId, Option<String>)>> {
     let live = registry_items::table
         .inner_join(registries::table)
@@ -256,7 +262,7 @@ pub fn seal(
         registries::state.eq(RegistryState::Sealed),
         registries::number.eq(Some(number)),
         registries::sealed_by.eq(Some(by)),
-        registries::sealed_at.eq(Some(to_db_time(at))),
+        registries::sealed_at.eq(Some(at)),
         registries::version.eq(registries::version + 1),
     ))
     .execute(conn)
@@ -279,7 +285,7 @@ pub fn hand_over(
     .set((
         registries::state.eq(RegistryState::HandedOver),
         registries::handed_over_by.eq(by),
-        registries::handed_over_at.eq(Some(to_db_time(at))),
+        registries::handed_over_at.eq(Some(at)),
         registries::courier_name.eq(Some(courier_name)),
         registries::version.eq(registries::version + 1),
     ))
@@ -303,7 +309,7 @@ pub fn accept(
     .set((
         registries::state.eq(state),
         registries::kaspi_registry_number.eq(Some(kaspi_registry_number)),
-        registries::accepted_at.eq(Some(to_db_time(at))),
+        registries::accepted_at.eq(Some(at)),
         registries::version.eq(registries::version + 1),
     ))
     .execute(conn)

@@ -1,13 +1,14 @@
 //! What supervisors read across the service: overdue deadlines for the exception queue, and the
 //! SLA counts per branch and deadline kind.
 
-use super::{from_db_time, to_db_time};
 use crate::db::DbConnection;
 use crate::db::models::branch::BranchScope;
 use crate::db::models::force_majeure;
 use crate::db::schema::{
     applications, branches, deadlines, registries, registry_items, shipments, status_events,
 };
+use crate::db::time::At;
+use crate::db::time::UtcTime;
 use crate::domain::calendar::Calendar;
 use crate::domain::deadline::{DeadlineKind, DeadlineState, judged_against};
 use crate::domain::force_majeure::{Extended, ForceMajeure, extended_due, notice_standing};
@@ -15,9 +16,9 @@ use crate::domain::ids::{ApplicationId, BranchId, DeadlineId, HistoryId, Registr
 use crate::domain::reference::BranchTimeZone;
 use crate::domain::registry::RegistryKind;
 use crate::domain::shipment::{DeliveryMethod, ShipmentKind, ShipmentState, Side, answerable};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+use diesel::sql_types::{BigInt, Nullable, Text};
 use std::collections::BTreeMap;
 
 /// The sweeper's note on a deadline a force-majeure period holds back: a wait, not a failure.
@@ -27,7 +28,7 @@ pub const SUSPENDED_NOTE: &str = "suspended by force majeure";
 #[derive(Debug, Clone, Queryable)]
 pub struct Overdue {
     pub kind: DeadlineKind,
-    pub due_at: NaiveDateTime,
+    pub due_at: DateTime<Utc>,
     pub shipment_id: ShipmentId,
     pub branch_id: BranchId,
     pub state: ShipmentState,
@@ -60,15 +61,15 @@ pub struct Window {
     /// branch (an event not matched to anything, a message to another system).
     pub branch: Option<BranchId>,
     /// Only items that began at or before this instant (the queue's `min_age_hours`).
-    pub began_by: Option<NaiveDateTime>,
+    pub began_by: Option<DateTime<Utc>>,
     /// At most this many items from each source.
     pub limit: i64,
 }
 
 impl Window {
     /// The latest beginning an item may have (later than any when the age is not asked).
-    pub fn began_by(&self) -> NaiveDateTime {
-        self.began_by.unwrap_or_else(super::latest_db_time)
+    pub fn began_by(&self) -> DateTime<Utc> {
+        self.began_by.unwrap_or_else(crate::db::time::latest)
     }
 
     /// Whether items without a branch are in it.
@@ -105,7 +106,7 @@ pub fn overdue(conn: &mut DbConnection, window: &Window) -> QueryResult<Vec<Over
                 .or(deadlines::sweep_error.is_not_null()),
         )
         .filter(shipments::status.eq_any(active))
-        .filter(deadlines::due_at.le(window.began_by()))
+        .filter(deadlines::due_at.le(At(window.began_by())))
         .select(columns.clone())
         .order(deadlines::due_at)
         .limit(window.limit)
@@ -116,7 +117,7 @@ pub fn overdue(conn: &mut DbConnection, window: &Window) -> QueryResult<Vec<Over
         .filter(deadlines::state.eq(DeadlineState::Pending))
         .filter(deadlines::sweep_error.is_not_null())
         .filter(deadlines::sweep_error.ne(SUSPENDED_NOTE))
-        .filter(deadlines::due_at.le(window.began_by()))
+        .filter(deadlines::due_at.le(At(window.began_by())))
         .select(columns)
         .order(deadlines::due_at)
         .limit(window.limit)
@@ -140,11 +141,11 @@ pub struct Waiting {
     /// The application's number, or the registry's once it has one.
     pub label: Option<String>,
     /// When the step became the next one.
-    pub since: NaiveDateTime,
+    pub since: DateTime<Utc>,
 }
 
 /// The rows of a waiting step's query: (id, branch, zone, label, since).
-type WaitingRow<Id> = (Id, BranchId, BranchTimeZone, Option<String>, NaiveDateTime);
+type WaitingRow<Id> = (Id, BranchId, BranchTimeZone, Option<String>, DateTime<Utc>);
 
 fn waiting<Id>(rows: Vec<WaitingRow<Id>>, reference: impl Fn(Id) -> uuid::Uuid) -> Vec<Waiting> {
     rows.into_iter()
@@ -165,7 +166,7 @@ pub fn awaiting_execution(conn: &mut DbConnection, window: &Window) -> QueryResu
     let mut query = applications::table
         .inner_join(branches::table)
         .filter(applications::status.eq(ApplicationStatus::AwaitingExecution))
-        .filter(applications::submitted_at.le(window.began_by()))
+        .filter(applications::submitted_at.le(At(window.began_by())))
         .order(applications::submitted_at)
         .limit(window.limit)
         .select((
@@ -213,7 +214,7 @@ fn shipments_waiting(
         .inner_join(applications::table)
         .inner_join(branches::table)
         .filter(shipments::status.eq(state))
-        .filter(shipments::updated_at.le(window.began_by()))
+        .filter(shipments::updated_at.le(At(window.began_by())))
         .order(shipments::updated_at)
         .limit(window.limit)
         .select((
@@ -250,11 +251,9 @@ pub fn loss_acts_waiting(
     use crate::db::schema::loss_acts;
     use crate::domain::loss::LossActState;
     let since = if drawn {
-        diesel::dsl::sql::<diesel::sql_types::Timestamp>(
-            "COALESCE(loss_acts.drawn_at, loss_acts.created_at)",
-        )
+        diesel::dsl::sql::<UtcTime>("COALESCE(loss_acts.drawn_at, loss_acts.created_at)")
     } else {
-        diesel::dsl::sql::<diesel::sql_types::Timestamp>("loss_acts.created_at")
+        diesel::dsl::sql::<UtcTime>("loss_acts.created_at")
     };
     let state = if drawn {
         LossActState::Drawn
@@ -266,7 +265,7 @@ pub fn loss_acts_waiting(
         .inner_join(branches::table.on(branches::id.eq(loss_acts::branch_id)))
         .filter(loss_acts::state.eq(state))
         .filter(shipments::status.eq(ShipmentState::Lost))
-        .filter(loss_acts::created_at.le(window.began_by()))
+        .filter(loss_acts::created_at.le(At(window.began_by())))
         .order(loss_acts::created_at)
         .limit(window.limit)
         .select((
@@ -292,11 +291,9 @@ pub fn registries_waiting(
 ) -> QueryResult<Vec<Waiting>> {
     use crate::domain::registry::RegistryState;
     let since = if state == RegistryState::Sealed {
-        diesel::dsl::sql::<diesel::sql_types::Timestamp>(
-            "COALESCE(registries.sealed_at, registries.created_at)",
-        )
+        diesel::dsl::sql::<UtcTime>("COALESCE(registries.sealed_at, registries.created_at)")
     } else {
-        diesel::dsl::sql::<diesel::sql_types::Timestamp>("registries.created_at")
+        diesel::dsl::sql::<UtcTime>("registries.created_at")
     };
     // A sealed registry whose every document was lost or withdrawn (re-routed to the ЦОН)
     // after sealing has nothing to hand over.
@@ -310,7 +307,7 @@ pub fn registries_waiting(
         .filter(registries::state.eq(state))
         .filter(live)
         .filter(registries::kind.eq(RegistryKind::KaspiHandoff))
-        .filter(registries::created_at.le(window.began_by()))
+        .filter(registries::created_at.le(At(window.began_by())))
         .order(registries::created_at)
         .limit(window.limit)
         .select((
@@ -390,8 +387,8 @@ pub fn sla(
     let mut lines = sla_as_stored(conn, scope, from, to)?;
     let (mut kept, mut not_invocable) = (Vec::new(), Vec::new());
     for (row, _) in force_majeure::list(conn, &BranchScope::All)? {
-        let recorded = row.notice_recorded_at.map(|t| t.and_utc());
-        match notice_standing(row.starts_at.and_utc(), recorded, now, calendar) {
+        let recorded = row.notice_recorded_at;
+        match notice_standing(row.starts_at, recorded, now, calendar) {
             Ok(standing) if !standing.invocable() => not_invocable.push(row.force_majeure()),
             // One whose year is not in the calendar is taken at its word.
             _ => kept.push(row.force_majeure()),
@@ -411,17 +408,17 @@ pub fn sla(
             .map(|p| p.suspension)
             .collect();
         let rule = d.kind.rule();
-        let started = d.started_at.and_utc();
+        let started = d.started_at;
         let original = match extended_due(rule, started, d.zone.tz(), calendar, &suspensions) {
             Ok(Extended::Due(original)) => original.at,
             // Held by a period that may be invoked, or outside the calendar: as stored.
             Ok(Extended::Suspended { .. }) | Err(_) => continue,
         };
-        let stored_due = d.due_at.and_utc();
+        let stored_due = d.due_at;
         if original == stored_due {
             continue;
         }
-        let resolved = d.resolved_at.map(|t| t.and_utc());
+        let resolved = d.resolved_at;
         let judged = judged_against(d.state, resolved, original, now);
         if judged == d.state {
             continue;
@@ -447,9 +444,9 @@ struct MaybeMoved {
     zone: BranchTimeZone,
     kind: DeadlineKind,
     state: DeadlineState,
-    started_at: NaiveDateTime,
-    due_at: NaiveDateTime,
-    resolved_at: Option<NaiveDateTime>,
+    started_at: DateTime<Utc>,
+    due_at: DateTime<Utc>,
+    resolved_at: Option<DateTime<Utc>>,
     state_at_due: Option<ShipmentState>,
 }
 
@@ -461,7 +458,7 @@ fn state_at(
 ) -> QueryResult<Option<ShipmentState>> {
     status_events::table
         .filter(status_events::shipment_id.eq(id))
-        .filter(status_events::occurred_at.le(to_db_time(at)))
+        .filter(status_events::occurred_at.le(At(at)))
         .filter(
             status_events::from_status
                 .is_null()
@@ -491,9 +488,9 @@ fn moved_by(
     for period in periods {
         let mut query = deadlines::table
             .inner_join(shipments::table.inner_join(branches::table))
-            .filter(deadlines::due_at.ge(to_db_time(from)))
-            .filter(deadlines::due_at.lt(to_db_time(to)))
-            .filter(deadlines::due_at.gt(to_db_time(period.suspension.start)))
+            .filter(deadlines::due_at.ge(At(from)))
+            .filter(deadlines::due_at.lt(At(to)))
+            .filter(deadlines::due_at.gt(At(period.suspension.start)))
             .select((
                 deadlines::id,
                 deadlines::shipment_id,
@@ -509,7 +506,7 @@ fn moved_by(
             ))
             .into_boxed();
         if let Some(end) = period.suspension.end {
-            query = query.filter(deadlines::started_at.lt(to_db_time(end)));
+            query = query.filter(deadlines::started_at.lt(At(end)));
         }
         if let Some(branch) = period.branch {
             query = query.filter(shipments::branch_id.eq(branch));
@@ -573,8 +570,8 @@ fn sla_as_stored(
              JOIN branches b ON b.id = t.branch_id"
         ),
     )
-    .bind::<Timestamp, _>(to_db_time(from))
-    .bind::<Timestamp, _>(to_db_time(to))
+    .bind::<UtcTime, _>(from)
+    .bind::<UtcTime, _>(to)
     .bind::<Nullable<crate::db::id::Uuid>, _>(scope.branch())
     .load(conn)?;
     let mut lines: BTreeMap<(String, &'static str), SlaCounts> = BTreeMap::new();
@@ -610,7 +607,7 @@ pub struct Backlog {
     pub pending_deadlines: i64,
     /// Pending and already due: the sweeper's backlog.
     pub due_deadlines: i64,
-    pub oldest_due: Option<NaiveDateTime>,
+    pub oldest_due: Option<DateTime<Utc>>,
     pub notifications_pending: i64,
     pub notifications_dead: i64,
     pub outbound_pending: i64,
@@ -624,7 +621,7 @@ pub fn backlog(conn: &mut DbConnection, now: DateTime<Utc>) -> QueryResult<Backl
     use crate::domain::notification::DeliveryState;
     use crate::domain::role::Role;
     let pending = deadlines::table.filter(deadlines::state.eq(DeadlineState::Pending));
-    let due = pending.filter(deadlines::due_at.le(to_db_time(now)));
+    let due = pending.filter(deadlines::due_at.le(At(now)));
     let notifications_in = |conn: &mut DbConnection, state: DeliveryState| {
         notifications::table
             .filter(notifications::state.eq(state))
@@ -708,9 +705,9 @@ pub fn depth(conn: &mut DbConnection, now: DateTime<Utc>) -> QueryResult<Depth> 
             n,
         }
     };
-    let oldest: Option<NaiveDateTime> = deadlines::table
+    let oldest: Option<DateTime<Utc>> = deadlines::table
         .filter(deadlines::state.eq(DeadlineState::Pending))
-        .filter(deadlines::due_at.le(to_db_time(now)))
+        .filter(deadlines::due_at.le(At(now)))
         .filter(
             deadlines::sweep_error
                 .is_null()
@@ -725,7 +722,7 @@ pub fn depth(conn: &mut DbConnection, now: DateTime<Utc>) -> QueryResult<Depth> 
             .chain(systems.into_iter().map(line("systems")))
             .collect(),
         oldest_due_age: oldest
-            .and_then(|due| (now - due.and_utc()).to_std().ok())
+            .and_then(|due| (now - due).to_std().ok())
             .unwrap_or_default(),
     })
 }
@@ -753,7 +750,7 @@ pub struct Move {
     pub from: Option<String>,
     pub to: String,
     pub actor_role: Option<String>,
-    pub occurred_at: NaiveDateTime,
+    pub occurred_at: DateTime<Utc>,
 }
 
 /// The history lines of shipments with their branch and route, as [`Move`]s.
@@ -796,8 +793,8 @@ pub fn for_each_move_between(
         PAGE,
         |conn, after: Option<HistoryId>| {
             let mut query = moves!()
-                .filter(status_events::occurred_at.ge(to_db_time(from)))
-                .filter(status_events::occurred_at.lt(to_db_time(to)))
+                .filter(status_events::occurred_at.ge(At(from)))
+                .filter(status_events::occurred_at.lt(At(to)))
                 .order(status_events::id)
                 .limit(PAGE)
                 .into_boxed();
@@ -947,7 +944,7 @@ pub struct Handover {
     pub branch: String,
     pub kind: RegistryKind,
     pub number: String,
-    pub at: NaiveDateTime,
+    pub at: DateTime<Utc>,
     pub envelopes: i64,
 }
 
@@ -957,7 +954,7 @@ type RegistryLine = (
     String,
     RegistryKind,
     Option<String>,
-    Option<NaiveDateTime>,
+    Option<DateTime<Utc>>,
 );
 
 /// Registries handed to a State courier: branch, kind, number, when, and how many envelopes.
@@ -1008,8 +1005,8 @@ pub fn for_each_submission_between(
     loop {
         let mut query = applications::table
             .inner_join(branches::table)
-            .filter(applications::submitted_at.ge(to_db_time(from)))
-            .filter(applications::submitted_at.lt(to_db_time(to)))
+            .filter(applications::submitted_at.ge(At(from)))
+            .filter(applications::submitted_at.lt(At(to)))
             .select((applications::id, branches::code, applications::submitted_at))
             .order(applications::id)
             .limit(PAGE)
@@ -1017,14 +1014,14 @@ pub fn for_each_submission_between(
         if let Some(last) = after {
             query = query.filter(applications::id.gt(last));
         }
-        let page: Vec<(ApplicationId, String, NaiveDateTime)> = query.load(conn)?;
+        let page: Vec<(ApplicationId, String, DateTime<Utc>)> = query.load(conn)?;
         let Some((last, _, _)) = page.last() else {
             return Ok(());
         };
         after = Some(*last);
         let full = page.len() as i64 == PAGE;
         for (_, branch, at) in page {
-            each(branch, from_db_time(at));
+            each(branch, at);
         }
         if !full {
             return Ok(());

@@ -1,8 +1,8 @@
 //! Data revisions (migration `data_revisions`): re-reads of stored rows a change of rule
 //! requires, each applied once.
 
-use super::to_db_time;
 use crate::db::schema::data_revisions;
+use crate::db::time::At;
 use crate::db::{DbConnection, insert_or_ignore};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -15,7 +15,7 @@ pub fn claim(conn: &mut DbConnection, name: &str, now: DateTime<Utc>) -> QueryRe
         data_revisions::table,
         (
             data_revisions::name.eq(name),
-            data_revisions::applied_at.eq(to_db_time(now)),
+            data_revisions::applied_at.eq(At(now)),
         )
     )?;
     Ok(inserted == 1)

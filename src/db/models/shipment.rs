@@ -2,7 +2,6 @@
 //! changes a shipment's state is `workflows::shipment::apply`, which writes through
 //! [`save_change`].
 
-use super::to_db_time;
 use crate::db::DbConnection;
 use crate::db::models::application::ApplicationRow;
 use crate::db::models::branch::BranchScope;
@@ -10,11 +9,12 @@ use crate::db::models::deadline::{self, DeadlineRow};
 use crate::db::models::history::{self, HistoryRow};
 use crate::db::models::postamat::PostamatRow;
 use crate::db::schema::{applications, branches, deadlines, postamats, shipments};
+use crate::db::time::At;
 use crate::domain::deadline::{DeadlineKind, DeadlineState};
 use crate::domain::ids::{ApplicationId, BranchId, ShipmentId};
 use crate::domain::reference::BranchTimeZone;
 use crate::domain::shipment::{DeliveryMethod, IssuedTo, ShipmentKind, ShipmentState};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -36,13 +36,15 @@ pub struct ShipmentRow {
     pub power_of_attorney: Option<String>,
     pub postamat_cell: Option<String>,
     pub version: i32,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
+    #[diesel(serialize_as = At)]
+    pub created_at: DateTime<Utc>,
+    #[diesel(serialize_as = At)]
+    pub updated_at: DateTime<Utc>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &ShipmentRow) -> QueryResult<()> {
     diesel::insert_into(shipments::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)
         .map(|_| ())
 }
@@ -68,7 +70,7 @@ pub fn save_change(conn: &mut DbConnection, row: &ShipmentRow) -> QueryResult<bo
         shipments::power_of_attorney.eq(&row.power_of_attorney),
         shipments::postamat_cell.eq(&row.postamat_cell),
         shipments::version.eq(row.version),
-        shipments::updated_at.eq(row.updated_at),
+        shipments::updated_at.eq(At(row.updated_at)),
     ))
     .execute(conn)
     .map(|n| n == 1)
@@ -78,7 +80,7 @@ pub fn save_change(conn: &mut DbConnection, row: &ShipmentRow) -> QueryResult<bo
 #[derive(Debug, Clone, Copy)]
 pub struct Meeting<'a> {
     pub kinds: &'a [DeadlineKind],
-    pub at: NaiveDateTime,
+    pub at: DateTime<Utc>,
 }
 
 /// [`save_change`], the change's history line, the deadlines it meets and the one it starts,
@@ -101,7 +103,7 @@ pub fn save_transition(
             }
             history::insert(conn, line)?;
             if let Some(m) = meeting {
-                deadline::meet(conn, row.id, m.kinds, super::from_db_time(m.at))?;
+                deadline::meet(conn, row.id, m.kinds, m.at)?;
             }
             if let Some(start) = start {
                 deadline::insert(conn, start)?;
@@ -166,7 +168,8 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for TransitionInOne<'_
         mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
     ) -> QueryResult<()> {
         use crate::db::id::Uuid;
-        use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
+        use crate::db::time::UtcTime;
+        use diesel::sql_types::{BigInt, Integer, Nullable, Text};
         let (row, line) = (self.row, self.line);
         out.push_sql("WITH saved AS (UPDATE shipments SET status = ");
         out.push_bind_param::<Text, _>(&row.status)?;
@@ -191,7 +194,7 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for TransitionInOne<'_
         out.push_sql(", version = ");
         out.push_bind_param::<Integer, _>(&row.version)?;
         out.push_sql(", updated_at = ");
-        out.push_bind_param::<Timestamp, _>(&row.updated_at)?;
+        out.push_bind_param::<UtcTime, _>(&row.updated_at)?;
         // As `save_change`: only at the version the change was made from.
         out.push_sql(" WHERE id = ");
         out.push_bind_param::<Uuid, _>(&row.id)?;
@@ -226,9 +229,9 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for TransitionInOne<'_
         out.push_sql(", ");
         out.push_bind_param::<Nullable<Text>, _>(&line.details)?;
         out.push_sql(", ");
-        out.push_bind_param::<Timestamp, _>(&line.occurred_at)?;
+        out.push_bind_param::<UtcTime, _>(&line.occurred_at)?;
         out.push_sql(", ");
-        out.push_bind_param::<Timestamp, _>(&line.recorded_at)?;
+        out.push_bind_param::<UtcTime, _>(&line.recorded_at)?;
         out.push_sql(" FROM saved)");
         if let Some(meeting) = &self.meeting {
             // As `deadline::meet`: met on time up to the due instant, late after it; one or two
@@ -241,13 +244,13 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for TransitionInOne<'_
             let second = meeting.kinds.get(1).unwrap_or(first);
             let [open, breached] = &DeadlineState::OPEN;
             out.push_sql(", met AS (UPDATE deadlines SET state = CASE WHEN due_at >= ");
-            out.push_bind_param::<Timestamp, _>(&meeting.at)?;
+            out.push_bind_param::<UtcTime, _>(&meeting.at)?;
             out.push_sql(" THEN ");
             out.push_bind_param::<Text, _>(&DeadlineState::Met)?;
             out.push_sql(" ELSE ");
             out.push_bind_param::<Text, _>(&DeadlineState::MetLate)?;
             out.push_sql(" END, resolved_at = ");
-            out.push_bind_param::<Timestamp, _>(&meeting.at)?;
+            out.push_bind_param::<UtcTime, _>(&meeting.at)?;
             out.push_sql(" WHERE shipment_id = (SELECT id FROM saved) AND (kind = ");
             out.push_bind_param::<Text, _>(first)?;
             out.push_sql(" OR kind = ");
@@ -270,23 +273,23 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for TransitionInOne<'_
             out.push_sql(", ");
             out.push_bind_param::<Text, _>(&d.kind)?;
             out.push_sql(", ");
-            out.push_bind_param::<Timestamp, _>(&d.started_at)?;
+            out.push_bind_param::<UtcTime, _>(&d.started_at)?;
             out.push_sql(", ");
-            out.push_bind_param::<Timestamp, _>(&d.due_at)?;
+            out.push_bind_param::<UtcTime, _>(&d.due_at)?;
             out.push_sql(", ");
             out.push_bind_param::<BigInt, _>(&d.calendar_version)?;
             out.push_sql(", ");
             out.push_bind_param::<Text, _>(&d.state)?;
             out.push_sql(", ");
-            out.push_bind_param::<Nullable<Timestamp>, _>(&d.resolved_at)?;
+            out.push_bind_param::<Nullable<UtcTime>, _>(&d.resolved_at)?;
             out.push_sql(", ");
             out.push_bind_param::<Integer, _>(&d.sweep_attempts)?;
             out.push_sql(", ");
-            out.push_bind_param::<Nullable<Timestamp>, _>(&d.sweep_after)?;
+            out.push_bind_param::<Nullable<UtcTime>, _>(&d.sweep_after)?;
             out.push_sql(", ");
             out.push_bind_param::<Nullable<Text>, _>(&d.sweep_error)?;
             out.push_sql(", ");
-            out.push_bind_param::<Timestamp, _>(&d.created_at)?;
+            out.push_bind_param::<UtcTime, _>(&d.created_at)?;
             out.push_sql(" FROM saved)");
         }
         out.push_sql(" SELECT count(*) FROM saved");
@@ -488,12 +491,8 @@ pub fn list(
         Some(kind) => vec![kind],
         None => DeadlineKind::ALL.to_vec(),
     };
-    let before = filter
-        .due_before
-        .map_or_else(super::latest_db_time, to_db_time);
-    let after = filter
-        .due_after
-        .map_or_else(super::earliest_db_time, to_db_time);
+    let before = filter.due_before.unwrap_or_else(crate::db::time::latest);
+    let after = filter.due_after.unwrap_or_else(crate::db::time::earliest);
     let build = || {
         let mut query = shipments::table
             .inner_join(applications::table)
@@ -513,8 +512,8 @@ pub fn list(
                     .filter(deadlines::shipment_id.eq(shipments::id))
                     .filter(deadlines::state.eq_any(DeadlineState::OPEN))
                     .filter(deadlines::kind.eq_any(kinds.clone()))
-                    .filter(deadlines::due_at.lt(before))
-                    .filter(deadlines::due_at.gt(after)),
+                    .filter(deadlines::due_at.lt(At(before)))
+                    .filter(deadlines::due_at.gt(At(after))),
             ));
         }
         query
