@@ -6,6 +6,7 @@ use super::MultiBackend;
 use crate::domain::application::ApplicationStatus;
 use crate::domain::calendar::{DayKind, EditAction};
 use crate::domain::deadline::{DeadlineKind, DeadlineState};
+use crate::domain::identifiers::{ApplicationNumber, Iin, Phone, Waybill};
 use crate::domain::kaspi::{DiscrepancyKind, Outcome};
 use crate::domain::loss::{LossActState, LossSide};
 use crate::domain::notification::{
@@ -112,6 +113,60 @@ text_columns!(
     ShipmentState,
 );
 
+/// The boundary newtypes (`domain::identifiers`), stored as their text and parsed again when a
+/// row loads: what fails to parse was not written by this service, and is an error.
+macro_rules! identifier_columns {
+    ($($ty:ident),+ $(,)?) => {$(
+        const _: () = {
+            #[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+            #[diesel(foreign_derive)]
+            #[diesel(sql_type = Text)]
+            #[allow(dead_code)]
+            struct Proxy($ty);
+        };
+
+        impl ToSql<Text, Pg> for $ty {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+                <str as ToSql<Text, Pg>>::to_sql(self.as_str(), out)
+            }
+        }
+
+        impl FromSql<Text, Pg> for $ty {
+            fn from_sql(bytes: <Pg as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+                Ok($ty::try_from(<String as FromSql<Text, Pg>>::from_sql(bytes)?)?)
+            }
+        }
+
+        impl ToSql<Text, Sqlite> for $ty {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+                out.set_value(self.as_str());
+                Ok(IsNull::No)
+            }
+        }
+
+        impl FromSql<Text, Sqlite> for $ty {
+            fn from_sql(bytes: <Sqlite as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+                Ok($ty::try_from(<String as FromSql<Text, Sqlite>>::from_sql(bytes)?)?)
+            }
+        }
+
+        impl ToSql<Text, MultiBackend> for $ty {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
+                out.set_value((Text, self));
+                Ok(IsNull::No)
+            }
+        }
+
+        impl FromSql<Text, MultiBackend> for $ty {
+            fn from_sql(bytes: <MultiBackend as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+                bytes.from_sql::<$ty, Text>()
+            }
+        }
+    )+};
+}
+
+identifier_columns!(ApplicationNumber, Iin, Phone, Waybill);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +181,30 @@ mod tests {
             BranchTimeZone::from_stored("Asia/Oral").unwrap().as_str(),
             "Asia/Oral"
         );
+    }
+
+    /// An identifier loads only as the newtype it was written as: an IIN whose check digit is
+    /// wrong was not written by this service, and reading it is an error, not a string.
+    #[test]
+    fn a_stored_identifier_is_parsed_again_when_its_row_loads() {
+        use crate::db::{ConnectionManager, DatabaseLocation};
+        use diesel::prelude::*;
+        use diesel::r2d2::ManageConnection;
+        let mut conn = ConnectionManager::new(DatabaseLocation::Sqlite(":memory:".into()))
+            .connect()
+            .expect("an in-memory database");
+        let read = |conn: &mut crate::db::DbConnection, text: &str| {
+            diesel::select(diesel::dsl::sql::<Text>("").bind::<Text, _>(text.to_owned()))
+                .get_result::<Iin>(conn)
+        };
+        assert_eq!(
+            read(&mut conn, "870412300129").unwrap().as_str(),
+            "870412300129"
+        );
+        assert!(read(&mut conn, "870412300120").is_err());
+        let phone: Phone = diesel::select(diesel::dsl::sql::<Text>("'+77011234567'"))
+            .get_result(&mut conn)
+            .unwrap();
+        assert_eq!(phone.as_str(), "+77011234567");
     }
 }

@@ -135,7 +135,35 @@ fn instant(day: Option<NaiveDate>, h: u32, m: u32, s: u32) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::{ConnectionManager, DatabaseLocation};
     use chrono::TimeZone;
+    use diesel::prelude::*;
+    use diesel::r2d2::ManageConnection;
+    use diesel::sql_types::Text;
+
+    /// An instant bound through `At` is stored as the text diesel's `Timestamp` wrote (rows
+    /// written before this type existed read alike), and loads back as the same UTC instant.
+    #[test]
+    fn an_instant_is_stored_as_before_and_loads_back_as_utc() {
+        let mut conn = ConnectionManager::new(DatabaseLocation::Sqlite(":memory:".into()))
+            .connect()
+            .expect("an in-memory database");
+        let t = Utc.with_ymd_and_hms(2026, 2, 13, 9, 30, 5).unwrap()
+            + chrono::Duration::microseconds(250);
+        let text: String = diesel::select(
+            diesel::dsl::sql::<Text>("CAST(")
+                .bind::<UtcTime, _>(At(t))
+                .sql(" AS TEXT)"),
+        )
+        .get_result(&mut conn)
+        .unwrap();
+        assert_eq!(text, "2026-02-13 09:30:05.000250");
+        let back: DateTime<Utc> =
+            diesel::select(diesel::dsl::sql::<UtcTime>("'2026-02-13 09:30:05.000250'"))
+                .get_result(&mut conn)
+                .unwrap();
+        assert_eq!(back, t);
+    }
 
     #[test]
     fn the_bounds_sort_around_every_instant_as_text_and_as_time() {

@@ -3,7 +3,7 @@
 //! decide transitions; they ask [`transition`].
 
 use crate::domain::deadline::DeadlineKind;
-use crate::domain::identifiers::Iin;
+use crate::domain::identifiers::{Iin, Waybill};
 use crate::domain::notification::NotificationKind;
 use crate::domain::role::Role;
 use serde::{Deserialize, Serialize};
@@ -438,7 +438,7 @@ pub enum Event {
     /// п.8–10: Kaspi's order, with the waybill the envelope will carry.
     KaspiOrderCreated {
         order_id: String,
-        waybill: String,
+        waybill: Waybill,
     },
     Intake,
     /// п.14: with the registry office's registry the document came with.

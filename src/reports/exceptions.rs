@@ -213,7 +213,7 @@ pub fn exceptions(
                 Some(o.branch_id),
                 reason,
                 reference,
-                Some(o.application_number),
+                Some(o.application_number.into()),
                 since,
                 side,
             );
@@ -276,7 +276,7 @@ pub fn exceptions(
                 d.branch_id,
                 reason,
                 d.id.to_string(),
-                d.application_number,
+                d.application_number.map(String::from),
                 d.created_at,
                 None,
             );

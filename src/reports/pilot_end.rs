@@ -112,7 +112,7 @@ pub fn outlook(
         }
         if documents.len() < LISTED {
             documents.push(InFlight {
-                application_number: doc.application_number,
+                application_number: doc.application_number.into(),
                 branch: doc.branch,
                 state,
                 delivery_method: method,

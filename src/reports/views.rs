@@ -214,7 +214,7 @@ pub fn application(
                 state: s.status,
                 deadlines: deadlines(conn, s.id, zone)?,
                 kaspi_order_id: s.kaspi_order_id,
-                waybill: s.waybill,
+                waybill: s.waybill.map(String::from),
             })
         })
         .collect::<QueryResult<_>>()?;
@@ -222,14 +222,14 @@ pub fn application(
         id: row.id,
         status: row.status,
         submitted_at: row.submitted_at,
-        application_number: row.number,
+        application_number: row.number.into(),
         delivery_method: row.delivery_method,
         postamat,
         branch: branch.code,
         registry_office_code: row.registry_office_code,
         applicant_name: disclosure.name(&row.applicant_name),
-        applicant_iin: disclosure.iin(&row.applicant_iin),
-        phone: disclosure.phone(&row.phone),
+        applicant_iin: disclosure.iin(row.applicant_iin.as_str()),
+        phone: disclosure.phone(row.phone.as_str()),
         language: row.language,
         shipments,
     })
@@ -288,7 +288,7 @@ pub fn shipment_in_zone(
     let detail = ShipmentDetail {
         id: row.id,
         postamat: postamat.map(ChosenPostamat::from),
-        application_number: app.number,
+        application_number: app.number.into(),
         kind: row.kind,
         delivery_method: row.delivery_method,
         state: row.status,
@@ -299,7 +299,7 @@ pub fn shipment_in_zone(
             .map(|e| StatusEvent::from(e).disclosed(disclosure))
             .collect(),
         kaspi_order_id: row.kaspi_order_id,
-        waybill: row.waybill,
+        waybill: row.waybill.map(String::from),
         registry_office_registry: row.registry_office_registry,
         issued_to: row.issued_to,
         recipient_name: row.recipient_name.and_then(|n| disclosure.name(&n)),
@@ -423,8 +423,8 @@ pub fn registry(conn: &mut DbConnection, row: RegistryRow) -> QueryResult<Regist
         .into_iter()
         .map(|(item, state)| RegistryItem {
             shipment_id: item.shipment_id,
-            application_number: item.application_number,
-            waybill: item.waybill,
+            application_number: item.application_number.into(),
+            waybill: item.waybill.into(),
             state,
             added_at: item.added_at,
             withdrawn_at: item.withdrawn_at,
@@ -679,7 +679,7 @@ pub fn kaspi_track(conn: &mut DbConnection, row: ApplicationRow) -> QueryResult<
                 .collect();
             Ok(KaspiTrackedDocument {
                 kind: s.kind,
-                waybill: s.waybill,
+                waybill: s.waybill.map(String::from),
                 state: s.status,
                 deadlines,
                 timeline,
@@ -687,7 +687,7 @@ pub fn kaspi_track(conn: &mut DbConnection, row: ApplicationRow) -> QueryResult<
         })
         .collect::<QueryResult<_>>()?;
     Ok(KaspiTrack {
-        application_number: row.number,
+        application_number: row.number.into(),
         status: row.status,
         delivery_method: row.delivery_method,
         documents,

@@ -215,9 +215,9 @@ pub(super) fn reroute(
         // envelope, hears it from us. Asked in the app: Kaspi knows.
         if ctx.actor.role() != Some(Role::Kaspi) {
             let request = KaspiRequest::CancelDelivery {
-                application_number: app.number.clone(),
+                application_number: app.number.to_string(),
                 kaspi_order_id: document.kaspi_order_id.clone(),
-                waybill: document.waybill.clone(),
+                waybill: document.waybill.clone().map(String::from),
                 reason,
                 return_to_point: matches!(
                     document.status,

@@ -39,7 +39,7 @@ pub fn issue(
         let app = application::get(conn, row.application_id)?;
         let recipient = match receiver {
             Receiver::Applicant { iin } => {
-                if iin.as_str() != app.applicant_iin {
+                if iin != app.applicant_iin {
                     return Err(WorkflowError::rejected(
                         Reason::RecipientMismatch,
                         "the IIN is not the applicant's; a representative needs a power of attorney",

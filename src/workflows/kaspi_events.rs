@@ -467,7 +467,7 @@ fn flag_early_removal(
             registry: None,
             shipment: Some(row),
             kind: DiscrepancyKind::RemovedEarly,
-            waybill: row.waybill.as_deref(),
+            waybill: row.waybill.as_ref().map(Waybill::as_str),
             detail,
         },
         ctx,
@@ -666,7 +666,7 @@ fn effects(
                         registry: None,
                         shipment: Some(row),
                         kind: DiscrepancyKind::WrongPostamat,
-                        waybill: row.waybill.as_deref(),
+                        waybill: row.waybill.as_ref().map(Waybill::as_str),
                         detail,
                     },
                     ctx,
@@ -881,7 +881,7 @@ fn accept_registry(
     for waybill in accepted.iter().filter(|w| {
         !items
             .iter()
-            .any(|(item, _, _)| item.waybill == **w && went(item))
+            .any(|(item, _, _)| item.waybill.as_str() == **w && went(item))
     }) {
         mismatches += 1;
         let detail = format!(

@@ -40,7 +40,7 @@ pub fn record_order(
         })?;
         match (&original.kaspi_order_id, &original.waybill) {
             (Some(id), Some(waybill))
-                if id == order.order_id.as_str() && waybill == order.waybill.as_str() =>
+                if id == order.order_id.as_str() && *waybill == order.waybill =>
             {
                 return Ok(original);
             }
@@ -76,7 +76,7 @@ pub fn record_order(
         });
         let event = Event::KaspiOrderCreated {
             order_id: order.order_id.to_string(),
-            waybill: order.waybill.to_string(),
+            waybill: order.waybill.clone(),
         };
         let applied = super::shipment::apply(conn, &original, None, event, ctx, Some(details))?;
         let replayed = replay_waiting(conn, order.waybill.as_str(), ctx)?;

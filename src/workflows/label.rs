@@ -32,7 +32,7 @@ pub fn label(
                 "Kaspi has not reported the delivery order yet, so there is no waybill to label with",
             ));
         };
-        if expected != scanned.as_str() {
+        if expected != *scanned {
             return Err(WorkflowError::rejected(
                 Reason::WaybillMismatch,
                 format!("the scanned waybill {scanned} is not this shipment's waybill"),

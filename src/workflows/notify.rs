@@ -134,7 +134,7 @@ pub fn notify_citizen(
                 shipment_id: Some(shipment),
                 kind,
                 channel,
-                recipient: &application.phone,
+                recipient: application.phone.as_str(),
                 language,
                 body: &body,
                 dedup_key: &key,

@@ -145,11 +145,11 @@ fn insert(
     let now = ctx.recorded_at;
     let row = ApplicationRow {
         id: ApplicationId::new(),
-        number: new.number.to_string(),
+        number: new.number.clone(),
         registry_office_code: new.registry_office_code.to_string(),
-        applicant_iin: new.applicant_iin.to_string(),
+        applicant_iin: new.applicant_iin.clone(),
         applicant_name: new.applicant_name.to_string(),
-        phone: new.phone.to_string(),
+        phone: new.phone.clone(),
         language: new.language,
         delivery_method: new.delivery_method,
         postamat_id,

@@ -107,7 +107,7 @@ fn add(
             registry_id: registry.id,
             shipment_id: shipment.id,
             registry_kind: registry.kind,
-            application_number: number.to_string(),
+            application_number: number.clone(),
             waybill,
             added_by,
             added_at: ctx.recorded_at,
@@ -378,7 +378,7 @@ pub fn hand_over(
         }
         if row.kind == RegistryKind::KaspiHandoff {
             let keys = row.number.iter().map(|n| registry_wait_key(n));
-            for key in keys.chain(handed) {
+            for key in keys.chain(handed.into_iter().map(String::from)) {
                 lock_key(conn, &key)?;
                 replay_waiting(conn, &key, ctx)?;
             }

@@ -113,7 +113,7 @@ fn execute(
             None => None,
         };
         let request = KaspiRequest::CreateOrder {
-            application_number: app.number.clone(),
+            application_number: app.number.to_string(),
             postamat_id: postamat.map(|p| p.kaspi_id),
             executed_at: ctx.occurred_at,
         };

@@ -67,7 +67,7 @@ pub fn apply(
                     power_of_attorney,
                 } => (iin, name, Some(power_of_attorney)),
             };
-            next.recipient_iin = Some(iin.into());
+            next.recipient_iin = Some(iin);
             next.recipient_name = Some(name);
             next.power_of_attorney = power_of_attorney;
         }

@@ -322,7 +322,7 @@ async fn list_shipments(
             kind: row.kind,
             delivery_method: row.delivery_method,
             state: row.status,
-            waybill: row.waybill,
+            waybill: row.waybill.map(String::from),
             kaspi_order_id: row.kaspi_order_id,
             updated_at: row.updated_at,
         })

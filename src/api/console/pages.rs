@@ -455,8 +455,8 @@ async fn search_page(
                                 td { (kind_name(&ctx, f.shipment.kind)) }
                                 td { (ctx.lang.name_of(f.shipment.delivery_method.as_str())) }
                                 td { (ctx.lang.name_of(f.shipment.status.as_str())) }
-                                td { (f.shipment.waybill.as_deref().unwrap_or("—")) }
-                                td { (disclosure.iin(&f.applicant_iin).as_deref().unwrap_or("—")) }
+                                td { (f.shipment.waybill.as_ref().map_or("—", Waybill::as_str)) }
+                                td { (disclosure.iin(f.applicant_iin.as_str()).as_deref().unwrap_or("—")) }
                             }
                         }
                     }

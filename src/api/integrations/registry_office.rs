@@ -93,7 +93,7 @@ async fn registry_office_event(
             &ctx,
         )?;
         let answer = EventApplied {
-            application_number: applied.application.number,
+            application_number: applied.application.number.into(),
             application_status: applied.application.status,
             shipment_id: applied.shipment.as_ref().map(|s| s.id),
             shipment_state: applied.shipment.map(|s| s.status),

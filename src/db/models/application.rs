@@ -6,6 +6,7 @@ use crate::db::models::branch::BranchScope;
 use crate::db::schema::applications;
 use crate::db::time::At;
 use crate::domain::application::ApplicationStatus;
+use crate::domain::identifiers::{ApplicationNumber, Iin, Phone};
 use crate::domain::ids::{ApplicationId, BranchId, PostamatId};
 use crate::domain::notification::Language;
 use crate::domain::shipment::DeliveryMethod;
@@ -17,11 +18,11 @@ use diesel::prelude::*;
 #[diesel(treat_none_as_default_value = false)]
 pub struct ApplicationRow {
     pub id: ApplicationId,
-    pub number: String,
+    pub number: ApplicationNumber,
     pub registry_office_code: String,
-    pub applicant_iin: String,
+    pub applicant_iin: Iin,
     pub applicant_name: String,
-    pub phone: String,
+    pub phone: Phone,
     pub language: Language,
     pub delivery_method: DeliveryMethod,
     pub postamat_id: Option<PostamatId>,

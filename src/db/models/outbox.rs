@@ -7,6 +7,7 @@ use crate::db::models::report::Window;
 use crate::db::schema::{applications, notifications, outbound_messages};
 use crate::db::time::At;
 use crate::db::{DbConnection, insert_or_ignore};
+use crate::domain::identifiers::ApplicationNumber;
 use crate::domain::ids::{ApplicationId, BranchId, MessageId, ShipmentId};
 use crate::domain::notification::{
     Channel, DeliveryState, Destination, Language, NotificationKind, OutboundKind, Outbox,
@@ -350,7 +351,7 @@ pub struct DeadLetter {
     pub created_at: DateTime<Utc>,
     /// The citizen's branch and application number; `None` for messages to other systems.
     pub branch_id: Option<BranchId>,
-    pub application_number: Option<String>,
+    pub application_number: Option<ApplicationNumber>,
 }
 
 /// Dead letters within `window`, oldest first: its branch's citizens' messages, and when it
@@ -371,7 +372,7 @@ pub fn dead_letters(conn: &mut DbConnection, window: &Window) -> QueryResult<Vec
     if let Some(id) = window.branch {
         notes = notes.filter(applications::branch_id.eq(id));
     }
-    let notes: Vec<(NotificationRow, BranchId, String)> = notes.load(conn)?;
+    let notes: Vec<(NotificationRow, BranchId, ApplicationNumber)> = notes.load(conn)?;
     let outbound: Vec<OutboundRow> = if window.unbranched() {
         outbound_messages::table
             .filter(outbound_messages::state.eq(DeliveryState::Dead))

@@ -9,6 +9,7 @@ use super::portable_query as query;
 use crate::db::DbConnection;
 use crate::db::id::Uuid;
 use crate::db::time::UtcTime;
+use crate::domain::identifiers::ApplicationNumber;
 use crate::domain::ids::BranchId;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
@@ -335,7 +336,7 @@ pub fn outbound(conn: &mut DbConnection, span: Span) -> QueryResult<Vec<Count>> 
 #[derive(Debug, Clone, QueryableByName)]
 pub struct OnItsWay {
     #[diesel(sql_type = Text)]
-    pub application_number: String,
+    pub application_number: ApplicationNumber,
     #[diesel(sql_type = Text)]
     pub branch: String,
     #[diesel(sql_type = Text)]

@@ -5,6 +5,7 @@ use crate::db::models::branch::BranchScope;
 use crate::db::models::shipment::ShipmentRow;
 use crate::db::schema::{branches, registries, registry_items, shipments};
 use crate::db::time::{At, MaybeAt};
+use crate::domain::identifiers::{ApplicationNumber, Waybill};
 use crate::domain::ids::{BranchId, KeyId, RegistryId, ShipmentId};
 use crate::domain::reference::BranchTimeZone;
 use crate::domain::registry::{RegistryKind, RegistryState};
@@ -45,8 +46,8 @@ pub struct ItemRow {
     pub registry_id: RegistryId,
     pub shipment_id: ShipmentId,
     pub registry_kind: RegistryKind,
-    pub application_number: String,
-    pub waybill: String,
+    pub application_number: ApplicationNumber,
+    pub waybill: Waybill,
     pub added_by: KeyId,
     #[diesel(serialize_as = At)]
     pub added_at: DateTime<Utc>,

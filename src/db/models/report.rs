@@ -12,6 +12,7 @@ use crate::db::time::UtcTime;
 use crate::domain::calendar::Calendar;
 use crate::domain::deadline::{DeadlineKind, DeadlineState, judged_against};
 use crate::domain::force_majeure::{Extended, ForceMajeure, extended_due, notice_standing};
+use crate::domain::identifiers::ApplicationNumber;
 use crate::domain::ids::{ApplicationId, BranchId, DeadlineId, HistoryId, RegistryId, ShipmentId};
 use crate::domain::reference::BranchTimeZone;
 use crate::domain::registry::RegistryKind;
@@ -32,7 +33,7 @@ pub struct Overdue {
     pub shipment_id: ShipmentId,
     pub branch_id: BranchId,
     pub state: ShipmentState,
-    pub application_number: String,
+    pub application_number: ApplicationNumber,
     pub sweep_error: Option<String>,
     /// Where the document was at the due instant (the state its history had reached by then).
     pub state_at_due: Option<ShipmentState>,

@@ -11,6 +11,7 @@ use crate::db::models::postamat::PostamatRow;
 use crate::db::schema::{applications, branches, deadlines, postamats, shipments};
 use crate::db::time::At;
 use crate::domain::deadline::{DeadlineKind, DeadlineState};
+use crate::domain::identifiers::{ApplicationNumber, Iin, Waybill};
 use crate::domain::ids::{ApplicationId, BranchId, ShipmentId};
 use crate::domain::reference::BranchTimeZone;
 use crate::domain::shipment::{DeliveryMethod, IssuedTo, ShipmentKind, ShipmentState};
@@ -28,10 +29,10 @@ pub struct ShipmentRow {
     pub delivery_method: DeliveryMethod,
     pub status: ShipmentState,
     pub kaspi_order_id: Option<String>,
-    pub waybill: Option<String>,
+    pub waybill: Option<Waybill>,
     pub registry_office_registry: Option<String>,
     pub issued_to: Option<IssuedTo>,
-    pub recipient_iin: Option<String>,
+    pub recipient_iin: Option<Iin>,
     pub recipient_name: Option<String>,
     pub power_of_attorney: Option<String>,
     pub postamat_cell: Option<String>,
@@ -541,8 +542,8 @@ pub enum SearchTerm {
 #[derive(Debug, Clone)]
 pub struct Found {
     pub shipment: ShipmentRow,
-    pub application_number: String,
-    pub applicant_iin: String,
+    pub application_number: ApplicationNumber,
+    pub applicant_iin: Iin,
 }
 
 /// Shipments of the scope matching `term` (at most `limit`), newest first. Each term has its
@@ -572,7 +573,7 @@ pub fn search(
         ))
         .order((shipments::created_at.desc(), shipments::id.desc()))
         .limit(limit)
-        .load::<(ShipmentRow, String, String)>(conn)?
+        .load::<(ShipmentRow, ApplicationNumber, Iin)>(conn)?
         .into_iter()
         .map(|(shipment, application_number, applicant_iin)| Found {
             shipment,
