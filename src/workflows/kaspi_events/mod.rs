@@ -1,0 +1,353 @@
+//! Receiving Kaspi's delivery-status events (п.9, 18–20, 27–31). Every event with an id is kept
+//! with its outcome — applied, out of order, rejected, or unmatched until its waybill or
+//! registry is known — so a repeat gets the first outcome and nothing Kaspi was told we
+//! received is ever lost. An event that arrives before the ones it follows implies them.
+//!
+//! Each event is first planned from what is read (the shipment with its application, branch
+//! zone and chosen postamat, in one statement), and only then written: a refusal is decided
+//! before anything is written, so no savepoint is needed to undo one. The event is kept last,
+//! with `INSERT … ON CONFLICT DO NOTHING`; finding it kept already (a repeat, or a twin that
+//! committed first) rolls the work back and answers from what was kept.
+//!
+//! Receiving is here; planning, the writes an event makes, the removal rules (п.29–30), the
+//! reconciliation of registries (п.18) and the replay of waiting events each have a file.
+
+mod consequences;
+mod plan;
+mod reconciliation;
+mod removal;
+mod replay;
+
+pub use replay::replay_waiting;
+
+use super::{Actor, EventContext, Reason, Source, WorkflowError, WorkflowResult};
+use crate::db::models::integration_event::fingerprint;
+use crate::db::models::kaspi_event::{self as stored, KaspiEventRow};
+use crate::db::models::shipment::{self as shipments, ShipmentRow};
+use crate::db::{DbConnection, write_transaction};
+use crate::domain::calendar::CalendarSnapshot;
+use crate::domain::ids::ShipmentId;
+use crate::domain::kaspi::{KaspiEvent, KaspiEventBody, Outcome};
+use crate::domain::shipment::ShipmentState;
+use chrono::{DateTime, Utc};
+use consequences::{apply_steps, effects};
+use plan::{Plan, Planned, plan_for_waybill, record_stale, waiting};
+use reconciliation::{Acceptance, accept_registry};
+use removal::{contradicts_removal, flag_early_removal, judge_early_removal, report_is_new};
+use std::collections::HashMap;
+
+/// Events received in one transaction at the most: a batch is received in chunks, each
+/// committed before the next, so a failure of ours late in a batch keeps the chunks before it
+/// (the failing chunk is undone whole).
+pub const CHUNK: usize = 100;
+
+/// The answer for one event.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub event_id: String,
+    pub outcome: Outcome,
+    /// For a duplicate: what the event got the first time.
+    pub first_outcome: Option<Outcome>,
+    /// A problem code, for rejected events.
+    pub reason: Option<String>,
+    pub detail: Option<String>,
+    pub shipment_id: Option<ShipmentId>,
+    /// Where the shipment is now.
+    pub state: Option<ShipmentState>,
+}
+
+/// Who delivered the events, when they arrived, and the calendar their deadlines use.
+#[derive(Clone, Copy)]
+pub struct Delivery<'a> {
+    pub actor: &'a Actor,
+    pub now: DateTime<Utc>,
+    pub calendar: &'a CalendarSnapshot,
+}
+
+impl<'a> Delivery<'a> {
+    fn context(&self, event: &KaspiEvent) -> EventContext<'a> {
+        EventContext::reported(
+            self.actor.clone(),
+            Source::Kaspi,
+            event.event_id.as_str(),
+            event.occurred_at,
+            self.now,
+            self.calendar,
+        )
+    }
+}
+
+/// The events delivered together (one call or one batch) in the order they are to be received:
+/// the order things happened, which a batch may list otherwise. Returns their positions.
+pub fn order(events: &[&KaspiEvent]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..events.len()).collect();
+    order.sort_by_key(|&i| events[i].occurred_at);
+    order
+}
+
+/// Why a chunk's transaction is rolled back.
+enum Stop {
+    /// An event of the chunk was kept meanwhile by another transaction: receive the chunk again.
+    Seen,
+    Failed(WorkflowError),
+}
+
+impl From<diesel::result::Error> for Stop {
+    fn from(e: diesel::result::Error) -> Self {
+        Stop::Failed(e.into())
+    }
+}
+
+impl From<WorkflowError> for Stop {
+    fn from(e: WorkflowError) -> Self {
+        Stop::Failed(e)
+    }
+}
+
+/// Receives `events` (at most [`CHUNK`], in the order given) in one transaction; a failure of
+/// ours receives none of them. Another transaction changing the same shipments or keeping the
+/// same events first makes the chunk be received again: the events are then duplicates, or
+/// apply to the new state.
+pub fn receive_chunk(
+    conn: &mut DbConnection,
+    events: &[&KaspiEvent],
+    delivery: Delivery<'_>,
+) -> WorkflowResult<Vec<Received>> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let outcome = write_transaction(conn, |conn| receive_in(conn, events, delivery));
+        match outcome {
+            Ok(received) => return Ok(received),
+            // A single event's twin committed first: it is a duplicate (or a reused id).
+            Err(Stop::Seen) if events.len() == 1 => return Ok(vec![repeat(conn, events[0])?]),
+            // A single event is not looked up before it is tried: one that fails on our side
+            // may be a repeat, which is answered from what was kept, as always.
+            Err(Stop::Failed(e)) if events.len() == 1 && !e.is_retryable() => {
+                return match stored::find(conn, events[0].event_id.as_str())? {
+                    Some(first) => Ok(vec![answer_repeat(
+                        conn,
+                        events[0],
+                        &fingerprint(events[0]),
+                        &first,
+                    )?]),
+                    None => Err(e),
+                };
+            }
+            Err(Stop::Seen) if attempt < 3 => {}
+            Err(Stop::Failed(e)) if e.is_retryable() && attempt < 3 => {}
+            Err(Stop::Seen) => {
+                return Err(WorkflowError::Conflict(
+                    "the same Kaspi events are being received by another request; retry".into(),
+                ));
+            }
+            Err(Stop::Failed(e)) => return Err(e),
+        }
+    }
+}
+
+fn receive_in(
+    conn: &mut DbConnection,
+    events: &[&KaspiEvent],
+    delivery: Delivery<'_>,
+) -> Result<Vec<Received>, Stop> {
+    // A single event is tried straight away (a repeat is found when it is kept); a chunk looks
+    // its events up first, so that a batch sent again is not received one rollback at a time.
+    let mut kept: HashMap<String, KaspiEventRow> = if events.len() > 1 {
+        let ids: Vec<String> = events.iter().map(|e| e.event_id.to_string()).collect();
+        stored::find_many(conn, &ids)?
+            .into_iter()
+            .map(|row| (row.event_id.clone(), row))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    let mut received = Vec::with_capacity(events.len());
+    for event in events {
+        let hash = fingerprint(*event);
+        if let Some(first) = kept.get(event.event_id.as_str()) {
+            received.push(answer_repeat(conn, event, &hash, first)?);
+            continue;
+        }
+        let ctx = delivery.context(event);
+        let done = process(conn, event, &ctx)?;
+        let row = KaspiEventRow {
+            event_id: event.event_id.to_string(),
+            event_type: event.body.type_name().to_owned(),
+            waybill: Some(event.body.wait_key()),
+            occurred_at: event.occurred_at,
+            payload: serde_json::to_string(event)
+                .map_err(|e| WorkflowError::internal("keeping a Kaspi event", e))?,
+            payload_hash: hash,
+            outcome: done.outcome,
+            reason_code: done.reason.clone(),
+            detail: done.detail.clone(),
+            shipment_id: done.shipment_id,
+            received_at: ctx.recorded_at,
+            resolved_at: (done.outcome != Outcome::Unmatched).then_some(ctx.recorded_at),
+        };
+        if !stored::insert_new(conn, &row)? {
+            return Err(Stop::Seen);
+        }
+        received.push(Received {
+            event_id: row.event_id.clone(),
+            outcome: done.outcome,
+            first_outcome: None,
+            reason: done.reason,
+            detail: done.detail,
+            shipment_id: done.shipment_id,
+            state: done.state,
+        });
+        // The same event twice in one chunk: the second is a duplicate of the first.
+        kept.insert(row.event_id.clone(), row);
+    }
+    Ok(received)
+}
+
+/// The answer to an event seen before: a duplicate with the first outcome, or refused if the
+/// same id came with another payload.
+fn answer_repeat(
+    conn: &mut DbConnection,
+    event: &KaspiEvent,
+    hash: &str,
+    first: &KaspiEventRow,
+) -> WorkflowResult<Received> {
+    let event_id = event.event_id.to_string();
+    if first.payload_hash != hash {
+        return Ok(Received {
+            event_id,
+            outcome: Outcome::Rejected,
+            first_outcome: None,
+            reason: Some(Reason::EventIdReused.code().to_owned()),
+            detail: Some("this event id was received before with a different payload".into()),
+            shipment_id: None,
+            state: None,
+        });
+    }
+    let state = match first.shipment_id {
+        Some(id) => shipments::find(conn, id)?.map(|s| s.status),
+        None => None,
+    };
+    Ok(Received {
+        event_id,
+        outcome: Outcome::Duplicate,
+        first_outcome: Some(first.outcome),
+        reason: first.reason_code.clone(),
+        detail: first.detail.clone(),
+        shipment_id: first.shipment_id,
+        state,
+    })
+}
+
+/// A single event whose twin was kept first.
+fn repeat(conn: &mut DbConnection, event: &KaspiEvent) -> WorkflowResult<Received> {
+    let first = stored::find(conn, event.event_id.as_str())?.ok_or_else(|| {
+        WorkflowError::internal(
+            "answering a repeated Kaspi event",
+            anyhow::anyhow!("event {} was kept and is gone", event.event_id),
+        )
+    })?;
+    answer_repeat(conn, event, &fingerprint(event), &first)
+}
+
+/// What processing an event against the current data gave.
+struct Processed {
+    outcome: Outcome,
+    shipment_id: Option<ShipmentId>,
+    state: Option<ShipmentState>,
+    detail: Option<String>,
+    reason: Option<String>,
+}
+
+impl Processed {
+    fn on(outcome: Outcome, shipment: Option<&ShipmentRow>, detail: Option<String>) -> Self {
+        Processed {
+            outcome,
+            shipment_id: shipment.map(|s| s.id),
+            state: shipment.map(|s| s.status),
+            detail,
+            reason: None,
+        }
+    }
+
+    /// Refused; kept with its shipment when it has one, so its branch sees it.
+    fn rejected(refusal: &WorkflowError, shipment: Option<&ShipmentRow>) -> Self {
+        Processed {
+            outcome: Outcome::Rejected,
+            shipment_id: shipment.map(|s| s.id),
+            state: shipment.map(|s| s.status),
+            reason: refusal.reason().map(|r| r.code().to_owned()),
+            detail: Some(refusal.to_string()),
+        }
+    }
+}
+
+/// Processes an event against the current data; `Unmatched` while it cannot apply yet.
+fn process(
+    conn: &mut DbConnection,
+    event: &KaspiEvent,
+    ctx: &EventContext<'_>,
+) -> WorkflowResult<Processed> {
+    if let KaspiEventBody::AcceptedAtPoint {
+        handoff_registry,
+        kaspi_registry_number,
+        accepted_waybills,
+    } = &event.body
+    {
+        let acceptance = Acceptance {
+            handoff_registry,
+            kaspi_registry_number,
+            accepted: accepted_waybills,
+            body: &event.body,
+        };
+        return accept_registry(conn, &acceptance, ctx);
+    }
+    let waybill = event
+        .body
+        .waybill()
+        .expect("every other event names its waybill")
+        .as_str();
+    let (loaded, plan) = match plan_for_waybill(conn, waybill, &event.body)? {
+        Planned::Go(loaded, plan) => (loaded, plan),
+        Planned::Unknown => {
+            return Ok(Processed::on(
+                Outcome::Unmatched,
+                None,
+                Some(format!(
+                    "waybill {waybill} is not known yet; the event is kept and applied when it is"
+                )),
+            ));
+        }
+    };
+    let mut early = false;
+    let plan = match plan {
+        Plan::Apply(_) if contradicts_removal(conn, &loaded.shipment, event)? => Plan::Stale,
+        Plan::Apply(_) if !report_is_new(conn, &loaded.shipment, event)? => Plan::Stale,
+        Plan::Apply(steps) => {
+            let (steps, flagged) = judge_early_removal(conn, &loaded, steps, event)?;
+            early = flagged;
+            Plan::Apply(steps)
+        }
+        plan => plan,
+    };
+    Ok(match plan {
+        Plan::Apply(steps) => {
+            let applied = apply_steps(
+                conn,
+                &loaded.shipment,
+                loaded.time_zone,
+                &steps,
+                &event.body,
+                ctx,
+            )?;
+            if early {
+                flag_early_removal(conn, &loaded, ctx)?;
+            }
+            effects(conn, &loaded, &applied, &event.body, ctx)?;
+            Processed::on(Outcome::Applied, Some(&applied.shipment), None)
+        }
+        Plan::Stale => record_stale(conn, &loaded.shipment, &event.body, ctx)?,
+        Plan::Wait => waiting(&loaded.shipment),
+        Plan::Refused(refusal) => Processed::rejected(&refusal, Some(&loaded.shipment)),
+    })
+}
