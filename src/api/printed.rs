@@ -13,30 +13,11 @@ use barcoders::generators::svg::SVG;
 use barcoders::sym::code128::Code128;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-
-/// HTML-escapes text for the printed pages.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 /// A label in both languages, Kazakh first.
-fn both(kk: &str, ru: &str) -> String {
-    format!(
-        "<span lang=\"kk\">{}</span> / <span lang=\"ru\">{}</span>",
-        escape(kk),
-        escape(ru)
-    )
+fn both(kk: &str, ru: &str) -> Markup {
+    html! { span lang="kk" { (kk) } " / " span lang="ru" { (ru) } }
 }
 
 /// The branch's local time as people there write it.
@@ -61,7 +42,7 @@ pub fn barcode(value: &str) -> Option<String> {
          aria-label=\"{label}\" viewBox=\"0 0 {width} 60\" width=\"{width}\" height=\"60\">\
          <rect width=\"{width}\" height=\"60\" fill=\"#fff\"/>\
          <g transform=\"translate({quiet} 0)\">{bars}</g></svg>",
-        label = escape(value),
+        label = html! { (value) }.into_string(),
     ))
 }
 
@@ -92,26 +73,28 @@ pub fn content_security_policy() -> &'static str {
 }
 
 /// The page around a document: print-ready, no script, nothing fetched from elsewhere.
-fn page(title: &str, body: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"kk\"><head><meta charset=\"utf-8\">\
-         <title>{title}</title>\n<style>{STYLE}</style></head>\n<body>\n{body}</body></html>\n",
-        title = escape(title),
-    )
+fn page(title: &str, body: Markup) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="kk" {
+            head {
+                meta charset="utf-8";
+                title { (title) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body { (body) }
+        }
+    }
+    .into_string()
 }
 
 /// The branch, in both languages.
-fn branch_lines(branch: &BranchRow) -> String {
-    format!(
-        "{}: {} — {} / {}<br>{}: {} / {}",
-        both("Филиал", "Филиал"),
-        escape(&branch.code),
-        escape(&branch.name_kk),
-        escape(&branch.name_ru),
-        both("Мекенжайы", "Адрес"),
-        escape(&branch.address_kk),
-        escape(&branch.address_ru),
-    )
+fn branch_lines(branch: &BranchRow) -> Markup {
+    html! {
+        (both("Филиал", "Филиал")) ": " (branch.code) " — " (branch.name_kk) " / " (branch.name_ru)
+        br;
+        (both("Мекенжайы", "Адрес")) ": " (branch.address_kk) " / " (branch.address_ru)
+    }
 }
 
 /// The printable registry: what the two sides sign (п.13, 17, 32–33).
@@ -119,91 +102,73 @@ pub fn registry(registry: &Registry, branch: &BranchRow) -> String {
     let tz = branch.time_zone.tz();
     let (title_kk, title_ru) = registry.kind.title();
     let number = registry.number.as_deref();
-    let number_text = match number {
-        Some(n) => escape(n),
-        None => both("ЖОБА — мөрленбеген", "ЧЕРНОВИК — не опечатан"),
-    };
     let dated = local_time(registry.sealed_at.unwrap_or(registry.created_at), tz);
-    let rows: String = registry
-        .items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                i + 1,
-                escape(&item.application_number),
-                escape(&item.waybill),
-                barcode(&item.waybill).unwrap_or_default(),
-            )
-        })
-        .collect();
     // The signed table stays as it was signed; a line withdrawn since (brought back, п.18, or
     // re-routed to the ЦОН, issue 23) is noted below it.
-    let withdrawn: String = registry
+    let withdrawn: Vec<_> = registry
         .items
         .iter()
-        .filter_map(|item| {
-            let at = item.withdrawn_at?;
-            Some(format!(
-                "<li>{} — {}: {}</li>\n",
-                escape(&item.waybill),
-                both("тізілімнен алынды", "изъят из реестра"),
-                local_time(at, tz),
-            ))
-        })
+        .filter_map(|item| Some((&item.waybill, item.withdrawn_at?)))
         .collect();
-    let withdrawn = if withdrawn.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "<p>{}:</p>\n<ul class=\"withdrawn\">\n{withdrawn}</ul>\n",
-            both(
-                "Қол қойылғаннан кейінгі белгілер",
-                "Отметки после подписания"
-            )
-        )
-    };
-    let (hands_over, receives) = match registry.kind {
-        RegistryKind::KaspiHandoff => (
-            both(
-                "Жинақтау секторының қызметкері",
-                "Работник накопительного сектора",
-            ),
-            both("Мемлекеттік корпорация курьері", "Курьер Госкорпорации"),
+    let courier = both("Мемлекеттік корпорация курьері", "Курьер Госкорпорации");
+    let hands_over = match registry.kind {
+        RegistryKind::KaspiHandoff => both(
+            "Жинақтау секторының қызметкері",
+            "Работник накопительного сектора",
         ),
-        RegistryKind::ReturnPickup => (
-            both(
-                "Kaspi қабылдау пунктінің қызметкері",
-                "Работник пункта приема Kaspi",
-            ),
-            both("Мемлекеттік корпорация курьері", "Курьер Госкорпорации"),
+        RegistryKind::ReturnPickup => both(
+            "Kaspi қабылдау пунктінің қызметкері",
+            "Работник пункта приема Kaspi",
         ),
     };
-    let body = format!(
-        "<h1><span lang=\"kk\">{title_kk}</span><br><span lang=\"ru\">{title_ru}</span></h1>\n\
-         <p>№ {number_text}</p>\n\
-         <p>{date_label}: {dated}<br>{branch}</p>\n\
-         <table>\n<thead><tr><th>№</th><th>{app_label}</th><th>{waybill_label}</th><th>{barcode_label}</th></tr></thead>\n\
-         <tbody>\n{rows}</tbody>\n</table>\n\
-         <p>{count_label}: {count}</p>\n\
-         {withdrawn}\
-         <table class=\"signatures\">\n\
-         <tr><td>{hands_over}: ____________________ / {sealed_by} /</td></tr>\n\
-         <tr><td>{receives}: ____________________ / {courier} /</td></tr>\n\
-         </table>\n",
-        date_label = both("Күні", "Дата"),
-        branch = branch_lines(branch),
-        app_label = both("Өтінім нөмірі", "Номер заявки"),
-        waybill_label = both("Жүкқұжат", "Накладная"),
-        barcode_label = both("Штрихкод", "Штрихкод"),
-        count_label = both("Барлық конверттер", "Всего конвертов"),
-        count = registry.items.len(),
-        sealed_by = escape(registry.sealed_by.as_deref().unwrap_or("")),
-        courier = escape(registry.courier_name.as_deref().unwrap_or("")),
-    );
-    let title = format!("{title_ru} № {}", number.unwrap_or("—"));
-    page(&title, &body)
+    let body = html! {
+        h1 { span lang="kk" { (title_kk) } br; span lang="ru" { (title_ru) } }
+        p {
+            "№ "
+            @match number {
+                Some(n) => (n),
+                None => (both("ЖОБА — мөрленбеген", "ЧЕРНОВИК — не опечатан")),
+            }
+        }
+        p { (both("Күні", "Дата")) ": " (dated) br; (branch_lines(branch)) }
+        table {
+            thead {
+                tr {
+                    th { "№" }
+                    th { (both("Өтінім нөмірі", "Номер заявки")) }
+                    th { (both("Жүкқұжат", "Накладная")) }
+                    th { (both("Штрихкод", "Штрихкод")) }
+                }
+            }
+            tbody {
+                @for (i, item) in registry.items.iter().enumerate() {
+                    tr {
+                        td { (i + 1) }
+                        td { (item.application_number) }
+                        td { (item.waybill) }
+                        td { (PreEscaped(barcode(&item.waybill).unwrap_or_default())) }
+                    }
+                }
+            }
+        }
+        p { (both("Барлық конверттер", "Всего конвертов")) ": " (registry.items.len()) }
+        @if !withdrawn.is_empty() {
+            p { (both("Қол қойылғаннан кейінгі белгілер", "Отметки после подписания")) ":" }
+            ul.withdrawn {
+                @for (waybill, at) in &withdrawn {
+                    li {
+                        (waybill) " — " (both("тізілімнен алынды", "изъят из реестра")) ": "
+                        (local_time(*at, tz))
+                    }
+                }
+            }
+        }
+        table.signatures {
+            tr { td { (hands_over) ": ____________________ / " (registry.sealed_by.as_deref().unwrap_or("")) " /" } }
+            tr { td { (courier) ": ____________________ / " (registry.courier_name.as_deref().unwrap_or("")) " /" } }
+        }
+    };
+    page(&format!("{title_ru} № {}", number.unwrap_or("—")), body)
 }
 
 /// The loss act with both copies (п.24): one stays at the State Corporation, one goes to the
@@ -221,58 +186,42 @@ pub fn loss_act(
             both("Мемлекеттік корпорация (23-т.)", "Госкорпорация (п.23)")
         }
     };
-    let copy = |which: String| {
-        format!(
-            "<section class=\"copy\">\n\
-             <h1><span lang=\"kk\">Құжаттың жоғалуы туралы акт</span><br>\
-             <span lang=\"ru\">Акт об утере документа</span> № {number}</h1>\n\
-             <p><b>{which}</b></p>\n\
-             <p>{date_label}: {dated}<br>{branch}</p>\n\
-             <table>\n\
-             <tr><th>{app_label}</th><td>{app}</td></tr>\n\
-             <tr><th>{side_label}</th><td>{side}</td></tr>\n\
-             <tr><th>{kaspi_label}</th><td>{kaspi}</td></tr>\n\
-             <tr><th>{cause_label}</th><td>{cause}</td></tr>\n\
-             <tr><th>{circ_label}</th><td>{circ}</td></tr>\n\
-             <tr><th>{emp_label}</th><td>{emp}</td></tr>\n\
-             </table>\n\
-             <table class=\"signatures\">\n\
-             <tr><td>{staff}: ____________________</td></tr>\n\
-             <tr><td>{emp_label}: ____________________ / {emp} /</td></tr>\n\
-             </table>\n</section>\n",
-            number = escape(number),
-            date_label = both("Жасалған күні", "Дата составления"),
-            dated = local_time(drawn_at, tz),
-            branch = branch_lines(branch),
-            app_label = both("Өтінім нөмірі", "Номер заявки"),
-            app = escape(&act.application_number),
-            side_label = both("Тарап", "Сторона"),
-            kaspi_label = both("Kaspi актісі", "Акт Kaspi"),
-            kaspi = escape(act.kaspi_act_number.as_deref().unwrap_or("—")),
-            cause_label = both("Себебі", "Причина"),
-            cause = escape(&act.cause),
-            circ_label = both("Мән-жайлары", "Обстоятельства"),
-            circ = escape(&act.circumstances),
-            emp_label = both("Жауапты қызметкер", "Ответственный работник"),
-            emp = escape(&act.responsible_employee),
-            staff = both(
-                "Мемлекеттік корпорация қызметкері",
-                "Работник Госкорпорации"
-            ),
-        )
+    let employee = both("Жауапты қызметкер", "Ответственный работник");
+    let copy = |which: Markup| {
+        html! {
+            section.copy {
+                h1 {
+                    span lang="kk" { "Құжаттың жоғалуы туралы акт" } br;
+                    span lang="ru" { "Акт об утере документа" } " № " (number)
+                }
+                p { b { (which) } }
+                p { (both("Жасалған күні", "Дата составления")) ": " (local_time(drawn_at, tz)) br; (branch_lines(branch)) }
+                table {
+                    tr { th { (both("Өтінім нөмірі", "Номер заявки")) } td { (act.application_number) } }
+                    tr { th { (both("Тарап", "Сторона")) } td { (side) } }
+                    tr { th { (both("Kaspi актісі", "Акт Kaspi")) } td { (act.kaspi_act_number.as_deref().unwrap_or("—")) } }
+                    tr { th { (both("Себебі", "Причина")) } td { (act.cause) } }
+                    tr { th { (both("Мән-жайлары", "Обстоятельства")) } td { (act.circumstances) } }
+                    tr { th { (employee) } td { (act.responsible_employee) } }
+                }
+                table.signatures {
+                    tr { td { (both("Мемлекеттік корпорация қызметкері", "Работник Госкорпорации")) ": ____________________" } }
+                    tr { td { (employee) ": ____________________ / " (act.responsible_employee) " /" } }
+                }
+            }
+        }
     };
-    let body = [
-        copy(both(
+    let body = html! {
+        (copy(both(
             "1-дана — Мемлекеттік корпорацияда қалады",
             "Экземпляр 1 — остается в Госкорпорации",
-        )),
-        copy(both(
+        )))
+        (copy(both(
             "2-дана — уәкілетті органға жіберіледі (24-т.)",
             "Экземпляр 2 — направляется в уполномоченный орган (п.24)",
-        )),
-    ]
-    .concat();
-    page(&format!("Акт об утере № {number}"), &body)
+        )))
+    };
+    page(&format!("Акт об утере № {number}"), body)
 }
 
 /// The printed registry `id` if the scope may see it (this endpoint's page, and the console's).
@@ -309,7 +258,7 @@ mod tests {
     fn the_policy_allows_exactly_the_pages_stylesheet() {
         use base64::Engine;
         use sha2::{Digest, Sha256};
-        let html = page("t", "<p>x</p>");
+        let html = page("t", html! { p { "x" } });
         let (_, rest) = html.split_once("<style>").unwrap();
         let (style, _) = rest.split_once("</style>").unwrap();
         let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(style));
@@ -323,10 +272,14 @@ mod tests {
     }
 
     #[test]
-    fn text_is_escaped() {
-        assert_eq!(
-            escape("<a href='x'>&\"</a>"),
-            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
+    fn what_a_clerk_typed_is_text_on_the_printed_page() {
+        let branch_code = "<b>&'\"";
+        let html = page("t", html! { p { (branch_code) } });
+        assert!(html.contains("<p>&lt;b&gt;&amp;'&quot;</p>"), "{html}");
+        assert!(
+            barcode("A\"<")
+                .unwrap()
+                .contains("aria-label=\"A&quot;&lt;\"")
         );
     }
 }

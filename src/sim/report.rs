@@ -14,6 +14,7 @@ use crate::reports::charts::{self, finish, plot_error, swatch};
 use crate::reports::sla::{SlaLine, sla_csv};
 use anyhow::{Context, anyhow};
 use chrono::{DateTime, Days, NaiveDate, Utc};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 use plotters::prelude::*;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -464,32 +465,30 @@ fn courier_chart(report: &Report, settings: &Settings) -> anyhow::Result<String>
     Ok(svg)
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+fn table(head: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> Markup {
+    html! {
+        table {
+            @if !head.is_empty() {
+                thead { tr { @for h in head { th { (h) } } } }
+            }
+            tbody {
+                @for row in rows {
+                    tr { @for cell in row { td { (cell) } } }
+                }
+            }
+        }
+    }
 }
 
-fn table(head: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
-    let mut out = String::from("<table>");
-    if !head.is_empty() {
-        out.push_str("<thead><tr>");
-        for h in head {
-            write!(out, "<th>{}</th>", escape(h)).unwrap();
-        }
-        out.push_str("</tr></thead>");
-    }
-    out.push_str("<tbody>");
-    for row in rows {
-        out.push_str("<tr>");
-        for cell in row {
-            write!(out, "<td>{}</td>", escape(&cell)).unwrap();
-        }
-        out.push_str("</tr>");
-    }
-    out.push_str("</tbody></table>");
-    out
-}
+/// The report's one stylesheet.
+const STYLE: &str = "
+body { font-family: sans-serif; margin: 2em; color: #111; max-width: 1000px; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #999; padding: 0.2em 0.6em; text-align: right; }
+th:first-child, td:first-child, td:nth-child(2) { text-align: left; }
+img { max-width: 100%; border: 1px solid #ccc; }
+@media print { body { margin: 0; } h2 { break-before: page; } img { break-inside: avoid; } }
+";
 
 fn html(report: &Report, settings: &Settings) -> String {
     let fm = if settings.force_majeure.is_empty() {
@@ -680,54 +679,56 @@ fn html(report: &Report, settings: &Settings) -> String {
             ]
         }),
     );
-    format!(
-        r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>postamat simulation {from} – {to}</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; color: #111; max-width: 1000px; }}
-table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}
-th, td {{ border: 1px solid #999; padding: 0.2em 0.6em; text-align: right; }}
-th:first-child, td:first-child, td:nth-child(2) {{ text-align: left; }}
-img {{ max-width: 100%; border: 1px solid #ccc; }}
-@media print {{ body {{ margin: 0; }} h2 {{ break-before: page; }} img {{ break-inside: avoid; }} }}
-</style>
-</head>
-<body>
-<h1>A simulated pilot period, {from} – {to}</h1>
-<p>Every application below went through the service's own workflows with a simulated clock;
-the sweeper and the dispatcher ran every simulated hour. Deadlines follow the order's
-clauses and Kazakhstan's working-day calendar. Files: <a href="sla.csv">sla.csv</a>,
-<a href="daily.csv">daily.csv</a>, <a href="time_in_state.csv">time_in_state.csv</a>,
-<a href="courier_load.csv">courier_load.csv</a>, <a href="outcomes.csv">outcomes.csv</a>,
-<a href="paths.csv">paths.csv</a>.</p>
-{summary}
-<h2>Deadlines (SLA)</h2>
-<p>Deadlines falling due from {from} to {to}; the same numbers as
-<code>GET /api/v1/reports/sla?from={from}&amp;to={to}</code> on this database.</p>
-<img src="sla.svg" alt="Deadlines due in the period by kind: met on time, met late, breached, pending, cancelled">
-{sla}
-<h2>Daily volumes</h2>
-<p>Documents entering each state per day (per branch in <a href="daily.csv">daily.csv</a>):
-working days, weekends and holidays show in the intake and courier lines.</p>
-<img src="daily.svg" alt="Documents entering each state per day">
-<h2>The State courier's load</h2>
-<img src="courier_load.svg" alt="Envelopes per handover to the State courier">
-{courier}
-<h2>Time in each state</h2>
-{times}
-<h2>Off the usual path</h2>
-<p>Documents that took a way the order does not spell out, each through its workflow
-(<code>docs/exceptions.md</code>).</p>
-{paths}
-<h2>Where the documents are at the end</h2>
-{outcomes}
-</body>
-</html>
-"#,
-        from = settings.from,
-        to = settings.last_day(),
-    )
+    let (from, to) = (settings.from, settings.last_day());
+    let csv = |name: &str| html! { a href=(name) { (name) } };
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { "postamat simulation " (from) " – " (to) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                h1 { "A simulated pilot period, " (from) " – " (to) }
+                p {
+                    "Every application below went through the service's own workflows with a \
+                     simulated clock; the sweeper and the dispatcher ran every simulated hour. \
+                     Deadlines follow the order's clauses and Kazakhstan's working-day calendar. \
+                     Files: "
+                    (csv("sla.csv")) ", " (csv("daily.csv")) ", " (csv("time_in_state.csv")) ", "
+                    (csv("courier_load.csv")) ", " (csv("outcomes.csv")) ", " (csv("paths.csv")) "."
+                }
+                (summary)
+                h2 { "Deadlines (SLA)" }
+                p {
+                    "Deadlines falling due from " (from) " to " (to) "; the same numbers as "
+                    code { "GET /api/v1/reports/sla?from=" (from) "&to=" (to) }
+                    " on this database."
+                }
+                img src="sla.svg" alt="Deadlines due in the period by kind: met on time, met late, breached, pending, cancelled";
+                (sla)
+                h2 { "Daily volumes" }
+                p {
+                    "Documents entering each state per day (per branch in " (csv("daily.csv"))
+                    "): working days, weekends and holidays show in the intake and courier lines."
+                }
+                img src="daily.svg" alt="Documents entering each state per day";
+                h2 { "The State courier's load" }
+                img src="courier_load.svg" alt="Envelopes per handover to the State courier";
+                (courier)
+                h2 { "Time in each state" }
+                (times)
+                h2 { "Off the usual path" }
+                p {
+                    "Documents that took a way the order does not spell out, each through its \
+                     workflow (" code { "docs/exceptions.md" } ")."
+                }
+                (paths)
+                h2 { "Where the documents are at the end" }
+                (outcomes)
+            }
+        }
+    }
+    .into_string()
 }

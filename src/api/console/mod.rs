@@ -32,7 +32,7 @@ use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use i18n::{Lang, Texts};
-use maud::{DOCTYPE, Markup, html};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde::Deserialize;
 use std::fmt;
 
@@ -724,6 +724,18 @@ async fn sign_out(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes
     Ok(see_other("/console/sign-in")
         .cookie(removal(&req, SESSION_COOKIE))
         .finish())
+}
+
+/// plotters' SVG (which has a `viewBox`, so CSS scales it with the page and zoom), named for
+/// screen readers.
+fn named_svg(svg: &str, name: &str) -> Markup {
+    PreEscaped(match svg.strip_prefix("<svg ") {
+        Some(rest) => format!(
+            "<svg role=\"img\" aria-label=\"{}\" {rest}",
+            html! { (name) }.into_string()
+        ),
+        None => svg.to_owned(),
+    })
 }
 
 #[cfg(test)]

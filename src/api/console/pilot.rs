@@ -4,6 +4,7 @@
 //! answers them.
 
 use super::i18n::Lang;
+use super::named_svg;
 use crate::reports::charts;
 use crate::reports::pilot::{ALL, PilotReport};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
@@ -303,15 +304,6 @@ pub fn body(report: &PilotReport, lang: Lang) -> anyhow::Result<Markup> {
     let times_chart = charts::bars(l(lang, "times_chart"), l(lang, "hours"), &times)?;
     let headline = total("headline");
     let share = headline["share_without_exception"].as_f64().unwrap_or(0.0) * 100.0;
-    let svg = |svg: &str, name: &str| {
-        PreEscaped(match svg.strip_prefix("<svg ") {
-            Some(rest) => format!(
-                "<svg role=\"img\" aria-label=\"{}\" {rest}",
-                crate::api::printed::escape(name)
-            ),
-            None => svg.to_owned(),
-        })
-    };
     let section = |key: &str, columns: &[&str]| {
         html! {
             section {
@@ -335,11 +327,11 @@ pub fn body(report: &PilotReport, lang: Lang) -> anyhow::Result<Markup> {
             p { (l(lang, "headline_note")) }
             (table(lang, &json["headline"], &["branch", "postamat_deliveries", "without_exception", "share_without_exception"]))
         }
-        figure.chart { (svg(&volumes_chart, l(lang, "volumes_chart"))) }
+        figure.chart { (named_svg(&volumes_chart, l(lang, "volumes_chart"))) }
         (section("volumes", &["branch", "applications_postamat", "applications_con", "executed", "taken_in",
             "handed_to_kaspi", "placed", "collected", "returned", "issued_at_con",
             "transferred_after_storage", "lost", "postamat_changed", "rerouted_to_con"]))
-        figure.chart { (svg(&times_chart, l(lang, "times_chart"))) }
+        figure.chart { (named_svg(&times_chart, l(lang, "times_chart"))) }
         (section("time_to_citizen", &["branch", "measure", "documents", "p50_hours", "p90_hours", "max_hours"]))
         (section("deadlines", &["branch", "deadline", "clause", "met_on_time", "met_late", "breached",
             "missed_by_state_corporation", "missed_by_kaspi", "missed_by_registry_office"]))

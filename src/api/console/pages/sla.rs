@@ -3,16 +3,16 @@
 use super::{api_error, national_zone};
 use crate::api::AppState;
 use crate::api::auth::Supervisors;
+use crate::api::console::named_svg;
 use crate::api::console::{ConsoleError, Ctx, PageResult, layout, parse_query, respond, signed_in};
 use crate::api::error::ApiError;
-use crate::api::printed;
 use crate::domain::deadline::DeadlineKind;
 use crate::reports::charts::{self, SlaChartText};
 use crate::reports::sla::{SlaLine, sla_csv as render_sla_csv};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{Datelike, NaiveDate};
-use maud::{Markup, PreEscaped, html};
+use maud::{Markup, html};
 use serde::Deserialize;
 
 // ----- the SLA report ------------------------------------------------------------------------
@@ -93,24 +93,12 @@ pub async fn sla(req: HttpRequest, state: web::Data<AppState>) -> PageResult {
         p { a href=(csv_link) download="sla.csv" { (t.download_csv) } }
         (sla_table(&ctx, &lines))
         figure.chart {
-            (PreEscaped(named_svg(&chart, t.chart_title)))
+            (named_svg(&chart, t.chart_title))
             figcaption { (t.chart_title) ", " (from) " — " (to) }
         }
     };
     let page = layout(&ctx, t.nav_sla, body);
     Ok(respond(&req, &ctx, StatusCode::OK, page))
-}
-
-/// plotters' SVG (which has a `viewBox`, so CSS scales it with the page and zoom), named for
-/// screen readers.
-fn named_svg(svg: &str, name: &str) -> String {
-    match svg.strip_prefix("<svg ") {
-        Some(rest) => format!(
-            "<svg role=\"img\" aria-label=\"{}\" {rest}",
-            printed::escape(name)
-        ),
-        None => svg.to_owned(),
-    }
 }
 
 fn sla_table(ctx: &Ctx, lines: &[SlaLine]) -> Markup {
