@@ -2,19 +2,13 @@
 //! handover, the ЦОН route and issue.
 
 use crate::common::TestApp;
-use postamat::domain::identifiers::iin_check_digit;
+use postamat::domain::identifiers::synthetic_iin;
 use postamat::domain::role::Role;
 use serde_json::{Value, json};
 
 /// A valid IIN for a serial number (born 1987-04-12).
 pub fn iin(serial: u32) -> String {
-    (serial..serial + 20)
-        .find_map(|n| {
-            let first11 = format!("8704123{n:04}");
-            let digits: Vec<u32> = first11.chars().map(|c| c.to_digit(10).unwrap()).collect();
-            iin_check_digit(&digits).map(|check| format!("{first11}{check}"))
-        })
-        .unwrap()
+    synthetic_iin("870412", 3, serial)
 }
 
 pub struct Pilot {
