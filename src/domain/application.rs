@@ -161,7 +161,7 @@ mod tests {
         assert_eq!(A::Refused.after(F::Executed), None);
         assert_eq!(A::Executed.after(F::Cancelled), Some(A::Cancelled));
         for status in A::ALL {
-            assert_eq!(A::parse(status.as_str()), Some(*status));
+            assert_eq!(A::parse(status.as_str()), Some(status));
         }
     }
 

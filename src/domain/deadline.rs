@@ -58,20 +58,20 @@ pub enum DeadlineKind {
     ForceMajeureNotice,
 }
 
-impl DeadlineKind {
-    pub const ALL: [DeadlineKind; 10] = [
-        DeadlineKind::Handoff,
-        DeadlineKind::KaspiArrival,
-        DeadlineKind::PointWait,
-        DeadlineKind::Storage,
-        DeadlineKind::Return,
-        DeadlineKind::ReturnPickup,
-        DeadlineKind::IssuanceStorage,
-        DeadlineKind::Transfer,
-        DeadlineKind::Duplicate,
-        DeadlineKind::ForceMajeureNotice,
-    ];
+names!(DeadlineKind {
+    Handoff => "handoff",
+    KaspiArrival => "kaspi_arrival",
+    PointWait => "point_wait",
+    Storage => "storage",
+    Return => "return",
+    ReturnPickup => "return_pickup",
+    IssuanceStorage => "issuance_storage",
+    Transfer => "transfer",
+    Duplicate => "duplicate",
+    ForceMajeureNotice => "force_majeure_notice",
+});
 
+impl DeadlineKind {
     pub fn rule(self) -> Rule {
         let at = |h| Rule::NextWorkingDayAt(NaiveTime::from_hms_opt(h, 0, 0).expect("valid hour"));
         match self {
@@ -97,21 +97,6 @@ impl DeadlineKind {
             DeadlineKind::IssuanceStorage | DeadlineKind::Transfer => "п.35",
             DeadlineKind::Duplicate => "п.26",
             DeadlineKind::ForceMajeureNotice => "п.38",
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeadlineKind::Handoff => "handoff",
-            DeadlineKind::KaspiArrival => "kaspi_arrival",
-            DeadlineKind::PointWait => "point_wait",
-            DeadlineKind::Storage => "storage",
-            DeadlineKind::Return => "return",
-            DeadlineKind::ReturnPickup => "return_pickup",
-            DeadlineKind::IssuanceStorage => "issuance_storage",
-            DeadlineKind::Transfer => "transfer",
-            DeadlineKind::Duplicate => "duplicate",
-            DeadlineKind::ForceMajeureNotice => "force_majeure_notice",
         }
     }
 }
@@ -207,10 +192,6 @@ impl DeadlineKind {
             _ => None,
         }
     }
-
-    pub fn parse(s: &str) -> Option<DeadlineKind> {
-        DeadlineKind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
 }
 
 impl fmt::Display for Rule {
@@ -236,7 +217,7 @@ impl FromStr for Rule {
     /// A deadline name (`handoff`) or a rule (`working_days:3`, `next_working_day_at:12:00`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let err = || UnknownRule(s.chars().take(60).collect());
-        if let Some(kind) = DeadlineKind::ALL.into_iter().find(|k| k.as_str() == s) {
+        if let Some(kind) = DeadlineKind::parse(s) {
             return Ok(kind.rule());
         }
         let (name, arg) = s.split_once(':').ok_or_else(err)?;

@@ -290,7 +290,7 @@ pub fn document_number(branch: &str, year: i32, sequence: i64) -> String {
 
 /// A valid IIN of someone born on `yymmdd` (century and sex digit `century_sex`), from the
 /// first serial at or after `serial` (mod 10,000) whose check digit exists: synthetic applicants
-/// for the load harness, the fault suite and tests.
+/// for the simulation, the load harness, the fault suite and tests.
 pub fn synthetic_iin(yymmdd: &str, century_sex: u32, serial: u32) -> String {
     (0..10)
         .map(|bump| format!("{yymmdd}{century_sex}{:04}", (serial + bump) % 10_000))

@@ -2,11 +2,13 @@
 //! property tests.
 
 /// `ALL`, `as_str`, `parse` and `Display` for an enum that is stored and sent by one name per
-/// variant (`names!(Channel { KaspiApp => "kaspi_app", Sms1414 => "sms_1414" })`).
+/// variant (`names!(Channel { KaspiApp => "kaspi_app", Sms1414 => "sms_1414" })`). `ALL` is an
+/// array, so `for x in T::ALL` and `T::ALL.into_iter()` give the variants themselves; `Display`
+/// pads, so a width like `{:<18}` lines up columns (`keys list`).
 macro_rules! names {
     ($ty:ident { $($variant:ident => $name:literal),+ $(,)? }) => {
         impl $ty {
-            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+            pub const ALL: [$ty; [$($name),+].len()] = [$($ty::$variant),+];
 
             pub fn as_str(self) -> &'static str {
                 match self {

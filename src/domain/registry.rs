@@ -14,6 +14,11 @@ pub enum RegistryKind {
     ReturnPickup,
 }
 
+names!(RegistryKind {
+    KaspiHandoff => "kaspi_handoff",
+    ReturnPickup => "return_pickup",
+});
+
 /// Where a registry stands: a draft is edited; sealing numbers and freezes it; the State
 /// courier signs for it; Kaspi's point reports what it accepted (п.13, 17, 18).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -37,19 +42,6 @@ names!(RegistryState {
 });
 
 impl RegistryKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RegistryKind::KaspiHandoff => "kaspi_handoff",
-            RegistryKind::ReturnPickup => "return_pickup",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<RegistryKind> {
-        [RegistryKind::KaspiHandoff, RegistryKind::ReturnPickup]
-            .into_iter()
-            .find(|k| k.as_str() == s)
-    }
-
     /// The state an envelope must be in to go on (and stay on) a draft.
     pub fn item_state(self) -> ShipmentState {
         match self {

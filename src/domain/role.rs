@@ -1,7 +1,6 @@
 //! Who may act in the pilot (DOMAIN.md §2) and whether a role is bound to a branch.
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::str::FromStr;
 use utoipa::ToSchema;
 
@@ -24,6 +23,16 @@ pub enum Role {
     Admin,
 }
 
+names!(Role {
+    Kaspi => "kaspi",
+    RegistryOffice => "registry_office",
+    AccumulationClerk => "accumulation_clerk",
+    IssuanceClerk => "issuance_clerk",
+    StateCourier => "state_courier",
+    Supervisor => "supervisor",
+    Admin => "admin",
+});
+
 /// Whether a key of a role carries a branch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BranchBinding {
@@ -36,32 +45,6 @@ pub enum BranchBinding {
 }
 
 impl Role {
-    pub const ALL: [Role; 7] = [
-        Role::Kaspi,
-        Role::RegistryOffice,
-        Role::AccumulationClerk,
-        Role::IssuanceClerk,
-        Role::StateCourier,
-        Role::Supervisor,
-        Role::Admin,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Kaspi => "kaspi",
-            Role::RegistryOffice => "registry_office",
-            Role::AccumulationClerk => "accumulation_clerk",
-            Role::IssuanceClerk => "issuance_clerk",
-            Role::StateCourier => "state_courier",
-            Role::Supervisor => "supervisor",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-
     pub fn branch_binding(self) -> BranchBinding {
         match self {
             Role::AccumulationClerk | Role::IssuanceClerk | Role::StateCourier => {
@@ -90,13 +73,6 @@ pub enum RoleBranchMismatch {
     BranchNotAllowed(Role),
 }
 
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // `pad`, not `write_str`: a width like `{:<18}` lines up the `keys list` columns.
-        f.pad(self.as_str())
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "unknown role '{0}'; expected one of: kaspi, registry_office, accumulation_clerk, issuance_clerk, state_courier, supervisor, admin"
@@ -107,10 +83,7 @@ impl FromStr for Role {
     type Err = UnknownRole;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| UnknownRole(s.to_owned()))
+        Role::parse(s).ok_or_else(|| UnknownRole(s.to_owned()))
     }
 }
 

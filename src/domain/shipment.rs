@@ -7,7 +7,6 @@ use crate::domain::identifiers::{Iin, Waybill};
 use crate::domain::notification::NotificationKind;
 use crate::domain::role::Role;
 use serde::{Deserialize, Serialize};
-use std::fmt;
 use utoipa::ToSchema;
 
 #[derive(
@@ -52,53 +51,27 @@ pub enum ShipmentState {
     Cancelled,
 }
 
+names!(ShipmentState {
+    ReadyAtRegistryOffice => "ready_at_registry_office",
+    AtAccumulationSector => "at_accumulation_sector",
+    Packed => "packed",
+    HandedToCourier => "handed_to_courier",
+    AcceptedAtKaspiPoint => "accepted_at_kaspi_point",
+    OutForDelivery => "out_for_delivery",
+    PlacedInCell => "placed_in_cell",
+    Collected => "collected",
+    StorageExpired => "storage_expired",
+    ReturningToKaspiPoint => "returning_to_kaspi_point",
+    ReturnedToKaspiPoint => "returned_to_kaspi_point",
+    InReturnRegistry => "in_return_registry",
+    AtIssuanceSector => "at_issuance_sector",
+    IssuedAtCon => "issued_at_con",
+    TransferredAfterStorage => "transferred_after_storage",
+    Lost => "lost",
+    Cancelled => "cancelled",
+});
+
 impl ShipmentState {
-    pub const ALL: [ShipmentState; 17] = [
-        ShipmentState::ReadyAtRegistryOffice,
-        ShipmentState::AtAccumulationSector,
-        ShipmentState::Packed,
-        ShipmentState::HandedToCourier,
-        ShipmentState::AcceptedAtKaspiPoint,
-        ShipmentState::OutForDelivery,
-        ShipmentState::PlacedInCell,
-        ShipmentState::Collected,
-        ShipmentState::StorageExpired,
-        ShipmentState::ReturningToKaspiPoint,
-        ShipmentState::ReturnedToKaspiPoint,
-        ShipmentState::InReturnRegistry,
-        ShipmentState::AtIssuanceSector,
-        ShipmentState::IssuedAtCon,
-        ShipmentState::TransferredAfterStorage,
-        ShipmentState::Lost,
-        ShipmentState::Cancelled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ShipmentState::ReadyAtRegistryOffice => "ready_at_registry_office",
-            ShipmentState::AtAccumulationSector => "at_accumulation_sector",
-            ShipmentState::Packed => "packed",
-            ShipmentState::HandedToCourier => "handed_to_courier",
-            ShipmentState::AcceptedAtKaspiPoint => "accepted_at_kaspi_point",
-            ShipmentState::OutForDelivery => "out_for_delivery",
-            ShipmentState::PlacedInCell => "placed_in_cell",
-            ShipmentState::Collected => "collected",
-            ShipmentState::StorageExpired => "storage_expired",
-            ShipmentState::ReturningToKaspiPoint => "returning_to_kaspi_point",
-            ShipmentState::ReturnedToKaspiPoint => "returned_to_kaspi_point",
-            ShipmentState::InReturnRegistry => "in_return_registry",
-            ShipmentState::AtIssuanceSector => "at_issuance_sector",
-            ShipmentState::IssuedAtCon => "issued_at_con",
-            ShipmentState::TransferredAfterStorage => "transferred_after_storage",
-            ShipmentState::Lost => "lost",
-            ShipmentState::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ShipmentState> {
-        Self::ALL.into_iter().find(|state| state.as_str() == s)
-    }
-
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
@@ -107,12 +80,6 @@ impl ShipmentState {
                 | ShipmentState::TransferredAfterStorage
                 | ShipmentState::Cancelled
         )
-    }
-}
-
-impl fmt::Display for ShipmentState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
     }
 }
 
@@ -197,20 +164,10 @@ pub enum DeliveryMethod {
     Con,
 }
 
-impl DeliveryMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryMethod::Postamat => "postamat",
-            DeliveryMethod::Con => "con",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<DeliveryMethod> {
-        [DeliveryMethod::Postamat, DeliveryMethod::Con]
-            .into_iter()
-            .find(|m| m.as_str() == s)
-    }
-}
+names!(DeliveryMethod {
+    Postamat => "postamat",
+    Con => "con",
+});
 
 /// What happens to a shipment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -268,65 +225,33 @@ pub enum ShipmentEvent {
     Cancelled,
 }
 
+names!(ShipmentEvent {
+    KaspiOrderCreated => "kaspi_order_created",
+    Intake => "intake",
+    RouteToIssuance => "route_to_issuance",
+    Label => "label",
+    HandOverToCourier => "hand_over_to_courier",
+    BroughtBack => "brought_back",
+    AcceptedAtKaspiPoint => "accepted_at_kaspi_point",
+    OutForDelivery => "out_for_delivery",
+    PlacedInCell => "placed_in_cell",
+    Collected => "collected",
+    StorageExpired => "storage_expired",
+    RemovedFromCell => "removed_from_cell",
+    RemovedEarly => "removed_early",
+    ReturnedToKaspiPoint => "returned_to_kaspi_point",
+    AddedToReturnRegistry => "added_to_return_registry",
+    ReturnPickedUp => "return_picked_up",
+    Issued => "issued",
+    TransferredAfterStorage => "transferred_after_storage",
+    Delayed => "delayed",
+    PostamatChanged => "postamat_changed",
+    ReroutedToCon => "rerouted_to_con",
+    Lost => "lost",
+    Cancelled => "cancelled",
+});
+
 impl ShipmentEvent {
-    pub const ALL: [ShipmentEvent; 23] = [
-        ShipmentEvent::KaspiOrderCreated,
-        ShipmentEvent::Intake,
-        ShipmentEvent::RouteToIssuance,
-        ShipmentEvent::Label,
-        ShipmentEvent::HandOverToCourier,
-        ShipmentEvent::BroughtBack,
-        ShipmentEvent::AcceptedAtKaspiPoint,
-        ShipmentEvent::OutForDelivery,
-        ShipmentEvent::PlacedInCell,
-        ShipmentEvent::Collected,
-        ShipmentEvent::StorageExpired,
-        ShipmentEvent::RemovedFromCell,
-        ShipmentEvent::RemovedEarly,
-        ShipmentEvent::ReturnedToKaspiPoint,
-        ShipmentEvent::AddedToReturnRegistry,
-        ShipmentEvent::ReturnPickedUp,
-        ShipmentEvent::Issued,
-        ShipmentEvent::TransferredAfterStorage,
-        ShipmentEvent::Delayed,
-        ShipmentEvent::PostamatChanged,
-        ShipmentEvent::ReroutedToCon,
-        ShipmentEvent::Lost,
-        ShipmentEvent::Cancelled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ShipmentEvent::KaspiOrderCreated => "kaspi_order_created",
-            ShipmentEvent::Intake => "intake",
-            ShipmentEvent::RouteToIssuance => "route_to_issuance",
-            ShipmentEvent::Label => "label",
-            ShipmentEvent::HandOverToCourier => "hand_over_to_courier",
-            ShipmentEvent::BroughtBack => "brought_back",
-            ShipmentEvent::AcceptedAtKaspiPoint => "accepted_at_kaspi_point",
-            ShipmentEvent::OutForDelivery => "out_for_delivery",
-            ShipmentEvent::PlacedInCell => "placed_in_cell",
-            ShipmentEvent::Collected => "collected",
-            ShipmentEvent::StorageExpired => "storage_expired",
-            ShipmentEvent::RemovedFromCell => "removed_from_cell",
-            ShipmentEvent::RemovedEarly => "removed_early",
-            ShipmentEvent::ReturnedToKaspiPoint => "returned_to_kaspi_point",
-            ShipmentEvent::AddedToReturnRegistry => "added_to_return_registry",
-            ShipmentEvent::ReturnPickedUp => "return_picked_up",
-            ShipmentEvent::Issued => "issued",
-            ShipmentEvent::TransferredAfterStorage => "transferred_after_storage",
-            ShipmentEvent::Delayed => "delayed",
-            ShipmentEvent::PostamatChanged => "postamat_changed",
-            ShipmentEvent::ReroutedToCon => "rerouted_to_con",
-            ShipmentEvent::Lost => "lost",
-            ShipmentEvent::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ShipmentEvent> {
-        Self::ALL.into_iter().find(|e| e.as_str() == s)
-    }
-
     /// Who may cause it. `None` in the list stands for the sweeper (no API role).
     pub fn actors(self) -> &'static [Actor] {
         use Actor::{Role as R, Sweeper};
@@ -365,12 +290,6 @@ impl ShipmentEvent {
             ],
             ShipmentEvent::Cancelled => &[R(Role::RegistryOffice)],
         }
-    }
-}
-
-impl fmt::Display for ShipmentEvent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
     }
 }
 

@@ -2,7 +2,7 @@
 //! Kaspi do what, as rates with documented defaults, and each document's fate drawn from them
 //! with one seeded generator. Pure: the same seed and rates give the same fates.
 
-use crate::domain::identifiers::iin_check_digit;
+use crate::domain::identifiers::synthetic_iin;
 use chrono::NaiveDate;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha12Rng;
@@ -254,15 +254,9 @@ impl Model {
         } else {
             self.rng.random_range(5..=6)
         };
-        let mut serial: u32 = self.rng.random_range(0..9990);
-        loop {
-            let first11 = format!("{}{century}{serial:04}", born.format("%y%m%d"));
-            let digits: Vec<u32> = first11.chars().filter_map(|c| c.to_digit(10)).collect();
-            if let Some(check) = iin_check_digit(&digits) {
-                return format!("{first11}{check}");
-            }
-            serial += 1;
-        }
+        // Below 9990 the serials tried never wrap past 9999, so a seed draws the IINs it always did.
+        let serial: u32 = self.rng.random_range(0..9990);
+        synthetic_iin(&born.format("%y%m%d").to_string(), century, serial)
     }
 
     /// A Kazakhstan mobile number (code 701, 702, 705, 707, 747, 771, 775, 777, 778).

@@ -335,7 +335,7 @@ async fn the_last_active_admin_key_is_not_revoked_over_http() {
 /// the console, and no answer of the API may be kept by a cache.
 #[actix_web::test]
 async fn each_role_sees_of_a_citizen_only_what_its_work_needs() {
-    use crate::lifecycle::{Pilot, iin};
+    use crate::common::{Pilot, iin};
     let p = Pilot::new().await;
     let registered = p.register("PD-1", "con").await;
     // Kaspi sent the data itself and reads it back whole.

@@ -8,7 +8,7 @@
 //! Without Chromium and chromedriver on the machine the test says so and passes, unless
 //! `POSTAMAT_REQUIRE_CHROMIUM` is set (`.ci/run` sets it after installing both).
 
-use crate::lifecycle::Pilot;
+use crate::common::Pilot;
 use crate::printed::on_path;
 use fantoccini::{Client, ClientBuilder, Locator};
 use postamat::domain::role::Role;

@@ -800,7 +800,7 @@ async fn a_years_decree_swaps_are_imported_all_or_none_with_their_audit_trail() 
 /// succeeds once the year is added (a sender that stops at a 4xx would drop it).
 #[actix_web::test]
 async fn a_deadline_in_a_missing_year_is_a_retryable_503_that_keeps_nothing() {
-    let pilot = crate::lifecycle::Pilot::new().await;
+    let pilot = crate::common::Pilot::new().await;
     let app = &pilot.app;
     pilot.register("Y2028-1", "postamat").await;
     pilot.execute("Y2028-1").await;
@@ -841,7 +841,7 @@ async fn a_deadline_in_a_missing_year_is_a_retryable_503_that_keeps_nothing() {
 /// answer names the bound.
 #[actix_web::test]
 async fn dates_and_years_beyond_the_supported_years_are_refused_with_the_bound() {
-    use crate::lifecycle::Pilot;
+    use crate::common::Pilot;
     let p = Pilot::new().await;
     let supervisor = p.app.token(Role::Supervisor, None).await;
     for from in [
@@ -903,7 +903,7 @@ async fn dates_and_years_beyond_the_supported_years_are_refused_with_the_bound()
         .await
         .assert_problem(422, "validation_failed");
     let answer = p
-        .kaspi_event(crate::kaspi_events::event(
+        .kaspi_event(crate::common::event(
             "ev-far",
             "collected",
             "WB-FAR",
@@ -913,7 +913,7 @@ async fn dates_and_years_beyond_the_supported_years_are_refused_with_the_bound()
     assert_eq!(answer["outcome"], "rejected", "{answer}");
     assert_eq!(answer["reason"], "validation_failed", "{answer}");
     let mut delayed =
-        crate::kaspi_events::event("ev-far-2", "delayed", "WB-FAR", "2026-03-20T10:00:00+05:00");
+        crate::common::event("ev-far-2", "delayed", "WB-FAR", "2026-03-20T10:00:00+05:00");
     delayed["new_expected_date"] = json!("9999-01-01");
     let answer = p.kaspi_event(delayed).await;
     assert_eq!(answer["reason"], "validation_failed", "{answer}");

@@ -462,7 +462,7 @@ fn sweep_prints_what_it_did() {
 
 #[actix_web::test]
 async fn sweep_on_a_prepared_database_applies_the_due_consequences_once() {
-    let p = crate::lifecycle::Pilot::new().await;
+    let p = crate::common::Pilot::new().await;
     p.set_clock("2026-03-20T12:00:00Z");
     p.packed("CLI-1").await;
     let url = p.app.database_url.clone();
@@ -527,7 +527,7 @@ async fn digest(app: &crate::common::TestApp) -> String {
 
 #[actix_web::test]
 async fn a_sweep_in_the_future_is_refused_unless_dry_or_explicit() {
-    let p = crate::lifecycle::Pilot::new().await;
+    let p = crate::common::Pilot::new().await;
     p.set_clock("2026-03-20T12:00:00Z");
     p.packed("CLI-F").await;
     let url = p.app.database_url.clone();
@@ -809,7 +809,7 @@ fn a_second_instance_on_a_taken_port_fails_without_claiming_to_listen() {
 
 #[actix_web::test]
 async fn a_backup_restores_to_the_same_data() {
-    let p = crate::lifecycle::Pilot::new().await;
+    let p = crate::common::Pilot::new().await;
     p.set_clock("2026-03-20T12:00:00Z");
     p.packed("BK-1").await;
     let url = p.app.database_url.clone();

@@ -2,8 +2,7 @@
 //! expiry and revocation, the same role and branch rules as the API, masking, and the pages'
 //! numbers against the API's. The browser tests (`browser.rs`) drive the same pages in Chromium.
 
-use crate::common::{Response, TestApp};
-use crate::lifecycle::{Pilot, iin};
+use crate::common::{Pilot, Response, TestApp, iin};
 use actix_web::test::TestRequest;
 use chrono::Duration;
 use postamat::api::console::i18n::Lang;

@@ -3,100 +3,9 @@
 //! cell early or placed again (п.28–30). Each walks into the situation and out again through
 //! the API.
 
-use crate::kaspi_events::{accepted_event, deadline_state, event, placed_event};
-use crate::lifecycle::Pilot;
+use crate::common::{Pilot, accepted_event, deadline_state, event, placed_event};
 use postamat::domain::role::Role;
 use serde_json::{Value, json};
-
-impl Pilot {
-    /// A second postamat in Almaty.
-    async fn second_postamat(&self) {
-        let admin = self.app.admin().await;
-        self.app
-            .put(
-                "/api/v1/postamats/PST-ALA-2",
-                Some(&admin),
-                &json!({"city": "Алматы", "city_code": crate::common::kato("Алматы"),
-                        "address_kk": "Достық даңғ., 5", "address_ru": "пр. Достык, 5"}),
-            )
-            .await
-            .assert_status(201);
-    }
-
-    /// Kaspi reports another postamat for the application.
-    async fn change_postamat(
-        &self,
-        number: &str,
-        event_id: &str,
-        postamat: &str,
-        reason: &str,
-    ) -> crate::common::Response {
-        self.app
-            .post(
-                &format!("/api/v1/integrations/kaspi/applications/{number}/postamat"),
-                Some(&self.kaspi),
-                &json!({"event_id": event_id, "occurred_at": "2026-03-26T09:00:00+05:00",
-                        "postamat_id": postamat, "reason": reason}),
-            )
-            .await
-    }
-
-    /// Kaspi reports that the citizen asked for the ЦОН in the app.
-    async fn con_instead_by_kaspi(&self, number: &str) -> Value {
-        self.app
-            .post(
-                &format!("/api/v1/integrations/kaspi/applications/{number}/reroute-to-con"),
-                Some(&self.kaspi),
-                &json!({"event_id": format!("con-{number}"), "occurred_at": "2026-03-26T11:00:00+05:00",
-                        "reason": "citizen_request"}),
-            )
-            .await
-            .assert_status(200)
-    }
-
-    /// The clerk records that the citizen asked for the ЦОН at the counter.
-    async fn con_instead_at_the_con(&self, number: &str) -> crate::common::Response {
-        self.app
-            .post(
-                &format!("/api/v1/applications/{number}/reroute-to-con"),
-                Some(&self.clerk),
-                &json!({"reason": "citizen_request"}),
-            )
-            .await
-    }
-
-    async fn outbound(&self) -> Vec<(String, Value)> {
-        let pool = self.app.pool.clone();
-        actix_web::web::block(move || {
-            use diesel::prelude::*;
-            use postamat::db::schema::outbound_messages::dsl::*;
-            outbound_messages
-                .select((kind, payload))
-                .load::<(String, String)>(&mut pool.get().unwrap())
-                .unwrap()
-        })
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|(k, p)| (k, serde_json::from_str(&p).unwrap()))
-        .collect()
-    }
-
-    async fn discrepancy_kinds(&self) -> Vec<String> {
-        let supervisor = self.app.token(Role::Supervisor, None).await;
-        let found = self
-            .app
-            .get("/api/v1/discrepancies", Some(&supervisor))
-            .await
-            .assert_status(200);
-        found
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d["kind"].as_str().unwrap().to_owned())
-            .collect()
-    }
-}
 
 fn timeline_events(shipment: &Value) -> Vec<String> {
     shipment["timeline"]
@@ -277,7 +186,7 @@ async fn the_citizen_asks_the_con_for_a_packed_document_and_it_goes_to_the_issua
         .post(
             &format!("/api/v1/shipments/{id}/issue"),
             Some(&p.issuance),
-            &json!({"recipient": {"type": "applicant", "iin": crate::lifecycle::iin(12)}}),
+            &json!({"recipient": {"type": "applicant", "iin": crate::common::iin(12)}}),
         )
         .await
         .assert_status(200);
@@ -367,7 +276,7 @@ async fn a_document_kaspi_holds_comes_back_to_the_con_by_the_return_path() {
     let view = p.con_instead_by_kaspi("RK-2").await;
     assert_eq!(view["shipments"][0]["state"], "returning_to_kaspi_point");
     assert_eq!(
-        crate::lifecycle::deadline(&p.shipment(&out).await, "return")["due_local"],
+        crate::common::deadline(&p.shipment(&out).await, "return")["due_local"],
         "2026-03-28T00:00:00+05:00"
     );
     p.kaspi_event(event(

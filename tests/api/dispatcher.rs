@@ -1,9 +1,7 @@
 //! The dispatcher against a real HTTP gateway on loopback: retries, permanent failures,
 //! dead letters, quiet hours, both languages and the signed request to Kaspi.
 
-use crate::common::KASPI_SECRET;
-use crate::kaspi_events::{accepted_event, placed_event};
-use crate::lifecycle::Pilot;
+use crate::common::{KASPI_SECRET, Pilot, accepted_event, placed_event};
 use actix_web::web;
 use chrono::{DateTime, Utc};
 use postamat::config::{DispatchConfig, Gateway};
@@ -120,39 +118,6 @@ fn config(sms: Option<Gateway>, app: Option<Gateway>, kaspi: Option<Gateway>) ->
         ),
         interval: None,
         extra_roots: Vec::new(),
-    }
-}
-
-impl Pilot {
-    async fn dispatch(&self, dispatcher: &Arc<Dispatcher>, at: &str) -> DispatchReport {
-        let now: DateTime<Utc> = at.parse().unwrap();
-        let (pool, dispatcher) = (self.app.pool.clone(), dispatcher.clone());
-        web::block(move || dispatcher.dispatch(&mut pool.get().unwrap(), now).unwrap())
-            .await
-            .unwrap()
-    }
-
-    /// A document placed in a cell (one Kaspi-app message written).
-    pub async fn placed_shipment(&self, number: &str) -> String {
-        self.placed_shipment_in(number, "kk").await
-    }
-
-    /// [`Pilot::placed_shipment`] for an applicant who reads `language`.
-    pub async fn placed_shipment_in(&self, number: &str, language: &str) -> String {
-        let (id, registry) = self.handed_over_in(number, language).await;
-        self.kaspi_event(accepted_event(
-            &format!("{number}-a"),
-            &registry,
-            &[&format!("WB-{number}")],
-        ))
-        .await;
-        self.kaspi_event(placed_event(
-            &format!("{number}-p"),
-            &format!("WB-{number}"),
-            "PST-ALA-1",
-        ))
-        .await;
-        id
     }
 }
 

@@ -2,17 +2,15 @@
 //! collection reported after the sweeper expired the storage is still a collection (п.29), and
 //! a collection reported before its placement sends no message after the fact.
 
-use crate::kaspi_events::{
-    accepted_event, assert_in_time_order, deadline_state, event, placed_event,
-};
-use crate::lifecycle::Pilot;
+use crate::common::{Pilot, accepted_event, deadline_state, event, placed_event};
+use crate::kaspi_events::assert_in_time_order;
 use serde_json::{Value, json};
 
 fn delayed(id: &str, waybill: &str, at: &str, date: &str) -> Value {
     json!({"event_id": id, "type": "delayed", "waybill": waybill, "occurred_at": at, "new_expected_date": date})
 }
 
-fn kinds(notes: &[crate::kaspi_events::Note]) -> Vec<&str> {
+fn kinds(notes: &[crate::common::Note]) -> Vec<&str> {
     notes.iter().map(|n| n.kind.as_str()).collect()
 }
 

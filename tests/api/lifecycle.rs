@@ -1,166 +1,9 @@
 //! The shipment lifecycle over HTTP: registration, finalisation, intake, labelling, registries,
 //! handover, the ЦОН route and issue.
 
-use crate::common::TestApp;
-use postamat::domain::identifiers::iin_check_digit;
+use crate::common::{Pilot, deadline, iin};
 use postamat::domain::role::Role;
 use serde_json::{Value, json};
-
-/// A valid IIN for a serial number (born 1987-04-12).
-pub fn iin(serial: u32) -> String {
-    (serial..serial + 20)
-        .find_map(|n| {
-            let first11 = format!("8704123{n:04}");
-            let digits: Vec<u32> = first11.chars().map(|c| c.to_digit(10).unwrap()).collect();
-            iin_check_digit(&digits).map(|check| format!("{first11}{check}"))
-        })
-        .unwrap()
-}
-
-pub struct Pilot {
-    pub app: TestApp,
-    pub kaspi: String,
-    pub registry_office: String,
-    pub clerk: String,
-    pub courier: String,
-    pub issuance: String,
-    pub other_clerk: String,
-}
-
-impl Pilot {
-    pub async fn new() -> Pilot {
-        let app = TestApp::new().await;
-        let admin = app.admin().await;
-        app.branch(&admin, "ALM01", "Алматы").await;
-        app.branch(&admin, "AST01", "Астана").await;
-        for (id, city) in [("PST-ALA-1", "Алматы"), ("PST-AST-1", "Астана")] {
-            app.put(
-                &format!("/api/v1/postamats/{id}"),
-                Some(&admin),
-                &json!({"city": city, "city_code": crate::common::kato(city), "address_kk": "Абай даңғ., 1", "address_ru": "пр. Абая, 1"}),
-            )
-            .await
-            .assert_status(201);
-        }
-        Pilot {
-            kaspi: app.token(Role::Kaspi, None).await,
-            registry_office: app.token(Role::RegistryOffice, None).await,
-            clerk: app.token(Role::AccumulationClerk, Some("ALM01")).await,
-            courier: app.token(Role::StateCourier, Some("ALM01")).await,
-            issuance: app.token(Role::IssuanceClerk, Some("ALM01")).await,
-            other_clerk: app.token(Role::AccumulationClerk, Some("AST01")).await,
-            app,
-        }
-    }
-
-    pub fn application(number: &str, method: &str) -> Value {
-        let mut body = json!({
-            "application_number": number,
-            "applicant_iin": iin(12),
-            "applicant_name": "Нұрланова Айгерім",
-            "phone": "8 (701) 123-45-67",
-            "language": "kk",
-            "delivery_method": method,
-            "registry_office_code": "RAGS-ALM-3",
-            "branch": "ALM01",
-            "submitted_at": "2026-03-16T10:00:00+05:00",
-        });
-        if method == "postamat" {
-            body["postamat_id"] = json!("PST-ALA-1");
-        }
-        body
-    }
-
-    pub async fn register(&self, number: &str, method: &str) -> Value {
-        self.register_in(number, method, "kk").await
-    }
-
-    /// Registers an application whose applicant reads `language` ("kk" or "ru").
-    pub async fn register_in(&self, number: &str, method: &str, language: &str) -> Value {
-        let mut body = Self::application(number, method);
-        body["language"] = json!(language);
-        self.app
-            .post(
-                "/api/v1/integrations/kaspi/applications",
-                Some(&self.kaspi),
-                &body,
-            )
-            .await
-            .assert_status(201)
-    }
-
-    pub async fn execute(&self, number: &str) -> Value {
-        self.app
-            .post(
-                "/api/v1/integrations/registry-office/events",
-                Some(&self.registry_office),
-                &json!({"event_id": format!("ro-{number}"), "application_number": number, "status": "executed", "occurred_at": "2026-03-18T15:00:00+05:00"}),
-            )
-            .await
-            .assert_status(200)
-    }
-
-    pub async fn order(&self, number: &str, occurred_at: &str) -> Value {
-        self.app
-            .post(
-                "/api/v1/integrations/kaspi/orders",
-                Some(&self.kaspi),
-                &json!({"event_id": format!("ord-{number}"), "application_number": number, "kaspi_order_id": format!("K-{number}"), "waybill": format!("WB-{number}"), "occurred_at": occurred_at}),
-            )
-            .await
-            .assert_status(200)
-    }
-
-    pub async fn intake(&self, numbers: &[&str], registry: Option<&str>) -> Value {
-        let mut body = json!({"application_numbers": numbers});
-        if let Some(r) = registry {
-            body["registry_office_registry"] = json!(r);
-        }
-        self.app
-            .post("/api/v1/intake", Some(&self.clerk), &body)
-            .await
-            .assert_status(200)
-    }
-
-    /// Registered, executed, ordered, taken in and labelled: a packed envelope.
-    pub async fn packed(&self, number: &str) -> String {
-        self.packed_in(number, "kk").await
-    }
-
-    /// [`Pilot::packed`] for an applicant who reads `language`.
-    pub async fn packed_in(&self, number: &str, language: &str) -> String {
-        self.register_in(number, "postamat", language).await;
-        self.execute(number).await;
-        self.order(number, "2026-03-19T10:00:00+05:00").await;
-        let taken = self.intake(&[number], None).await;
-        let id = taken["items"][0]["shipment_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        self.app
-            .post(
-                &format!("/api/v1/shipments/{id}/label"),
-                Some(&self.clerk),
-                &json!({"waybill": format!("WB-{number}")}),
-            )
-            .await
-            .assert_status(200);
-        id
-    }
-
-    pub fn set_clock(&self, rfc3339: &str) {
-        self.app.clock.set(rfc3339.parse().unwrap());
-    }
-}
-
-pub fn deadline<'a>(shipment: &'a Value, kind: &str) -> &'a Value {
-    shipment["deadlines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["kind"] == kind)
-        .unwrap_or_else(|| panic!("no {kind} deadline in {shipment}"))
-}
 
 #[actix_web::test]
 async fn a_postamat_document_goes_from_registration_to_the_state_courier() {
@@ -387,7 +230,7 @@ async fn handoff_after(number: &str, signed: &str, accepted: &str) -> Value {
     let shipment = p.shipment(&id).await;
     assert_eq!(deadline(&shipment, "handoff")["state"], "pending");
     assert_eq!(deadline(&shipment, "handoff")["resolved_at"], Value::Null);
-    let mut event = crate::kaspi_events::accepted_event(
+    let mut event = crate::common::accepted_event(
         &format!("{number}-a"),
         &registry_number,
         &[&format!("WB-{number}")],

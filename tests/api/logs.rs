@@ -6,8 +6,7 @@ use serde_json::json;
 
 const IIN: &str = "870412300129";
 const PHONE: &str = "+77011234567";
-static REAL_IIN: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| crate::lifecycle::iin(77));
+static REAL_IIN: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| crate::common::iin(77));
 
 #[actix_web::test]
 async fn logs_never_contain_tokens_iins_or_phone_numbers() {
@@ -34,8 +33,8 @@ async fn logs_never_contain_tokens_iins_or_phone_numbers() {
     .await;
     app.get("/api/v1/me", Some("pst_forged-token-value")).await;
     // A real registration carrying an IIN and a phone number through the whole service.
-    let pilot = crate::lifecycle::Pilot::new().await;
-    let mut application = crate::lifecycle::Pilot::application("LOG-1", "postamat");
+    let pilot = crate::common::Pilot::new().await;
+    let mut application = crate::common::Pilot::application("LOG-1", "postamat");
     application["applicant_iin"] = json!(REAL_IIN.as_str());
     application["phone"] = json!(PHONE);
     pilot
@@ -69,7 +68,7 @@ async fn logs_never_contain_tokens_iins_or_phone_numbers() {
 
 #[actix_web::test]
 async fn an_internal_failure_inside_a_workflow_is_a_500_logged_once_with_its_cause() {
-    let p = crate::lifecycle::Pilot::new().await;
+    let p = crate::common::Pilot::new().await;
     p.packed("ERR-1").await;
     let (registry, _) = p.seal(&["ERR-1"]).await;
     // The handover replays the Kaspi events that waited for it; their table is gone.

@@ -1,51 +1,8 @@
 //! Losses (п.22–26): Kaspi-side and State-side, the loss act in two copies, cancellation by
 //! the registry office with the п.25 messages, and the free duplicate.
 
-use crate::kaspi_events::accepted_event;
-use crate::lifecycle::Pilot;
-use actix_web::web;
+use crate::common::{Pilot, accepted_event};
 use serde_json::{Value, json};
-
-impl Pilot {
-    async fn cancel(&self, number: &str) -> crate::common::Response {
-        self.app
-            .post(
-                "/api/v1/integrations/registry-office/events",
-                Some(&self.registry_office),
-                &json!({"event_id": format!("cancel-{number}"), "application_number": number, "status": "cancelled", "occurred_at": "2026-11-23T09:00:00+05:00"}),
-            )
-            .await
-    }
-
-    pub async fn act_of(&self, number: &str) -> Value {
-        let acts = self
-            .app
-            .get("/api/v1/loss-acts", Some(&self.clerk))
-            .await
-            .assert_status(200);
-        acts["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["application_number"] == number)
-            .unwrap()
-            .clone()
-    }
-
-    async fn outbound_kinds(&self) -> Vec<String> {
-        let pool = self.app.pool.clone();
-        web::block(move || {
-            use diesel::prelude::*;
-            use postamat::db::schema::outbound_messages::dsl::*;
-            outbound_messages
-                .select(kind)
-                .load::<String>(&mut pool.get().unwrap())
-                .unwrap()
-        })
-        .await
-        .unwrap()
-    }
-}
 
 /// п.26: the free duplicate, one open at a time, on the ЦОН route, requested on Monday 23 Nov
 /// and issued within its 3 working days.
@@ -87,7 +44,7 @@ async fn duplicate_issued_within_three_working_days(p: &Pilot, number: &str) {
         .post(
             &format!("/api/v1/shipments/{dup_id}/issue"),
             Some(&p.issuance),
-            &json!({"recipient": {"type": "applicant", "iin": crate::lifecycle::iin(12)}}),
+            &json!({"recipient": {"type": "applicant", "iin": crate::common::iin(12)}}),
         )
         .await
         .assert_status(200);
@@ -716,7 +673,7 @@ async fn the_exception_queue_returns_the_oldest_items_of_the_callers_reach() {
     // A Kaspi event whose waybill matches nothing waits; after an hour (issue 23) it is in the
     // queue, for national staff only, aged from that hour; its age is filtered in its query.
     let waiting = p
-        .kaspi_event(crate::kaspi_events::event(
+        .kaspi_event(crate::common::event(
             "ev-nowhere",
             "out_for_delivery",
             "WB-NOWHERE",

@@ -3,75 +3,9 @@
 //! Kaspi holds or the State courier has taken completes as in the pilot, and no postamat is
 //! chosen any more.
 
-use crate::kaspi_events::{accepted_event, deadline_state, event};
-use crate::lifecycle::{Pilot, deadline};
-use chrono::{DateTime, NaiveDate, Utc};
-use postamat::domain::application::PilotWindow;
-use postamat::workflows::pilot_end::{PilotEndReport, reroute_after_end};
-use serde_json::{Value, json};
-
-/// The window the test service runs with (`TestApp`).
-fn pilot() -> PilotWindow {
-    PilotWindow {
-        starts_on: NaiveDate::from_ymd_opt(2026, 2, 13).unwrap(),
-        ends_on: NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
-    }
-}
-
-impl Pilot {
-    /// The sweeper's round at the pilot's end, at `as_of`.
-    pub async fn pilot_end_round(&self, as_of: &str) -> PilotEndReport {
-        let as_of: DateTime<Utc> = as_of.parse().unwrap();
-        let (pool, cache) = (self.app.pool.clone(), self.app.calendar.clone());
-        actix_web::web::block(move || {
-            reroute_after_end(&mut pool.get().unwrap(), as_of, pilot(), &cache.current()).unwrap()
-        })
-        .await
-        .unwrap()
-    }
-
-    async fn executed_at(&self, number: &str, at: &str) -> Value {
-        self.app
-            .post(
-                "/api/v1/integrations/registry-office/events",
-                Some(&self.registry_office),
-                &json!({"event_id": format!("ro-{number}"), "application_number": number,
-                        "status": "executed", "occurred_at": at}),
-            )
-            .await
-            .assert_status(200)
-    }
-
-    /// Registered, executed and ordered on `day`, taken in and labelled: a packed envelope.
-    async fn packed_on(&self, number: &str, day: &str) -> String {
-        self.register(number, "postamat").await;
-        self.executed_at(number, &format!("{day}T09:00:00+05:00"))
-            .await;
-        self.order(number, &format!("{day}T09:30:00+05:00")).await;
-        let taken = self.intake(&[number], None).await;
-        let id = taken["items"][0]["shipment_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        self.app
-            .post(
-                &format!("/api/v1/shipments/{id}/label"),
-                Some(&self.clerk),
-                &json!({"waybill": format!("WB-{number}")}),
-            )
-            .await
-            .assert_status(200);
-        id
-    }
-
-    async fn told(&self, id: &str, kind: &str) -> Vec<crate::kaspi_events::Note> {
-        self.notifications(id)
-            .await
-            .into_iter()
-            .filter(|n| n.kind == kind)
-            .collect()
-    }
-}
+use crate::common::{Pilot, accepted_event, deadline, deadline_state, event};
+use postamat::workflows::pilot_end::PilotEndReport;
+use serde_json::json;
 
 /// Wednesday 30 December 2026: one envelope packed and kept, one packed and signed for by the
 /// State courier on Thursday 31 December, one application not executed. At 00:00 of 1 January

@@ -166,7 +166,7 @@ async fn blank_or_overlong_text_is_refused() {
 /// cannot be judged, and the problem says what to fix.
 #[actix_web::test]
 async fn a_postamat_is_in_the_applicants_city_by_its_city_code_not_its_name() {
-    let p = crate::lifecycle::Pilot::new().await;
+    let p = crate::common::Pilot::new().await;
     let admin = p.app.admin().await;
     for (id, city, code) in [
         ("PST-ALA-G", "г. Алматы", "750000000"),
@@ -182,13 +182,13 @@ async fn a_postamat_is_in_the_applicants_city_by_its_city_code_not_its_name() {
             .assert_status(201);
     }
     let url = "/api/v1/integrations/kaspi/applications";
-    let mut body = crate::lifecycle::Pilot::application("CITY-1", "postamat");
+    let mut body = crate::common::Pilot::application("CITY-1", "postamat");
     body["postamat_id"] = json!("PST-ALA-G");
     p.app
         .post(url, Some(&p.kaspi), &body)
         .await
         .assert_status(201);
-    let mut body = crate::lifecycle::Pilot::application("CITY-2", "postamat");
+    let mut body = crate::common::Pilot::application("CITY-2", "postamat");
     body["postamat_id"] = json!("PST-ALA-X");
     let refused = p
         .app
@@ -224,7 +224,7 @@ async fn a_postamat_is_in_the_applicants_city_by_its_city_code_not_its_name() {
     })
     .await
     .unwrap();
-    let mut body = crate::lifecycle::Pilot::application("CITY-3", "postamat");
+    let mut body = crate::common::Pilot::application("CITY-3", "postamat");
     body["postamat_id"] = json!("PST-ALA-G");
     let refused = p
         .app

@@ -1,8 +1,7 @@
 //! The return path (п.30–35): an uncollected document back to the State Corporation on a
 //! return pickup registry, the п.34 messages, issue or transfer after a month.
 
-use crate::kaspi_events::event;
-use crate::lifecycle::{Pilot, deadline};
+use crate::common::{Pilot, deadline, event};
 use serde_json::json;
 
 /// An expired document Kaspi removed from its cell and brought back to its point (п.30–31).
@@ -158,7 +157,7 @@ async fn an_uncollected_document_comes_back_to_the_con_and_is_issued() {
         .post(
             &format!("/api/v1/shipments/{id}/issue"),
             Some(&p.issuance),
-            &json!({"recipient": {"type": "applicant", "iin": crate::lifecycle::iin(12)}}),
+            &json!({"recipient": {"type": "applicant", "iin": crate::common::iin(12)}}),
         )
         .await
         .assert_status(200);
@@ -391,7 +390,7 @@ async fn a_month_at_the_issuance_sector_ending_23_december_is_met_and_the_transf
         .post(
             &format!("/api/v1/shipments/{issued}/issue"),
             Some(&p.issuance),
-            &json!({"recipient": {"type": "applicant", "iin": crate::lifecycle::iin(12)}}),
+            &json!({"recipient": {"type": "applicant", "iin": crate::common::iin(12)}}),
         )
         .await
         .assert_status(200);
@@ -472,7 +471,7 @@ async fn months_at_the_issuance_sector_stored_by_the_old_rule_are_re_read_once()
         .post(
             &format!("/api/v1/shipments/{issued}/issue"),
             Some(&p.issuance),
-            &json!({"recipient": {"type": "applicant", "iin": crate::lifecycle::iin(12)}}),
+            &json!({"recipient": {"type": "applicant", "iin": crate::common::iin(12)}}),
         )
         .await
         .assert_status(200);

@@ -2,47 +2,10 @@
 //! instrumentation, BEGIN and COMMIT included (8 per applied event on SQLite, 5.5 on PostgreSQL
 //! since issue 26).
 
-use crate::kaspi_events::{accepted_event, event, placed_event};
-use crate::lifecycle::Pilot;
+use crate::common::{Pilot, accepted_event, applied, event, placed_event};
 use actix_web::web;
-use diesel::connection::InstrumentationEvent;
 use diesel::{Connection, RunQueryDsl};
-use postamat::domain::kaspi::{KaspiEvent, Outcome};
-use postamat::workflows::Actor;
-use postamat::workflows::kaspi_events::{Delivery, receive_chunk};
-use serde_json::Value;
-use std::sync::{Arc, Mutex};
-
-impl Pilot {
-    /// Receives one event through the workflow on a connection that counts its statements;
-    /// returns them.
-    async fn counted(&self, body: Value) -> Vec<String> {
-        let event: KaspiEvent = serde_json::from_value(body).unwrap();
-        let (cache, now) = (self.app.calendar.clone(), self.app.clock.now());
-        let ((), statements) = self
-            .recorded(move |conn| applied(conn, &event, &cache, now))
-            .await;
-        statements
-    }
-}
-
-/// Receives `event` through the workflow, as Kaspi's webhook does; it must apply.
-fn applied(
-    conn: &mut postamat::db::DbConnection,
-    event: &KaspiEvent,
-    calendar: &postamat::jobs::calendar_refresh::CalendarCache,
-    now: chrono::DateTime<chrono::Utc>,
-) {
-    let actor = Actor::kaspi("Kaspi webhook counted");
-    let snapshot = calendar.current();
-    let delivery = Delivery {
-        actor: &actor,
-        now,
-        calendar: &snapshot,
-    };
-    let received = receive_chunk(conn, &[event], delivery).unwrap();
-    assert_eq!(received[0].outcome, Outcome::Applied, "{received:?}");
-}
+use postamat::domain::kaspi::KaspiEvent;
 
 #[actix_web::test]
 async fn an_applied_kaspi_event_takes_five_and_a_half_statements_on_postgres_eight_on_sqlite() {
@@ -97,32 +60,6 @@ async fn an_applied_kaspi_event_takes_five_and_a_half_statements_on_postgres_eig
         average <= on_average,
         "{average} statements per applied event: {counts:?}"
     );
-}
-
-impl Pilot {
-    /// Runs `read` on a connection that records its statements; returns its answer and them.
-    async fn recorded<T: Send + 'static>(
-        &self,
-        read: impl FnOnce(&mut postamat::db::DbConnection) -> T + Send + 'static,
-    ) -> (T, Vec<String>) {
-        let pool = self.app.pool.clone();
-        web::block(move || {
-            let mut conn = pool.get().unwrap();
-            let statements = Arc::new(Mutex::new(Vec::new()));
-            let log = statements.clone();
-            conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-                if let InstrumentationEvent::StartQuery { query, .. } = event {
-                    log.lock().unwrap().push(query.to_string());
-                }
-            });
-            let answer = read(&mut conn);
-            conn.set_instrumentation(|_: InstrumentationEvent<'_>| {});
-            let statements = statements.lock().unwrap().clone();
-            (answer, statements)
-        })
-        .await
-        .unwrap()
-    }
 }
 
 /// Security review, issue 28 finding 6: `GET /shipments?due_before=…` loaded the id of every

@@ -1,38 +1,8 @@
 //! Issue 23, "nothing stuck out of sight": each step nobody has taken appears in the exception
 //! queue once its term has passed, with the side that must take it, and leaves it once taken.
 
-use crate::lifecycle::Pilot;
-use postamat::domain::role::Role;
-use serde_json::{Value, json};
-
-impl Pilot {
-    /// The national supervisor's queue of one kind at the clock's time: (reference, side, or ""
-    /// for an item that names none).
-    pub async fn queue_of(&self, kind: &str) -> Vec<(String, String)> {
-        let supervisor = self.app.token(Role::Supervisor, None).await;
-        let queue: Value = self
-            .app
-            .get(
-                &format!("/api/v1/exceptions?kind={kind}"),
-                Some(&supervisor),
-            )
-            .await
-            .assert_status(200);
-        queue
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| {
-                assert_eq!(e["kind"], kind);
-                assert_eq!(e["branch"], "ALM01");
-                (
-                    e["reference"].as_str().unwrap().to_owned(),
-                    e["side"].as_str().unwrap_or("").to_owned(),
-                )
-            })
-            .collect()
-    }
-}
+use crate::common::Pilot;
+use serde_json::json;
 
 fn ours(reference: &str) -> Vec<(String, String)> {
     vec![(reference.to_owned(), "state_corporation".to_owned())]
@@ -159,7 +129,7 @@ async fn a_loss_without_its_act_or_its_cancellation_is_in_the_queue() {
 /// signed registry keeps its line, and the discrepancy is settled but stays on record.
 #[actix_web::test]
 async fn an_envelope_the_point_did_not_accept_is_brought_back_and_sent_again() {
-    use crate::kaspi_events::accepted_event;
+    use crate::common::accepted_event;
     let p = Pilot::new().await;
     p.set_clock("2026-03-20T12:00:00Z");
     let refused = p.packed("BB-1").await;
@@ -280,7 +250,7 @@ async fn kaspi_reads_where_a_document_is_without_staff_names_or_iins() {
     }
     let text = by_number.to_string();
     for secret in [
-        crate::lifecycle::iin(12).as_str(),
+        crate::common::iin(12).as_str(),
         "Нұрланова",
         "Ерлан",
         "actor_name",

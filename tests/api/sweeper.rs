@@ -1,25 +1,14 @@
 //! The sweeper: each due deadline's consequence applied once, on both backends, even with two
 //! sweepers at the same moment.
 
-use crate::kaspi_events::{accepted_event, placed_event};
-use crate::lifecycle::Pilot;
+use crate::common::{Pilot, accepted_event, placed_event};
 use actix_web::web;
 use chrono::{DateTime, Utc};
 use postamat::domain::role::Role;
 use postamat::workflows::revisions;
 use postamat::workflows::sweep::{self, SweepReport};
 
-impl Pilot {
-    pub async fn sweep(&self, as_of: &str) -> SweepReport {
-        let as_of: DateTime<Utc> = as_of.parse().unwrap();
-        let (pool, cache) = (self.app.pool.clone(), self.app.calendar.clone());
-        web::block(move || sweep::sweep(&mut pool.get().unwrap(), as_of, &cache.current()).unwrap())
-            .await
-            .unwrap()
-    }
-}
-
-fn kinds(notes: &[crate::kaspi_events::Note]) -> Vec<&str> {
+fn kinds(notes: &[crate::common::Note]) -> Vec<&str> {
     notes.iter().map(|n| n.kind.as_str()).collect()
 }
 

@@ -29,29 +29,13 @@ pub enum DayKind {
     GovernmentSwap,
 }
 
-impl DayKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DayKind::StateHoliday => "state_holiday",
-            DayKind::NationalHoliday => "national_holiday",
-            DayKind::ReligiousHoliday => "religious_holiday",
-            DayKind::TransferredDayOff => "transferred_day_off",
-            DayKind::GovernmentSwap => "government_swap",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<DayKind> {
-        [
-            DayKind::StateHoliday,
-            DayKind::NationalHoliday,
-            DayKind::ReligiousHoliday,
-            DayKind::TransferredDayOff,
-            DayKind::GovernmentSwap,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-    }
-}
+names!(DayKind {
+    StateHoliday => "state_holiday",
+    NationalHoliday => "national_holiday",
+    ReligiousHoliday => "religious_holiday",
+    TransferredDayOff => "transferred_day_off",
+    GovernmentSwap => "government_swap",
+});
 
 /// What a supervisor's edit of the calendar did (kept for audit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

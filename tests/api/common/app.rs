@@ -1,18 +1,18 @@
-//! `TestApp`: a fresh database per test (SQLite by default, PostgreSQL when
-//! `TEST_POSTGRES_URL` is set), the whole application in process, and requests in one line.
+//! `TestApp`: the whole application in process on a database of the test's own, and requests
+//! in one line.
 
+use super::database::{TestDatabase, url_of};
+use super::logs::install_log_capture;
+use super::reference::branch_body;
+use super::response::{Response, assert_documented};
 use actix_web::body::MessageBody;
-use actix_web::http::StatusCode;
-use actix_web::http::header::HeaderMap;
 use actix_web::test::{self, TestRequest};
 use actix_web::web;
 use chrono::{DateTime, TimeZone, Utc};
-use diesel::Connection;
 use diesel::RunQueryDsl;
 use futures_util::future::LocalBoxFuture;
 use postamat::api::{self, AppState};
 use postamat::clock::Clock;
-use postamat::config::LogFormat;
 use postamat::db::key_cache;
 use postamat::db::models::api_key::{self, NewKey};
 use postamat::db::writer::Writer;
@@ -21,220 +21,17 @@ use postamat::domain::reference::{BranchCode, Text};
 use postamat::domain::role::Role;
 use postamat::domain::webhook::WebhookSecret;
 use postamat::jobs::calendar_refresh::CalendarCache;
-use postamat::observability::{self, Metrics};
-use serde_json::{Value, json};
-use std::io::Write;
-use std::path::PathBuf;
+use postamat::observability::Metrics;
+use serde_json::Value;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 pub const BODY_LIMIT: usize = 64 * 1024;
 /// The Kaspi webhook secret in force, and the one rotating in.
 pub const KASPI_SECRET: &str = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 pub const KASPI_NEXT_SECRET: &str = "whsec_bmV4dC1zZWNyZXQtbmV4dC1zZWNyZXQtbmV4dC0wMQ==";
 
-/// Everything the test binary logged, after redaction: the log test reads it.
-pub fn captured_logs() -> String {
-    String::from_utf8_lossy(&log_buffer().lock().unwrap()).into_owned()
-}
-
-fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
-    static BUFFER: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    BUFFER.get_or_init(|| Arc::new(Mutex::new(Vec::new())))
-}
-
-#[derive(Clone)]
-struct BufferWriter(Arc<Mutex<Vec<u8>>>);
-
-impl Write for BufferWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn install_log_capture() {
-    static ONCE: OnceLock<()> = OnceLock::new();
-    ONCE.get_or_init(|| {
-        let buffer = log_buffer().clone();
-        observability::init_with_writer("info", LogFormat::Json, move || {
-            BufferWriter(buffer.clone())
-        });
-    });
-}
-
-/// The database a test owns; removed when the test ends.
-pub enum TestDatabase {
-    Sqlite(PathBuf),
-    Postgres { admin_url: String, name: String },
-}
-
-impl TestDatabase {
-    fn create() -> (Self, DatabaseLocation) {
-        match std::env::var("TEST_POSTGRES_URL") {
-            Ok(admin_url) => {
-                let name = format!("postamat_test_{}", uuid::Uuid::now_v7().simple());
-                let mut admin = diesel::PgConnection::establish(&admin_url)
-                    .expect("TEST_POSTGRES_URL must point at a reachable PostgreSQL");
-                diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
-                    .execute(&mut admin)
-                    .expect("create the test database");
-                let mut url = url::Url::parse(&admin_url).expect("TEST_POSTGRES_URL is a URL");
-                url.set_path(&name);
-                (
-                    TestDatabase::Postgres { admin_url, name },
-                    DatabaseLocation::Postgres(url.to_string()),
-                )
-            }
-            Err(_) => {
-                let dir = std::env::temp_dir()
-                    .join(format!("postamat-test-{}", uuid::Uuid::now_v7().simple()));
-                let file = dir.join("test.db");
-                (TestDatabase::Sqlite(dir), DatabaseLocation::Sqlite(file))
-            }
-        }
-    }
-}
-
-impl TestDatabase {
-    /// A database and its `POSTAMAT_DATABASE_URL`, for tests of the command.
-    pub fn create_url() -> (Self, String) {
-        let (db, location) = Self::create();
-        (db, url_of(&location))
-    }
-}
-
-/// The `POSTAMAT_DATABASE_URL` of a location.
-fn url_of(location: &DatabaseLocation) -> String {
-    match location {
-        DatabaseLocation::Postgres(url) => url.clone(),
-        DatabaseLocation::Sqlite(path) => format!("sqlite://{}", path.display()),
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        match self {
-            TestDatabase::Sqlite(dir) => {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-            TestDatabase::Postgres { admin_url, name } => {
-                if let Ok(mut admin) = diesel::PgConnection::establish(admin_url) {
-                    let _ = diesel::sql_query(format!(
-                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                    ))
-                    .execute(&mut admin);
-                }
-            }
-        }
-    }
-}
-
-pub struct Response {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub text: String,
-}
-
-impl Response {
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.text)
-            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.text))
-    }
-
-    /// A header's value as text, if present.
-    pub fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    }
-
-    pub fn content_type(&self) -> &str {
-        self.headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-
-    /// Asserts a problem document with this status and code, and returns it.
-    #[track_caller]
-    pub fn assert_problem(&self, status: u16, code: &str) -> Value {
-        assert_eq!(self.status.as_u16(), status, "status; body: {}", self.text);
-        assert_eq!(
-            self.content_type(),
-            "application/problem+json",
-            "body: {}",
-            self.text
-        );
-        let body = self.json();
-        assert_eq!(body["code"], code, "code; body: {}", self.text);
-        assert_eq!(body["status"], status);
-        assert_eq!(body["type"], format!("urn:postamat:problem:{code}"));
-        assert!(body["title"].is_string() && body["detail"].is_string());
-        body
-    }
-
-    #[track_caller]
-    pub fn assert_status(&self, status: u16) -> Value {
-        assert_eq!(self.status.as_u16(), status, "status; body: {}", self.text);
-        if self.text.is_empty() {
-            Value::Null
-        } else {
-            self.json()
-        }
-    }
-}
-
 type Call = Box<dyn Fn(TestRequest) -> LocalBoxFuture<'static, Response>>;
-
-/// The OpenAPI document, as served.
-fn document() -> &'static Value {
-    static DOCUMENT: OnceLock<Value> = OnceLock::new();
-    DOCUMENT.get_or_init(|| serde_json::to_value(api::openapi()).unwrap())
-}
-
-/// Every test's every answer is checked against the document: a problem's status must be one
-/// its operation lists, with its code among those listed for that status. (Answers outside any
-/// operation — no such route, a method the path does not take — are not an operation's.)
-#[track_caller]
-fn assert_documented(method: &str, path: &str, response: &Response) {
-    if response.content_type() != "application/problem+json" {
-        return;
-    }
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    let operation = document()["paths"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .find(|(template, _)| {
-            let parts: Vec<&str> = template.split('/').collect();
-            parts.len() == segments.len()
-                && parts
-                    .iter()
-                    .zip(&segments)
-                    .all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()))
-        })
-        .map(|(_, item)| &item[method]);
-    let Some(operation) = operation.filter(|op| !op.is_null()) else {
-        return;
-    };
-    let body = response.json();
-    let status = response.status.as_str();
-    let documented = &operation["responses"][status]["content"]["application/problem+json"]["schema"]
-        ["allOf"][1]["properties"]["code"]["enum"];
-    assert!(
-        documented
-            .as_array()
-            .is_some_and(|codes| codes.iter().any(|c| c == &body["code"])),
-        "{method} {path} answered {status} `{}`, which its operation does not document ({documented}); body: {}",
-        body["code"].as_str().unwrap_or("?"),
-        response.text
-    );
-}
 
 pub struct TestApp {
     call: Call,
@@ -473,29 +270,4 @@ pub fn with_token(req: TestRequest, token: Option<&str>) -> TestRequest {
         Some(token) => req.insert_header(("Authorization", format!("Bearer {token}"))),
         None => req,
     }
-}
-
-/// The КАТО code of a city the tests use (п.4 compares cities by it).
-pub fn kato(city: &str) -> &'static str {
-    match city
-        .trim()
-        .trim_start_matches("г. ")
-        .trim_end_matches(" қ.")
-    {
-        "Алматы" => "750000000",
-        "Астана" => "710000000",
-        "Шымкент" => "790000000",
-        other => panic!("no КАТО code for {other} in the tests"),
-    }
-}
-
-pub fn branch_body(city: &str) -> Value {
-    json!({
-        "name_kk": format!("{city} қаласы бойынша №1 ХҚКО"),
-        "name_ru": format!("ЦОН №1 города {city}"),
-        "city": city,
-        "city_code": kato(city),
-        "address_kk": format!("{city} қ., Абай даңғ., 10"),
-        "address_ru": format!("г. {city}, пр. Абая, 10"),
-    })
 }
