@@ -48,6 +48,7 @@ mod statements;
 
 use awc::Client;
 use baseline::{baseline, pgbench};
+use clap::Parser;
 use database::{Database, pool, settle};
 use events::events;
 use kill::kill_during_load;
@@ -63,13 +64,14 @@ use std::time::{Duration, Instant};
 const SECRET: &str = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 fn main() {
-    // The floor's own process (floor::start): `--floor-serve URL PORT CONNECTIONS`.
-    let argv: Vec<String> = std::env::args().collect();
-    if argv.get(1).map(String::as_str) == Some("--floor-serve") {
-        let number = |i: usize| argv[i].parse().expect("--floor-serve URL PORT CONNECTIONS");
-        floor::serve(&argv[2], number(3) as u16, number(4), SECRET);
+    let args = args::Args::parse();
+    if let Some([url, port, connections]) = args.floor_serve.as_deref() {
+        let port = port.parse().expect("--floor-serve URL PORT CONNECTIONS");
+        let connections = connections
+            .parse()
+            .expect("--floor-serve URL PORT CONNECTIONS");
+        floor::serve(url, port, connections, SECRET);
     }
-    let args = args::args();
     if let Some(bin) = &args.server_bin {
         SERVER_BIN.set(bin.clone()).unwrap();
     }
