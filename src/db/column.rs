@@ -23,8 +23,10 @@ use diesel::serialize::{self, IsNull, Output, ToSql};
 use diesel::sql_types::Text;
 use diesel::sqlite::Sqlite;
 
-macro_rules! text_columns {
-    ($($ty:ident),+ $(,)?) => {$(
+/// Stores `$ty` as its text and parses it with `$parse` (`&str` to `deserialize::Result<$ty>`)
+/// when a row loads.
+macro_rules! text_column {
+    ($ty:ident, $parse:expr) => {
         const _: () = {
             /// Lets diesel derive the expression and row impls for the domain's type.
             #[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
@@ -34,6 +36,51 @@ macro_rules! text_columns {
             struct Proxy($ty);
         };
 
+        impl ToSql<Text, Pg> for $ty {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+                <str as ToSql<Text, Pg>>::to_sql(self.as_str(), out)
+            }
+        }
+
+        impl FromSql<Text, Pg> for $ty {
+            fn from_sql(bytes: <Pg as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+                $parse(&<String as FromSql<Text, Pg>>::from_sql(bytes)?)
+            }
+        }
+
+        impl ToSql<Text, Sqlite> for $ty {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+                out.set_value(self.as_str());
+                Ok(IsNull::No)
+            }
+        }
+
+        impl FromSql<Text, Sqlite> for $ty {
+            fn from_sql(bytes: <Sqlite as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+                $parse(&<String as FromSql<Text, Sqlite>>::from_sql(bytes)?)
+            }
+        }
+
+        impl ToSql<Text, MultiBackend> for $ty {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
+                out.set_value((Text, self));
+                Ok(IsNull::No)
+            }
+        }
+
+        impl FromSql<Text, MultiBackend> for $ty {
+            fn from_sql(
+                bytes: <MultiBackend as Backend>::RawValue<'_>,
+            ) -> deserialize::Result<Self> {
+                bytes.from_sql::<$ty, Text>()
+            }
+        }
+    };
+}
+
+/// Named values (`names!`): a name our own code did not write is an error.
+macro_rules! text_columns {
+    ($($ty:ident),+ $(,)?) => {$(
         impl $ty {
             fn from_stored(text: &str) -> deserialize::Result<Self> {
                 $ty::parse(text).ok_or_else(|| {
@@ -47,43 +94,7 @@ macro_rules! text_columns {
             }
         }
 
-        impl ToSql<Text, Pg> for $ty {
-            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
-                <str as ToSql<Text, Pg>>::to_sql(self.as_str(), out)
-            }
-        }
-
-        impl FromSql<Text, Pg> for $ty {
-            fn from_sql(bytes: <Pg as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
-                $ty::from_stored(&<String as FromSql<Text, Pg>>::from_sql(bytes)?)
-            }
-        }
-
-        impl ToSql<Text, Sqlite> for $ty {
-            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
-                out.set_value(self.as_str());
-                Ok(IsNull::No)
-            }
-        }
-
-        impl FromSql<Text, Sqlite> for $ty {
-            fn from_sql(bytes: <Sqlite as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
-                $ty::from_stored(&<String as FromSql<Text, Sqlite>>::from_sql(bytes)?)
-            }
-        }
-
-        impl ToSql<Text, MultiBackend> for $ty {
-            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
-                out.set_value((Text, self));
-                Ok(IsNull::No)
-            }
-        }
-
-        impl FromSql<Text, MultiBackend> for $ty {
-            fn from_sql(bytes: <MultiBackend as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
-                bytes.from_sql::<$ty, Text>()
-            }
-        }
+        text_column!($ty, $ty::from_stored);
     )+};
 }
 
@@ -117,51 +128,9 @@ text_columns!(
 /// row loads: what fails to parse was not written by this service, and is an error.
 macro_rules! identifier_columns {
     ($($ty:ident),+ $(,)?) => {$(
-        const _: () = {
-            #[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
-            #[diesel(foreign_derive)]
-            #[diesel(sql_type = Text)]
-            #[allow(dead_code)]
-            struct Proxy($ty);
-        };
-
-        impl ToSql<Text, Pg> for $ty {
-            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
-                <str as ToSql<Text, Pg>>::to_sql(self.as_str(), out)
-            }
-        }
-
-        impl FromSql<Text, Pg> for $ty {
-            fn from_sql(bytes: <Pg as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
-                Ok($ty::try_from(<String as FromSql<Text, Pg>>::from_sql(bytes)?)?)
-            }
-        }
-
-        impl ToSql<Text, Sqlite> for $ty {
-            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
-                out.set_value(self.as_str());
-                Ok(IsNull::No)
-            }
-        }
-
-        impl FromSql<Text, Sqlite> for $ty {
-            fn from_sql(bytes: <Sqlite as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
-                Ok($ty::try_from(<String as FromSql<Text, Sqlite>>::from_sql(bytes)?)?)
-            }
-        }
-
-        impl ToSql<Text, MultiBackend> for $ty {
-            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
-                out.set_value((Text, self));
-                Ok(IsNull::No)
-            }
-        }
-
-        impl FromSql<Text, MultiBackend> for $ty {
-            fn from_sql(bytes: <MultiBackend as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
-                bytes.from_sql::<$ty, Text>()
-            }
-        }
+        text_column!($ty, |text: &str| -> deserialize::Result<$ty> {
+            Ok($ty::try_from(text.to_owned())?)
+        });
     )+};
 }
 

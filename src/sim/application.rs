@@ -112,10 +112,7 @@ impl Run<'_> {
         snapshot: &CalendarSnapshot,
     ) -> anyhow::Result<()> {
         // The citizen asks for the free duplicate (п.25–26).
-        let branch = self.docs[d].branch;
-        let issuer = self.staff(branch, |b| &b.issuer);
-        let ctx = EventContext::now(issuer, at, snapshot);
-        let scope = self.branches[branch].scope.clone();
+        let (ctx, scope) = self.staff_at(d, |b| &b.issuer, at, snapshot);
         let number = self.number(d);
         duplicate::request_duplicate(self.conn, number.as_str(), &scope, &ctx)?;
         self.docs[d].shipment = None;

@@ -61,10 +61,7 @@ impl Run<'_> {
         at: DateTime<Utc>,
         snapshot: &CalendarSnapshot,
     ) -> anyhow::Result<()> {
-        let branch = self.docs[d].branch;
-        let courier = self.staff(branch, |b| &b.courier);
-        let ctx = EventContext::now(courier, at, snapshot);
-        let scope = self.branches[branch].scope.clone();
+        let (ctx, scope) = self.staff_at(d, |b| &b.courier, at, snapshot);
         let shipment = self.shipment(d)?;
         registries::bring_back(
             self.conn,
@@ -73,6 +70,7 @@ impl Run<'_> {
             &scope,
             &ctx,
         )?;
+        let branch = self.docs[d].branch;
         self.branches[branch].brought_back.push(d);
         Ok(())
     }
@@ -109,10 +107,7 @@ impl Run<'_> {
         at: DateTime<Utc>,
         snapshot: &CalendarSnapshot,
     ) -> anyhow::Result<()> {
-        let branch = self.docs[d].branch;
-        let issuer = self.staff(branch, |b| &b.issuer);
-        let ctx = EventContext::now(issuer, at, snapshot);
-        let scope = self.branches[branch].scope.clone();
+        let (ctx, scope) = self.staff_at(d, |b| &b.issuer, at, snapshot);
         let shipment = self.shipment(d)?;
         let transfer = issuance::Transfer {
             to_whom: Text::try_from("Архив ЦОН".to_owned())?,

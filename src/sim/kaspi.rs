@@ -83,7 +83,7 @@ impl Run<'_> {
             waybill: self.waybill(d),
             new_expected_date: date,
         };
-        self.kaspi_events(self.docs[d].branch, at, vec![(at, body)], snapshot)?;
+        self.kaspi_reports(d, at, body, snapshot)?;
         Ok(())
     }
 
@@ -148,7 +148,7 @@ impl Run<'_> {
         let body = KaspiEventBody::Collected {
             waybill: self.waybill(d),
         };
-        self.kaspi_events(self.docs[d].branch, at, vec![(at, body)], snapshot)?;
+        self.kaspi_reports(d, at, body, snapshot)?;
         Ok(())
     }
 
@@ -165,19 +165,12 @@ impl Run<'_> {
             self.at(due + Duration::hours(3), Action::KaspiRemoved(d));
             return Ok(());
         }
-        let body = KaspiEventBody::RemovedFromCell {
-            waybill: self.waybill(d),
-        };
-        self.kaspi_events(self.docs[d].branch, at, vec![(at, body)], snapshot)?;
-        let minute = self.model(d).minutes(240);
-        self.at(
-            local(local_day(at) + Days::new(1), 10, minute),
-            Action::KaspiReturned(d),
-        );
-        Ok(())
+        self.removed_from_cell(d, at, snapshot)
     }
 
-    pub(super) fn kaspi_removed_early(
+    /// Kaspi takes the document out of its cell (п.30), at the end of storage or before it
+    /// (п.29), and returns it to its point the next day.
+    pub(super) fn removed_from_cell(
         &mut self,
         d: usize,
         at: DateTime<Utc>,
@@ -186,7 +179,7 @@ impl Run<'_> {
         let body = KaspiEventBody::RemovedFromCell {
             waybill: self.waybill(d),
         };
-        self.kaspi_events(self.docs[d].branch, at, vec![(at, body)], snapshot)?;
+        self.kaspi_reports(d, at, body, snapshot)?;
         let minute = self.model(d).minutes(240);
         self.at(
             local(local_day(at) + Days::new(1), 10, minute),
@@ -204,7 +197,7 @@ impl Run<'_> {
         let body = KaspiEventBody::ReturnedToPoint {
             waybill: self.waybill(d),
         };
-        self.kaspi_events(self.docs[d].branch, at, vec![(at, body)], snapshot)?;
+        self.kaspi_reports(d, at, body, snapshot)?;
         let branch = self.docs[d].branch;
         self.branches[branch].returned.push(d);
         Ok(())
@@ -226,7 +219,7 @@ impl Run<'_> {
                 responsible_employee: Text::try_from("Курьер Kaspi".to_owned())?,
             },
         };
-        self.kaspi_events(self.docs[d].branch, at, vec![(at, body)], snapshot)?;
+        self.kaspi_reports(d, at, body, snapshot)?;
         let act = self.open_act_of(d)?;
         let next = self.next_open(self.docs[d].branch, local_day(at), 10, 0);
         self.at(next, Action::DrawAct(d, act));
@@ -313,5 +306,16 @@ impl Run<'_> {
             }
         }
         Ok(())
+    }
+
+    /// One report by Kaspi about document `d`, at `at`.
+    fn kaspi_reports(
+        &mut self,
+        d: usize,
+        at: DateTime<Utc>,
+        body: KaspiEventBody,
+        snapshot: &CalendarSnapshot,
+    ) -> anyhow::Result<()> {
+        self.kaspi_events(self.docs[d].branch, at, vec![(at, body)], snapshot)
     }
 }

@@ -28,6 +28,7 @@ use crate::db::models::branch::{self, BranchScope};
 use crate::db::models::deadline;
 use crate::db::models::loss_act;
 use crate::db::{DbConnection, DbPool};
+use crate::domain::calendar::CalendarSnapshot;
 use crate::domain::deadline::DeadlineKind;
 use crate::domain::identifiers::{ApplicationNumber, Iin, Waybill};
 use crate::domain::ids::{BranchId, DisputeId, LossActId, RegistryId, ShipmentId};
@@ -36,7 +37,7 @@ use crate::domain::registry::RegistryKind;
 use crate::domain::role::Role;
 use crate::jobs::calendar_refresh::CalendarCache;
 use crate::jobs::dispatcher::Dispatcher;
-use crate::workflows::{Actor, WorkflowError, sweep};
+use crate::workflows::{Actor, EventContext, WorkflowError, sweep};
 use anyhow::{Context, anyhow, bail};
 use chrono::{DateTime, Days, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -521,6 +522,22 @@ impl Run<'_> {
     fn staff(&self, branch: usize, who: fn(&Branch) -> &Actor) -> Actor {
         who(&self.branches[branch]).clone()
     }
+
+    /// `who` of document `d`'s branch acting at `at`: the call's context and the branch's scope.
+    fn staff_at<'s>(
+        &self,
+        d: usize,
+        who: fn(&Branch) -> &Actor,
+        at: DateTime<Utc>,
+        snapshot: &'s CalendarSnapshot,
+    ) -> (EventContext<'s>, BranchScope) {
+        let branch = &self.branches[self.docs[d].branch];
+        (
+            EventContext::now(who(branch).clone(), at, snapshot),
+            branch.scope.clone(),
+        )
+    }
+
     fn act(&mut self, at: DateTime<Utc>, action: Action) -> anyhow::Result<()> {
         let snapshot = self.snapshot();
         self.outcome.workflow_calls += 1;
@@ -539,7 +556,7 @@ impl Run<'_> {
             Action::KaspiPlaced(d) => self.kaspi_placed(d, at, &snapshot)?,
             Action::KaspiCollected(d) => self.kaspi_collected(d, at, &snapshot)?,
             Action::KaspiRemoved(d) => self.kaspi_removed(d, at, &snapshot)?,
-            Action::KaspiRemovedEarly(d) => self.kaspi_removed_early(d, at, &snapshot)?,
+            Action::KaspiRemovedEarly(d) => self.removed_from_cell(d, at, &snapshot)?,
             Action::KaspiReturned(d) => self.kaspi_returned(d, at, &snapshot)?,
             Action::KaspiLost(d) => self.kaspi_lost(d, at, &snapshot)?,
             Action::BringBack(d) => self.bring_back(d, at, &snapshot)?,
