@@ -17,29 +17,31 @@
 //!   Policy; nothing is cached.
 
 pub mod i18n;
+mod layout;
 mod pages;
 mod pilot;
+mod sign_in;
 
 use crate::api::AppState;
 use crate::api::auth::{Authorized, Policy};
 use crate::api::error::{ApiError, ErrorCode};
-use crate::api::middleware::RenderedPage;
-use crate::db::models::api_key::{self, Principal};
-use crate::db::models::branch::BranchScope;
 use crate::db::models::console_session::{self, Session};
 use crate::workflows;
-use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use i18n::{Lang, Texts};
-use maud::{DOCTYPE, Markup, PreEscaped, html};
-use serde::Deserialize;
+pub use layout::layout;
+use layout::{bare, html_page, named_svg, not_found, respond, see_other, stylesheet};
+use maud::html;
+use sign_in::{home, sign_in, sign_in_page, sign_out};
 use std::fmt;
 
 /// The session cookie: a random token, the session's key in the database.
 pub const SESSION_COOKIE: &str = "postamat_session";
+
 /// The sign-in form's CSRF cookie (double submit), set with the form.
 pub const SIGN_IN_COOKIE: &str = "postamat_sign_in";
+
 /// The chosen language.
 pub const LANG_COOKIE: &str = "postamat_lang";
 
@@ -165,77 +167,6 @@ impl Ctx {
         q.append_pair("lang", lang.code());
         format!("{}?{}", self.path, q.finish())
     }
-}
-
-/// Whether the console's cookies are `Secure`: the request reached us over TLS (directly, or
-/// through a proxy saying so), or the service is set to mark them always.
-fn over_tls(req: &HttpRequest) -> bool {
-    req.connection_info().scheme() == "https"
-        || req
-            .app_data::<web::Data<AppState>>()
-            .is_some_and(|state| state.secure_cookies)
-}
-
-fn cookie<'a>(
-    req: &HttpRequest,
-    name: &'a str,
-    value: String,
-    max_age: CookieDuration,
-) -> Cookie<'a> {
-    Cookie::build(name, value)
-        .path("/console")
-        .http_only(true)
-        .secure(over_tls(req))
-        .same_site(SameSite::Strict)
-        .max_age(max_age)
-        .finish()
-}
-
-fn removal<'a>(req: &HttpRequest, name: &'a str) -> Cookie<'a> {
-    let mut c = cookie(req, name, String::new(), CookieDuration::ZERO);
-    c.make_removal();
-    c
-}
-
-/// A page with the console's headers, marked so the API's problem middleware leaves it be.
-fn html_page(status: StatusCode, page: Markup) -> HttpResponse {
-    let mut res = HttpResponse::build(status);
-    res.content_type("text/html; charset=utf-8");
-    secure_headers(&mut res);
-    let mut res = res.body(page.into_string());
-    res.extensions_mut().insert(RenderedPage);
-    res
-}
-
-/// A page, remembering a language chosen by `?lang=`.
-fn respond(req: &HttpRequest, ctx: &Ctx, status: StatusCode, page: Markup) -> HttpResponse {
-    let mut res = html_page(status, page);
-    if ctx.chose_lang {
-        let lang = cookie(
-            req,
-            LANG_COOKIE,
-            ctx.lang.code().to_owned(),
-            CookieDuration::days(365),
-        );
-        let _ = res.add_cookie(&lang);
-    }
-    res
-}
-
-fn secure_headers(res: &mut actix_web::HttpResponseBuilder) {
-    res.insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
-        .insert_header((header::X_FRAME_OPTIONS, "DENY"));
-}
-
-/// 303 to `to` (after a form, or to the sign-in page).
-fn see_other(to: &str) -> actix_web::HttpResponseBuilder {
-    let mut res = HttpResponse::SeeOther();
-    res.insert_header((header::LOCATION, to.to_owned()));
-    secure_headers(&mut res);
-    res
 }
 
 /// A page that could not be shown.
@@ -448,299 +379,10 @@ pub fn parse_query<T: serde::de::DeserializeOwned>(ctx: &Ctx) -> Result<T, Conso
         .map_err(|e| ConsoleError::page(ctx, StatusCode::BAD_REQUEST, e.to_string()))
 }
 
-fn role_name(lang: Lang, principal: &Principal) -> String {
-    let name = lang.name_of(principal.role.as_str());
-    match &principal.scope {
-        BranchScope::All => name.to_owned(),
-        BranchScope::Only { code, .. } => format!("{name}, {code}"),
-    }
-}
-
-/// The language switch: each language's own name, the current one marked.
-fn language_switch(ctx: &Ctx) -> Markup {
-    html! {
-        nav.lang aria-label=(ctx.t().language) {
-            ul {
-                @for lang in Lang::ALL {
-                    li {
-                        @if lang == ctx.lang {
-                            a href=(ctx.link_in(lang)) aria-current="true" lang=(lang.code()) { (lang.name()) }
-                        } @else {
-                            a href=(ctx.link_in(lang)) lang=(lang.code()) hreflang=(lang.code()) { (lang.name()) }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// A page of the console: header with the navigation, who is signed in, sign-out and the
-/// language switch; then `body` under its `h1`.
-pub fn layout(ctx: &Ctx, title: &str, body: Markup) -> Markup {
-    let t = ctx.t();
-    let here = |path: &str| ctx.path.starts_with(path);
-    html! {
-        (DOCTYPE)
-        html lang=(ctx.lang.code()) {
-            (head(t, title))
-            body {
-                a.skip href="#main" { (t.skip_to_content) }
-                header {
-                    p.brand { a href="/console" { (t.console) } }
-                    nav.main aria-label=(t.console) {
-                        ul {
-                            @for (path, label) in [
-                                ("/console/exceptions", t.nav_exceptions),
-                                ("/console/sla", t.nav_sla),
-                                ("/console/reports/pilot", pilot::nav_label(ctx.lang)),
-                                ("/console/shipments", t.nav_search),
-                                ("/console/registries", t.nav_registries),
-                                ("/console/calendar", t.nav_calendar),
-                            ] {
-                                li {
-                                    @if here(path) {
-                                        a href=(path) aria-current="page" { (label) }
-                                    } @else {
-                                        a href=(path) { (label) }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    @if let Some(session) = &ctx.session {
-                        div.who {
-                            span { (t.signed_in_as) ": " strong { (session.principal.name) } " (" (role_name(ctx.lang, &session.principal)) ")" }
-                            form method="post" action="/console/sign-out" {
-                                input type="hidden" name="csrf" value=(session.csrf_token);
-                                button type="submit" { (t.sign_out) }
-                            }
-                        }
-                    }
-                    (language_switch(ctx))
-                }
-                main #main tabindex="-1" {
-                    h1 { (title) }
-                    (body)
-                }
-            }
-        }
-    }
-}
-
-/// Every page's `head`: its title, the viewport for phones and zoom, the stylesheet.
-fn head(t: &Texts, title: &str) -> Markup {
-    html! {
-        head {
-            meta charset="utf-8";
-            meta name="viewport" content="width=device-width, initial-scale=1";
-            title { (title) " — " (t.console) }
-            link rel="stylesheet" href="/console/console.css";
-        }
-    }
-}
-
-/// A page without the navigation (sign-in, errors).
-fn bare(lang: Lang, title: &str, body: Markup) -> Markup {
-    let t = lang.texts();
-    html! {
-        (DOCTYPE)
-        html lang=(lang.code()) {
-            (head(t, title))
-            body {
-                main #main.narrow {
-                    h1 { (title) }
-                    (body)
-                }
-            }
-        }
-    }
-}
-
-async fn stylesheet() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/css; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .body(STYLESHEET)
-}
-
-async fn not_found(req: HttpRequest) -> PageResult {
-    let ctx = Ctx::of(&req);
-    Err(ConsoleError::page(
-        &ctx,
-        StatusCode::NOT_FOUND,
-        ctx.t().not_found,
-    ))
-}
-
-async fn home(req: HttpRequest, state: web::Data<AppState>) -> PageResult {
-    let (_auth, ctx) = signed_in::<crate::api::auth::AnyRole>(&req, &state).await?;
-    let t = ctx.t();
-    let page = layout(&ctx, t.console, html! { p { (t.home_intro) } });
-    Ok(respond(&req, &ctx, StatusCode::OK, page))
-}
-
-#[derive(Deserialize)]
-struct SignInQuery {
-    next: Option<String>,
-}
-
-fn sign_in_form(ctx: &Ctx, next: &str, csrf: &str, problem: Option<&str>) -> Markup {
-    let t = ctx.t();
-    html! {
-        (DOCTYPE)
-        html lang=(ctx.lang.code()) {
-            (head(t, t.sign_in_title))
-            body {
-                header { p.brand { (t.console) } (language_switch(ctx)) }
-                main #main.narrow {
-                    h1 { (t.sign_in_title) }
-                    @if let Some(problem) = problem {
-                        p.problem role="alert" { (problem) }
-                    }
-                    form method="post" action="/console/sign-in" {
-                        input type="hidden" name="csrf" value=(csrf);
-                        input type="hidden" name="next" value=(next);
-                        label for="key" { (t.api_key) }
-                        p.hint #key-hint { (t.api_key_hint) }
-                        input #key type="password" name="key" required autocomplete="off"
-                            aria-describedby="key-hint" maxlength="256" autofocus;
-                        button type="submit" { (t.sign_in) }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The sign-in form, with a fresh double-submit CSRF token in a short-lived cookie.
-async fn sign_in_page(req: HttpRequest) -> PageResult {
-    let ctx = Ctx::of(&req);
-    let query: SignInQuery = parse_query(&ctx)?;
-    let next = safe_next(query.next.as_deref());
-    Ok(sign_in_answer(&req, &ctx, StatusCode::OK, &next, None))
-}
-
-fn sign_in_answer(
-    req: &HttpRequest,
-    ctx: &Ctx,
-    status: StatusCode,
-    next: &str,
-    problem: Option<&str>,
-) -> HttpResponse {
-    let csrf = crate::db::models::api_key::random_token("");
-    let mut res = respond(req, ctx, status, sign_in_form(ctx, next, &csrf, problem));
-    let _ = res.add_cookie(&cookie(
-        req,
-        SIGN_IN_COOKIE,
-        csrf,
-        CookieDuration::minutes(30),
-    ));
-    res
-}
-
-#[derive(Deserialize)]
-struct SignInForm {
-    key: String,
-    csrf: String,
-    next: Option<String>,
-}
-
-async fn sign_in(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> PageResult {
-    let ctx = Ctx::of(&req);
-    let t = ctx.t();
-    let form: SignInForm = parse_form(&ctx, &body)?;
-    let next = safe_next(form.next.as_deref());
-    let expected = req.cookie(SIGN_IN_COOKIE).map(|c| c.value().to_owned());
-    if !expected.is_some_and(|e| !e.is_empty() && same(&e, &form.csrf)) {
-        return Ok(sign_in_answer(
-            &req,
-            &ctx,
-            StatusCode::FORBIDDEN,
-            &next,
-            Some(t.form_stale),
-        ));
-    }
-    let key = form.key.trim().to_owned();
-    let now = state.clock.now();
-    let principal = if key.is_empty() || key.len() > 256 {
-        None
-    } else {
-        state
-            .db(move |conn| Ok(api_key::authenticate(conn, &key)?))
-            .await
-            .map_err(|e| ConsoleError::from_api(&ctx, e))?
-    };
-    let Some(principal) = principal else {
-        tracing::info!("console sign-in refused: unknown or revoked key");
-        return Ok(sign_in_answer(
-            &req,
-            &ctx,
-            StatusCode::UNAUTHORIZED,
-            &next,
-            Some(t.bad_key),
-        ));
-    };
-    // The session this browser held before ends with the new one.
-    let replaced = current_session(&req, &state, &ctx)
-        .await
-        .ok()
-        .flatten()
-        .map(|s| s.id);
-    let opened = state
-        .write(move |conn| Ok(workflows::console::sign_in(conn, principal, replaced, now)?))
-        .await
-        .map_err(|e| ConsoleError::from_api(&ctx, e))?;
-    tracing::info!(key_id = %opened.session.principal.key_id, "console session opened");
-    let lifetime = CookieDuration::seconds(console_session::ABSOLUTE_LIFETIME.num_seconds());
-    Ok(see_other(&next)
-        .cookie(cookie(&req, SESSION_COOKIE, opened.token, lifetime))
-        .cookie(removal(&req, SIGN_IN_COOKIE))
-        .finish())
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
-}
-
-async fn sign_out(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> PageResult {
-    let mut ctx = Ctx::of(&req);
-    let Some(session) = current_session(&req, &state, &ctx).await? else {
-        // Already over: nothing to end.
-        return Ok(see_other("/console/sign-in")
-            .cookie(removal(&req, SESSION_COOKIE))
-            .finish());
-    };
-    ctx.session = Some(session);
-    let form: CsrfForm = parse_form(&ctx, &body)?;
-    check_csrf(&ctx, &form.csrf)?;
-    let id = ctx.session.as_ref().map(|s| s.id).expect("set above");
-    state
-        .write(move |conn| Ok(workflows::console::sign_out(conn, id)?))
-        .await
-        .map_err(|e| ConsoleError::from_api(&ctx, e))?;
-    Ok(see_other("/console/sign-in")
-        .cookie(removal(&req, SESSION_COOKIE))
-        .finish())
-}
-
-/// plotters' SVG (which has a `viewBox`, so CSS scales it with the page and zoom), named for
-/// screen readers.
-fn named_svg(svg: &str, name: &str) -> Markup {
-    PreEscaped(match svg.strip_prefix("<svg ") {
-        Some(rest) => format!(
-            "<svg role=\"img\" aria-label=\"{}\" {rest}",
-            html! { (name) }.into_string()
-        ),
-        None => svg.to_owned(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use actix_web::http::header;
 
     #[test]
     fn the_language_is_the_best_ranked_of_the_consoles_two() {
