@@ -13,7 +13,7 @@ use diesel::sql_types::{HasSqlType, Nullable, SqlType, Timestamp};
 use diesel::sqlite::Sqlite;
 
 /// The SQL type of every instant column: an instant in UTC, stored without a zone (the one
-/// representation both backends share). `DateTime<Utc>` binds to it and loads from it.
+/// representation both backends share). Rows load `DateTime<Utc>` from it; values bind as [`At`].
 #[derive(Debug, Clone, Copy, Default, SqlType, diesel::query_builder::QueryId)]
 #[diesel(postgres_type(oid = 1114, array_oid = 1115))]
 #[diesel(sqlite_type(name = "Text"))]
