@@ -295,8 +295,7 @@ pub fn exceptions(
             Waits::NoDuplicate => report::cancelled_without_duplicate(conn, &window)?,
         };
         for w in waiting {
-            let began = w.since;
-            let Some(since) = stall.late_from(began, w.zone.tz(), calendar) else {
+            let Some(since) = stall.late_from(w.since, w.zone.tz(), calendar) else {
                 continue;
             };
             if since > now {
@@ -323,9 +322,8 @@ pub fn exceptions(
     // late stays here: the notice does not make it invocable.
     if wanted(ExceptionKind::UnnotifiedForceMajeure) {
         for (period, _) in force_majeure::list(conn, scope)? {
-            let starts_at = period.starts_at;
-            let recorded_at = period.notice_recorded_at;
-            let standing = notice_standing(starts_at, recorded_at, now, calendar).ok();
+            let standing =
+                notice_standing(period.starts_at, period.notice_recorded_at, now, calendar).ok();
             if let Some(standing) = standing.filter(|s| !s.invocable()) {
                 let reason = format!("{}: {}", standing.describe(), period.reason);
                 push(
@@ -334,7 +332,7 @@ pub fn exceptions(
                     reason,
                     period.id.to_string(),
                     None,
-                    starts_at,
+                    period.starts_at,
                     None,
                 );
             }

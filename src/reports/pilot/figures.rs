@@ -321,8 +321,7 @@ pub(super) fn force_majeure_days(
             .or_default();
         row.periods += 1;
         row.days += (last - first).num_days() + 1;
-        let recorded = period.notice_recorded_at;
-        match notice_standing(starts, recorded, now, calendar) {
+        match notice_standing(starts, period.notice_recorded_at, now, calendar) {
             Ok(NoticeStanding::InTime { .. }) => row.noticed_in_time += 1,
             Ok(NoticeStanding::Late { .. }) => row.noticed_late += 1,
             Ok(NoticeStanding::Awaited { .. } | NoticeStanding::Missing { .. }) | Err(_) => {
