@@ -6,6 +6,7 @@ use crate::api::error::{ApiError, ErrorCode};
 use crate::db::models::api_key::Principal;
 use crate::db::models::branch::BranchScope;
 use crate::domain::role::Role;
+use crate::workflows::Reason;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
@@ -88,7 +89,7 @@ impl<P: Policy> Authorized<P> {
     pub fn for_principal(principal: Principal) -> Result<Self, ApiError> {
         if !P::ROLES.contains(&principal.role) {
             return Err(ApiError::new(
-                ErrorCode::RoleForbidden,
+                ErrorCode::Refused(Reason::RoleForbidden),
                 format!(
                     "role {} may not call this endpoint; allowed: {}",
                     principal.role,
@@ -124,7 +125,7 @@ impl<P> Authorized<P> {
         match &self.principal.scope {
             BranchScope::All => Ok(()),
             BranchScope::Only { code, .. } => Err(ApiError::new(
-                ErrorCode::BranchForbidden,
+                ErrorCode::Refused(Reason::BranchForbidden),
                 format!(
                     "{what} concerns the whole country; a key bound to branch {code} may not change it"
                 ),
@@ -137,7 +138,7 @@ impl<P> Authorized<P> {
         match &self.principal.scope {
             BranchScope::Only { id, .. } => Ok(*id),
             BranchScope::All => Err(ApiError::new(
-                ErrorCode::BranchForbidden,
+                ErrorCode::Refused(Reason::BranchForbidden),
                 "this action is done by staff of a branch; the key is not bound to one",
             )),
         }
@@ -153,7 +154,7 @@ impl<P> Authorized<P> {
             Ok(())
         } else {
             Err(ApiError::new(
-                ErrorCode::BranchForbidden,
+                ErrorCode::Refused(Reason::BranchForbidden),
                 format!("branch {code} is not your branch"),
             ))
         }

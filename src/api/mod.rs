@@ -316,12 +316,17 @@ fn routes(cfg: &mut ServiceConfig<'_>) {
 
 /// The OpenAPI document, exactly as served at `/api-docs/openapi.json`.
 pub fn openapi() -> OpenApiDoc {
+    finish(operations())
+}
+
+/// The operations as the handlers declare them, before [`finish`] documents their problems.
+fn operations() -> OpenApiDoc {
     let (_, api) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(routes)
         .split_for_parts();
-    finish(api)
+    api
 }
 
 fn finish(mut api: OpenApiDoc) -> OpenApiDoc {

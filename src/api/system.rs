@@ -24,7 +24,12 @@ pub struct Health {
 }
 
 /// The process is alive.
-#[utoipa::path(tag = "system", responses((status = 200, body = Health)))]
+#[utoipa::path(
+    tag = "system",
+    responses((status = 200, body = Health)),
+    // a constant answer
+    extensions(("x-problem-codes" = json!([]))),
+)]
 #[get("/healthz")]
 async fn healthz() -> web::Json<Health> {
     web::Json(Health { status: "ok" })
@@ -44,7 +49,9 @@ pub struct Readiness {
     responses(
         (status = 200, body = Readiness),
         (status = 503, description = "Database unreachable or migrations pending (`database_unavailable`), or a write found its storage full in the last 30 s and none has succeeded since (`storage_full`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // only DatabaseUnavailable / Internal (generic)
+    extensions(("x-problem-codes" = json!([]))),
 )]
 #[get("/readyz")]
 async fn readyz(state: web::Data<AppState>) -> ApiResult<web::Json<Readiness>> {
@@ -91,7 +98,9 @@ async fn readyz(state: web::Data<AppState>) -> ApiResult<web::Json<Readiness>> {
 /// Prometheus metrics (text exposition format).
 #[utoipa::path(
     tag = "system",
-    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4"))
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4")),
+    // metrics.render
+    extensions(("x-problem-codes" = json!([]))),
 )]
 #[get("/metrics")]
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
@@ -138,7 +147,9 @@ pub struct Me {
 #[utoipa::path(
     tag = "system",
     security(("bearer" = [])),
-    responses((status = 200, body = Me))
+    responses((status = 200, body = Me)),
+    // Authorized<AnyRole> only
+    extensions(("x-problem-codes" = json!([]))),
 )]
 #[get("/api/v1/me")]
 async fn me(auth: Authorized<AnyRole>) -> web::Json<Me> {

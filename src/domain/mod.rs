@@ -31,6 +31,7 @@ macro_rules! names {
         }
     };
 }
+pub(crate) use names;
 
 pub mod application;
 pub mod calendar;

@@ -1,100 +1,119 @@
 //! The workflows' error: a refusal the caller can act on, with a stable reason, or a failure of
 //! ours that keeps its cause. Which is which is decided here and nowhere else.
 
-use crate::domain::calendar::{EditError, YearMissing};
+use crate::domain::calendar::{AmendmentError, EditError, YearMissing};
 use crate::domain::shipment::Refusal;
 
-/// Why a request is refused: each reason is a stable problem code of the API (the API maps
-/// them one to one) and is stored with a rejected Kaspi event.
+/// Which kind of refusal a [`Reason`] is: the API answers each kind with one HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
-    /// The request is understood but breaks a rule.
-    ValidationFailed,
-    /// The record exists already (a second duplicate, a drawn act, a recorded notice).
-    AlreadyExists,
-    /// An application with this number exists with different data.
-    ApplicationConflict,
-    /// The same event id was sent before with a different payload.
-    EventIdReused,
-    /// Postamat delivery is offered only inside the pilot window (п.6).
-    OutsidePilotWindow,
-    /// The chosen postamat is not in the Kaspi postamat list.
-    UnknownPostamat,
-    /// The chosen postamat is not in the city of the applicant's branch (п.4).
-    PostamatNotInCity,
-    /// The shipment has no Kaspi order (and so no waybill) yet.
-    NoKaspiOrder,
-    /// The scanned waybill is not the waybill of the shipment's Kaspi order (п.16).
-    WaybillMismatch,
-    /// A different Kaspi order was already reported for this shipment.
-    OrderConflict,
-    /// The registry is sealed (or handed over) and never changes.
-    RegistrySealed,
-    /// The shipment is already on a registry of this kind.
-    AlreadyInRegistry,
-    /// The person receiving the document is not the applicant named.
-    RecipientMismatch,
-    /// The force-majeure period or dispute has already ended.
-    AlreadyEnded,
-    /// The record belongs to another branch than the caller's.
-    BranchForbidden,
-    /// Not allowed in the record's current state.
-    InvalidTransition,
-    /// The actor may not cause this event (the state machine's actors).
-    RoleForbidden,
-    /// What the request names does not exist, or is not the caller's to see.
+pub enum ReasonKind {
+    /// The request, as sent, breaks a rule (422).
+    Invalid,
+    /// The request clashes with what is stored or with a record's state (409).
+    Conflict,
+    /// The caller may not do this (403).
+    Forbidden,
+    /// What the request names does not exist, or is not the caller's to see (404).
     NotFound,
-    /// Revoking this key would leave no active admin key to administer the service over HTTP.
-    LastAdminKey,
 }
 
-impl Reason {
-    /// The stable problem code.
-    pub fn code(self) -> &'static str {
-        match self {
-            Reason::ValidationFailed => "validation_failed",
-            Reason::AlreadyExists => "already_exists",
-            Reason::ApplicationConflict => "application_conflict",
-            Reason::EventIdReused => "event_id_reused",
-            Reason::OutsidePilotWindow => "outside_pilot_window",
-            Reason::UnknownPostamat => "unknown_postamat",
-            Reason::PostamatNotInCity => "postamat_not_in_city",
-            Reason::NoKaspiOrder => "no_kaspi_order",
-            Reason::WaybillMismatch => "waybill_mismatch",
-            Reason::OrderConflict => "order_conflict",
-            Reason::RegistrySealed => "registry_sealed",
-            Reason::AlreadyInRegistry => "already_in_registry",
-            Reason::RecipientMismatch => "recipient_mismatch",
-            Reason::AlreadyEnded => "already_ended",
-            Reason::BranchForbidden => "branch_forbidden",
-            Reason::InvalidTransition => "invalid_transition",
-            Reason::RoleForbidden => "role_forbidden",
-            Reason::NotFound => "not_found",
-            Reason::LastAdminKey => "last_admin_key",
+/// Declares [`Reason`] from one list: each refusal once, with its stable code, its kind and its
+/// title for a person. The API's problem codes are these plus its transport's (`api::error`).
+macro_rules! reasons {
+    ($($(#[doc = $doc:literal])+ $variant:ident => $code:literal, $kind:ident, $title:literal;)+) => {
+        /// Why a request is refused: a stable problem code of the API, stored with a rejected
+        /// Kaspi event. Adding a refusal is one line of [`reasons!`] and the code that gives it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Reason {
+            $($(#[doc = $doc])+ $variant,)+
         }
-    }
 
-    pub const ALL: [Reason; 19] = [
-        Reason::ValidationFailed,
-        Reason::AlreadyExists,
-        Reason::ApplicationConflict,
-        Reason::EventIdReused,
-        Reason::OutsidePilotWindow,
-        Reason::UnknownPostamat,
-        Reason::PostamatNotInCity,
-        Reason::NoKaspiOrder,
-        Reason::WaybillMismatch,
-        Reason::OrderConflict,
-        Reason::RegistrySealed,
-        Reason::AlreadyInRegistry,
-        Reason::RecipientMismatch,
-        Reason::AlreadyEnded,
-        Reason::BranchForbidden,
-        Reason::InvalidTransition,
-        Reason::RoleForbidden,
-        Reason::NotFound,
-        Reason::LastAdminKey,
-    ];
+        crate::domain::names!(Reason { $($variant => $code),+ });
+
+        /// By its code (a handler declares the codes it can answer with as a list of them).
+        impl serde::Serialize for Reason {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl Reason {
+            /// The stable problem code.
+            pub fn code(self) -> &'static str {
+                self.as_str()
+            }
+
+            pub fn kind(self) -> ReasonKind {
+                match self {
+                    $(Reason::$variant => ReasonKind::$kind,)+
+                }
+            }
+
+            /// The problem's title: the reason in a few words.
+            pub fn title(self) -> &'static str {
+                match self {
+                    $(Reason::$variant => $title,)+
+                }
+            }
+        }
+    };
+}
+
+reasons! {
+    /// The request is understood but breaks a rule.
+    ValidationFailed => "validation_failed", Invalid, "Request breaks a rule";
+    /// The record exists already (a second duplicate, a drawn act, a recorded notice, a
+    /// calendar year).
+    AlreadyExists => "already_exists", Conflict, "Already exists";
+    /// The record is still referenced by other records.
+    InUse => "in_use", Conflict, "Still in use";
+    /// An application with this number exists with different data.
+    ApplicationConflict => "application_conflict", Conflict, "Application exists with other data";
+    /// The same event id was sent before with a different payload.
+    EventIdReused => "event_id_reused", Conflict, "Event id reused";
+    /// Postamat delivery is offered only inside the pilot window (п.6).
+    OutsidePilotWindow => "outside_pilot_window", Invalid, "Outside the pilot window";
+    /// The chosen postamat is not in the Kaspi postamat list.
+    UnknownPostamat => "unknown_postamat", Invalid, "Unknown postamat";
+    /// The chosen postamat is not in the city of the applicant's branch (п.4).
+    PostamatNotInCity => "postamat_not_in_city", Invalid, "Postamat in another city";
+    /// The shipment has no Kaspi order (and so no waybill) yet.
+    NoKaspiOrder => "no_kaspi_order", Conflict, "No Kaspi order yet";
+    /// The scanned waybill is not the waybill of the shipment's Kaspi order (п.16).
+    WaybillMismatch => "waybill_mismatch", Invalid, "Waybill does not match";
+    /// A different Kaspi order was already reported for this shipment.
+    OrderConflict => "order_conflict", Conflict, "Another Kaspi order";
+    /// The registry is sealed (or handed over) and never changes.
+    RegistrySealed => "registry_sealed", Conflict, "Registry sealed";
+    /// The shipment is already on a registry of this kind.
+    AlreadyInRegistry => "already_in_registry", Conflict, "Already on a registry";
+    /// The person receiving the document is not the applicant named.
+    RecipientMismatch => "recipient_mismatch", Invalid, "Recipient does not match";
+    /// The force-majeure period or dispute has already ended.
+    AlreadyEnded => "already_ended", Conflict, "Already ended";
+    /// The record belongs to another branch than the caller's.
+    BranchForbidden => "branch_forbidden", Forbidden, "Another branch's record";
+    /// Not allowed in the record's current state (the detail names it).
+    InvalidTransition => "invalid_transition", Conflict, "Not allowed in the current state";
+    /// The caller's role may not do this (the state machine's actors, an endpoint's roles).
+    RoleForbidden => "role_forbidden", Forbidden, "Role not allowed";
+    /// What the request names does not exist, or is not the caller's to see.
+    NotFound => "not_found", NotFound, "Not found";
+    /// Revoking this key would leave no active admin key to administer the service over HTTP
+    /// (the CLI can, with `--force`).
+    LastAdminKey => "last_admin_key", Conflict, "Last active admin key";
+    /// A calendar date outside the year being edited.
+    DateOutsideYear => "date_outside_year", Invalid, "Date outside the year";
+    /// A day off can only be added on a weekday (weekends are off already).
+    NotAWeekday => "not_a_weekday", Invalid, "Not a weekday";
+    /// A working day can only be added on a Saturday or Sunday.
+    NotAWeekendDay => "not_a_weekend_day", Invalid, "Not a weekend day";
+    /// The day is already a day off (or already a working weekend day, or already the date set).
+    DuplicateDay => "duplicate_day", Conflict, "Day already set";
+    /// The day to remove is not in the calendar.
+    NoSuchDay => "no_such_day", Invalid, "No such day";
+    /// The working-day calendar holds no data for the year the caller named.
+    CalendarYearMissing => "calendar_year_missing", Invalid, "No calendar data for the year";
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -195,16 +214,30 @@ impl WorkflowError {
         }
     }
 
-    /// Why the caller is refused, as a stable reason (`None` for our own failures, and for a
-    /// refused calendar edit, whose codes only the API gives).
+    /// Why the caller is refused, as a stable reason (`None` for our own failures). Its detail
+    /// for the caller is the error's text.
     pub fn reason(&self) -> Option<Reason> {
         match self {
             WorkflowError::Rejected { reason, .. } => Some(*reason),
             WorkflowError::Refused(Refusal::NotAllowedActor { .. }) => Some(Reason::RoleForbidden),
             WorkflowError::Refused(_) => Some(Reason::InvalidTransition),
             WorkflowError::NotFound(_) => Some(Reason::NotFound),
-            WorkflowError::CalendarEdit(_)
-            | WorkflowError::Conflict(_)
+            WorkflowError::CalendarEdit(refusal) => Some(match refusal {
+                EditError::Amendment(AmendmentError::OutsideYear { .. }) => Reason::DateOutsideYear,
+                EditError::Amendment(AmendmentError::NotAWeekday(_)) => Reason::NotAWeekday,
+                EditError::Amendment(AmendmentError::NotAWeekendDay(_)) => Reason::NotAWeekendDay,
+                EditError::Amendment(
+                    AmendmentError::AlreadyDayOff(_) | AmendmentError::AlreadyWorkingDay(_),
+                )
+                | EditError::KurbanAitUnchanged { .. } => Reason::DuplicateDay,
+                EditError::Amendment(
+                    AmendmentError::NotADayOff(_) | AmendmentError::NotAWorkingDay(_),
+                ) => Reason::NoSuchDay,
+                EditError::YearMissing(_) => Reason::CalendarYearMissing,
+                EditError::YearExists(_) => Reason::AlreadyExists,
+                EditError::OutOfRange(_) => Reason::ValidationFailed,
+            }),
+            WorkflowError::Conflict(_)
             | WorkflowError::CalendarYearMissing(_)
             | WorkflowError::Database(_)
             | WorkflowError::Internal { .. } => None,

@@ -31,7 +31,7 @@ pub mod revisions;
 pub mod shipment;
 pub mod sweep;
 
-pub use error::{Reason, WorkflowError};
+pub use error::{Reason, ReasonKind, WorkflowError};
 
 use crate::db::models::api_key::Principal;
 use crate::domain::calendar::CalendarSnapshot;

@@ -9,6 +9,7 @@ use crate::api::found;
 use crate::db::models::branch::{self, BranchFields, BranchRow};
 use crate::domain::ids::BranchId;
 use crate::domain::reference::{BranchCode, BranchTimeZone, CityCode, Text};
+use crate::workflows::Reason;
 use actix_web::{HttpResponse, delete, get, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -104,7 +105,9 @@ impl From<BranchRow> for Branch {
 #[utoipa::path(
     tag = "reference",
     security(("bearer" = [])),
-    responses((status = 200, body = Vec<Branch>))
+    responses((status = 200, body = Vec<Branch>)),
+    // branch::list filters by scope; no own error
+    extensions(("x-problem-codes" = json!([]))),
 )]
 #[get("/api/v1/branches")]
 async fn list_branches(
@@ -126,7 +129,9 @@ async fn list_branches(
     responses(
         (status = 200, body = Branch),
         (status = 404, description = "No such branch (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // NotFound: found(branch::find_by_code); BranchForbidden: auth.require_branch
+    extensions(("x-problem-codes" = json!([Reason::NotFound, Reason::BranchForbidden]))),
 )]
 #[get("/api/v1/branches/{code}")]
 async fn get_branch(
@@ -153,7 +158,9 @@ async fn get_branch(
     responses(
         (status = 201, description = "Created", body = Branch),
         (status = 200, description = "Replaced", body = Branch),
-    )
+    ),
+    // AlreadyExists: branch::upsert insert UniqueViolation(branches_code_key), only when two first PUTs of one code race (PostgreSQL)
+    extensions(("x-problem-codes" = json!([Reason::AlreadyExists]))),
 )]
 #[put("/api/v1/branches/{code}")]
 async fn put_branch(
@@ -181,7 +188,9 @@ async fn put_branch(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such branch (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Keys or records still refer to it (`in_use`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // NotFound: found(branch::delete == false); InUse: branch::delete ForeignKeyViolation (keys, applications, shipments, ...)
+    extensions(("x-problem-codes" = json!([Reason::NotFound, Reason::InUse]))),
 )]
 #[delete("/api/v1/branches/{code}")]
 async fn delete_branch(

@@ -8,6 +8,7 @@ use crate::db::models::api_key::{self, CreateKeyError, NewKey};
 use crate::domain::ids::KeyId;
 use crate::domain::reference::{BranchCode, Text};
 use crate::domain::role::Role;
+use crate::workflows::Reason;
 use crate::workflows::keys::{self, LastAdmin};
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
@@ -90,7 +91,9 @@ impl From<CreateKeyError> for ApiError {
     responses(
         (status = 201, body = CreatedKey),
         (status = 422, description = "Role and branch do not fit, or the branch does not exist (`validation_failed`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // api_key::create -> CreateKeyError::RoleBranch (Role::check_branch) / UnknownBranch
+    extensions(("x-problem-codes" = json!([Reason::ValidationFailed]))),
 )]
 #[post("/api/v1/admin/keys")]
 async fn create_key(
@@ -121,7 +124,9 @@ async fn create_key(
 #[utoipa::path(
     tag = "admin",
     security(("bearer" = [])),
-    responses((status = 200, body = Vec<ApiKey>))
+    responses((status = 200, body = Vec<ApiKey>)),
+    // api_key::list
+    extensions(("x-problem-codes" = json!([]))),
 )]
 #[get("/api/v1/admin/keys")]
 async fn list_keys(
@@ -142,7 +147,9 @@ async fn list_keys(
         (status = 200, body = ApiKey),
         (status = 404, description = "No such key (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The last active admin key (`last_admin_key`): create another admin key first", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // keys::revoke: NotFound api_key::find None; LastAdminKey Reason::LastAdminKey (active_admins <= 1)
+    extensions(("x-problem-codes" = json!([Reason::NotFound, Reason::LastAdminKey]))),
 )]
 #[post("/api/v1/admin/keys/{id}/revoke")]
 async fn revoke_key(

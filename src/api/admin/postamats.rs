@@ -9,6 +9,7 @@ use crate::api::found;
 use crate::db::models::postamat::{self, PostamatFields, PostamatRow};
 use crate::domain::ids::PostamatId;
 use crate::domain::reference::{CityCode, KaspiPostamatId, Text};
+use crate::workflows::Reason;
 use actix_web::{HttpResponse, delete, get, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -87,7 +88,9 @@ pub struct PostamatFilter {
     tag = "reference",
     security(("bearer" = [])),
     params(PostamatFilter),
-    responses((status = 200, body = Vec<Postamat>))
+    responses((status = 200, body = Vec<Postamat>)),
+    // postamat::list
+    extensions(("x-problem-codes" = json!([]))),
 )]
 #[get("/api/v1/postamats")]
 async fn list_postamats(
@@ -117,7 +120,9 @@ async fn list_postamats(
     responses(
         (status = 200, body = Postamat),
         (status = 404, description = "No such postamat (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // found(postamat::find)
+    extensions(("x-problem-codes" = json!([Reason::NotFound]))),
 )]
 #[get("/api/v1/postamats/{kaspi_id}")]
 async fn get_postamat(
@@ -143,7 +148,9 @@ async fn get_postamat(
     responses(
         (status = 201, description = "Created", body = Postamat),
         (status = 200, description = "Replaced", body = Postamat),
-    )
+    ),
+    // AlreadyExists: postamat::upsert insert UniqueViolation(postamats_kaspi_id_key), only when two first PUTs of one id race (PostgreSQL)
+    extensions(("x-problem-codes" = json!([Reason::AlreadyExists]))),
 )]
 #[put("/api/v1/postamats/{kaspi_id}")]
 async fn put_postamat(
@@ -176,7 +183,9 @@ async fn put_postamat(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such postamat (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Records still refer to it (`in_use`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // NotFound: found(postamat::delete == false); InUse: ForeignKeyViolation (applications.postamat_id)
+    extensions(("x-problem-codes" = json!([Reason::NotFound, Reason::InUse]))),
 )]
 #[delete("/api/v1/postamats/{kaspi_id}")]
 async fn delete_postamat(

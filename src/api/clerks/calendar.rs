@@ -11,6 +11,7 @@ use crate::domain::deadline::{self, DeadlineKind, Rule};
 use crate::domain::force_majeure::{Decision, decide};
 use crate::domain::reference::{BranchCode, BranchTimeZone};
 use crate::reports::calendar::{CalendarYear, year_view};
+use crate::workflows::Reason;
 use actix_web::{get, web};
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -31,7 +32,9 @@ pub fn routes(cfg: &mut ServiceConfig<'_>) {
     responses(
         (status = 200, body = CalendarYear),
         (status = 404, description = "No calendar data for the year (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // snapshot.calendar.year(year) None -> ApiError::not_found
+    extensions(("x-problem-codes" = json!([Reason::NotFound]))),
 )]
 #[get("/api/v1/calendar/{year}")]
 async fn get_year(
@@ -116,7 +119,9 @@ fn local(t: DateTime<Utc>, tz: Tz) -> String {
         (status = 200, body = DeadlinePreview),
         (status = 404, description = "No such branch (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "The start is outside the years 2000–2100 (`validation_failed`), or the deadline falls in a year without calendar data (`calendar_year_missing`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // ValidationFailed: supported_instant(from); NotFound: branch::find_by_code None; BranchForbidden: auth.require_branch; CalendarYearMissing: deadline::due / force_majeure::decide YearMissing (the caller's date)
+    extensions(("x-problem-codes" = json!([Reason::ValidationFailed, Reason::NotFound, Reason::BranchForbidden, Reason::CalendarYearMissing]))),
 )]
 #[get("/api/v1/calendar/deadline")]
 async fn preview_deadline(

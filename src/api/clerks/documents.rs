@@ -4,7 +4,7 @@
 
 use crate::api::AppState;
 use crate::api::auth::{AccumulationClerks, Authorized, BranchStaff, IssuanceClerks};
-use crate::api::error::{ApiError, ApiResult};
+use crate::api::error::{ApiError, ApiResult, ErrorCode};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery, Bounds};
 use crate::db::models::application;
 use crate::db::models::shipment::{self as shipments, ShipmentQuery};
@@ -16,6 +16,7 @@ use crate::domain::ids::ShipmentId;
 use crate::domain::reference::Text;
 use crate::domain::shipment::{DeliveryMethod, ShipmentKind, ShipmentState};
 use crate::reports::views::{self, ApplicationView, ShipmentDetail};
+use crate::workflows::Reason;
 use crate::workflows::intake::take_in_all;
 use crate::workflows::issuance::{self, Receiver, Transfer};
 use crate::workflows::{Actor, EventContext, delivery, duplicate, label};
@@ -46,7 +47,9 @@ pub fn routes(cfg: &mut ServiceConfig<'_>) {
     responses(
         (status = 200, body = ApplicationView),
         (status = 404, description = "No such application in your branch (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // application::find_scoped None
+    extensions(("x-problem-codes" = json!([Reason::NotFound]))),
 )]
 #[get("/api/v1/applications/{number}")]
 async fn lookup_application(
@@ -121,7 +124,9 @@ pub struct IntakeResult {
     tag = "clerks",
     security(("bearer" = [])),
     request_body = IntakeRequest,
-    responses((status = 200, body = IntakeResult))
+    responses((status = 200, body = IntakeResult)),
+    // ValidationFailed: ApiError::validation (1..500 numbers); CalendarUnavailable: take_in_all -> take_in -> shipment::apply -> start_deadlines(Handoff) is_ours, fails the whole call (per-item NotFound/InvalidTransition/ValidationFailed are in the 200 body; own_branch cannot fail for AccumulationClerks)
+    extensions(("x-problem-codes" = json!([Reason::ValidationFailed, ErrorCode::CalendarUnavailable]))),
 )]
 #[post("/api/v1/intake")]
 async fn intake(
@@ -196,7 +201,9 @@ async fn intake(
     responses(
         (status = 200, body = ShipmentDetail),
         (status = 404, description = "No such shipment in your branch (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // views::shipment None
+    extensions(("x-problem-codes" = json!([Reason::NotFound]))),
 )]
 #[get("/api/v1/shipments/{id}")]
 async fn get_shipment(
@@ -273,7 +280,9 @@ pub struct ShipmentPage {
     responses(
         (status = 200, body = ShipmentPage),
         (status = 400, description = "A limit or offset out of range, or an unknown filter (`invalid_query`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // ValidationFailed supported_instant(due_before/due_after); limit/offset out of range are InvalidQuery (PageQuery::limit)
+    extensions(("x-problem-codes" = json!([Reason::ValidationFailed]))),
 )]
 #[get("/api/v1/shipments")]
 async fn list_shipments(
@@ -353,7 +362,9 @@ pub struct LabelRequest {
         (status = 200, body = ShipmentDetail),
         (status = 409, description = "No Kaspi order yet (`no_kaspi_order`) or not at the accumulation sector (`invalid_transition`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Another waybill (`waybill_mismatch`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // label::label: NotFound shipment::find_scoped; InvalidTransition domain transition Refusal (state/route); NoKaspiOrder / WaybillMismatch Reason::*
+    extensions(("x-problem-codes" = json!([Reason::NotFound, Reason::InvalidTransition, Reason::NoKaspiOrder, Reason::WaybillMismatch]))),
 )]
 #[post("/api/v1/shipments/{id}/label")]
 async fn label_envelope(
@@ -410,7 +421,9 @@ pub struct IssueRequest {
         (status = 200, body = ShipmentDetail),
         (status = 409, description = "Not at the issuance sector (`invalid_transition`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "The IIN is not the applicant's (`recipient_mismatch`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // issuance::issue: NotFound find_scoped; RecipientMismatch Reason::RecipientMismatch; InvalidTransition shipment::apply(Issued) Refusal
+    extensions(("x-problem-codes" = json!([Reason::NotFound, Reason::InvalidTransition, Reason::RecipientMismatch]))),
 )]
 #[post("/api/v1/shipments/{id}/issue")]
 async fn issue_document(
@@ -466,7 +479,9 @@ pub struct TransferRequest {
     responses(
         (status = 200, body = ShipmentDetail),
         (status = 409, description = "Not at the issuance sector, or its month of storage is not over (`invalid_transition`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // issuance::transfer: NotFound find_scoped; InvalidTransition transfer_allowed (storage not over) / shipment::apply Refusal
+    extensions(("x-problem-codes" = json!([Reason::NotFound, Reason::InvalidTransition]))),
 )]
 #[post("/api/v1/shipments/{id}/transfer")]
 async fn transfer_after_storage(
@@ -506,7 +521,9 @@ async fn transfer_after_storage(
     responses(
         (status = 201, body = ApplicationView),
         (status = 409, description = "Not cancelled (`invalid_transition`) or a duplicate already open (`already_exists`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // duplicate::request_duplicate: NotFound application::find_scoped; InvalidTransition not cancelled; AlreadyExists open duplicate; CalendarUnavailable shipment::create -> start_deadlines(Duplicate, 3 working days)
+    extensions(("x-problem-codes" = json!([Reason::NotFound, Reason::InvalidTransition, Reason::AlreadyExists, ErrorCode::CalendarUnavailable]))),
 )]
 #[post("/api/v1/applications/{number}/duplicates")]
 async fn request_duplicate(
@@ -553,7 +570,9 @@ pub struct RerouteToCon {
         (status = 200, body = ApplicationView),
         (status = 404, description = "No such application in your branch (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already for the ЦОН, placed, with the State courier, or refused or cancelled (`invalid_transition`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // delivery::reroute_to_con: NotFound find_scoped; InvalidTransition status/method/with the State courier/apply Refusal; CalendarUnavailable start_deadlines(Return)
+    extensions(("x-problem-codes" = json!([Reason::NotFound, Reason::InvalidTransition, ErrorCode::CalendarUnavailable]))),
 )]
 #[post("/api/v1/applications/{number}/reroute-to-con")]
 async fn reroute_to_con(

@@ -12,7 +12,7 @@ use crate::domain::reference::Text;
 use crate::domain::role::Role;
 use crate::reports::views::{self, LossAct, LossActPage, PageQuery};
 use crate::workflows::loss::{self, StateLoss};
-use crate::workflows::{Actor, EventContext};
+use crate::workflows::{Actor, EventContext, Reason};
 use actix_web::{HttpResponse, get, post, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -56,7 +56,9 @@ pub struct RecordLoss {
         (status = 201, body = LossAct),
         (status = 403, description = "Kaspi holds the document: its loss is Kaspi's to report (`role_forbidden`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not in a state a document can be lost in (`invalid_transition`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // loss::record_state_loss: NotFound find_scoped; InvalidTransition shipment::apply(Lost) Refusal::NotInState (RoleForbidden for Kaspi-held states excluded)
+    extensions(("x-problem-codes" = json!([Reason::NotFound, Reason::InvalidTransition]))),
 )]
 #[post("/api/v1/shipments/{id}/loss")]
 async fn record_loss(
@@ -94,7 +96,9 @@ async fn record_loss(
     responses(
         (status = 200, body = LossActPage),
         (status = 400, description = "A limit out of range or a cursor this list did not give out (`invalid_query`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // loss_act::list (limit/cursor errors are InvalidQuery)
+    extensions(("x-problem-codes" = json!([]))),
 )]
 #[get("/api/v1/loss-acts")]
 async fn list_acts(
@@ -128,7 +132,9 @@ fn found<T>(act: Option<T>, id: LossActId) -> ApiResult<T> {
     responses(
         (status = 200, body = LossAct),
         (status = 404, description = "No such act in your branch (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // found(loss_act::find_scoped)
+    extensions(("x-problem-codes" = json!([Reason::NotFound]))),
 )]
 #[get("/api/v1/loss-acts/{id}")]
 async fn get_act(
@@ -153,7 +159,9 @@ async fn get_act(
     responses(
         (status = 200, body = LossAct),
         (status = 409, description = "Already drawn (`already_exists`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // loss::draw_act: NotFound loss_act::find_scoped None; AlreadyExists Reason::AlreadyExists (already drawn)
+    extensions(("x-problem-codes" = json!([Reason::NotFound, Reason::AlreadyExists]))),
 )]
 #[post("/api/v1/loss-acts/{id}/draw")]
 async fn draw_act(
@@ -181,7 +189,9 @@ async fn draw_act(
     responses(
         (status = 200, description = "Printable page with both copies", body = String, content_type = "text/html"),
         (status = 409, description = "Not drawn yet (`invalid_transition`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // NotFound found(loss_act::find_scoped); InvalidTransition ApiError::new (not drawn yet)
+    extensions(("x-problem-codes" = json!([Reason::NotFound, Reason::InvalidTransition]))),
 )]
 #[get("/api/v1/loss-acts/{id}/print")]
 async fn print_act(
@@ -203,7 +213,7 @@ async fn print_act(
     let (act, branch) = found(act_and_branch, id)?;
     let (Some(number), Some(drawn_at)) = (act.number.clone(), act.drawn_at) else {
         return Err(ApiError::new(
-            crate::api::error::ErrorCode::InvalidTransition,
+            crate::api::error::ErrorCode::Refused(Reason::InvalidTransition),
             "draw the act before printing it",
         ));
     };

@@ -3,7 +3,7 @@
 
 use crate::api::AppState;
 use crate::api::auth::{AccumulationClerks, Authorized, BranchStaff, Couriers};
-use crate::api::error::{ApiError, ApiResult};
+use crate::api::error::{ApiError, ApiResult, ErrorCode};
 use crate::api::extract::{ApiJson, ApiPath, ApiQuery, Bounds};
 use crate::api::printed;
 use crate::db::models::registry;
@@ -12,6 +12,7 @@ use crate::domain::ids::{RegistryId, ShipmentId};
 use crate::domain::reference::Text;
 use crate::domain::registry::{RegistryKind, RegistryState};
 use crate::reports::views::{self, PageQuery, Registry, RegistryPage, ShipmentDetail};
+use crate::workflows::Reason;
 use crate::workflows::{Actor, EventContext, registries};
 use actix_web::{HttpResponse, delete, get, post, web};
 use serde::Deserialize;
@@ -65,7 +66,9 @@ pub struct CreateRegistry {
     responses(
         (status = 201, body = Registry),
         (status = 409, description = "An envelope is not packed (`invalid_transition`) or already on a registry (`already_in_registry`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // registries::draft -> add: NotFound document_of (no application / no document); InvalidTransition envelope not in item_state; AlreadyInRegistry insert_item UniqueViolation (own_branch cannot fail for AccumulationClerks)
+    extensions(("x-problem-codes" = json!([Reason::NotFound, Reason::InvalidTransition, Reason::AlreadyInRegistry]))),
 )]
 #[post("/api/v1/registries")]
 async fn create_registry(
@@ -114,7 +117,9 @@ pub struct RegistryFilter {
     responses(
         (status = 200, body = RegistryPage),
         (status = 400, description = "A limit out of range or a cursor this list did not give out (`invalid_query`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // registry::list (limit/cursor errors are InvalidQuery)
+    extensions(("x-problem-codes" = json!([]))),
 )]
 #[get("/api/v1/registries")]
 async fn list_registries(
@@ -152,7 +157,9 @@ async fn list_registries(
     responses(
         (status = 200, body = Registry),
         (status = 404, description = "No such registry in your branch (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // found(registry::find_scoped)
+    extensions(("x-problem-codes" = json!([Reason::NotFound]))),
 )]
 #[get("/api/v1/registries/{id}")]
 async fn get_registry(
@@ -188,7 +195,9 @@ pub struct AddItem {
     responses(
         (status = 200, body = Registry),
         (status = 409, description = "Sealed (`registry_sealed`), already on a registry (`already_in_registry`) or not packed (`invalid_transition`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // registries::add_item: NotFound find / document_of / other branch; RegistrySealed claim_draft; InvalidTransition not in item_state; AlreadyInRegistry insert_item UniqueViolation
+    extensions(("x-problem-codes" = json!([Reason::NotFound, Reason::RegistrySealed, Reason::InvalidTransition, Reason::AlreadyInRegistry]))),
 )]
 #[post("/api/v1/registries/{id}/items")]
 async fn add_item(
@@ -226,7 +235,9 @@ async fn add_item(
     responses(
         (status = 200, body = Registry),
         (status = 409, description = "Sealed (`registry_sealed`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // registries::remove_item: NotFound find / delete_item false; RegistrySealed claim_draft
+    extensions(("x-problem-codes" = json!([Reason::NotFound, Reason::RegistrySealed]))),
 )]
 #[delete("/api/v1/registries/{id}/items/{shipment_id}")]
 async fn remove_item(
@@ -255,7 +266,9 @@ async fn remove_item(
         (status = 200, body = Registry),
         (status = 409, description = "Already sealed (`registry_sealed`) or an envelope no longer packed (`invalid_transition`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Empty (`validation_failed`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // registries::seal: NotFound find; RegistrySealed sealed(); ValidationFailed empty; InvalidTransition item state / apply Refusal; CalendarUnavailable apply(AddedToReturnRegistry) -> start_deadlines(ReturnPickup)
+    extensions(("x-problem-codes" = json!([Reason::NotFound, Reason::RegistrySealed, Reason::ValidationFailed, Reason::InvalidTransition, ErrorCode::CalendarUnavailable]))),
 )]
 #[post("/api/v1/registries/{id}/seal")]
 async fn seal_registry(
@@ -296,7 +309,9 @@ pub struct HandOver {
     responses(
         (status = 200, body = Registry),
         (status = 409, description = "Not sealed, or already handed over (`invalid_transition`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // registries::hand_over: NotFound find; InvalidTransition not sealed / apply Refusal; CalendarUnavailable replay_waiting -> kaspi_events::process -> apply(AcceptedAtKaspiPoint) -> start_deadlines(PointWait) (own_branch cannot fail for Couriers)
+    extensions(("x-problem-codes" = json!([Reason::NotFound, Reason::InvalidTransition, ErrorCode::CalendarUnavailable]))),
 )]
 #[post("/api/v1/registries/{id}/handover")]
 async fn hand_over(
@@ -344,7 +359,9 @@ pub struct BringBack {
         (status = 200, body = ShipmentDetail),
         (status = 404, description = "No such shipment in your branch (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not with the State courier (`invalid_transition`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // registries::bring_back: NotFound find_scoped; InvalidTransition apply(BroughtBack) Refusal (own_branch cannot fail for Couriers)
+    extensions(("x-problem-codes" = json!([Reason::NotFound, Reason::InvalidTransition]))),
 )]
 #[post("/api/v1/shipments/{id}/bring-back")]
 async fn bring_back(
@@ -381,7 +398,9 @@ async fn bring_back(
     responses(
         (status = 200, description = "Printable page", body = String, content_type = "text/html"),
         (status = 404, description = "No such registry in your branch (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // found(registry::find_scoped)
+    extensions(("x-problem-codes" = json!([Reason::NotFound]))),
 )]
 #[get("/api/v1/registries/{id}/print")]
 async fn print_registry(

@@ -27,6 +27,7 @@ use crate::api::auth::{Authorized, Policy};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::db::models::console_session::{self, Session};
 use crate::workflows;
+use crate::workflows::Reason;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use i18n::{Lang, Texts};
@@ -204,10 +205,11 @@ impl ConsoleError {
             );
         }
         let detail = match e.code() {
-            ErrorCode::RoleForbidden | ErrorCode::BranchForbidden => {
+            ErrorCode::Refused(Reason::RoleForbidden)
+            | ErrorCode::Refused(Reason::BranchForbidden) => {
                 format!("{} ({})", t.forbidden, e.detail())
             }
-            ErrorCode::NotFound => format!("{} ({})", t.not_found, e.detail()),
+            ErrorCode::Refused(Reason::NotFound) => format!("{} ({})", t.not_found, e.detail()),
             _ if status.is_server_error() => t.error_title.to_owned(),
             _ => e.detail().to_owned(),
         };

@@ -3,7 +3,7 @@
 use super::{EventKey, once};
 use crate::api::AppState;
 use crate::api::auth::{Authorized, KaspiIntegration};
-use crate::api::error::{ApiError, ApiResult};
+use crate::api::error::{ApiError, ApiResult, ErrorCode};
 use crate::api::extract::ApiJson;
 use crate::api::extract::ApiPath;
 use crate::db::DbConnection;
@@ -19,6 +19,7 @@ use crate::domain::notification::Language;
 use crate::domain::reference::{BranchCode, KaspiPostamatId, Text};
 use crate::domain::shipment::DeliveryMethod;
 use crate::reports::views::{self, ApplicationView, DeadlineView, KaspiTrack};
+use crate::workflows::Reason;
 use crate::workflows::WorkflowResult;
 use crate::workflows::delivery;
 use crate::workflows::kaspi_order::{self, KaspiOrder};
@@ -50,7 +51,9 @@ pub fn routes(cfg: &mut ServiceConfig<'_>) {
     responses(
         (status = 200, body = KaspiTrack),
         (status = 404, description = "No such application (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // found application::find_by_number
+    extensions(("x-problem-codes" = json!([Reason::NotFound]))),
 )]
 #[get("/api/v1/integrations/kaspi/applications/{number}")]
 async fn track_application(
@@ -77,7 +80,9 @@ async fn track_application(
     responses(
         (status = 200, body = KaspiTrack),
         (status = 404, description = "No document with this waybill (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // found shipment::find_by_waybill
+    extensions(("x-problem-codes" = json!([Reason::NotFound]))),
 )]
 #[get("/api/v1/integrations/kaspi/waybills/{waybill}")]
 async fn track_waybill(
@@ -132,7 +137,9 @@ pub struct RegisterApplication {
         (status = 200, description = "Already registered with the same data", body = ApplicationView),
         (status = 409, description = "Registered before with other data (`application_conflict`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`unknown_postamat`, `postamat_not_in_city`, `outside_pilot_window`, or a rule (`validation_failed`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // register::register/insert: ValidationFailed (submitted_at in future, unknown branch, postamat_id vs method); UnknownPostamat; PostamatNotInCity; OutsidePilotWindow; ApplicationConflict (payload_hash differs)
+    extensions(("x-problem-codes" = json!([Reason::ValidationFailed, Reason::UnknownPostamat, Reason::PostamatNotInCity, Reason::OutsidePilotWindow, Reason::ApplicationConflict]))),
 )]
 #[post("/api/v1/integrations/kaspi/applications")]
 async fn register_application(
@@ -213,7 +220,9 @@ pub struct OrderRecorded {
         (status = 200, body = OrderRecorded),
         (status = 404, description = "Unknown application (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not executed yet or not a postamat delivery (`invalid_transition`), another order already (`order_conflict`), or the event id reused (`event_id_reused`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // ValidationFailed supported_instant(occurred_at); kaspi_order::record_order: NotFound application; InvalidTransition no original / apply Refusal (state, ЦОН route); OrderConflict; OrderConflict also order_held_by_another (waybill/order id of another shipment); AlreadyExists shipment::save_change UniqueViolation only when two such orders race; CalendarUnavailable start_deadlines(KaspiArrival) or replay_waiting; EventIdReused integrations::once
+    extensions(("x-problem-codes" = json!([Reason::ValidationFailed, Reason::NotFound, Reason::InvalidTransition, Reason::OrderConflict, Reason::AlreadyExists, ErrorCode::CalendarUnavailable, Reason::EventIdReused]))),
 )]
 #[post("/api/v1/integrations/kaspi/orders")]
 async fn order_created(
@@ -290,7 +299,9 @@ pub struct PostamatChange {
         (status = 404, description = "Unknown application (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already placed, delivered at the ЦОН, refused or cancelled (`invalid_transition`), or the event id reused (`event_id_reused`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`unknown_postamat`, `postamat_not_in_city`, or a date out of range (`validation_failed`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // ValidationFailed supported_instant(occurred_at); delivery::change_postamat: NotFound application; InvalidTransition status/method/apply Refusal (placed); UnknownPostamat; PostamatNotInCity; EventIdReused integrations::once
+    extensions(("x-problem-codes" = json!([Reason::ValidationFailed, Reason::NotFound, Reason::InvalidTransition, Reason::UnknownPostamat, Reason::PostamatNotInCity, Reason::EventIdReused]))),
 )]
 #[post("/api/v1/integrations/kaspi/applications/{number}/postamat")]
 async fn change_postamat(
@@ -342,7 +353,9 @@ pub struct ConInstead {
         (status = 200, body = ApplicationView),
         (status = 404, description = "Unknown application (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already placed, delivered at the ЦОН, with the State courier, refused or cancelled (`invalid_transition`), or the event id reused (`event_id_reused`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // ValidationFailed supported_instant(occurred_at); delivery::reroute_to_con: NotFound; InvalidTransition status/method/with the State courier/apply Refusal; CalendarUnavailable start_deadlines(Return); EventIdReused integrations::once
+    extensions(("x-problem-codes" = json!([Reason::ValidationFailed, Reason::NotFound, Reason::InvalidTransition, ErrorCode::CalendarUnavailable, Reason::EventIdReused]))),
 )]
 #[post("/api/v1/integrations/kaspi/applications/{number}/reroute-to-con")]
 async fn reroute_to_con_by_kaspi(

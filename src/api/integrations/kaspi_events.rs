@@ -2,13 +2,14 @@
 
 use super::webhook;
 use crate::api::AppState;
-use crate::api::error::{ApiError, ApiResult};
+use crate::api::error::{ApiError, ApiResult, ErrorCode};
 use crate::api::extract::{Bounds, parse_json};
 use crate::domain::calendar::{supported_date, supported_instant};
 use crate::domain::ids::ShipmentId;
 use crate::domain::kaspi::{KaspiEvent, KaspiEventBody, Outcome};
 use crate::domain::shipment::ShipmentState;
 use crate::workflows::Actor;
+use crate::workflows::Reason;
 use crate::workflows::kaspi_events::{CHUNK, Delivery, Received, order, receive_chunk};
 use actix_web::{HttpRequest, post, web};
 use serde::{Deserialize, Serialize};
@@ -160,7 +161,9 @@ async fn receive(
     responses(
         (status = 200, body = EventResult),
         (status = 401, description = "Missing or bad signature (`invalid_signature`) or an old timestamp (`signature_expired`); nothing stored", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // receive_chunk -> process -> apply -> start_deadlines(PointWait/Return) YearMissing is_ours, answered as HTTP (refusals go in the 200 body)
+    extensions(("x-problem-codes" = json!([ErrorCode::InvalidSignature, ErrorCode::SignatureExpired, ErrorCode::CalendarUnavailable]))),
 )]
 #[post("/api/v1/integrations/kaspi/events")]
 async fn receive_event(
@@ -199,7 +202,9 @@ pub struct BatchResult {
     responses(
         (status = 200, body = BatchResult),
         (status = 401, description = "Missing or bad signature (`invalid_signature`) or an old timestamp (`signature_expired`); nothing stored", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // ValidationFailed: 1..MAX_BATCH events; CalendarUnavailable: as receive_event
+    extensions(("x-problem-codes" = json!([ErrorCode::InvalidSignature, ErrorCode::SignatureExpired, Reason::ValidationFailed, ErrorCode::CalendarUnavailable]))),
 )]
 #[post("/api/v1/integrations/kaspi/events/batch")]
 async fn receive_batch(

@@ -10,6 +10,7 @@ use crate::api::AppState;
 use crate::api::error::{ApiError, ApiResult, ErrorCode};
 use crate::db::models::integration_event::{self, NewEvent};
 use crate::db::{DbConnection, write_transaction};
+use crate::workflows::Reason;
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -44,7 +45,7 @@ where
             Ok((stored.status, stored.body))
         } else {
             Err(ApiError::new(
-                ErrorCode::EventIdReused,
+                ErrorCode::Refused(Reason::EventIdReused),
                 format!(
                     "event {} was already received with a different payload",
                     key.event_id
@@ -78,7 +79,7 @@ where
                 Ok(Ok(fresh)) | Ok(Err(fresh)) => Ok(fresh),
                 // The same event may have raced in on another connection and won (we then
                 // failed on its lock or its key): answer as it did.
-                Err(e) if e.code() != ErrorCode::EventIdReused => {
+                Err(e) if e.code() != ErrorCode::Refused(Reason::EventIdReused) => {
                     match integration_event::find(conn, key.source, &key.event_id)? {
                         Some(stored) => replay(stored, &key),
                         None => Err(e),

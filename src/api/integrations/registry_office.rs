@@ -12,6 +12,7 @@ use crate::domain::calendar::supported_instant;
 use crate::domain::identifiers::{ApplicationNumber, ExternalId};
 use crate::domain::ids::ShipmentId;
 use crate::domain::shipment::ShipmentState;
+use crate::workflows::Reason;
 use crate::workflows::registry_office::apply_status;
 use crate::workflows::{Actor, EventContext, Source};
 use actix_web::http::StatusCode;
@@ -55,7 +56,9 @@ pub struct EventApplied {
         (status = 200, body = EventApplied),
         (status = 404, description = "Unknown application (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The application already has a final status, or a cancellation comes before the loss act is drawn (п.24) (`invalid_transition`), or the event id was reused (`event_id_reused`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // ValidationFailed supported_instant(occurred_at); registry_office::apply_status: NotFound application; InvalidTransition status.after None / no lost document (cancel); AlreadyExists shipment::create UniqueViolation(shipments_one_original_idx), only when two `executed` with different event ids race; EventIdReused integrations::once
+    extensions(("x-problem-codes" = json!([Reason::ValidationFailed, Reason::NotFound, Reason::InvalidTransition, Reason::AlreadyExists, Reason::EventIdReused]))),
 )]
 #[post("/api/v1/integrations/registry-office/events")]
 async fn registry_office_event(

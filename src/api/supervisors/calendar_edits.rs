@@ -9,6 +9,7 @@ use crate::domain::calendar::{DayKind, EditAction};
 use crate::domain::ids::KeyId;
 use crate::domain::reference::Text;
 use crate::reports::calendar::CalendarYear;
+use crate::workflows::Reason;
 use crate::workflows::calendar::{self as calendar_edit, CalendarEditRequest, DecreeSwap, name};
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -77,7 +78,9 @@ pub struct CalendarEdited {
         (status = 201, body = CalendarEdited),
         (status = 409, description = "The day is already set (`duplicate_day`), the year exists (`already_exists`), or a concurrent edit took the version (`concurrent_update`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "The edit makes no sense: `date_outside_year`, `not_a_weekday`, `not_a_weekend_day`, `no_such_day`, `calendar_year_missing`", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // BranchForbidden auth.require_national; the rest calendar::edit -> Calendar::edited EditError (AlreadyExists = EditError::YearExists, ValidationFailed = EditError::OutOfRange)
+    extensions(("x-problem-codes" = json!([Reason::BranchForbidden, Reason::ValidationFailed, Reason::DateOutsideYear, Reason::NotAWeekday, Reason::NotAWeekendDay, Reason::DuplicateDay, Reason::NoSuchDay, Reason::CalendarYearMissing, Reason::AlreadyExists]))),
 )]
 #[post("/api/v1/calendar/{year}/edits")]
 async fn edit_year(
@@ -158,7 +161,9 @@ pub struct SwapsImported {
         (status = 201, body = SwapsImported),
         (status = 409, description = "A day is already set (`duplicate_day`) or a concurrent edit took the version (`concurrent_update`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "A swap makes no sense (`date_outside_year`, `not_a_weekday`, `not_a_weekend_day`, `calendar_year_missing`) or the list is empty or too long (`validation_failed`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // BranchForbidden auth.require_national; ValidationFailed ApiError::validation (1..50 swaps); the rest calendar::import_swaps -> edit -> Calendar::edited (AddDayOff/AddWorkingDay only)
+    extensions(("x-problem-codes" = json!([Reason::BranchForbidden, Reason::ValidationFailed, Reason::DateOutsideYear, Reason::NotAWeekday, Reason::NotAWeekendDay, Reason::DuplicateDay, Reason::CalendarYearMissing]))),
 )]
 #[post("/api/v1/calendar/{year}/decree-swaps")]
 async fn import_swaps(
@@ -205,7 +210,9 @@ async fn import_swaps(
     tag = "supervisors",
     security(("bearer" = [])),
     params(("year" = i32, Path, description = "Year, e.g. 2026")),
-    responses((status = 200, body = Vec<CalendarEditRecord>))
+    responses((status = 200, body = Vec<CalendarEditRecord>)),
+    // calendar::edits
+    extensions(("x-problem-codes" = json!([]))),
 )]
 #[get("/api/v1/calendar/{year}/edits")]
 async fn list_edits(

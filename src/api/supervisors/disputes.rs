@@ -10,6 +10,7 @@ use crate::domain::calendar::supported_date;
 use crate::domain::ids::{DisputeId, LossActId, ShipmentId};
 use crate::domain::reference::Text;
 use crate::reports::views::Dispute;
+use crate::workflows::Reason;
 use crate::workflows::disputes::{self, Settlement};
 use crate::workflows::{Actor, EventContext};
 use actix_web::{HttpResponse, get, post, web};
@@ -52,7 +53,9 @@ pub struct SettleDispute {
     tag = "supervisors",
     security(("bearer" = [])),
     request_body = OpenDispute,
-    responses((status = 201, body = Dispute))
+    responses((status = 201, body = Dispute)),
+    // supported_date(opened_on); disputes::open: NotFound find_scoped(shipment) / loss_act::find_scoped; ValidationFailed an act of another shipment
+    extensions(("x-problem-codes" = json!([Reason::NotFound, Reason::ValidationFailed]))),
 )]
 #[post("/api/v1/disputes")]
 async fn open_dispute(
@@ -91,7 +94,9 @@ async fn open_dispute(
     responses(
         (status = 200, body = Dispute),
         (status = 409, description = "Already settled (`already_ended`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // ValidationFailed supported_date(settled_on); disputes::settle: NotFound dispute::find_scoped; AlreadyEnded dispute::settle false
+    extensions(("x-problem-codes" = json!([Reason::ValidationFailed, Reason::NotFound, Reason::AlreadyEnded]))),
 )]
 #[post("/api/v1/disputes/{id}/settle")]
 async fn settle_dispute(
@@ -124,7 +129,9 @@ async fn settle_dispute(
 #[utoipa::path(
     tag = "supervisors",
     security(("bearer" = [])),
-    responses((status = 200, body = Vec<Dispute>))
+    responses((status = 200, body = Vec<Dispute>)),
+    // dispute::list
+    extensions(("x-problem-codes" = json!([]))),
 )]
 #[get("/api/v1/disputes")]
 async fn list_disputes(

@@ -13,6 +13,7 @@ use crate::domain::notification::Outbox;
 use crate::observability::redact::mask_urls;
 use crate::reports::exceptions::{self, Exception, ExceptionFilter};
 use crate::reports::sla::{ReportFormat, SlaLine, sla_csv};
+use crate::workflows::Reason;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -73,7 +74,9 @@ pub struct EventFilter {
     tag = "supervisors",
     security(("bearer" = [])),
     params(EventFilter),
-    responses((status = 200, body = Vec<StoredEvent>))
+    responses((status = 200, body = Vec<StoredEvent>)),
+    // kaspi_event::by_outcome
+    extensions(("x-problem-codes" = json!([]))),
 )]
 #[get("/api/v1/integrations/kaspi/events")]
 async fn kaspi_events(
@@ -126,7 +129,9 @@ impl From<DiscrepancyRow> for Discrepancy {
 #[utoipa::path(
     tag = "supervisors",
     security(("bearer" = [])),
-    responses((status = 200, body = Vec<Discrepancy>))
+    responses((status = 200, body = Vec<Discrepancy>)),
+    // kaspi_event::discrepancies
+    extensions(("x-problem-codes" = json!([]))),
 )]
 #[get("/api/v1/discrepancies")]
 async fn discrepancies(
@@ -176,7 +181,9 @@ const DEAD_LETTERS_LISTED: i64 = 500;
 #[utoipa::path(
     tag = "supervisors",
     security(("bearer" = [])),
-    responses((status = 200, body = Vec<DeadLetter>))
+    responses((status = 200, body = Vec<DeadLetter>)),
+    // outbox::dead_letters
+    extensions(("x-problem-codes" = json!([]))),
 )]
 #[get("/api/v1/outbox/dead")]
 async fn dead_letters(
@@ -208,7 +215,9 @@ async fn dead_letters(
     responses(
         (status = 204, description = "Queued again"),
         (status = 404, description = "No such dead-lettered message (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // not visible in outbox::dead_letters or outbox::requeue false -> ApiError::not_found
+    extensions(("x-problem-codes" = json!([Reason::NotFound]))),
 )]
 #[post("/api/v1/outbox/{outbox}/{id}/requeue")]
 async fn requeue(
@@ -241,7 +250,9 @@ async fn requeue(
     tag = "supervisors",
     security(("bearer" = [])),
     params(ExceptionFilter),
-    responses((status = 200, body = Vec<Exception>))
+    responses((status = 200, body = Vec<Exception>)),
+    // ValidationFailed ExceptionFilter::check (limit); exceptions() (notice_due errors are ignored)
+    extensions(("x-problem-codes" = json!([Reason::ValidationFailed]))),
 )]
 #[get("/api/v1/exceptions")]
 async fn exception_queue(
@@ -296,7 +307,9 @@ pub struct SlaQuery {
             (Vec<SlaLine> = "application/json"),
             (String = "text/csv"),
         )),
-    )
+    ),
+    // report::sla (a bad period is InvalidQuery)
+    extensions(("x-problem-codes" = json!([]))),
 )]
 #[get("/api/v1/reports/sla")]
 async fn sla_report(

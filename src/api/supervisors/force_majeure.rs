@@ -2,12 +2,13 @@
 
 use crate::api::AppState;
 use crate::api::auth::{Authorized, Supervisors};
-use crate::api::error::{ApiError, ApiResult};
+use crate::api::error::{ApiError, ApiResult, ErrorCode};
 use crate::api::extract::{ApiJson, ApiPath};
 use crate::db::models::force_majeure;
 use crate::domain::ids::PeriodId;
 use crate::domain::reference::{BranchCode, Text};
 use crate::reports::views::ForceMajeurePeriod;
+use crate::workflows::Reason;
 use crate::workflows::force_majeure::{self as periods, NewPeriod};
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Datelike, FixedOffset, Utc};
@@ -54,7 +55,9 @@ pub struct EndPeriod {
     responses(
         (status = 201, body = ForceMajeurePeriod),
         (status = 422, description = "The end is not after the start, or the branch does not exist (`validation_failed`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // ValidationFailed plausible / force_majeure::record (ends<=starts, unknown branch, recorded too late); BranchForbidden record (national by branch key, other branch); CalendarUnavailable notice_due / extend_deadlines -> decide
+    extensions(("x-problem-codes" = json!([Reason::ValidationFailed, Reason::BranchForbidden, ErrorCode::CalendarUnavailable]))),
 )]
 #[post("/api/v1/force-majeure")]
 async fn create_period(
@@ -111,7 +114,9 @@ fn plausible(t: DateTime<FixedOffset>, field: &str) -> ApiResult<DateTime<Utc>> 
         (status = 404, description = "No such period (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already ended (`already_ended`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "The end is not after the start (`validation_failed`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // ValidationFailed plausible / end <= start; force_majeure::end: NotFound find; BranchForbidden not allowed; AlreadyEnded; CalendarUnavailable extend_deadlines -> decide
+    extensions(("x-problem-codes" = json!([Reason::ValidationFailed, Reason::NotFound, Reason::BranchForbidden, Reason::AlreadyEnded, ErrorCode::CalendarUnavailable]))),
 )]
 #[post("/api/v1/force-majeure/{id}/end")]
 async fn end_period(
@@ -140,7 +145,9 @@ async fn end_period(
 #[utoipa::path(
     tag = "supervisors",
     security(("bearer" = [])),
-    responses((status = 200, body = Vec<ForceMajeurePeriod>))
+    responses((status = 200, body = Vec<ForceMajeurePeriod>)),
+    // force_majeure::list
+    extensions(("x-problem-codes" = json!([]))),
 )]
 #[get("/api/v1/force-majeure")]
 async fn list_periods(
@@ -177,7 +184,9 @@ pub struct NoticeRequest {
         (status = 200, body = ForceMajeurePeriod),
         (status = 404, description = "No such period (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Notice already recorded (`already_exists`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // force_majeure::record_notice: NotFound find; BranchForbidden may_act_on; AlreadyExists periods::record_notice false
+    extensions(("x-problem-codes" = json!([Reason::NotFound, Reason::BranchForbidden, Reason::AlreadyExists]))),
 )]
 #[post("/api/v1/force-majeure/{id}/notice")]
 async fn record_notice(

@@ -8,6 +8,7 @@ use crate::domain::reference::BranchCode;
 use crate::reports::pilot::{self, PilotReport};
 use crate::reports::pilot_end::{self, PilotEndOutlook};
 use crate::reports::sla::ReportFormat;
+use crate::workflows::Reason;
 use actix_web::{HttpResponse, get, web};
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -58,7 +59,9 @@ pub struct PilotQuery {
             (String = "text/csv"),
         )),
         (status = 404, description = "No such branch, or not yours (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // asked_branch: another's or unknown branch; InvalidQuery (period, table) from the query's shape
+    extensions(("x-problem-codes" = json!([Reason::NotFound]))),
 )]
 #[get("/api/v1/reports/pilot")]
 async fn pilot_report(
@@ -127,7 +130,9 @@ pub struct OutlookQuery {
     responses(
         (status = 200, body = PilotEndOutlook),
         (status = 404, description = "No such branch, or not yours (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    // asked_branch
+    extensions(("x-problem-codes" = json!([Reason::NotFound]))),
 )]
 #[get("/api/v1/reports/pilot-end")]
 async fn pilot_end_outlook(

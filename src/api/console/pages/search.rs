@@ -10,6 +10,7 @@ use crate::api::console::{
 use crate::api::error::{ApiError, ErrorCode};
 use crate::db::models::shipment::{self as shipments, SearchTerm};
 use crate::domain::identifiers::{ApplicationNumber, Iin, Waybill};
+use crate::workflows::Reason;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, web};
 use maud::html;
@@ -93,7 +94,7 @@ async fn search_page(
             return Err(ConsoleError::from_api(
                 &ctx,
                 ApiError::new(
-                    ErrorCode::RoleForbidden,
+                    ErrorCode::Refused(Reason::RoleForbidden),
                     "a State courier does not search by IIN",
                 ),
             ));
