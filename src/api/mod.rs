@@ -245,6 +245,32 @@ impl AppState {
         }
     }
 
+    /// Runs a workflow for the authorised caller, as a write. Its context is built here and
+    /// nowhere else: the caller as the actor, the branches it may touch, the clock's now and
+    /// the current calendar.
+    pub async fn act<T, F>(
+        &self,
+        caller: &crate::db::models::api_key::Principal,
+        work: F,
+    ) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection, &crate::workflows::EventContext<'_>) -> ApiResult<T>
+            + Send
+            + 'static,
+    {
+        let caller = caller.clone();
+        let now = self.clock.now();
+        let calendar = self.calendar.current();
+        self.write(move |conn| {
+            work(
+                conn,
+                &crate::workflows::EventContext::by(&caller, now, &calendar),
+            )
+        })
+        .await
+    }
+
     /// Runs work that writes: on SQLite through the one writing connection, after the writes
     /// queued before it; on PostgreSQL like [`AppState::db`].
     pub async fn write<T, F>(&self, work: F) -> ApiResult<T>

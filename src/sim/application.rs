@@ -112,9 +112,9 @@ impl Run<'_> {
         snapshot: &CalendarSnapshot,
     ) -> anyhow::Result<()> {
         // The citizen asks for the free duplicate (п.25–26).
-        let (ctx, scope) = self.staff_at(d, |b| &b.issuer, at, snapshot);
+        let ctx = self.staff_at(d, |b| &b.issuer, at, snapshot);
         let number = self.number(d);
-        duplicate::request_duplicate(self.conn, number.as_str(), &scope, &ctx)?;
+        duplicate::request_duplicate(self.conn, number.as_str(), &ctx)?;
         self.docs[d].shipment = None;
         // The registry office issues the new certificate the next working day; it is
         // taken in on the ЦОН route.

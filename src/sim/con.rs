@@ -8,7 +8,7 @@ use crate::domain::identifiers::ApplicationNumber;
 use crate::domain::ids::{DisputeId, LossActId};
 use crate::domain::reference::Text;
 use crate::domain::registry::RegistryKind;
-use crate::workflows::{Actor, EventContext, disputes, intake, issuance, label, loss, registries};
+use crate::workflows::{EventContext, disputes, intake, issuance, label, loss, registries};
 use anyhow::anyhow;
 use chrono::{DateTime, Duration, Utc};
 
@@ -32,9 +32,9 @@ impl Run<'_> {
             docs,
         } = handover;
         let courier = self.staff(branch, |b| &b.courier);
-        let ctx = EventContext::now(courier, at, snapshot);
-        let scope = self.branches[branch].scope.clone();
-        registries::hand_over(self.conn, registry, "Курьер (simulated)", &scope, &ctx)?;
+        let ctx =
+            EventContext::now(courier, at, snapshot).within(self.branches[branch].scope.clone());
+        registries::hand_over(self.conn, registry, "Курьер (simulated)", &ctx)?;
         match kind {
             // Kaspi's point accepts the envelopes within the hour (п.18).
             RegistryKind::KaspiHandoff => self.at(
@@ -61,13 +61,12 @@ impl Run<'_> {
         at: DateTime<Utc>,
         snapshot: &CalendarSnapshot,
     ) -> anyhow::Result<()> {
-        let (ctx, scope) = self.staff_at(d, |b| &b.courier, at, snapshot);
+        let ctx = self.staff_at(d, |b| &b.courier, at, snapshot);
         let shipment = self.shipment(d)?;
         registries::bring_back(
             self.conn,
             shipment,
             "not accepted at the Kaspi point (simulated)",
-            &scope,
             &ctx,
         )?;
         let branch = self.docs[d].branch;
@@ -88,14 +87,13 @@ impl Run<'_> {
             return Ok(());
         }
         let issuer = self.staff(branch, |b| &b.issuer);
-        let ctx = EventContext::now(issuer, at, snapshot);
-        let scope = self.branches[branch].scope.clone();
+        let ctx =
+            EventContext::now(issuer, at, snapshot).within(self.branches[branch].scope.clone());
         let shipment = self.shipment(d)?;
         issuance::issue(
             self.conn,
             shipment,
             issuance::Receiver::Applicant { iin: self.iin(d) },
-            &scope,
             &ctx,
         )?;
         Ok(())
@@ -107,13 +105,13 @@ impl Run<'_> {
         at: DateTime<Utc>,
         snapshot: &CalendarSnapshot,
     ) -> anyhow::Result<()> {
-        let (ctx, scope) = self.staff_at(d, |b| &b.issuer, at, snapshot);
+        let ctx = self.staff_at(d, |b| &b.issuer, at, snapshot);
         let shipment = self.shipment(d)?;
         let transfer = issuance::Transfer {
             to_whom: Text::try_from("Архив ЦОН".to_owned())?,
             reference: Text::try_from(format!("Акт передачи {}", self.number(d)))?,
         };
-        issuance::transfer(self.conn, shipment, &transfer, &scope, &ctx)?;
+        issuance::transfer(self.conn, shipment, &transfer, &ctx)?;
         Ok(())
     }
 
@@ -122,11 +120,13 @@ impl Run<'_> {
         d: usize,
         act: LossActId,
         at: DateTime<Utc>,
+        snapshot: &CalendarSnapshot,
     ) -> anyhow::Result<()> {
         let branch = self.docs[d].branch;
-        let key = self.branches[branch].clerk.key_id.expect("staff have keys");
-        let scope = self.branches[branch].scope.clone();
-        loss::draw_act(self.conn, act, key, &scope, at)?;
+        let clerk = self.staff(branch, |b| &b.clerk);
+        let ctx =
+            EventContext::now(clerk, at, snapshot).within(self.branches[branch].scope.clone());
+        loss::draw_act(self.conn, act, &ctx)?;
         // The registry office receives the act's second copy and cancels (п.24).
         self.at(at + Duration::hours(3), Action::Cancel(d));
         if self.docs[d].fate.disputed {
@@ -143,7 +143,7 @@ impl Run<'_> {
     ) -> anyhow::Result<()> {
         let branch = self.docs[d].branch;
         let supervisor = self.branches[branch].supervisor.clone();
-        let ctx = EventContext::now(Actor::from(&supervisor), at, snapshot);
+        let ctx = EventContext::by(&supervisor, at, snapshot);
         let shipment = self.shipment(d)?;
         let opened = disputes::open(
             self.conn,
@@ -154,8 +154,6 @@ impl Run<'_> {
                 subject: Text::try_from("Ответственность за утерю".to_owned())?,
                 opened_on: local_day(at),
             },
-            supervisor.key_id,
-            &supervisor.scope,
             &ctx,
         )?;
         self.at(at + Duration::days(5), Action::SettleDispute(opened.id, d));
@@ -171,7 +169,7 @@ impl Run<'_> {
     ) -> anyhow::Result<()> {
         let branch = self.docs[d].branch;
         let supervisor = self.branches[branch].supervisor.clone();
-        let ctx = EventContext::now(Actor::from(&supervisor), at, snapshot);
+        let ctx = EventContext::by(&supervisor, at, snapshot);
         disputes::settle(
             self.conn,
             id,
@@ -180,7 +178,6 @@ impl Run<'_> {
                 outcome: Text::try_from("Ответственность установлена".to_owned())?,
                 settled_on: local_day(at),
             },
-            &supervisor.scope,
             &ctx,
         )?;
         Ok(())
@@ -199,15 +196,15 @@ impl Run<'_> {
             return Ok(());
         }
         let clerk = self.staff(b, |b| &b.clerk);
-        let ctx = EventContext::now(clerk.clone(), at, snapshot);
-        let scope = self.branches[b].scope.clone();
+        let ctx =
+            EventContext::now(clerk.clone(), at, snapshot).within(self.branches[b].scope.clone());
         // The ЦОН route: straight on to the issuance sector with the registry office's registry.
         let con = std::mem::take(&mut self.branches[b].ready_con);
         if !con.is_empty() {
             let numbers: Vec<ApplicationNumber> = con.iter().map(|&d| self.number(d)).collect();
             let registry =
                 Text::try_from(format!("RAGS-{}-{}", self.branches[b].code, local_day(at)))?;
-            let taken = intake::take_in_all(self.conn, &numbers, Some(&registry), &scope, &ctx)?;
+            let taken = intake::take_in_all(self.conn, &numbers, Some(&registry), &ctx)?;
             for (&d, result) in con.iter().zip(taken) {
                 let row = result.map_err(|e| refused(&self.number(d), "intake", e))?;
                 self.docs[d].shipment = Some(row.id);
@@ -221,7 +218,7 @@ impl Run<'_> {
         let taken = if numbers.is_empty() {
             Vec::new()
         } else {
-            intake::take_in_all(self.conn, &numbers, None, &scope, &ctx)?
+            intake::take_in_all(self.conn, &numbers, None, &ctx)?
         };
         for (&d, result) in postamat.iter().zip(taken) {
             let row = result.map_err(|e| refused(&self.number(d), "intake", e))?;
@@ -235,7 +232,6 @@ impl Run<'_> {
                         circumstances: Text::try_from("Simulated".to_owned())?,
                         responsible_employee: Text::try_from(clerk.name.clone())?,
                     },
-                    &scope,
                     &ctx,
                 )?;
                 let next = self.next_open(b, local_day(at), 10, 0);
@@ -243,7 +239,7 @@ impl Run<'_> {
                 continue;
             }
             let waybill = self.waybill(d);
-            label::label(self.conn, row.id, &waybill, &scope, &ctx)?;
+            label::label(self.conn, row.id, &waybill, &ctx)?;
             packed.push(d);
         }
         if packed.is_empty() {
@@ -278,12 +274,12 @@ impl Run<'_> {
         snapshot: &crate::domain::calendar::CalendarSnapshot,
     ) -> anyhow::Result<()> {
         let clerk = self.staff(b, |b| &b.clerk);
-        let ctx = EventContext::now(clerk, at + Duration::minutes(30), snapshot);
-        let scope = self.branches[b].scope.clone();
+        let ctx = EventContext::now(clerk, at + Duration::minutes(30), snapshot)
+            .within(self.branches[b].scope.clone());
         let numbers: Vec<ApplicationNumber> = docs.iter().map(|&d| self.number(d)).collect();
         let branch_id = self.branches[b].id;
-        let draft = registries::draft(self.conn, kind, branch_id, &numbers, &scope, &ctx)?;
-        let sealed = registries::seal(self.conn, draft.id, &scope, &ctx)?;
+        let draft = registries::draft(self.conn, kind, branch_id, &numbers, &ctx)?;
+        let sealed = registries::seal(self.conn, draft.id, &ctx)?;
         let number = sealed
             .number
             .ok_or_else(|| anyhow!("a sealed registry has a number"))?;
@@ -301,7 +297,6 @@ impl Run<'_> {
                     circumstances: Text::try_from("Simulated".to_owned())?,
                     responsible_employee: Text::try_from(clerk.name.clone())?,
                 },
-                &scope,
                 &ctx,
             )?;
             let next = self.next_open(b, local_day(at), 10, 0);

@@ -3,7 +3,6 @@
 
 use super::model::{Collection, LossPoint};
 use super::{Action, Run, local, local_day};
-use crate::db::models::branch::BranchScope;
 use crate::domain::application::DeliveryChangeReason;
 use crate::domain::calendar::CalendarSnapshot;
 use crate::domain::identifiers::ExternalId;
@@ -261,7 +260,6 @@ impl Run<'_> {
             self.conn,
             number.as_str(),
             DeliveryChangeReason::CitizenRequest,
-            &BranchScope::All,
             &ctx,
         )?;
         let branch = self.docs[d].branch;

@@ -523,19 +523,16 @@ impl Run<'_> {
         who(&self.branches[branch]).clone()
     }
 
-    /// `who` of document `d`'s branch acting at `at`: the call's context and the branch's scope.
+    /// `who` of document `d`'s branch acting at `at`, on their branch's records.
     fn staff_at<'s>(
         &self,
         d: usize,
         who: fn(&Branch) -> &Actor,
         at: DateTime<Utc>,
         snapshot: &'s CalendarSnapshot,
-    ) -> (EventContext<'s>, BranchScope) {
+    ) -> EventContext<'s> {
         let branch = &self.branches[self.docs[d].branch];
-        (
-            EventContext::now(who(branch).clone(), at, snapshot),
-            branch.scope.clone(),
-        )
+        EventContext::now(who(branch).clone(), at, snapshot).within(branch.scope.clone())
     }
 
     fn act(&mut self, at: DateTime<Utc>, action: Action) -> anyhow::Result<()> {
@@ -564,7 +561,7 @@ impl Run<'_> {
             Action::ConInstead(d) => self.con_instead(d, at, &snapshot)?,
             Action::ConVisit(d) => self.citizen_collects(d, at, &snapshot)?,
             Action::Transfer(d) => self.transfer(d, at, &snapshot)?,
-            Action::DrawAct(d, act) => self.draw_act(d, act, at)?,
+            Action::DrawAct(d, act) => self.draw_act(d, act, at, &snapshot)?,
             Action::Cancel(d) => self.cancel(d, at, &snapshot)?,
             Action::Duplicate(d) => self.duplicate(d, at, &snapshot)?,
             Action::DuplicateReady(d) => self.duplicate_ready(d),

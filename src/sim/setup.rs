@@ -11,7 +11,7 @@ use crate::db::models::postamat::{self, PostamatFields};
 use crate::domain::reference::{BranchTimeZone, CityCode, KaspiPostamatId, Text};
 use crate::domain::role::Role;
 use crate::jobs::calendar_refresh::CalendarCache;
-use crate::workflows::{Actor, force_majeure};
+use crate::workflows::{Actor, EventContext, force_majeure};
 use anyhow::{Context, anyhow};
 use chrono::Duration;
 use diesel::RunQueryDsl;
@@ -172,6 +172,7 @@ pub(super) fn reference_data(
             .expect("checked");
         // Recorded by the branch's supervisor as it starts (п.37–38).
         let snapshot = CalendarCache::load(conn)?.current();
+        let ctx = EventContext::by(&branch.supervisor, fm.starts(), &snapshot);
         force_majeure::record(
             conn,
             &force_majeure::NewPeriod {
@@ -181,9 +182,7 @@ pub(super) fn reference_data(
                 reason: Text::try_from("Simulated force majeure".to_owned())?,
                 document_ref: None,
             },
-            &branch.supervisor,
-            fm.starts(),
-            &snapshot,
+            &ctx,
         )
         .with_context(|| format!("recording force majeure {fm:?}"))?;
         branch.closed.push((fm.starts(), fm.ends()));

@@ -1,13 +1,12 @@
 //! A national supervisor's edit of the working-day calendar (DOMAIN.md §6): checked against the
 //! current calendar by the domain core and recorded as the next version, with who and why.
 
-use super::{WorkflowError, WorkflowResult};
-use crate::db::models::api_key::Principal;
+use super::{EventContext, WorkflowError, WorkflowResult};
 use crate::db::models::calendar::{self, EditRow};
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::calendar::{Amendment, DayKind, DayName, EditAction, YearEdit};
 use crate::domain::reference::Text;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -17,9 +16,9 @@ pub fn edit(
     year: i32,
     edit: YearEdit,
     reason: &Text,
-    actor: &Principal,
-    now: DateTime<Utc>,
+    ctx: &EventContext<'_>,
 ) -> WorkflowResult<EditRow> {
+    let (key_id, now) = (ctx.key()?, ctx.recorded_at);
     let recorded = write_transaction(conn, |conn| {
         let current = calendar::load(conn)?;
         current.edited(year, &edit)?;
@@ -60,8 +59,8 @@ pub fn edit(
             name_kk: name.as_ref().map(|n| n.kk.clone()),
             name_ru: name.map(|n| n.ru),
             reason: reason.to_string(),
-            key_id: actor.key_id,
-            actor_name: actor.name.clone(),
+            key_id,
+            actor_name: ctx.actor.name.clone(),
             created_at: now,
         };
         calendar::insert_edit(conn, &row)?;
@@ -95,8 +94,7 @@ pub fn import_swaps(
     year: i32,
     swaps: &[DecreeSwap],
     reason: &Text,
-    actor: &Principal,
-    now: DateTime<Utc>,
+    ctx: &EventContext<'_>,
 ) -> WorkflowResult<Vec<EditRow>> {
     write_transaction(conn, |conn| {
         let mut recorded = Vec::with_capacity(swaps.len() * 2);
@@ -114,7 +112,7 @@ pub fn import_swaps(
             ];
             for half in halves {
                 // A refusal names the date, which names the swap.
-                recorded.push(edit(conn, year, YearEdit::Amend(half), reason, actor, now)?);
+                recorded.push(edit(conn, year, YearEdit::Amend(half), reason, ctx)?);
             }
         }
         Ok(recorded)

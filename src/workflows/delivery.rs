@@ -165,9 +165,9 @@ pub fn reroute_to_con(
     conn: &mut DbConnection,
     number: &str,
     reason: DeliveryChangeReason,
-    scope: &BranchScope,
     ctx: &EventContext<'_>,
 ) -> WorkflowResult<ApplicationRow> {
+    let scope = &ctx.scope;
     write_transaction(conn, |conn| {
         let (app, original) = changeable(conn, number, scope)?;
         reroute(conn, app, original, reason, ctx)

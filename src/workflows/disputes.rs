@@ -3,12 +3,11 @@
 
 use super::shipment::{find_scoped, note};
 use super::{EventContext, Reason, WorkflowError, WorkflowResult};
-use crate::db::models::branch::BranchScope;
 use crate::db::models::dispute::{self, DisputeRow, NewDispute};
 use crate::db::models::loss_act;
 use crate::db::models::shipment as shipments;
 use crate::db::{DbConnection, write_transaction};
-use crate::domain::ids::{DisputeId, KeyId, LossActId, ShipmentId};
+use crate::domain::ids::{DisputeId, LossActId, ShipmentId};
 use crate::domain::reference::Text;
 use chrono::NaiveDate;
 
@@ -24,10 +23,10 @@ pub struct OpenDispute {
 pub fn open(
     conn: &mut DbConnection,
     new: &OpenDispute,
-    recorded_by: KeyId,
-    scope: &BranchScope,
     ctx: &EventContext<'_>,
 ) -> WorkflowResult<DisputeRow> {
+    let scope = &ctx.scope;
+    let recorded_by = ctx.key()?;
     write_transaction(conn, |conn| {
         let row = find_scoped(conn, new.shipment_id, scope)?;
         // The act a dispute is about is one the caller can see, drawn up for this shipment.
@@ -76,9 +75,9 @@ pub fn settle(
     conn: &mut DbConnection,
     id: DisputeId,
     settlement: &Settlement,
-    scope: &BranchScope,
     ctx: &EventContext<'_>,
 ) -> WorkflowResult<DisputeRow> {
+    let scope = &ctx.scope;
     write_transaction(conn, |conn| {
         let found = dispute::find_scoped(conn, id, scope)?
             .ok_or_else(|| WorkflowError::not_found(format!("dispute {id} not found")))?;

@@ -3,7 +3,6 @@
 
 use super::{EventContext, Reason, WorkflowError, WorkflowResult};
 use crate::db::models::application::{self, ApplicationRow};
-use crate::db::models::branch::BranchScope;
 use crate::db::models::shipment as shipments;
 use crate::db::{DbConnection, lock_key, write_transaction};
 use crate::domain::application::ApplicationStatus;
@@ -12,9 +11,9 @@ use crate::domain::shipment::{DeliveryMethod, ShipmentKind};
 pub fn request_duplicate(
     conn: &mut DbConnection,
     number: &str,
-    scope: &BranchScope,
     ctx: &EventContext<'_>,
 ) -> WorkflowResult<ApplicationRow> {
+    let scope = &ctx.scope;
     write_transaction(conn, |conn| {
         let app = application::find_scoped(conn, number, scope)?
             .ok_or_else(|| WorkflowError::not_found(format!("application {number} not found")))?;

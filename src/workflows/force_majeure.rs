@@ -3,14 +3,13 @@
 //! shipment with a line of history. Its notice is due within 3 working days of its start.
 
 use super::shipment::note;
-use super::{Actor, EventContext, Reason, WorkflowError, WorkflowResult};
-use crate::db::models::api_key::Principal;
+use super::{EventContext, Reason, WorkflowError, WorkflowResult};
 use crate::db::models::branch::{self, BranchScope};
 use crate::db::models::deadline;
 use crate::db::models::force_majeure::{self as periods, Period, PeriodRow};
 use crate::db::models::shipment as shipments;
 use crate::db::{DbConnection, write_transaction};
-use crate::domain::calendar::{Calendar, CalendarSnapshot};
+use crate::domain::calendar::CalendarSnapshot;
 use crate::domain::force_majeure::{Decision, decide, notice_due};
 use crate::domain::ids::{PeriodId, ShipmentId};
 use crate::domain::reference::{BranchCode, Text};
@@ -34,10 +33,9 @@ pub struct NewPeriod {
 pub fn record(
     conn: &mut DbConnection,
     new: &NewPeriod,
-    actor: &Principal,
-    now: DateTime<Utc>,
-    snapshot: &CalendarSnapshot,
+    ctx: &EventContext<'_>,
 ) -> WorkflowResult<Period> {
+    let (scope, key, now) = (&ctx.scope, ctx.key()?, ctx.recorded_at);
     if new.ends_at.is_some_and(|end| end <= new.starts_at) {
         return Err(WorkflowError::rejected(
             Reason::ValidationFailed,
@@ -47,7 +45,7 @@ pub fn record(
     write_transaction(conn, |conn| {
         let branch_id = match &new.branch {
             None => {
-                if let BranchScope::Only { code, .. } = &actor.scope {
+                if let BranchScope::Only { code, .. } = scope {
                     return Err(WorkflowError::rejected(
                         Reason::BranchForbidden,
                         format!(
@@ -64,7 +62,7 @@ pub fn record(
                         format!("branch {code} does not exist"),
                     )
                 })?;
-                if !actor.scope.allows(found.id) {
+                if !scope.allows(found.id) {
                     return Err(WorkflowError::rejected(
                         Reason::BranchForbidden,
                         format!("branch {code} is not your branch"),
@@ -75,8 +73,8 @@ pub fn record(
         };
         // п.38–39: notice is due within 3 working days of the start; a period recorded later would
         // extend deadlines already missed, so only a national supervisor may record it late.
-        if actor.scope != BranchScope::All {
-            let notice = notice_due(new.starts_at, &snapshot.calendar)?;
+        if *scope != BranchScope::All {
+            let notice = notice_due(new.starts_at, &ctx.calendar.calendar)?;
             if now > notice.at {
                 return Err(WorkflowError::rejected(
                     Reason::ValidationFailed,
@@ -94,16 +92,16 @@ pub fn record(
             ends_at: new.ends_at,
             reason: new.reason.to_string(),
             document_ref: new.document_ref.as_ref().map(Text::to_string),
-            created_by: actor.key_id,
+            created_by: key,
             created_at: now,
-            ended_by: new.ends_at.map(|_| actor.key_id),
+            ended_by: new.ends_at.map(|_| key),
             end_recorded_at: new.ends_at.map(|_| now),
             notice_reference: None,
             notice_recorded_at: None,
             notice_recorded_by: None,
         };
         periods::insert(conn, &row)?;
-        extend_deadlines(conn, &row, &snapshot.calendar, actor, now)?;
+        extend_deadlines(conn, &row, ctx)?;
         find(conn, row.id)
     })
 }
@@ -119,13 +117,12 @@ pub fn end(
     conn: &mut DbConnection,
     id: PeriodId,
     ends_at: DateTime<Utc>,
-    actor: &Principal,
-    now: DateTime<Utc>,
-    calendar: &Calendar,
+    ctx: &EventContext<'_>,
 ) -> WorkflowResult<Period> {
+    let key = ctx.key()?;
     write_transaction(conn, |conn| {
         let (period, _) = find(conn, id)?;
-        may_act_on(&period, actor)?;
+        may_act_on(&period, &ctx.scope)?;
         let ended = || {
             WorkflowError::rejected(
                 Reason::AlreadyEnded,
@@ -143,11 +140,11 @@ pub fn end(
             ));
         }
         // Another request ended it between our read and this update.
-        if !periods::set_end(conn, id, ends_at, actor.key_id, now)? {
+        if !periods::set_end(conn, id, ends_at, key, ctx.recorded_at)? {
             return Err(ended());
         }
         let (period, code) = find(conn, id)?;
-        extend_deadlines(conn, &period, calendar, actor, now)?;
+        extend_deadlines(conn, &period, ctx)?;
         Ok((period, code))
     })
 }
@@ -157,10 +154,10 @@ pub fn end(
 /// supervisor's (security review, issue 28 finding 2: a branch key recorded a national notice,
 /// which hid the national `unnotified_force_majeure` exception). A branch key sees national
 /// periods (they cover its deadlines), so the refusal is 403, not 404.
-fn may_act_on(period: &PeriodRow, actor: &Principal) -> WorkflowResult<()> {
+fn may_act_on(period: &PeriodRow, scope: &BranchScope) -> WorkflowResult<()> {
     let allowed = match period.branch_id {
-        Some(branch) => actor.scope.allows(branch),
-        None => actor.scope == BranchScope::All,
+        Some(branch) => scope.allows(branch),
+        None => *scope == BranchScope::All,
     };
     if allowed {
         return Ok(());
@@ -181,13 +178,13 @@ pub fn record_notice(
     conn: &mut DbConnection,
     id: PeriodId,
     reference: &Text,
-    actor: &Principal,
-    now: DateTime<Utc>,
+    ctx: &EventContext<'_>,
 ) -> WorkflowResult<Period> {
+    let key = ctx.key()?;
     write_transaction(conn, |conn| {
         let (period, _) = find(conn, id)?;
-        may_act_on(&period, actor)?;
-        if !periods::record_notice(conn, id, reference.as_str(), actor.key_id, now)? {
+        may_act_on(&period, &ctx.scope)?;
+        if !periods::record_notice(conn, id, reference.as_str(), key, ctx.recorded_at)? {
             return Err(WorkflowError::rejected(
                 Reason::AlreadyExists,
                 "the notice is already recorded",
@@ -203,10 +200,9 @@ pub fn record_notice(
 fn extend_deadlines(
     conn: &mut DbConnection,
     period: &PeriodRow,
-    calendar: &Calendar,
-    actor: &Principal,
-    now: DateTime<Utc>,
+    ctx: &EventContext<'_>,
 ) -> WorkflowResult<usize> {
+    let calendar = &ctx.calendar.calendar;
     let all = periods::all(conn)?;
     let mut changed: BTreeMap<ShipmentId, Vec<serde_json::Value>> = BTreeMap::new();
     for (due, branch_id, tz) in deadline::pending_with_zone(conn, period.branch_id)? {
@@ -243,7 +239,11 @@ fn extend_deadlines(
         calendar: calendar.clone(),
         force_majeure: all,
     };
-    let ctx = EventContext::now(Actor::from(actor), now, &snapshot);
+    // The history lines are written with the periods as they now stand.
+    let ctx = EventContext {
+        calendar: &snapshot,
+        ..ctx.clone()
+    };
     let moved = changed.values().map(Vec::len).sum();
     for (shipment_id, deadlines) in changed {
         let Some(row) = shipments::find(conn, shipment_id)? else {

@@ -18,9 +18,9 @@ pub fn take_in_all(
     conn: &mut DbConnection,
     numbers: &[ApplicationNumber],
     registry_office_registry: Option<&Text>,
-    scope: &BranchScope,
     ctx: &EventContext<'_>,
 ) -> WorkflowResult<Vec<Result<ShipmentRow, WorkflowError>>> {
+    let scope = &ctx.scope;
     write_transaction(conn, |conn| {
         let mut items = Vec::with_capacity(numbers.len());
         for number in numbers {

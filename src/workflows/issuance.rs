@@ -3,7 +3,6 @@
 
 use super::shipment::{apply, find_scoped};
 use super::{EventContext, Reason, WorkflowError, WorkflowResult};
-use crate::db::models::branch::BranchScope;
 use crate::db::models::shipment::ShipmentRow;
 use crate::db::models::{application, deadline};
 use crate::db::{DbConnection, write_transaction};
@@ -31,9 +30,9 @@ pub fn issue(
     conn: &mut DbConnection,
     id: ShipmentId,
     receiver: Receiver,
-    scope: &BranchScope,
     ctx: &EventContext<'_>,
 ) -> WorkflowResult<ShipmentRow> {
+    let scope = &ctx.scope;
     write_transaction(conn, |conn| {
         let row = find_scoped(conn, id, scope)?;
         let app = application::get(conn, row.application_id)?;
@@ -88,9 +87,9 @@ pub fn transfer(
     conn: &mut DbConnection,
     id: ShipmentId,
     transfer: &Transfer,
-    scope: &BranchScope,
     ctx: &EventContext<'_>,
 ) -> WorkflowResult<ShipmentRow> {
+    let scope = &ctx.scope;
     write_transaction(conn, |conn| {
         let row = find_scoped(conn, id, scope)?;
         let storage_ends = deadline::of_shipment(conn, row.id)?

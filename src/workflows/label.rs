@@ -3,7 +3,6 @@
 
 use super::shipment::{apply, find_scoped};
 use super::{EventContext, Reason, WorkflowError, WorkflowResult};
-use crate::db::models::branch::BranchScope;
 use crate::db::models::shipment::ShipmentRow;
 use crate::db::{DbConnection, write_transaction};
 use crate::domain::identifiers::Waybill;
@@ -14,9 +13,9 @@ pub fn label(
     conn: &mut DbConnection,
     id: ShipmentId,
     scanned: &Waybill,
-    scope: &BranchScope,
     ctx: &EventContext<'_>,
 ) -> WorkflowResult<ShipmentRow> {
+    let scope = &ctx.scope;
     write_transaction(conn, |conn| {
         let row = find_scoped(conn, id, scope)?;
         // The state machine first: a ЦОН document or one in the wrong state is refused as such.

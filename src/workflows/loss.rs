@@ -10,13 +10,11 @@ use crate::db::models::numbering::{Series, next_number};
 use crate::db::models::shipment::ShipmentRow;
 use crate::db::models::{branch, outbox};
 use crate::db::{DbConnection, write_transaction};
-use crate::domain::ids::{KeyId, LossActId, ShipmentId};
+use crate::domain::ids::{LossActId, ShipmentId};
 use crate::domain::loss::{LossActState, LossSide};
 use crate::domain::notification::{Destination, LossActCopy, OutboundKind};
 use crate::domain::reference::Text;
 use crate::domain::shipment::Event;
-use chrono::DateTime;
-use chrono::Utc;
 
 /// What is known of a loss when it is recorded.
 #[derive(Debug, Clone)]
@@ -78,9 +76,9 @@ pub fn record_state_loss(
     conn: &mut DbConnection,
     id: ShipmentId,
     report: StateLoss,
-    scope: &BranchScope,
     ctx: &EventContext<'_>,
 ) -> WorkflowResult<LossActId> {
+    let scope = &ctx.scope;
     write_transaction(conn, |conn| {
         let row = find_scoped(conn, id, scope)?;
         let details =
@@ -102,12 +100,11 @@ pub fn record_state_loss(
 pub fn draw_act(
     conn: &mut DbConnection,
     id: LossActId,
-    drawn_by: KeyId,
-    scope: &BranchScope,
-    now: DateTime<Utc>,
+    ctx: &EventContext<'_>,
 ) -> WorkflowResult<LossAct> {
+    let (drawn_by, now) = (ctx.key()?, ctx.recorded_at);
     write_transaction(conn, |conn| {
-        let (act, application_number, _) = loss_act::find_scoped(conn, id, scope)?
+        let (act, application_number, _) = loss_act::find_scoped(conn, id, &ctx.scope)?
             .ok_or_else(|| WorkflowError::not_found(format!("loss act {id} not found")))?;
         if act.state != LossActState::Recorded {
             return Err(WorkflowError::rejected(

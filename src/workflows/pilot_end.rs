@@ -14,9 +14,8 @@
 //! Our reading of п.6: the order is the only basis for handing documents to Kaspi, so none is
 //! handed over after it; what was handed over while it was in force is finished under it.
 
-use super::{Actor, EventContext, Source, WorkflowError, WorkflowResult, delivery};
+use super::{EventContext, WorkflowError, WorkflowResult, delivery};
 use crate::db::DbConnection;
-use crate::db::models::branch::BranchScope;
 use crate::db::models::shipment as shipments;
 use crate::domain::application::{DeliveryChangeReason, PilotWindow};
 use crate::domain::calendar::CalendarSnapshot;
@@ -58,21 +57,8 @@ pub fn reroute_after_end(
         if !pilot.is_over(as_of, tz) {
             continue;
         }
-        let ctx = EventContext {
-            actor: Actor::sweeper(),
-            source: Source::Sweeper,
-            external_event_id: None,
-            occurred_at: pilot.ends_at(tz),
-            recorded_at: as_of,
-            calendar,
-        };
-        match delivery::reroute_to_con(
-            conn,
-            &number,
-            DeliveryChangeReason::PilotEnded,
-            &BranchScope::All,
-            &ctx,
-        ) {
+        let ctx = EventContext::sweeper(pilot.ends_at(tz), as_of, calendar);
+        match delivery::reroute_to_con(conn, &number, DeliveryChangeReason::PilotEnded, &ctx) {
             Ok(_) => report.rerouted_to_con += 1,
             Err(e) if e.is_ours() || matches!(e, WorkflowError::Conflict(_)) => {
                 tracing::error!(application = %number, error = %e.chain(), "re-route at the pilot's end failed; the next sweep retries");

@@ -135,10 +135,10 @@ pub fn draft(
     kind: RegistryKind,
     branch_id: BranchId,
     numbers: &[ApplicationNumber],
-    scope: &BranchScope,
     ctx: &EventContext<'_>,
 ) -> WorkflowResult<RegistryRow> {
-    let created_by = actor_key(ctx)?;
+    let scope = &ctx.scope;
+    let created_by = ctx.key()?;
     write_transaction(conn, |conn| {
         let row = RegistryRow {
             id: RegistryId::new(),
@@ -171,10 +171,10 @@ pub fn add_item(
     conn: &mut DbConnection,
     id: RegistryId,
     number: &ApplicationNumber,
-    scope: &BranchScope,
     ctx: &EventContext<'_>,
 ) -> WorkflowResult<RegistryRow> {
-    let added_by = actor_key(ctx)?;
+    let scope = &ctx.scope;
+    let added_by = ctx.key()?;
     write_transaction(conn, |conn| {
         let row = find(conn, id, scope)?;
         add(conn, &row, number, added_by, scope, ctx)?;
@@ -187,10 +187,10 @@ pub fn remove_item(
     conn: &mut DbConnection,
     id: RegistryId,
     shipment_id: ShipmentId,
-    scope: &BranchScope,
+    ctx: &EventContext<'_>,
 ) -> WorkflowResult<RegistryRow> {
     write_transaction(conn, |conn| {
-        let row = find(conn, id, scope)?;
+        let row = find(conn, id, &ctx.scope)?;
         claim_draft(conn, &row)?;
         if !registry::delete_item(conn, row.id, shipment_id)? {
             return Err(WorkflowError::not_found(format!(
@@ -201,24 +201,15 @@ pub fn remove_item(
     })
 }
 
-fn actor_key(ctx: &EventContext<'_>) -> WorkflowResult<KeyId> {
-    ctx.actor.key_id.ok_or_else(|| {
-        WorkflowError::internal(
-            "recording a registry",
-            anyhow::anyhow!("a registry is drawn by a person with an API key"),
-        )
-    })
-}
-
 /// Seals a draft: it gets its number and never changes again. Sealing a return registry puts
 /// its documents on it and starts the courier's pickup deadline (п.32–33).
 pub fn seal(
     conn: &mut DbConnection,
     id: RegistryId,
-    scope: &BranchScope,
     ctx: &EventContext<'_>,
 ) -> WorkflowResult<RegistryRow> {
-    let sealed_by = actor_key(ctx)?;
+    let scope = &ctx.scope;
+    let sealed_by = ctx.key()?;
     write_transaction(conn, |conn| {
         let row = find(conn, id, scope)?;
         if row.state != RegistryState::Draft {
@@ -281,9 +272,9 @@ pub fn hand_over(
     conn: &mut DbConnection,
     id: RegistryId,
     courier_name: &str,
-    scope: &BranchScope,
     ctx: &EventContext<'_>,
 ) -> WorkflowResult<RegistryRow> {
+    let scope = &ctx.scope;
     write_transaction(conn, |conn| {
         let row = find(conn, id, scope)?;
         if row.state != RegistryState::Sealed {
@@ -397,9 +388,9 @@ pub fn bring_back(
     conn: &mut DbConnection,
     id: ShipmentId,
     reason: &str,
-    scope: &BranchScope,
     ctx: &EventContext<'_>,
 ) -> WorkflowResult<ShipmentRow> {
+    let scope = &ctx.scope;
     write_transaction(conn, |conn| {
         let shipment = super::shipment::find_scoped(conn, id, scope)?;
         let at = ctx.recorded_at;

@@ -6,7 +6,7 @@
 
 use super::notify::{Notice, kaspi_delays, notify_citizen};
 use super::shipment::{apply, run_out};
-use super::{Actor, EventContext, Source, WorkflowResult};
+use super::{EventContext, WorkflowResult};
 use crate::db::models::deadline::{self, DeadlineRow};
 use crate::db::models::report::SUSPENDED_NOTE;
 use crate::db::models::shipment as shipments;
@@ -221,14 +221,7 @@ fn consequence(
             Decision::MoveTo(extended) => extended.at,
             Decision::Keep | Decision::Hold { .. } => due.due_at,
         };
-        let ctx = EventContext {
-            actor: Actor::sweeper(),
-            source: Source::Sweeper,
-            external_event_id: None,
-            occurred_at: end,
-            recorded_at: as_of,
-            calendar,
-        };
+        let ctx = EventContext::sweeper(end, as_of, calendar);
         if run_out(conn, row.id, row.branch_id, None, due, end, &ctx)? {
             report.listed_for_transfer += 1;
         }
@@ -238,15 +231,8 @@ fn consequence(
     match due.kind.on_breach() {
         OnBreach::ExpireStorage => {
             if row.status == ShipmentState::PlacedInCell {
-                let ctx = EventContext {
-                    actor: Actor::sweeper(),
-                    source: Source::Sweeper,
-                    external_event_id: None,
-                    // п.29–30: storage ended at the due instant, whenever we noticed.
-                    occurred_at: due.due_at,
-                    recorded_at: as_of,
-                    calendar,
-                };
+                // п.29–30: storage ended at the due instant, whenever we noticed.
+                let ctx = EventContext::sweeper(due.due_at, as_of, calendar);
                 apply(conn, &row, None, Event::StorageExpired, &ctx, None)?;
                 report.storage_expired += 1;
             }

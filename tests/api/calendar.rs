@@ -469,6 +469,7 @@ async fn an_edit_through_another_instance_arrives_with_the_next_refresh() {
     // Another instance writes the edit straight to the shared database.
     let pool = app.pool.clone();
     let now = app.clock.now();
+    let snapshot = app.calendar.current();
     web::block(move || {
         use postamat::domain::calendar::{Amendment, DayKind, DayName, YearEdit};
         let edit = YearEdit::Amend(Amendment::AddDayOff {
@@ -482,8 +483,7 @@ async fn an_edit_through_another_instance_arrives_with_the_next_refresh() {
             2026,
             edit,
             &reason,
-            &principal,
-            now,
+            &postamat::workflows::EventContext::by(&principal, now, &snapshot),
         )
         .unwrap();
     })

@@ -19,7 +19,7 @@ use crate::reports::views::{self, ApplicationView, ShipmentDetail};
 use crate::workflows::Reason;
 use crate::workflows::intake::take_in_all;
 use crate::workflows::issuance::{self, Receiver, Transfer};
-use crate::workflows::{Actor, EventContext, delivery, duplicate, label};
+use crate::workflows::{delivery, duplicate, label};
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -138,22 +138,12 @@ async fn intake(
     INTAKE_NUMBERS.check(body.application_numbers.len())?;
     // Intake is done by a branch's own staff; the scope then holds exactly that branch.
     auth.own_branch()?;
-    let scope = auth.scope().clone();
-    let now = state.clock.now();
-    let snapshot = state.calendar.current();
-    let actor = Actor::from(&auth.principal);
+    let _scope = auth.scope().clone();
     let numbers = body.application_numbers.clone();
     let outcomes = state
-        .write(move |conn| {
-            let ctx = EventContext::now(actor, now, &snapshot);
+        .act(&auth.principal, move |conn, ctx| {
             let registry = body.registry_office_registry.as_ref();
-            Ok(take_in_all(
-                conn,
-                &body.application_numbers,
-                registry,
-                &scope,
-                &ctx,
-            )?)
+            Ok(take_in_all(conn, &body.application_numbers, registry, ctx)?)
         })
         .await?;
     let items: Vec<IntakeItem> = numbers
@@ -375,16 +365,11 @@ async fn label_envelope(
 ) -> ApiResult<web::Json<ShipmentDetail>> {
     let id = id.into_inner()?.into_inner();
     let body = body.into_inner()?;
-    let now = state.clock.now();
-    let snapshot = state.calendar.current();
-    let actor = Actor::from(&auth.principal);
-    let scope = auth.scope().clone();
     let disclosure = auth.disclosure();
     let detail = state
-        .write(move |conn| {
-            let ctx = EventContext::now(actor, now, &snapshot);
-            let row = label::label(conn, id, &body.waybill, &scope, &ctx)?;
-            views::shipment(conn, row.id, &scope, disclosure)?
+        .act(&auth.principal, move |conn, ctx| {
+            let row = label::label(conn, id, &body.waybill, ctx)?;
+            views::shipment(conn, row.id, &ctx.scope, disclosure)?
                 .ok_or_else(|| ApiError::not_found(format!("shipment {id} not found")))
         })
         .await?;
@@ -445,16 +430,11 @@ async fn issue_document(
             power_of_attorney,
         },
     };
-    let now = state.clock.now();
-    let snapshot = state.calendar.current();
-    let actor = Actor::from(&auth.principal);
-    let scope = auth.scope().clone();
     let disclosure = auth.disclosure();
     let detail = state
-        .write(move |conn| {
-            let ctx = EventContext::now(actor, now, &snapshot);
-            let row = issuance::issue(conn, id, receiver, &scope, &ctx)?;
-            views::shipment(conn, row.id, &scope, disclosure)?
+        .act(&auth.principal, move |conn, ctx| {
+            let row = issuance::issue(conn, id, receiver, ctx)?;
+            views::shipment(conn, row.id, &ctx.scope, disclosure)?
                 .ok_or_else(|| ApiError::not_found(format!("shipment {id} not found")))
         })
         .await?;
@@ -496,16 +476,11 @@ async fn transfer_after_storage(
         to_whom: body.to_whom,
         reference: body.reference,
     };
-    let now = state.clock.now();
-    let snapshot = state.calendar.current();
-    let actor = Actor::from(&auth.principal);
-    let scope = auth.scope().clone();
     let disclosure = auth.disclosure();
     let detail = state
-        .write(move |conn| {
-            let ctx = EventContext::now(actor, now, &snapshot);
-            let row = issuance::transfer(conn, id, &transfer, &scope, &ctx)?;
-            views::shipment(conn, row.id, &scope, disclosure)?
+        .act(&auth.principal, move |conn, ctx| {
+            let row = issuance::transfer(conn, id, &transfer, ctx)?;
+            views::shipment(conn, row.id, &ctx.scope, disclosure)?
                 .ok_or_else(|| ApiError::not_found(format!("shipment {id} not found")))
         })
         .await?;
@@ -532,15 +507,10 @@ async fn request_duplicate(
     number: ApiPath<ApplicationNumber>,
 ) -> ApiResult<HttpResponse> {
     let number = number.into_inner()?.into_inner();
-    let scope = auth.scope().clone();
     let disclosure = auth.disclosure();
-    let now = state.clock.now();
-    let snapshot = state.calendar.current();
-    let actor = Actor::from(&auth.principal);
     let view = state
-        .write(move |conn| {
-            let ctx = EventContext::now(actor, now, &snapshot);
-            let app = duplicate::request_duplicate(conn, number.as_str(), &scope, &ctx)?;
+        .act(&auth.principal, move |conn, ctx| {
+            let app = duplicate::request_duplicate(conn, number.as_str(), ctx)?;
             Ok(views::application(conn, app, disclosure)?)
         })
         .await?;
@@ -583,15 +553,10 @@ async fn reroute_to_con(
 ) -> ApiResult<web::Json<ApplicationView>> {
     let number = number.into_inner()?.into_inner();
     let body = body.into_inner()?;
-    let scope = auth.scope().clone();
     let disclosure = auth.disclosure();
-    let now = state.clock.now();
-    let snapshot = state.calendar.current();
-    let actor = Actor::from(&auth.principal);
     let view = state
-        .write(move |conn| {
-            let ctx = EventContext::now(actor, now, &snapshot);
-            let app = delivery::reroute_to_con(conn, number.as_str(), body.reason, &scope, &ctx)?;
+        .act(&auth.principal, move |conn, ctx| {
+            let app = delivery::reroute_to_con(conn, number.as_str(), body.reason, ctx)?;
             Ok(views::application(conn, app, disclosure)?)
         })
         .await?;

@@ -11,8 +11,8 @@ use crate::domain::ids::{LossActId, ShipmentId};
 use crate::domain::reference::Text;
 use crate::domain::role::Role;
 use crate::reports::views::{self, LossAct, LossActPage, PageQuery};
+use crate::workflows::Reason;
 use crate::workflows::loss::{self, StateLoss};
-use crate::workflows::{Actor, EventContext, Reason};
 use actix_web::{HttpResponse, get, post, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -74,15 +74,10 @@ async fn record_loss(
         circumstances: body.circumstances,
         responsible_employee: body.responsible_employee,
     };
-    let scope = auth.scope().clone();
-    let now = state.clock.now();
-    let snapshot = state.calendar.current();
-    let actor = Actor::from(&auth.principal);
     let act = state
-        .write(move |conn| {
-            let ctx = EventContext::now(actor, now, &snapshot);
-            let act = loss::record_state_loss(conn, id, report, &scope, &ctx)?;
-            found(loss_act::find_scoped(conn, act, &scope)?, act)
+        .act(&auth.principal, move |conn, ctx| {
+            let act = loss::record_state_loss(conn, id, report, ctx)?;
+            found(loss_act::find_scoped(conn, act, &ctx.scope)?, act)
         })
         .await?;
     Ok(HttpResponse::Created().json(LossAct::from(act)))
@@ -170,11 +165,10 @@ async fn draw_act(
     id: ApiPath<LossActId>,
 ) -> ApiResult<web::Json<LossAct>> {
     let id = id.into_inner()?.into_inner();
-    let scope = auth.scope().clone();
-    let key = auth.principal.key_id;
-    let now = state.clock.now();
     let act = state
-        .write(move |conn| Ok(loss::draw_act(conn, id, key, &scope, now)?))
+        .act(&auth.principal, move |conn, ctx| {
+            Ok(loss::draw_act(conn, id, ctx)?)
+        })
         .await?;
     let act = LossAct::from(act);
     tracing::info!(act = ?act.number, "loss act drawn");

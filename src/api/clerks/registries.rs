@@ -13,7 +13,7 @@ use crate::domain::reference::Text;
 use crate::domain::registry::{RegistryKind, RegistryState};
 use crate::reports::views::{self, PageQuery, Registry, RegistryPage, ShipmentDetail};
 use crate::workflows::Reason;
-use crate::workflows::{Actor, EventContext, registries};
+use crate::workflows::registries;
 use actix_web::{HttpResponse, delete, get, post, web};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -79,16 +79,11 @@ async fn create_registry(
     let body = body.into_inner()?;
     DRAFT_NUMBERS.check(body.application_numbers.len())?;
     let branch_id = auth.own_branch()?;
-    let scope = auth.scope().clone();
-    let now = state.clock.now();
-    let snapshot = state.calendar.current();
-    let actor = Actor::from(&auth.principal);
     let view = state
-        .write(move |conn| {
-            let ctx = EventContext::now(actor, now, &snapshot);
+        .act(&auth.principal, move |conn, ctx| {
             let kind = body.kind.unwrap_or(RegistryKind::KaspiHandoff);
             let numbers = &body.application_numbers;
-            let row = registries::draft(conn, kind, branch_id, numbers, &scope, &ctx)?;
+            let row = registries::draft(conn, kind, branch_id, numbers, ctx)?;
             Ok(views::registry(conn, row)?)
         })
         .await?;
@@ -208,16 +203,11 @@ async fn add_item(
 ) -> ApiResult<web::Json<Registry>> {
     let id = id.into_inner()?.into_inner();
     let body = body.into_inner()?;
-    let scope = auth.scope().clone();
-    let now = state.clock.now();
-    let snapshot = state.calendar.current();
-    let actor = Actor::from(&auth.principal);
     Ok(web::Json(
         state
-            .write(move |conn| {
-                let ctx = EventContext::now(actor, now, &snapshot);
+            .act(&auth.principal, move |conn, ctx| {
                 let number = &body.application_number;
-                let row = registries::add_item(conn, id, number, &scope, &ctx)?;
+                let row = registries::add_item(conn, id, number, ctx)?;
                 Ok(views::registry(conn, row)?)
             })
             .await?,
@@ -246,11 +236,10 @@ async fn remove_item(
     path: ApiPath<(RegistryId, ShipmentId)>,
 ) -> ApiResult<web::Json<Registry>> {
     let (id, shipment_id) = path.into_inner()?.into_inner();
-    let scope = auth.scope().clone();
     Ok(web::Json(
         state
-            .write(move |conn| {
-                let row = registries::remove_item(conn, id, shipment_id, &scope)?;
+            .act(&auth.principal, move |conn, ctx| {
+                let row = registries::remove_item(conn, id, shipment_id, ctx)?;
                 Ok(views::registry(conn, row)?)
             })
             .await?,
@@ -277,14 +266,9 @@ async fn seal_registry(
     id: ApiPath<RegistryId>,
 ) -> ApiResult<web::Json<Registry>> {
     let id = id.into_inner()?.into_inner();
-    let scope = auth.scope().clone();
-    let now = state.clock.now();
-    let snapshot = state.calendar.current();
-    let actor = Actor::from(&auth.principal);
     let view = state
-        .write(move |conn| {
-            let ctx = EventContext::now(actor, now, &snapshot);
-            let row = registries::seal(conn, id, &scope, &ctx)?;
+        .act(&auth.principal, move |conn, ctx| {
+            let row = registries::seal(conn, id, ctx)?;
             Ok(views::registry(conn, row)?)
         })
         .await?;
@@ -323,15 +307,10 @@ async fn hand_over(
     let id = id.into_inner()?.into_inner();
     let body = body.into_inner()?;
     auth.own_branch()?;
-    let scope = auth.scope().clone();
-    let now = state.clock.now();
-    let snapshot = state.calendar.current();
-    let actor = Actor::from(&auth.principal);
     let view = state
-        .write(move |conn| {
-            let ctx = EventContext::now(actor, now, &snapshot);
+        .act(&auth.principal, move |conn, ctx| {
             let courier = body.courier_name.as_str();
-            let row = registries::hand_over(conn, id, courier, &scope, &ctx)?;
+            let row = registries::hand_over(conn, id, courier, ctx)?;
             Ok(views::registry(conn, row)?)
         })
         .await?;
@@ -373,16 +352,11 @@ async fn bring_back(
     let id = id.into_inner()?.into_inner();
     let body = body.into_inner()?;
     auth.own_branch()?;
-    let scope = auth.scope().clone();
-    let now = state.clock.now();
-    let snapshot = state.calendar.current();
-    let actor = Actor::from(&auth.principal);
     let disclosure = auth.disclosure();
     let view = state
-        .write(move |conn| {
-            let ctx = EventContext::now(actor, now, &snapshot);
-            let row = registries::bring_back(conn, id, body.reason.as_str(), &scope, &ctx)?;
-            views::shipment(conn, row.id, &scope, disclosure)?
+        .act(&auth.principal, move |conn, ctx| {
+            let row = registries::bring_back(conn, id, body.reason.as_str(), ctx)?;
+            views::shipment(conn, row.id, &ctx.scope, disclosure)?
                 .ok_or_else(|| ApiError::not_found(format!("shipment {id} not found")))
         })
         .await?;

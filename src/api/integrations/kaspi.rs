@@ -8,7 +8,6 @@ use crate::api::extract::ApiJson;
 use crate::api::extract::ApiPath;
 use crate::db::DbConnection;
 use crate::db::models::application::ApplicationRow;
-use crate::db::models::branch::BranchScope;
 use crate::db::models::integration_event::fingerprint;
 use crate::db::models::{application, branch, shipment};
 use crate::domain::application::DeliveryChangeReason;
@@ -375,9 +374,7 @@ async fn reroute_to_con_by_kaspi(
         event,
         "rerouted_to_con",
         hash,
-        move |conn, number, ctx| {
-            delivery::reroute_to_con(conn, number, body.reason, &BranchScope::All, ctx)
-        },
+        move |conn, number, ctx| delivery::reroute_to_con(conn, number, body.reason, ctx),
     )
     .await
 }

@@ -92,11 +92,9 @@ async fn edit_year(
     auth.require_national("the working-day calendar")?;
     let (edit, reason) = body.into_inner()?.into_edit();
     let year = year.into_inner()?.into_inner();
-    let now = state.clock.now();
-    let actor = auth.principal;
     let record = state
-        .write(move |conn| {
-            let record = calendar_edit::edit(conn, year, edit, &reason, &actor, now)?;
+        .act(&auth.principal, move |conn, ctx| {
+            let record = calendar_edit::edit(conn, year, edit, &reason, ctx)?;
             Ok(CalendarEditRecord::from(record))
         })
         .await?;
@@ -190,10 +188,10 @@ async fn import_swaps(
         })
         .collect();
     let year = year.into_inner()?.into_inner();
-    let (now, actor, reason) = (state.clock.now(), auth.principal, body.reason);
+    let reason = body.reason;
     let edits = state
-        .write(move |conn| {
-            let rows = calendar_edit::import_swaps(conn, year, &swaps, &reason, &actor, now)?;
+        .act(&auth.principal, move |conn, ctx| {
+            let rows = calendar_edit::import_swaps(conn, year, &swaps, &reason, ctx)?;
             Ok(rows
                 .into_iter()
                 .map(CalendarEditRecord::from)

@@ -12,7 +12,6 @@ use crate::domain::reference::Text;
 use crate::reports::views::Dispute;
 use crate::workflows::Reason;
 use crate::workflows::disputes::{self, Settlement};
-use crate::workflows::{Actor, EventContext};
 use actix_web::{HttpResponse, get, post, web};
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -71,15 +70,9 @@ async fn open_dispute(
         subject: body.subject,
         opened_on: supported_date(body.opened_on, "opened_on")?,
     };
-    let scope = auth.scope().clone();
-    let now = state.clock.now();
-    let snapshot = state.calendar.current();
-    let key = auth.principal.key_id;
-    let actor = Actor::from(&auth.principal);
     let opened = state
-        .write(move |conn| {
-            let ctx = EventContext::now(actor, now, &snapshot);
-            Ok(disputes::open(conn, &new, key, &scope, &ctx)?)
+        .act(&auth.principal, move |conn, ctx| {
+            Ok(disputes::open(conn, &new, ctx)?)
         })
         .await?;
     Ok(HttpResponse::Created().json(Dispute::from(opened)))
@@ -112,14 +105,9 @@ async fn settle_dispute(
         outcome: body.outcome,
         settled_on: supported_date(body.settled_on, "settled_on")?,
     };
-    let scope = auth.scope().clone();
-    let now = state.clock.now();
-    let snapshot = state.calendar.current();
-    let actor = Actor::from(&auth.principal);
     let settled = state
-        .write(move |conn| {
-            let ctx = EventContext::now(actor, now, &snapshot);
-            Ok(disputes::settle(conn, id, &settlement, &scope, &ctx)?)
+        .act(&auth.principal, move |conn, ctx| {
+            Ok(disputes::settle(conn, id, &settlement, ctx)?)
         })
         .await?;
     Ok(web::Json(settled.into()))

@@ -75,14 +75,11 @@ async fn create_period(
         reason: body.reason,
         document_ref: body.document_ref,
     };
-    let now = state.clock.now();
-    let actor = auth.principal;
-    let cache = state.calendar.clone();
     let period = state
-        .write(move |conn| {
-            let snapshot = cache.current();
-            let period = periods::record(conn, &new, &actor, now, &snapshot)?;
-            Ok(ForceMajeurePeriod::new(period, &snapshot.calendar, now))
+        .act(&auth.principal, move |conn, ctx| {
+            let period = periods::record(conn, &new, ctx)?;
+            let calendar = &ctx.calendar.calendar;
+            Ok(ForceMajeurePeriod::new(period, calendar, ctx.recorded_at))
         })
         .await?;
     state.reload_calendar().await;
@@ -127,14 +124,11 @@ async fn end_period(
 ) -> ApiResult<web::Json<ForceMajeurePeriod>> {
     let ends_at = plausible(body.into_inner()?.ends_at, "ends_at")?;
     let id = id.into_inner()?.into_inner();
-    let now = state.clock.now();
-    let actor = auth.principal;
-    let cache = state.calendar.clone();
     let period = state
-        .write(move |conn| {
-            let calendar = cache.current();
-            let period = periods::end(conn, id, ends_at, &actor, now, &calendar.calendar)?;
-            Ok(ForceMajeurePeriod::new(period, &calendar.calendar, now))
+        .act(&auth.principal, move |conn, ctx| {
+            let period = periods::end(conn, id, ends_at, ctx)?;
+            let calendar = &ctx.calendar.calendar;
+            Ok(ForceMajeurePeriod::new(period, calendar, ctx.recorded_at))
         })
         .await?;
     state.reload_calendar().await;
@@ -197,17 +191,11 @@ async fn record_notice(
 ) -> ApiResult<web::Json<ForceMajeurePeriod>> {
     let id = id.into_inner()?.into_inner();
     let body = body.into_inner()?;
-    let actor = auth.principal;
-    let now = state.clock.now();
-    let cache = state.calendar.clone();
     let period = state
-        .write(move |conn| {
-            let period = periods::record_notice(conn, id, &body.reference, &actor, now)?;
-            Ok(ForceMajeurePeriod::new(
-                period,
-                &cache.current().calendar,
-                now,
-            ))
+        .act(&auth.principal, move |conn, ctx| {
+            let period = periods::record_notice(conn, id, &body.reference, ctx)?;
+            let calendar = &ctx.calendar.calendar;
+            Ok(ForceMajeurePeriod::new(period, calendar, ctx.recorded_at))
         })
         .await?;
     state.reload_calendar().await;

@@ -274,10 +274,10 @@ pub async fn edit_calendar(
         .request()
         .map_err(|e| ConsoleError::from_api(&ctx, ApiError::validation(e)))?
         .into_edit();
-    let now = state.clock.now();
-    let actor = auth.principal.clone();
     let record = state
-        .write(move |conn| Ok(calendar_edit::edit(conn, year, edit, &reason, &actor, now)?))
+        .act(&auth.principal, move |conn, ctx| {
+            Ok(calendar_edit::edit(conn, year, edit, &reason, ctx)?)
+        })
         .await
         .map_err(api_error(&ctx))?;
     tracing::info!(
