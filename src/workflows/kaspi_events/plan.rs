@@ -7,7 +7,7 @@ use super::consequences::history_details;
 use crate::db::models::shipment::{self as shipments, Loaded, ShipmentRow};
 use crate::db::{DbConnection, lock_key};
 use crate::domain::kaspi::{KaspiEventBody, Outcome};
-use crate::domain::shipment::{Event, KaspiPlan, Transition, kaspi_may_be_ahead, kaspi_plan};
+use crate::domain::shipment::{Event, KaspiPlan, Transition, kaspi_plan};
 use crate::workflows::shipment::note;
 use crate::workflows::{EventContext, Reason, WorkflowError, WorkflowResult};
 
@@ -29,7 +29,7 @@ pub(super) fn plan(shipment: &ShipmentRow, body: &KaspiEventBody) -> Plan {
     ) {
         KaspiPlan::Apply(steps) => Plan::Apply(steps),
         KaspiPlan::Stale => Plan::Stale,
-        KaspiPlan::Refused(_) if kaspi_may_be_ahead(shipment.status) => Plan::Wait,
+        KaspiPlan::Wait => Plan::Wait,
         KaspiPlan::Refused(refusal) => Plan::Refused(WorkflowError::rejected(
             Reason::InvalidTransition,
             refusal.to_string(),
