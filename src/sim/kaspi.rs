@@ -6,7 +6,7 @@ use super::{Action, Run, local, local_day};
 use crate::domain::application::DeliveryChangeReason;
 use crate::domain::calendar::CalendarSnapshot;
 use crate::domain::identifiers::ExternalId;
-use crate::domain::kaspi::{KaspiEvent, KaspiEventBody, KaspiLossAct};
+use crate::domain::kaspi::{KaspiEvent, KaspiEventBody, KaspiLossAct, Outcome};
 use crate::domain::reference::Text;
 use crate::workflows::{Source, delivery, kaspi_events};
 use anyhow::bail;
@@ -283,21 +283,20 @@ impl Run<'_> {
                 body,
             });
         }
-        let refs: Vec<&KaspiEvent> = built.iter().collect();
-        let received = kaspi_events::receive_chunk(
-            self.conn,
-            &refs,
-            kaspi_events::Delivery {
+        let mut batch = kaspi_events::Batch::new(built.into_iter().map(Ok).collect());
+        for chunk in batch.chunks() {
+            let delivery = kaspi_events::Delivery {
                 actor: &self.kaspi,
                 now: at,
                 calendar: snapshot,
-            },
-        )?;
-        for r in &received {
-            if r.outcome.as_str() == "rejected" {
+            };
+            batch.answered(chunk.receive(self.conn, delivery)?);
+        }
+        for r in batch.answers()? {
+            if r.outcome == Outcome::Rejected {
                 bail!(
                     "Kaspi event {} rejected: {} {}",
-                    r.event_id,
+                    r.event_id.as_deref().unwrap_or(""),
                     r.reason.as_deref().unwrap_or(""),
                     r.detail.as_deref().unwrap_or("")
                 );

@@ -5,12 +5,10 @@ use crate::api::AppState;
 use crate::api::error::{ApiError, ApiResult, ErrorCode};
 use crate::api::extract::{Bounds, parse_json};
 use crate::domain::calendar::{supported_date, supported_instant};
-use crate::domain::ids::ShipmentId;
-use crate::domain::kaspi::{KaspiEvent, KaspiEventBody, Outcome};
-use crate::domain::shipment::ShipmentState;
+use crate::domain::kaspi::{KaspiEvent, KaspiEventBody};
 use crate::workflows::Actor;
 use crate::workflows::Reason;
-use crate::workflows::kaspi_events::{CHUNK, Delivery, Received, order, receive_chunk};
+use crate::workflows::kaspi_events::{Batch, Delivery, EventResult, Unreadable};
 use actix_web::{HttpRequest, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -34,35 +32,6 @@ fn batch_schema() -> utoipa::openapi::Array {
     BATCH.array_of::<KaspiEvent>()
 }
 
-/// The answer for one event.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct EventResult {
-    pub event_id: Option<String>,
-    pub outcome: Outcome,
-    /// For a duplicate: what the event got the first time.
-    pub first_outcome: Option<Outcome>,
-    /// A problem code, for rejected events.
-    pub reason: Option<String>,
-    pub detail: Option<String>,
-    pub shipment_id: Option<ShipmentId>,
-    /// Where the shipment is now.
-    pub state: Option<ShipmentState>,
-}
-
-impl From<Received> for EventResult {
-    fn from(r: Received) -> Self {
-        EventResult {
-            event_id: Some(r.event_id),
-            outcome: r.outcome,
-            first_outcome: r.first_outcome,
-            reason: r.reason,
-            detail: r.detail,
-            shipment_id: r.shipment_id,
-            state: r.state,
-        }
-    }
-}
-
 /// Checks the signature before anything is read from the body (401 and nothing stored).
 fn verified(req: &HttpRequest, state: &AppState, body: &[u8]) -> ApiResult<String> {
     webhook::verify(req.headers(), body, &state.kaspi_secrets, state.clock.now())
@@ -81,10 +50,10 @@ fn plausible(event: KaspiEvent) -> Result<KaspiEvent, ApiError> {
     Ok(event)
 }
 
-/// Receives the readable events, in the order things happened, a chunk per transaction (and per
-/// pool connection, so a long batch never keeps one from other requests); an unreadable event
-/// is answered `rejected` in its place. The first failure of ours fails the call: Kaspi sends
-/// it again, and what was already received answers `duplicate`.
+/// Receives the events as one [`Batch`], a chunk per transaction (and per pool connection, so a
+/// long batch never keeps one from other requests); an unreadable event is answered `rejected`
+/// in its place. The first failure of ours fails the call: Kaspi sends it again, and what was
+/// already received answers `duplicate`.
 async fn receive(
     state: &AppState,
     webhook_id: String,
@@ -93,54 +62,32 @@ async fn receive(
     let now = state.clock.now();
     let snapshot = state.calendar.current();
     let actor = Actor::kaspi(format!("Kaspi webhook {webhook_id}"));
-    let readable: Vec<(usize, &KaspiEvent)> = events
-        .iter()
-        .enumerate()
-        .filter_map(|(i, e)| e.as_ref().ok().map(|e| (i, e)))
-        .collect();
-    let refs: Vec<&KaspiEvent> = readable.iter().map(|(_, e)| *e).collect();
-    let ordered: Vec<(usize, KaspiEvent)> = order(&refs)
-        .into_iter()
-        .map(|k| (readable[k].0, readable[k].1.clone()))
-        .collect();
-    let mut results: Vec<Option<EventResult>> = events
-        .iter()
-        .map(|e| {
-            e.as_ref().err().map(|invalid| EventResult {
-                event_id: None,
-                outcome: Outcome::Rejected,
-                first_outcome: None,
-                reason: Some(invalid.code().as_str().to_owned()),
-                detail: Some(invalid.detail().to_owned()),
-                shipment_id: None,
-                state: None,
+    let mut batch = Batch::new(
+        events
+            .into_iter()
+            .map(|event| {
+                event.map_err(|invalid| Unreadable {
+                    code: invalid.code().as_str(),
+                    detail: invalid.detail().to_owned(),
+                })
             })
-        })
-        .collect();
-    for chunk in ordered.chunks(CHUNK) {
-        let (positions, chunk): (Vec<usize>, Vec<KaspiEvent>) = chunk.iter().cloned().unzip();
+            .collect(),
+    );
+    for chunk in batch.chunks() {
         let (snapshot, actor) = (snapshot.clone(), actor.clone());
-        let received = state
+        let answered = state
             .write(move |conn| {
                 let delivery = Delivery {
                     actor: &actor,
                     now,
                     calendar: &snapshot,
                 };
-                let refs: Vec<&KaspiEvent> = chunk.iter().collect();
-                Ok(receive_chunk(conn, &refs, delivery)?)
+                Ok(chunk.receive(conn, delivery)?)
             })
             .await?;
-        for (position, answer) in positions.into_iter().zip(received) {
-            results[position] = Some(answer.into());
-        }
+        batch.answered(answered);
     }
-    let results = results
-        .into_iter()
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| {
-            ApiError::internal(anyhow::anyhow!("an event was received without an answer"))
-        })?;
+    let results = batch.answers()?;
     for result in &results {
         state.metrics.observe_kaspi_event(result.outcome.as_str());
     }

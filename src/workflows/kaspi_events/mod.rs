@@ -12,12 +12,14 @@
 //! Receiving is here; planning, the writes an event makes, the removal rules (п.29–30), the
 //! reconciliation of registries (п.18) and the replay of waiting events each have a file.
 
+mod batch;
 mod consequences;
 mod plan;
 mod reconciliation;
 mod removal;
 mod replay;
 
+pub use batch::{Answered, Batch, Chunk, Unreadable};
 pub use replay::replay_waiting;
 
 use super::{Actor, EventContext, Reason, Source, WorkflowError, WorkflowResult};
@@ -34,7 +36,9 @@ use consequences::{apply_steps, effects};
 use plan::{Plan, Planned, plan_for_waybill, record_stale, waiting};
 use reconciliation::{Acceptance, accept_registry};
 use removal::{contradicts_removal, flag_early_removal, judge_early_removal, report_is_new};
+use serde::Serialize;
 use std::collections::HashMap;
+use utoipa::ToSchema;
 
 /// Events received in one transaction at the most: a batch is received in chunks, each
 /// committed before the next, so a failure of ours late in a batch keeps the chunks before it
@@ -42,9 +46,9 @@ use std::collections::HashMap;
 pub const CHUNK: usize = 100;
 
 /// The answer for one event.
-#[derive(Debug, Clone)]
-pub struct Received {
-    pub event_id: String,
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EventResult {
+    pub event_id: Option<String>,
     pub outcome: Outcome,
     /// For a duplicate: what the event got the first time.
     pub first_outcome: Option<Outcome>,
@@ -77,14 +81,6 @@ impl<'a> Delivery<'a> {
     }
 }
 
-/// The events delivered together (one call or one batch) in the order they are to be received:
-/// the order things happened, which a batch may list otherwise. Returns their positions.
-pub fn order(events: &[&KaspiEvent]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..events.len()).collect();
-    order.sort_by_key(|&i| events[i].occurred_at);
-    order
-}
-
 /// Why a chunk's transaction is rolled back.
 enum Stop {
     /// An event of the chunk was kept meanwhile by another transaction: receive the chunk again.
@@ -107,12 +103,12 @@ impl From<WorkflowError> for Stop {
 /// Receives `events` (at most [`CHUNK`], in the order given) in one transaction; a failure of
 /// ours receives none of them. Another transaction changing the same shipments or keeping the
 /// same events first makes the chunk be received again: the events are then duplicates, or
-/// apply to the new state.
-pub fn receive_chunk(
+/// apply to the new state. Callers deliver events as a [`Batch`].
+fn receive_chunk(
     conn: &mut DbConnection,
     events: &[&KaspiEvent],
     delivery: Delivery<'_>,
-) -> WorkflowResult<Vec<Received>> {
+) -> WorkflowResult<Vec<EventResult>> {
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -150,7 +146,7 @@ fn receive_in(
     conn: &mut DbConnection,
     events: &[&KaspiEvent],
     delivery: Delivery<'_>,
-) -> Result<Vec<Received>, Stop> {
+) -> Result<Vec<EventResult>, Stop> {
     // A single event is tried straight away (a repeat is found when it is kept); a chunk looks
     // its events up first, so that a batch sent again is not received one rollback at a time.
     let mut kept: HashMap<String, KaspiEventRow> = if events.len() > 1 {
@@ -189,8 +185,8 @@ fn receive_in(
         if !stored::insert_new(conn, &row)? {
             return Err(Stop::Seen);
         }
-        received.push(Received {
-            event_id: row.event_id.clone(),
+        received.push(EventResult {
+            event_id: Some(row.event_id.clone()),
             outcome: done.outcome,
             first_outcome: None,
             reason: done.reason,
@@ -211,10 +207,10 @@ fn answer_repeat(
     event: &KaspiEvent,
     hash: &str,
     first: &KaspiEventRow,
-) -> WorkflowResult<Received> {
-    let event_id = event.event_id.to_string();
+) -> WorkflowResult<EventResult> {
+    let event_id = Some(event.event_id.to_string());
     if first.payload_hash != hash {
-        return Ok(Received {
+        return Ok(EventResult {
             event_id,
             outcome: Outcome::Rejected,
             first_outcome: None,
@@ -228,7 +224,7 @@ fn answer_repeat(
         Some(id) => shipments::find(conn, id)?.map(|s| s.status),
         None => None,
     };
-    Ok(Received {
+    Ok(EventResult {
         event_id,
         outcome: Outcome::Duplicate,
         first_outcome: Some(first.outcome),
@@ -240,7 +236,7 @@ fn answer_repeat(
 }
 
 /// A single event whose twin was kept first.
-fn repeat(conn: &mut DbConnection, event: &KaspiEvent) -> WorkflowResult<Received> {
+fn repeat(conn: &mut DbConnection, event: &KaspiEvent) -> WorkflowResult<EventResult> {
     let first = stored::find(conn, event.event_id.as_str())?.ok_or_else(|| {
         WorkflowError::internal(
             "answering a repeated Kaspi event",

@@ -7,7 +7,7 @@ use diesel::Connection;
 use diesel::connection::{InstrumentationEvent, SimpleConnection};
 use postamat::domain::kaspi::{KaspiEvent, Outcome};
 use postamat::workflows::Actor;
-use postamat::workflows::kaspi_events::{Delivery, receive_chunk};
+use postamat::workflows::kaspi_events::{Batch, Delivery};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 
@@ -122,6 +122,10 @@ pub fn applied(
         now,
         calendar: &snapshot,
     };
-    let received = receive_chunk(conn, &[event], delivery).unwrap();
+    let mut batch = Batch::new(vec![Ok(event.clone())]);
+    for chunk in batch.chunks() {
+        batch.answered(chunk.receive(conn, delivery).unwrap());
+    }
+    let received = batch.answers().unwrap();
     assert_eq!(received[0].outcome, Outcome::Applied, "{received:?}");
 }
