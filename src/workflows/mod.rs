@@ -17,6 +17,7 @@ pub mod disputes;
 pub mod duplicate;
 pub mod error;
 pub mod force_majeure;
+pub mod inbox;
 pub mod intake;
 pub mod issuance;
 pub mod kaspi_events;

@@ -1,6 +1,6 @@
 //! Kaspi: applications chosen for delivery (п.3–4) and delivery orders (п.8–10).
 
-use super::{EventKey, once};
+use super::once;
 use crate::api::AppState;
 use crate::api::auth::{Authorized, KaspiIntegration};
 use crate::api::error::{ApiError, ApiResult, ErrorCode};
@@ -21,10 +21,10 @@ use crate::reports::views::{self, ApplicationView, DeadlineView, KaspiTrack};
 use crate::workflows::Reason;
 use crate::workflows::WorkflowResult;
 use crate::workflows::delivery;
+use crate::workflows::inbox::Inbound;
 use crate::workflows::kaspi_order::{self, KaspiOrder};
 use crate::workflows::register::{self, NewApplication};
 use crate::workflows::{Actor, EventContext, Source};
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -220,7 +220,7 @@ pub struct OrderRecorded {
         (status = 404, description = "Unknown application (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not executed yet or not a postamat delivery (`invalid_transition`), another order already (`order_conflict`), or the event id reused (`event_id_reused`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
     ),
-    // ValidationFailed supported_instant(occurred_at); kaspi_order::record_order: NotFound application; InvalidTransition no original / apply Refusal (state, ЦОН route); OrderConflict; OrderConflict also order_held_by_another (waybill/order id of another shipment); AlreadyExists shipment::save_change UniqueViolation only when two such orders race; CalendarUnavailable start_deadlines(KaspiArrival) or replay_waiting; EventIdReused integrations::once
+    // ValidationFailed supported_instant(occurred_at); kaspi_order::record_order: NotFound application; InvalidTransition no original / apply Refusal (state, ЦОН route); OrderConflict; OrderConflict also order_held_by_another (waybill/order id of another shipment); AlreadyExists shipment::save_change UniqueViolation only when two such orders race; CalendarUnavailable start_deadlines(KaspiArrival) or replay_waiting; EventIdReused inbox::once
     extensions(("x-problem-codes" = json!([Reason::ValidationFailed, Reason::NotFound, Reason::InvalidTransition, Reason::OrderConflict, Reason::AlreadyExists, ErrorCode::CalendarUnavailable, Reason::EventIdReused]))),
 )]
 #[post("/api/v1/integrations/kaspi/orders")]
@@ -231,8 +231,8 @@ async fn order_created(
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner()?;
     supported_instant(body.occurred_at, "occurred_at")?;
-    let key = EventKey {
-        source: "kaspi",
+    let key = Inbound {
+        source: Source::Kaspi,
         event_id: body.event_id.to_string(),
         kind: "order_created",
         application_number: body.application_number.to_string(),
@@ -264,8 +264,7 @@ async fn order_created(
             waybill: body.waybill.to_string(),
             deadlines: views::deadlines(conn, shipment.id, zone)?,
         };
-        let json = serde_json::to_value(recorded).map_err(ApiError::internal)?;
-        Ok((StatusCode::OK, json))
+        Ok(recorded)
     })
     .await
 }
@@ -299,7 +298,7 @@ pub struct PostamatChange {
         (status = 409, description = "Already placed, delivered at the ЦОН, refused or cancelled (`invalid_transition`), or the event id reused (`event_id_reused`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`unknown_postamat`, `postamat_not_in_city`, or a date out of range (`validation_failed`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
     ),
-    // ValidationFailed supported_instant(occurred_at); delivery::change_postamat: NotFound application; InvalidTransition status/method/apply Refusal (placed); UnknownPostamat; PostamatNotInCity; EventIdReused integrations::once
+    // ValidationFailed supported_instant(occurred_at); delivery::change_postamat: NotFound application; InvalidTransition status/method/apply Refusal (placed); UnknownPostamat; PostamatNotInCity; EventIdReused inbox::once
     extensions(("x-problem-codes" = json!([Reason::ValidationFailed, Reason::NotFound, Reason::InvalidTransition, Reason::UnknownPostamat, Reason::PostamatNotInCity, Reason::EventIdReused]))),
 )]
 #[post("/api/v1/integrations/kaspi/applications/{number}/postamat")]
@@ -353,7 +352,7 @@ pub struct ConInstead {
         (status = 404, description = "Unknown application (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already placed, delivered at the ЦОН, with the State courier, refused or cancelled (`invalid_transition`), or the event id reused (`event_id_reused`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
     ),
-    // ValidationFailed supported_instant(occurred_at); delivery::reroute_to_con: NotFound; InvalidTransition status/method/with the State courier/apply Refusal; CalendarUnavailable start_deadlines(Return); EventIdReused integrations::once
+    // ValidationFailed supported_instant(occurred_at); delivery::reroute_to_con: NotFound; InvalidTransition status/method/with the State courier/apply Refusal; CalendarUnavailable start_deadlines(Return); EventIdReused inbox::once
     extensions(("x-problem-codes" = json!([Reason::ValidationFailed, Reason::NotFound, Reason::InvalidTransition, ErrorCode::CalendarUnavailable, Reason::EventIdReused]))),
 )]
 #[post("/api/v1/integrations/kaspi/applications/{number}/reroute-to-con")]
@@ -396,8 +395,8 @@ where
         + 'static,
 {
     supported_instant(occurred_at, "occurred_at")?;
-    let key = EventKey {
-        source: "kaspi",
+    let key = Inbound {
+        source: Source::Kaspi,
         event_id: event_id.to_string(),
         kind,
         application_number: number.to_string(),
@@ -418,8 +417,7 @@ where
         );
         let app = change(conn, number.as_str(), &ctx)?;
         let view = views::application(conn, app, disclosure)?;
-        let json = serde_json::to_value(view).map_err(ApiError::internal)?;
-        Ok((StatusCode::OK, json))
+        Ok(view)
     })
     .await
 }

@@ -7,12 +7,12 @@ pub mod registry_office;
 pub mod webhook;
 
 use crate::api::AppState;
-use crate::api::error::{ApiError, ApiResult, ErrorCode};
-use crate::db::models::integration_event::{self, NewEvent};
-use crate::db::{DbConnection, write_transaction};
-use crate::workflows::Reason;
+use crate::api::error::ApiResult;
+use crate::db::DbConnection;
+use crate::workflows::WorkflowResult;
+use crate::workflows::inbox::{self, Inbound};
 use actix_web::HttpResponse;
-use actix_web::http::StatusCode;
+use serde::Serialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn routes(cfg: &mut ServiceConfig<'_>) {
@@ -21,73 +21,16 @@ pub fn routes(cfg: &mut ServiceConfig<'_>) {
     registry_office::routes(cfg);
 }
 
-/// Identifies one integration event for idempotency.
-pub struct EventKey {
-    pub source: &'static str,
-    pub event_id: String,
-    pub kind: &'static str,
-    pub application_number: String,
-    pub payload_hash: String,
-}
-
-/// Runs `work` once per event id. A repeat with the same payload gets the first answer and
-/// changes nothing; the same id with another payload is refused. Only successful outcomes are
-/// kept, so an event refused for the shipment's state can be sent again once it fits.
-pub async fn once<F>(state: &AppState, key: EventKey, work: F) -> ApiResult<HttpResponse>
+/// Runs `work` once per event id through the workflows' inbox ([`inbox::once`], which states
+/// what is kept) and answers 200 with what it gave, or with what was kept for a repeat.
+pub async fn once<T, F>(state: &AppState, event: Inbound, work: F) -> ApiResult<HttpResponse>
 where
-    F: FnOnce(&mut DbConnection) -> Result<(StatusCode, serde_json::Value), ApiError>
-        + Send
-        + 'static,
+    T: Serialize,
+    F: FnOnce(&mut DbConnection) -> WorkflowResult<T> + Send + 'static,
 {
     let now = state.clock.now();
-    let replay = |stored: integration_event::StoredResponse, key: &EventKey| {
-        if stored.payload_hash == key.payload_hash {
-            Ok((stored.status, stored.body))
-        } else {
-            Err(ApiError::new(
-                ErrorCode::Refused(Reason::EventIdReused),
-                format!(
-                    "event {} was already received with a different payload",
-                    key.event_id
-                ),
-            ))
-        }
-    };
-    let (status, body) = state
-        .write(move |conn| {
-            let result = write_transaction(conn, |conn| {
-                if let Some(stored) = integration_event::find(conn, key.source, &key.event_id)? {
-                    return replay(stored, &key).map(Err);
-                }
-                let (status, body) = work(conn)?;
-                integration_event::store(
-                    conn,
-                    NewEvent {
-                        source: key.source,
-                        event_id: &key.event_id,
-                        kind: key.kind,
-                        application_number: &key.application_number,
-                        payload_hash: &key.payload_hash,
-                        status: status.as_u16(),
-                        body: &body,
-                        received_at: now,
-                    },
-                )?;
-                Ok(Ok((status.as_u16(), body)))
-            });
-            match result {
-                Ok(Ok(fresh)) | Ok(Err(fresh)) => Ok(fresh),
-                // The same event may have raced in on another connection and won (we then
-                // failed on its lock or its key): answer as it did.
-                Err(e) if e.code() != ErrorCode::Refused(Reason::EventIdReused) => {
-                    match integration_event::find(conn, key.source, &key.event_id)? {
-                        Some(stored) => replay(stored, &key),
-                        None => Err(e),
-                    }
-                }
-                Err(e) => Err(e),
-            }
-        })
+    let answer = state
+        .write(move |conn| Ok(inbox::once(conn, &event, now, work)?))
         .await?;
-    Ok(HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK)).json(body))
+    Ok(HttpResponse::Ok().json(answer))
 }

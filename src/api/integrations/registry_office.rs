@@ -1,10 +1,10 @@
 //! The registry office (РАГС, ИС ЗАГС): an application's final status (п.5, 8), or its
 //! cancellation after a loss (п.24).
 
-use super::{EventKey, once};
+use super::once;
 use crate::api::AppState;
 use crate::api::auth::{Authorized, RegistryOffice};
-use crate::api::error::{ApiError, ApiResult};
+use crate::api::error::ApiResult;
 use crate::api::extract::ApiJson;
 use crate::db::models::integration_event::fingerprint;
 use crate::domain::application::{ApplicationStatus, FinalStatus};
@@ -13,9 +13,9 @@ use crate::domain::identifiers::{ApplicationNumber, ExternalId};
 use crate::domain::ids::ShipmentId;
 use crate::domain::shipment::ShipmentState;
 use crate::workflows::Reason;
+use crate::workflows::inbox::Inbound;
 use crate::workflows::registry_office::apply_status;
 use crate::workflows::{Actor, EventContext, Source};
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -57,7 +57,7 @@ pub struct EventApplied {
         (status = 404, description = "Unknown application (`not_found`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The application already has a final status, or a cancellation comes before the loss act is drawn (п.24) (`invalid_transition`), or the event id was reused (`event_id_reused`)", body = crate::api::error::Problem, content_type = "application/problem+json"),
     ),
-    // ValidationFailed supported_instant(occurred_at); registry_office::apply_status: NotFound application; InvalidTransition status.after None / no lost document (cancel); AlreadyExists shipment::create UniqueViolation(shipments_one_original_idx), only when two `executed` with different event ids race; EventIdReused integrations::once
+    // ValidationFailed supported_instant(occurred_at); registry_office::apply_status: NotFound application; InvalidTransition status.after None / no lost document (cancel); AlreadyExists shipment::create UniqueViolation(shipments_one_original_idx), only when two `executed` with different event ids race; EventIdReused inbox::once
     extensions(("x-problem-codes" = json!([Reason::ValidationFailed, Reason::NotFound, Reason::InvalidTransition, Reason::AlreadyExists, Reason::EventIdReused]))),
 )]
 #[post("/api/v1/integrations/registry-office/events")]
@@ -68,8 +68,8 @@ async fn registry_office_event(
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner()?;
     supported_instant(body.occurred_at, "occurred_at")?;
-    let key = EventKey {
-        source: "registry_office",
+    let key = Inbound {
+        source: Source::RegistryOffice,
         event_id: body.event_id.to_string(),
         kind: body.status.as_str(),
         application_number: body.application_number.to_string(),
@@ -101,8 +101,7 @@ async fn registry_office_event(
             shipment_id: applied.shipment.as_ref().map(|s| s.id),
             shipment_state: applied.shipment.map(|s| s.status),
         };
-        let json = serde_json::to_value(answer).map_err(ApiError::internal)?;
-        Ok((StatusCode::OK, json))
+        Ok(answer)
     })
     .await
 }

@@ -17,36 +17,31 @@ pub fn fingerprint(value: &impl serde::Serialize) -> String {
         .collect()
 }
 
-/// The stored answer to an event id.
-pub struct StoredResponse {
+/// What was kept of an event: its payload's fingerprint and the answer it got.
+pub struct Kept {
     pub payload_hash: String,
-    pub status: u16,
-    pub body: serde_json::Value,
+    pub answer: serde_json::Value,
 }
 
-pub fn find(
-    conn: &mut DbConnection,
-    source: &str,
-    event_id: &str,
-) -> QueryResult<Option<StoredResponse>> {
+/// Every kept event was answered 200 OK; the column keeps that status, as rows before the inbox
+/// recorded it.
+const ANSWERED_OK: i32 = 200;
+
+pub fn find(conn: &mut DbConnection, source: &str, event_id: &str) -> QueryResult<Option<Kept>> {
     integration_events::table
         .filter(integration_events::source.eq(source))
         .filter(integration_events::event_id.eq(event_id))
         .select((
             integration_events::payload_hash,
-            integration_events::response_status,
             integration_events::response,
         ))
-        .first::<(String, i32, String)>(conn)
+        .first::<(String, String)>(conn)
         .optional()?
-        .map(|(payload_hash, status, body)| {
-            let corrupt = |e: Box<dyn std::error::Error + Send + Sync>| {
-                diesel::result::Error::DeserializationError(e)
-            };
-            Ok(StoredResponse {
+        .map(|(payload_hash, answer)| {
+            Ok(Kept {
                 payload_hash,
-                status: u16::try_from(status).map_err(|e| corrupt(Box::new(e)))?,
-                body: serde_json::from_str(&body).map_err(|e| corrupt(Box::new(e)))?,
+                answer: serde_json::from_str(&answer)
+                    .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))?,
             })
         })
         .transpose()
@@ -58,8 +53,7 @@ pub struct NewEvent<'a> {
     pub kind: &'a str,
     pub application_number: &'a str,
     pub payload_hash: &'a str,
-    pub status: u16,
-    pub body: &'a serde_json::Value,
+    pub answer: &'a serde_json::Value,
     pub received_at: DateTime<Utc>,
 }
 
@@ -71,8 +65,8 @@ pub fn store(conn: &mut DbConnection, event: NewEvent<'_>) -> QueryResult<()> {
             integration_events::kind.eq(event.kind),
             integration_events::application_number.eq(event.application_number),
             integration_events::payload_hash.eq(event.payload_hash),
-            integration_events::response_status.eq(i32::from(event.status)),
-            integration_events::response.eq(event.body.to_string()),
+            integration_events::response_status.eq(ANSWERED_OK),
+            integration_events::response.eq(event.answer.to_string()),
             integration_events::received_at.eq(At(event.received_at)),
         ))
         .execute(conn)
