@@ -5,7 +5,7 @@ use super::model::LossPoint;
 use super::{Action, Handover, Run, local_day, refused};
 use crate::domain::calendar::CalendarSnapshot;
 use crate::domain::identifiers::ApplicationNumber;
-use crate::domain::ids::{DisputeId, LossActId};
+use crate::domain::ids::{DisputeId, LossActId, ShipmentId};
 use crate::domain::reference::Text;
 use crate::domain::registry::RegistryKind;
 use crate::workflows::{EventContext, disputes, intake, issuance, label, loss, registries};
@@ -224,18 +224,7 @@ impl Run<'_> {
             let row = result.map_err(|e| refused(&self.number(d), "intake", e))?;
             self.docs[d].shipment = Some(row.id);
             if self.docs[d].fate.loss == Some(LossPoint::AccumulationSector) {
-                let act = loss::record_state_loss(
-                    self.conn,
-                    row.id,
-                    loss::StateLoss {
-                        cause: Text::try_from("Утерян в секторе накопления".to_owned())?,
-                        circumstances: Text::try_from("Simulated".to_owned())?,
-                        responsible_employee: Text::try_from(clerk.name.clone())?,
-                    },
-                    &ctx,
-                )?;
-                let next = self.next_open(b, local_day(at), 10, 0);
-                self.at(next, Action::DrawAct(d, act));
+                self.lost_at_the_con(d, row.id, "Утерян в секторе накопления", &ctx)?;
                 continue;
             }
             let waybill = self.waybill(d);
@@ -246,6 +235,31 @@ impl Run<'_> {
             return Ok(());
         }
         self.seal_for_courier(b, RegistryKind::KaspiHandoff, packed, at, snapshot)
+    }
+
+    /// The clerk acting in `ctx` records document `d` lost at the ЦОН (п.23), and draws the act
+    /// the next time the branch is open (п.24).
+    fn lost_at_the_con(
+        &mut self,
+        d: usize,
+        shipment: ShipmentId,
+        cause: &str,
+        ctx: &EventContext<'_>,
+    ) -> anyhow::Result<()> {
+        let act = loss::record_state_loss(
+            self.conn,
+            shipment,
+            loss::StateLoss {
+                cause: Text::try_from(cause.to_owned())?,
+                circumstances: Text::try_from("Simulated".to_owned())?,
+                responsible_employee: Text::try_from(ctx.actor.name.clone())?,
+            },
+            ctx,
+        )?;
+        let branch = self.docs[d].branch;
+        let next = self.next_open(branch, local_day(ctx.recorded_at), 10, 0);
+        self.at(next, Action::DrawAct(d, act));
+        Ok(())
     }
 
     /// The documents back at Kaspi's point go on a return pickup registry (п.32–33).
@@ -288,19 +302,8 @@ impl Run<'_> {
             .into_iter()
             .partition(|&d| self.docs[d].fate.loss == Some(LossPoint::AfterSealing));
         for d in lost {
-            let clerk = self.staff(b, |b| &b.clerk);
-            let act = loss::record_state_loss(
-                self.conn,
-                self.shipment(d)?,
-                loss::StateLoss {
-                    cause: Text::try_from("Утерян после закрытия реестра".to_owned())?,
-                    circumstances: Text::try_from("Simulated".to_owned())?,
-                    responsible_employee: Text::try_from(clerk.name.clone())?,
-                },
-                &ctx,
-            )?;
-            let next = self.next_open(b, local_day(at), 10, 0);
-            self.at(next, Action::DrawAct(d, act));
+            let shipment = self.shipment(d)?;
+            self.lost_at_the_con(d, shipment, "Утерян после закрытия реестра", &ctx)?;
         }
         // The State courier comes the next working day by 12:00 (п.17, 33), now and then late;
         // the handoff is met when the point accepts the bag an hour later (п.17, 18).
