@@ -392,6 +392,41 @@ async fn repeated_registrations_and_events_change_nothing() {
     );
 }
 
+/// Issue 24, item 1: the inbox answers a twin from what was kept. The same registry office
+/// event and the same Kaspi order, each sent twice at once (on PostgreSQL the two race on two
+/// connections), are applied once and both senders get the same answer.
+#[actix_web::test]
+async fn the_same_event_sent_twice_at_once_is_applied_once_and_answered_alike() {
+    let p = Pilot::new().await;
+    p.register("APP-T", "postamat").await;
+    let executed = json!({"event_id": "ro-APP-T", "application_number": "APP-T", "status": "executed", "occurred_at": "2026-03-18T15:00:00+05:00"});
+    let url = "/api/v1/integrations/registry-office/events";
+    let (a, b) = futures_util::future::join(
+        p.app.post(url, Some(&p.registry_office), &executed),
+        p.app.post(url, Some(&p.registry_office), &executed),
+    )
+    .await;
+    let (a, b) = (a.assert_status(200), b.assert_status(200));
+    assert_eq!(a, b);
+    let order = json!({"event_id": "ord-APP-T", "application_number": "APP-T", "kaspi_order_id": "K-APP-T", "waybill": "WB-APP-T", "occurred_at": "2026-03-19T10:00:00+05:00"});
+    let url = "/api/v1/integrations/kaspi/orders";
+    let (a, b) = futures_util::future::join(
+        p.app.post(url, Some(&p.kaspi), &order),
+        p.app.post(url, Some(&p.kaspi), &order),
+    )
+    .await;
+    let (a, b) = (a.assert_status(200), b.assert_status(200));
+    assert_eq!(a, b);
+    let lookup = p
+        .app
+        .get("/api/v1/applications/APP-T", Some(&p.clerk))
+        .await
+        .assert_status(200);
+    let shipments = lookup["shipments"].as_array().unwrap();
+    assert_eq!(shipments.len(), 1, "{lookup}");
+    assert_eq!(shipments[0]["deadlines"].as_array().unwrap().len(), 1);
+}
+
 #[actix_web::test]
 async fn an_order_or_waybill_of_another_application_is_an_order_conflict() {
     let p = Pilot::new().await;

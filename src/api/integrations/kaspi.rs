@@ -243,7 +243,7 @@ async fn order_created(
     let actor = Actor::from(&auth.principal);
     once(&state, key, move |conn| {
         let ctx = EventContext::reported(
-            actor,
+            actor.clone(),
             Source::Kaspi,
             body.event_id.as_str(),
             body.occurred_at,
@@ -387,10 +387,10 @@ async fn delivery_change<F>(
     (event_id, occurred_at): (ExternalId, DateTime<Utc>),
     kind: &'static str,
     payload_hash: String,
-    change: F,
+    mut change: F,
 ) -> ApiResult<HttpResponse>
 where
-    F: FnOnce(&mut DbConnection, &str, &EventContext<'_>) -> WorkflowResult<ApplicationRow>
+    F: FnMut(&mut DbConnection, &str, &EventContext<'_>) -> WorkflowResult<ApplicationRow>
         + Send
         + 'static,
 {
@@ -408,7 +408,7 @@ where
     let disclosure = auth.disclosure();
     once(state, key, move |conn| {
         let ctx = EventContext::reported(
-            actor,
+            actor.clone(),
             Source::Kaspi,
             event_id.as_str(),
             occurred_at,

@@ -26,7 +26,7 @@ pub fn routes(cfg: &mut ServiceConfig<'_>) {
 pub async fn once<T, F>(state: &AppState, event: Inbound, work: F) -> ApiResult<HttpResponse>
 where
     T: Serialize,
-    F: FnOnce(&mut DbConnection) -> WorkflowResult<T> + Send + 'static,
+    F: FnMut(&mut DbConnection) -> WorkflowResult<T> + Send + 'static,
 {
     let now = state.clock.now();
     let answer = state

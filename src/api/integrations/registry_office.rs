@@ -81,7 +81,7 @@ async fn registry_office_event(
     let pilot = state.pilot;
     once(&state, key, move |conn| {
         let ctx = EventContext::reported(
-            actor,
+            actor.clone(),
             Source::RegistryOffice,
             body.event_id.as_str(),
             body.occurred_at,

@@ -1,9 +1,9 @@
 //! Events from the registry office and Kaspi, kept by their own event id: a repeat gets the
 //! first answer and changes nothing; the same id with a different payload is refused.
 
-use crate::db::DbConnection;
 use crate::db::schema::integration_events;
 use crate::db::time::At;
+use crate::db::{DbConnection, insert_or_ignore};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
@@ -57,18 +57,19 @@ pub struct NewEvent<'a> {
     pub received_at: DateTime<Utc>,
 }
 
-pub fn store(conn: &mut DbConnection, event: NewEvent<'_>) -> QueryResult<()> {
-    diesel::insert_into(integration_events::table)
-        .values((
-            integration_events::source.eq(event.source),
-            integration_events::event_id.eq(event.event_id),
-            integration_events::kind.eq(event.kind),
-            integration_events::application_number.eq(event.application_number),
-            integration_events::payload_hash.eq(event.payload_hash),
-            integration_events::response_status.eq(ANSWERED_OK),
-            integration_events::response.eq(event.answer.to_string()),
-            integration_events::received_at.eq(At(event.received_at)),
-        ))
-        .execute(conn)
-        .map(|_| ())
+/// Keeps an event seen for the first time; false if an event with its source and id is kept
+/// already (a twin committed by another transaction).
+pub fn insert_new(conn: &mut DbConnection, event: NewEvent<'_>) -> QueryResult<bool> {
+    let answer = event.answer.to_string();
+    let values = (
+        integration_events::source.eq(event.source),
+        integration_events::event_id.eq(event.event_id),
+        integration_events::kind.eq(event.kind),
+        integration_events::application_number.eq(event.application_number),
+        integration_events::payload_hash.eq(event.payload_hash),
+        integration_events::response_status.eq(ANSWERED_OK),
+        integration_events::response.eq(&answer),
+        integration_events::received_at.eq(At(event.received_at)),
+    );
+    Ok(insert_or_ignore!(conn, integration_events::table, values)? == 1)
 }

@@ -3,14 +3,17 @@
 //! registry is known — so a repeat gets the first outcome and nothing Kaspi was told we
 //! received is ever lost. An event that arrives before the ones it follows implies them.
 //!
-//! Each event is first planned from what is read (the shipment with its application, branch
-//! zone and chosen postamat, in one statement), and only then written: a refusal is decided
-//! before anything is written, so no savepoint is needed to undo one. The event is kept last,
-//! with `INSERT … ON CONFLICT DO NOTHING`; finding it kept already (a repeat, or a twin that
-//! committed first) rolls the work back and answers from what was kept.
+//! The events come through the workflows' one inbox (`inbox::receive`, which states what is
+//! kept); what is particular to them is here, as its [`Integration`]. Each event is first
+//! planned from what is read (the shipment with its application, branch zone and chosen
+//! postamat, in one statement), and only then written: a refusal is decided before anything is
+//! written, so no savepoint is needed to undo one. The event is kept last, with `INSERT … ON
+//! CONFLICT DO NOTHING`; finding it kept already (a repeat, or a twin that committed first)
+//! rolls the work back and answers from what was kept.
 //!
-//! Receiving is here; planning, the writes an event makes, the removal rules (п.29–30), the
-//! reconciliation of registries (п.18) and the replay of waiting events each have a file.
+//! Receiving is here; delivering events together (`batch`), planning, the writes an event
+//! makes, the removal rules (п.29–30), the reconciliation of registries (п.18) and the replay
+//! of waiting events each have a file.
 
 mod batch;
 mod consequences;
@@ -22,11 +25,12 @@ mod replay;
 pub use batch::{Answered, Batch, Chunk, Unreadable};
 pub use replay::replay_waiting;
 
+use super::inbox::{self, Integration};
 use super::{Actor, EventContext, Reason, Source, WorkflowError, WorkflowResult};
+use crate::db::DbConnection;
 use crate::db::models::integration_event::fingerprint;
 use crate::db::models::kaspi_event::{self as stored, KaspiEventRow};
 use crate::db::models::shipment::{self as shipments, ShipmentRow};
-use crate::db::{DbConnection, write_transaction};
 use crate::domain::calendar::CalendarSnapshot;
 use crate::domain::ids::ShipmentId;
 use crate::domain::kaspi::{KaspiEvent, KaspiEventBody, Outcome};
@@ -81,91 +85,98 @@ impl<'a> Delivery<'a> {
     }
 }
 
-/// Why a chunk's transaction is rolled back.
-enum Stop {
-    /// An event of the chunk was kept meanwhile by another transaction: receive the chunk again.
-    Seen,
-    Failed(WorkflowError),
-}
-
-impl From<diesel::result::Error> for Stop {
-    fn from(e: diesel::result::Error) -> Self {
-        Stop::Failed(e.into())
-    }
-}
-
-impl From<WorkflowError> for Stop {
-    fn from(e: WorkflowError) -> Self {
-        Stop::Failed(e)
-    }
-}
-
-/// Receives `events` (at most [`CHUNK`], in the order given) in one transaction; a failure of
-/// ours receives none of them. Another transaction changing the same shipments or keeping the
-/// same events first makes the chunk be received again: the events are then duplicates, or
-/// apply to the new state. Callers deliver events as a [`Batch`].
+/// Receives `events` (at most [`CHUNK`], in the order given) through the inbox, in one
+/// transaction; a failure of ours receives none of them. Callers deliver events as a [`Batch`].
 fn receive_chunk(
     conn: &mut DbConnection,
     events: &[&KaspiEvent],
     delivery: Delivery<'_>,
 ) -> WorkflowResult<Vec<EventResult>> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let outcome = write_transaction(conn, |conn| receive_in(conn, events, delivery));
-        match outcome {
-            Ok(received) => return Ok(received),
-            // A single event's twin committed first: it is a duplicate (or a reused id).
-            Err(Stop::Seen) if events.len() == 1 => return Ok(vec![repeat(conn, events[0])?]),
-            // A single event is not looked up before it is tried: one that fails on our side
-            // may be a repeat, which is answered from what was kept, as always.
-            Err(Stop::Failed(e)) if events.len() == 1 && !e.is_retryable() => {
-                return match stored::find(conn, events[0].event_id.as_str())? {
-                    Some(first) => Ok(vec![answer_repeat(
-                        conn,
-                        events[0],
-                        &fingerprint(events[0]),
-                        &first,
-                    )?]),
-                    None => Err(e),
-                };
-            }
-            Err(Stop::Seen) if attempt < 3 => {}
-            Err(Stop::Failed(e)) if e.is_retryable() && attempt < 3 => {}
-            Err(Stop::Seen) => {
-                return Err(WorkflowError::Conflict(
-                    "the same Kaspi events are being received by another request; retry".into(),
-                ));
-            }
-            Err(Stop::Failed(e)) => return Err(e),
-        }
-    }
+    inbox::receive(conn, &mut StatusEvents { delivery }, events)
 }
 
-fn receive_in(
-    conn: &mut DbConnection,
-    events: &[&KaspiEvent],
-    delivery: Delivery<'_>,
-) -> Result<Vec<EventResult>, Stop> {
-    // A single event is tried straight away (a repeat is found when it is kept); a chunk looks
-    // its events up first, so that a batch sent again is not received one rollback at a time.
-    let mut kept: HashMap<String, KaspiEventRow> = if events.len() > 1 {
-        let ids: Vec<String> = events.iter().map(|e| e.event_id.to_string()).collect();
-        stored::find_many(conn, &ids)?
+/// Kaspi's delivery-status events in the inbox: kept in `kaspi_events` with every outcome.
+struct StatusEvents<'a> {
+    delivery: Delivery<'a>,
+}
+
+impl Integration for StatusEvents<'_> {
+    type Event = KaspiEvent;
+    type Kept = KaspiEventRow;
+    type Answer = EventResult;
+
+    const TRY_FIRST: bool = true;
+
+    fn id(event: &KaspiEvent) -> &str {
+        event.event_id.as_str()
+    }
+
+    fn fingerprint(event: &KaspiEvent) -> String {
+        fingerprint(event)
+    }
+
+    fn kept_fingerprint(kept: &KaspiEventRow) -> &str {
+        &kept.payload_hash
+    }
+
+    fn find(
+        &self,
+        conn: &mut DbConnection,
+        ids: &[&str],
+    ) -> WorkflowResult<HashMap<String, KaspiEventRow>> {
+        let rows = match ids {
+            [id] => stored::find(conn, id)?.into_iter().collect(),
+            ids => {
+                let ids: Vec<String> = ids.iter().map(|id| (*id).to_owned()).collect();
+                stored::find_many(conn, &ids)?
+            }
+        };
+        Ok(rows
             .into_iter()
             .map(|row| (row.event_id.clone(), row))
-            .collect()
-    } else {
-        HashMap::new()
-    };
-    let mut received = Vec::with_capacity(events.len());
-    for event in events {
-        let hash = fingerprint(*event);
-        if let Some(first) = kept.get(event.event_id.as_str()) {
-            received.push(answer_repeat(conn, event, &hash, first)?);
-            continue;
-        }
-        let ctx = delivery.context(event);
+            .collect())
+    }
+
+    /// A duplicate, with the first outcome and where the shipment is now.
+    fn repeat(
+        conn: &mut DbConnection,
+        event: &KaspiEvent,
+        first: &KaspiEventRow,
+    ) -> WorkflowResult<EventResult> {
+        let state = match first.shipment_id {
+            Some(id) => shipments::find(conn, id)?.map(|s| s.status),
+            None => None,
+        };
+        Ok(EventResult {
+            event_id: Some(event.event_id.to_string()),
+            outcome: Outcome::Duplicate,
+            first_outcome: Some(first.outcome),
+            reason: first.reason_code.clone(),
+            detail: first.detail.clone(),
+            shipment_id: first.shipment_id,
+            state,
+        })
+    }
+
+    /// Rejected in the answer; what was kept stays as it was.
+    fn reused(event: &KaspiEvent) -> WorkflowResult<EventResult> {
+        Ok(EventResult {
+            event_id: Some(event.event_id.to_string()),
+            outcome: Outcome::Rejected,
+            first_outcome: None,
+            reason: Some(Reason::EventIdReused.code().to_owned()),
+            detail: Some("this event id was received before with a different payload".into()),
+            shipment_id: None,
+            state: None,
+        })
+    }
+
+    fn run(
+        &mut self,
+        conn: &mut DbConnection,
+        event: &KaspiEvent,
+    ) -> WorkflowResult<Option<(EventResult, KaspiEventRow)>> {
+        let ctx = self.delivery.context(event);
         let done = process(conn, event, &ctx)?;
         let row = KaspiEventRow {
             event_id: event.event_id.to_string(),
@@ -174,7 +185,7 @@ fn receive_in(
             occurred_at: event.occurred_at,
             payload: serde_json::to_string(event)
                 .map_err(|e| WorkflowError::internal("keeping a Kaspi event", e))?,
-            payload_hash: hash,
+            payload_hash: fingerprint(event),
             outcome: done.outcome,
             reason_code: done.reason.clone(),
             detail: done.detail.clone(),
@@ -183,9 +194,9 @@ fn receive_in(
             resolved_at: (done.outcome != Outcome::Unmatched).then_some(ctx.recorded_at),
         };
         if !stored::insert_new(conn, &row)? {
-            return Err(Stop::Seen);
+            return Ok(None);
         }
-        received.push(EventResult {
+        let answer = EventResult {
             event_id: Some(row.event_id.clone()),
             outcome: done.outcome,
             first_outcome: None,
@@ -193,57 +204,9 @@ fn receive_in(
             detail: done.detail,
             shipment_id: done.shipment_id,
             state: done.state,
-        });
-        // The same event twice in one chunk: the second is a duplicate of the first.
-        kept.insert(row.event_id.clone(), row);
+        };
+        Ok(Some((answer, row)))
     }
-    Ok(received)
-}
-
-/// The answer to an event seen before: a duplicate with the first outcome, or refused if the
-/// same id came with another payload.
-fn answer_repeat(
-    conn: &mut DbConnection,
-    event: &KaspiEvent,
-    hash: &str,
-    first: &KaspiEventRow,
-) -> WorkflowResult<EventResult> {
-    let event_id = Some(event.event_id.to_string());
-    if first.payload_hash != hash {
-        return Ok(EventResult {
-            event_id,
-            outcome: Outcome::Rejected,
-            first_outcome: None,
-            reason: Some(Reason::EventIdReused.code().to_owned()),
-            detail: Some("this event id was received before with a different payload".into()),
-            shipment_id: None,
-            state: None,
-        });
-    }
-    let state = match first.shipment_id {
-        Some(id) => shipments::find(conn, id)?.map(|s| s.status),
-        None => None,
-    };
-    Ok(EventResult {
-        event_id,
-        outcome: Outcome::Duplicate,
-        first_outcome: Some(first.outcome),
-        reason: first.reason_code.clone(),
-        detail: first.detail.clone(),
-        shipment_id: first.shipment_id,
-        state,
-    })
-}
-
-/// A single event whose twin was kept first.
-fn repeat(conn: &mut DbConnection, event: &KaspiEvent) -> WorkflowResult<EventResult> {
-    let first = stored::find(conn, event.event_id.as_str())?.ok_or_else(|| {
-        WorkflowError::internal(
-            "answering a repeated Kaspi event",
-            anyhow::anyhow!("event {} was kept and is gone", event.event_id),
-        )
-    })?;
-    answer_repeat(conn, event, &fingerprint(event), &first)
 }
 
 /// What processing an event against the current data gave.
