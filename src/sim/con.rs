@@ -31,9 +31,7 @@ impl Run<'_> {
             kind,
             docs,
         } = handover;
-        let courier = self.staff(branch, |b| &b.courier);
-        let ctx =
-            EventContext::now(courier, at, snapshot).within(self.branches[branch].scope.clone());
+        let ctx = self.staff(branch, |b| &b.courier, at, snapshot);
         registries::hand_over(self.conn, registry, "Курьер (simulated)", &ctx)?;
         match kind {
             // Kaspi's point accepts the envelopes within the hour (п.18).
@@ -86,9 +84,7 @@ impl Run<'_> {
             self.at(next, Action::ConVisit(d));
             return Ok(());
         }
-        let issuer = self.staff(branch, |b| &b.issuer);
-        let ctx =
-            EventContext::now(issuer, at, snapshot).within(self.branches[branch].scope.clone());
+        let ctx = self.staff(branch, |b| &b.issuer, at, snapshot);
         let shipment = self.shipment(d)?;
         issuance::issue(
             self.conn,
@@ -123,9 +119,7 @@ impl Run<'_> {
         snapshot: &CalendarSnapshot,
     ) -> anyhow::Result<()> {
         let branch = self.docs[d].branch;
-        let clerk = self.staff(branch, |b| &b.clerk);
-        let ctx =
-            EventContext::now(clerk, at, snapshot).within(self.branches[branch].scope.clone());
+        let ctx = self.staff(branch, |b| &b.clerk, at, snapshot);
         loss::draw_act(self.conn, act, &ctx)?;
         // The registry office receives the act's second copy and cancels (п.24).
         self.at(at + Duration::hours(3), Action::Cancel(d));
@@ -195,9 +189,7 @@ impl Run<'_> {
         if !self.working(local_day(at)) || self.branches[b].is_closed(at) {
             return Ok(());
         }
-        let clerk = self.staff(b, |b| &b.clerk);
-        let ctx =
-            EventContext::now(clerk.clone(), at, snapshot).within(self.branches[b].scope.clone());
+        let ctx = self.staff(b, |b| &b.clerk, at, snapshot);
         // The ЦОН route: straight on to the issuance sector with the registry office's registry.
         let con = std::mem::take(&mut self.branches[b].ready_con);
         if !con.is_empty() {
@@ -287,9 +279,7 @@ impl Run<'_> {
         at: DateTime<Utc>,
         snapshot: &crate::domain::calendar::CalendarSnapshot,
     ) -> anyhow::Result<()> {
-        let clerk = self.staff(b, |b| &b.clerk);
-        let ctx = EventContext::now(clerk, at + Duration::minutes(30), snapshot)
-            .within(self.branches[b].scope.clone());
+        let ctx = self.staff(b, |b| &b.clerk, at + Duration::minutes(30), snapshot);
         let numbers: Vec<ApplicationNumber> = docs.iter().map(|&d| self.number(d)).collect();
         let branch_id = self.branches[b].id;
         let draft = registries::draft(self.conn, kind, branch_id, &numbers, &ctx)?;

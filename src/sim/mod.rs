@@ -519,8 +519,16 @@ impl Run<'_> {
         &mut self.branches[b].model
     }
 
-    fn staff(&self, branch: usize, who: fn(&Branch) -> &Actor) -> Actor {
-        who(&self.branches[branch]).clone()
+    /// `who` of `branch` acting at `at`, on their branch's records.
+    fn staff<'s>(
+        &self,
+        branch: usize,
+        who: fn(&Branch) -> &Actor,
+        at: DateTime<Utc>,
+        snapshot: &'s CalendarSnapshot,
+    ) -> EventContext<'s> {
+        let branch = &self.branches[branch];
+        EventContext::now(who(branch).clone(), at, snapshot).within(branch.scope.clone())
     }
 
     /// `who` of document `d`'s branch acting at `at`, on their branch's records.
@@ -531,8 +539,7 @@ impl Run<'_> {
         at: DateTime<Utc>,
         snapshot: &'s CalendarSnapshot,
     ) -> EventContext<'s> {
-        let branch = &self.branches[self.docs[d].branch];
-        EventContext::now(who(branch).clone(), at, snapshot).within(branch.scope.clone())
+        self.staff(self.docs[d].branch, who, at, snapshot)
     }
 
     fn act(&mut self, at: DateTime<Utc>, action: Action) -> anyhow::Result<()> {

@@ -161,16 +161,13 @@ async fn register_application(
         branch: body.branch,
         submitted_at: body.submitted_at,
     };
-    let now = state.clock.now();
     let pilot = state.pilot;
-    let snapshot = state.calendar.current();
-    let actor = Actor::from(&auth.principal);
     let disclosure = auth.disclosure();
     let (created, view) = state
-        .write(move |conn| {
+        .act(&auth.principal, move |conn, ctx| {
             let ctx = EventContext {
                 source: Source::Kaspi,
-                ..EventContext::now(actor, now, &snapshot)
+                ..ctx.clone()
             };
             let registered = register::register(conn, &new, pilot, &ctx)?;
             let view = views::application(conn, registered.application, disclosure)?;
